@@ -1,0 +1,58 @@
+import { Value } from '@sinclair/typebox/value';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ConfigSchema, type Config } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const compiled = TypeCompiler.Compile(ConfigSchema);
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off', '']);
+
+/** Turns environment strings into typed values; anything unparseable is left for the checker to name. */
+function coerce(name: string, raw: string): unknown {
+  const schema = ConfigSchema.properties[name as keyof Config] as { type?: string };
+  if (schema.type === 'integer' || schema.type === 'number') {
+    return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  }
+  if (schema.type === 'boolean') {
+    const lower = raw.trim().toLowerCase();
+    if (TRUE.has(lower)) return true;
+    if (FALSE.has(lower)) return false;
+    return raw;
+  }
+  return raw;
+}
+
+/**
+ * Reads the configuration from `env`, applies documented defaults and refuses to start on
+ * anything wrong, naming each bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, unknown> = {};
+  for (const name of Object.keys(ConfigSchema.properties)) {
+    const raw = env[name];
+    if (raw !== undefined) input[name] = coerce(name, raw);
+  }
+  const withDefaults = Value.Default(ConfigSchema, input) as Record<string, unknown>;
+
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const e of compiled.Errors(withDefaults)) {
+    const name = e.path.replace(/^\//, '') || '(root)';
+    if (seen.has(name)) continue; // a union reports once per branch; the first says enough
+    seen.add(name);
+    const shown = name === 'VIGIL_ADMIN_TOKEN' ? '(hidden)' : JSON.stringify(withDefaults[name]);
+    problems.push(`${name}: ${e.message} (got ${shown})`);
+  }
+  const config = withDefaults as Config;
+  if (problems.length === 0 && config.NODE_ENV === 'production' && config.VIGIL_DEV_OUTBOX) {
+    problems.push('VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

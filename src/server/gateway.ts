@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { connectMongo, type MongoStore } from '../storage/mongo.ts';
+import { connectRedis, createRedis } from '../storage/redis.ts';
+import { adminAuthenticator } from './admin-auth.ts';
+import { Router } from './http/router.ts';
+import type { Route } from './http/route.ts';
+import { systemRoutes } from './system-routes.ts';
+import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './uws.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** A running gateway. Tests start several in one process; main.ts starts one. */
+export interface Gateway {
+  readonly port: number;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly mongo: MongoStore;
+  readonly redis: Redis;
+  readonly routes: readonly Route[];
+  /** Graceful stop: refuse new work, close sockets with 1001, drain, close stores. */
+  close(): Promise<void>;
+}
+
+/** A concern plugged into the gateway: its routes and what it must release on shutdown. */
+export interface GatewayModule {
+  name: string;
+  routes?: Route[];
+  close?(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const metrics = createMetrics();
+  const startupBudget = 15_000;
+
+  const mongo = await connectMongoWithRetry(config, logger, startupBudget);
+  const redis = createRedis(config, 'vigil-commands');
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  await connectRedis(redis, startupBudget);
+
+  let draining = false;
+  const sockets = new Set<WebSocket<unknown>>();
+  const router = new Router({
+    logger,
+    metrics,
+    jsonBodyLimit: config.HTTP_BODY_LIMIT,
+    uploadBodyLimit: config.UPLOAD_BODY_LIMIT,
+    trustProxy: config.TRUST_PROXY,
+    validateResponses: config.NODE_ENV !== 'production',
+    isDraining: () => draining,
+  });
+
+  const admin = adminAuthenticator(config.VIGIL_ADMIN_TOKEN);
+  void admin; // used by the accounts module's admin routes
+  const modules: GatewayModule[] = [];
+
+  const app: TemplatedApp = uws.App();
+  const system = systemRoutes({
+    checks: [
+      { name: 'mongo', ping: () => mongo.ping() },
+      { name: 'redis', ping: async () => void (await redis.ping()) },
+    ],
+    metrics,
+    routes: () => router.list(),
+    version,
+  });
+  router.mount(app, [...system, ...modules.flatMap((m) => m.routes ?? [])]);
+  router.mountNotFound(app);
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.HOST, config.PORT, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`Cannot listen on ${config.HOST}:${config.PORT} (in use or not permitted)`));
+    });
+  });
+  const port = uws.us_socket_local_port(listenSocket);
+  logger.info({ host: config.HOST, port, version }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      draining = true;
+      uws.us_listen_socket_close(listenSocket);
+      for (const socket of sockets) {
+        try {
+          socket.end(1001, 'server shutting down');
+        } catch {
+          // already closed
+        }
+      }
+      await Promise.race([router.inFlight.idle(), delay(config.SHUTDOWN_TIMEOUT_MS - 2_000)]);
+      for (const module of modules.reverse()) {
+        await module.close?.().catch((err: unknown) => logger.warn({ err, module: module.name }, 'module close failed'));
+      }
+      await redis.quit().catch(() => redis.disconnect());
+      await mongo.close();
+      logger.info('stopped');
+    })();
+    return closing;
+  };
+
+  return { port, config, logger, metrics, mongo, redis, routes: router.list(), close };
+}
+
+async function connectMongoWithRetry(config: Config, logger: Logger, budgetMs: number): Promise<MongoStore> {
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    try {
+      return await connectMongo(config);
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`MongoDB at MONGO_URL did not answer within ${budgetMs} ms`, { cause: err });
+      logger.warn({ err: (err as Error).message }, 'waiting for MongoDB');
+      await delay(500);
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+}

@@ -1,0 +1,101 @@
+import type { TObject, TSchema } from '@sinclair/typebox';
+import { ErrorBodySchema } from '../../../protocol/http/common.ts';
+import type { Route } from './route.ts';
+
+interface SecurityScheme {
+  type: 'http' | 'apiKey';
+  scheme?: string;
+  bearerFormat?: string;
+  description?: string;
+}
+
+/** Security schemes named by authenticators (`Authenticator.scheme`). */
+const SECURITY_SCHEMES: Record<string, SecurityScheme> = {
+  admin: { type: 'http', scheme: 'bearer', description: 'VIGIL_ADMIN_TOKEN' },
+  bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from POST /v1/sessions' },
+};
+
+/** TypeBox schemas are JSON Schema; stringify/parse drops TypeBox's symbol keys. */
+function plain(schema: TSchema): unknown {
+  return JSON.parse(JSON.stringify(schema));
+}
+
+function parameters(where: 'path' | 'query' | 'header', schema: TObject | undefined) {
+  if (!schema) return [];
+  const required = new Set(schema.required ?? []);
+  return Object.entries(schema.properties).map(([name, property]) => ({
+    name,
+    in: where,
+    required: where === 'path' || required.has(name),
+    schema: plain(property),
+    ...(property.description ? { description: property.description as string } : {}),
+  }));
+}
+
+function requestBody(route: Route) {
+  const spec = route.body;
+  if (spec.kind === 'none') return undefined;
+  if (spec.kind === 'raw') {
+    return {
+      required: true,
+      content: Object.fromEntries(spec.types.map((type) => [type, { schema: { type: 'string', format: 'binary' } }])),
+    };
+  }
+  const schema = route.schema.body ? plain(route.schema.body) : {};
+  const content: Record<string, { schema: unknown }> = { 'application/json': { schema } };
+  if (spec.kind === 'form') {
+    content['application/x-www-form-urlencoded'] = { schema };
+    content['multipart/form-data'] = { schema };
+  }
+  return { required: !spec.optional, content };
+}
+
+/** The OpenAPI 3.1 document, generated from the route table (never written by hand). */
+export function buildOpenApi(routes: readonly Route[], info: { title: string; version: string }) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const usedSchemes = new Set<string>();
+  for (const route of routes) {
+    if (route.hidden) continue;
+    const path = route.path.replace(/:(\w+)/g, '{$1}');
+    const responses: Record<string, unknown> = {};
+    for (const [status, schema] of Object.entries(route.schema.response)) {
+      responses[status] = {
+        description: `${status}`,
+        content: { [route.produces]: { schema: plain(schema) } },
+      };
+    }
+    if (!route.formatError) {
+      responses.default = {
+        description: 'Error (see protocol/errors.ts for codes)',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
+      };
+    }
+    const operation: Record<string, unknown> = {
+      summary: route.summary,
+      operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+      tags: route.tags,
+      parameters: [
+        ...parameters('path', route.schema.params),
+        ...parameters('query', route.schema.query),
+        ...parameters('header', route.schema.headers),
+      ],
+      responses,
+    };
+    const body = requestBody(route);
+    if (body) operation.requestBody = body;
+    if (route.auth) {
+      usedSchemes.add(route.auth.scheme);
+      operation.security = [{ [route.auth.scheme]: [] }];
+    }
+    paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation };
+  }
+  const securitySchemes = Object.fromEntries(
+    [...usedSchemes].map((name) => [name, SECURITY_SCHEMES[name] ?? { type: 'http', scheme: 'bearer' }]),
+  );
+  return {
+    openapi: '3.1.0',
+    info,
+    paths,
+    components: { schemas: { ErrorBody: plain(ErrorBodySchema) }, securitySchemes },
+  };
+}

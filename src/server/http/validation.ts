@@ -1,0 +1,62 @@
+import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import { VigilError, type ErrorDetail } from '../../../protocol/errors.ts';
+
+/** Where a value came from; names the field in error details ("email", "query.rate", "header.x-device"). */
+export type Location = 'body' | 'query' | 'params' | 'headers';
+
+const PREFIX: Record<Location, string> = { body: '', query: 'query.', params: 'path.', headers: 'header.' };
+
+export interface Validator<T = unknown> {
+  /** Returns the value (coerced for strings-only locations) or throws VALIDATION_FAILED naming each bad field. */
+  parse(value: unknown): T;
+}
+
+function fieldName(location: Location, pointer: string): string {
+  const path = pointer
+    .replace(/^\//, '')
+    .split('/')
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
+  return `${PREFIX[location]}${path}` || location;
+}
+
+export function describeErrors(check: TypeCheck<TSchema>, value: unknown, location: Location): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  const seen = new Set<string>();
+  for (const error of check.Errors(value)) {
+    const field = fieldName(location, error.path);
+    if (seen.has(field)) continue; // unions report once per branch; the first message is enough
+    seen.add(field);
+    details.push({ field, message: error.message });
+    if (details.length >= 20) break;
+  }
+  return details;
+}
+
+export function validationError(details: ErrorDetail[]): VigilError {
+  const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
+  return new VigilError('VALIDATION_FAILED', { summary }, { details });
+}
+
+/**
+ * Compiles a schema once. Documented defaults are applied. Query, path, header and form values
+ * arrive as strings, so they are converted (numbers, booleans) before checking; JSON bodies are
+ * checked as sent.
+ */
+export function compileValidator<T>(
+  schema: TSchema,
+  location: Location,
+  coerceStrings = location !== 'body',
+): Validator<T> {
+  const check = TypeCompiler.Compile(schema);
+  return {
+    parse(value: unknown): T {
+      const withDefaults = Value.Default(schema, value);
+      const input = coerceStrings ? Value.Convert(schema, withDefaults) : withDefaults;
+      if (check.Check(input)) return input as T;
+      throw validationError(describeErrors(check, input, location));
+    },
+  };
+}

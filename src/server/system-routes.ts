@@ -1,0 +1,87 @@
+import { Type } from '@sinclair/typebox';
+import { HealthSchema, ReadinessSchema, type Readiness } from '../../protocol/http/common.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { defineRoute, type Route } from './http/route.ts';
+import { buildOpenApi } from './http/openapi.ts';
+
+export interface DependencyCheck {
+  name: string;
+  ping(): Promise<void>;
+}
+
+async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Liveness, readiness, metrics and the OpenAPI document. */
+export function systemRoutes(deps: {
+  checks: DependencyCheck[];
+  metrics: Metrics;
+  routes: () => readonly Route[];
+  version: string;
+}): Route[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/healthz',
+      summary: 'Liveness: the process is up and its event loop turns',
+      tags: ['system'],
+      schema: { response: { 200: HealthSchema } },
+      handler: async () => ({ status: 200, body: { status: 'ok' as const } }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/readyz',
+      summary: 'Readiness: MongoDB and Redis answer; 503 names what is down',
+      tags: ['system'],
+      schema: { response: { 200: ReadinessSchema, 503: ReadinessSchema } },
+      handler: async () => {
+        const results = await Promise.all(
+          deps.checks.map(async (check) => {
+            try {
+              await withTimeout(check.ping(), 1_000);
+              return [check.name, 'up'] as const;
+            } catch {
+              return [check.name, 'down'] as const;
+            }
+          }),
+        );
+        const checks: Readiness['checks'] = Object.fromEntries(results);
+        const down = results.filter(([, state]) => state === 'down').map(([name]) => name);
+        return down.length === 0
+          ? { status: 200, body: { status: 'ready' as const, checks } }
+          : { status: 503, body: { status: 'unavailable' as const, checks }, headers: { 'retry-after': '1' } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/metrics',
+      summary: 'Prometheus metrics (text exposition format)',
+      tags: ['system'],
+      produces: 'text/plain; version=0.0.4; charset=utf-8',
+      schema: { response: { 200: Type.String() } },
+      handler: async () => ({ status: 200, body: await deps.metrics.registry.metrics() }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/openapi.json',
+      summary: 'This API as an OpenAPI 3.1 document, generated from the route schemas',
+      tags: ['system'],
+      schema: { response: { 200: Type.Object({ openapi: Type.Literal('3.1.0') }, { additionalProperties: true }) } },
+      handler: async () => ({
+        status: 200,
+        body: buildOpenApi(deps.routes(), { title: 'Vigil', version: deps.version }),
+      }),
+    }),
+  ];
+}

@@ -1,0 +1,58 @@
+import { MongoClient, type Db } from 'mongodb';
+import type { Config } from '../config/schema.ts';
+
+/** What this MongoDB-wire server can do; code asks this instead of assuming a real mongod. */
+export interface MongoCapabilities {
+  /** FerretDB v1 (tests, local dev): no TTL indexes, no transactions, no partial indexes. */
+  ferretdb: boolean;
+  ttlIndexes: boolean;
+  transactions: boolean;
+}
+
+export interface MongoStore {
+  client: MongoClient;
+  db: Db;
+  capabilities: MongoCapabilities;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function connectMongo(config: Config): Promise<MongoStore> {
+  const client = new MongoClient(config.MONGO_URL, {
+    // Fail fast while the database is away so requests answer 503 instead of queueing.
+    serverSelectionTimeoutMS: 2_000,
+    connectTimeoutMS: 2_000,
+    maxPoolSize: 20,
+    appName: 'vigil',
+  });
+  await client.connect();
+  const db = client.db(config.MONGO_DB ?? (new URL(config.MONGO_URL).pathname.slice(1) || 'vigil'));
+  const capabilities = await detectCapabilities(db);
+  return {
+    client,
+    db,
+    capabilities,
+    async ping() {
+      await db.command({ ping: 1 }, { timeoutMS: 1_000 });
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}
+
+async function detectCapabilities(db: Db): Promise<MongoCapabilities> {
+  const admin = db.admin();
+  const [build, hello] = await Promise.all([
+    admin.command({ buildInfo: 1 }),
+    admin.command({ hello: 1 }),
+  ]);
+  const ferretdb = 'ferretdbVersion' in build;
+  const replicated = typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
+  return { ferretdb, ttlIndexes: !ferretdb, transactions: !ferretdb && replicated };
+}
+
+/** The server's duplicate-key error: a unique index refused an insert. */
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}
