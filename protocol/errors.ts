@@ -52,6 +52,9 @@ export const ERRORS = {
   ADMIN_UNAUTHORIZED: { status: 401, close: 4501, message: 'Admin credential missing or wrong' },
   ADMIN_DISABLED: { status: 403, close: 4501, message: 'Admin API is disabled: VIGIL_ADMIN_TOKEN is not set' },
 
+  // ── abuse protection ─────────────────────────────────────────────────────
+  RATE_LIMITED: { status: 429, close: 4429, message: 'Too many requests; retry in {retryAfter} s' },
+
   // ── storage ──────────────────────────────────────────────────────────────
   CONFLICT: { status: 409, close: 4500, message: '{field} is already taken' },
   NOT_FOUND: { status: 404, close: 4500, message: '{what} not found' },

@@ -5,7 +5,11 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { connectMongo, type MongoStore } from '../storage/mongo.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { adminAuthenticator } from './admin-auth.ts';
+import type { GatewayContext } from './context.ts';
+import { assembleModules } from './modules.ts';
 import { Router } from './http/router.ts';
 import type { Route } from './http/route.ts';
 import { systemRoutes } from './system-routes.ts';
@@ -22,15 +26,9 @@ export interface Gateway {
   readonly mongo: MongoStore;
   readonly redis: Redis;
   readonly routes: readonly Route[];
+  readonly context: GatewayContext;
   /** Graceful stop: refuse new work, close sockets with 1001, drain, close stores. */
   close(): Promise<void>;
-}
-
-/** A concern plugged into the gateway: its routes and what it must release on shutdown. */
-export interface GatewayModule {
-  name: string;
-  routes?: Route[];
-  close?(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -59,9 +57,20 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     isDraining: () => draining,
   });
 
-  const admin = adminAuthenticator(config.VIGIL_ADMIN_TOKEN);
-  void admin; // used by the accounts module's admin routes
-  const modules: GatewayModule[] = [];
+  const audit = new AuditLog(mongo.db, logger);
+  await audit.ensureIndexes();
+  const context: GatewayContext = {
+    config,
+    logger,
+    metrics,
+    mongo,
+    redis,
+    audit,
+    rateLimiter: new RateLimiter(redis),
+    admin: adminAuthenticator(config.VIGIL_ADMIN_TOKEN),
+  };
+  const modules = await assembleModules(context);
+  for (const module of modules) await module.start?.();
 
   const app: TemplatedApp = uws.App();
   const system = systemRoutes({
@@ -108,7 +117,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     return closing;
   };
 
-  return { port, config, logger, metrics, mongo, redis, routes: router.list(), close };
+  return { port, config, logger, metrics, mongo, redis, routes: router.list(), context, close };
 }
 
 async function connectMongoWithRetry(config: Config, logger: Logger, budgetMs: number): Promise<MongoStore> {

@@ -37,15 +37,15 @@ export function systemRoutes(deps: {
       summary: 'Liveness: the process is up and its event loop turns',
       tags: ['system'],
       schema: { response: { 200: HealthSchema } },
-      handler: async () => ({ status: 200, body: { status: 'ok' as const } }),
-    }),
+    }).handle(async () => ({ status: 200, body: { status: 'ok' as const } })
+    ),
     defineRoute({
       method: 'GET',
       path: '/readyz',
       summary: 'Readiness: MongoDB and Redis answer; 503 names what is down',
       tags: ['system'],
       schema: { response: { 200: ReadinessSchema, 503: ReadinessSchema } },
-      handler: async () => {
+    }).handle(async () => {
         const results = await Promise.all(
           deps.checks.map(async (check) => {
             try {
@@ -61,8 +61,8 @@ export function systemRoutes(deps: {
         return down.length === 0
           ? { status: 200, body: { status: 'ready' as const, checks } }
           : { status: 503, body: { status: 'unavailable' as const, checks }, headers: { 'retry-after': '1' } };
-      },
-    }),
+      }
+    ),
     defineRoute({
       method: 'GET',
       path: '/metrics',
@@ -70,18 +70,18 @@ export function systemRoutes(deps: {
       tags: ['system'],
       produces: 'text/plain; version=0.0.4; charset=utf-8',
       schema: { response: { 200: Type.String() } },
-      handler: async () => ({ status: 200, body: await deps.metrics.registry.metrics() }),
-    }),
+    }).handle(async () => ({ status: 200, body: await deps.metrics.registry.metrics() })
+    ),
     defineRoute({
       method: 'GET',
       path: '/openapi.json',
       summary: 'This API as an OpenAPI 3.1 document, generated from the route schemas',
       tags: ['system'],
       schema: { response: { 200: Type.Object({ openapi: Type.Literal('3.1.0') }, { additionalProperties: true }) } },
-      handler: async () => ({
+    }).handle(async () => ({
         status: 200,
-        body: buildOpenApi(deps.routes(), { title: 'Vigil', version: deps.version }),
-      }),
-    }),
+        body: { ...buildOpenApi(deps.routes(), { title: 'Vigil', version: deps.version }), openapi: '3.1.0' as const },
+      })
+    ),
   ];
 }

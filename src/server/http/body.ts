@@ -108,7 +108,7 @@ export async function parseForm(bytes: Buffer, contentType: string, limit: numbe
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () => reject(new VigilError('BODY_TOO_LARGE', { limit })));
       stream.on('end', () => {
-        form.files[name] = { filename: info.filename, contentType: info.mimeType, bytes: Buffer.concat(chunks) };
+        form.files[name] = { filename: info.filename ?? name, contentType: info.mimeType, bytes: Buffer.concat(chunks) };
       });
     });
     parser.on('error', (err: Error) => reject(new VigilError('BODY_INVALID', { reason: `multipart: ${err.message}` })));

@@ -94,8 +94,9 @@ export interface RouteDef<S extends RouteSchema, A> {
   formatError?: ErrorFormatter;
   /** Hide from the OpenAPI document (dev-only routes). */
   hidden?: boolean;
-  handler(ctx: RequestContext<S, A>): Promise<Reply<S>>;
 }
+
+export type Handler<S extends RouteSchema, A> = (ctx: RequestContext<S, A>) => Promise<Reply<S>>;
 
 /** Type-erased route as the router stores it. */
 export interface Route {
@@ -112,8 +113,16 @@ export interface Route {
   handler(ctx: RequestContext<RouteSchema, unknown>): Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
 }
 
-/** Declares a route; the generic parameters make handler inputs and replies type-checked against its schemas. */
-export function defineRoute<S extends RouteSchema, A = undefined>(def: RouteDef<S, A>): Route {
+/**
+ * Declares a route: `defineRoute({ method, path, schema, … }).handle(async (ctx) => reply)`.
+ * Two steps so TypeScript fixes the schema types before it checks the handler; its inputs and
+ * each (status, body) pair it returns are then checked against the schemas.
+ */
+export function defineRoute<S extends RouteSchema, A = undefined>(def: RouteDef<S, A>): { handle(handler: Handler<S, A>): Route } {
+  return { handle: (handler) => toRoute(def, handler) };
+}
+
+function toRoute<S extends RouteSchema, A>(def: RouteDef<S, A>, handler: Handler<S, A>): Route {
   return {
     method: def.method,
     path: def.path,
@@ -125,6 +134,6 @@ export function defineRoute<S extends RouteSchema, A = undefined>(def: RouteDef<
     auth: def.auth as Authenticator<unknown> | undefined,
     formatError: def.formatError,
     hidden: def.hidden ?? false,
-    handler: def.handler as unknown as Route['handler'],
+    handler: handler as unknown as Route['handler'],
   };
 }

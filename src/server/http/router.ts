@@ -2,14 +2,14 @@ import { STATUS_CODES } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TSchema } from '@sinclair/typebox';
-import { VigilError, errorBody } from '../../../protocol/errors.ts';
+import { VigilError, errorBody, type ErrorDetail } from '../../../protocol/errors.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { HttpRequest, HttpResponse, TemplatedApp } from '../uws.ts';
 import { ClientAborted, mediaType, parseForm, parseJson, readBody, type FormData } from './body.ts';
 import type { HttpMethod, RequestContext, RequestInfo, Route, RouteSchema } from './route.ts';
-import { compileValidator, describeErrors, type Validator } from './validation.ts';
+import { compileValidator, describeErrors, validationError, type Validator } from './validation.ts';
 
 export interface RouterOptions {
   logger: Logger;
@@ -205,10 +205,20 @@ export class Router {
       }
     }
 
-    const query = compiled.query ? compiled.query.parse(Object.fromEntries(new URLSearchParams(info.rawQuery))) : {};
-    const params = compiled.params ? compiled.params.parse({ ...info.params }) : info.params;
-    const headers = compiled.headers ? compiled.headers.parse({ ...info.headers }) : {};
-    if (compiled.body) body = compiled.body.parse(body);
+    // Check every location before answering, so one 400 names every bad field at once.
+    const problems: ErrorDetail[] = [];
+    const take = <T>(validator: Validator<T> | undefined, value: unknown, fallback: unknown): unknown => {
+      if (!validator) return fallback;
+      const result = validator.check(value);
+      if (result.ok) return result.value;
+      problems.push(...result.details);
+      return undefined;
+    };
+    const params = take(compiled.params, { ...info.params }, info.params);
+    const query = take(compiled.query, Object.fromEntries(new URLSearchParams(info.rawQuery)), {});
+    const headers = take(compiled.headers, { ...info.headers }, {});
+    body = take(compiled.body, body, body);
+    if (problems.length > 0) throw validationError(problems);
     const auth = route.auth ? await route.auth.authenticate(info) : undefined;
 
     const ctx = {

@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
+import '../../../protocol/formats.ts';
 import { VigilError, type ErrorDetail } from '../../../protocol/errors.ts';
 
 /** Where a value came from; names the field in error details ("email", "query.rate", "header.x-device"). */
@@ -11,6 +12,8 @@ const PREFIX: Record<Location, string> = { body: '', query: 'query.', params: 'p
 export interface Validator<T = unknown> {
   /** Returns the value (coerced for strings-only locations) or throws VALIDATION_FAILED naming each bad field. */
   parse(value: unknown): T;
+  /** Same, but reports problems instead of throwing, so several locations can be checked at once. */
+  check(value: unknown): { ok: true; value: T } | { ok: false; details: ErrorDetail[] };
 }
 
 function fieldName(location: Location, pointer: string): string {
@@ -51,12 +54,17 @@ export function compileValidator<T>(
   coerceStrings = location !== 'body',
 ): Validator<T> {
   const check = TypeCompiler.Compile(schema);
-  return {
-    parse(value: unknown): T {
+  const validator: Validator<T> = {
+    check(value) {
       const withDefaults = Value.Default(schema, value);
       const input = coerceStrings ? Value.Convert(schema, withDefaults) : withDefaults;
-      if (check.Check(input)) return input as T;
-      throw validationError(describeErrors(check, input, location));
+      return check.Check(input) ? { ok: true, value: input as T } : { ok: false, details: describeErrors(check, input, location) };
+    },
+    parse(value) {
+      const result = validator.check(value);
+      if (result.ok) return result.value;
+      throw validationError(result.details);
     },
   };
+  return validator;
 }

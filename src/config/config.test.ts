@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults for local use', () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(8080);
+    expect(config.HOST).toBe('127.0.0.1');
+    expect(config.MONGO_URL).toBe('mongodb://127.0.0.1:27017/vigil');
+    expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379/0');
+    expect(config.VIGIL_DEV_OUTBOX).toBe(false);
+  });
+
+  it('converts numbers and booleans from strings', () => {
+    const config = loadConfig({ PORT: '9000', VIGIL_DEV_OUTBOX: '1', TRUST_PROXY: 'true' });
+    expect(config.PORT).toBe(9000);
+    expect(config.VIGIL_DEV_OUTBOX).toBe(true);
+    expect(config.TRUST_PROXY).toBe(true);
+  });
+
+  it('names each bad variable', () => {
+    const problems = problemsOf({ PORT: 'eighty', MONGO_URL: 'postgres://x', LOG_LEVEL: 'loud' });
+    expect(problems).toHaveLength(3);
+    expect(problems.find((p) => p.startsWith('PORT:'))).toContain('"eighty"');
+    expect(problems.some((p) => p.startsWith('MONGO_URL:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('LOG_LEVEL:'))).toBe(true);
+  });
+
+  it('rejects an out-of-range port', () => {
+    expect(problemsOf({ PORT: '70000' })[0]).toMatch(/^PORT:/);
+  });
+
+  it('refuses the dev outbox in production', () => {
+    expect(problemsOf({ NODE_ENV: 'production', VIGIL_DEV_OUTBOX: '1' })).toEqual([
+      'VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production',
+    ]);
+  });
+
+  it('never echoes the admin token in an error', () => {
+    const problems = problemsOf({ VIGIL_ADMIN_TOKEN: 'short' });
+    expect(problems[0]).toMatch(/^VIGIL_ADMIN_TOKEN:/);
+    expect(problems[0]).not.toContain('short');
+  });
+});

@@ -1,0 +1,21 @@
+import type { Redis } from 'ioredis';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
+import type { MongoStore } from '../storage/mongo.ts';
+import type { AdminPrincipal } from './admin-auth.ts';
+import type { Authenticator } from './http/route.ts';
+
+/** What every concern receives when the gateway assembles it. Built once per gateway. */
+export interface GatewayContext {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  mongo: MongoStore;
+  redis: Redis;
+  audit: AuditLog;
+  rateLimiter: RateLimiter;
+  admin: Authenticator<AdminPrincipal>;
+}

@@ -1,0 +1,22 @@
+import type { GatewayContext } from './context.ts';
+import type { Route } from './http/route.ts';
+
+/** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
+export interface GatewayModule {
+  name: string;
+  routes?: Route[];
+  /** Start-up work (indexes, subscriptions); runs before the listener opens. */
+  start?(): Promise<void>;
+  /** Releases queues, pools, subscriptions. Runs in reverse order of assembly. */
+  close?(): Promise<void>;
+}
+
+/**
+ * The one place where concerns are assembled and wired to each other. Read it top to bottom to
+ * see what depends on what; each concern's own folder holds its logic, store access and tests.
+ */
+export async function assembleModules(ctx: GatewayContext): Promise<GatewayModule[]> {
+  const modules: GatewayModule[] = [];
+  void ctx;
+  return modules;
+}

@@ -1,0 +1,28 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config/config.ts';
+import type { Config } from '../../src/config/schema.ts';
+
+/**
+ * A configuration isolated for one test file: its own Mongo database and Redis key prefix, so
+ * files run in parallel against the same servers without seeing each other's data.
+ */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  const id = randomBytes(4).toString('hex');
+  return loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    MONGO_URL: process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017/vigil',
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    MONGO_DB: `vigil_test_${id}`,
+    REDIS_PREFIX: `vigil:test:${id}:`,
+    ...overrides,
+  });
+}
+
+/** Environment variables for a gateway child process with the same isolation. */
+export function configEnv(config: Config): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(config)) if (value !== undefined) env[key] = String(value);
+  return env;
+}

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import type { Config } from '../../src/config/schema.ts';
+import { startGateway, type Gateway } from '../../src/server/gateway.ts';
+import { configEnv, testConfig } from './config.ts';
+
+export interface TestGateway {
+  gateway: Gateway;
+  config: Config;
+  url: string;
+  /** Closes the gateway and deletes this test's database and Redis keys. */
+  close(): Promise<void>;
+}
+
+/** Starts a gateway in this process on a free port, with isolated data. */
+export async function startTestGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
+  const config = testConfig(overrides);
+  const gateway = await startGateway(config);
+  return {
+    gateway,
+    config,
+    url: `http://127.0.0.1:${gateway.port}`,
+    async close() {
+      await gateway.close();
+      await dropTestData(config);
+    },
+  };
+}
+
+/** Removes a test's Mongo database and every Redis key under its prefix. */
+export async function dropTestData(config: Config): Promise<void> {
+  const mongo = new MongoClient(config.MONGO_URL, { serverSelectionTimeoutMS: 2_000 });
+  try {
+    await mongo.connect();
+    await mongo.db(config.MONGO_DB).dropDatabase();
+  } catch {
+    // The test may have stopped the server on purpose; nothing left to clean.
+  } finally {
+    await mongo.close().catch(() => {});
+  }
+  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.REDIS_PREFIX}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // as above
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface GatewayProcess {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  /** Everything the process wrote, for assertions on logs. */
+  output(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+/** Starts `src/main.ts` as a real child process (as `npm start` would) and waits for "listening". */
+export async function spawnGateway(config: Config, extraEnv: Record<string, string> = {}): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: { ...process.env, ...configEnv(config), LOG_LEVEL: 'info', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /"port":(\d+).*"msg":"listening"/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code} before listening:\n${output}`));
+    });
+  });
+  return { child, port, url: `http://127.0.0.1:${port}`, output: () => output, exited };
+}
