@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -13,9 +12,9 @@ import { assembleModules } from './modules.ts';
 import { Router } from './http/router.ts';
 import type { Route } from './http/route.ts';
 import { systemRoutes } from './system-routes.ts';
+import { version } from './version.ts';
 import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './uws.ts';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** A running gateway. Tests start several in one process; main.ts starts one. */
 export interface Gateway {

@@ -1,0 +1,26 @@
+# Shared helpers for scripts/start.sh and scripts/test.sh. Quiet unless something fails.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+fail() { echo "vigil: $*" >&2; exit 1; }
+
+require_node20() {
+  command -v node >/dev/null || fail "Node.js 20 is required (see .nvmrc)"
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  [[ "$major" == 20 ]] || fail "Node.js 20 is required (found $(node -v)); uWebSockets.js ships native binaries for Node ≤ 20 only"
+}
+
+# Installs npm dependencies when node_modules is missing or older than the lockfile.
+ensure_deps() {
+  local stamp="$root/node_modules/.package-lock.json"
+  if [[ -f "$stamp" && "$stamp" -nt "$root/package-lock.json" ]]; then return 0; fi
+  local log
+  log=$(mktemp)
+  if ! (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >"$log" 2>&1); then
+    cat "$log" >&2
+    rm -f "$log"
+    fail "npm ci failed"
+  fi
+  rm -f "$log"
+}

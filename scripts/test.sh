@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to the whole test suite: installs npm dependencies, starts local
+# Redis and FerretDB (unless REDIS_URL / MONGO_URL are set), type-checks, checks formatting and
+# runs every test against the real services. Extra arguments go to vitest.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+require_node20
+ensure_deps
+bash "$root/scripts/services.sh" start --quiet
+cd "$root"
+status=0
+node_modules/.bin/tsc --noEmit -p . || { echo "vigil: typecheck failed" >&2; status=1; }
+node_modules/.bin/prettier --check --log-level warn . || { echo "vigil: formatting check failed (npm run format)" >&2; status=1; }
+node_modules/.bin/vitest run "$@" || status=1
+exit $status
