@@ -9,7 +9,20 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
     base: { service: 'vigil', pid: process.pid, ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['password', '*.password', 'newPassword', '*.newPassword', 'token', '*.token', 'code', '*.code', 'authorization', '*.authorization', 'refreshToken', '*.refreshToken'],
+      paths: [
+        'password',
+        '*.password',
+        'newPassword',
+        '*.newPassword',
+        'token',
+        '*.token',
+        'code',
+        '*.code',
+        'authorization',
+        '*.authorization',
+        'refreshToken',
+        '*.refreshToken',
+      ],
       censor: '[redacted]',
     },
   });

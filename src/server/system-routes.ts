@@ -37,8 +37,7 @@ export function systemRoutes(deps: {
       summary: 'Liveness: the process is up and its event loop turns',
       tags: ['system'],
       schema: { response: { 200: HealthSchema } },
-    }).handle(async () => ({ status: 200, body: { status: 'ok' as const } })
-    ),
+    }).handle(async () => ({ status: 200, body: { status: 'ok' as const } })),
     defineRoute({
       method: 'GET',
       path: '/readyz',
@@ -46,23 +45,22 @@ export function systemRoutes(deps: {
       tags: ['system'],
       schema: { response: { 200: ReadinessSchema, 503: ReadinessSchema } },
     }).handle(async () => {
-        const results = await Promise.all(
-          deps.checks.map(async (check) => {
-            try {
-              await withTimeout(check.ping(), 1_000);
-              return [check.name, 'up'] as const;
-            } catch {
-              return [check.name, 'down'] as const;
-            }
-          }),
-        );
-        const checks: Readiness['checks'] = Object.fromEntries(results);
-        const down = results.filter(([, state]) => state === 'down').map(([name]) => name);
-        return down.length === 0
-          ? { status: 200, body: { status: 'ready' as const, checks } }
-          : { status: 503, body: { status: 'unavailable' as const, checks }, headers: { 'retry-after': '1' } };
-      }
-    ),
+      const results = await Promise.all(
+        deps.checks.map(async (check) => {
+          try {
+            await withTimeout(check.ping(), 1_000);
+            return [check.name, 'up'] as const;
+          } catch {
+            return [check.name, 'down'] as const;
+          }
+        }),
+      );
+      const checks: Readiness['checks'] = Object.fromEntries(results);
+      const down = results.filter(([, state]) => state === 'down').map(([name]) => name);
+      return down.length === 0
+        ? { status: 200, body: { status: 'ready' as const, checks } }
+        : { status: 503, body: { status: 'unavailable' as const, checks }, headers: { 'retry-after': '1' } };
+    }),
     defineRoute({
       method: 'GET',
       path: '/metrics',
@@ -70,8 +68,7 @@ export function systemRoutes(deps: {
       tags: ['system'],
       produces: 'text/plain; version=0.0.4; charset=utf-8',
       schema: { response: { 200: Type.String() } },
-    }).handle(async () => ({ status: 200, body: await deps.metrics.registry.metrics() })
-    ),
+    }).handle(async () => ({ status: 200, body: await deps.metrics.registry.metrics() })),
     defineRoute({
       method: 'GET',
       path: '/openapi.json',
@@ -79,9 +76,8 @@ export function systemRoutes(deps: {
       tags: ['system'],
       schema: { response: { 200: Type.Object({ openapi: Type.Literal('3.1.0') }, { additionalProperties: true }) } },
     }).handle(async () => ({
-        status: 200,
-        body: { ...buildOpenApi(deps.routes(), { title: 'Vigil', version: deps.version }), openapi: '3.1.0' as const },
-      })
-    ),
+      status: 200,
+      body: { ...buildOpenApi(deps.routes(), { title: 'Vigil', version: deps.version }), openapi: '3.1.0' as const },
+    })),
   ];
 }

@@ -43,10 +43,7 @@ export async function connectMongo(config: Config): Promise<MongoStore> {
 
 async function detectCapabilities(db: Db): Promise<MongoCapabilities> {
   const admin = db.admin();
-  const [build, hello] = await Promise.all([
-    admin.command({ buildInfo: 1 }),
-    admin.command({ hello: 1 }),
-  ]);
+  const [build, hello] = await Promise.all([admin.command({ buildInfo: 1 }), admin.command({ hello: 1 })]);
   const ferretdb = 'ferretdbVersion' in build;
   const replicated = typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
   return { ferretdb, ttlIndexes: !ferretdb, transactions: !ferretdb && replicated };

@@ -43,10 +43,9 @@ beforeAll(async () => {
         response: { 201: Type.Object({ name: Type.String() }) },
       },
     }).handle(async ({ body }) => {
-        handled++;
-        return { status: 201, body: { name: body.name } };
-      }
-    ),
+      handled++;
+      return { status: 201, body: { name: body.name } };
+    }),
     defineRoute({
       method: 'GET',
       path: '/things/:id',
@@ -56,8 +55,7 @@ beforeAll(async () => {
         query: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 10, default: 5 }) }),
         response: { 200: Type.Object({ id: Type.String(), limit: Type.Integer() }) },
       },
-    }).handle(async ({ params, query }) => ({ status: 200, body: { id: params.id, limit: query.limit } })
-    ),
+    }).handle(async ({ params, query }) => ({ status: 200, body: { id: params.id, limit: query.limit } })),
     defineRoute({
       method: 'POST',
       path: '/uploads',
@@ -65,20 +63,20 @@ beforeAll(async () => {
       body: { kind: 'raw', types: ['text/csv'] },
       schema: { response: { 200: Type.Object({ bytes: Type.Integer() }) } },
     }).handle(async ({ raw }) => {
-        handled++;
-        return { status: 200, body: { bytes: raw!.bytes.length } };
-      }
-    ),
+      handled++;
+      return { status: 200, body: { bytes: raw!.bytes.length } };
+    }),
     defineRoute({
       method: 'GET',
       path: '/broken',
       summary: 'replies outside its schema',
       schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } },
-    }).handle(async () => ({ status: 200, body: { ok: 'yes' } as unknown as { ok: boolean } })
-    ),
+    }).handle(async () => ({ status: 200, body: { ok: 'yes' } as unknown as { ok: boolean } })),
   ]);
   router.mountNotFound(app);
-  listenSocket = await new Promise<us_listen_socket>((resolve) => app.listen('127.0.0.1', 0, (s) => resolve(s as us_listen_socket)));
+  listenSocket = await new Promise<us_listen_socket>((resolve) =>
+    app.listen('127.0.0.1', 0, (s) => resolve(s as us_listen_socket)),
+  );
   base = `http://127.0.0.1:${uws.us_socket_local_port(listenSocket)}`;
 });
 
@@ -123,7 +121,7 @@ describe('HTTP plumbing', () => {
   it('answers an oversize body with 413, also for uploads', async () => {
     const json = await post('/things', JSON.stringify({ name: 'x'.repeat(2000), email: 'a@b' }));
     expect(json.status).toBe(413);
-    expect((await errorOf(json))).toMatchObject({ code: 'BODY_TOO_LARGE', message: 'Body exceeds the limit of 1024 bytes' });
+    expect(await errorOf(json)).toMatchObject({ code: 'BODY_TOO_LARGE', message: 'Body exceeds the limit of 1024 bytes' });
     const upload = await post('/uploads', 'x'.repeat(5000), 'text/csv');
     expect(upload.status).toBe(413);
   });

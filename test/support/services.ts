@@ -79,7 +79,23 @@ export async function startPrivateRedis(): Promise<PrivateServer> {
     'redis-server',
     port,
     dir,
-    () => ['redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction']],
+    () => [
+      'redis-server',
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+    ],
     `redis://127.0.0.1:${port}/0`,
   );
   await server.start();

@@ -75,7 +75,10 @@ export type Reply<S extends RouteSchema> = {
 }[keyof S['response'] & number];
 
 /** Turns a catalogued error into this route's error answer (legacy dialects have their own shapes). */
-export type ErrorFormatter = (err: VigilError, info: RequestInfo) => {
+export type ErrorFormatter = (
+  err: VigilError,
+  info: RequestInfo,
+) => {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
@@ -110,7 +113,9 @@ export interface Route {
   auth: Authenticator<unknown> | undefined;
   formatError: ErrorFormatter | undefined;
   hidden: boolean;
-  handler(ctx: RequestContext<RouteSchema, unknown>): Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
+  handler(
+    ctx: RequestContext<RouteSchema, unknown>,
+  ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
 }
 
 /**
@@ -118,7 +123,9 @@ export interface Route {
  * Two steps so TypeScript fixes the schema types before it checks the handler; its inputs and
  * each (status, body) pair it returns are then checked against the schemas.
  */
-export function defineRoute<S extends RouteSchema, A = undefined>(def: RouteDef<S, A>): { handle(handler: Handler<S, A>): Route } {
+export function defineRoute<S extends RouteSchema, A = undefined>(
+  def: RouteDef<S, A>,
+): { handle(handler: Handler<S, A>): Route } {
   return { handle: (handler) => toRoute(def, handler) };
 }
 

@@ -102,7 +102,11 @@ export class Router {
       const allow = methods.join(', ');
       app.any(path, (res, req) => {
         const info = this.copyRequest(res, req, path, []);
-        this.fail(res, info, new VigilError('METHOD_NOT_ALLOWED', { method: info.method, path: info.path, allow }, { headers: { allow } }));
+        this.fail(
+          res,
+          info,
+          new VigilError('METHOD_NOT_ALLOWED', { method: info.method, path: info.path, allow }, { headers: { allow } }),
+        );
       });
     }
   }
@@ -258,7 +262,15 @@ export class Router {
       : { status: error.status, body: errorBody(error, info.requestId), headers: error.headers };
     // A body we did not read (413, 415) may still be arriving: close the connection after answering.
     const close = error.code === 'BODY_TOO_LARGE' || error.code === 'UNSUPPORTED_MEDIA_TYPE';
-    this.write(res, info, formatted.status, formatted.body, 'application/json', { ...error.headers, ...formatted.headers }, close);
+    this.write(
+      res,
+      info,
+      formatted.status,
+      formatted.body,
+      'application/json',
+      { ...error.headers, ...formatted.headers },
+      close,
+    );
   }
 
   private write(
@@ -271,7 +283,11 @@ export class Router {
     closeConnection = false,
   ): void {
     const payload =
-      contentType === 'application/json' ? JSON.stringify(body) : typeof body === 'string' || Buffer.isBuffer(body) ? body : String(body);
+      contentType === 'application/json'
+        ? JSON.stringify(body)
+        : typeof body === 'string' || Buffer.isBuffer(body)
+          ? body
+          : String(body);
     try {
       res.cork(() => {
         res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
@@ -293,7 +309,14 @@ export class Router {
     this.options.metrics.httpDuration.observe(labels, seconds);
     const level = status >= 500 ? 'error' : info.route === '/healthz' || info.route === '/metrics' ? 'debug' : 'info';
     this.options.logger[level](
-      { requestId: info.requestId, method: info.method, path: info.path, status, ms: Math.round(seconds * 1e4) / 10, ip: info.ip },
+      {
+        requestId: info.requestId,
+        method: info.method,
+        path: info.path,
+        status,
+        ms: Math.round(seconds * 1e4) / 10,
+        ip: info.ip,
+      },
       'request',
     );
   }

@@ -48,17 +48,15 @@ export function validationError(details: ErrorDetail[]): VigilError {
  * arrive as strings, so they are converted (numbers, booleans) before checking; JSON bodies are
  * checked as sent.
  */
-export function compileValidator<T>(
-  schema: TSchema,
-  location: Location,
-  coerceStrings = location !== 'body',
-): Validator<T> {
+export function compileValidator<T>(schema: TSchema, location: Location, coerceStrings = location !== 'body'): Validator<T> {
   const check = TypeCompiler.Compile(schema);
   const validator: Validator<T> = {
     check(value) {
       const withDefaults = Value.Default(schema, value);
       const input = coerceStrings ? Value.Convert(schema, withDefaults) : withDefaults;
-      return check.Check(input) ? { ok: true, value: input as T } : { ok: false, details: describeErrors(check, input, location) };
+      return check.Check(input)
+        ? { ok: true, value: input as T }
+        : { ok: false, details: describeErrors(check, input, location) };
     },
     parse(value) {
       const result = validator.check(value);
