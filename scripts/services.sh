@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local Redis and MongoDB-wire (FerretDB + SQLite) for development and tests.
-#   scripts/services.sh start|stop|status [--quiet]
+#   scripts/services.sh start|stop|status|tools [--quiet]
 # Idempotent: installs what is missing, starts what is not running, binds 127.0.0.1 only,
 # keeps data and logs under .data/. MONGO_URL / REDIS_URL, when set, are used instead and
 # nothing local is started for them.
@@ -137,7 +137,9 @@ status() {
 
 case "${1:-}" in
   start) start_redis; start_mongo ;;
+  # The binaries alone (fault tests start private, killable copies of both servers).
+  tools) ensure_redis_installed; build_ferretdb ;;
   stop) stop_redis; stop_mongo ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status [--quiet]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|tools [--quiet]" >&2; exit 2 ;;
 esac

@@ -5,4 +5,6 @@ import { fileURLToPath } from 'node:url';
 export default function setup(): void {
   const script = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url));
   execFileSync('bash', [script, 'start', '--quiet'], { stdio: 'inherit' });
+  // Fault tests run private copies of redis-server and FerretDB, even when the shared ones are external.
+  execFileSync('bash', [script, 'tools', '--quiet'], { stdio: 'inherit' });
 }
