@@ -12,15 +12,18 @@ require_node20() {
 }
 
 # Installs npm dependencies when node_modules is missing or older than the lockfile.
+# `npm install`, not `npm ci`: the lockfile cannot list optional platform packages (darwin,
+# win32 builds of msgpackr-extract) that the registry mirror here does not serve, and npm ci
+# refuses such a lockfile. `npm install` still installs the locked versions.
 ensure_deps() {
   local stamp="$root/node_modules/.package-lock.json"
   if [[ -f "$stamp" && "$stamp" -nt "$root/package-lock.json" ]]; then return 0; fi
   local log
   log=$(mktemp)
-  if ! (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >"$log" 2>&1); then
+  if ! (cd "$root" && npm install --no-audit --no-fund --loglevel=error >"$log" 2>&1); then
     cat "$log" >&2
     rm -f "$log"
-    fail "npm ci failed"
+    fail "npm install failed"
   fi
   rm -f "$log"
 }
