@@ -1,0 +1,166 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * Wire contracts for biometric uploads, feature specs and models.
+ *
+ * Score convention (every detector, every transport): one float32 per window,
+ * **higher = more likely the account owner**. A window is accepted when
+ * `score >= threshold`, where `threshold` is stored with the model version that produced the
+ * score. Scores of different models are not comparable; the trust score (see TrustDecision)
+ * is, because it is built from calibrated log-likelihood ratios.
+ */
+
+/** Upper bounds on one upload; the HTTP byte limit (UPLOAD_BODY_LIMIT) applies first. */
+export const SAMPLE_LIMITS = {
+  /** Channels of one sample set (e.g. 3 for an accelerometer, 6 with a gyroscope). */
+  maxChannels: 64,
+  /** Columns of one feature row (keystroke sets have 10–100). */
+  maxFeatureColumns: 512,
+  /** Rows of one upload: samples for `kind=samples`, observations for `kind=features`. */
+  maxRows: 1_000_000,
+  /** Rows × columns of one upload (4 M float32 = 16 MB in memory). */
+  maxCells: 4_000_000,
+  /** Highest declared sample rate, Hz. */
+  maxRate: 10_000,
+} as const;
+
+const ChannelName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+
+export const SampleSetJsonSchema = Type.Object(
+  {
+    kind: Type.Optional(Type.Literal('samples')),
+    rate: Type.Number({ exclusiveMinimum: 0, maximum: SAMPLE_LIMITS.maxRate, description: 'Sample rate, Hz' }),
+    channels: Type.Array(ChannelName, { minItems: 1, maxItems: SAMPLE_LIMITS.maxChannels }),
+    samples: Type.Array(Type.Array(Type.Number()), {
+      maxItems: SAMPLE_LIMITS.maxRows,
+      description: 'One inner array per sample, one value per channel, in channel order',
+    }),
+  },
+  { $id: 'BiometricSampleSet', additionalProperties: false },
+);
+export type SampleSetJson = Static<typeof SampleSetJsonSchema>;
+
+export const FeatureRowsJsonSchema = Type.Object(
+  {
+    kind: Type.Literal('features'),
+    columns: Type.Array(ChannelName, { minItems: 1, maxItems: SAMPLE_LIMITS.maxFeatureColumns }),
+    rows: Type.Array(Type.Array(Type.Number()), {
+      maxItems: SAMPLE_LIMITS.maxRows,
+      description: 'One observation per row (e.g. keystroke hold/latency timings); each row is one test',
+    }),
+  },
+  { $id: 'BiometricFeatureRows', additionalProperties: false },
+);
+export type FeatureRowsJson = Static<typeof FeatureRowsJsonSchema>;
+
+export const DataKindSchema = Type.Union([Type.Literal('samples'), Type.Literal('features')]);
+export type DataKind = Static<typeof DataKindSchema>;
+
+/**
+ * Everything needed to turn raw data into the exact feature vector a model was trained on.
+ * Stored with every model version; scoring recomputes features from it, never from defaults.
+ */
+export const FeatureSpecSchema = Type.Object(
+  {
+    version: Type.Literal(1),
+    kind: DataKindSchema,
+    modality: Type.String({ minLength: 1, maxLength: 64 }),
+    /** Sample rate, Hz (0 for feature rows). */
+    rate: Type.Number({ minimum: 0 }),
+    /** Input channel (or feature column) names, in the order the extractor reads them. */
+    channels: Type.Array(ChannelName, { minItems: 1 }),
+    /** Window length and hop in seconds, and the exact sample counts derived from them. */
+    window: Type.Number({ minimum: 0 }),
+    hop: Type.Number({ minimum: 0 }),
+    windowSamples: Type.Integer({ minimum: 1 }),
+    hopSamples: Type.Integer({ minimum: 1 }),
+    /** Whether the vector magnitude of all channels is featurised as an extra signal. */
+    magnitude: Type.Boolean(),
+    /** Whether pairwise Pearson correlations of the raw channels are included. */
+    correlations: Type.Boolean(),
+    /** Spectral band edges in Hz (ascending); band i is [bands[i], bands[i+1]). */
+    bands: Type.Array(Type.Number({ minimum: 0 })),
+    /** Cadence search range for the autocorrelation peak, Hz. */
+    cadence: Type.Tuple([Type.Number({ exclusiveMinimum: 0 }), Type.Number({ exclusiveMinimum: 0 })]),
+    /** Output feature names, in vector order; their count is the model's input width D. */
+    names: Type.Array(Type.String()),
+  },
+  { $id: 'BiometricFeatureSpec', additionalProperties: false },
+);
+export type FeatureSpec = Static<typeof FeatureSpecSchema>;
+
+export const DETECTOR_NAMES = [
+  'scaled-manhattan',
+  'outlier-count',
+  'shrunk-mahalanobis',
+  'logistic-cohort',
+  'mlp-cohort',
+] as const;
+export const DetectorNameSchema = Type.Union(DETECTOR_NAMES.map((name) => Type.Literal(name)));
+export type DetectorName = (typeof DETECTOR_NAMES)[number];
+
+const ScoreStats = Type.Object({
+  count: Type.Integer({ minimum: 0 }),
+  mean: Type.Number(),
+  std: Type.Number(),
+  /** 5th, 25th, 50th, 75th, 95th percentiles. */
+  quantiles: Type.Array(Type.Number()),
+});
+
+/**
+ * What turns one window score into evidence. `llr(score) = clamp(slope·score + intercept,
+ * ±clamp)` is the natural-log likelihood ratio genuine:impostor, fitted on held-out scores with
+ * equal class weight (so it carries no prior). Histograms are kept for diagnostics and plots.
+ */
+export const CalibrationSchema = Type.Object({
+  genuine: ScoreStats,
+  impostor: Type.Union([ScoreStats, Type.Null()]),
+  histogram: Type.Object({
+    edges: Type.Array(Type.Number()),
+    genuine: Type.Array(Type.Integer()),
+    impostor: Type.Array(Type.Integer()),
+  }),
+  llr: Type.Object({ slope: Type.Number(), intercept: Type.Number(), clamp: Type.Number({ exclusiveMinimum: 0 }) }),
+});
+export type Calibration = Static<typeof CalibrationSchema>;
+
+export const ModelMetricsSchema = Type.Object({
+  /** Equal-error rate of held-out enrolment windows vs cohort impostor windows; null without a cohort. */
+  eer: Type.Union([Type.Number(), Type.Null()]),
+  /** False accept / reject rates of those held-out windows at the stored threshold. */
+  far: Type.Union([Type.Number(), Type.Null()]),
+  frr: Type.Number(),
+  genuineWindows: Type.Integer(),
+  cohortWindows: Type.Integer(),
+  cohortMembers: Type.Integer(),
+  folds: Type.Integer(),
+  /** How the threshold was chosen. */
+  thresholdRule: Type.Union([Type.Literal('eer'), Type.Literal('target-far'), Type.Literal('genuine-quantile')]),
+  trainingMs: Type.Number(),
+});
+export type ModelMetrics = Static<typeof ModelMetricsSchema>;
+
+/** A model version as stored and served, minus the ONNX bytes. */
+export const ModelSummarySchema = Type.Object(
+  {
+    format: Type.Literal('vigil-biometric-model/1'),
+    detector: DetectorNameSchema,
+    requestedDetector: DetectorNameSchema,
+    /** True when a cohort detector was requested but the cohort was too small. */
+    oneClassFallback: Type.Boolean(),
+    featureSpec: FeatureSpecSchema,
+    threshold: Type.Number(),
+    metrics: ModelMetricsSchema,
+    calibration: CalibrationSchema,
+    onnx: Type.Object({ opset: Type.Integer(), bytes: Type.Integer(), inputName: Type.String(), outputName: Type.String() }),
+  },
+  { $id: 'BiometricModelSummary' },
+);
+export type ModelSummary = Static<typeof ModelSummarySchema>;
+
+export const TrustDecisionSchema = Type.Union([
+  Type.Literal('genuine'),
+  Type.Literal('uncertain'),
+  Type.Literal('impostor'),
+]);
+export type TrustDecision = Static<typeof TrustDecisionSchema>;

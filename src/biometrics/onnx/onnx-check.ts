@@ -1,0 +1,34 @@
+import * as ort from 'onnxruntime-node';
+import type { FeatureMatrix } from '../samples.ts';
+import { ONNX_INPUT, ONNX_OUTPUT } from './export-detector.ts';
+
+/** Session options of every scoring session: one thread each, the worker pool is the parallelism. */
+export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+};
+
+/** Scores `x` with onnxruntime in this thread (tests, training verification, benchmarks' ceiling). */
+export async function scoreOnnx(model: Uint8Array | ort.InferenceSession, x: FeatureMatrix): Promise<Float32Array> {
+  const session = model instanceof Uint8Array ? await ort.InferenceSession.create(model, SESSION_OPTIONS) : model;
+  const input = new ort.Tensor('float32', x.data.subarray(0, x.n * x.d), [x.n, x.d]);
+  const result = await session.run({ [ONNX_INPUT]: input });
+  const output = result[ONNX_OUTPUT];
+  if (!output || output.type !== 'float32') throw new Error(`model has no float32 output "${ONNX_OUTPUT}"`);
+  return output.data as Float32Array;
+}
+
+/** Tolerance of ONNX vs reference: 1e-4 absolute near zero, relative for large scores. */
+export function scoresAgree(onnx: number, reference: number, tolerance = 1e-4): boolean {
+  return Math.abs(onnx - reference) <= tolerance * Math.max(1, Math.abs(reference));
+}
+
+export function worstDisagreement(onnx: Float32Array, reference: Float32Array): { index: number; onnx: number; reference: number } | undefined {
+  if (onnx.length !== reference.length) return { index: -1, onnx: onnx.length, reference: reference.length };
+  for (let i = 0; i < onnx.length; i++) {
+    if (!scoresAgree(onnx[i] as number, reference[i] as number)) return { index: i, onnx: onnx[i] as number, reference: reference[i] as number };
+  }
+  return undefined;
+}
