@@ -59,6 +59,61 @@ export const ERRORS = {
   CONFLICT: { status: 409, close: 4500, message: '{field} is already taken' },
   NOT_FOUND: { status: 404, close: 4500, message: '{what} not found' },
 
+  // ── identity: accounts, passwords, one-time codes, delivery (issue 3) ───
+  // Logins of accounts that exist but may not sign in yet; distinct so clients can explain why.
+  ACCOUNT_UNVERIFIED: { status: 403, close: 4503, message: 'The account has not confirmed its email or phone yet' },
+  ACCOUNT_PENDING: { status: 403, close: 4503, message: 'The account is awaiting operator approval' },
+  ACCOUNT_REJECTED: { status: 403, close: 4503, message: 'The account was rejected by the operator' },
+  ACCOUNT_STATUS_INVALID: { status: 409, close: 4500, message: 'The account is {status}; cannot {action} it' },
+  PASSWORD_TOO_SHORT: { status: 400, close: 4500, message: '{field} must be at least {min} characters long' },
+  PASSWORD_TOO_LONG: {
+    status: 400,
+    close: 4500,
+    message: '{field} is {bytes} bytes in UTF-8; bcrypt uses at most {limit}, so longer passwords are refused',
+  },
+  PASSWORD_MATCHES_IDENTIFIER: { status: 400, close: 4500, message: '{field} must not be the same as the {identifier}' },
+  PASSWORD_INCORRECT: { status: 401, close: 4500, message: 'The current password is wrong' },
+  CODE_INVALID: { status: 400, close: 4500, message: 'The code is wrong, expired or already used' },
+  CODE_EXHAUSTED: { status: 400, close: 4500, message: 'Too many wrong codes; request a new one' },
+  CODE_COOLDOWN: { status: 429, close: 4429, message: 'A code was sent moments ago; request another in {retryAfter} s' },
+  TICKET_INVALID: { status: 400, close: 4500, message: 'The ticket is invalid, expired, already used or for another purpose' },
+  LINK_INVALID: { status: 400, close: 4500, message: 'The verification link is invalid, expired or already used' },
+  CHANNEL_UNAVAILABLE: { status: 503, close: 1011, message: 'Delivery by {channel} is not configured on this gateway' },
+
+  // ── tokens and sessions (issue 4) ───────────────────────────────────────
+  // Each way an access token can be wrong has its own code, so clients and operators can tell a
+  // forgery from clock trouble. Expired is reconnect-worthy (refresh, then reconnect); the rest
+  // are terminal for the token.
+  TOKEN_MISSING: { status: 401, close: 4510, message: 'An access token is required: Authorization: Bearer <token>' },
+  TOKEN_MALFORMED: { status: 401, close: 4511, message: 'The access token is malformed: {reason}' },
+  TOKEN_ALG_NONE: { status: 401, close: 4512, message: 'Unsigned tokens (alg "none") are refused' },
+  TOKEN_ALG_MISMATCH: { status: 401, close: 4513, message: 'Token algorithm {alg} is not accepted here; expected {expected}' },
+  TOKEN_KID_UNKNOWN: { status: 401, close: 4514, message: 'The token names a signing key ({kid}) this gateway does not know' },
+  TOKEN_KEY_RETIRED: {
+    status: 401,
+    close: 4515,
+    message: 'The token was signed with key {kid}, which was retired after rotation',
+  },
+  TOKEN_SIGNATURE_INVALID: { status: 401, close: 4516, message: 'The token signature does not verify' },
+  TOKEN_ISSUER_INVALID: { status: 401, close: 4517, message: 'The token was issued by someone else' },
+  TOKEN_AUDIENCE_INVALID: { status: 401, close: 4518, message: 'The token is meant for another audience' },
+  TOKEN_NOT_YET_VALID: { status: 401, close: 4519, message: 'The token is not valid yet (nbf/iat in the future)' },
+  TOKEN_EXPIRED: { status: 401, close: 4401, message: 'The access token has expired; refresh it' },
+  TOKEN_REVOKED: { status: 401, close: 4520, message: 'The session behind this token has ended or been revoked' },
+  REFRESH_TOKEN_INVALID: { status: 401, close: 4521, message: 'The refresh token is unknown or expired' },
+  REFRESH_TOKEN_REUSED: {
+    status: 401,
+    close: 4522,
+    message: 'The refresh token was already used; its session has been revoked as a precaution',
+  },
+  LOGIN_FAILED: { status: 401, close: 4523, message: 'The identifier or password is wrong' },
+  LOGIN_LOCKED: { status: 429, close: 4429, message: 'Too many failed logins for this identifier; retry in {retryAfter} s' },
+  SIGNING_KEYS_FROM_CONFIG: {
+    status: 409,
+    close: 4500,
+    message: 'Signing keys come from VIGIL_JWT_PRIVATE_KEYS; rotate them by changing the configuration',
+  },
+
   // ── biometrics ───────────────────────────────────────────────────────────
   // Uploaded or streamed sample data that is well-formed as a body but unusable as samples
   // is 422 throughout; `details` name the row/column or JSON pointer of each problem.
@@ -84,6 +139,27 @@ export const ERRORS = {
   SCORING_FAILED: { status: 503, close: 1011, message: 'Scoring failed: {reason}' },
   SCORING_TIMEOUT: { status: 503, close: 1011, message: 'Scoring did not finish within {timeoutMs} ms' },
   SCORING_OVERLOADED: { status: 503, close: 1013, message: 'Scoring queue is full; retry shortly' },
+
+  // ── realtime channel (/v1/stream, issue 5) ──────────────────────────────
+  // Close codes of the socket; protocol/README.md has the full table. A token that is missing,
+  // forged, expired or whose session is revoked closes the socket with the TOKEN_* entry above
+  // (TOKEN_EXPIRED is reconnect-worthy, TOKEN_REVOKED terminal), so a code means one thing on
+  // HTTP and on the socket. The close reason is the code name; a `bye` message carrying the
+  // full text precedes the close.
+  // transport, reconnect-worthy: the client fixes the cause and retries
+  STREAM_AUTH_TIMEOUT: { status: 408, close: 3002, message: 'No authentication within {timeoutMs} ms of connecting' },
+  STREAM_BACKPRESSURE: { status: 503, close: 3003, message: 'Client reads too slowly: {bytes} bytes are waiting to be sent' },
+  // transport, terminal: sending the same bytes again cannot succeed
+  STREAM_FRAME_MALFORMED: { status: 400, close: 3501, message: 'Malformed sample frame: {reason}' },
+  STREAM_MESSAGE_MALFORMED: { status: 400, close: 3502, message: 'Malformed control message: {reason}' },
+  STREAM_MESSAGE_TOO_LARGE: { status: 413, close: 1009, message: 'Message of {size} bytes exceeds the limit of {limit} bytes' },
+  // application, reconnect-worthy: transient limits (the client backs off)
+  STREAM_TOO_MANY_CONNECTIONS: { status: 429, close: 4001, message: 'This account already has {limit} open connections' },
+  STREAM_RATE_EXCEEDED: { status: 429, close: 4002, message: 'More than {limit} messages per second on one connection' },
+  // application, terminal
+  STREAM_POLICY_FAILED: { status: 403, close: 4540, message: 'Continuous verification failed: {reason}' },
+  /** Only ever sent in an `error` message; the socket stays open. */
+  STREAM_REFUSED: { status: 422, close: 4500, message: '{reason}' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERRORS;

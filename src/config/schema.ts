@@ -54,6 +54,238 @@ export const ConfigSchema = Type.Object({
     default: false,
     description: 'Take the client IP from X-Forwarded-For (only behind a proxy you control).',
   }),
+
+  // ── realtime channel /v1/stream (issue 5) ────────────────────────────────
+  VIGIL_WS_MAX_CONNECTIONS_PER_USER: Type.Integer({
+    default: 5,
+    minimum: 1,
+    description: 'Open sockets one account may hold, counted across every gateway process (Redis); one more closes with 4001.',
+  }),
+  VIGIL_WS_CONNECTION_LEASE_SECONDS: Type.Integer({
+    default: 15,
+    minimum: 3,
+    maximum: 300,
+    description: "How long a crashed process's sockets still count towards VIGIL_WS_MAX_CONNECTIONS_PER_USER.",
+  }),
+  VIGIL_WS_MAX_MESSAGE_BYTES: Type.Integer({
+    default: 65_536,
+    minimum: 1024,
+    maximum: 16_777_216,
+    description: 'Largest socket message (frame or JSON) accepted; larger closes with 1009.',
+  }),
+  VIGIL_WS_MAX_MESSAGES_PER_SECOND: Type.Integer({
+    default: 100,
+    minimum: 1,
+    description: 'Messages (frames and control messages) one socket may send per second, with a burst of as many; more closes with 4002.',
+  }),
+  VIGIL_WS_MAX_STREAMS: Type.Integer({ default: 8, minimum: 1, maximum: 1024, description: 'Sample streams one socket may have open at once.' }),
+  VIGIL_WS_IDLE_TIMEOUT_SECONDS: Type.Integer({
+    default: 60,
+    minimum: 8,
+    maximum: 960,
+    description: 'A socket silent this long is closed; the server pings before that, so only dead peers hit it.',
+  }),
+  VIGIL_WS_MAX_BACKPRESSURE_BYTES: Type.Integer({
+    default: 262_144,
+    minimum: 4096,
+    description: 'Unsent bytes one socket may queue; a slower reader is closed with 3003 so it cannot grow memory.',
+  }),
+  VIGIL_WS_AUTH_TIMEOUT_MS: Type.Integer({
+    default: 5_000,
+    minimum: 100,
+    maximum: 60_000,
+    description: 'A socket opened without a token must send its `auth` message within this time or is closed with 3002.',
+  }),
+  VIGIL_WS_EXPIRY_WARNING_SECONDS: Type.Integer({
+    default: 60,
+    minimum: 0,
+    description: 'Seconds before the access token expires that the socket gets an `expiring` message (0: no warning).',
+  }),
+
+  // ── identity: accounts, passwords, codes, delivery (issue 3) ─────────────
+  VIGIL_PUBLIC_URL: Type.String({
+    default: 'http://127.0.0.1:8080',
+    pattern: '^https?://',
+    description: 'Base URL clients reach the gateway at; verification links in mail point here.',
+  }),
+  VIGIL_PHONE_REGION: Type.String({
+    default: 'KR',
+    pattern: '^[A-Z]{2}$',
+    description: 'Region (ISO 3166 alpha-2) of national phone numbers without a + prefix, e.g. KR: 01012345678 → +821012345678.',
+  }),
+  VIGIL_DEFAULT_LOCALE: Type.Union([Type.Literal('ko'), Type.Literal('en')], {
+    default: 'ko',
+    description: 'Language of mail/SMS when neither the account nor the request names one.',
+  }),
+  VIGIL_REQUIRE_VERIFICATION: Type.Boolean({
+    default: false,
+    description: 'New accounts stay `unverified` (cannot log in) until an email or phone is confirmed by code or link.',
+  }),
+  VIGIL_REQUIRE_APPROVAL: Type.Boolean({
+    default: false,
+    description: 'New (verified) accounts stay `pending` until an operator approves them via /v1/admin/accounts.',
+  }),
+  VIGIL_PROFILE_FIELDS: Type.String({
+    default: '[]',
+    description:
+      'Operator-declared profile fields, a JSON list of {name, type: string|number|integer|boolean|date|string[]|json, required?, maxLength?}.',
+  }),
+  VIGIL_BCRYPT_COST: Type.Integer({ default: 10, minimum: 10, maximum: 15, description: 'bcrypt cost factor for password hashes.' }),
+  VIGIL_SIGNUP_PER_IP_HOURLY: Type.Integer({ default: 30, minimum: 1, description: 'Sign-ups accepted per client IP per hour.' }),
+  VIGIL_AVAILABILITY_PER_IP_PER_MINUTE: Type.Integer({
+    default: 30,
+    minimum: 1,
+    description: 'Availability checks per client IP per minute (they reveal whether an identifier exists).',
+  }),
+  VIGIL_PASSWORD_CHECKS_PER_USER_HOURLY: Type.Integer({
+    default: 10,
+    minimum: 1,
+    description: 'Current-password checks (password change, withdrawal) per account per hour.',
+  }),
+  VIGIL_CODE_TTL_SECONDS: Type.String({
+    default: 'email=600,sms=180',
+    pattern: '^[a-z.]+=\\d+(,[a-z.]+=\\d+)*$',
+    description:
+      'Lifetime of one-time codes as `key=seconds` pairs; a key is a channel (email, sms), a purpose (login, reset…) or purpose.channel; the most specific wins.',
+  }),
+  VIGIL_CODE_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 20, description: 'Wrong guesses after which a code is dead.' }),
+  VIGIL_CODE_RESEND_SECONDS: Type.Integer({ default: 60, minimum: 0, description: 'Cooldown before another code goes to the same destination and purpose.' }),
+  VIGIL_CODE_HOURLY_PER_DESTINATION: Type.Integer({ default: 5, minimum: 1, description: 'Codes sent to one email/phone per hour.' }),
+  VIGIL_CODE_HOURLY_PER_IP: Type.Integer({ default: 20, minimum: 1, description: 'Codes requested from one client IP per hour.' }),
+  VIGIL_CODE_VERIFY_PER_IP_HOURLY: Type.Integer({ default: 60, minimum: 1, description: 'Code/ticket verification attempts per client IP per hour.' }),
+  VIGIL_TICKET_TTL_SECONDS: Type.Integer({
+    default: 600,
+    minimum: 1,
+    description: 'Lifetime of the single-use ticket a verified code yields (sign-up, reset, login, withdrawal).',
+  }),
+  VIGIL_VERIFY_LINK_TTL_SECONDS: Type.Integer({ default: 3600, minimum: 1, description: 'Lifetime of an email verification link.' }),
+  VIGIL_EMBEDDED_WORKERS: Type.Boolean({
+    default: true,
+    description: 'Run the BullMQ delivery processor inside the gateway; set false when `workers/main.ts` runs as its own service.',
+  }),
+  VIGIL_DELIVERY_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 20, description: 'Tries per mail/SMS job before it is given up.' }),
+  VIGIL_DELIVERY_BACKOFF_MS: Type.Integer({
+    default: 2_000,
+    minimum: 10,
+    description: 'First retry delay of a failed mail/SMS job; doubles on each further try.',
+  }),
+  VIGIL_MAIL_FROM: Type.String({ default: 'Vigil <no-reply@vigil.local>', minLength: 3, description: 'From address of outgoing mail.' }),
+  VIGIL_SMTP_HOST: Type.Optional(Type.String({ minLength: 1, description: 'SMTP server for mail; unset means no SMTP (dev outbox only).' })),
+  VIGIL_SMTP_PORT: Type.Integer({ default: 587, minimum: 1, maximum: 65535, description: 'SMTP port.' }),
+  VIGIL_SMTP_SECURE: Type.Boolean({ default: false, description: 'Implicit TLS from the first byte (port 465); otherwise STARTTLS when offered.' }),
+  VIGIL_SMTP_REQUIRE_TLS: Type.Boolean({ default: false, description: 'Refuse to send unless STARTTLS succeeds.' }),
+  VIGIL_SMTP_TLS_REJECT_UNAUTHORIZED: Type.Boolean({ default: true, description: 'Verify the SMTP server certificate.' }),
+  VIGIL_SMTP_USER: Type.Optional(Type.String({ minLength: 1, description: 'SMTP AUTH user.' })),
+  VIGIL_SMTP_PASSWORD: Type.Optional(Type.String({ minLength: 1, description: 'SMTP AUTH password.' })),
+  VIGIL_TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ minLength: 1, description: 'Twilio account SID; unset means no SMS (dev outbox only).' })),
+  VIGIL_TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'Twilio auth token.' })),
+  VIGIL_TWILIO_FROM: Type.Optional(Type.String({ minLength: 1, description: 'Sender: a Twilio number (E.164) or messaging service SID (MG…).' })),
+  VIGIL_TWILIO_BASE_URL: Type.String({
+    default: 'https://api.twilio.com',
+    pattern: '^https?://',
+    description: "Twilio REST base URL (a local stand-in in tests).",
+  }),
+
+  // ── tokens and sessions (issue 4) ────────────────────────────────────────
+  VIGIL_JWT_ISSUER: Type.String({
+    default: 'vigil',
+    minLength: 1,
+    description: 'The `iss` of access tokens; verification requires it.',
+  }),
+  VIGIL_JWT_AUDIENCE: Type.String({
+    default: 'vigil',
+    minLength: 1,
+    description: 'The `aud` of access tokens; verification requires it.',
+  }),
+  VIGIL_ACCESS_TOKEN_TTL_SECONDS: Type.Integer({
+    default: 900,
+    minimum: 1,
+    maximum: 86_400,
+    description: 'Lifetime of an access token.',
+  }),
+  VIGIL_JWT_PRIVATE_KEYS: Type.Optional(
+    Type.String({
+      minLength: 2,
+      description:
+        'Signing keys from configuration: a JWK set (JSON) of private Ed25519 keys with `kid`; the first signs, the others only verify. Unset: keys are generated into MongoDB and rotated there.',
+    }),
+  ),
+  VIGIL_JWT_KEY_ENCRYPTION_KEY: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9_-]{43}$',
+      description: 'base64url of 32 random bytes; when set, generated private keys are stored AES-256-GCM encrypted in MongoDB.',
+    }),
+  ),
+  VIGIL_JWT_KEY_GRACE_SECONDS: Type.Integer({
+    default: 1_200,
+    minimum: 0,
+    description: 'After a rotation, how long tokens of the previous key still verify; keep it above the access token TTL.',
+  }),
+  VIGIL_JWT_KEYS_POLL_MS: Type.Integer({
+    default: 2_000,
+    minimum: 50,
+    description: 'How often each gateway checks whether another process rotated the signing key.',
+  }),
+  VIGIL_JWT_CLOCK_TOLERANCE_SECONDS: Type.Integer({
+    default: 5,
+    minimum: 0,
+    maximum: 300,
+    description: 'Clock skew allowed when checking exp/nbf/iat.',
+  }),
+  VIGIL_TOKEN_CACHE_MAX: Type.Integer({
+    default: 100_000,
+    minimum: 0,
+    description: 'Verified access tokens remembered per process (until expiry or revocation); 0 disables the cache.',
+  }),
+  VIGIL_SESSION_IDLE_TTL_SECONDS: Type.Integer({
+    default: 604_800,
+    minimum: 1,
+    description: 'A session not refreshed for this long ends; must be at least the access token TTL.',
+  }),
+  VIGIL_SESSION_ABSOLUTE_TTL_SECONDS: Type.Integer({
+    default: 2_592_000,
+    minimum: 1,
+    description: 'A session ends this long after login, however active.',
+  }),
+  VIGIL_REFRESH_GRACE_MS: Type.Integer({
+    default: 2_000,
+    minimum: 0,
+    maximum: 60_000,
+    description:
+      'A refresh token presented again this soon after its rotation gets the same new pair (a retried request), not a revocation.',
+  }),
+  VIGIL_LOGIN_PER_IP: Type.Integer({
+    default: 30,
+    minimum: 1,
+    description: 'Login attempts per client IP per VIGIL_LOGIN_WINDOW_SECONDS.',
+  }),
+  VIGIL_LOGIN_PER_IDENTIFIER: Type.Integer({
+    default: 10,
+    minimum: 1,
+    description: 'Login attempts per identifier (username, email, phone) per VIGIL_LOGIN_WINDOW_SECONDS.',
+  }),
+  VIGIL_LOGIN_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, description: 'Window of the login rate limits.' }),
+  VIGIL_LOCKOUT_MAX_FAILURES: Type.Integer({
+    default: 10,
+    minimum: 1,
+    description: 'Failed logins within VIGIL_LOCKOUT_WINDOW_SECONDS that lock an identifier.',
+  }),
+  VIGIL_LOCKOUT_WINDOW_SECONDS: Type.Integer({
+    default: 900,
+    minimum: 1,
+    description: 'Window in which failed logins are counted.',
+  }),
+  VIGIL_LOCKOUT_SECONDS: Type.Integer({
+    default: 900,
+    minimum: 1,
+    description: 'First lock length; each further lock doubles it.',
+  }),
+  VIGIL_LOCKOUT_MAX_SECONDS: Type.Integer({ default: 86_400, minimum: 1, description: 'Longest lock.' }),
+  VIGIL_LOCKOUT_MEMORY_SECONDS: Type.Integer({
+    default: 86_400,
+    minimum: 1,
+    description: 'How long earlier locks count towards doubling the next one.',
+  }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
