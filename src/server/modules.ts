@@ -1,5 +1,6 @@
 import type { GatewayContext } from './context.ts';
 import type { Route } from './http/route.ts';
+import { createSessionCore } from '../sessions/sessions-module.ts';
 
 /** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
 export interface GatewayModule {
@@ -17,6 +18,11 @@ export interface GatewayModule {
  */
 export async function assembleModules(ctx: GatewayContext): Promise<GatewayModule[]> {
   const modules: GatewayModule[] = [];
-  void ctx;
+
+  // Tokens and sessions (issue 4): keys, access/refresh tokens, revocation. `sessionCore.authenticator`
+  // guards user routes; `sessionCore.sessions` revokes (revokeAllForUser) and publishes revocations.
+  const sessionCore = createSessionCore(ctx);
+  modules.push(sessionCore.module);
+
   return modules;
 }

@@ -1,0 +1,51 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Access tokens: JWKS, introspection, key rotation. */
+
+export const JwkSchema = Type.Object({
+  kty: Type.Literal('OKP'),
+  crv: Type.Literal('Ed25519'),
+  x: Type.String({ description: 'Public key, base64url' }),
+  kid: Type.String(),
+  alg: Type.Literal('EdDSA'),
+  use: Type.Literal('sig'),
+});
+
+export const JwksReply = Type.Object(
+  { keys: Type.Array(JwkSchema) },
+  { description: 'Every key whose tokens verify now: the signing key and, during a rotation grace period, the previous one' },
+);
+export type JwksReply = Static<typeof JwksReply>;
+
+export const IntrospectBody = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 8192, description: 'An access token' }) },
+  { additionalProperties: false },
+);
+
+export const IntrospectReply = Type.Union(
+  [
+    Type.Object({
+      active: Type.Literal(true),
+      sub: Type.String({ description: 'User id' }),
+      sid: Type.String({ description: 'Session id' }),
+      jti: Type.String(),
+      iss: Type.String(),
+      aud: Type.String(),
+      iat: Type.Integer(),
+      exp: Type.Integer(),
+      kid: Type.Optional(Type.String()),
+      tokenType: Type.Literal('access_token'),
+    }),
+    Type.Object({
+      active: Type.Literal(false),
+      code: Type.String({ description: 'Why not: a TOKEN_* code of the error catalogue' }),
+    }),
+  ],
+  { description: 'RFC 7662-style: active means valid signature and claims, not expired, and its session is live' },
+);
+export type IntrospectReply = Static<typeof IntrospectReply>;
+
+export const RotateKeysReply = Type.Object({
+  kid: Type.String({ description: 'The new signing key' }),
+  previousVerifiesForSeconds: Type.Integer({ description: 'How long tokens of the previous key still verify' }),
+});

@@ -1,0 +1,84 @@
+import { VigilError } from '../../protocol/errors.ts';
+import type { AccessClaims, AccessTokens } from '../tokens/access-tokens.ts';
+import { VerifiedTokenCache } from '../tokens/verified-token-cache.ts';
+import type { Principal } from './principal.ts';
+import type { RevocationBus } from './revocation-bus.ts';
+import type { SessionService } from './session-service.ts';
+
+interface CachedPrincipal extends Principal {
+  claims: AccessClaims;
+}
+
+export type Introspection =
+  | { active: true; claims: AccessClaims }
+  /** `code` says why (TOKEN_EXPIRED, TOKEN_REVOKED, …). */
+  | { active: false; code: string };
+
+/**
+ * Access token → Principal, for HTTP routes, socket upgrades and introspection alike: a valid
+ * signature and claims AND a live session. Answers from the verified-token cache when it may:
+ * revocations evict entries the moment they are published; while the revocation channel is
+ * down the cache is bypassed, and it is cleared when the channel comes back or keys change.
+ */
+export class PrincipalResolver {
+  private readonly cache: VerifiedTokenCache<CachedPrincipal>;
+
+  constructor(
+    private readonly tokens: AccessTokens,
+    private readonly sessions: SessionService,
+    private readonly bus: RevocationBus,
+    options: { cacheMax: number; clockToleranceSeconds: number },
+  ) {
+    this.cache = new VerifiedTokenCache(options.cacheMax, (tokens.ttlSeconds + options.clockToleranceSeconds + 1) * 1000);
+    bus.onRevoked((event) => this.cache.revokeSessions(event.sessionIds));
+    bus.onResync(() => this.cache.clear());
+  }
+
+  /** Drops every cached verification (the key set changed). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
+  async resolve(token: string): Promise<Principal> {
+    return (await this.resolveCached(token)).principal;
+  }
+
+  /** The full verified claims (introspection answers with them). */
+  async resolveClaims(token: string): Promise<AccessClaims> {
+    return (await this.resolveCached(token)).principal.claims;
+  }
+
+  /** Never throws for a bad token: says whether it is active and, if not, which code applies. */
+  async introspect(token: string): Promise<Introspection> {
+    try {
+      return { active: true, claims: await this.resolveClaims(token) };
+    } catch (err) {
+      if (err instanceof VigilError && err.status === 401) return { active: false, code: err.code };
+      throw err;
+    }
+  }
+
+  private async resolveCached(token: string): Promise<{ principal: CachedPrincipal }> {
+    const key = VerifiedTokenCache.keyOf(token);
+    const trustCache = this.bus.healthy;
+    if (trustCache) {
+      const hit = this.cache.get(key);
+      if (hit) return { principal: hit };
+    }
+    const claims = await this.tokens.verify(token);
+    if (!(await this.sessions.isLive(claims.sid, claims.sub))) throw new VigilError('TOKEN_REVOKED');
+    const principal: CachedPrincipal = {
+      userId: claims.sub,
+      sessionId: claims.sid,
+      tokenId: claims.jti,
+      expiresAt: claims.exp,
+      claims,
+    };
+    if (trustCache && this.bus.healthy) this.cache.set(key, principal);
+    return { principal };
+  }
+}

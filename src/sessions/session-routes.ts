@@ -1,0 +1,135 @@
+import type { Static } from '@sinclair/typebox';
+import { VigilError } from '../../protocol/errors.ts';
+import { ErrorBodySchema } from '../../protocol/http/common.ts';
+import {
+  RefreshBody,
+  RefreshReply,
+  RevokeAllQuery,
+  RevokedReply,
+  SessionIdParams,
+  SessionListReply,
+  type SessionView,
+} from '../../protocol/http/sessions.ts';
+import type { Device, DeviceStore } from '../accounts/device-store.ts';
+import type { AuditContext } from '../audit/audit-log.ts';
+import { defineRoute, type Authenticator, type RequestInfo, type Route } from '../server/http/route.ts';
+import type { Principal } from './principal.ts';
+import type { SessionRecord, SessionService } from './session-service.ts';
+
+/** Who is asking, for the audit trail. */
+export function auditContext(info: RequestInfo, sessionId?: string): AuditContext {
+  const context: AuditContext = { ip: info.ip };
+  const userAgent = info.headers['user-agent'];
+  if (userAgent) context.userAgent = userAgent.slice(0, 512);
+  if (sessionId) context.sessionId = sessionId;
+  return context;
+}
+
+const unauthorized = { 401: ErrorBodySchema };
+
+/** Refresh, and the caller's own sessions: list, revoke one, log out, revoke all. */
+export function sessionRoutes(deps: {
+  sessions: SessionService;
+  auth: Authenticator<Principal>;
+  devices?: DeviceStore;
+}): Route[] {
+  const { sessions, auth } = deps;
+  return [
+    defineRoute({
+      method: 'POST',
+      path: '/v1/sessions/refresh',
+      summary: 'Trade a refresh token for a new access + refresh pair (the old refresh token is spent)',
+      tags: ['sessions'],
+      schema: { body: RefreshBody, response: { 200: RefreshReply, 400: ErrorBodySchema, ...unauthorized } },
+    }).handle(async ({ body, info }) => {
+      const { sessionId, tokens } = await sessions.refresh(body.refreshToken, auditContext(info));
+      return { status: 200, body: { ...tokens, sessionId } };
+    }),
+
+    defineRoute({
+      method: 'GET',
+      path: '/v1/sessions',
+      summary: "The caller's live sessions, with device, IP, user agent, created and last seen",
+      tags: ['sessions'],
+      auth,
+      schema: { response: { 200: SessionListReply, ...unauthorized } },
+    }).handle(async ({ auth: principal }) => {
+      const list = await sessions.list(principal.userId);
+      const devices = deps.devices ? await deps.devices.list(principal.userId) : [];
+      const byId = new Map(devices.map((d) => [d.id, d]));
+      return {
+        status: 200,
+        body: { sessions: list.map((s) => sessionView(s, principal.sessionId, s.deviceId ? byId.get(s.deviceId) : undefined)) },
+      };
+    }),
+
+    defineRoute({
+      method: 'DELETE',
+      path: '/v1/sessions/current',
+      summary: 'Log out: end the session of this access token',
+      tags: ['sessions'],
+      auth,
+      schema: { response: { 200: RevokedReply, ...unauthorized } },
+    }).handle(async ({ auth: principal, info }) => {
+      const revoked = await sessions.revoke(
+        principal.userId,
+        principal.sessionId,
+        'logout',
+        auditContext(info, principal.sessionId),
+      );
+      return { status: 200, body: { revoked: revoked ? 1 : 0 } };
+    }),
+
+    defineRoute({
+      method: 'DELETE',
+      path: '/v1/sessions/:id',
+      summary: "End one of the caller's sessions",
+      tags: ['sessions'],
+      auth,
+      schema: {
+        params: SessionIdParams,
+        response: { 200: RevokedReply, 400: ErrorBodySchema, 404: ErrorBodySchema, ...unauthorized },
+      },
+    }).handle(async ({ auth: principal, params, info }) => {
+      const revoked = await sessions.revoke(principal.userId, params.id, 'revoked', auditContext(info, principal.sessionId));
+      // Someone else's session answers exactly like a missing one.
+      if (!revoked) throw new VigilError('NOT_FOUND', { what: 'Session' });
+      return { status: 200, body: { revoked: 1 } };
+    }),
+
+    defineRoute({
+      method: 'DELETE',
+      path: '/v1/sessions',
+      summary: "End all of the caller's sessions (optionally all but this one)",
+      tags: ['sessions'],
+      auth,
+      schema: { query: RevokeAllQuery, response: { 200: RevokedReply, 400: ErrorBodySchema, ...unauthorized } },
+    }).handle(async ({ auth: principal, query, info }) => {
+      const revoked = await sessions.revokeAllForUser(principal.userId, {
+        exceptSessionId: query.exceptCurrent ? principal.sessionId : undefined,
+        reason: 'revoke_all',
+        audit: auditContext(info, principal.sessionId),
+      });
+      return { status: 200, body: { revoked } };
+    }),
+  ];
+}
+
+function sessionView(session: SessionRecord, currentId: string, device: Device | undefined): Static<typeof SessionView> {
+  const view: Static<typeof SessionView> = {
+    id: session.id,
+    current: session.id === currentId,
+    kind: session.kind,
+    createdAt: new Date(session.createdAt).toISOString(),
+    lastSeenAt: new Date(session.lastSeenAt).toISOString(),
+    expiresAt: new Date(session.expiresAt).toISOString(),
+  };
+  if (session.ip) view.ip = session.ip;
+  if (session.userAgent) view.userAgent = session.userAgent;
+  if (session.deviceId) view.deviceId = session.deviceId;
+  if (device) {
+    view.device = { id: device.id };
+    for (const key of ['platform', 'brand', 'model', 'osVersion'] as const) if (device[key]) view.device[key] = device[key];
+  }
+  return view;
+}

@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { VigilError } from '../../protocol/errors.ts';
+import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
+import type { AccessTokens } from '../tokens/access-tokens.ts';
+import { newRefreshToken, hashRefreshToken, type RefreshFamilies, type TokenPair } from './refresh-family.ts';
+import type { RevocationBus, RevocationListener } from './revocation-bus.ts';
+import type { NewSession, SessionRecord, SessionStore } from './session-store.ts';
+
+export type { TokenPair } from './refresh-family.ts';
+export type { SessionRecord, NewSession } from './session-store.ts';
+
+export interface RevokeAllOptions {
+  /** Keep this session (e.g. the one that changed the password). */
+  exceptSessionId?: string;
+  /** Why, for the audit trail and revocation listeners: password_changed, withdrawn, … */
+  reason: string;
+  audit?: AuditContext;
+}
+
+/**
+ * Sessions and their tokens: the one service every way of logging in goes through. Core logins
+ * get an access + refresh pair; a legacy dialect may open a session without one and attach its
+ * own token format (`attachToken`), which then lives and dies with the session.
+ */
+export class SessionService {
+  constructor(
+    private readonly redis: Redis,
+    private readonly store: SessionStore,
+    private readonly families: RefreshFamilies,
+    private readonly tokens: AccessTokens,
+    private readonly bus: RevocationBus,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** A new session with its first access + refresh pair (POST /v1/sessions and dialects that use the core pair). */
+  async start(input: NewSession): Promise<{ session: SessionRecord; tokens: TokenPair }> {
+    const refreshToken = newRefreshToken();
+    const session = await this.store.create(input, hashRefreshToken(refreshToken));
+    return { session, tokens: await this.pairFor(session, refreshToken) };
+  }
+
+  /** A session without core tokens, for a dialect that attaches its own (`attachToken`). */
+  async open(input: NewSession): Promise<SessionRecord> {
+    return this.store.create(input);
+  }
+
+  /** Access token for a live session (a dialect that refreshes in its own way). */
+  async issueAccessToken(session: Pick<SessionRecord, 'id' | 'userId' | 'expiresAt'>) {
+    return this.tokens.issue(session.userId, session.id, Math.floor(session.expiresAt / 1000));
+  }
+
+  /**
+   * Rotates a refresh token. Reuse of an earlier token revokes the session (and so the whole
+   * family) and throws REFRESH_TOKEN_REUSED; a retry within the grace period gets the same pair.
+   */
+  async refresh(
+    refreshToken: string,
+    audit: AuditContext = {},
+  ): Promise<{ sessionId: string; userId: string; tokens: TokenPair }> {
+    const outcome = await this.families.rotate(refreshToken, (session, next) => this.pairFor(session, next));
+    switch (outcome.kind) {
+      case 'unknown':
+        throw new VigilError('REFRESH_TOKEN_INVALID');
+      case 'ended':
+        throw new VigilError('TOKEN_REVOKED');
+      case 'reused':
+        await this.revokeIds(outcome.userId, [outcome.sessionId], 'refresh_reuse');
+        await this.audit.record('token.reuse_detected', 'failure', {
+          ...audit,
+          userId: outcome.userId,
+          sessionId: outcome.sessionId,
+        });
+        throw new VigilError('REFRESH_TOKEN_REUSED');
+      case 'rotated':
+      case 'grace':
+        await this.audit.record('token.refreshed', 'success', {
+          ...audit,
+          userId: outcome.userId,
+          sessionId: outcome.sessionId,
+          detail: { grace: outcome.kind === 'grace' },
+        });
+        return { sessionId: outcome.sessionId, userId: outcome.userId, tokens: outcome.pair };
+    }
+  }
+
+  async get(sessionId: string): Promise<SessionRecord | undefined> {
+    return this.store.get(sessionId);
+  }
+
+  /** Whether the session is live (and belongs to `userId`, when given). One Redis round trip. */
+  async isLive(sessionId: string, userId?: string): Promise<boolean> {
+    const owner = await this.store.liveUser(sessionId);
+    return owner !== undefined && (userId === undefined || owner === userId);
+  }
+
+  async list(userId: string): Promise<SessionRecord[]> {
+    return this.store.listForUser(userId);
+  }
+
+  /** Ends one of the user's sessions; false if it was not live (or not theirs). */
+  async revoke(userId: string, sessionId: string, reason: string, audit: AuditContext = {}): Promise<boolean> {
+    if (!(await this.isLive(sessionId, userId))) return false;
+    const removed = await this.revokeIds(userId, [sessionId], reason);
+    if (removed > 0) {
+      const event = reason === 'logout' ? 'session.logout' : 'session.revoked';
+      await this.audit.record(event, 'success', { ...audit, userId, sessionId, detail: { reason } });
+    }
+    return removed > 0;
+  }
+
+  /** Ends every session of the user (password change, reset, withdrawal, "log out everywhere"). */
+  async revokeAllForUser(userId: string, options: RevokeAllOptions): Promise<number> {
+    const ids = (await this.store.idsForUser(userId)).filter((id) => id !== options.exceptSessionId);
+    const removed = await this.revokeIds(userId, ids, options.reason);
+    await this.audit.record('session.revoked', 'success', {
+      ...options.audit,
+      userId,
+      detail: { reason: options.reason, count: removed, all: true },
+    });
+    return removed;
+  }
+
+  /** Listens for revocations from every gateway process (WebSocket sessions close on these). */
+  onRevoked(listener: RevocationListener): () => void {
+    return this.bus.onRevoked(listener);
+  }
+
+  /** Called when revocations may have been missed (pub/sub reconnected): re-check what you hold. */
+  onResync(listener: () => void): () => void {
+    return this.bus.onResync(listener);
+  }
+
+  /**
+   * Binds a dialect's own token (opaque string, legacy JWT id…) to a live session. It resolves
+   * through `resolveAttachedToken` until `ttlSeconds` pass or the session ends, whichever is first.
+   */
+  async attachToken(
+    session: Pick<SessionRecord, 'id' | 'expiresAt'>,
+    kind: string,
+    token: string,
+    ttlSeconds: number,
+  ): Promise<void> {
+    const ttlMs = Math.min(ttlSeconds * 1000, session.expiresAt - Date.now());
+    if (ttlMs <= 0) throw new VigilError('TOKEN_REVOKED');
+    await this.store.attach(session.id, attachedTokenKey(kind, token), session.id, ttlMs);
+  }
+
+  /** The live session a dialect token belongs to, or undefined. */
+  async resolveAttachedToken(kind: string, token: string): Promise<SessionRecord | undefined> {
+    const sessionId = await this.redis.get(attachedTokenKey(kind, token));
+    return sessionId ? this.store.get(sessionId) : undefined;
+  }
+
+  /** Forgets one attached token (e.g. a legacy refresh token blacklisted on logout). */
+  async detachToken(kind: string, token: string): Promise<void> {
+    await this.redis.del(attachedTokenKey(kind, token));
+  }
+
+  private async revokeIds(userId: string, ids: string[], reason: string): Promise<number> {
+    if (ids.length === 0) return 0;
+    const removed = await this.store.delete(userId, ids);
+    await this.bus.publish({ userId, sessionIds: ids, reason });
+    return removed;
+  }
+
+  private async pairFor(session: Pick<SessionRecord, 'id' | 'userId' | 'expiresAt'>, refreshToken: string): Promise<TokenPair> {
+    const access = await this.issueAccessToken(session);
+    return {
+      tokenType: 'Bearer',
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      expiresIn: Math.max(0, access.expiresAt - Math.floor(Date.now() / 1000)),
+      refreshToken,
+      refreshTokenExpiresAt: Math.floor(session.expiresAt / 1000),
+    };
+  }
+}
+
+function attachedTokenKey(kind: string, token: string): string {
+  return `dtok:${kind}:${createHash('sha256').update(token).digest('base64url')}`;
+}

@@ -1,0 +1,125 @@
+import type { Redis } from 'ioredis';
+import { DeviceStore } from '../accounts/device-store.ts';
+import { ConfigError } from '../config/config.ts';
+import type { Config } from '../config/schema.ts';
+import type { GatewayContext } from '../server/context.ts';
+import type { Authenticator } from '../server/http/route.ts';
+import type { GatewayModule } from '../server/modules.ts';
+import { connectRedis, createRedis } from '../storage/redis.ts';
+import { AccessTokens } from '../tokens/access-tokens.ts';
+import { eddsaSigner } from '../tokens/jwt-signer.ts';
+import { eddsaVerifier } from '../tokens/jwt-verifier.ts';
+import { KeyRing } from '../tokens/key-ring.ts';
+import { SigningKeyStore } from '../tokens/signing-key-store.ts';
+import { tokenRoutes } from '../tokens/token-routes.ts';
+import type { Principal } from './principal.ts';
+import { PrincipalResolver } from './principal-resolver.ts';
+import { RefreshFamilies } from './refresh-family.ts';
+import { RevocationBus } from './revocation-bus.ts';
+import { SessionService } from './session-service.ts';
+import { sessionRoutes } from './session-routes.ts';
+import { SessionStore } from './session-store.ts';
+import { userAuthenticator } from './user-authenticator.ts';
+
+/** What other concerns use: identity (revoke on password change), sockets, legacy dialects. */
+export interface SessionCore {
+  module: GatewayModule;
+  sessions: SessionService;
+  /** `Authorization: Bearer <access token>` → Principal; the `auth` of user routes. */
+  authenticator: Authenticator<Principal>;
+  /** Token → Principal with the verified-token cache (socket upgrades, introspection). */
+  resolver: PrincipalResolver;
+  accessTokens: AccessTokens;
+  keys: KeyRing;
+  devices: DeviceStore;
+}
+
+/** Options read from configuration, checked together so a bad combination is refused at start. */
+function sessionOptions(config: Config) {
+  const problems: string[] = [];
+  if (config.VIGIL_SESSION_IDLE_TTL_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
+    // Otherwise a session could idle out while its access token (possibly cached) still verifies.
+    problems.push('VIGIL_SESSION_IDLE_TTL_SECONDS must be at least VIGIL_ACCESS_TOKEN_TTL_SECONDS');
+  }
+  if (config.VIGIL_SESSION_ABSOLUTE_TTL_SECONDS < config.VIGIL_SESSION_IDLE_TTL_SECONDS) {
+    problems.push('VIGIL_SESSION_ABSOLUTE_TTL_SECONDS must be at least VIGIL_SESSION_IDLE_TTL_SECONDS');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    idleMs: config.VIGIL_SESSION_IDLE_TTL_SECONDS * 1000,
+    absoluteMs: config.VIGIL_SESSION_ABSOLUTE_TTL_SECONDS * 1000,
+  };
+}
+
+/**
+ * Keys, access tokens, sessions, refresh families and revocation: everything about "who is
+ * logged in" that does not need the account store. Built before identity, which takes the
+ * authenticator and session service; the login routes come after identity (login-module.ts).
+ */
+export function createSessionCore(ctx: GatewayContext): SessionCore {
+  const { config, logger, redis, audit, mongo } = ctx;
+  const { idleMs, absoluteMs } = sessionOptions(config);
+
+  const keys = config.VIGIL_JWT_PRIVATE_KEYS
+    ? KeyRing.fromConfig(config.VIGIL_JWT_PRIVATE_KEYS, redis, logger)
+    : KeyRing.fromStore(
+        new SigningKeyStore(
+          mongo.db,
+          config.VIGIL_JWT_KEY_ENCRYPTION_KEY ? Buffer.from(config.VIGIL_JWT_KEY_ENCRYPTION_KEY, 'base64url') : undefined,
+        ),
+        redis,
+        logger,
+        { graceSeconds: config.VIGIL_JWT_KEY_GRACE_SECONDS, pollMs: config.VIGIL_JWT_KEYS_POLL_MS },
+      );
+  const accessTokens = new AccessTokens(
+    eddsaSigner(keys),
+    eddsaVerifier(keys, {
+      issuer: config.VIGIL_JWT_ISSUER,
+      audience: config.VIGIL_JWT_AUDIENCE,
+      typ: 'at+jwt',
+      clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ['sub', 'sid', 'jti'],
+    }),
+    { issuer: config.VIGIL_JWT_ISSUER, audience: config.VIGIL_JWT_AUDIENCE, ttlSeconds: config.VIGIL_ACCESS_TOKEN_TTL_SECONDS },
+  );
+
+  const subscriber: Redis = createRedis(config, 'vigil-revocations');
+  subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'revocation subscriber error'));
+  const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
+  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs);
+  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS);
+  const sessions = new SessionService(redis, store, families, accessTokens, bus, audit);
+  const resolver = new PrincipalResolver(accessTokens, sessions, bus, {
+    cacheMax: config.VIGIL_TOKEN_CACHE_MAX,
+    clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS,
+  });
+  // A rotation changes which keys verify until when: cached verifications are re-earned.
+  keys.onChange(() => resolver.clearCache());
+  const authenticator = userAuthenticator(resolver);
+  const devices = new DeviceStore(mongo.db);
+
+  if (config.NODE_ENV === 'production' && !config.VIGIL_JWT_PRIVATE_KEYS && !config.VIGIL_JWT_KEY_ENCRYPTION_KEY) {
+    logger.warn('VIGIL_JWT_KEY_ENCRYPTION_KEY is not set: generated signing keys are stored unencrypted in MongoDB');
+  }
+  if (config.VIGIL_JWT_KEY_GRACE_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
+    logger.warn('VIGIL_JWT_KEY_GRACE_SECONDS is shorter than the access token TTL: a rotation cuts live tokens short');
+  }
+
+  const module: GatewayModule = {
+    name: 'sessions',
+    routes: [
+      ...tokenRoutes({ keys, resolver, admin: ctx.admin, audit, graceSeconds: config.VIGIL_JWT_KEY_GRACE_SECONDS }),
+      ...sessionRoutes({ sessions, auth: authenticator, devices }),
+    ],
+    async start() {
+      await connectRedis(subscriber, 15_000);
+      await bus.start();
+      await keys.start();
+    },
+    async close() {
+      keys.close();
+      await bus.close();
+    },
+  };
+  return { module, sessions, authenticator, resolver, accessTokens, keys, devices };
+}

@@ -1,0 +1,64 @@
+import { ErrorBodySchema } from '../../protocol/http/common.ts';
+import { IntrospectBody, IntrospectReply, JwksReply, RotateKeysReply } from '../../protocol/http/tokens.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { AdminPrincipal } from '../server/admin-auth.ts';
+import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
+import type { PrincipalResolver } from '../sessions/principal-resolver.ts';
+import type { KeyRing } from './key-ring.ts';
+
+export function tokenRoutes(deps: {
+  keys: KeyRing;
+  resolver: PrincipalResolver;
+  admin: Authenticator<AdminPrincipal>;
+  audit: AuditLog;
+  graceSeconds: number;
+}): Route[] {
+  const { keys, resolver } = deps;
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/.well-known/jwks.json',
+      summary: 'Public keys that verify access tokens (JWK set)',
+      tags: ['tokens'],
+      schema: { response: { 200: JwksReply } },
+    }).handle(async () => ({ status: 200, body: keys.jwks() as JwksReply })),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/tokens/introspect',
+      summary: 'Whether an access token is active: signature, claims, expiry and a live session',
+      tags: ['tokens'],
+      schema: { body: IntrospectBody, response: { 200: IntrospectReply, 400: ErrorBodySchema } },
+    }).handle(async ({ body }) => {
+      const result = await resolver.introspect(body.token);
+      if (!result.active) return { status: 200, body: { active: false as const, code: result.code } };
+      const { claims } = result;
+      const reply: IntrospectReply = {
+        active: true,
+        sub: claims.sub,
+        sid: claims.sid,
+        jti: claims.jti,
+        iss: claims.iss,
+        aud: claims.aud,
+        iat: claims.iat,
+        exp: claims.exp,
+        tokenType: 'access_token',
+      };
+      if (claims.kid) reply.kid = claims.kid;
+      return { status: 200, body: reply };
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/admin/keys/rotate',
+      summary: 'Start signing with a new key; the previous one verifies until the grace period ends',
+      tags: ['admin', 'tokens'],
+      auth: deps.admin,
+      schema: { response: { 200: RotateKeysReply, 401: ErrorBodySchema, 403: ErrorBodySchema, 409: ErrorBodySchema } },
+    }).handle(async ({ info }) => {
+      const { kid } = await keys.rotate();
+      await deps.audit.record('keys.rotated', 'success', { ip: info.ip, detail: { kid } });
+      return { status: 200, body: { kid, previousVerifiesForSeconds: deps.graceSeconds } };
+    }),
+  ];
+}
