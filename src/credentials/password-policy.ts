@@ -34,12 +34,19 @@ export function checkPasswordPolicy(password: string, options: PasswordPolicyOpt
     ['username', options.username],
     ['email', options.email],
     ['email', options.email?.split('@')[0]],
-    ['phone', options.phone],
-    ['phone', options.phone?.replace(/^\+\d{1,3}/, '0')],
   ];
   for (const [identifier, value] of identifiers) {
     if (value && value.length >= 3 && folded === value.normalize('NFKC').trim().toLowerCase()) {
       throw fail('PASSWORD_MATCHES_IDENTIFIER', { identifier });
     }
   }
+  if (options.phone && isSamePhone(password, options.phone)) throw fail('PASSWORD_MATCHES_IDENTIFIER', { identifier: 'phone' });
+}
+
+/** "01012345678", "010-1234-5678" and "+821012345678" are all the phone +821012345678. */
+function isSamePhone(password: string, e164: string): boolean {
+  const digits = password.replace(/[\s().+-]/g, '');
+  if (!/^\d{7,}$/.test(digits)) return false;
+  const phone = e164.replace(/^\+/, '');
+  return digits === phone || (digits.startsWith('0') && phone.endsWith(digits.slice(1)) && phone.length - digits.length <= 3);
 }
