@@ -8,7 +8,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { adminAuthenticator } from './admin-auth.ts';
 import type { GatewayContext } from './context.ts';
-import { assembleModules } from './modules.ts';
+import { assembleModules, type GatewayModule } from './modules.ts';
 import { Router } from './http/router.ts';
 import type { Route } from './http/route.ts';
 import { systemRoutes } from './system-routes.ts';
@@ -26,6 +26,8 @@ export interface Gateway {
   readonly redis: Redis;
   readonly routes: readonly Route[];
   readonly context: GatewayContext;
+  /** The assembled concerns, in assembly order (tests reach services through them). */
+  readonly modules: readonly GatewayModule[];
   /** Graceful stop: refuse new work, close sockets with 1001, drain, close stores. */
   close(): Promise<void>;
 }
@@ -81,6 +83,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     routes: () => router.list(),
     version,
   });
+  for (const module of modules) module.mountWs?.(app, { sockets, isDraining: () => draining });
   router.mount(app, [...system, ...modules.flatMap((m) => m.routes ?? [])]);
   router.mountNotFound(app);
 
@@ -106,7 +109,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         }
       }
       await Promise.race([router.inFlight.idle(), delay(config.SHUTDOWN_TIMEOUT_MS - 2_000)]);
-      for (const module of modules.reverse()) {
+      for (const module of [...modules].reverse()) {
         await module.close?.().catch((err: unknown) => logger.warn({ err, module: module.name }, 'module close failed'));
       }
       await redis.quit().catch(() => redis.disconnect());
@@ -116,7 +119,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     return closing;
   };
 
-  return { port, config, logger, metrics, mongo, redis, routes: router.list(), context, close };
+  return { port, config, logger, metrics, mongo, redis, routes: router.list(), context, modules, close };
 }
 
 async function connectMongoWithRetry(config: Config, logger: Logger, budgetMs: number): Promise<MongoStore> {

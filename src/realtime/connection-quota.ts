@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.ts';
+
+/*
+ * Per-user socket counts shared by every gateway process, so the limit means "per account",
+ * not "per account per process". Layout:
+ *   ws:users:<userId>   hash  instanceId → sockets that process holds for the user
+ *   ws:instances        zset  instanceId → lease expiry (ms, Redis clock)
+ * Each process renews its lease every lease/3. A process that crashes stops renewing, and
+ * its counts stop counting when its lease lapses (VIGIL_WS_CONNECTION_LEASE_SECONDS) — no
+ * per-socket heartbeat, and no count is stranded forever. One script call per admission.
+ */
+
+// Sums the live instances' counts for the user (dropping dead ones) and takes a slot if one is free.
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local counts = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #counts, 2 do
+  local instance = counts[i]
+  local score = redis.call('ZSCORE', KEYS[2], instance)
+  if instance ~= ARGV[1] and (not score or tonumber(score) < now) then
+    redis.call('HDEL', KEYS[1], instance)
+  else
+    total = total + tonumber(counts[i + 1])
+  end
+end
+if total >= tonumber(ARGV[2]) then return {0, total} end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+return {1, total + 1}
+`;
+
+const RELEASE = `
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n
+`;
+
+const RENEW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return now
+`;
+
+interface QuotaCommands {
+  vigilWsAcquire(users: string, instances: string, instance: string, limit: number): Promise<[number, number]>;
+  vigilWsRelease(users: string, instance: string): Promise<number>;
+  vigilWsRenew(instances: string, instance: string, leaseMs: number): Promise<number>;
+}
+
+export interface QuotaResult {
+  admitted: boolean;
+  /** Sockets the user holds across processes, including this one if admitted. */
+  count: number;
+}
+
+export class ConnectionQuota {
+  /** Identifies this process in Redis; random so a restarted process never inherits counts. */
+  readonly instanceId = randomBytes(6).toString('hex');
+  private readonly commands: QuotaCommands;
+  private timer: NodeJS.Timeout | undefined;
+  /** Releases that failed (Redis away); retried with each lease renewal. */
+  private pendingReleases: string[] = [];
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: { limit: number; leaseSeconds: number },
+    private readonly logger: Logger,
+  ) {
+    redis.defineCommand('vigilWsAcquire', { numberOfKeys: 2, lua: ACQUIRE });
+    redis.defineCommand('vigilWsRelease', { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand('vigilWsRenew', { numberOfKeys: 1, lua: RENEW });
+    this.commands = redis as unknown as QuotaCommands;
+  }
+
+  get limit(): number {
+    return this.options.limit;
+  }
+
+  async start(): Promise<void> {
+    await this.renew();
+    this.timer = setInterval(() => void this.renew().catch((err: unknown) => this.logger.warn({ err }, 'socket lease renewal failed')), (this.options.leaseSeconds * 1000) / 3);
+    this.timer.unref();
+  }
+
+  /** Graceful stop: this process's counts stop counting at once (its sockets are closing). */
+  async retire(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.redis.zrem('ws:instances', this.instanceId).catch(() => undefined);
+  }
+
+  async acquire(userId: string): Promise<QuotaResult> {
+    const [admitted, count] = await this.commands.vigilWsAcquire(userKey(userId), 'ws:instances', this.instanceId, this.options.limit);
+    return { admitted: admitted === 1, count };
+  }
+
+  /** Never throws: a failed release is retried with the next lease renewal. */
+  release(userId: string): void {
+    this.commands.vigilWsRelease(userKey(userId), this.instanceId).catch(() => this.pendingReleases.push(userId));
+  }
+
+  private async renew(): Promise<void> {
+    await this.commands.vigilWsRenew('ws:instances', this.instanceId, this.options.leaseSeconds * 1000);
+    if (this.pendingReleases.length > 0) {
+      const retry = this.pendingReleases;
+      this.pendingReleases = [];
+      for (const userId of retry) this.release(userId);
+    }
+  }
+}
+
+function userKey(userId: string): string {
+  return `ws:users:${userId}`;
+}

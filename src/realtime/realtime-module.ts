@@ -1,0 +1,50 @@
+import type { GatewayContext } from '../server/context.ts';
+import type { GatewayModule } from '../server/modules.ts';
+import { ConnectionQuota } from './connection-quota.ts';
+import { RealtimeChannel } from './realtime-channel.ts';
+import { createRealtimeMetrics } from './realtime-metrics.ts';
+import type { SessionEvents, TokenResolver } from './stream-auth.ts';
+import { mountStreamEndpoint } from './stream-endpoint.ts';
+
+export interface RealtimeModule extends GatewayModule {
+  /** Hooks attach here; other concerns push to and close sockets through it. */
+  readonly channel: RealtimeChannel;
+}
+
+/** The realtime channel (`GET /v1/stream`), built from configuration and the tokens concern. */
+export function createRealtimeModule(ctx: GatewayContext, deps: { tokens: TokenResolver; sessions: SessionEvents }): RealtimeModule {
+  const { config, logger } = ctx;
+  const metrics = createRealtimeMetrics(ctx.metrics.registry);
+  const quota = new ConnectionQuota(
+    ctx.redis,
+    { limit: config.VIGIL_WS_MAX_CONNECTIONS_PER_USER, leaseSeconds: config.VIGIL_WS_CONNECTION_LEASE_SECONDS },
+    logger,
+  );
+  const limits = {
+    maxMessageBytes: config.VIGIL_WS_MAX_MESSAGE_BYTES,
+    maxMessagesPerSecond: config.VIGIL_WS_MAX_MESSAGES_PER_SECOND,
+    maxStreams: config.VIGIL_WS_MAX_STREAMS,
+    idleTimeoutSeconds: config.VIGIL_WS_IDLE_TIMEOUT_SECONDS,
+    maxBackpressure: config.VIGIL_WS_MAX_BACKPRESSURE_BYTES,
+    authTimeoutMs: config.VIGIL_WS_AUTH_TIMEOUT_MS,
+    expiryWarningSeconds: config.VIGIL_WS_EXPIRY_WARNING_SECONDS,
+  };
+  const channel = new RealtimeChannel({
+    limits,
+    tokens: deps.tokens,
+    sessions: deps.sessions,
+    quota,
+    metrics,
+    logger,
+    validateMessages: config.NODE_ENV !== 'production',
+  });
+  return {
+    name: 'realtime',
+    channel,
+    start: () => channel.start(),
+    close: () => channel.stop(),
+    mountWs(app, host) {
+      mountStreamEndpoint(app, channel, host, { ...limits, trustProxy: config.TRUST_PROXY, metrics, logger });
+    },
+  };
+}
