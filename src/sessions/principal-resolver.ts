@@ -7,6 +7,13 @@ import type { SessionService } from './session-service.ts';
 
 interface CachedPrincipal extends Principal {
   claims: AccessClaims;
+  /** Token expiry, or earlier when its signing key retires first. */
+  validUntil: number;
+}
+
+/** When tokens signed with a key stop verifying (epoch ms), so cached verifications end with them. */
+export interface KeyDeadlines {
+  verifyUntil(kid: string | undefined): number | undefined;
 }
 
 export type Introspection =
@@ -27,6 +34,7 @@ export class PrincipalResolver {
     private readonly tokens: AccessTokens,
     private readonly sessions: SessionService,
     private readonly bus: RevocationBus,
+    private readonly keys: KeyDeadlines,
     options: { cacheMax: number; clockToleranceSeconds: number },
   ) {
     this.cache = new VerifiedTokenCache(options.cacheMax, (tokens.ttlSeconds + options.clockToleranceSeconds + 1) * 1000);
@@ -71,12 +79,14 @@ export class PrincipalResolver {
     }
     const claims = await this.tokens.verify(token);
     if (!(await this.sessions.isLive(claims.sid, claims.sub))) throw new VigilError('TOKEN_REVOKED');
+    const keyUntil = this.keys.verifyUntil(claims.kid);
     const principal: CachedPrincipal = {
       userId: claims.sub,
       sessionId: claims.sid,
       tokenId: claims.jti,
       expiresAt: claims.exp,
       claims,
+      validUntil: keyUntil === undefined ? claims.exp : Math.min(claims.exp, keyUntil / 1000),
     };
     if (trustCache && this.bus.healthy) this.cache.set(key, principal);
     return { principal };

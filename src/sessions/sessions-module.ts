@@ -1,5 +1,10 @@
 import type { Redis } from 'ioredis';
+import type { AccountService } from '../accounts/account-service.ts';
 import { DeviceStore } from '../accounts/device-store.ts';
+import type { OneTimeCodes } from '../codes/one-time-codes.ts';
+import type { Tickets } from '../codes/tickets.ts';
+import type { PasswordHasher } from '../credentials/password-hasher.ts';
+import { Lockout } from '../rate-limits/lockout.ts';
 import { ConfigError } from '../config/config.ts';
 import type { Config } from '../config/schema.ts';
 import type { GatewayContext } from '../server/context.ts';
@@ -12,6 +17,8 @@ import { eddsaVerifier } from '../tokens/jwt-verifier.ts';
 import { KeyRing } from '../tokens/key-ring.ts';
 import { SigningKeyStore } from '../tokens/signing-key-store.ts';
 import { tokenRoutes } from '../tokens/token-routes.ts';
+import { loginRoutes } from './login-routes.ts';
+import { LoginService } from './login-service.ts';
 import type { Principal } from './principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
 import { RefreshFamilies } from './refresh-family.ts';
@@ -32,6 +39,8 @@ export interface SessionCore {
   accessTokens: AccessTokens;
   keys: KeyRing;
   devices: DeviceStore;
+  /** The revocation channel; `healthy` says whether revocations from other processes reach this one. */
+  revocations: RevocationBus;
 }
 
 /** Options read from configuration, checked together so a bad combination is refused at start. */
@@ -56,7 +65,7 @@ function sessionOptions(config: Config) {
  * logged in" that does not need the account store. Built before identity, which takes the
  * authenticator and session service; the login routes come after identity (login-module.ts).
  */
-export function createSessionCore(ctx: GatewayContext): SessionCore {
+export function createSessionCore(ctx: GatewayContext, options: { subscriberName?: string } = {}): SessionCore {
   const { config, logger, redis, audit, mongo } = ctx;
   const { idleMs, absoluteMs } = sessionOptions(config);
 
@@ -83,13 +92,13 @@ export function createSessionCore(ctx: GatewayContext): SessionCore {
     { issuer: config.VIGIL_JWT_ISSUER, audience: config.VIGIL_JWT_AUDIENCE, ttlSeconds: config.VIGIL_ACCESS_TOKEN_TTL_SECONDS },
   );
 
-  const subscriber: Redis = createRedis(config, 'vigil-revocations');
+  const subscriber: Redis = createRedis(config, options.subscriberName ?? 'vigil-revocations');
   subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'revocation subscriber error'));
   const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
   const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs);
   const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS);
   const sessions = new SessionService(redis, store, families, accessTokens, bus, audit);
-  const resolver = new PrincipalResolver(accessTokens, sessions, bus, {
+  const resolver = new PrincipalResolver(accessTokens, sessions, bus, keys, {
     cacheMax: config.VIGIL_TOKEN_CACHE_MAX,
     clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS,
   });
@@ -121,5 +130,56 @@ export function createSessionCore(ctx: GatewayContext): SessionCore {
       await bus.close();
     },
   };
-  return { module, sessions, authenticator, resolver, accessTokens, keys, devices };
+  return { module, sessions, authenticator, resolver, accessTokens, keys, devices, revocations: bus };
+}
+
+/** What login needs from identity (issue 3). */
+export interface LoginDependencies {
+  accounts: AccountService;
+  hasher: PasswordHasher;
+  codes: OneTimeCodes;
+  tickets: Tickets;
+}
+
+/**
+ * POST /v1/sessions (password, code or ticket login), the caller's devices and audit trail.
+ * Assembled after identity, whose account service it uses.
+ */
+export function createLoginModule(ctx: GatewayContext, core: SessionCore, identity: LoginDependencies): GatewayModule {
+  const { config } = ctx;
+  const window = config.VIGIL_LOGIN_WINDOW_SECONDS;
+  const login = new LoginService({
+    ...identity,
+    devices: core.devices,
+    sessions: core.sessions,
+    rateLimiter: ctx.rateLimiter,
+    lockout: new Lockout(ctx.redis, {
+      maxFailures: config.VIGIL_LOCKOUT_MAX_FAILURES,
+      windowSeconds: config.VIGIL_LOCKOUT_WINDOW_SECONDS,
+      lockSeconds: config.VIGIL_LOCKOUT_SECONDS,
+      maxLockSeconds: config.VIGIL_LOCKOUT_MAX_SECONDS,
+      memorySeconds: config.VIGIL_LOCKOUT_MEMORY_SECONDS,
+    }),
+    audit: ctx.audit,
+    logger: ctx.logger,
+    limits: {
+      perIp: { limit: config.VIGIL_LOGIN_PER_IP, windowSeconds: window },
+      perIdentifier: { limit: config.VIGIL_LOGIN_PER_IDENTIFIER, windowSeconds: window },
+    },
+    phoneRegion: config.VIGIL_PHONE_REGION,
+  });
+  return {
+    name: 'login',
+    routes: loginRoutes({
+      login,
+      sessions: core.sessions,
+      devices: core.devices,
+      audit: ctx.audit,
+      auth: core.authenticator,
+      profileFields: identity.accounts.profiles.fields,
+    }),
+    async start() {
+      await core.devices.ensureIndexes();
+    },
+  };
 }

@@ -118,6 +118,11 @@ export class KeyRing {
     return key.publicKey;
   }
 
+  /** Epoch ms at which tokens of `kid` stop verifying (rotation grace), undefined if no end is set. */
+  verifyUntil(kid: string | undefined): number | undefined {
+    return kid === undefined ? undefined : this.keys.get(kid)?.verifyUntil;
+  }
+
   /** Every key that verifies now, for GET /.well-known/jwks.json. */
   jwks(now = Date.now()): JsonWebKeySet {
     const keys: JsonWebKeySet['keys'] = [];

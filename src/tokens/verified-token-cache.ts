@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 /** What a cached verification must carry so the cache can expire and revoke it. */
 export interface CacheableVerification {
   sessionId: string;
-  /** Epoch seconds; the entry is dropped at this moment. */
-  expiresAt: number;
+  /** Epoch seconds; the entry is dropped at this moment (token expiry, or its key's retirement). */
+  validUntil: number;
 }
 
 /**
@@ -39,7 +39,7 @@ export class VerifiedTokenCache<V extends CacheableVerification> {
   get(key: string, nowSeconds = Date.now() / 1000): V | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    if (entry.expiresAt <= nowSeconds) {
+    if (entry.validUntil <= nowSeconds) {
       this.delete(key, entry);
       return undefined;
     }

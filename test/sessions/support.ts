@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { AuditLog } from '../../src/audit/audit-log.ts';
@@ -18,6 +19,8 @@ import type { ErrorBody } from '../../protocol/errors.ts';
 export interface Node {
   core: SessionCore;
   context: GatewayContext;
+  /** Connection name of the node's revocation subscriber (tests cut it on purpose). */
+  subscriberName: string;
   close(): Promise<void>;
 }
 
@@ -38,11 +41,13 @@ export async function startNode(config: Config): Promise<Node> {
     rateLimiter: new RateLimiter(redis),
     admin: adminAuthenticator(config.VIGIL_ADMIN_TOKEN),
   };
-  const core = createSessionCore(context);
+  const subscriberName = `test-node-revocations-${randomBytes(4).toString('hex')}`;
+  const core = createSessionCore(context, { subscriberName });
   await core.module.start?.();
   return {
     core,
     context,
+    subscriberName,
     async close() {
       await core.module.close?.();
       await redis.quit().catch(() => redis.disconnect());

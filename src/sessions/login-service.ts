@@ -1,0 +1,253 @@
+import { VigilError, type ErrorDetail } from '../../protocol/errors.ts';
+import type { Account, AccountService } from '../accounts/account-service.ts';
+import type { Channel } from '../accounts/account.ts';
+import type { DeviceInfo, DeviceStore } from '../accounts/device-store.ts';
+import { classifyIdentifier } from '../accounts/identifiers.ts';
+import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
+import type { OneTimeCodes } from '../codes/one-time-codes.ts';
+import type { Tickets } from '../codes/tickets.ts';
+import type { PasswordHasher } from '../credentials/password-hasher.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Lockout } from '../rate-limits/lockout.ts';
+import type { LimitRule, RateLimiter } from '../rate-limits/rate-limiter.ts';
+import type { SessionRecord, SessionService, TokenPair } from './session-service.ts';
+
+export type LoginRequest =
+  | { method: 'password'; identifier: string; password: string; device?: DeviceInfo }
+  | { method: 'code'; channel: Channel; to: string; code: string; device?: DeviceInfo }
+  | { method: 'ticket'; ticket: string; device?: DeviceInfo };
+
+export interface LoginResult {
+  account: Account;
+  session: SessionRecord;
+  tokens: TokenPair;
+}
+
+export interface LoginLimits {
+  perIp: LimitRule;
+  perIdentifier: LimitRule;
+}
+
+/**
+ * Logging in: password, one-time code, or a ticket from a verified code. Every attempt is
+ * counted per IP and per identifier *before* any bcrypt or code check (atomic counters, so
+ * concurrent attempts cannot overshoot), and a locked identifier is refused outright. An
+ * unknown identifier and a wrong password give the same answer after the same bcrypt work.
+ */
+export class LoginService {
+  constructor(
+    private readonly deps: {
+      accounts: AccountService;
+      hasher: PasswordHasher;
+      codes: OneTimeCodes;
+      tickets: Tickets;
+      devices: DeviceStore;
+      sessions: SessionService;
+      rateLimiter: RateLimiter;
+      lockout: Lockout;
+      audit: AuditLog;
+      logger: Logger;
+      limits: LoginLimits;
+      phoneRegion: string;
+    },
+  ) {}
+
+  async login(request: LoginRequest, meta: AuditContext): Promise<LoginResult> {
+    switch (request.method) {
+      case 'password':
+        return this.withPassword(request, meta);
+      case 'code':
+        return this.withCode(request, meta);
+      case 'ticket':
+        return this.withTicket(request, meta);
+    }
+  }
+
+  private async withPassword(request: Extract<LoginRequest, { method: 'password' }>, meta: AuditContext): Promise<LoginResult> {
+    const { accounts, hasher, lockout, audit } = this.deps;
+    // The lockout/limit key is the normalised identifier whether or not an account has it, so
+    // neither the limits nor the lock reveal which identifiers exist.
+    const key = classifyIdentifier(request.identifier, this.deps.phoneRegion)?.value ?? request.identifier.trim().toLowerCase();
+    await this.admit(key, meta, 'password');
+
+    const account = await accounts.findByIdentifier(request.identifier);
+    const ok = await hasher.verifyPassword(account, request.password);
+    if (!ok || !account) {
+      await this.failed(key, meta, 'password', account?.id, 'wrong_credentials');
+      throw new VigilError('LOGIN_FAILED');
+    }
+    const blocker = accounts.loginBlocker(account);
+    if (blocker) {
+      await audit.record('login.failed', 'failure', {
+        ...meta,
+        userId: account.id,
+        detail: { method: 'password', reason: blocker.code },
+      });
+      throw blocker;
+    }
+    await lockout.succeed(key);
+    this.rehashIfWeak(account, request.password);
+    return this.open(account, request.device, meta, 'password');
+  }
+
+  private async withCode(request: Extract<LoginRequest, { method: 'code' }>, meta: AuditContext): Promise<LoginResult> {
+    const field = request.channel === 'email' ? 'email' : 'phone';
+    const to = this.deps.accounts.normalizeContact(request.channel, request.to, field);
+    await this.admit(to, meta, 'code');
+    try {
+      await this.deps.codes.verify({ channel: request.channel, to, purpose: 'login' }, request.code);
+    } catch (err) {
+      if (err instanceof VigilError) await this.failed(to, meta, 'code', undefined, err.code);
+      throw err;
+    }
+    return this.afterContactProven(request.channel, to, request.device, meta, 'code');
+  }
+
+  private async withTicket(request: Extract<LoginRequest, { method: 'ticket' }>, meta: AuditContext): Promise<LoginResult> {
+    await this.hit(`login:ip:${meta.ip ?? 'unknown'}`, this.deps.limits.perIp);
+    const claims = await this.deps.tickets.consume(request.ticket, 'login');
+    return this.afterContactProven(claims.channel, claims.to, request.device, meta, 'ticket');
+  }
+
+  /** A code or ticket proved the caller controls this email/phone: log in the account that has it. */
+  private async afterContactProven(
+    channel: Channel,
+    to: string,
+    device: DeviceInfo | undefined,
+    meta: AuditContext,
+    method: string,
+  ): Promise<LoginResult> {
+    const { accounts, lockout, audit } = this.deps;
+    let account = await accounts.findByContact(channel, to);
+    // Codes for login are only sent to registered contacts; the account may have gone since.
+    if (!account) throw new VigilError('CODE_INVALID');
+    // The code reached this contact, which is exactly what verification proves.
+    if (account.status === 'unverified') {
+      account =
+        (await accounts.markVerified(account, channel === 'email' ? 'email' : 'phone', meta, `login ${method}`)) ?? account;
+    }
+    const blocker = accounts.loginBlocker(account);
+    if (blocker) {
+      await audit.record('login.failed', 'failure', { ...meta, userId: account.id, detail: { method, reason: blocker.code } });
+      throw blocker;
+    }
+    await lockout.succeed(to);
+    return this.open(account, device, meta, method);
+  }
+
+  /** Counts the attempt against both limits and refuses a locked identifier, before any real work. */
+  private async admit(key: string, meta: AuditContext, method: string): Promise<void> {
+    const { limits, lockout, audit } = this.deps;
+    await this.hit(`login:ip:${meta.ip ?? 'unknown'}`, limits.perIp);
+    await this.hit(`login:id:${key}`, limits.perIdentifier);
+    const locked = await lockout.lockedFor(key);
+    if (locked > 0) {
+      await audit.record('login.failed', 'failure', { ...meta, detail: { method, reason: 'locked' } });
+      throw new VigilError('LOGIN_LOCKED', { retryAfter: locked }, { headers: { 'retry-after': String(locked) } });
+    }
+  }
+
+  private async hit(key: string, rule: LimitRule): Promise<void> {
+    const result = await this.deps.rateLimiter.hit(key, rule);
+    if (!result.allowed) {
+      throw new VigilError(
+        'RATE_LIMITED',
+        { retryAfter: result.retryAfter },
+        { headers: { 'retry-after': String(result.retryAfter) } },
+      );
+    }
+  }
+
+  private async failed(
+    key: string,
+    meta: AuditContext,
+    method: string,
+    userId: string | undefined,
+    reason: string,
+  ): Promise<void> {
+    const { lockout, audit } = this.deps;
+    const lockedFor = await lockout.fail(key);
+    const fields = userId ? { ...meta, userId } : meta;
+    await audit.record('login.failed', 'failure', { ...fields, detail: { method, reason } });
+    if (lockedFor > 0) await audit.record('login.locked', 'failure', { ...fields, detail: { method, seconds: lockedFor } });
+  }
+
+  private async open(account: Account, device: DeviceInfo | undefined, meta: AuditContext, method: string): Promise<LoginResult> {
+    const { devices, sessions, audit } = this.deps;
+    if (device) {
+      const stored = await devices.upsert(account.id, device);
+      if (stored.firstSeenAt.getTime() === stored.lastSeenAt.getTime()) {
+        await audit.record('device.registered', 'success', { ...meta, userId: account.id, deviceId: device.id });
+      }
+    }
+    const { session, tokens } = await sessions.start({
+      userId: account.id,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      deviceId: device?.id,
+    });
+    await audit.record('login.succeeded', 'success', {
+      ...meta,
+      userId: account.id,
+      sessionId: session.id,
+      deviceId: device?.id,
+      detail: { method },
+    });
+    return { account, session, tokens };
+  }
+
+  /** Upgrades a hash made at a lower cost than configured; off the request path. */
+  private rehashIfWeak(account: Account, password: string): void {
+    const { hasher, accounts, logger } = this.deps;
+    if (!account.passwordHash || !hasher.needsRehash(account.passwordHash)) return;
+    void hasher
+      .hash(password)
+      .then((hash) => accounts.setPasswordHash(account.id, hash))
+      .catch((err: unknown) => logger.warn({ err, userId: account.id }, 'password rehash failed'));
+  }
+}
+
+/** Which way of logging in a body asks for, or VALIDATION_FAILED naming what is missing or extra. */
+export function loginRequestOf(body: {
+  identifier?: string;
+  password?: string;
+  email?: string;
+  phone?: string;
+  code?: string;
+  ticket?: string;
+  device?: DeviceInfo;
+}): LoginRequest {
+  const problems: ErrorDetail[] = [];
+  const device = body.device ? { device: body.device } : {};
+  const given = (['identifier', 'password', 'email', 'phone', 'code', 'ticket'] as const).filter((k) => body[k] !== undefined);
+  const only = (allowed: readonly string[]) => {
+    for (const field of given)
+      if (!allowed.includes(field)) problems.push({ field, message: `cannot be combined with ${allowed.join(' + ')}` });
+  };
+  let request: LoginRequest | undefined;
+  if (body.identifier !== undefined || body.password !== undefined) {
+    if (body.identifier === undefined) problems.push({ field: 'identifier', message: 'is required with password' });
+    if (body.password === undefined) problems.push({ field: 'password', message: 'is required with identifier' });
+    only(['identifier', 'password']);
+    request = { method: 'password', identifier: body.identifier ?? '', password: body.password ?? '', ...device };
+  } else if (body.code !== undefined || body.email !== undefined || body.phone !== undefined) {
+    if (body.code === undefined) problems.push({ field: 'code', message: 'is required with email or phone' });
+    if ((body.email === undefined) === (body.phone === undefined))
+      problems.push({ field: 'email', message: 'give exactly one of email or phone with code' });
+    only(['email', 'phone', 'code']);
+    const channel: Channel = body.email !== undefined ? 'email' : 'sms';
+    request = { method: 'code', channel, to: body.email ?? body.phone ?? '', code: body.code ?? '', ...device };
+  } else if (body.ticket !== undefined) {
+    request = { method: 'ticket', ticket: body.ticket, ...device };
+  } else {
+    problems.push({ field: 'identifier', message: 'give identifier + password, email or phone + code, or ticket' });
+  }
+  if (problems.length > 0 || !request) {
+    throw new VigilError(
+      'VALIDATION_FAILED',
+      { summary: problems.map((p) => `${p.field}: ${p.message}`).join('; ') },
+      { details: problems },
+    );
+  }
+  return request;
+}
