@@ -64,9 +64,11 @@ describe('revocation', () => {
   it('revokes all but the current session, then all', async () => {
     const sessions = await Promise.all([1, 2, 3].map(() => login('u-all')));
     const [a, b, c] = sessions as [(typeof sessions)[0], (typeof sessions)[0], (typeof sessions)[0]];
-    const list = await (await fetch(`${gw.url}/v1/sessions`, { headers: bearer(a.token) })).json();
+    const list = (await (await fetch(`${gw.url}/v1/sessions`, { headers: bearer(a.token) })).json()) as {
+      sessions: Array<{ id: string }>;
+    };
     expect(list.sessions).toHaveLength(3);
-    expect(list.sessions.find((s: { id: string }) => s.id === a.id)).toMatchObject({
+    expect(list.sessions.find((s) => s.id === a.id)).toMatchObject({
       current: true,
       ip: '192.0.2.7',
       userAgent: 'revocation-test',
