@@ -1,8 +1,10 @@
 import type { GatewayContext } from './context.ts';
 import type { Route } from './http/route.ts';
-import { createSessionCore } from '../sessions/sessions-module.ts';
+import type { TemplatedApp, WebSocket } from './uws.ts';
+import { createLoginModule, createSessionCore } from '../sessions/sessions-module.ts';
 import { createIdentity, createIdentityFlows, identityRoutes } from '../accounts/identity.ts';
 import { createNotify } from '../notify/notify-module.ts';
+import { createRealtimeModule } from '../realtime/realtime-module.ts';
 
 /** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
 export interface GatewayModule {
@@ -12,6 +14,16 @@ export interface GatewayModule {
   start?(): Promise<void>;
   /** Releases queues, pools, subscriptions. Runs in reverse order of assembly. */
   close?(): Promise<void>;
+  /** Mounts WebSocket endpoints (`app.ws`); called before the HTTP routes are mounted. */
+  mountWs?(app: TemplatedApp, host: SocketHost): void;
+}
+
+/** What the gateway lends WebSocket endpoints. */
+export interface SocketHost {
+  /** Add every open socket, remove it on close: shutdown ends them all with 1001. */
+  readonly sockets: Set<WebSocket<unknown>>;
+  /** True once shutdown began: refuse new upgrades. */
+  isDraining(): boolean;
 }
 
 /**
@@ -34,6 +46,12 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   modules.push(identity.module);
   const identityFlows = createIdentityFlows(ctx, identity.services, sessionCore.sessions);
   modules.push(identityRoutes(ctx, identity.services, identityFlows, sessionCore.authenticator));
+  modules.push(createLoginModule(ctx, sessionCore, identity.services));
+
+  // Realtime channel (issue 5): GET /v1/stream. Authenticates sockets with the session core and
+  // closes them on its revocations; continuous verification attaches to `realtime.channel`.
+  const realtime = createRealtimeModule(ctx, { tokens: sessionCore.resolver, sessions: sessionCore.sessions });
+  modules.push(realtime);
 
   return modules;
 }
