@@ -4,7 +4,7 @@ import type { Channel } from '../accounts/account.ts';
 import type { DeviceInfo, DeviceStore } from '../accounts/device-store.ts';
 import { classifyIdentifier } from '../accounts/identifiers.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
-import type { OneTimeCodes } from '../codes/one-time-codes.ts';
+import type { CodeRequests } from '../codes/code-requests.ts';
 import type { Tickets } from '../codes/tickets.ts';
 import type { PasswordHasher } from '../credentials/password-hasher.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -39,7 +39,7 @@ export class LoginService {
     private readonly deps: {
       accounts: AccountService;
       hasher: PasswordHasher;
-      codes: OneTimeCodes;
+      codeRequests: CodeRequests;
       tickets: Tickets;
       devices: DeviceStore;
       sessions: SessionService;
@@ -95,7 +95,8 @@ export class LoginService {
     const to = this.deps.accounts.normalizeContact(request.channel, request.to, field);
     await this.admit(to, meta, 'code');
     try {
-      await this.deps.codes.verify({ channel: request.channel, to, purpose: 'login' }, request.code);
+      // Identity's code check: attempts per code, per-IP verify limits, code.* audit events.
+      await this.deps.codeRequests.verifyCode({ channel: request.channel, to, purpose: 'login', code: request.code }, meta);
     } catch (err) {
       if (err instanceof VigilError) await this.failed(to, meta, 'code', undefined, err.code);
       throw err;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AccountService } from '../accounts/account-service.ts';
 import { DeviceStore } from '../accounts/device-store.ts';
-import type { OneTimeCodes } from '../codes/one-time-codes.ts';
+import type { CodeRequests } from '../codes/code-requests.ts';
 import type { Tickets } from '../codes/tickets.ts';
 import type { PasswordHasher } from '../credentials/password-hasher.ts';
 import { Lockout } from '../rate-limits/lockout.ts';
@@ -137,7 +137,7 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
 export interface LoginDependencies {
   accounts: AccountService;
   hasher: PasswordHasher;
-  codes: OneTimeCodes;
+  codeRequests: CodeRequests;
   tickets: Tickets;
 }
 
@@ -149,7 +149,10 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
   const { config } = ctx;
   const window = config.VIGIL_LOGIN_WINDOW_SECONDS;
   const login = new LoginService({
-    ...identity,
+    accounts: identity.accounts,
+    hasher: identity.hasher,
+    codeRequests: identity.codeRequests,
+    tickets: identity.tickets,
     devices: core.devices,
     sessions: core.sessions,
     rateLimiter: ctx.rateLimiter,
