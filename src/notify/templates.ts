@@ -34,7 +34,7 @@ function duration(seconds: number, locale: Locale): string {
     const minutes = seconds / 60;
     return locale === 'ko' ? `${minutes}분` : `${minutes} minute${minutes === 1 ? '' : 's'}`;
   }
-  return locale === 'ko' ? `${seconds}초` : `${seconds} seconds`;
+  return locale === 'ko' ? `${seconds}초` : `${seconds} second${seconds === 1 ? '' : 's'}`;
 }
 
 const escapeHtml = (s: string) =>
