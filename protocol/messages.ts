@@ -8,11 +8,7 @@ import { ERRORS } from './errors.ts';
  * `samples` message is their JSON form for simple clients. protocol/README.md is the spec.
  */
 
-export const STREAM_PATH = '/v1/stream';
-/** Offer this subprotocol; the server selects it. Never echo a bearer subprotocol back. */
-export const STREAM_SUBPROTOCOL = 'vigil.v1';
-/** Browsers cannot set headers on a WebSocket: they offer `bearer.<access token>` as a subprotocol. */
-export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
+export { BEARER_SUBPROTOCOL_PREFIX, STREAM_PATH, STREAM_SUBPROTOCOL } from './stream-handshake.ts';
 
 const Token = Type.String({ minLength: 1, maxLength: 8192, description: 'An access token (JWT)' });
 const StreamId = Type.Integer({ minimum: 0, maximum: 0xffff, description: 'Stream id, as in the frame header' });
