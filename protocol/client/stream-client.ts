@@ -16,6 +16,12 @@ import { TypedEmitter } from './typed-emitter.ts';
  *   client.on('verdict', (v) => …);
  */
 
+/**
+ * An event handler property. Declared through a method so implementations whose event types
+ * are richer (the DOM's MessageEvent, `ws`'s) are assignable without casts.
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
 /** The part of the standard WebSocket the client uses. */
 export interface WebSocketLike {
   readonly readyState: number;
@@ -23,10 +29,10 @@ export interface WebSocketLike {
   binaryType: string;
   send(data: string | ArrayBufferLike | ArrayBufferView): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<unknown> | null;
 }
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;

@@ -1,6 +1,9 @@
 import WebSocket from 'ws';
 import { STREAM_PATH, STREAM_SUBPROTOCOL, type ServerMessage, type ServerMessageOf, type ServerMessageType } from '../../protocol/messages.ts';
 import type { Config } from '../../src/config/schema.ts';
+import type { RealtimeChannel } from '../../src/realtime/realtime-channel.ts';
+import type { RealtimeModule } from '../../src/realtime/realtime-module.ts';
+import type { TestGateway } from '../support/gateway.ts';
 import { startNode, type Node } from '../sessions/support.ts';
 
 export { startNode, type Node };
@@ -119,8 +122,19 @@ export function closedWithin(socket: TestSocket, ms: number): Promise<Closed> {
   ]);
 }
 
-export function realtimeConfig(overrides: Record<string, string> = {}): Record<string, string> {
-  return overrides;
+/** The channel of an in-process gateway, where hooks attach (as continuous verification does). */
+export function channelOf(gw: TestGateway): RealtimeChannel {
+  const module = gw.gateway.modules.find((m) => m.name === 'realtime') as RealtimeModule | undefined;
+  if (!module) throw new Error('the gateway has no realtime module');
+  return module.channel;
+}
+
+/** A ready socket with one verification stream open. */
+export async function readySocket(url: string, token: string, stream?: { stream: number; channels: string[]; modality?: string }): Promise<TestSocket> {
+  const socket = new TestSocket(url, { token });
+  await socket.next('ready');
+  if (stream) socket.sendJson({ type: 'stream.open', rate: 50, ...stream });
+  return socket;
 }
 
 export type { Config };

@@ -1,0 +1,107 @@
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StreamClient, refreshingTokenSource, type StreamClientEvents } from '../../protocol/client/index.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { login, startNode, type Node } from './support.ts';
+
+// The client SDK against a real gateway, with Node's `ws` as its WebSocket. Access tokens live
+// 3 s so the in-band refresh runs several times within a test.
+let gw: TestGateway;
+let node: Node;
+const clients: StreamClient[] = [];
+
+beforeAll(async () => {
+  gw = await startTestGateway({ VIGIL_ACCESS_TOKEN_TTL_SECONDS: '3', VIGIL_WS_EXPIRY_WARNING_SECONDS: '1', VIGIL_WS_MAX_MESSAGES_PER_SECOND: '20' });
+  node = await startNode(gw.config);
+});
+afterAll(async () => {
+  for (const client of clients) client.close();
+  await node?.close();
+  await gw?.close();
+});
+
+async function client(options: Partial<ConstructorParameters<typeof StreamClient>[0]> = {}) {
+  const user = await login(node);
+  const c = new StreamClient({
+    url: gw.url,
+    WebSocket,
+    getToken: refreshingTokenSource({ baseUrl: gw.url, tokens: user }),
+    reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    ...options,
+  });
+  clients.push(c);
+  return { client: c, user };
+}
+
+function record<K extends keyof StreamClientEvents>(c: StreamClient, type: K): Array<StreamClientEvents[K]> {
+  const events: Array<StreamClientEvents[K]> = [];
+  c.on(type, (event) => events.push(event));
+  return events;
+}
+
+describe('StreamClient', () => {
+  it.each(['protocol', 'message'] as const)('connects (token by %s), streams frames and receives acks', async (auth) => {
+    const { client: c, user } = await client({ auth });
+    const ready = await c.connect();
+    expect(ready).toMatchObject({ userId: user.userId, sessionId: user.sessionId });
+    expect(c.state).toBe('ready');
+    const stream = c.openStream({ rate: 50, channels: ['x', 'y', 'z'] });
+    expect(stream.id).toBe(1);
+    expect(stream.send([1, 2, 3, 4, 5, 6])).toBe(0);
+    expect(stream.send([7, 8, 9], { ack: true })).toBe(1);
+    expect(await c.once('ack')).toMatchObject({ stream: 1, seq: 1, frames: 2 });
+  });
+
+  it('refreshes in-band before expiry and stays connected across several token lifetimes', async () => {
+    const { client: c } = await client();
+    const closes = record(c, 'close');
+    const refreshed = record(c, 'refreshed');
+    const ready = await c.connect();
+    await new Promise((resolve) => setTimeout(resolve, (ready.expiresAt + 4) * 1000 - Date.now()));
+    expect(closes).toEqual([]);
+    expect(refreshed.length).toBeGreaterThanOrEqual(2);
+    expect(refreshed.at(-1)!.expiresAt).toBeGreaterThan(ready.expiresAt + 2);
+    expect(c.state).toBe('ready');
+  });
+
+  it('reconnects with backoff after a reconnect-worthy close and re-declares its streams', async () => {
+    const { client: c } = await client();
+    await c.connect();
+    const stream = c.openStream({ stream: 5, rate: 50, channels: ['x'] });
+    const closes = record(c, 'close');
+    const reconnecting = record(c, 'reconnecting');
+    const readyAgain = new Promise<void>((resolve) => c.on('ready', () => resolve()));
+    for (let i = 0; i < 30; i++) stream.send([i]); // 30 > 20 per second: the server closes with 4002
+    await readyAgain;
+    expect(closes[0]).toEqual({ code: 4002, reason: 'STREAM_RATE_EXCEEDED', willReconnect: true });
+    expect(reconnecting[0]).toMatchObject({ attempt: 1 });
+    expect(reconnecting[0]!.delayMs).toBeLessThanOrEqual(50);
+    // The stream was re-opened on the new socket; its numbering continues.
+    const seq = stream.send([1], { ack: true });
+    expect(await c.once('ack')).toMatchObject({ stream: 5, seq, frames: 1 });
+  });
+
+  it('stays closed after a terminal close (session revoked)', async () => {
+    const { client: c, user } = await client();
+    await c.connect();
+    const closed = c.once('close');
+    await node.core.sessions.revoke(user.userId, user.sessionId, 'logout');
+    expect(await closed).toEqual({ code: 4520, reason: 'TOKEN_REVOKED', willReconnect: false });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(c.state).toBe('closed');
+  });
+
+  it('rejects connect() when the first connection is refused for good', async () => {
+    const c = new StreamClient({ url: gw.url, WebSocket, getToken: () => 'not-a-jwt' });
+    clients.push(c);
+    await expect(c.connect()).rejects.toMatchObject({ code: 4511 });
+  });
+
+  it('closes with 1000 on close() and does not come back', async () => {
+    const { client: c } = await client();
+    await c.connect();
+    const closed = c.once('close');
+    c.close();
+    expect(await closed).toMatchObject({ code: 1000, willReconnect: false });
+  });
+});
