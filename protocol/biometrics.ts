@@ -152,15 +152,12 @@ export const ModelSummarySchema = Type.Object(
     threshold: Type.Number(),
     metrics: ModelMetricsSchema,
     calibration: CalibrationSchema,
-    onnx: Type.Object({ opset: Type.Integer(), bytes: Type.Integer(), inputName: Type.String(), outputName: Type.String() }),
+    /** The ONNX graph: `input` float32[N, D] → `output` float32[N] (the window scores). */
+    graph: Type.Object({ opset: Type.Integer(), bytes: Type.Integer(), input: Type.String(), output: Type.String() }),
   },
   { $id: 'BiometricModelSummary' },
 );
 export type ModelSummary = Static<typeof ModelSummarySchema>;
 
-export const TrustDecisionSchema = Type.Union([
-  Type.Literal('genuine'),
-  Type.Literal('uncertain'),
-  Type.Literal('impostor'),
-]);
+export const TrustDecisionSchema = Type.Union([Type.Literal('genuine'), Type.Literal('uncertain'), Type.Literal('impostor')]);
 export type TrustDecision = Static<typeof TrustDecisionSchema>;

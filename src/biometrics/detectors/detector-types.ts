@@ -65,7 +65,7 @@ export interface DetectorOptions {
   logisticL2: number;
   /** MLP hidden units. Default 16. */
   mlpHidden: number;
-  /** MLP full-batch Adam epochs. Default 150. */
+  /** MLP epochs of minibatch Adam. Default 40. */
   mlpEpochs: number;
   /** MLP L2 penalty. Default 0.001. */
   mlpL2: number;
@@ -77,7 +77,7 @@ export const DEFAULT_DETECTOR_OPTIONS: Readonly<DetectorOptions> = Object.freeze
   minShrinkage: 0.01,
   logisticL2: 0.01,
   mlpHidden: 16,
-  mlpEpochs: 150,
+  mlpEpochs: 40,
   mlpL2: 0.001,
 });
 

@@ -8,11 +8,23 @@ import { auc, gaussianRows, syntheticPeople } from './test-data.ts';
 const m = (rows: number[][]): FeatureMatrix => ({ data: Float32Array.from(rows.flat()), n: rows.length, d: rows[0]!.length });
 
 describe('one-class detectors on hand-computed examples', () => {
-  const genuine = m([[0, 0], [2, 2], [0, 2], [2, 0]]); // mean (1,1), mean |dev| 1, std 1
+  const genuine = m([
+    [0, 0],
+    [2, 2],
+    [0, 2],
+    [2, 0],
+  ]); // mean (1,1), mean |dev| 1, std 1
 
   it('scaled Manhattan is minus the mean of |x − mean| / mean-absolute-deviation', () => {
     const params = trainDetector('scaled-manhattan', { genuine, cohort: [] });
-    const scores = scoreReference(params, m([[1, 1], [3, 1], [4, -1]]));
+    const scores = scoreReference(
+      params,
+      m([
+        [1, 1],
+        [3, 1],
+        [4, -1],
+      ]),
+    );
     expect(scores[0]).toBeCloseTo(0, 6);
     expect(scores[1]).toBeCloseTo(-(2 / 1 + 0) / 2, 6);
     expect(scores[2]).toBeCloseTo(-(3 + 2) / 2, 6);
@@ -20,7 +32,15 @@ describe('one-class detectors on hand-computed examples', () => {
 
   it('outlier count is minus the share of features beyond z standard deviations', () => {
     const params = trainDetector('outlier-count', { genuine, cohort: [] }, { outlierZ: 1.5 });
-    const scores = scoreReference(params, m([[1, 1], [2.4, 1], [2.6, 1], [-1, 3]]));
+    const scores = scoreReference(
+      params,
+      m([
+        [1, 1],
+        [2.4, 1],
+        [2.6, 1],
+        [-1, 3],
+      ]),
+    );
     expect(Array.from(scores, (v) => v + 0)).toEqual([0, 0, Math.fround(-0.5), Math.fround(-1)]);
   });
 
@@ -39,8 +59,15 @@ describe('one-class detectors on hand-computed examples', () => {
     const lam = params.shrinkage;
     const c = [0, 1].map((a) => [0, 1].map((b) => (1 - lam) * s[a]![b]! + (a === b ? lam * mu : 0)));
     const det = c[0]![0]! * c[1]![1]! - c[0]![1]! * c[1]![0]!;
-    const inv = [[c[1]![1]! / det, -c[0]![1]! / det], [-c[1]![0]! / det, c[0]![0]! / det]];
-    const probe = [[5, 2], [3, -1], [0, 4]];
+    const inv = [
+      [c[1]![1]! / det, -c[0]![1]! / det],
+      [-c[1]![0]! / det, c[0]![0]! / det],
+    ];
+    const probe = [
+      [5, 2],
+      [3, -1],
+      [0, 4],
+    ];
     const scores = scoreReference(params, m(probe));
     probe.forEach((p, i) => {
       const v = p.map((x, j) => (x - mean[j]!) / std[j]!);
@@ -54,7 +81,8 @@ describe('one-class detectors on hand-computed examples', () => {
     const correlated = (n: number) => {
       const noise = gaussianRows(n, new Array(d).fill(0), 1, 9);
       const factor = gaussianRows(n, [0], 1, 10);
-      for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) noise.data[i * d + j] = noise.data[i * d + j]! + 1.5 * factor.data[i]!;
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < d; j++) noise.data[i * d + j] = noise.data[i * d + j]! + 1.5 * factor.data[i]!;
       return noise;
     };
     const many = correlated(2000);
@@ -66,7 +94,11 @@ describe('one-class detectors on hand-computed examples', () => {
   });
 
   it('floors the scale of a feature that was constant during enrolment', () => {
-    const constant = m([[1, 0], [2, 0], [3, 0]]);
+    const constant = m([
+      [1, 0],
+      [2, 0],
+      [3, 0],
+    ]);
     for (const name of ['scaled-manhattan', 'outlier-count', 'shrunk-mahalanobis'] as const) {
       const scores = scoreReference(trainDetector(name, { genuine: constant, cohort: [] }), m([[2, 0.001]]));
       expect(Number.isFinite(scores[0])).toBe(true);
@@ -83,7 +115,10 @@ describe('cohort detectors', () => {
     // ∇ = Σ wᵢ(σ(zᵢ) − yᵢ)xᵢ + λw must vanish; weights: ½ on the owner, ½ shared by members.
     const grad = new Array(6).fill(0);
     let gradBias = 0;
-    const parts: [FeatureMatrix, number, number][] = [[owner, 0.5 / owner.n, 1], ...cohort.map((c) => [c, 0.5 / (cohort.length * c.n), 0] as [FeatureMatrix, number, number])];
+    const parts: [FeatureMatrix, number, number][] = [
+      [owner, 0.5 / owner.n, 1],
+      ...cohort.map((c) => [c, 0.5 / (cohort.length * c.n), 0] as [FeatureMatrix, number, number]),
+    ];
     for (const [part, weight, label] of parts) {
       const logits = scoreReference(p, part);
       for (let i = 0; i < part.n; i++) {
@@ -119,18 +154,28 @@ describe('cohort detectors', () => {
 
 describe('every detector', () => {
   const people = syntheticPeople(14, 12, 80, 21);
-  const split = (p: FeatureMatrix, from: number, to: number): FeatureMatrix => ({ data: p.data.subarray(from * p.d, to * p.d), n: to - from, d: p.d });
+  const split = (p: FeatureMatrix, from: number, to: number): FeatureMatrix => ({
+    data: p.data.subarray(from * p.d, to * p.d),
+    n: to - from,
+    d: p.d,
+  });
   const owner = people[0]!;
 
   it.each(DETECTOR_NAMES)('%s ranks the owner above unseen people (score: higher = owner)', (name) => {
     // Impostors (people 11–13) are never in the cohort (people 1–10).
-    const params: DetectorParams = trainDetector(name, { genuine: split(owner, 0, 50), cohort: people.slice(1, 11).map((p) => split(p, 0, 50)) });
+    const params: DetectorParams = trainDetector(name, {
+      genuine: split(owner, 0, 50),
+      cohort: people.slice(1, 11).map((p) => split(p, 0, 50)),
+    });
     const genuine = scoreReference(params, split(owner, 50, 80));
-    for (const impostor of people.slice(11)) expect(auc(genuine, scoreReference(params, split(impostor, 50, 80)))).toBeGreaterThan(0.75);
+    for (const impostor of people.slice(11))
+      expect(auc(genuine, scoreReference(params, split(impostor, 50, 80)))).toBeGreaterThan(0.75);
   });
 
   it('rejects a mismatched cohort width and a one-window enrolment', () => {
-    expect(() => trainDetector('logistic-cohort', { genuine: owner, cohort: [m([[1, 2]])] })).toThrow(/cohort rows have 2 features/);
+    expect(() => trainDetector('logistic-cohort', { genuine: owner, cohort: [m([[1, 2]])] })).toThrow(
+      /cohort rows have 2 features/,
+    );
     expect(() => trainDetector('scaled-manhattan', { genuine: split(owner, 0, 1), cohort: [] })).toThrow(/two genuine windows/);
   });
 });

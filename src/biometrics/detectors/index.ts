@@ -22,7 +22,8 @@ export function trainDetector(
 ): DetectorParams {
   const o = { ...DEFAULT_DETECTOR_OPTIONS, ...options };
   if (data.genuine.n < 2) throw new RangeError('a detector needs at least two genuine windows');
-  for (const m of data.cohort) if (m.d !== data.genuine.d) throw new RangeError(`cohort rows have ${m.d} features, genuine rows ${data.genuine.d}`);
+  for (const m of data.cohort)
+    if (m.d !== data.genuine.d) throw new RangeError(`cohort rows have ${m.d} features, genuine rows ${data.genuine.d}`);
   switch (name) {
     case 'scaled-manhattan':
       return trainScaledManhattan(data);

@@ -13,11 +13,13 @@ export interface MlpOptions {
 }
 
 const LEARNING_RATE = 0.01;
+/** Rows per Adam step; each epoch visits every row once in a seeded random order. */
+const BATCH = 64;
 const BETA1 = 0.9;
 const BETA2 = 0.999;
 
 /**
- * One tanh hidden layer, owner vs cohort, trained full-batch with Adam on the balanced
+ * One tanh hidden layer, owner vs cohort, trained with minibatch Adam on the balanced
  * log-loss. Output is the logit (no sigmoid) so scores do not saturate at 1.0 in float32.
  */
 export function trainMlpCohort(data: DetectorTrainingData, options: MlpOptions): Params {
@@ -38,38 +40,66 @@ export function trainMlpCohort(data: DetectorTrainingData, options: MlpOptions):
   const grad = new Float64Array(size);
   const m1 = new Float64Array(size);
   const m2 = new Float64Array(size);
-  const act = new Float64Array(n * h);
+  const act = new Float64Array(h);
+  const back = new Float64Array(h);
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  let step = 0;
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
-    grad.fill(0);
-    for (let i = 0; i < n; i++) {
-      let out = theta[oB2] as number;
-      for (let u = 0; u < h; u++) {
-        let a = theta[oB1 + u] as number;
-        for (let j = 0; j < d; j++) a += (x[i * d + j] as number) * (theta[j * h + u] as number);
-        const t = Math.tanh(a);
-        act[i * h + u] = t;
-        out += t * (theta[oW2 + u] as number);
-      }
-      const delta = (w[i] as number) * (sigmoid(out) - (y[i] as number));
-      grad[oB2] = (grad[oB2] as number) + delta;
-      for (let u = 0; u < h; u++) {
-        const t = act[i * h + u] as number;
-        grad[oW2 + u] = (grad[oW2 + u] as number) + delta * t;
-        const back = delta * (theta[oW2 + u] as number) * (1 - t * t);
-        if (back === 0) continue;
-        grad[oB1 + u] = (grad[oB1 + u] as number) + back;
-        for (let j = 0; j < d; j++) grad[j * h + u] = (grad[j * h + u] as number) + back * (x[i * d + j] as number);
-      }
+    for (let i = n - 1; i > 0; i--) {
+      const k = Math.floor(rnd.next() * (i + 1));
+      const t = order[i] as number;
+      order[i] = order[k] as number;
+      order[k] = t;
     }
-    for (let i = 0; i < d * h; i++) grad[i] = (grad[i] as number) + options.l2 * (theta[i] as number);
-    for (let u = 0; u < h; u++) grad[oW2 + u] = (grad[oW2 + u] as number) + options.l2 * (theta[oW2 + u] as number);
-    const c1 = 1 - BETA1 ** epoch;
-    const c2 = 1 - BETA2 ** epoch;
-    for (let i = 0; i < size; i++) {
-      const g = grad[i] as number;
-      m1[i] = BETA1 * (m1[i] as number) + (1 - BETA1) * g;
-      m2[i] = BETA2 * (m2[i] as number) + (1 - BETA2) * g * g;
-      theta[i] = (theta[i] as number) - (LEARNING_RATE * ((m1[i] as number) / c1)) / (Math.sqrt((m2[i] as number) / c2) + 1e-8);
+    for (let from = 0; from < n; from += BATCH) {
+      const to = Math.min(n, from + BATCH);
+      // Sample weights sum to 1 over all rows; rescale so each batch estimates the full gradient.
+      const weightScale = n / (to - from);
+      grad.fill(0);
+      for (let r = from; r < to; r++) {
+        const i = order[r] as number;
+        // Loops run j outer, u inner so W1 (d×h, row-major) is read and written contiguously.
+        for (let u = 0; u < h; u++) act[u] = theta[oB1 + u] as number;
+        const row = i * d;
+        for (let j = 0; j < d; j++) {
+          const xj = x[row + j] as number;
+          if (xj === 0) continue;
+          const wj = j * h;
+          for (let u = 0; u < h; u++) act[u] = (act[u] as number) + xj * (theta[wj + u] as number);
+        }
+        let out = theta[oB2] as number;
+        for (let u = 0; u < h; u++) {
+          const t = Math.tanh(act[u] as number);
+          act[u] = t;
+          out += t * (theta[oW2 + u] as number);
+        }
+        const delta = weightScale * (w[i] as number) * (sigmoid(out) - (y[i] as number));
+        grad[oB2] = (grad[oB2] as number) + delta;
+        for (let u = 0; u < h; u++) {
+          const t = act[u] as number;
+          grad[oW2 + u] = (grad[oW2 + u] as number) + delta * t;
+          const b = delta * (theta[oW2 + u] as number) * (1 - t * t);
+          back[u] = b;
+          grad[oB1 + u] = (grad[oB1 + u] as number) + b;
+        }
+        for (let j = 0; j < d; j++) {
+          const xj = x[row + j] as number;
+          if (xj === 0) continue;
+          const wj = j * h;
+          for (let u = 0; u < h; u++) grad[wj + u] = (grad[wj + u] as number) + (back[u] as number) * xj;
+        }
+      }
+      for (let i = 0; i < d * h; i++) grad[i] = (grad[i] as number) + options.l2 * (theta[i] as number);
+      for (let u = 0; u < h; u++) grad[oW2 + u] = (grad[oW2 + u] as number) + options.l2 * (theta[oW2 + u] as number);
+      step++;
+      const c1 = 1 - BETA1 ** step;
+      const c2 = 1 - BETA2 ** step;
+      for (let i = 0; i < size; i++) {
+        const g = grad[i] as number;
+        m1[i] = BETA1 * (m1[i] as number) + (1 - BETA1) * g;
+        m2[i] = BETA2 * (m2[i] as number) + (1 - BETA2) * g * g;
+        theta[i] = (theta[i] as number) - (LEARNING_RATE * ((m1[i] as number) / c1)) / (Math.sqrt((m2[i] as number) / c2) + 1e-8);
+      }
     }
   }
   return {

@@ -59,7 +59,8 @@ export function ledoitWolf(z: Float64Array, n: number, d: number): { covariance:
   const shrinkage = delta > 0 ? Math.min(beta, delta) / delta : 1;
   const covariance = new Float64Array(d * d);
   for (let a = 0; a < d; a++) {
-    for (let b = 0; b < d; b++) covariance[a * d + b] = (1 - shrinkage) * (s[a * d + b] as number) + (a === b ? shrinkage * mu : 0);
+    for (let b = 0; b < d; b++)
+      covariance[a * d + b] = (1 - shrinkage) * (s[a * d + b] as number) + (a === b ? shrinkage * mu : 0);
   }
   return { covariance, shrinkage };
 }
@@ -71,7 +72,8 @@ export function trainShrunkMahalanobis({ genuine, cohort }: DetectorTrainingData
   const std = flooredScale(own.std, own.mean, population);
   const z = new Float64Array(n * d);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) z[i * d + j] = ((genuine.data[i * d + j] as number) - (own.mean[j] as number)) / (std[j] as number);
+    for (let j = 0; j < d; j++)
+      z[i * d + j] = ((genuine.data[i * d + j] as number) - (own.mean[j] as number)) / (std[j] as number);
   }
   let { covariance, shrinkage } = ledoitWolf(z, n, d);
   if (shrinkage < minShrinkage) {

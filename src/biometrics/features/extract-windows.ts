@@ -29,7 +29,9 @@ export function alignToSpec(data: BiometricData, spec: FeatureSpec): Float32Arra
   if (sameOrder) return data.data;
   const order = expected.map((name) => got.indexOf(name));
   if (got.length !== expected.length || order.includes(-1)) {
-    throw mismatch(`${data.kind === 'samples' ? 'channels' : 'columns'} are [${got.join(', ')}], the model expects [${expected.join(', ')}]`);
+    throw mismatch(
+      `${data.kind === 'samples' ? 'channels' : 'columns'} are [${got.join(', ')}], the model expects [${expected.join(', ')}]`,
+    );
   }
   const c = expected.length;
   const out = new Float32Array(data.length * c);

@@ -26,8 +26,20 @@ export const MIN_WINDOW_SAMPLES = 8;
 
 /** Time-domain statistics computed for every signal (each channel and the magnitude). */
 export const TIME_FEATURES = [
-  'mean', 'std', 'min', 'max', 'p10', 'p25', 'p50', 'p75', 'p90', 'mad', 'energy',
-  'meanCross', 'jerkMean', 'jerkStd',
+  'mean',
+  'std',
+  'min',
+  'max',
+  'p10',
+  'p25',
+  'p50',
+  'p75',
+  'p90',
+  'mad',
+  'energy',
+  'meanCross',
+  'jerkMean',
+  'jerkStd',
 ] as const;
 /** Zero crossings are meaningless on a magnitude (never negative), so channels only. */
 export const CHANNEL_ONLY_FEATURES = ['zeroCross'] as const;
@@ -73,13 +85,15 @@ function featureNames(spec: Omit<FeatureSpec, 'names'>): string[] {
 export function sampleFeatureSpec(options: SampleSpecOptions): FeatureSpec {
   const modality = options.modality ?? 'motion';
   const { rate, channels } = options;
-  if (!(typeof rate === 'number' && rate > 0 && Number.isFinite(rate))) fail(`options.rate must be a positive number, got ${String(rate)}`);
+  if (!(typeof rate === 'number' && rate > 0 && Number.isFinite(rate)))
+    fail(`options.rate must be a positive number, got ${String(rate)}`);
   if (channels.length === 0) fail('options.channels must name at least one channel');
   if (new Set(channels).size !== channels.length) fail('options.channels must not repeat a name');
   const defaults = defaultWindow(modality);
   const window = options.window ?? defaults.window;
   const hop = options.hop ?? (options.window !== undefined ? window / 2 : defaults.hop);
-  if (!(window > 0 && Number.isFinite(window))) fail(`options.window must be a positive number of seconds, got ${String(window)}`);
+  if (!(window > 0 && Number.isFinite(window)))
+    fail(`options.window must be a positive number of seconds, got ${String(window)}`);
   if (!(hop > 0 && Number.isFinite(hop))) fail(`options.hop must be a positive number of seconds, got ${String(hop)}`);
   const windowSamples = secondsToSamples(window, rate);
   const hopSamples = secondsToSamples(hop, rate);
@@ -94,7 +108,8 @@ export function sampleFeatureSpec(options: SampleSpecOptions): FeatureSpec {
     if (i > 0 && !(edge > (bands[i - 1] as number))) fail('options.bands must be strictly ascending');
   }
   const cadence = options.cadence ?? [0.5, 4];
-  if (!(cadence[0] > 0 && cadence[1] > cadence[0])) fail(`options.cadence must be [low, high] Hz with 0 < low < high, got [${cadence.join(', ')}]`);
+  if (!(cadence[0] > 0 && cadence[1] > cadence[0]))
+    fail(`options.cadence must be [low, high] Hz with 0 < low < high, got [${cadence.join(', ')}]`);
   const base = {
     version: 1 as const,
     kind: 'samples' as const,

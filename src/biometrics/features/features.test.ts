@@ -76,7 +76,12 @@ describe('windowing', () => {
   });
 
   it('uses per-modality defaults at any rate', () => {
-    expect(sampleFeatureSpec({ rate: 20, channels: ['x'] })).toMatchObject({ window: 2.5, hop: 1.25, windowSamples: 50, hopSamples: 25 });
+    expect(sampleFeatureSpec({ rate: 20, channels: ['x'] })).toMatchObject({
+      window: 2.5,
+      hop: 1.25,
+      windowSamples: 50,
+      hopSamples: 25,
+    });
     expect(sampleFeatureSpec({ rate: 100, channels: ['x'] })).toMatchObject({ windowSamples: 250, hopSamples: 125 });
     expect(sampleFeatureSpec({ rate: 64, channels: ['p'], modality: 'ppg' })).toMatchObject({ window: 8, hop: 4 });
     expect(sampleFeatureSpec({ rate: 20, channels: ['x'], window: 4 })).toMatchObject({ hop: 2, hopSamples: 40 });
@@ -94,7 +99,10 @@ describe('feature spec', () => {
     [{ rate: 20, channels: ['x'], bands: [1] }, 'options.bands must list at least two edges (or none)'],
     [{ rate: 20, channels: ['x'], bands: [1, 11] }, 'options.bands[1] must be within 0..10 Hz, got 11'],
     [{ rate: 20, channels: ['x'], bands: [2, 1] }, 'options.bands must be strictly ascending'],
-    [{ rate: 20, channels: ['x'], cadence: [2, 1] as [number, number] }, 'options.cadence must be [low, high] Hz with 0 < low < high, got [2, 1]'],
+    [
+      { rate: 20, channels: ['x'], cadence: [2, 1] as [number, number] },
+      'options.cadence must be [low, high] Hz with 0 < low < high, got [2, 1]',
+    ],
   ])('rejects %j', (options, message) => {
     expect(() => sampleFeatureSpec(options)).toThrow(new TypeError(message));
   });
@@ -166,7 +174,13 @@ describe('FeatureExtractor', () => {
       expect(feature(spec, out, `${name}.std`)).toBeCloseTo(ref.std(x), 5);
       expect(feature(spec, out, `${name}.p90`)).toBeCloseTo(ref.percentile(x, 0.9), 5);
       const med = ref.percentile(x, 0.5);
-      expect(feature(spec, out, `${name}.mad`)).toBeCloseTo(ref.percentile(x.map((v) => Math.abs(v - med)), 0.5), 5);
+      expect(feature(spec, out, `${name}.mad`)).toBeCloseTo(
+        ref.percentile(
+          x.map((v) => Math.abs(v - med)),
+          0.5,
+        ),
+        5,
+      );
       for (let b = 0; b + 1 < spec.bands.length; b++) {
         const top = b + 2 === spec.bands.length;
         const expected = Math.log(ref.bandPower(x, rate, nfft, spec.bands[b]!, spec.bands[b + 1]!, top) + 1e-12);

@@ -45,7 +45,7 @@ describe('RealFft', () => {
     const im = new Float64Array(17);
     const power = new Float64Array(17);
     fft.power(x, re, im, power);
-    expect(power[5]).toBeCloseTo((3 * n / 2) ** 2, 6);
+    expect(power[5]).toBeCloseTo(((3 * n) / 2) ** 2, 6);
     expect(power[4]).toBeCloseTo(0, 9);
   });
 

@@ -52,7 +52,8 @@ export function parseNumericCsv(input: string | Uint8Array, options: CsvTableOpt
   const lines = text.split('\n');
   let last = lines.length;
   while (last > 0 && (lines[last - 1] as string).trim() === '') last--;
-  if (last === 0) throw new VigilError('SAMPLES_EMPTY', { what: 'header row' }, { details: [{ field: 'body', message: 'the CSV is empty' }] });
+  if (last === 0)
+    throw new VigilError('SAMPLES_EMPTY', { what: 'header row' }, { details: [{ field: 'body', message: 'the CSV is empty' }] });
 
   const header = (lines[0] as string).replace(/\r$/, '').split(',').map(unquote);
   const headerProblems = new ProblemList();
@@ -60,7 +61,10 @@ export function parseNumericCsv(input: string | Uint8Array, options: CsvTableOpt
   header.forEach((name, i) => {
     const field = `/header/${i + 1}`;
     if (!COLUMN_NAME.test(name)) {
-      headerProblems.add(field, `header column ${i + 1} "${preview(name)}" is not a valid name (letters, digits, _ . : -, at most 64)`);
+      headerProblems.add(
+        field,
+        `header column ${i + 1} "${preview(name)}" is not a valid name (letters, digits, _ . : -, at most 64)`,
+      );
     } else if (seen.has(name)) {
       headerProblems.add(field, `header column ${i + 1} repeats the name "${name}"`);
     }
@@ -77,7 +81,11 @@ export function parseNumericCsv(input: string | Uint8Array, options: CsvTableOpt
 
   const rows = last - 1;
   if (rows === 0) {
-    throw new VigilError('SAMPLES_EMPTY', { what: 'data rows' }, { details: [{ field: 'body', message: 'the CSV has a header but no data rows' }] });
+    throw new VigilError(
+      'SAMPLES_EMPTY',
+      { what: 'data rows' },
+      { details: [{ field: 'body', message: 'the CSV has a header but no data rows' }] },
+    );
   }
   if (rows > options.limits.maxRows) throw tooMany('rows', rows, options.limits.maxRows, 'body');
   if (rows * columns.length > options.limits.maxCells) {
@@ -102,7 +110,10 @@ export function parseNumericCsv(input: string | Uint8Array, options: CsvTableOpt
       const raw = cells[c] as string;
       const value = parseCell(unquote(raw));
       if (typeof value !== 'number') {
-        problems.add(`${rowField}/${header[c]}`, `line ${r + 2}, column ${header[c]}: "${preview(raw)}" ${CELL_PROBLEM_TEXT[value]}`);
+        problems.add(
+          `${rowField}/${header[c]}`,
+          `line ${r + 2}, column ${header[c]}: "${preview(raw)}" ${CELL_PROBLEM_TEXT[value]}`,
+        );
         if (c !== timeIndex) out++;
         continue;
       }

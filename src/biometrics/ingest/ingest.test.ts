@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VigilError, type ErrorCode } from '../../../protocol/errors.ts';
-import {
-  parseFeatureRowsCsv,
-  parseFeatureRowsJson,
-  parseJsonUpload,
-  parseSampleCsv,
-  parseSampleJson,
-} from './index.ts';
+import { parseFeatureRowsCsv, parseFeatureRowsJson, parseJsonUpload, parseSampleCsv, parseSampleJson } from './index.ts';
 import { resolveIngestOptions } from './ingest-options.ts';
 
 function rejection(fn: () => unknown): VigilError {
@@ -64,7 +58,12 @@ describe('CSV samples', () => {
   });
 
   it('rejects a ragged row and a blank line inside the data', () => {
-    expectRejected(() => parseSampleCsv('x,y\n1,2\n3\n', { rate: 20 }), 'SAMPLES_INVALID', '/rows/2', /line 3 has 1 cells; the header has 2/);
+    expectRejected(
+      () => parseSampleCsv('x,y\n1,2\n3\n', { rate: 20 }),
+      'SAMPLES_INVALID',
+      '/rows/2',
+      /line 3 has 1 cells; the header has 2/,
+    );
     expectRejected(() => parseSampleCsv('x,y\n1,2\n\n3,4\n', { rate: 20 }), 'SAMPLES_INVALID', '/rows/2', /has 0 cells/);
   });
 
@@ -94,9 +93,23 @@ describe('CSV samples', () => {
 
   it('rejects too many channels, rows and cells', () => {
     const header = Array.from({ length: 5 }, (_, i) => `c${i}`).join(',');
-    expectRejected(() => parseSampleCsv(`${header}\n1,2,3,4,5\n`, { rate: 1, limits: { maxChannels: 4 } }), 'SAMPLES_TOO_MANY', '/header');
-    expectRejected(() => parseSampleCsv('x\n1\n2\n3\n', { rate: 1, limits: { maxRows: 2 } }), 'SAMPLES_TOO_MANY', 'body', /3 rows/);
-    expectRejected(() => parseSampleCsv('x,y\n1,2\n3,4\n', { rate: 1, limits: { maxCells: 3 } }), 'SAMPLES_TOO_MANY', 'body', /4 cells/);
+    expectRejected(
+      () => parseSampleCsv(`${header}\n1,2,3,4,5\n`, { rate: 1, limits: { maxChannels: 4 } }),
+      'SAMPLES_TOO_MANY',
+      '/header',
+    );
+    expectRejected(
+      () => parseSampleCsv('x\n1\n2\n3\n', { rate: 1, limits: { maxRows: 2 } }),
+      'SAMPLES_TOO_MANY',
+      'body',
+      /3 rows/,
+    );
+    expectRejected(
+      () => parseSampleCsv('x,y\n1,2\n3,4\n', { rate: 1, limits: { maxCells: 3 } }),
+      'SAMPLES_TOO_MANY',
+      'body',
+      /4 cells/,
+    );
   });
 
   it('rejects bad, duplicate and missing header names', () => {
@@ -106,18 +119,33 @@ describe('CSV samples', () => {
   });
 
   it('rejects a t column that does not increase', () => {
-    expectRejected(() => parseSampleCsv('t,x\n0,1\n50,2\n50,3\n', { rate: 20 }), 'SAMPLES_INVALID', '/rows/3/t', /does not increase/);
+    expectRejected(
+      () => parseSampleCsv('t,x\n0,1\n50,2\n50,3\n', { rate: 20 }),
+      'SAMPLES_INVALID',
+      '/rows/3/t',
+      /does not increase/,
+    );
   });
 
   it('rejects a missing, invalid or contradicted rate', () => {
     expectRejected(() => parseSampleCsv('x\n1\n2\n'), 'SAMPLES_INVALID', 'query.rate', /rate is required/);
     expectRejected(() => parseSampleCsv('x\n1\n', { rate: -5 }), 'SAMPLES_INVALID', 'query.rate', /positive number/);
     expectRejected(() => parseSampleCsv('x\n1\n', { rate: 20_000 }), 'SAMPLES_TOO_MANY', 'query.rate');
-    expectRejected(() => parseSampleCsv('t,x\n0,1\n20,2\n40,3\n', { rate: 20 }), 'SAMPLES_INVALID', 'query.rate', /implies 50\.00 Hz/);
+    expectRejected(
+      () => parseSampleCsv('t,x\n0,1\n20,2\n40,3\n', { rate: 20 }),
+      'SAMPLES_INVALID',
+      'query.rate',
+      /implies 50\.00 Hz/,
+    );
   });
 
   it('rejects bytes that are not UTF-8', () => {
-    expectRejected(() => parseSampleCsv(new Uint8Array([0x78, 0x0a, 0xff, 0xfe]), { rate: 1 }), 'SAMPLES_INVALID', 'body', /UTF-8/);
+    expectRejected(
+      () => parseSampleCsv(new Uint8Array([0x78, 0x0a, 0xff, 0xfe]), { rate: 1 }),
+      'SAMPLES_INVALID',
+      'body',
+      /UTF-8/,
+    );
   });
 });
 
@@ -132,13 +160,26 @@ describe('CSV feature rows', () => {
 
   it('rejects bad cells, too many columns and too few rows', () => {
     expectRejected(() => parseFeatureRowsCsv('a,b\n1,x\n'), 'SAMPLES_INVALID', '/rows/1/b');
-    expectRejected(() => parseFeatureRowsCsv('a,b,c\n1,2,3\n', { limits: { maxFeatureColumns: 2 } }), 'SAMPLES_TOO_MANY', '/header', /3 columns/);
+    expectRejected(
+      () => parseFeatureRowsCsv('a,b,c\n1,2,3\n', { limits: { maxFeatureColumns: 2 } }),
+      'SAMPLES_TOO_MANY',
+      '/header',
+      /3 columns/,
+    );
     expectRejected(() => parseFeatureRowsCsv('a\n1\n', { minRows: 2 }), 'SAMPLES_TOO_FEW');
   });
 });
 
 describe('JSON samples', () => {
-  const body = { rate: 20, channels: ['x', 'y'], samples: [[1, 2], [3, 4], [5, 6]] };
+  const body = {
+    rate: 20,
+    channels: ['x', 'y'],
+    samples: [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ],
+  };
 
   it('reads a sample set', () => {
     const set = parseSampleJson(body);

@@ -11,10 +11,16 @@ import { checkMinRows } from './too-few.ts';
 // The envelopes are checked by schema; rows are walked by hand so that a bad cell is named
 // precisely (and a million-row array is not validated twice).
 const SampleEnvelope = TypeCompiler.Compile(
-  Type.Object({ ...Type.Omit(SampleSetJsonSchema, ['samples']).properties, samples: Type.Array(Type.Unknown()) }, { additionalProperties: false }),
+  Type.Object(
+    { ...Type.Omit(SampleSetJsonSchema, ['samples']).properties, samples: Type.Array(Type.Unknown()) },
+    { additionalProperties: false },
+  ),
 );
 const FeatureEnvelope = TypeCompiler.Compile(
-  Type.Object({ ...Type.Omit(FeatureRowsJsonSchema, ['rows']).properties, rows: Type.Array(Type.Unknown()) }, { additionalProperties: false }),
+  Type.Object(
+    { ...Type.Omit(FeatureRowsJsonSchema, ['rows']).properties, rows: Type.Array(Type.Unknown()) },
+    { additionalProperties: false },
+  ),
 );
 
 type Envelope = typeof SampleEnvelope | typeof FeatureEnvelope;
@@ -29,7 +35,14 @@ function checkEnvelope(checker: Envelope, body: unknown): void {
   problems.throwIfAny();
 }
 
-function preCheckSizes(body: unknown, namesKey: string, rowsKey: string, maxNames: number, what: string, limits: IngestLimits): void {
+function preCheckSizes(
+  body: unknown,
+  namesKey: string,
+  rowsKey: string,
+  maxNames: number,
+  what: string,
+  limits: IngestLimits,
+): void {
   if (typeof body !== 'object' || body === null) return;
   const record = body as Record<string, unknown>;
   const names = record[namesKey];
@@ -111,9 +124,11 @@ export function parseJsonUpload(body: unknown, options: IngestOptions & { kind?:
     throw invalid('/kind', `body kind "${String(declared)}" contradicts kind=${options.kind}`);
   }
   if (kind === 'features') {
-    return parseFeatureRowsJson(declared === undefined && typeof body === 'object' && body !== null ? { ...body, kind } : body, options);
+    return parseFeatureRowsJson(
+      declared === undefined && typeof body === 'object' && body !== null ? { ...body, kind } : body,
+      options,
+    );
   }
   if (kind !== 'samples') throw invalid('/kind', `kind must be "samples" or "features", got ${JSON.stringify(kind)}`);
   return parseSampleJson(body, options);
 }
-

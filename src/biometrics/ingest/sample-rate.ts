@@ -27,7 +27,10 @@ const RATE_TOLERANCE = 0.1;
 export function rateFromTime(time: Float64Array): number | undefined {
   for (let i = 1; i < time.length; i++) {
     if (!((time[i] as number) > (time[i - 1] as number))) {
-      throw invalid(`/rows/${i + 1}/t`, `line ${i + 2}, column t: time ${time[i]} ms does not increase (previous ${time[i - 1]} ms)`);
+      throw invalid(
+        `/rows/${i + 1}/t`,
+        `line ${i + 2}, column t: time ${time[i]} ms does not increase (previous ${time[i - 1]} ms)`,
+      );
     }
   }
   if (time.length < 2) return undefined;

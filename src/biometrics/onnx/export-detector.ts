@@ -1,9 +1,8 @@
 import type { DetectorParams } from '../detectors/detector-types.ts';
-import { GraphBuilder, ONNX_OPSET } from './graph-builder.ts';
+import { GraphBuilder } from './graph-builder.ts';
+import { ONNX_INPUT, ONNX_OUTPUT } from './graph-io.ts';
 
-export { ONNX_OPSET };
-export const ONNX_INPUT = 'features';
-export const ONNX_OUTPUT = 'score';
+export { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT } from './graph-io.ts';
 
 /**
  * The detector as an ONNX graph `features float32[N, D] → score float32[N]`, standardisation
@@ -17,7 +16,11 @@ export function exportDetector(params: DetectorParams, d: number): Uint8Array {
   switch (params.name) {
     case 'scaled-manhattan': {
       const distance = g.op('Abs', [centred]);
-      const weight = g.constant('neg_weight', params.weight.map((v) => -v), [d]);
+      const weight = g.constant(
+        'neg_weight',
+        params.weight.map((v) => -v),
+        [d],
+      );
       score = g.op('MatMul', [distance, weight], [], ONNX_OUTPUT);
       break;
     }

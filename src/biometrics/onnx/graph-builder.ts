@@ -1,8 +1,8 @@
 import onnxProto from 'onnx-proto';
+import { ONNX_OPSET } from './graph-io.ts';
 
 const { onnx } = onnxProto;
 
-export const ONNX_OPSET = 15;
 /** IR version 8 is the newest the bundled onnx-proto (ONNX 1.10) knows; it carries opsets ≤ 15. */
 const IR_VERSION = 8;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -29,7 +29,12 @@ export class GraphBuilder {
   }
 
   /** Appends a node and returns the name of its (single) output. */
-  op(opType: string, inputs: string[], attributes: Attribute[] = [], output = `${opType.toLowerCase()}_${this.counter++}`): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attributes: Attribute[] = [],
+    output = `${opType.toLowerCase()}_${this.counter++}`,
+  ): string {
     this.nodes.push(
       onnx.NodeProto.create({
         opType,

@@ -1,14 +1,9 @@
 import * as ort from 'onnxruntime-node';
 import type { FeatureMatrix } from '../samples.ts';
-import { ONNX_INPUT, ONNX_OUTPUT } from './export-detector.ts';
+import { SESSION_OPTIONS } from './session-options.ts';
+import { ONNX_INPUT, ONNX_OUTPUT } from './graph-io.ts';
 
-/** Session options of every scoring session: one thread each, the worker pool is the parallelism. */
-export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-};
+export { SESSION_OPTIONS } from './session-options.ts';
 
 /** Scores `x` with onnxruntime in this thread (tests, training verification, benchmarks' ceiling). */
 export async function scoreOnnx(model: Uint8Array | ort.InferenceSession, x: FeatureMatrix): Promise<Float32Array> {
@@ -25,10 +20,14 @@ export function scoresAgree(onnx: number, reference: number, tolerance = 1e-4): 
   return Math.abs(onnx - reference) <= tolerance * Math.max(1, Math.abs(reference));
 }
 
-export function worstDisagreement(onnx: Float32Array, reference: Float32Array): { index: number; onnx: number; reference: number } | undefined {
+export function worstDisagreement(
+  onnx: Float32Array,
+  reference: Float32Array,
+): { index: number; onnx: number; reference: number } | undefined {
   if (onnx.length !== reference.length) return { index: -1, onnx: onnx.length, reference: reference.length };
   for (let i = 0; i < onnx.length; i++) {
-    if (!scoresAgree(onnx[i] as number, reference[i] as number)) return { index: i, onnx: onnx[i] as number, reference: reference[i] as number };
+    if (!scoresAgree(onnx[i] as number, reference[i] as number))
+      return { index: i, onnx: onnx[i] as number, reference: reference[i] as number };
   }
   return undefined;
 }
