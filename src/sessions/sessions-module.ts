@@ -43,8 +43,8 @@ export interface SessionCore {
   revocations: RevocationBus;
 }
 
-/** Options read from configuration, checked together so a bad combination is refused at start. */
-function sessionOptions(config: Config) {
+/** Session lifetimes from configuration, checked together so a bad combination is refused at start. */
+export function sessionLifetimes(config: Config): { idleMs: number; absoluteMs: number } {
   const problems: string[] = [];
   if (config.VIGIL_SESSION_IDLE_TTL_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
     // Otherwise a session could idle out while its access token (possibly cached) still verifies.
@@ -67,7 +67,7 @@ function sessionOptions(config: Config) {
  */
 export function createSessionCore(ctx: GatewayContext, options: { subscriberName?: string } = {}): SessionCore {
   const { config, logger, redis, audit, mongo } = ctx;
-  const { idleMs, absoluteMs } = sessionOptions(config);
+  const { idleMs, absoluteMs } = sessionLifetimes(config);
 
   const keys = config.VIGIL_JWT_PRIVATE_KEYS
     ? KeyRing.fromConfig(config.VIGIL_JWT_PRIVATE_KEYS, redis, logger)
