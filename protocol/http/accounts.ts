@@ -1,10 +1,17 @@
 import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ErrorBodySchema } from './common.ts';
 
 /**
  * Accounts: sign-up, availability, the caller's own account, withdrawal, operator approval.
  * Operators declare extra profile fields in config (VIGIL_PROFILE_FIELDS); the sign-up and
  * profile schemas are built from that list, so those fields are validated and documented too.
  */
+
+/**
+ * The error body for per-status response declarations: ErrorBodySchema's shape without its `$id`,
+ * which may appear only once in the OpenAPI document.
+ */
+export const ErrorReply = Type.Object(ErrorBodySchema.properties, { description: 'Catalogued error (protocol/errors.ts)' });
 
 /** Letters of any script, digits, . _ -; 2–32 long; must contain a letter (never mistaken for a phone). */
 export const USERNAME_PATTERN = /^(?=.*\p{L})[\p{L}\p{N}][\p{L}\p{N}._-]{1,31}$/u;
@@ -169,7 +176,7 @@ export function accountViewSchema(fields: readonly ProfileFieldSpec[]) {
       }),
       createdAt: Type.String({ format: 'date-time' }),
     },
-    { $id: 'Account' },
+    { description: 'An account as its owner (or an operator) sees it' },
   );
 }
 

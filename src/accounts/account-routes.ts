@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import {
   AcceptedReply,
+  ErrorReply,
   AccountIdParams,
   AdminListQuery,
   AvailabilityQuery,
@@ -15,7 +16,6 @@ import {
   patchMeBodySchema,
   signUpBodySchema,
 } from '../../protocol/http/accounts.ts';
-import { ErrorBodySchema } from '../../protocol/http/common.ts';
 import { VigilError } from '../../protocol/errors.ts';
 import type { AdminPrincipal } from '../server/admin-auth.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
@@ -35,7 +35,7 @@ export interface AccountRouteDeps {
   admin: Authenticator<AdminPrincipal>;
 }
 
-const E = ErrorBodySchema;
+const E = ErrorReply;
 
 /** /v1/accounts/* and /v1/admin/accounts/*. Schemas come from protocol/http/accounts.ts. */
 export function accountRoutes(deps: AccountRouteDeps): Route[] {

@@ -1,10 +1,10 @@
-import { ErrorBodySchema } from '../../protocol/http/common.ts';
+import { ErrorReply } from '../../protocol/http/accounts.ts';
 import { CodeRequestBody, CodeRequestReply, CodeVerifyBody, CodeVerifyReply } from '../../protocol/http/codes.ts';
 import { metaOf } from '../accounts/request-meta.ts';
 import { defineRoute, type Route } from '../server/http/route.ts';
 import type { CodeRequests } from './code-requests.ts';
 
-const E = ErrorBodySchema;
+const E = ErrorReply;
 
 /** POST /v1/codes and POST /v1/codes/verify. */
 export function codeRoutes(deps: { codeRequests: CodeRequests }): Route[] {

@@ -1,11 +1,11 @@
-import { ErrorBodySchema } from '../../protocol/http/common.ts';
+import { ErrorReply } from '../../protocol/http/accounts.ts';
 import { PasswordChangeBody, PasswordChangedReply, PasswordResetBody } from '../../protocol/http/passwords.ts';
 import { metaOf } from '../accounts/request-meta.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
 import type { Principal } from '../sessions/principal.ts';
 import { PasswordService } from './password-service.ts';
 
-const E = ErrorBodySchema;
+const E = ErrorReply;
 
 /** POST /v1/password/change (authenticated) and POST /v1/password/reset (code or ticket). */
 export function passwordRoutes(deps: { passwords: PasswordService; userAuth: Authenticator<Principal> }): Route[] {

@@ -1,5 +1,5 @@
+import { ErrorReply } from '../../protocol/http/accounts.ts';
 import { OutboxQuery, OutboxReply } from '../../protocol/http/dev-outbox.ts';
-import { ErrorBodySchema } from '../../protocol/http/common.ts';
 import { normalizeEmail } from '../accounts/identifiers.ts';
 import { normalizePhone } from '../accounts/phone-number.ts';
 import { fieldError } from '../accounts/field-errors.ts';
@@ -15,7 +15,7 @@ export function outboxRoutes(deps: { outbox: DevOutbox; phoneRegion: string }): 
       summary: 'Development only: messages sent to an email or phone, oldest first',
       tags: ['dev'],
       hidden: true,
-      schema: { query: OutboxQuery, response: { 200: OutboxReply, 400: ErrorBodySchema } },
+      schema: { query: OutboxQuery, response: { 200: OutboxReply, 400: ErrorReply } },
     }).handle(async ({ query }) => {
       const to = query.to.includes('@') ? normalizeEmail(query.to) : normalizePhone(query.to, deps.phoneRegion);
       if (!to) throw fieldError('query.to', 'must be an email address or a phone number');
