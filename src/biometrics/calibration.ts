@@ -53,8 +53,8 @@ function candidates(g: Float64Array, i: Float64Array): Float64Array {
 }
 
 /**
- * The equal-error point: the observed-score threshold where FAR and FRR are closest; the EER is
- * their mean there. With continuous scores the gap is at most one sample's worth of either rate.
+ * The equal-error point: the observed-score threshold where FAR and FRR are closest (ties: the
+ * lower mean); the EER is their mean there. With continuous scores the gap is at most one sample's worth of either rate.
  */
 export function equalErrorPoint(genuine: Scores, impostor: Scores): OperatingPoint & { eer: number } {
   const g = sorted(genuine);
@@ -66,7 +66,8 @@ export function equalErrorPoint(genuine: Scores, impostor: Scores): OperatingPoi
     const frr = countBelow(g, t) / g.length;
     const far = (m.length - countBelow(m, t)) / m.length;
     const gap = Math.abs(far - frr);
-    if (gap < bestGap) {
+    // Equal gaps (discrete scores) are broken towards the lower mean error.
+    if (gap < bestGap - 1e-12 || (gap <= bestGap + 1e-12 && (far + frr) / 2 < best.eer)) {
       bestGap = gap;
       best = { threshold: t, far, frr, eer: (far + frr) / 2 };
     }
