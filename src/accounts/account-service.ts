@@ -57,6 +57,13 @@ export interface SignUpInput {
   passwordMinLength?: number;
   /** Send the verification link/code when the account starts unverified (default true). */
   sendVerification?: boolean;
+  /** Overrides VIGIL_REQUIRE_VERIFICATION for this sign-up (a legacy dialect whose contract always verifies). */
+  requireVerification?: boolean;
+  /**
+   * Overrides VIGIL_REQUIRE_APPROVAL for this sign-up (a legacy dialect whose contract always has an
+   * operator approve). Remembered on the account, so a later verification still leads to `pending`.
+   */
+  requireApproval?: boolean;
 }
 
 export interface SignUpResult {
@@ -224,7 +231,8 @@ export class AccountService {
     if (input.username === undefined && input.email === undefined && input.phone === undefined) {
       problems.push({ field: 'username', message: 'one of username, email or phone is required' });
     }
-    if (options.requireVerification && input.email === undefined && input.phone === undefined) {
+    const requireVerification = input.requireVerification ?? options.requireVerification;
+    if (requireVerification && input.email === undefined && input.phone === undefined) {
       problems.push({ field: 'email', message: 'an email or phone is required: new accounts must confirm one' });
     }
     const profile = ProfileValidator.clean(input.profile ?? {});
@@ -262,12 +270,13 @@ export class AccountService {
     const doc: AccountDocument = {
       _id: randomUUID(),
       seq: 0,
-      status: this.initialStatus(verified.email || verified.phone),
+      status: this.initialStatus(verified.email || verified.phone, requireVerification, input.requireApproval ?? options.requireApproval),
       locale: input.locale ?? options.defaultLocale,
       profile,
       createdAt: now,
       updatedAt: now,
     };
+    if (input.requireApproval !== undefined) doc.approvalRequired = input.requireApproval;
     if (input.username !== undefined) {
       doc.username = input.username.normalize('NFKC').trim();
       doc.usernameKey = ids.username;
@@ -302,9 +311,9 @@ export class AccountService {
     return device ? { account, device } : { account };
   }
 
-  private initialStatus(verified: boolean): AccountStatus {
-    if (this.options.requireVerification && !verified) return 'unverified';
-    return this.options.requireApproval ? 'pending' : 'active';
+  private initialStatus(verified: boolean, requireVerification: boolean, requireApproval: boolean): AccountStatus {
+    if (requireVerification && !verified) return 'unverified';
+    return requireApproval ? 'pending' : 'active';
   }
 
   /** Throws CONFLICT naming the first taken identifier (details list every taken one). */
@@ -391,7 +400,7 @@ export class AccountService {
     let updated = await store.update(account.id, { $set: { [verifiedField]: now, updatedAt: now } }, { [field]: account[field] });
     if (!updated) return null;
     if (updated.status === 'unverified') {
-      const next: AccountStatus = this.options.requireApproval ? 'pending' : 'active';
+      const next: AccountStatus = (updated.approvalRequired ?? this.options.requireApproval) ? 'pending' : 'active';
       updated = (await store.update(account.id, { $set: { status: next, updatedAt: now } }, { status: 'unverified' })) ?? (await store.findById(account.id));
     }
     await audit.record('account.verified', 'success', { ...meta, userId: account.id, detail: { contact: field, via: how, status: updated?.status ?? 'unknown' } });

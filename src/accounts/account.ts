@@ -38,6 +38,8 @@ export interface Account {
   rejectedAt?: Date;
   rejectionReason?: string;
   withdrawnAt?: Date;
+  /** Set when the sign-up overrode VIGIL_REQUIRE_APPROVAL (see SignUpInput.requireApproval). */
+  approvalRequired?: boolean;
 }
 
 /** What a client may see of an account (no hash, no internal dates). */

@@ -10,7 +10,7 @@ import type { PasswordHasher } from '../credentials/password-hasher.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Lockout } from '../rate-limits/lockout.ts';
 import type { LimitRule, RateLimiter } from '../rate-limits/rate-limiter.ts';
-import type { SessionRecord, SessionService, TokenPair } from './session-service.ts';
+import type { NewSession, SessionRecord, SessionService, TokenPair } from './session-service.ts';
 
 export type LoginRequest =
   | { method: 'password'; identifier: string; password: string; device?: DeviceInfo }
@@ -21,6 +21,24 @@ export interface LoginResult {
   account: Account;
   session: SessionRecord;
   tokens: TokenPair;
+}
+
+/** A login whose session carries no core tokens: the dialect that asked attaches its own (SessionService.attachToken). */
+export interface DialectLoginResult {
+  account: Account;
+  session: SessionRecord;
+}
+
+export interface LoginOptions {
+  /** Recorded as the session's kind ('core' by default; a legacy dialect's name). */
+  kind?: string;
+}
+
+/** Who a credential proved the caller to be, before any session exists. */
+interface ProvenLogin {
+  account: Account;
+  device: DeviceInfo | undefined;
+  method: string;
 }
 
 export interface LoginLimits {
@@ -52,7 +70,28 @@ export class LoginService {
     },
   ) {}
 
-  async login(request: LoginRequest, meta: AuditContext): Promise<LoginResult> {
+  async login(request: LoginRequest, meta: AuditContext, options: LoginOptions = {}): Promise<LoginResult> {
+    const proven = await this.prove(request, meta);
+    await this.recordDevice(proven, meta);
+    const { session, tokens } = await this.deps.sessions.start(this.newSession(proven, meta, options.kind));
+    await this.opened(proven, session, meta);
+    return { account: proven.account, session, tokens };
+  }
+
+  /**
+   * The same checks, limits, lockout and audit as `login`, but the session is opened without core
+   * tokens: a legacy dialect attaches its own token format to it (an opaque DRF token, an HS512 JWT…),
+   * which then lives and dies with the session.
+   */
+  async loginForDialect(request: LoginRequest, meta: AuditContext, kind: string): Promise<DialectLoginResult> {
+    const proven = await this.prove(request, meta);
+    await this.recordDevice(proven, meta);
+    const session = await this.deps.sessions.open(this.newSession(proven, meta, kind));
+    await this.opened(proven, session, meta);
+    return { account: proven.account, session };
+  }
+
+  private prove(request: LoginRequest, meta: AuditContext): Promise<ProvenLogin> {
     switch (request.method) {
       case 'password':
         return this.withPassword(request, meta);
@@ -63,7 +102,7 @@ export class LoginService {
     }
   }
 
-  private async withPassword(request: Extract<LoginRequest, { method: 'password' }>, meta: AuditContext): Promise<LoginResult> {
+  private async withPassword(request: Extract<LoginRequest, { method: 'password' }>, meta: AuditContext): Promise<ProvenLogin> {
     const { accounts, hasher, lockout, audit } = this.deps;
     // The lockout/limit key is the normalised identifier whether or not an account has it, so
     // neither the limits nor the lock reveal which identifiers exist.
@@ -87,10 +126,10 @@ export class LoginService {
     }
     await lockout.succeed(key);
     this.rehashIfWeak(account, request.password);
-    return this.open(account, request.device, meta, 'password');
+    return { account, device: request.device, method: 'password' };
   }
 
-  private async withCode(request: Extract<LoginRequest, { method: 'code' }>, meta: AuditContext): Promise<LoginResult> {
+  private async withCode(request: Extract<LoginRequest, { method: 'code' }>, meta: AuditContext): Promise<ProvenLogin> {
     const field = request.channel === 'email' ? 'email' : 'phone';
     const to = this.deps.accounts.normalizeContact(request.channel, request.to, field);
     await this.admit(to, meta, 'code');
@@ -104,7 +143,7 @@ export class LoginService {
     return this.afterContactProven(request.channel, to, request.device, meta, 'code');
   }
 
-  private async withTicket(request: Extract<LoginRequest, { method: 'ticket' }>, meta: AuditContext): Promise<LoginResult> {
+  private async withTicket(request: Extract<LoginRequest, { method: 'ticket' }>, meta: AuditContext): Promise<ProvenLogin> {
     await this.hit(`login:ip:${meta.ip ?? 'unknown'}`, this.deps.limits.perIp);
     const claims = await this.deps.tickets.consume(request.ticket, 'login');
     return this.afterContactProven(claims.channel, claims.to, request.device, meta, 'ticket');
@@ -117,7 +156,7 @@ export class LoginService {
     device: DeviceInfo | undefined,
     meta: AuditContext,
     method: string,
-  ): Promise<LoginResult> {
+  ): Promise<ProvenLogin> {
     const { accounts, lockout, audit } = this.deps;
     let account = await accounts.findByContact(channel, to);
     // Codes for login are only sent to registered contacts; the account may have gone since.
@@ -133,7 +172,7 @@ export class LoginService {
       throw blocker;
     }
     await lockout.succeed(to);
-    return this.open(account, device, meta, method);
+    return { account, device, method };
   }
 
   /** Counts the attempt against both limits and refuses a locked identifier, before any real work. */
@@ -173,28 +212,31 @@ export class LoginService {
     if (lockedFor > 0) await audit.record('login.locked', 'failure', { ...fields, detail: { method, seconds: lockedFor } });
   }
 
-  private async open(account: Account, device: DeviceInfo | undefined, meta: AuditContext, method: string): Promise<LoginResult> {
-    const { devices, sessions, audit } = this.deps;
-    if (device) {
-      const stored = await devices.upsert(account.id, device);
-      if (stored.firstSeenAt.getTime() === stored.lastSeenAt.getTime()) {
-        await audit.record('device.registered', 'success', { ...meta, userId: account.id, deviceId: device.id });
-      }
+  private newSession({ account, device }: ProvenLogin, meta: AuditContext, kind: string | undefined): NewSession {
+    const session: NewSession = { userId: account.id, ip: meta.ip, userAgent: meta.userAgent, deviceId: device?.id };
+    if (kind !== undefined) session.kind = kind;
+    return session;
+  }
+
+  private async recordDevice({ account, device }: ProvenLogin, meta: AuditContext): Promise<void> {
+    if (!device) return;
+    const stored = await this.deps.devices.upsert(account.id, device);
+    if (stored.firstSeenAt.getTime() === stored.lastSeenAt.getTime()) {
+      await this.deps.audit.record('device.registered', 'success', { ...meta, userId: account.id, deviceId: device.id });
     }
-    const { session, tokens } = await sessions.start({
-      userId: account.id,
-      ip: meta.ip,
-      userAgent: meta.userAgent,
-      deviceId: device?.id,
-    });
-    await audit.record('login.succeeded', 'success', {
+  }
+
+  /** Records the successful login once the session exists. */
+  private async opened({ account, device, method }: ProvenLogin, session: SessionRecord, meta: AuditContext): Promise<void> {
+    const detail: Record<string, string> = { method };
+    if (session.kind !== 'core') detail.kind = session.kind;
+    await this.deps.audit.record('login.succeeded', 'success', {
       ...meta,
       userId: account.id,
       sessionId: session.id,
       deviceId: device?.id,
-      detail: { method },
+      detail,
     });
-    return { account, session, tokens };
   }
 
   /** Upgrades a hash made at a lower cost than configured; off the request path. */

@@ -109,6 +109,17 @@ export class SessionService {
     return removed > 0;
   }
 
+  /**
+   * Ends the session a refresh token belongs to, for clients that log out by presenting their
+   * refresh token rather than an access token (RFC 7009 style). False when it names no live session.
+   */
+  async revokeByRefreshToken(refreshToken: string, reason: string, audit: AuditContext = {}): Promise<boolean> {
+    const sessionId = await this.store.sessionOfRefreshToken(hashRefreshToken(refreshToken));
+    const userId = sessionId ? await this.store.liveUser(sessionId) : undefined;
+    if (!sessionId || !userId) return false;
+    return this.revoke(userId, sessionId, reason, { ...audit, sessionId });
+  }
+
   /** Ends every session of the user (password change, reset, withdrawal, "log out everywhere"). */
   async revokeAllForUser(userId: string, options: RevokeAllOptions): Promise<number> {
     const ids = (await this.store.idsForUser(userId)).filter((id) => id !== options.exceptSessionId);

@@ -137,6 +137,11 @@ export class SessionStore {
     return live.sort((a, b) => b.createdAt - a.createdAt);
   }
 
+  /** The session a refresh token (current or earlier in its family) was issued to, if that session may still live. */
+  async sessionOfRefreshToken(hash: string): Promise<string | undefined> {
+    return (await this.redis.get(refreshTokenKey(hash))) ?? undefined;
+  }
+
   /** The user's session ids in the index (live or not yet cleaned up). */
   async idsForUser(userId: string): Promise<string[]> {
     return this.redis.zrange(userSessionsKey(userId), '0', '-1');

@@ -141,11 +141,16 @@ export interface LoginDependencies {
   tickets: Tickets;
 }
 
+/** The login concern: its routes, and the service legacy dialects log in through. */
+export interface LoginModule extends GatewayModule {
+  login: LoginService;
+}
+
 /**
  * POST /v1/sessions (password, code or ticket login), the caller's devices and audit trail.
  * Assembled after identity, whose account service it uses.
  */
-export function createLoginModule(ctx: GatewayContext, core: SessionCore, identity: LoginDependencies): GatewayModule {
+export function createLoginModule(ctx: GatewayContext, core: SessionCore, identity: LoginDependencies): LoginModule {
   const { config } = ctx;
   const window = config.VIGIL_LOGIN_WINDOW_SECONDS;
   const login = new LoginService({
@@ -173,6 +178,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
   });
   return {
     name: 'login',
+    login,
     routes: loginRoutes({
       login,
       sessions: core.sessions,
