@@ -32,7 +32,11 @@ const auditOf = (sessionId: string) => gw.gateway.mongo.db.collection('audit').f
 
 describe('LoginService.loginForDialect', () => {
   it("opens a session of the dialect's kind without core tokens; an attached token lives and dies with it", async () => {
-    const result = await login.loginForDialect({ method: 'password', identifier: 'dialect', password: 'passphrase 12' }, meta, 'legacy-x');
+    const result = await login.loginForDialect(
+      { method: 'password', identifier: 'dialect', password: 'passphrase 12' },
+      meta,
+      'legacy-x',
+    );
     expect(result).not.toHaveProperty('tokens');
     expect(result.session.kind).toBe('legacy-x');
     expect((await node.core.sessions.get(result.session.id))?.kind).toBe('legacy-x');
@@ -45,15 +49,19 @@ describe('LoginService.loginForDialect', () => {
   });
 
   it('refuses a wrong password exactly as a core login does, opening nothing', async () => {
-    await expect(login.loginForDialect({ method: 'password', identifier: 'dialect', password: 'wrong password' }, meta, 'legacy-x')).rejects.toMatchObject({
+    await expect(
+      login.loginForDialect({ method: 'password', identifier: 'dialect', password: 'wrong password' }, meta, 'legacy-x'),
+    ).rejects.toMatchObject({
       code: 'LOGIN_FAILED',
     });
   });
 
   it('a core login may name its kind and still gets the core pair', async () => {
-    const result = await login.login({ method: 'password', identifier: 'dialect', password: 'passphrase 12' }, meta, { kind: 'legacy-y' });
+    const result = await login.login({ method: 'password', identifier: 'dialect', password: 'passphrase 12' }, meta, {
+      kind: 'legacy-y',
+    });
     expect(result.session.kind).toBe('legacy-y');
-    expect(result.tokens.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(result.tokens.refreshToken).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/);
   });
 });
 

@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { deriveKey, open, seal } from '../tokens/sealed-box.ts';
-import { graceKey, refreshTokenKey, sessionKey } from './session-store.ts';
+import { graceKey, sessionKey } from './session-store.ts';
 
 /** What a login or refresh hands the client. */
 export interface TokenPair {
@@ -16,17 +16,8 @@ export interface TokenPair {
   refreshTokenExpiresAt: number;
 }
 
-/** Opaque: 256 random bits. Only its SHA-256 is stored. */
-export function newRefreshToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-export function hashRefreshToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
-}
-
 export type RotationOutcome =
-  /** Not a refresh token of any live session. */
+  /** Not a refresh token this gateway issued (malformed, or its MAC does not verify). */
   | { kind: 'unknown' }
   /** The session ended (expired, revoked); the token is dead with it. */
   | { kind: 'ended'; sessionId: string }
@@ -36,8 +27,21 @@ export type RotationOutcome =
   /** An already-used token: theft is likely; the caller revokes the session. */
   | { kind: 'reused'; sessionId: string; userId: string };
 
-// One atomic step per presented token. KEYS: sess, rt:<new hash>, rg. ARGV: presented hash,
-// new hash ('' = do not rotate), now, sealed new pair, grace ms, idle ms, session id.
+/** Session-hash fields of a new family: its key and the hash of its first token. */
+export interface FamilyFields {
+  fk: string;
+  rc: string;
+}
+
+// <session id>.<256 random bits>.<HMAC-SHA256 under the family key>, all base64url.
+const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/;
+
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+// One atomic step per presented token. KEYS: sess, rg. ARGV: presented hash, new hash
+// ('' = do not rotate), now, sealed new pair, grace ms, idle ms.
 // Rotating stores the new pair sealed under a key derived from the *presented* token, so only
 // whoever holds that token can open it, and only for the grace period.
 const ROTATE = `
@@ -50,16 +54,15 @@ if f[3] == ARGV[1] then
   if ARGV[2] == '' then return {'retry', f[1]} end
   redis.call('HSET', KEYS[1], 'rc', ARGV[2], 'rp', ARGV[1], 'seen', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[6]), abs - now))
-  redis.call('SET', KEYS[2], ARGV[7], 'PX', abs - now)
   if tonumber(ARGV[5]) > 0 then
-    redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
+    redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
   else
-    redis.call('DEL', KEYS[3])
+    redis.call('DEL', KEYS[2])
   end
   return {'rotated', f[1]}
 end
 if f[4] == ARGV[1] then
-  local sealed = redis.call('GET', KEYS[3])
+  local sealed = redis.call('GET', KEYS[2])
   if sealed then return {'grace', f[1], sealed} end
 end
 return {'reused', f[1]}
@@ -70,6 +73,11 @@ return {'reused', f[1]}
  * (new refresh + access); presenting any earlier one is reuse, except the immediately previous
  * token within the grace period, which gets the very same pair again (a client retrying after
  * a lost response must not be mistaken for a thief, nor end up with two live pairs).
+ *
+ * A family costs the same however often it rotates: each token names its session and carries
+ * an HMAC under the session's random family key, so an earlier token is recognised as ours
+ * (reuse) without keeping every token ever issued. Only SHA-256 hashes of the current and the
+ * previous token are stored; the random part of a token is never stored at all.
  */
 export class RefreshFamilies {
   constructor(
@@ -77,35 +85,52 @@ export class RefreshFamilies {
     private readonly idleMs: number,
     private readonly graceMs: number,
   ) {
-    redis.defineCommand('vigilRefreshRotate', { numberOfKeys: 3, lua: ROTATE });
+    redis.defineCommand('vigilRefreshRotate', { numberOfKeys: 2, lua: ROTATE });
+  }
+
+  /** A new family for a session about to be created: its first token and the fields to store. */
+  newFamily(sessionId: string): { token: string; fields: FamilyFields } {
+    const familyKey = randomBytes(32).toString('base64url');
+    const token = mintToken(sessionId, familyKey);
+    return { token, fields: { fk: familyKey, rc: hashRefreshToken(token) } };
+  }
+
+  /** The live session a token of its family (current or earlier) belongs to, if any. */
+  async sessionOf(presented: string): Promise<{ sessionId: string; userId: string } | undefined> {
+    const sessionId = TOKEN.exec(presented)?.[1];
+    if (!sessionId) return undefined;
+    const [userId, familyKey] = await this.redis.hmget(sessionKey(sessionId), 'uid', 'fk');
+    if (!userId || !familyKey || !macMatches(presented, familyKey)) return undefined;
+    return { sessionId, userId };
   }
 
   /**
-   * Rotates `presented`. `mint` makes the next pair for the session (it is only called when
-   * the token is the current one); nothing is stored in plaintext.
+   * Rotates `presented`. `mint` makes the next pair for the session around the given refresh
+   * token (it is only called when the presented token is the current one).
    */
   async rotate(
     presented: string,
     mint: (session: { id: string; userId: string; expiresAt: number }, refreshToken: string) => Promise<TokenPair>,
   ): Promise<RotationOutcome> {
-    const hash = hashRefreshToken(presented);
-    const sessionId = await this.redis.get(refreshTokenKey(hash));
+    const sessionId = TOKEN.exec(presented)?.[1];
     if (!sessionId) return { kind: 'unknown' };
-    const [userId, abs, current] = await this.redis.hmget(sessionKey(sessionId), 'uid', 'abs', 'rc');
-    if (!userId || !abs) return { kind: 'ended', sessionId };
+    const [userId, abs, current, familyKey] = await this.redis.hmget(sessionKey(sessionId), 'uid', 'abs', 'rc', 'fk');
+    if (!userId || !abs || !familyKey) return { kind: 'ended', sessionId };
+    // Not minted under this family's key: a forgery or garbage, which must not revoke anything.
+    if (!macMatches(presented, familyKey)) return { kind: 'unknown' };
 
+    const hash = hashRefreshToken(presented);
     let pair: TokenPair | undefined;
     let nextHash = '';
     let sealed = '';
     if (current === hash) {
-      const refreshToken = newRefreshToken();
+      const refreshToken = mintToken(sessionId, familyKey);
       pair = await mint({ id: sessionId, userId, expiresAt: Number(abs) }, refreshToken);
       nextHash = hashRefreshToken(refreshToken);
-      sealed = seal(this.graceKeyFor(presented, sessionId), JSON.stringify(pair), sessionId);
+      sealed = seal(graceKeyFor(presented, sessionId), JSON.stringify(pair), sessionId);
     }
     const result = (await (this.redis as unknown as RotateCommands).vigilRefreshRotate(
       sessionKey(sessionId),
-      refreshTokenKey(nextHash || 'none'),
       graceKey(sessionId),
       hash,
       nextHash,
@@ -113,20 +138,20 @@ export class RefreshFamilies {
       sealed,
       this.graceMs,
       this.idleMs,
-      sessionId,
     )) as [string, string?, string?];
 
     switch (result[0]) {
       case 'rotated':
         return { kind: 'rotated', sessionId, userId, pair: pair! };
       case 'grace': {
-        const json = open(this.graceKeyFor(presented, sessionId), result[2]!, sessionId);
+        const json = open(graceKeyFor(presented, sessionId), result[2]!, sessionId);
         // Cannot fail for the token it was sealed under; if it somehow does, treat as reuse.
         if (json === undefined) return { kind: 'reused', sessionId, userId };
         return { kind: 'grace', sessionId, userId, pair: JSON.parse(json) as TokenPair };
       }
       case 'retry':
-        // Raced with our own pre-read (the token became current); try once more.
+        // The token became current between our read and the script: impossible for a token we
+        // minted once, but harmless to answer by trying again.
         return this.rotate(presented, mint);
       case 'reused':
         return { kind: 'reused', sessionId, userId };
@@ -134,10 +159,26 @@ export class RefreshFamilies {
         return { kind: 'ended', sessionId };
     }
   }
+}
 
-  private graceKeyFor(presented: string, sessionId: string): Buffer {
-    return deriveKey(presented, 'vigil refresh grace v1', sessionId);
-  }
+function mintToken(sessionId: string, familyKey: string): string {
+  const body = `${sessionId}.${randomBytes(32).toString('base64url')}`;
+  return `${body}.${mac(body, familyKey)}`;
+}
+
+function mac(body: string, familyKey: string): string {
+  return createHmac('sha256', Buffer.from(familyKey, 'base64url')).update(body).digest('base64url');
+}
+
+function macMatches(token: string, familyKey: string): boolean {
+  const cut = token.lastIndexOf('.');
+  const given = Buffer.from(token.slice(cut + 1), 'base64url');
+  const expected = Buffer.from(mac(token.slice(0, cut), familyKey), 'base64url');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function graceKeyFor(presented: string, sessionId: string): Buffer {
+  return deriveKey(presented, 'vigil refresh grace v1', sessionId);
 }
 
 interface RotateCommands {

@@ -3,9 +3,9 @@ import type { Redis } from 'ioredis';
 import { VigilError } from '../../protocol/errors.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { AccessTokens } from '../tokens/access-tokens.ts';
-import { newRefreshToken, hashRefreshToken, type RefreshFamilies, type TokenPair } from './refresh-family.ts';
+import type { RefreshFamilies, TokenPair } from './refresh-family.ts';
 import type { RevocationBus, RevocationListener } from './revocation-bus.ts';
-import type { NewSession, SessionRecord, SessionStore } from './session-store.ts';
+import { newSessionId, type NewSession, type SessionRecord, type SessionStore } from './session-store.ts';
 
 export type { TokenPair } from './refresh-family.ts';
 export type { SessionRecord, NewSession } from './session-store.ts';
@@ -35,9 +35,10 @@ export class SessionService {
 
   /** A new session with its first access + refresh pair (POST /v1/sessions and dialects that use the core pair). */
   async start(input: NewSession): Promise<{ session: SessionRecord; tokens: TokenPair }> {
-    const refreshToken = newRefreshToken();
-    const session = await this.store.create(input, hashRefreshToken(refreshToken));
-    return { session, tokens: await this.pairFor(session, refreshToken) };
+    const id = newSessionId();
+    const family = this.families.newFamily(id);
+    const session = await this.store.create(input, { ...family.fields }, id);
+    return { session, tokens: await this.pairFor(session, family.token) };
   }
 
   /** A session without core tokens, for a dialect that attaches its own (`attachToken`). */
@@ -114,10 +115,9 @@ export class SessionService {
    * refresh token rather than an access token (RFC 7009 style). False when it names no live session.
    */
   async revokeByRefreshToken(refreshToken: string, reason: string, audit: AuditContext = {}): Promise<boolean> {
-    const sessionId = await this.store.sessionOfRefreshToken(hashRefreshToken(refreshToken));
-    const userId = sessionId ? await this.store.liveUser(sessionId) : undefined;
-    if (!sessionId || !userId) return false;
-    return this.revoke(userId, sessionId, reason, { ...audit, sessionId });
+    const owner = await this.families.sessionOf(refreshToken);
+    if (!owner) return false;
+    return this.revoke(owner.userId, owner.sessionId, reason, { ...audit, sessionId: owner.sessionId });
   }
 
   /** Ends every session of the user (password change, reset, withdrawal, "log out everywhere"). */

@@ -27,16 +27,14 @@ export interface NewSession {
 /**
  * Redis layout (every key under REDIS_PREFIX):
  *   sess:<id>          hash: uid kind created seen abs ip ua dev, and the refresh family
- *                      (rc = hash of the current refresh token, rp = the previous one)
+ *                      (fk = family key, rc = hash of the current refresh token, rp = the previous one)
  *                      TTL = min(idle TTL, time to absolute end), renewed on refresh
  *   usess:<userId>     sorted set of the user's session ids, scored by absolute end
- *   rt:<tokenHash>     session id, for every refresh token ever issued to a live session
  *   rg:<id>            the sealed pair answering a retry of the previous refresh token (grace)
  *   sattach:<id>       set of dialect token keys bound to the session, deleted with it
  */
 export const sessionKey = (id: string) => `sess:${id}`;
 export const userSessionsKey = (userId: string) => `usess:${userId}`;
-export const refreshTokenKey = (hash: string) => `rt:${hash}`;
 export const graceKey = (id: string) => `rg:${id}`;
 export const attachedKey = (id: string) => `sattach:${id}`;
 
@@ -71,11 +69,11 @@ export class SessionStore {
     redis.defineCommand('vigilDeleteSessions', { lua: DELETE_SESSIONS });
   }
 
-  /** Creates a session, with its first refresh token hash if it has one. */
-  async create(input: NewSession, refreshHash?: string): Promise<SessionRecord> {
+  /** Creates a session (with its refresh family's fields, if it has one). */
+  async create(input: NewSession, family?: Record<string, string>, id = newSessionId()): Promise<SessionRecord> {
     const now = Date.now();
     const record: SessionRecord = {
-      id: newSessionId(),
+      id,
       userId: input.userId,
       kind: input.kind ?? 'core',
       createdAt: now,
@@ -95,7 +93,7 @@ export class SessionStore {
     if (record.ip) fields.ip = record.ip;
     if (record.userAgent) fields.ua = record.userAgent;
     if (record.deviceId) fields.dev = record.deviceId;
-    if (refreshHash) fields.rc = refreshHash;
+    if (family) Object.assign(fields, family);
     const ttl = Math.min(this.idleMs, this.absoluteMs);
     const multi = this.redis
       .multi()
@@ -104,7 +102,6 @@ export class SessionStore {
       .zremrangebyscore(userSessionsKey(record.userId), '-inf', now)
       .zadd(userSessionsKey(record.userId), record.expiresAt, record.id)
       .pexpire(userSessionsKey(record.userId), this.absoluteMs);
-    if (refreshHash) multi.set(refreshTokenKey(refreshHash), record.id, 'PX', this.absoluteMs);
     await multi.exec();
     return record;
   }
@@ -135,11 +132,6 @@ export class SessionStore {
     });
     if (gone.length > 0) await this.redis.zrem(index, ...gone);
     return live.sort((a, b) => b.createdAt - a.createdAt);
-  }
-
-  /** The session a refresh token (current or earlier in its family) was issued to, if that session may still live. */
-  async sessionOfRefreshToken(hash: string): Promise<string | undefined> {
-    return (await this.redis.get(refreshTokenKey(hash))) ?? undefined;
   }
 
   /** The user's session ids in the index (live or not yet cleaned up). */

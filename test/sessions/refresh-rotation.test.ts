@@ -96,7 +96,26 @@ describe('refresh rotation', () => {
     const res = await refresh('x'.repeat(43));
     expect(res.status).toBe(401);
     expect(await errorCode(res)).toBe('REFRESH_TOKEN_INVALID');
+    // Naming a real session is not enough: without the family's MAC it is not "reuse", and must
+    // not let anyone who saw a session id revoke that session.
+    const [sid, random] = first.refreshToken.split('.');
+    const forged = await refresh(`${sid}.${random}.${'A'.repeat(43)}`);
+    expect(await errorCode(forged)).toBe('REFRESH_TOKEN_INVALID');
     expect(await node.core.sessions.isLive(first.sessionId)).toBe(true);
+    expect((await refresh(first.refreshToken)).status).toBe(200);
+  });
+
+  it('keeps a family the same size however often it rotates', async () => {
+    const first = await login('u-size');
+    let token = first.refreshToken;
+    for (let i = 0; i < 20; i++) token = (await rotate(token)).refreshToken;
+    const keys = (await node.context.redis.keys(`${gw.config.REDIS_PREFIX}*${first.sessionId}*`)).map((k) =>
+      k.slice(gw.config.REDIS_PREFIX.length),
+    );
+    expect(keys.sort()).toEqual([`rg:${first.sessionId}`, `sess:${first.sessionId}`]);
+    // And nothing stored holds a refresh token in the clear.
+    const stored = JSON.stringify(await node.context.redis.hgetall(`sess:${first.sessionId}`));
+    expect(stored).not.toContain(token.split('.')[1]);
   });
 
   it('records refreshes and reuse in the audit trail', async () => {
