@@ -10,6 +10,11 @@ export class ConfigError extends Error {
 }
 
 const compiled = TypeCompiler.Compile(ConfigSchema);
+
+/** Variables whose values must never be echoed, even in a start-up error. */
+function isSecret(name: string): boolean {
+  return /(TOKEN|PASSWORD|SECRET|PRIVATE|ENCRYPTION_KEY|_KEYS?$)/.test(name) && !/_(TTL|SECONDS|MS|MAX|LENGTH)/.test(name);
+}
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off', '']);
 
@@ -46,7 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const name = e.path.replace(/^\//, '') || '(root)';
     if (seen.has(name)) continue; // a union reports once per branch; the first says enough
     seen.add(name);
-    const shown = name === 'VIGIL_ADMIN_TOKEN' ? '(hidden)' : JSON.stringify(withDefaults[name]);
+    const shown = isSecret(name) ? '(hidden)' : JSON.stringify(withDefaults[name]);
     problems.push(`${name}: ${e.message} (got ${shown})`);
   }
   const config = withDefaults as Config;

@@ -15,24 +15,38 @@ const SECURITY_SCHEMES: Record<string, SecurityScheme> = {
   bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from POST /v1/sessions' },
 };
 
-/** TypeBox schemas are JSON Schema; stringify/parse drops TypeBox's symbol keys. */
-function plain(schema: TSchema): unknown {
-  return JSON.parse(JSON.stringify(schema));
+/**
+ * TypeBox schemas are JSON Schema; stringify/parse drops TypeBox's symbol keys. A schema with an
+ * `$id` is hoisted into components once and referenced, since an `$id` may appear only once in a
+ * document.
+ */
+function plain(schema: TSchema, components: Record<string, unknown>): unknown {
+  const hoist = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(hoist);
+    if (typeof value !== 'object' || value === null) return value;
+    const entries = Object.entries(value as Record<string, unknown>).map(([key, inner]) => [key, hoist(inner)] as const);
+    const copy = Object.fromEntries(entries.filter(([key]) => key !== '$id'));
+    const id = (value as { $id?: unknown }).$id;
+    if (typeof id !== 'string') return copy;
+    components[id] ??= copy;
+    return { $ref: `#/components/schemas/${id}` };
+  };
+  return hoist(JSON.parse(JSON.stringify(schema)));
 }
 
-function parameters(where: 'path' | 'query' | 'header', schema: TObject | undefined) {
+function parameters(where: 'path' | 'query' | 'header', schema: TObject | undefined, components: Record<string, unknown>) {
   if (!schema) return [];
   const required = new Set(schema.required ?? []);
   return Object.entries(schema.properties).map(([name, property]) => ({
     name,
     in: where,
     required: where === 'path' || required.has(name),
-    schema: plain(property),
+    schema: plain(property, components),
     ...(property.description ? { description: property.description as string } : {}),
   }));
 }
 
-function requestBody(route: Route) {
+function requestBody(route: Route, components: Record<string, unknown>) {
   const spec = route.body;
   if (spec.kind === 'none') return undefined;
   if (spec.kind === 'raw') {
@@ -41,7 +55,7 @@ function requestBody(route: Route) {
       content: Object.fromEntries(spec.types.map((type) => [type, { schema: { type: 'string', format: 'binary' } }])),
     };
   }
-  const schema = route.schema.body ? plain(route.schema.body) : {};
+  const schema = route.schema.body ? plain(route.schema.body, components) : {};
   const content: Record<string, { schema: unknown }> = { 'application/json': { schema } };
   if (spec.kind === 'form') {
     content['application/x-www-form-urlencoded'] = { schema };
@@ -54,6 +68,8 @@ function requestBody(route: Route) {
 export function buildOpenApi(routes: readonly Route[], info: { title: string; version: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
   const usedSchemes = new Set<string>();
+  const schemas: Record<string, unknown> = {};
+  plain(ErrorBodySchema, schemas);
   for (const route of routes) {
     if (route.hidden) continue;
     const path = route.path.replace(/:(\w+)/g, '{$1}');
@@ -61,7 +77,7 @@ export function buildOpenApi(routes: readonly Route[], info: { title: string; ve
     for (const [status, schema] of Object.entries(route.schema.response)) {
       responses[status] = {
         description: `${status}`,
-        content: { [route.produces]: { schema: plain(schema) } },
+        content: { [route.produces]: { schema: plain(schema, schemas) } },
       };
     }
     if (!route.formatError) {
@@ -75,13 +91,13 @@ export function buildOpenApi(routes: readonly Route[], info: { title: string; ve
       operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
       tags: route.tags,
       parameters: [
-        ...parameters('path', route.schema.params),
-        ...parameters('query', route.schema.query),
-        ...parameters('header', route.schema.headers),
+        ...parameters('path', route.schema.params, schemas),
+        ...parameters('query', route.schema.query, schemas),
+        ...parameters('header', route.schema.headers, schemas),
       ],
       responses,
     };
-    const body = requestBody(route);
+    const body = requestBody(route, schemas);
     if (body) operation.requestBody = body;
     if (route.auth) {
       usedSchemes.add(route.auth.scheme);
@@ -96,6 +112,6 @@ export function buildOpenApi(routes: readonly Route[], info: { title: string; ve
     openapi: '3.1.0',
     info,
     paths,
-    components: { schemas: { ErrorBody: plain(ErrorBodySchema) }, securitySchemes },
+    components: { schemas, securitySchemes },
   };
 }
