@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Lockout } from '../rate-limits/lockout.ts';
 import type { LimitRule, RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { NewSession, SessionRecord, SessionService, TokenPair } from './session-service.ts';
+import type { SessionMetrics } from './session-metrics.ts';
 
 export type LoginRequest =
   | { method: 'password'; identifier: string; password: string; device?: DeviceInfo }
@@ -67,6 +68,7 @@ export class LoginService {
       logger: Logger;
       limits: LoginLimits;
       phoneRegion: string;
+      metrics?: Pick<SessionMetrics, 'logins'>;
     },
   ) {}
 
@@ -206,6 +208,7 @@ export class LoginService {
     reason: string,
   ): Promise<void> {
     const { lockout, audit } = this.deps;
+    this.deps.metrics?.logins.inc({ method, outcome: 'failure' });
     const lockedFor = await lockout.fail(key);
     const fields = userId ? { ...meta, userId } : meta;
     await audit.record('login.failed', 'failure', { ...fields, detail: { method, reason } });
@@ -228,6 +231,7 @@ export class LoginService {
 
   /** Records the successful login once the session exists. */
   private async opened({ account, device, method }: ProvenLogin, session: SessionRecord, meta: AuditContext): Promise<void> {
+    this.deps.metrics?.logins.inc({ method, outcome: 'success' });
     const detail: Record<string, string> = { method };
     if (session.kind !== 'core') detail.kind = session.kind;
     await this.deps.audit.record('login.succeeded', 'success', {

@@ -3,6 +3,7 @@ import type { AccessClaims, AccessTokens } from '../tokens/access-tokens.ts';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache.ts';
 import type { Principal } from './principal.ts';
 import type { RevocationBus } from './revocation-bus.ts';
+import type { SessionMetrics } from './session-metrics.ts';
 import type { SessionService } from './session-service.ts';
 
 interface CachedPrincipal extends Principal {
@@ -36,6 +37,7 @@ export class PrincipalResolver {
     private readonly bus: RevocationBus,
     private readonly keys: KeyDeadlines,
     options: { cacheMax: number; clockToleranceSeconds: number },
+    private readonly metrics?: Pick<SessionMetrics, 'verifications'>,
   ) {
     this.cache = new VerifiedTokenCache(options.cacheMax, (tokens.ttlSeconds + options.clockToleranceSeconds + 1) * 1000);
     bus.onRevoked((event) => this.cache.revokeSessions(event.sessionIds));
@@ -75,10 +77,20 @@ export class PrincipalResolver {
     const trustCache = this.bus.healthy;
     if (trustCache) {
       const hit = this.cache.get(key);
-      if (hit) return { principal: hit };
+      if (hit) {
+        this.metrics?.verifications.inc({ outcome: 'cache_hit' });
+        return { principal: hit };
+      }
     }
-    const claims = await this.tokens.verify(token);
-    if (!(await this.sessions.isLive(claims.sid, claims.sub))) throw new VigilError('TOKEN_REVOKED');
+    let claims: AccessClaims;
+    try {
+      claims = await this.tokens.verify(token);
+      if (!(await this.sessions.isLive(claims.sid, claims.sub))) throw new VigilError('TOKEN_REVOKED');
+    } catch (err) {
+      if (err instanceof VigilError) this.metrics?.verifications.inc({ outcome: err.code });
+      throw err;
+    }
+    this.metrics?.verifications.inc({ outcome: 'verified' });
     const keyUntil = this.keys.verifyUntil(claims.kid);
     const principal: CachedPrincipal = {
       userId: claims.sub,

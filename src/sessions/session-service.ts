@@ -5,6 +5,7 @@ import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { AccessTokens } from '../tokens/access-tokens.ts';
 import type { RefreshFamilies, TokenPair } from './refresh-family.ts';
 import type { RevocationBus, RevocationListener } from './revocation-bus.ts';
+import type { SessionMetrics } from './session-metrics.ts';
 import { newSessionId, type NewSession, type SessionRecord, type SessionStore } from './session-store.ts';
 
 export type { TokenPair } from './refresh-family.ts';
@@ -31,6 +32,7 @@ export class SessionService {
     private readonly tokens: AccessTokens,
     private readonly bus: RevocationBus,
     private readonly audit: AuditLog,
+    private readonly metrics?: SessionMetrics,
   ) {}
 
   /** A new session with its first access + refresh pair (POST /v1/sessions and dialects that use the core pair). */
@@ -60,6 +62,7 @@ export class SessionService {
     audit: AuditContext = {},
   ): Promise<{ sessionId: string; userId: string; tokens: TokenPair }> {
     const outcome = await this.families.rotate(refreshToken, (session, next) => this.pairFor(session, next));
+    this.metrics?.refreshes.inc({ outcome: outcome.kind });
     switch (outcome.kind) {
       case 'unknown':
         throw new VigilError('REFRESH_TOKEN_INVALID');
@@ -171,6 +174,7 @@ export class SessionService {
   private async revokeIds(userId: string, ids: string[], reason: string): Promise<number> {
     if (ids.length === 0) return 0;
     const removed = await this.store.delete(userId, ids);
+    this.metrics?.revokedSessions.inc(removed);
     await this.bus.publish({ userId, sessionIds: ids, reason });
     return removed;
   }

@@ -23,6 +23,7 @@ import type { Principal } from './principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
 import { RefreshFamilies } from './refresh-family.ts';
 import { RevocationBus } from './revocation-bus.ts';
+import { createSessionMetrics, type SessionMetrics } from './session-metrics.ts';
 import { SessionService } from './session-service.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { SessionStore } from './session-store.ts';
@@ -41,6 +42,7 @@ export interface SessionCore {
   devices: DeviceStore;
   /** The revocation channel; `healthy` says whether revocations from other processes reach this one. */
   revocations: RevocationBus;
+  metrics: SessionMetrics;
 }
 
 /** Session lifetimes from configuration, checked together so a bad combination is refused at start. */
@@ -97,11 +99,20 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
   const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
   const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs);
   const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS);
-  const sessions = new SessionService(redis, store, families, accessTokens, bus, audit);
-  const resolver = new PrincipalResolver(accessTokens, sessions, bus, keys, {
-    cacheMax: config.VIGIL_TOKEN_CACHE_MAX,
-    clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS,
+  let resolver: PrincipalResolver | undefined;
+  const metrics = createSessionMetrics(ctx.metrics.registry, {
+    cacheSize: () => resolver?.cacheSize ?? 0,
+    channelUp: () => bus.healthy,
   });
+  const sessions = new SessionService(redis, store, families, accessTokens, bus, audit, metrics);
+  resolver = new PrincipalResolver(
+    accessTokens,
+    sessions,
+    bus,
+    keys,
+    { cacheMax: config.VIGIL_TOKEN_CACHE_MAX, clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS },
+    metrics,
+  );
   // A rotation changes which keys verify until when: cached verifications are re-earned.
   keys.onChange(() => resolver.clearCache());
   const authenticator = userAuthenticator(resolver);
@@ -130,7 +141,7 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
       await bus.close();
     },
   };
-  return { module, sessions, authenticator, resolver, accessTokens, keys, devices, revocations: bus };
+  return { module, sessions, authenticator, resolver, accessTokens, keys, devices, revocations: bus, metrics };
 }
 
 /** What login needs from identity (issue 3). */
@@ -175,6 +186,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
       perIdentifier: { limit: config.VIGIL_LOGIN_PER_IDENTIFIER, windowSeconds: window },
     },
     phoneRegion: config.VIGIL_PHONE_REGION,
+    metrics: core.metrics,
   });
   return {
     name: 'login',

@@ -144,4 +144,13 @@ describe('access token verification', () => {
     await node.core.sessions.revoke('user-revoked', session.id, 'test');
     await expectRejected(tokens.accessToken, 'TOKEN_REVOKED');
   });
+
+  it('counts each outcome in the metrics', async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    for (const outcome of ['verified', 'cache_hit', 'TOKEN_ALG_NONE', 'TOKEN_ALG_MISMATCH', 'TOKEN_EXPIRED', 'TOKEN_REVOKED']) {
+      expect(text).toMatch(new RegExp(`vigil_token_verifications_total\\{outcome="${outcome}"\\} [1-9]`));
+    }
+    expect(text).toMatch(/vigil_revocation_channel_up 1/);
+    expect(text).toMatch(/vigil_token_cache_entries [1-9]/);
+  });
 });
