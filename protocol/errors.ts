@@ -160,6 +160,17 @@ export const ERRORS = {
   STREAM_POLICY_FAILED: { status: 403, close: 4540, message: 'Continuous verification failed: {reason}' },
   /** Only ever sent in an `error` message; the socket stays open. */
   STREAM_REFUSED: { status: 422, close: 4500, message: '{reason}' },
+
+  // ── legacy dialects (issue 8) ───────────────────────────────────────────
+  // Each dialect renders these (and every other code) in its own envelope and language; see
+  // src/legacy/*/…-errors.ts and docs/legacy.md.
+  LEGACY_PASSWORDS_DIFFER: { status: 400, close: 4500, message: '{field} must repeat the password exactly' },
+  LEGACY_SMS_PROOF_REQUIRED: {
+    status: 403,
+    close: 4500,
+    message: "Confirm the account's phone with sms_auth_req/sms_auth_res first (valid {seconds} s)",
+  },
+  LEGACY_UPLOAD_URL_INVALID: { status: 403, close: 4500, message: 'The upload URL is invalid, expired or for another file' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERRORS;

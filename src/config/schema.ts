@@ -286,6 +286,47 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: 'How long earlier locks count towards doubling the next one.',
   }),
+
+  // ── legacy dialects (issue 8; docs/legacy.md) ────────────────────────────
+  VIGIL_LEGACY_DIALECTS: Type.String({
+    default: '',
+    pattern: '^([a-e](,[a-e])*)?$',
+    description:
+      'Legacy auth APIs served verbatim, e.g. `a,b,c,d,e` (A /server/*, B /api/auth/*, C /api/registration|token|logout, D /auth|token, E /api/v1/auth/*). Empty: none.',
+  }),
+  VIGIL_LEGACY_PASSWORD_MIN_LENGTH: Type.Integer({
+    default: 8,
+    minimum: 1,
+    maximum: 72,
+    description: "Shortest new password the legacy dialects accept (their clients enforce their own, often laxer, rules).",
+  }),
+  VIGIL_LEGACY_TOKEN_TTL_SECONDS: Type.Integer({
+    default: 86_400,
+    minimum: 60,
+    description: "Lifetime of B's HS512 and E's JWTs (the documents show a day); the session behind them may end sooner.",
+  }),
+  VIGIL_LEGACY_B_JWT_SECRET: Type.Optional(
+    Type.String({ minLength: 64, description: "HS512 secret (≥ 64 bytes) of dialect B's tokens, shared with B's resource servers. Required when b is enabled." }),
+  ),
+  VIGIL_LEGACY_C_MEDIA_URL: Type.Optional(
+    Type.String({ pattern: '^https?://', description: "Base URL of dialect C's media (uploads, catalogue images); default <VIGIL_PUBLIC_URL>/media/." }),
+  ),
+  VIGIL_LEGACY_C_S3_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^:/@]+:[^@]+@',
+      description:
+        "S3-compatible store for dialect C's uploads: https://<access key>:<secret>@<endpoint>/<bucket>?region=<region>. Unset: the gateway signs and stores uploads itself.",
+    }),
+  ),
+  VIGIL_LEGACY_C_UPLOAD_MAX_BYTES: Type.Integer({
+    default: 10_485_760,
+    minimum: 1024,
+    maximum: 15_728_640,
+    description: "Largest file dialect C's presigned uploads accept.",
+  }),
+  VIGIL_LEGACY_D_VERIFIED_URL: Type.Optional(
+    Type.String({ pattern: '^https?://', description: "Where dialect D's email link redirects after activating the account; unset answers with a JSON message." }),
+  ),
 });
 
 export type Config = Static<typeof ConfigSchema>;

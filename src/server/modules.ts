@@ -5,6 +5,7 @@ import { createLoginModule, createSessionCore } from '../sessions/sessions-modul
 import { createIdentity, createIdentityFlows, identityRoutes } from '../accounts/identity.ts';
 import { createNotify } from '../notify/notify-module.ts';
 import { createRealtimeModule } from '../realtime/realtime-module.ts';
+import { createLegacyModules } from '../legacy/legacy-module.ts';
 
 /** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
 export interface GatewayModule {
@@ -46,12 +47,17 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   modules.push(identity.module);
   const identityFlows = createIdentityFlows(ctx, identity.services, sessionCore.sessions);
   modules.push(identityRoutes(ctx, identity.services, identityFlows, sessionCore.authenticator));
-  modules.push(createLoginModule(ctx, sessionCore, identity.services));
+  const login = createLoginModule(ctx, sessionCore, identity.services);
+  modules.push(login);
 
   // Realtime channel (issue 5): GET /v1/stream. Authenticates sockets with the session core and
   // closes them on its revocations; continuous verification attaches to `realtime.channel`.
   const realtime = createRealtimeModule(ctx, { tokens: sessionCore.resolver, sessions: sessionCore.sessions });
   modules.push(realtime);
+
+  // Legacy dialects (issue 8): the five documented auth APIs as thin adapters over the core
+  // services above, each switched on by VIGIL_LEGACY_DIALECTS (docs/legacy.md).
+  modules.push(...createLegacyModules(ctx, { identity: identity.services, flows: identityFlows, sessions: sessionCore, login: login.login }));
 
   return modules;
 }

@@ -1,0 +1,82 @@
+import { ACreateBody, ACreateReply, ADetailReply, AErrorReply, ALoginBody, ALoginReply } from '../../../protocol/legacy/a-realtime.ts';
+import { metaOf } from '../../accounts/request-meta.ts';
+import type { GatewayContext } from '../../server/context.ts';
+import { defineRoute, type Route } from '../../server/http/route.ts';
+import type { GatewayModule } from '../../server/modules.ts';
+import { auditContext } from '../../sessions/session-routes.ts';
+import { sessionKind } from '../shared/dialects.ts';
+import type { LegacyDeps } from '../shared/legacy-deps.ts';
+import { formatAError } from './a-errors.ts';
+import { ATokens } from './a-tokens.ts';
+import { aLoginUser, aUser } from './a-views.ts';
+
+const TAGS = ['legacy A'];
+const failures = { 400: AErrorReply, 401: AErrorReply, 403: AErrorReply, 429: AErrorReply, 503: AErrorReply };
+
+/**
+ * Dialect A (shared/seeds/A): members create, log in (40-hex token) and log out. The biometric
+ * upload endpoints (make_model, check_user) join once the biometrics service exists.
+ */
+export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
+  const { accounts } = deps.identity;
+  const tokens = new ATokens(deps.sessions.sessions);
+  const minLength = ctx.config.VIGIL_LEGACY_PASSWORD_MIN_LENGTH;
+
+  const routes: Route[] = [
+    defineRoute({
+      method: 'POST',
+      path: '/server/members/create/',
+      summary: 'A: sign up with username, password, name, gender, age',
+      tags: TAGS,
+      body: { kind: 'form' },
+      formatError: formatAError,
+      schema: { body: ACreateBody, response: { 200: ACreateReply, ...failures } },
+    }).handle(async ({ body, info }) => {
+      const profile: Record<string, unknown> = { name: body.name, gender: body.gender, age: body.age };
+      const { account } = await accounts.signUp(
+        {
+          username: body.username,
+          password: body.password,
+          profile,
+          passwordMinLength: minLength,
+          // A's accounts have no email or phone to confirm; enabling A accepts that (docs/legacy.md).
+          requireVerification: false,
+        },
+        metaOf(info),
+      );
+      return { status: 200, body: { user: aUser(account) } };
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/server/members/login/',
+      summary: 'A: log in; answers an opaque token for Authorization: Token <token>',
+      tags: TAGS,
+      body: { kind: 'form' },
+      formatError: formatAError,
+      schema: { body: ALoginBody, response: { 200: ALoginReply, ...failures } },
+    }).handle(async ({ body, info }) => {
+      const { account, session } = await deps.login.loginForDialect(
+        { method: 'password', identifier: body.username, password: body.password },
+        auditContext(info),
+        sessionKind('a'),
+      );
+      return { status: 200, body: { token: await tokens.issue(session), user: aLoginUser(account) } };
+    }),
+
+    defineRoute({
+      method: 'GET',
+      path: '/server/members/logout/',
+      summary: 'A: log out (ends the session of Authorization: Token <token>)',
+      tags: TAGS,
+      formatError: formatAError,
+      schema: { response: { 200: ADetailReply, 401: AErrorReply } },
+    }).handle(async ({ info }) => {
+      const session = await tokens.fromHeader(info.headers.authorization);
+      await deps.sessions.sessions.revoke(session.userId, session.id, 'logout', auditContext(info, session.id));
+      return { status: 200, body: { detail: '로그아웃 되었습니다.' } };
+    }),
+  ];
+
+  return { name: 'legacy-a', routes };
+}

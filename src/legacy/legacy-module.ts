@@ -1,0 +1,27 @@
+import type { GatewayContext } from '../server/context.ts';
+import type { GatewayModule } from '../server/modules.ts';
+import { dialectA } from './a-realtime/a-routes.ts';
+import { enabledDialects, type DialectName } from './shared/dialects.ts';
+import type { LegacyDeps } from './shared/legacy-deps.ts';
+
+export type { LegacyDeps };
+
+type DialectFactory = (ctx: GatewayContext, deps: LegacyDeps) => GatewayModule;
+
+const FACTORIES: Partial<Record<DialectName, DialectFactory>> = {
+  a: dialectA,
+};
+
+/**
+ * The legacy dialects switched on by VIGIL_LEGACY_DIALECTS, one module each: thin adapters that
+ * parse a legacy request, call the core services and shape the legacy answer (docs/legacy.md).
+ * A dialect whose settings are missing refuses start-up here, naming the variable.
+ */
+export function createLegacyModules(ctx: GatewayContext, deps: LegacyDeps): GatewayModule[] {
+  const modules: GatewayModule[] = [];
+  for (const dialect of enabledDialects(ctx.config.VIGIL_LEGACY_DIALECTS)) {
+    const factory = FACTORIES[dialect];
+    if (factory) modules.push(factory(ctx, deps));
+  }
+  return modules;
+}
