@@ -100,7 +100,7 @@ describe('dialect A failures (undocumented; DRF shapes, docs/legacy.md)', () => 
   it('an A token is a real session of kind legacy-a, and the login is audited', async () => {
     const login = await api.post<{ token: string; user: { pk: number } }>(A.login.path, A.login.request);
     const account = await gw.gateway.mongo.db.collection('accounts').findOne({ seq: login.body.user.pk });
-    const sessions = await gw.gateway.redis.zrange(`usess:${String(account!._id)}`, 0, -1);
+    const sessions = await gw.gateway.redis.zrange(`usess:${String(account!._id)}`, '0', '-1');
     expect(sessions.length).toBeGreaterThan(0);
     const kinds = await Promise.all(sessions.map((id) => gw.gateway.redis.hget(`sess:${id}`, 'kind')));
     expect(kinds).toContain('legacy-a');
