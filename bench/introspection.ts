@@ -259,6 +259,13 @@ function renderReport(list: Server[], results: Map<string, RoundResult[]>): stri
     '| server | req/s | p50 ms | p99 ms | server CPU ms/s | server CPU µs/req | RSS MB | client CPU ms/s | what it does per request |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
+    '',
+    'Reading it:',
+    '- **server CPU µs/req** is the efficiency figure least disturbed by the shared machine: what one introspection costs the server.',
+    '- **vigil** answers repeat tokens from the verified-token cache (SHA-256 of the token, a map lookup; revocations evict entries over pub/sub), so neither Ed25519 nor Redis is on its hot path. This is the path socket upgrades and resource servers hit.',
+    '- **vigil-no-cache** is the cost of a token seen for the first time: jose/WebCrypto Ed25519 verification plus one Redis round trip to check the session is live — more work than the baseline, which never learns about revocation.',
+    '- **baseline** is stateless JWT validation as most resource servers do it: a revoked session stays valid there until the token expires.',
+    `- The load generator, Redis and the server share ${cpus().length} cores, so req/s and latency are lower bounds for this machine; client CPU near 1000 ms/s would mean the generator, not the server, set the pace.`,
   ].join('\n');
 }
 
