@@ -5,7 +5,7 @@
  *
  *   npx tsx scripts/eval/run.ts --data ../shared/data/wisdm-watch-dev [--activity A[,B…]]
  *       [--detector name[,name…]] [--enrol 0.6] [--svg reports/biometrics-det.svg] [--json file]
- *       [--set detectorOption=value …]
+ *       [--fusion llr|score] [--set detectorOption=value …]
  *
  * Scores come from onnxruntime running each model's exported graph, as in production.
  */
@@ -14,7 +14,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { DETECTOR_NAMES, type DetectorName } from '../../protocol/biometrics.ts';
-import { detPoints, equalErrorPoint, errorRates } from '../../src/biometrics/calibration.ts';
+import { detPoints, equalErrorPoint, errorRates, windowLlr } from '../../src/biometrics/calibration.ts';
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
 import { sampleFeatureSpec, type FeatureSpec } from '../../src/biometrics/features/feature-spec.ts';
 import { SESSION_OPTIONS, scoreOnnx } from '../../src/biometrics/onnx/onnx-check.ts';
@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     svg: { type: 'string', default: 'reports/biometrics-det.svg' },
     json: { type: 'string' },
     quiet: { type: 'boolean', default: false },
+    /** How windows are fused over a horizon: mean calibrated LLR (as the trust score does) or mean raw score. */
+    fusion: { type: 'string', default: 'score' },
     /** Detector option overrides for experiments, e.g. --set logisticL2=0.1 (see DetectorOptions). */
     set: { type: 'string', multiple: true, default: [] },
   },
@@ -133,6 +135,14 @@ interface HorizonRow {
   frr: number;
 }
 
+/** Per-window values to fuse, and the threshold on their mean that matches the model's threshold. */
+function fusionInputs(r: SubjectResult, h: number): { genuine: Float32Array; impostors: Float32Array[]; threshold: number } {
+  if (h === 1 || args.fusion === 'score') return { genuine: r.genuine, impostors: r.impostors, threshold: r.threshold };
+  const cal = r.model.calibration;
+  const llr = (scores: Float32Array) => scores.map((s) => windowLlr(cal, s));
+  return { genuine: llr(r.genuine), impostors: r.impostors.map(llr), threshold: windowLlr(cal, r.threshold) };
+}
+
 function horizonMetrics(results: SubjectResult[], label: string, h: number): HorizonRow {
   const eers: number[] = [];
   const fars: number[] = [];
@@ -140,15 +150,16 @@ function horizonMetrics(results: SubjectResult[], label: string, h: number): Hor
   const pooledGenuine: Float32Array[] = [];
   const pooledImpostor: Float32Array[] = [];
   for (const r of results) {
-    const g = fuse(r.genuine, h);
-    const i = concat(r.impostors.map((s) => fuse(s, h)));
+    const inputs = fusionInputs(r, h);
+    const g = fuse(inputs.genuine, h);
+    const i = concat(inputs.impostors.map((s) => fuse(s, h)));
     eers.push(equalErrorPoint(g, i).eer);
-    const at = errorRates(g, i, r.threshold);
+    const at = errorRates(g, i, inputs.threshold);
     fars.push(at.far);
     frrs.push(at.frr);
     // Pooled over subjects after subtracting each model's own threshold.
-    pooledGenuine.push(g.map((s) => s - r.threshold));
-    pooledImpostor.push(i.map((s) => s - r.threshold));
+    pooledGenuine.push(g.map((s) => s - inputs.threshold));
+    pooledImpostor.push(i.map((s) => s - inputs.threshold));
   }
   const pooled = equalErrorPoint(concat(pooledGenuine), concat(pooledImpostor));
   return { horizon: label, windows: h, eer: mean(eers), pooledEer: pooled.eer, far: mean(fars), frr: mean(frrs) };
@@ -212,6 +223,7 @@ async function main(): Promise<void> {
   const detectors = (args.detector ? args.detector.split(',') : [...DETECTOR_NAMES]) as DetectorName[];
   for (const d of detectors)
     if (!DETECTOR_NAMES.includes(d)) throw new Error(`--detector ${d}: expected one of ${DETECTOR_NAMES.join(', ')}`);
+  if (args.fusion !== 'llr' && args.fusion !== 'score') throw new Error('--fusion must be llr or score');
   const enrolFraction = Number(args.enrol);
   if (!(enrolFraction > 0.1 && enrolFraction < 0.9)) throw new Error('--enrol must be a fraction between 0.1 and 0.9');
 

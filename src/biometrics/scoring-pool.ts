@@ -29,7 +29,10 @@ export interface ScoringPoolOptions {
    * once with SCORING_OVERLOADED instead of queueing unbounded latency. Default 1024.
    */
   maxQueue: number;
-  /** A task running or queued longer than this rejects with SCORING_TIMEOUT (and a running worker is replaced). Default 5000. */
+  /**
+   * A task running or queued longer than this rejects with SCORING_TIMEOUT (a running worker is
+   * replaced). Checked every timeout/4 (10 ms–1 s), so a timeout fires up to 25 % late. Default 5000.
+   */
   taskTimeoutMs: number;
   /** Times a task is re-run after its worker died (crash, exit, timeout kill). Default 1. */
   retries: number;
@@ -101,6 +104,8 @@ export class ScoringPool {
   private retried = 0;
   private failed = 0;
   private inFlight = 0;
+  private readonly deadlines = new Set<{ controller: AbortController; expires: number; timedOut: boolean }>();
+  private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(options: Partial<ScoringPoolOptions> = {}) {
@@ -192,35 +197,67 @@ export class ScoringPool {
   }
 
   private async runOnce(task: ScoringTask, callerSignal: AbortSignal | undefined): Promise<Float32Array> {
-    const timeoutMs = this.options.taskTimeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = callerSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
     if (this.inFlight >= this.options.threads + this.options.maxQueue) throw new VigilError('SCORING_OVERLOADED', {});
+    // One controller per task, expired by the shared watchdog: cheaper than a timer per task.
+    const controller = new AbortController();
+    const deadline = { controller, expires: performance.now() + this.options.taskTimeoutMs, timedOut: false };
+    this.deadlines.add(deadline);
+    this.startWatchdog();
+    const onCallerAbort = () => controller.abort(callerSignal?.reason);
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
     let result: ScoringResult;
     this.inFlight++;
     try {
-      result = await this.piscina.run(task, { transferList: transferList(task.features.buffer as ArrayBuffer), signal });
+      result = await this.piscina.run(task, {
+        transferList: transferList(task.features.buffer as ArrayBuffer),
+        signal: controller.signal,
+      });
     } catch (err) {
       const message = (err as Error).message ?? String(err);
       if (callerSignal?.aborted) throw callerSignal.reason;
-      if (timeout.aborted) throw new VigilError('SCORING_TIMEOUT', { timeoutMs }, { cause: err });
+      if (deadline.timedOut) throw new VigilError('SCORING_TIMEOUT', { timeoutMs: this.options.taskTimeoutMs }, { cause: err });
       throw new WorkerDied(new VigilError('SCORING_FAILED', { reason: `scoring worker died: ${message}` }, { cause: err }));
     } finally {
       this.inFlight--;
+      this.deadlines.delete(deadline);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
     }
     if ('error' in result) throw new VigilError('SCORING_FAILED', { reason: result.error });
     return result.scores;
   }
 
+  /** Aborts tasks past their deadline; runs only while tasks are in flight. */
+  private startWatchdog(): void {
+    if (this.watchdog) return;
+    const period = Math.max(10, Math.min(1000, Math.floor(this.options.taskTimeoutMs / 4)));
+    this.watchdog = setInterval(() => {
+      const now = performance.now();
+      for (const d of this.deadlines) {
+        if (d.expires <= now) {
+          d.timedOut = true;
+          d.controller.abort(new Error('scoring task timed out'));
+          this.deadlines.delete(d);
+        }
+      }
+      if (this.deadlines.size === 0 && this.watchdog) {
+        clearInterval(this.watchdog);
+        this.watchdog = undefined;
+      }
+    }, period);
+    this.watchdog.unref();
+  }
+
   /** Waits for running tasks, then stops the workers. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchdog);
     await this.piscina.close();
   }
 
   /** Stops the workers now; pending tasks reject. */
   async destroy(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchdog);
     await this.piscina.destroy();
   }
 }
