@@ -2,6 +2,7 @@ import type { GatewayContext } from '../server/context.ts';
 import type { GatewayModule } from '../server/modules.ts';
 import { dialectA } from './a-realtime/a-routes.ts';
 import { dialectB } from './b-spring/b-routes.ts';
+import { dialectD } from './d-email/d-routes.ts';
 import { enabledDialects, type DialectName } from './shared/dialects.ts';
 import type { LegacyDeps } from './shared/legacy-deps.ts';
 
@@ -12,6 +13,7 @@ type DialectFactory = (ctx: GatewayContext, deps: LegacyDeps) => GatewayModule;
 const FACTORIES: Partial<Record<DialectName, DialectFactory>> = {
   a: dialectA,
   b: dialectB,
+  d: dialectD,
 };
 
 /**
