@@ -3,6 +3,7 @@ import type { GatewayModule } from '../server/modules.ts';
 import { dialectA } from './a-realtime/a-routes.ts';
 import { dialectB } from './b-spring/b-routes.ts';
 import { dialectD } from './d-email/d-routes.ts';
+import { dialectE } from './e-phone/e-routes.ts';
 import { enabledDialects, type DialectName } from './shared/dialects.ts';
 import type { LegacyDeps } from './shared/legacy-deps.ts';
 
@@ -14,6 +15,7 @@ const FACTORIES: Partial<Record<DialectName, DialectFactory>> = {
   a: dialectA,
   b: dialectB,
   d: dialectD,
+  e: dialectE,
 };
 
 /**
