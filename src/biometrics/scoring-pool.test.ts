@@ -108,8 +108,9 @@ describe('ScoringPool failure limits', () => {
     }
   });
 
+  // The timeout also covers starting the replacement worker (tsx + onnxruntime) on a busy machine.
   it('times out a hung task with SCORING_TIMEOUT and replaces the worker', async () => {
-    const pool = new ScoringPool({ threads: 1, retries: 0, taskTimeoutMs: 1500, testHooks: true });
+    const pool = new ScoringPool({ threads: 1, retries: 0, taskTimeoutMs: 4000, testHooks: true });
     try {
       const model = scoringModel('m', onnx);
       await pool.score(model, probe.data.slice(0, D), 1, D); // warm: the worker is up

@@ -4,6 +4,8 @@ import { signalNames } from './feature-spec.ts';
 
 /** Keeps log() finite on a silent band without moving any real band energy. */
 const LOG_FLOOR = 1e-12;
+/** Added before logging spreads and energies (the `log…` time features). */
+const LOG_OFFSET = 1e-6;
 
 /**
  * Computes one feature vector per window, exactly as named in `spec.names`. One instance per
@@ -172,7 +174,7 @@ export class FeatureExtractor {
     const jerkMean = jerkSum / pairs;
 
     out[o++] = mean;
-    out[o++] = std;
+    out[o++] = Math.log(std + LOG_OFFSET);
     out[o++] = min;
     out[o++] = max;
     out[o++] = quantile(sorted, 0.1);
@@ -180,11 +182,11 @@ export class FeatureExtractor {
     out[o++] = median;
     out[o++] = quantile(sorted, 0.75);
     out[o++] = quantile(sorted, 0.9);
-    out[o++] = quantile(deviation, 0.5);
-    out[o++] = squares / n;
+    out[o++] = Math.log(quantile(deviation, 0.5) + LOG_OFFSET);
+    out[o++] = Math.log(squares / n + LOG_OFFSET);
     out[o++] = meanCross / pairs;
-    out[o++] = jerkAbs / pairs;
-    out[o++] = Math.sqrt(Math.max(0, jerkSquares / pairs - jerkMean * jerkMean));
+    out[o++] = Math.log(jerkAbs / pairs + LOG_OFFSET);
+    out[o++] = Math.log(Math.sqrt(Math.max(0, jerkSquares / pairs - jerkMean * jerkMean)) + LOG_OFFSET);
     if (isChannel) out[o++] = zeroCross / pairs;
     o = this.spectralFeatures(x, mean, out, o);
     return this.autocorrelationFeatures(x, mean, out, o);

@@ -24,10 +24,14 @@ export interface SampleSpecOptions {
 /** Fewest samples a window may have: below this, spectra and percentiles mean nothing. */
 export const MIN_WINDOW_SAMPLES = 8;
 
-/** Time-domain statistics computed for every signal (each channel and the magnitude). */
+/**
+ * Time-domain statistics computed for every signal (each channel and the magnitude). Spreads
+ * and energies are logged (`log…`, natural log of value + 1e-6): they are positive and
+ * heavy-tailed, and distance and linear detectors work better on their logarithm.
+ */
 export const TIME_FEATURES = [
   'mean',
-  'std',
+  'logStd',
   'min',
   'max',
   'p10',
@@ -35,11 +39,11 @@ export const TIME_FEATURES = [
   'p50',
   'p75',
   'p90',
-  'mad',
-  'energy',
+  'logMad',
+  'logEnergy',
   'meanCross',
-  'jerkMean',
-  'jerkStd',
+  'logJerkMean',
+  'logJerkStd',
 ] as const;
 /** Zero crossings are meaningless on a magnitude (never negative), so channels only. */
 export const CHANNEL_ONLY_FEATURES = ['zeroCross'] as const;

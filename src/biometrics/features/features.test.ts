@@ -110,7 +110,7 @@ describe('feature spec', () => {
   it('names one feature per output column, magnitude and correlations included for xyz', () => {
     const spec = sampleFeatureSpec({ rate: 20, channels: ['x', 'y', 'z'] });
     expect(spec.magnitude).toBe(true);
-    expect(spec.names).toContain('mag.jerkStd');
+    expect(spec.names).toContain('mag.logJerkStd');
     expect(spec.names).not.toContain('mag.zeroCross');
     expect(spec.names).toContain('corr.x.z');
     expect(new Set(spec.names).size).toBe(spec.names.length);
@@ -126,18 +126,18 @@ describe('FeatureExtractor', () => {
     new FeatureExtractor(spec).extract(x, 0, out);
     const f = (name: string) => feature(spec, out, `x.${name}`);
     expect(f('mean')).toBeCloseTo(4.5, 6);
-    expect(f('std')).toBeCloseTo(Math.sqrt(5.25), 6);
+    expect(f('logStd')).toBeCloseTo(Math.log(Math.sqrt(5.25) + 1e-6), 6);
     expect(f('min')).toBe(1);
     expect(f('max')).toBe(8);
     expect(f('p10')).toBeCloseTo(1.7, 6); // position 0.7 between 1 and 2
     expect(f('p50')).toBeCloseTo(4.5, 6);
     expect(f('p75')).toBeCloseTo(6.25, 6);
-    expect(f('mad')).toBeCloseTo(2, 6); // |x−4.5| = 3.5 2.5 1.5 .5 .5 1.5 2.5 3.5
-    expect(f('energy')).toBeCloseTo(204 / 8, 5);
+    expect(f('logMad')).toBeCloseTo(Math.log(2 + 1e-6), 6); // |x−4.5| = 3.5 2.5 1.5 .5 .5 1.5 2.5 3.5
+    expect(f('logEnergy')).toBeCloseTo(Math.log(204 / 8 + 1e-6), 5);
     expect(f('meanCross')).toBeCloseTo(1 / 7, 6);
     expect(f('zeroCross')).toBe(0);
-    expect(f('jerkMean')).toBeCloseTo(10, 5); // each step is 1 unit over 0.1 s
-    expect(f('jerkStd')).toBeCloseTo(0, 5);
+    expect(f('logJerkMean')).toBeCloseTo(Math.log(10 + 1e-6), 5); // each step is 1 unit over 0.1 s
+    expect(f('logJerkStd')).toBeCloseTo(Math.log(1e-6), 0); // no spread: the offset alone
   });
 
   it('finds the frequency and period of a tone', () => {
@@ -171,16 +171,16 @@ describe('FeatureExtractor', () => {
     for (const [name, x] of Object.entries(signals)) {
       const m = ref.mean(x);
       expect(feature(spec, out, `${name}.mean`)).toBeCloseTo(m, 5);
-      expect(feature(spec, out, `${name}.std`)).toBeCloseTo(ref.std(x), 5);
+      expect(feature(spec, out, `${name}.logStd`)).toBeCloseTo(Math.log(ref.std(x) + 1e-6), 5);
       expect(feature(spec, out, `${name}.p90`)).toBeCloseTo(ref.percentile(x, 0.9), 5);
       const med = ref.percentile(x, 0.5);
-      expect(feature(spec, out, `${name}.mad`)).toBeCloseTo(
-        ref.percentile(
-          x.map((v) => Math.abs(v - med)),
-          0.5,
-        ),
-        5,
+      const mad = ref.percentile(
+        x.map((v) => Math.abs(v - med)),
+        0.5,
       );
+      expect(feature(spec, out, `${name}.logMad`)).toBeCloseTo(Math.log(mad + 1e-6), 5);
+      const energy = ref.mean(x.map((v) => v * v));
+      expect(feature(spec, out, `${name}.logEnergy`)).toBeCloseTo(Math.log(energy + 1e-6), 5);
       for (let b = 0; b + 1 < spec.bands.length; b++) {
         const top = b + 2 === spec.bands.length;
         const expected = Math.log(ref.bandPower(x, rate, nfft, spec.bands[b]!, spec.bands[b + 1]!, top) + 1e-12);
