@@ -50,6 +50,13 @@ describe('signing keys', () => {
     expect(await gateway.mongo.db.collection('signing_keys').countDocuments()).toBe(1);
   });
 
+  it('lets verifiers cache the key set briefly (unlike every other, no-store, answer)', async () => {
+    const res = await fetch(`${url}/.well-known/jwks.json`);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
+    const health = await fetch(`${url}/healthz`);
+    expect(health.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('rotates: old-key tokens verify during the grace period and are refused after it', async () => {
     const [original] = await jwks();
     const { tokens: before } = await node.core.sessions.start({ userId: 'u-rotation' });

@@ -293,7 +293,8 @@ export class Router {
         res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
         res.writeHeader('content-type', contentType === 'application/json' ? 'application/json; charset=utf-8' : contentType);
         res.writeHeader('x-request-id', info.requestId);
-        res.writeHeader('cache-control', 'no-store');
+        // Auth answers carry tokens and personal data: no caching unless a route says otherwise.
+        if (!('cache-control' in headers)) res.writeHeader('cache-control', 'no-store');
         res.writeHeader('x-content-type-options', 'nosniff');
         for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
         res.end(payload, closeConnection);
