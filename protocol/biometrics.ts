@@ -161,3 +161,32 @@ export type ModelSummary = Static<typeof ModelSummarySchema>;
 
 export const TrustDecisionSchema = Type.Union([Type.Literal('genuine'), Type.Literal('uncertain'), Type.Literal('impostor')]);
 export type TrustDecision = Static<typeof TrustDecisionSchema>;
+
+/** One window of a batch verification. */
+export const WindowVerdictSchema = Type.Object({
+  index: Type.Integer({ minimum: 0 }),
+  /** First sample (samples) or row (feature rows) of the window in the uploaded data. */
+  start: Type.Integer({ minimum: 0 }),
+  score: Type.Number(),
+  accepted: Type.Boolean(),
+});
+
+/**
+ * Batch check_user answer: the legacy shape (total tests, accepted tests, ratio, verdict) plus
+ * the scores. `score` is the mean window score and `verdict` is "accept" when it reaches the
+ * threshold (fusing windows by their mean; docs/biometrics.md has the measured error rates).
+ */
+export const VerificationResultSchema = Type.Object(
+  {
+    total: Type.Integer({ minimum: 1 }),
+    accepted: Type.Integer({ minimum: 0 }),
+    ratio: Type.Number({ minimum: 0, maximum: 1 }),
+    score: Type.Number(),
+    threshold: Type.Number(),
+    verdict: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
+    modelVersion: Type.Integer({ minimum: 1 }),
+    windows: Type.Array(WindowVerdictSchema),
+  },
+  { $id: 'BiometricVerificationResult' },
+);
+export type VerificationResult = Static<typeof VerificationResultSchema>;
