@@ -1,0 +1,175 @@
+/**
+ * Options of `npm run load`. Every option is documented here with its default; validation
+ * names the option it refuses, and a test covers each message.
+ */
+export interface LoadOptions {
+  /** Gateway base URL; loopback only (default http://127.0.0.1:8080). */
+  url: string;
+  /** Sockets to open (1–50 000). */
+  connections: number;
+  /** Sample rate per socket, Hz; 0 opens idle sockets that stream nothing (memory runs). */
+  rate: number;
+  /** Channels per sample (1–64). */
+  channels: number;
+  /** Seconds to hold every socket after the ramp and settle, measured (1–3600). */
+  duration: number;
+  /** Seconds between the ramp and the measured hold, so start-up garbage is collected first (default 3). */
+  settle: number;
+  /** Seconds over which sockets are opened; 0 opens them as fast as `concurrency` allows. */
+  ramp: number;
+  /** Upgrades in flight at once while ramping (default 64). */
+  concurrency: number;
+  /** Milliseconds of samples per frame (default 100: 10 frames/s per socket). */
+  frameMs: number;
+  /** Ask for an ack on every k-th frame (default 1; 0 never). */
+  ackEvery: number;
+  /** Sockets per account (default 5, the gateway's default per-user limit). */
+  perUser: number;
+  /** Reconnect closed sockets as the SDK would (default off: closes are counted, not hidden). */
+  reconnect: boolean;
+  /** Print one JSON summary on stdout instead of the report. */
+  json: boolean;
+  /** Start a gateway child process with load-test limits instead of using `url`. */
+  spawn: boolean;
+  /** First run the same load against a bare uWS server (same codec and messages) for comparison. */
+  baseline: boolean;
+  /** Where accounts are remembered between runs. */
+  accountsFile: string;
+}
+
+export const LOAD_DEFAULTS: LoadOptions = {
+  url: 'http://127.0.0.1:8080',
+  connections: 100,
+  rate: 50,
+  channels: 3,
+  duration: 30,
+  settle: 3,
+  ramp: 0,
+  concurrency: 64,
+  frameMs: 100,
+  ackEvery: 1,
+  perUser: 5,
+  reconnect: false,
+  json: false,
+  spawn: false,
+  baseline: false,
+  accountsFile: '.data/load-accounts.json',
+};
+
+export class LoadOptionError extends Error {
+  override readonly name = 'LoadOptionError';
+}
+
+const FLAGS = new Set(['reconnect', 'json', 'spawn', 'baseline']);
+const NAMES: Record<string, keyof LoadOptions> = {
+  url: 'url',
+  connections: 'connections',
+  rate: 'rate',
+  channels: 'channels',
+  duration: 'duration',
+  settle: 'settle',
+  ramp: 'ramp',
+  concurrency: 'concurrency',
+  'frame-ms': 'frameMs',
+  'ack-every': 'ackEvery',
+  'per-user': 'perUser',
+  reconnect: 'reconnect',
+  json: 'json',
+  spawn: 'spawn',
+  baseline: 'baseline',
+  'accounts-file': 'accountsFile',
+};
+
+function number(name: string, raw: string, min: number, max: number, integer = true): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+    throw new LoadOptionError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** Parses `--name value` / `--flag` arguments; throws LoadOptionError naming the bad option. */
+export function parseLoadOptions(argv: readonly string[]): LoadOptions {
+  const options: LoadOptions = { ...LOAD_DEFAULTS };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new LoadOptionError(`unexpected argument ${JSON.stringify(arg)}; options start with --`);
+    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    const key = NAMES[name];
+    if (!key) throw new LoadOptionError(`unknown option --${name}; known: ${Object.keys(NAMES).map((n) => `--${n}`).join(' ')}`);
+    if (FLAGS.has(name)) {
+      (options as unknown as Record<string, unknown>)[key] = inline === undefined ? true : inline !== 'false';
+      continue;
+    }
+    const raw = inline ?? argv[++i];
+    if (raw === undefined) throw new LoadOptionError(`--${name} needs a value`);
+    switch (key) {
+      case 'url': {
+        let url: URL;
+        try {
+          url = new URL(raw);
+        } catch {
+          throw new LoadOptionError(`--url must be an http:// URL, got ${JSON.stringify(raw)}`);
+        }
+        if (url.protocol !== 'http:') throw new LoadOptionError(`--url must be an http:// URL, got ${JSON.stringify(raw)}`);
+        if (!LOOPBACK.has(url.hostname)) throw new LoadOptionError(`--url must be a loopback address (127.0.0.1, ::1, localhost); refusing ${url.hostname}`);
+        options.url = url.origin;
+        break;
+      }
+      case 'connections':
+        options.connections = number(name, raw, 1, 50_000);
+        break;
+      case 'rate':
+        options.rate = number(name, raw, 0, 10_000, false);
+        break;
+      case 'channels':
+        options.channels = number(name, raw, 1, 64);
+        break;
+      case 'duration':
+        options.duration = number(name, raw, 1, 3_600, false);
+        break;
+      case 'ramp':
+        options.ramp = number(name, raw, 0, 600, false);
+        break;
+      case 'settle':
+        options.settle = number(name, raw, 0, 600, false);
+        break;
+      case 'concurrency':
+        options.concurrency = number(name, raw, 1, 1_000);
+        break;
+      case 'frameMs':
+        options.frameMs = number(name, raw, 5, 10_000);
+        break;
+      case 'ackEvery':
+        options.ackEvery = number(name, raw, 0, 1_000_000);
+        break;
+      case 'perUser':
+        options.perUser = number(name, raw, 1, 10_000);
+        break;
+      case 'accountsFile':
+        options.accountsFile = raw;
+        break;
+    }
+  }
+  return options;
+}
+
+export const LOAD_USAGE = `npm run load -- --connections N --rate HZ --channels C --duration S [--ramp S] [--json]
+  --url URL          gateway (loopback only)            default ${LOAD_DEFAULTS.url}
+  --spawn            start a gateway child process with load-test limits instead
+  --connections N    sockets to open                    default ${LOAD_DEFAULTS.connections}
+  --rate HZ          samples per second per socket (0: idle sockets)   default ${LOAD_DEFAULTS.rate}
+  --channels C       channels per sample                default ${LOAD_DEFAULTS.channels}
+  --duration S       seconds measured after the ramp    default ${LOAD_DEFAULTS.duration}
+  --settle S         seconds between ramp and measuring default ${LOAD_DEFAULTS.settle}
+  --ramp S           seconds to open the sockets over   default ${LOAD_DEFAULTS.ramp} (as fast as --concurrency allows)
+  --concurrency K    upgrades in flight while ramping   default ${LOAD_DEFAULTS.concurrency}
+  --frame-ms MS      samples per frame, in ms           default ${LOAD_DEFAULTS.frameMs}
+  --ack-every K      ack every k-th frame (0: never)    default ${LOAD_DEFAULTS.ackEvery}
+  --per-user K       sockets per account                default ${LOAD_DEFAULTS.perUser}
+  --baseline         first run the same load against a bare uWS server, and compare
+  --reconnect        reconnect closed sockets with backoff
+  --json             print a JSON summary only
+  --accounts-file F  accounts kept between runs         default ${LOAD_DEFAULTS.accountsFile}`;

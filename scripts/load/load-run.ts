@@ -1,0 +1,227 @@
+import * as hdr from 'hdr-histogram-js';
+import WebSocket from 'ws';
+import { StreamClient, refreshingTokenSource, type SampleStream, type TokenPair } from '../../protocol/client/index.ts';
+import type { LoadOptions } from './load-options.ts';
+
+/** Latency percentiles in ms. */
+export interface Percentiles {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+type Histogram = ReturnType<typeof hdr.build>;
+
+/** Microsecond histogram up to an hour. */
+const histogram = (): Histogram => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+
+export function percentiles(h: Histogram): Percentiles {
+  const ms = (us: number) => Math.round(us) / 1000;
+  return {
+    count: h.totalCount,
+    p50: ms(h.getValueAtPercentile(50)),
+    p90: ms(h.getValueAtPercentile(90)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    max: ms(h.maxValue),
+  };
+}
+
+/** One simulated device: a StreamClient, its stream, and the frames awaiting an ack. */
+interface Device {
+  client: StreamClient;
+  stream: SampleStream | undefined;
+  /** Flattened (seq, sentAt) pairs of frames that asked for an ack, oldest first. */
+  pending: number[];
+  /** The server's cumulative frame count on the current connection. */
+  ackedFrames: number;
+  framesSent: number;
+  ready: boolean;
+}
+
+export interface Counters {
+  framesSent: number;
+  framesAcked: number;
+  acks: number;
+  verdicts: number;
+  samplesSent: number;
+}
+
+/**
+ * Opens the sockets, streams samples on a fixed schedule and measures. Sending runs on one 5 ms
+ * ticker that walks the devices in slots (device i sends in slot i mod slots), so frames are
+ * spread evenly over each frame period instead of arriving in bursts.
+ */
+export class LoadRun {
+  readonly devices: Device[] = [];
+  readonly counters: Counters = { framesSent: 0, framesAcked: 0, acks: 0, verdicts: 0, samplesSent: 0 };
+  readonly closes: Record<string, number> = {};
+  readonly connectLatency = histogram();
+  readonly ackLatency = histogram();
+  /** Ack latency since the last progress line. */
+  readonly recentAckLatency = histogram();
+  readonly verdictLatency = histogram();
+  connectFailures = 0;
+  readyCount = 0;
+  connectStartedAt = 0;
+  allSettledAt = 0;
+  private ticker: NodeJS.Timeout | undefined;
+  private slot = 0;
+  private readonly slots: Device[][];
+  private readonly samplesPerFrame: number;
+  private readonly payload: Float32Array;
+  private frameCounter = 0;
+  private nextSlotAt: number | undefined;
+
+  constructor(
+    private readonly options: LoadOptions,
+    private readonly baseUrl: string,
+    private readonly sessions: TokenPair[],
+  ) {
+    const slotCount = Math.max(1, Math.round(options.frameMs / 5));
+    this.slots = Array.from({ length: slotCount }, () => []);
+    this.samplesPerFrame = Math.max(1, Math.round((options.rate * options.frameMs) / 1000));
+    this.payload = new Float32Array(this.samplesPerFrame * options.channels);
+    for (let i = 0; i < this.payload.length; i++) this.payload[i] = Math.sin(i / 7) * 9.81;
+  }
+
+  /** Samples per second per socket actually sent (whole samples per frame). */
+  get effectiveRate(): number {
+    return this.options.rate === 0 ? 0 : (this.samplesPerFrame * 1000) / this.options.frameMs;
+  }
+
+  /** Opens every socket (paced by --ramp, bounded by --concurrency). Resolves when all settled. */
+  async connectAll(): Promise<void> {
+    const { connections, ramp, concurrency, perUser } = this.options;
+    this.connectStartedAt = performance.now();
+    const sources = this.sessions.map((tokens, index) =>
+      refreshingTokenSource({ baseUrl: this.baseUrl, tokens, onRotate: (next) => (this.sessions[index] = next) }),
+    );
+    let inFlight = 0;
+    const waiters: Array<() => void> = [];
+    const slotFree = () => (inFlight < concurrency ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)));
+    const attempts: Array<Promise<void>> = [];
+    for (let i = 0; i < connections; i++) {
+      if (ramp > 0) {
+        const due = this.connectStartedAt + (i * ramp * 1000) / connections;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+      await slotFree();
+      inFlight++;
+      attempts.push(
+        this.connectOne(i, sources[Math.floor(i / perUser)]!).finally(() => {
+          inFlight--;
+          waiters.shift()?.();
+        }),
+      );
+    }
+    await Promise.all(attempts);
+    this.allSettledAt = performance.now();
+  }
+
+  private async connectOne(index: number, getToken: () => Promise<string>): Promise<void> {
+    const client = new StreamClient({
+      url: this.baseUrl,
+      WebSocket,
+      getToken,
+      reconnect: this.options.reconnect ? { initialDelayMs: 500, maxDelayMs: 10_000 } : false,
+    });
+    const device: Device = { client, stream: undefined, pending: [], ackedFrames: 0, framesSent: 0, ready: false };
+    this.devices.push(device);
+    client.on('ready', () => {
+      device.ready = true;
+      device.ackedFrames = 0; // a new connection counts from zero
+      device.pending.length = 0;
+    });
+    client.on('close', ({ code }) => {
+      device.ready = false;
+      this.closes[code] = (this.closes[code] ?? 0) + 1;
+    });
+    client.on('ack', (ack) => {
+      this.counters.acks++;
+      if (ack.frames > device.ackedFrames) {
+        this.counters.framesAcked += ack.frames - device.ackedFrames;
+        device.ackedFrames = ack.frames;
+      }
+      const now = performance.now();
+      const { pending } = device;
+      let drop = 0;
+      while (drop < pending.length && pending[drop]! <= ack.seq) {
+        const us = Math.max(1, Math.round((now - pending[drop + 1]!) * 1000));
+        this.ackLatency.recordValue(us);
+        this.recentAckLatency.recordValue(us);
+        drop += 2;
+      }
+      if (drop > 0) pending.splice(0, drop);
+    });
+    client.on('verdict', (verdict) => {
+      this.counters.verdicts++;
+      this.verdictLatency.recordValue(Math.max(1, Math.round(verdict.latencyMs * 1000)));
+    });
+    const started = performance.now();
+    try {
+      await client.connect();
+    } catch {
+      this.connectFailures++;
+      return;
+    }
+    this.connectLatency.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
+    this.readyCount++;
+    if (this.options.rate > 0) {
+      device.stream = client.openStream({ rate: this.effectiveRate, channels: Array.from({ length: this.options.channels }, (_, c) => `c${c}`), modality: 'load' });
+      this.slots[index % this.slots.length]!.push(device);
+    }
+  }
+
+  startStreaming(): void {
+    if (this.options.rate === 0) return;
+    this.ticker = setInterval(() => this.tick(), 5);
+  }
+
+  stopStreaming(): void {
+    clearInterval(this.ticker);
+  }
+
+  private tick(): void {
+    // Slots run on a virtual clock (one per 5 ms): a late timer catches up on the slots it
+    // missed, so the offered rate holds; after a stall of a whole period, it starts afresh.
+    const now = performance.now();
+    if (this.nextSlotAt === undefined || now - this.nextSlotAt > this.options.frameMs) this.nextSlotAt = now;
+    while (this.nextSlotAt <= now) {
+      const devices = this.slots[this.slot]!;
+      this.slot = (this.slot + 1) % this.slots.length;
+      for (const device of devices) this.send(device, now);
+      this.nextSlotAt += this.options.frameMs / this.slots.length;
+    }
+  }
+
+  private send(device: Device, now: number): void {
+    if (!device.ready || !device.stream) return;
+    const ackEvery = this.options.ackEvery;
+    const ack = ackEvery > 0 && this.frameCounter++ % ackEvery === 0;
+    const seq = device.stream.send(this.payload, { ack });
+    if (seq === undefined) return;
+    device.framesSent++;
+    this.counters.framesSent++;
+    this.counters.samplesSent += this.samplesPerFrame;
+    if (ack) device.pending.push(seq, now);
+  }
+
+  /** Says bye on every socket and waits (bounded) for the closes. */
+  async closeAll(timeoutMs = 10_000): Promise<void> {
+    const closed = this.devices.map((d) => (d.client.state === 'closed' ? Promise.resolve() : d.client.once('close').then(() => undefined)));
+    for (const device of this.devices) device.client.close();
+    await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  }
+
+  /** Sockets ready right now. */
+  get openNow(): number {
+    let n = 0;
+    for (const device of this.devices) if (device.ready) n++;
+    return n;
+  }
+}

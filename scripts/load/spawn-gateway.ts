@@ -1,0 +1,65 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface SpawnedGateway {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A gateway child process for load runs (`--spawn`): production mode (no per-message schema
+ * checks), its own database and key prefix, and abuse limits raised so one IP may sign up and
+ * log in every test account. Everything else is the default configuration.
+ */
+export async function spawnLoadGateway(perUser: number): Promise<SpawnedGateway> {
+  execFileSync('bash', [`${ROOT}scripts/services.sh`, 'start', '--quiet'], { stdio: 'inherit' });
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    PORT: '0',
+    MONGO_DB: 'vigil_load',
+    REDIS_PREFIX: 'vigil:load:',
+    VIGIL_SIGNUP_PER_IP_HOURLY: '1000000',
+    VIGIL_LOGIN_PER_IP: '1000000',
+    VIGIL_LOGIN_PER_IDENTIFIER: '1000',
+    VIGIL_WS_MAX_CONNECTIONS_PER_USER: String(perUser),
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}src/main.ts`], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  // However the load tester ends (hard stop, error, Ctrl-C), the child ends with it.
+  const killChild = () => child.kill('SIGTERM');
+  process.once('exit', killChild);
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the gateway did not start within 30 s:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      if (output.length < 64_000) output += chunk.toString();
+      const match = /"port":(\d+).*"msg":"listening"/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    // Keep draining both pipes for the whole run, or the child blocks on a full pipe.
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the gateway exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        process.off('exit', killChild);
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
