@@ -258,11 +258,13 @@ export class RealtimeChannel {
   }
 
   private scheduleExpiry(conn: StreamConnection, now: number): void {
-    const expiresAt = conn.principal.expiresAt * 1000;
+    const { expiresAt: expiresAtSeconds } = conn.principal;
+    const expiresAt = expiresAtSeconds * 1000;
     const warnAt = expiresAt - this.limits.expiryWarningSeconds * 1000;
-    if (this.limits.expiryWarningSeconds > 0 && warnAt > now) {
+    // A token already inside the warning window is warned about at once, but once per token.
+    if (this.limits.expiryWarningSeconds > 0 && conn.warnedExpiry !== expiresAtSeconds && now < expiresAt) {
       conn.deadline = 'expiry-warning';
-      this.wheel.schedule(conn, warnAt);
+      this.wheel.schedule(conn, Math.max(warnAt, now));
     } else {
       conn.deadline = 'expiry';
       this.wheel.schedule(conn, expiresAt);
@@ -277,6 +279,7 @@ export class RealtimeChannel {
         return;
       case 'expiry-warning': {
         const { expiresAt } = conn.principal;
+        conn.warnedExpiry = expiresAt;
         conn.send({ type: 'expiring', expiresAt, secondsLeft: Math.max(0, Math.floor(expiresAt - now / 1000)) });
         conn.deadline = 'expiry';
         this.wheel.schedule(conn, expiresAt * 1000);

@@ -60,6 +60,8 @@ export class StreamConnection implements ChannelConnection, Scheduled {
   streams: Map<number, OpenStream> | undefined;
   /** A send was buffered; acks are coalesced until `drain`. */
   congested = false;
+  /** The token expiry (epoch s) an `expiring` was sent for: one warning per token. */
+  warnedExpiry = 0;
   private authenticated: Principal | undefined;
 
   constructor(

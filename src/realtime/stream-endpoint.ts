@@ -33,8 +33,8 @@ export function mountStreamEndpoint(app: TemplatedApp, channel: RealtimeChannel,
     compression: uws.DISABLED,
     maxPayloadLength: options.maxMessageBytes * 2,
     maxBackpressure: options.maxBackpressure + 64 * 1024,
-    // The typings say number; uWS reads it as a boolean.
-    closeOnBackpressureLimit: true as unknown as number,
+    // A safety net above our own limit (1 = on; the typings declare a number).
+    closeOnBackpressureLimit: 1,
     idleTimeout: options.idleTimeoutSeconds,
     sendPingsAutomatically: true,
 

@@ -78,6 +78,19 @@ describe('access token expiry on a live socket', () => {
     expect((await socket.next('bye', 3_000)).code).toBe('TOKEN_EXPIRED');
   });
 
+  it('warns at once, and once, when the token is already inside the warning window', async () => {
+    const user = await login(node);
+    const short = await node.core.accessTokens.issue(user.userId, user.sessionId, Math.floor(Date.now() / 1000) + 1);
+    const socket = new TestSocket(gw.url, { token: short.token });
+    sockets.push(socket);
+    await socket.next('ready');
+    expect(await socket.next('expiring', 500)).toMatchObject({ expiresAt: short.expiresAt });
+    // Handing back the same token does not start a warning loop.
+    socket.sendJson({ type: 'refresh', token: short.token });
+    expect(await socket.next('refreshed')).toEqual({ type: 'refreshed', expiresAt: short.expiresAt });
+    expect((await socket.next('bye', 2_000)).code).toBe('TOKEN_EXPIRED');
+  });
+
   it('answers a refresh it cannot accept with an error and keeps the socket', async () => {
     const user = await login(node);
     const other = await login(node);

@@ -20,8 +20,9 @@ beforeAll(async () => {
   flood = await startTestGateway({ VIGIL_WS_MAX_BACKPRESSURE_BYTES: '65536', VIGIL_WS_MAX_MESSAGES_PER_SECOND: '100000' });
   floodNode = await startNode(flood.config);
   channelOf(flood).attach({
-    openStream: (conn) => ({
+    openStream: (conn, spec) => ({
       onFrame(frame) {
+        if (spec.modality === 'quiet') return;
         for (let window = 0; window < 40; window++) {
           if (!conn.send({ type: 'verdict', stream: frame.stream, window, score: 0.5, trust: 0.1, decision: 'uncertain', modelVersion: 1, latencyMs: 2.5 })) return;
         }
@@ -38,9 +39,9 @@ afterAll(async () => {
   await flood?.close();
 });
 
-async function connect(target = gw, sessions = node): Promise<TestSocket> {
+async function connect(target = gw, sessions = node, modality?: string): Promise<TestSocket> {
   const user = await login(sessions);
-  const socket = await readySocket(target.url, user.accessToken, { stream: 1, channels: ['x', 'y', 'z'] });
+  const socket = await readySocket(target.url, user.accessToken, { stream: 1, channels: ['x', 'y', 'z'], modality });
   sockets.push(socket);
   return socket;
 }
@@ -151,6 +152,27 @@ describe('backpressure', () => {
     const metrics = await (await fetch(`${flood.url}/metrics`)).text();
     expect(metrics).toMatch(/vigil_ws_backpressure_total\{event="closed"\} 1/);
     expect(metrics).toMatch(/vigil_ws_backpressure_total\{event="congested"\} [1-9]/);
+  });
+});
+
+describe('drain', () => {
+  it('coalesces acks while a reader is slow and sends the latest on drain', async () => {
+    const socket = await connect(flood, floodNode, 'quiet');
+    socket.ws.pause();
+    const frames = 60_000; // ~5 MB of acks: more than the kernel buffers hold
+    for (let seq = 0; seq < frames; seq++) {
+      socket.ws.send(encodeFrame({ stream: 1, seq, timestamp: 1, channels: 3, values: [1, 2, 3], ackRequested: true }));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    socket.ws.resume();
+    let last = await socket.until('ack', 10_000);
+    while (last.seq < frames - 1) last = await socket.until('ack', 10_000);
+    expect(last).toMatchObject({ seq: frames - 1, frames, gaps: 0, duplicates: 0 });
+    const acks = socket.messages.filter((m) => m.type === 'ack').length;
+    expect(acks).toBeLessThan(frames); // some were held back and folded into later ones
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+    const metrics = await (await fetch(`${flood.url}/metrics`)).text();
+    expect(metrics).toMatch(/vigil_ws_backpressure_total\{event="drained"\} [1-9]/);
   });
 });
 
