@@ -67,7 +67,7 @@ export const CSignBody = Type.Object({
   file_name: Type.String({
     minLength: 1,
     maxLength: 256,
-    description: 'The client\'s file name (its extension is kept), or a full reference of the documented form images/users/<kind>s/<kind>_<22 letters/digits>.<ext>',
+    description: 'The client\'s file name (its extension is kept), or a full reference of the documented form images/users/<kind>s/<kind>_<16–40 letters/digits>.<ext>',
   }),
   file_type: Type.String({ minLength: 3, maxLength: 64, description: 'MIME type the file will be PUT with' }),
   kind: Type.Optional(CUploadKind),

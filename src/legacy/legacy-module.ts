@@ -2,6 +2,7 @@ import type { GatewayContext } from '../server/context.ts';
 import type { GatewayModule } from '../server/modules.ts';
 import { dialectA } from './a-realtime/a-routes.ts';
 import { dialectB } from './b-spring/b-routes.ts';
+import { dialectC } from './c-profile/c-module.ts';
 import { dialectD } from './d-email/d-routes.ts';
 import { dialectE } from './e-phone/e-routes.ts';
 import { enabledDialects, type DialectName } from './shared/dialects.ts';
@@ -11,9 +12,10 @@ export type { LegacyDeps };
 
 type DialectFactory = (ctx: GatewayContext, deps: LegacyDeps) => GatewayModule;
 
-const FACTORIES: Partial<Record<DialectName, DialectFactory>> = {
+const FACTORIES: Record<DialectName, DialectFactory> = {
   a: dialectA,
   b: dialectB,
+  c: dialectC,
   d: dialectD,
   e: dialectE,
 };
@@ -26,8 +28,7 @@ const FACTORIES: Partial<Record<DialectName, DialectFactory>> = {
 export function createLegacyModules(ctx: GatewayContext, deps: LegacyDeps): GatewayModule[] {
   const modules: GatewayModule[] = [];
   for (const dialect of enabledDialects(ctx.config.VIGIL_LEGACY_DIALECTS)) {
-    const factory = FACTORIES[dialect];
-    if (factory) modules.push(factory(ctx, deps));
+    modules.push(FACTORIES[dialect](ctx, deps));
   }
   return modules;
 }

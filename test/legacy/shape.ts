@@ -41,6 +41,9 @@ export const shapes = {
     (min = 32): Shape =>
     (value) =>
       typeof value === 'string' && value.length >= min && b64url.test(value) ? true : `an opaque base64url token of ≥ ${min} characters`,
+  /** The core's refresh token: <session id>.<random>.<MAC>, each part base64url. */
+  coreRefresh: ((value) =>
+    typeof value === 'string' && /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/.test(value) ? true : 'a core refresh token (<session>.<random>.<mac>)') as Shape,
   positiveInt: ((value) => (Number.isInteger(value) && (value as number) > 0 ? true : 'a positive integer')) as Shape,
   nonNegativeInt: ((value) => (Number.isInteger(value) && (value as number) >= 0 ? true : 'an integer ≥ 0')) as Shape,
   ratio: ((value) => (typeof value === 'number' && value >= 0 && value <= 1 ? true : 'a number in [0, 1]')) as Shape,

@@ -1,8 +1,19 @@
 import { request as httpRequest } from 'node:http';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { ADMIN_TOKEN, ROOMY_LIMITS } from '../identity/support.ts';
+import { ADMIN_TOKEN, ROOMY_LIMITS, client as identityClient, type Reply } from '../identity/support.ts';
 
-export { client, outbox, latestCode, codeIn, sleep, type Client, type Reply } from '../identity/support.ts';
+export { outbox, latestCode, codeIn, sleep, type Reply } from '../identity/support.ts';
+
+/** The identity tests' JSON client over fetch, plus PUT (C's admin catalogue). */
+export function client(base: string) {
+  const put = async <T = Record<string, unknown>>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> => {
+    const res = await fetch(base + path, { method: 'PUT', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
+  };
+  return { ...identityClient(base), put };
+}
+export type Client = ReturnType<typeof client>;
 export { ADMIN_TOKEN };
 
 /** 64 bytes, as HS512 requires. */
