@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { TokenPair } from '../../protocol/client/index.ts';
 import { LOAD_USAGE, LoadOptionError, parseLoadOptions, type LoadOptions } from './load-options.ts';
@@ -54,7 +54,7 @@ export interface Measurement {
 export interface LoadSummary {
   tool: string;
   versions: { node: string; vigil: string; uWebSockets: string };
-  machine: { cpus: number; cpu: string; memoryGiB: number; kernel: string };
+  machine: { cpus: number; cpu: string; memoryGiB: number; kernel: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
   options: LoadOptions;
   vigil: Measurement;
   baseline: Measurement | undefined;
@@ -86,6 +86,8 @@ async function main(): Promise<void> {
   }, budgetSeconds * 1000);
   hardStop.unref();
 
+  // Other work on the machine shifts every figure; the report says how busy it was.
+  const loadAverageAtStart = loadavg().map((l) => round(l, 2));
   let baseline: Measurement | undefined;
   if (options.baseline) {
     say('baseline: bare uWS with the same codec and messages…');
@@ -123,7 +125,14 @@ async function main(): Promise<void> {
     const summary: LoadSummary = {
       tool: 'vigil npm run load',
       versions: { node: process.version, vigil: version, uWebSockets: '20.30.0 (@trufflesuite/uws-js-unofficial)' },
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 1024 ** 3), kernel: release() },
+      machine: {
+        cpus: cpus().length,
+        cpu: cpus()[0]?.model ?? 'unknown',
+        memoryGiB: round(totalmem() / 1024 ** 3),
+        kernel: release(),
+        loadAverageAtStart,
+        loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
+      },
       options,
       vigil,
       baseline,
@@ -305,6 +314,7 @@ function report(summary: LoadSummary): string {
     `Vigil realtime load — ${o.connections} sockets, ${o.rate ? `${summary.vigil.streaming.effectiveRateHz} Hz × ${o.channels} ch in ${o.frameMs} ms frames` : 'idle'}, ` +
       `${o.ackEvery ? `ack every ${o.ackEvery === 1 ? '' : `${o.ackEvery}th `}frame` : 'no acks'}, ${o.duration} s measured after ${o.settle} s settle`,
     `machine: ${summary.machine.cpus} × ${summary.machine.cpu}, ${summary.machine.memoryGiB} GiB, Linux ${summary.machine.kernel}; Node ${summary.versions.node}; uWS ${summary.versions.uWebSockets}`,
+    `load average: ${summary.machine.loadAverageAtStart.join(' / ')} at start, ${summary.machine.loadAverageAtEnd.join(' / ')} at end (1/5/15 min; other work on the machine shows here)`,
     ...(summary.baseline ? block(summary.baseline) : []),
     ...block(summary.vigil),
     '',
