@@ -15,7 +15,12 @@ const AuthId = Type.String({ minLength: 1, maxLength: 64, description: 'Login id
 const BEmail = Type.String({ minLength: 3, maxLength: 254 });
 export const BAuthKeyType = Type.Union([Type.Literal('SIGN_UP'), Type.Literal('FORGET_PASSWORD')]);
 
-export const BSignUpBody = Type.Object({ authId: AuthId, password: LegacyPassword, name: Type.String({ minLength: 1, maxLength: 100 }), email: BEmail });
+export const BSignUpBody = Type.Object({
+  authId: AuthId,
+  password: LegacyPassword,
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  email: BEmail,
+});
 export const BSignInBody = Type.Object({ authId: AuthId, password: LegacyPassword });
 export const BWithdrawalBody = Type.Object({ authId: AuthId, password: LegacyPassword });
 export const BAuthIdParams = Type.Object({ authId: Type.String({ minLength: 1, maxLength: 256 }) });

@@ -31,7 +31,12 @@ export const CRegistrationBody = Type.Object({
 });
 export type CRegistrationBody = Static<typeof CRegistrationBody>;
 
-export const CInterest = Type.Object({ emoji: Type.String(), name: Type.String(), uuid: Type.String(), image: Type.Union([Type.String(), Type.Null()]) });
+export const CInterest = Type.Object({
+  emoji: Type.String(),
+  name: Type.String(),
+  uuid: Type.String(),
+  image: Type.Union([Type.String(), Type.Null()]),
+});
 export const CProfession = Type.Object({ emoji: Type.String(), name: Type.String(), uuid: Type.String() });
 export const CUser = Type.Object({
   age: Type.Union([Type.Integer(), Type.Null()]),
@@ -67,7 +72,8 @@ export const CSignBody = Type.Object({
   file_name: Type.String({
     minLength: 1,
     maxLength: 256,
-    description: 'The client\'s file name (its extension is kept), or a full reference of the documented form images/users/<kind>s/<kind>_<16–40 letters/digits>.<ext>',
+    description:
+      "The client's file name (its extension is kept), or a full reference of the documented form images/users/<kind>s/<kind>_<16–40 letters/digits>.<ext>",
   }),
   file_type: Type.String({ minLength: 3, maxLength: 64, description: 'MIME type the file will be PUT with' }),
   kind: Type.Optional(CUploadKind),

@@ -14,7 +14,11 @@ export const DSignUpBody = Type.Object({
 });
 export const DVerifyQuery = Type.Object({
   token: Type.String({ minLength: 1, maxLength: 256 }),
-  uid64: Type.String({ minLength: 1, maxLength: 64, description: 'base64url of the numeric user id (Django urlsafe_base64_encode)' }),
+  uid64: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: 'base64url of the numeric user id (Django urlsafe_base64_encode)',
+  }),
 });
 export const DLoginBody = Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }), password: LegacyPassword });
 /** validate and refresh read only the Authorization header; any body is ignored. */

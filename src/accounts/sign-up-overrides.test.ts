@@ -7,7 +7,12 @@ import { startNode, type Node } from '../../test/sessions/support.ts';
 
 // Issue 8: legacy dialects override the configured verification/approval requirements per sign-up
 // (D always verifies by mail, C always has an operator approve). Real Mongo and Redis.
-const config = testConfig({ VIGIL_REQUIRE_VERIFICATION: '0', VIGIL_REQUIRE_APPROVAL: '0', VIGIL_DEV_OUTBOX: '1', VIGIL_EMBEDDED_WORKERS: '0' });
+const config = testConfig({
+  VIGIL_REQUIRE_VERIFICATION: '0',
+  VIGIL_REQUIRE_APPROVAL: '0',
+  VIGIL_DEV_OUTBOX: '1',
+  VIGIL_EMBEDDED_WORKERS: '0',
+});
 let node: Node;
 let notify: Notify;
 let identity: IdentityServices;
@@ -63,7 +68,9 @@ describe('sign-up overrides of the configured requirements', () => {
   });
 
   it('an account needing verification must name an email or phone', async () => {
-    await expect(identity.accounts.signUp({ username: 'nocontact', password: 'passphrase 12', requireVerification: true })).rejects.toMatchObject({
+    await expect(
+      identity.accounts.signUp({ username: 'nocontact', password: 'passphrase 12', requireVerification: true }),
+    ).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
     });
   });

@@ -33,10 +33,15 @@ describe('dialect A members, replayed from the document', () => {
     expect(created.status).toBe(200);
     const reply = await api.post(A.login.path, A.login.request);
     expect(reply.status).toBe(A.login.response.status);
-    expect(compareWithExample(reply.body, A.login.response.body, { '/token': shapes.hex(40), '/user/pk': shapes.positiveInt })).toEqual([]);
+    expect(
+      compareWithExample(reply.body, A.login.response.body, { '/token': shapes.hex(40), '/user/pk': shapes.positiveInt }),
+    ).toEqual([]);
     const again = await api.post<{ user: { pk: number } }>(A.login.path, A.login.request);
     expect(again.body.user.pk).toBe((reply.body as { user: { pk: number } }).user.pk);
-    const first = await api.post<{ user: { pk: number } }>(A.login.path, { username: A.create.request.username, password: A.create.request.password });
+    const first = await api.post<{ user: { pk: number } }>(A.login.path, {
+      username: A.create.request.username,
+      password: A.create.request.password,
+    });
     expect(first.body.user.pk).toBe(1);
   });
 
@@ -62,7 +67,10 @@ describe('dialect A members, replayed from the document', () => {
     });
     expect(urlencoded.status).toBe(200);
     expect(await urlencoded.json()).toEqual({ user: { username: 'formuser', name: 'Form User', age: 31, gender: 'female' } });
-    const multipart = await fetch(gw.url + A.login.path, { method: 'POST', body: form({ username: 'formuser', password: 'gudrms12' }) });
+    const multipart = await fetch(gw.url + A.login.path, {
+      method: 'POST',
+      body: form({ username: 'formuser', password: 'gudrms12' }),
+    });
     expect(multipart.status).toBe(200);
   });
 });
@@ -93,7 +101,9 @@ describe('dialect A failures (undocumented; DRF shapes, docs/legacy.md)', () => 
   });
 
   it('logout without a token or with another scheme is 401', async () => {
-    expect((await api.get(A.logout.path)).body).toEqual({ detail: '자격 인증데이터(authentication credentials)가 제공되지 않았습니다.' });
+    expect((await api.get(A.logout.path)).body).toEqual({
+      detail: '자격 인증데이터(authentication credentials)가 제공되지 않았습니다.',
+    });
     expect((await api.get(A.logout.path, { Authorization: 'Bearer abc' })).status).toBe(401);
   });
 

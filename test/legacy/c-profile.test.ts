@@ -20,17 +20,28 @@ const sessionShapes = { '/access': shapes.jwt('EdDSA'), '/refresh': shapes.coreR
 const expectedUser = (overrides: Record<string, unknown>) => ({
   ...C.registration.created.body.user,
   age: ageFrom('1984-10-23'),
-  interests: [...C.registration.created.body.user.interests, { ...tennis, uuid: 'fQW6UJWc5eNzvTNxSHK001', image: `http://localhost:8000/media/${tennis.image}` }],
+  interests: [
+    ...C.registration.created.body.user.interests,
+    { ...tennis, uuid: 'fQW6UJWc5eNzvTNxSHK001', image: `http://localhost:8000/media/${tennis.image}` },
+  ],
   ...overrides,
 });
 
 /** sign-s3, then PUT the bytes where it says (on this gateway when it stores uploads itself). */
-async function upload(fileName: string, kind?: string, base = gw.url, bytes: Buffer = JPEG): Promise<{ path: string; url: string }> {
-  const signed = await client(base).post<{ url: string; path: string; headers: Record<string, string>; method: string }>('/api/sign-s3/', {
-    file_name: fileName,
-    file_type: 'image/jpeg',
-    ...(kind ? { kind } : {}),
-  });
+async function upload(
+  fileName: string,
+  kind?: string,
+  base = gw.url,
+  bytes: Buffer = JPEG,
+): Promise<{ path: string; url: string }> {
+  const signed = await client(base).post<{ url: string; path: string; headers: Record<string, string>; method: string }>(
+    '/api/sign-s3/',
+    {
+      file_name: fileName,
+      file_type: 'image/jpeg',
+      ...(kind ? { kind } : {}),
+    },
+  );
   expect(signed.status).toBe(200);
   const target = new URL(signed.body.url);
   const url = target.origin === 'http://localhost:8000' ? base + target.pathname + target.search : signed.body.url;
@@ -43,7 +54,15 @@ beforeAll(async () => {
   gw = await startLegacyGateway('c', { VIGIL_PUBLIC_URL: 'http://localhost:8000' });
   api = client(gw.url);
   const put = (kind: string, uuid: string, body: unknown) => api.put(`/v1/admin/legacy/c/catalogue/${kind}/${uuid}`, body, admin);
-  expect((await put('interests', 'fQW6UJWc5eNzvTNxSHK000', { emoji: '⛳', name: '골프', image: 'images/interests/interest_P6kjacMDyoBQZXHVy3d6Q8.jpeg' })).status).toBe(200);
+  expect(
+    (
+      await put('interests', 'fQW6UJWc5eNzvTNxSHK000', {
+        emoji: '⛳',
+        name: '골프',
+        image: 'images/interests/interest_P6kjacMDyoBQZXHVy3d6Q8.jpeg',
+      })
+    ).status,
+  ).toBe(200);
   expect((await put('interests', 'fQW6UJWc5eNzvTNxSHK001', tennis)).status).toBe(200);
   expect((await put('professions', '6jPaGgDuJeeVffM7SXTBGx', { emoji: '👨‍⚕️', name: '의사' })).status).toBe(200);
 });
@@ -54,7 +73,8 @@ describe('dialect C, replayed from the document', () => {
 
   it('registration: uploads first (sign-s3), then the example; 201 with a pair and the pending user', async () => {
     const request = C.registration.request;
-    for (const name of [request.avatar, request.profile, request.verification_files[0].original]) expect((await upload(name)).path).toBe(name);
+    for (const name of [request.avatar, request.profile, request.verification_files[0].original])
+      expect((await upload(name)).path).toBe(name);
     const reply = await api.post(C.registration.path, request);
     expect(reply.status).toBe(C.registration.created.status);
     // The document answers username "도도도새" to a registration of "도도"; the account is "도도" (docs/legacy.md).
@@ -72,7 +92,13 @@ describe('dialect C, replayed from the document', () => {
     const none = await api.post(C.mobile.path, C.mobile.request);
     expect([none.status, compareWithExample(none.body, C.mobile.notFound.body)]).toEqual([404, []]);
 
-    const other = await api.post<{ user: { uuid: string } }>(C.registration.path, { mobile: C.mobile.request.mobile, username: '두두', name: '박지성', birth: '1981-02-25', gender: 'male' });
+    const other = await api.post<{ user: { uuid: string } }>(C.registration.path, {
+      mobile: C.mobile.request.mobile,
+      username: '두두',
+      name: '박지성',
+      birth: '1981-02-25',
+      gender: 'male',
+    });
     expect(other.status).toBe(201);
     const pending = await api.post(C.mobile.path, C.mobile.request);
     expect([pending.status, compareWithExample(pending.body, C.mobile.pending.body)]).toEqual([406, []]);
@@ -96,7 +122,13 @@ describe('dialect C, replayed from the document', () => {
     const reply = await api.post<{ access: string; refresh: string }>(C.token.path, { mobile, token: code });
     expect(reply.status).toBe(C.token.response.status);
     // Approved now; the document's own step-2 example shows "pending", which step 1 refuses (docs/legacy.md).
-    expect(compareWithExample(reply.body, { ...C.token.response.body, user: expectedUser({ username: '도도', status: 'approved' }) }, sessionShapes)).toEqual([]);
+    expect(
+      compareWithExample(
+        reply.body,
+        { ...C.token.response.body, user: expectedUser({ username: '도도', status: 'approved' }) },
+        sessionShapes,
+      ),
+    ).toEqual([]);
     session.access = reply.body.access;
     session.refresh = reply.body.refresh;
     // The access token is a core one.
@@ -106,12 +138,17 @@ describe('dialect C, replayed from the document', () => {
   it('refresh: a rotated pair; the spent refresh token is refused (and its reuse ends the session)', async () => {
     const reply = await api.post<{ access: string; refresh: string }>(C.refresh.path, { refresh: session.refresh });
     expect(reply.status).toBe(C.refresh.response.status);
-    expect(compareWithExample(reply.body, C.refresh.response.body, { '/access': shapes.jwt('EdDSA'), '/refresh': shapes.coreRefresh })).toEqual([]);
+    expect(
+      compareWithExample(reply.body, C.refresh.response.body, { '/access': shapes.jwt('EdDSA'), '/refresh': shapes.coreRefresh }),
+    ).toEqual([]);
     expect(reply.body.refresh).not.toBe(session.refresh);
     session.access = reply.body.access;
     session.refresh = reply.body.refresh;
     const documentToken = await api.post(C.refresh.path, C.refresh.request);
-    expect([documentToken.status, documentToken.body]).toEqual([401, { detail: '토큰이 유효하지 않거나 만료되었습니다.', code: 'token_not_valid' }]);
+    expect([documentToken.status, documentToken.body]).toEqual([
+      401,
+      { detail: '토큰이 유효하지 않거나 만료되었습니다.', code: 'token_not_valid' },
+    ]);
   });
 
   it('logout: the refresh token is dead, and so is the session behind it', async () => {
@@ -136,11 +173,20 @@ describe('dialect C registration checks', () => {
   const base = { mobile: '01020002000', username: '새회원', name: '김민재', birth: '1996-11-15', gender: 'male' };
 
   it('refuses references that were never uploaded, or signed but not uploaded, or already registered', async () => {
-    const never = await api.post(C.registration.path, { ...base, avatar: 'images/users/avatars/avatar_NeverUploaded000000000.jpeg' });
+    const never = await api.post(C.registration.path, {
+      ...base,
+      avatar: 'images/users/avatars/avatar_NeverUploaded000000000.jpeg',
+    });
     expect(never.status).toBe(400);
-    expect(never.body).toEqual({ avatar: ['업로드되지 않은 파일입니다: images/users/avatars/avatar_NeverUploaded000000000.jpeg'] });
+    expect(never.body).toEqual({
+      avatar: ['업로드되지 않은 파일입니다: images/users/avatars/avatar_NeverUploaded000000000.jpeg'],
+    });
 
-    const signed = await api.post<{ path: string }>('/api/sign-s3/', { file_name: 'me.png', file_type: 'image/jpeg', kind: 'profile' });
+    const signed = await api.post<{ path: string }>('/api/sign-s3/', {
+      file_name: 'me.png',
+      file_type: 'image/jpeg',
+      kind: 'profile',
+    });
     expect(signed.body.path).toMatch(/^images\/users\/profiles\/profile_[A-Za-z0-9]{22}\.png$/);
     const notUploaded = await api.post(C.registration.path, { ...base, profile: signed.body.path });
     expect(Object.keys(notUploaded.body)).toEqual(['profile']);
@@ -151,22 +197,39 @@ describe('dialect C registration checks', () => {
   });
 
   it('refuses unknown interests and professions by field', async () => {
-    const reply = await api.post(C.registration.path, { ...base, interests: ['fQW6UJWc5eNzvTNxSHK000', 'UnknownInterest0000000'] });
+    const reply = await api.post(C.registration.path, {
+      ...base,
+      interests: ['fQW6UJWc5eNzvTNxSHK000', 'UnknownInterest0000000'],
+    });
     expect(reply.status).toBe(400);
     expect(reply.body).toEqual({ interests: ['유효하지 않은 pk "UnknownInterest0000000" - 객체가 존재하지 않습니다.'] });
   });
 
   it('gateway uploads check signature, type and size', async () => {
-    const signed = await api.post<{ url: string }>('/api/sign-s3/', { file_name: 'a.jpg', file_type: 'image/jpeg', kind: 'avatar' });
+    const signed = await api.post<{ url: string }>('/api/sign-s3/', {
+      file_name: 'a.jpg',
+      file_type: 'image/jpeg',
+      kind: 'avatar',
+    });
     const target = new URL(signed.body.url);
     const path = target.pathname + target.search;
     const tampered = path.replace(/sig=[^&]+/, `sig=${'A'.repeat(43)}`);
-    expect((await fetch(gw.url + tampered, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body: JPEG })).status).toBe(403);
-    expect((await fetch(gw.url + path, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: JPEG })).status).toBe(403);
-    expect((await fetch(gw.url + path, { method: 'PUT', headers: { 'content-type': 'text/html' }, body: '<p>' })).status).toBe(415);
+    expect(
+      (await fetch(gw.url + tampered, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body: JPEG })).status,
+    ).toBe(403);
+    expect((await fetch(gw.url + path, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: JPEG })).status).toBe(
+      403,
+    );
+    expect((await fetch(gw.url + path, { method: 'PUT', headers: { 'content-type': 'text/html' }, body: '<p>' })).status).toBe(
+      415,
+    );
     const big = Buffer.alloc(gw.config.VIGIL_LEGACY_C_UPLOAD_MAX_BYTES + 1);
-    expect((await fetch(gw.url + path, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body: big })).status).toBe(413);
-    expect((await fetch(gw.url + path, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body: JPEG })).status).toBe(200);
+    expect((await fetch(gw.url + path, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body: big })).status).toBe(
+      413,
+    );
+    expect((await fetch(gw.url + path, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body: JPEG })).status).toBe(
+      200,
+    );
   });
 
   it('the catalogue is the operator’s: admin only', async () => {
@@ -178,14 +241,26 @@ describe('dialect C registration checks', () => {
   it('withdrawing deletes the C profile and its files', async () => {
     const mobile = '01030003000';
     const { path } = await upload('v.jpg', 'verification');
-    const created = await api.post<{ access: string }>(C.registration.path, { ...base, mobile, username: '탈퇴자', verification_files: [{ display_order: 0, original: path }] });
+    const created = await api.post<{ access: string }>(C.registration.path, {
+      ...base,
+      mobile,
+      username: '탈퇴자',
+      verification_files: [{ display_order: 0, original: path }],
+    });
     expect(created.status).toBe(201);
     const account = await gw.gateway.mongo.db.collection('accounts').findOne({ phone: '+821030003000' });
     await api.post(`/v1/admin/accounts/${String(account!._id)}/approve`, undefined, admin);
     await api.post('/v1/codes', { channel: 'sms', to: mobile, purpose: 'withdraw' });
     const code = await latestCode(api, '+821030003000');
-    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', { channel: 'sms', to: mobile, purpose: 'withdraw', code });
-    expect((await api.post('/v1/accounts/me/withdraw', { ticket: body.ticket }, api.bearer(created.body.access))).status).toBe(200);
+    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', {
+      channel: 'sms',
+      to: mobile,
+      purpose: 'withdraw',
+      code,
+    });
+    expect((await api.post('/v1/accounts/me/withdraw', { ticket: body.ticket }, api.bearer(created.body.access))).status).toBe(
+      200,
+    );
     const db = gw.gateway.mongo.db;
     expect(await db.collection('legacy_c_profiles').findOne({ _id: account!._id })).toBeNull();
     expect(await db.collection('legacy_c_upload_blobs').findOne({ _id: path as never })).toBeNull();
@@ -201,7 +276,11 @@ describe('dialect C with an S3-compatible store', () => {
       const { path, url } = await upload('avatar.jpeg', 'avatar', withS3.url);
       expect(url.startsWith(`${s3.url}/${S3_KEY.bucket}/images/users/avatars/avatar_`)).toBe(true);
       expect(s3.objects.get(`/${S3_KEY.bucket}/${path}`)).toEqual(JPEG);
-      const signedOnly = await api3.post<{ path: string }>('/api/sign-s3/', { file_name: 'p.jpg', file_type: 'image/jpeg', kind: 'profile' });
+      const signedOnly = await api3.post<{ path: string }>('/api/sign-s3/', {
+        file_name: 'p.jpg',
+        file_type: 'image/jpeg',
+        kind: 'profile',
+      });
       const refused = await api3.post(C.registration.path, { ...base3, profile: signedOnly.body.path });
       expect(Object.keys(refused.body)).toEqual(['profile']);
       const accepted = await api3.post(C.registration.path, { ...base3, avatar: path });

@@ -26,8 +26,10 @@ async function linkFor(email: string, count = 1): Promise<string> {
 }
 
 /** The document's headers with lower-case names (fetch would merge "Content-Type" with our "content-type"). */
-const lower = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-const signUp = (email: string, password = 'passphrase 12') => api.post(D.signUp.path, fill(D.signUp.request, { email, password }), lower(D.signUp.headers));
+const lower = (headers: Record<string, string>) =>
+  Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+const signUp = (email: string, password = 'passphrase 12') =>
+  api.post(D.signUp.path, fill(D.signUp.request, { email, password }), lower(D.signUp.headers));
 const jwt = shapes.jwt('EdDSA');
 
 describe('dialect D, replayed from the document', () => {
@@ -62,9 +64,15 @@ describe('dialect D, replayed from the document', () => {
   });
 
   it('login answers access_token and refresh_token', async () => {
-    const reply = await api.post<{ access_token: string; refresh_token: string }>(D.login.path, fill(D.login.request, { email, password: 'passphrase 12' }), lower(D.login.headers));
+    const reply = await api.post<{ access_token: string; refresh_token: string }>(
+      D.login.path,
+      fill(D.login.request, { email, password: 'passphrase 12' }),
+      lower(D.login.headers),
+    );
     expect(reply.status).toBe(D.login.response.status);
-    expect(compareWithExample(reply.body, D.login.response.body, { '/access_token': jwt, '/refresh_token': shapes.opaque(43) })).toEqual([]);
+    expect(
+      compareWithExample(reply.body, D.login.response.body, { '/access_token': jwt, '/refresh_token': shapes.opaque(43) }),
+    ).toEqual([]);
     tokens.access = reply.body.access_token;
     tokens.refresh = reply.body.refresh_token;
   });
@@ -80,7 +88,11 @@ describe('dialect D, replayed from the document', () => {
 
   it('refresh takes the raw refresh token and answers a new access token; the refresh token stays usable', async () => {
     for (let i = 0; i < 2; i++) {
-      const reply = await api.post<{ access_token: string }>(D.refresh.path, undefined, lower(fill(D.refresh.headers, { refresh_token: tokens.refresh })));
+      const reply = await api.post<{ access_token: string }>(
+        D.refresh.path,
+        undefined,
+        lower(fill(D.refresh.headers, { refresh_token: tokens.refresh })),
+      );
       expect(reply.status).toBe(D.refresh.response.status);
       expect(compareWithExample(reply.body, D.refresh.response.body, { '/access_token': jwt })).toEqual([]);
       const valid = await api.post(D.validate.path, undefined, { Authorization: reply.body.access_token });
@@ -100,7 +112,11 @@ describe('dialect D, replayed from the document', () => {
 
 describe('dialect D edges', () => {
   it('different passwords, a taken email and a wrong password are refused with a message', async () => {
-    const differ = await api.post(D.signUp.path, { email: 'differ@example.com', password1: 'passphrase 12', password2: 'passphrase 13' });
+    const differ = await api.post(D.signUp.path, {
+      email: 'differ@example.com',
+      password1: 'passphrase 12',
+      password2: 'passphrase 13',
+    });
     expect([differ.status, differ.body]).toEqual([400, { message: '비밀번호가 일치하지 않습니다.' }]);
     const taken = await signUp('d-user@example.com');
     expect([taken.status, taken.body]).toEqual([409, { message: '이미 가입된 이메일입니다.' }]);

@@ -62,7 +62,15 @@ describe('VIGIL_LEGACY_DIALECTS', () => {
     try {
       expect((await fetch(`${gw.url}/api/auth/sign-in`, { method: 'POST' })).status).toBe(404);
       expect((await fetch(`${gw.url}/server/members/logout/`)).status).toBe(404);
-      expect((await fetch(`${gw.url}/api/v1/auth/exists`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"num":"01011112222"}' })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${gw.url}/api/v1/auth/exists`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"num":"01011112222"}',
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await gw.close();
     }

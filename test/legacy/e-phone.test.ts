@@ -34,7 +34,9 @@ describe('dialect E, replayed from the document', () => {
     expect([sent.status, compareWithExample(sent.body, E.smsAuthReq.response.body)]).toEqual([200, []]);
     const code = await nextCode();
     const wrong = await post(E.smsAuthRes.path, { ...E.smsAuthRes.request, auth_num: (code + 1) % 1_000_000 });
-    expect(compareWithExample(wrong.body, { ...E.smsAuthRes.response.body, data: { item: [false], item_length: 1, total: 1 } })).toEqual([]);
+    expect(
+      compareWithExample(wrong.body, { ...E.smsAuthRes.response.body, data: { item: [false], item_length: 1, total: 1 } }),
+    ).toEqual([]);
     const right = await post(E.smsAuthRes.path, { ...E.smsAuthRes.request, auth_num: code });
     expect([right.status, compareWithExample(right.body, E.smsAuthRes.response.body)]).toEqual([200, []]);
   });

@@ -2,7 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { presignUrl } from '../../src/legacy/c-profile/uploads/s3-presign.ts';
 
-export const S3_KEY = { accessKeyId: 'stand-in-key', secretAccessKey: 'stand/in+secret', region: 'ap-northeast-2', bucket: 'c-media' };
+export const S3_KEY = {
+  accessKeyId: 'stand-in-key',
+  secretAccessKey: 'stand/in+secret',
+  region: 'ap-northeast-2',
+  bucket: 'c-media',
+};
 
 /**
  * A local stand-in for an S3-compatible store (as the Twilio stub stands in for Twilio): PUT,
@@ -10,7 +15,13 @@ export const S3_KEY = { accessKeyId: 'stand-in-key', secretAccessKey: 'stand/in+
  * right for that method and object and has not expired. The signing code itself is checked
  * against AWS's documented example in s3-presign.test.ts.
  */
-export async function startS3StandIn(): Promise<{ url: string; configUrl: string; objects: Map<string, Buffer>; requests: string[]; close(): Promise<void> }> {
+export async function startS3StandIn(): Promise<{
+  url: string;
+  configUrl: string;
+  objects: Map<string, Buffer>;
+  requests: string[];
+  close(): Promise<void>;
+}> {
   const objects = new Map<string, Buffer>();
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
@@ -22,7 +33,9 @@ export async function startS3StandIn(): Promise<{ url: string; configUrl: string
       requests.push(`${method} ${url.pathname}`);
       const q = url.searchParams;
       const date = q.get('X-Amz-Date') ?? '';
-      const now = new Date(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
+      const now = new Date(
+        `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`,
+      );
       const expires = Number(q.get('X-Amz-Expires'));
       const expected = presignUrl({
         method,
@@ -33,7 +46,9 @@ export async function startS3StandIn(): Promise<{ url: string; configUrl: string
         expiresSeconds: expires,
         now,
       });
-      const valid = new URL(expected).searchParams.get('X-Amz-Signature') === q.get('X-Amz-Signature') && now.getTime() + expires * 1000 > Date.now();
+      const valid =
+        new URL(expected).searchParams.get('X-Amz-Signature') === q.get('X-Amz-Signature') &&
+        now.getTime() + expires * 1000 > Date.now();
       if (!valid) {
         res.writeHead(403).end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
         return;

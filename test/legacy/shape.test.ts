@@ -3,12 +3,15 @@ import { compareWithExample, shapes } from './shape.ts';
 
 // The matcher the legacy replays rely on must itself be able to say no.
 describe('compareWithExample', () => {
-  const jwt = 'eyJhbGciOiJIUzUxMiJ9.eyJpYXQiOjE2Njk4MDYxMDAsInN1YiI6InBoajEyMyIsImV4cCI6MTY2OTg5MjUwMH0.9HAmOX6BM4ZcH6k6KBi56cGsmOIAxM-ROKVri1ggOuoez-Wkk98eDSiZSAH52_eHgWYp70vwDZD8AbvWV0fX-Q';
+  const jwt =
+    'eyJhbGciOiJIUzUxMiJ9.eyJpYXQiOjE2Njk4MDYxMDAsInN1YiI6InBoajEyMyIsImV4cCI6MTY2OTg5MjUwMH0.9HAmOX6BM4ZcH6k6KBi56cGsmOIAxM-ROKVri1ggOuoez-Wkk98eDSiZSAH52_eHgWYp70vwDZD8AbvWV0fX-Q';
 
   it('accepts an equal document and shaped fields', () => {
     const example = { data: { id: 1, token: jwt, name: 'parkh' }, error: null };
     const actual = { data: { id: 7, token: jwt, name: 'parkh' }, error: null };
-    expect(compareWithExample(actual, example, { '/data/id': shapes.positiveInt, '/data/token': shapes.jwt('HS512') })).toEqual([]);
+    expect(compareWithExample(actual, example, { '/data/id': shapes.positiveInt, '/data/token': shapes.jwt('HS512') })).toEqual(
+      [],
+    );
   });
 
   it('names missing, extra, different and misshapen fields', () => {
@@ -32,6 +35,8 @@ describe('compareWithExample', () => {
   });
 
   it('escapes keys with slashes and matches Korean keys', () => {
-    expect(compareWithExample({ '전체 Test': 3, 'a/b': 1 }, { '전체 Test': 227, 'a/b': 1 }, { '/전체 Test': shapes.nonNegativeInt })).toEqual([]);
+    expect(
+      compareWithExample({ '전체 Test': 3, 'a/b': 1 }, { '전체 Test': 227, 'a/b': 1 }, { '/전체 Test': shapes.nonNegativeInt }),
+    ).toEqual([]);
   });
 });

@@ -27,7 +27,8 @@ export const shapes = {
       if (parts.length !== 3 || !parts.every((p) => b64url.test(p))) return 'a JWT (three base64url parts)';
       const header = decodeSegment(parts[0]!) as { alg?: string } | undefined;
       const payload = decodeSegment(parts[1]!);
-      if (typeof header !== 'object' || header === null || typeof payload !== 'object' || payload === null) return 'a JWT with JSON header and payload';
+      if (typeof header !== 'object' || header === null || typeof payload !== 'object' || payload === null)
+        return 'a JWT with JSON header and payload';
       if (alg !== undefined && header.alg !== alg) return `a JWT signed with ${alg} (got ${String(header.alg)})`;
       return true;
     },
@@ -40,10 +41,14 @@ export const shapes = {
   opaque:
     (min = 32): Shape =>
     (value) =>
-      typeof value === 'string' && value.length >= min && b64url.test(value) ? true : `an opaque base64url token of ≥ ${min} characters`,
+      typeof value === 'string' && value.length >= min && b64url.test(value)
+        ? true
+        : `an opaque base64url token of ≥ ${min} characters`,
   /** The core's refresh token: <session id>.<random>.<MAC>, each part base64url. */
   coreRefresh: ((value) =>
-    typeof value === 'string' && /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/.test(value) ? true : 'a core refresh token (<session>.<random>.<mac>)') as Shape,
+    typeof value === 'string' && /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/.test(value)
+      ? true
+      : 'a core refresh token (<session>.<random>.<mac>)') as Shape,
   positiveInt: ((value) => (Number.isInteger(value) && (value as number) > 0 ? true : 'a positive integer')) as Shape,
   nonNegativeInt: ((value) => (Number.isInteger(value) && (value as number) >= 0 ? true : 'an integer ≥ 0')) as Shape,
   ratio: ((value) => (typeof value === 'number' && value >= 0 && value <= 1 ? true : 'a number in [0, 1]')) as Shape,
@@ -67,13 +72,19 @@ const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 /** Every difference between `actual` and the example, as "pointer: what" lines (empty when they match). */
-export function compareWithExample(actual: unknown, example: unknown, shapesAt: Readonly<Record<string, Shape>> = {}, pointer = ''): string[] {
+export function compareWithExample(
+  actual: unknown,
+  example: unknown,
+  shapesAt: Readonly<Record<string, Shape>> = {},
+  pointer = '',
+): string[] {
   const shape = shapesAt[pointer];
   if (shape) {
     const verdict = shape(actual);
     return verdict === true ? [] : [`${pointer || '/'}: expected ${verdict}, got ${JSON.stringify(actual)}`];
   }
-  if (kind(actual) !== kind(example)) return [`${pointer || '/'}: expected ${kind(example)} ${JSON.stringify(example)}, got ${JSON.stringify(actual)}`];
+  if (kind(actual) !== kind(example))
+    return [`${pointer || '/'}: expected ${kind(example)} ${JSON.stringify(example)}, got ${JSON.stringify(actual)}`];
   if (Array.isArray(example)) {
     const list = actual as unknown[];
     if (list.length !== example.length) return [`${pointer || '/'}: expected ${example.length} items, got ${list.length}`];
@@ -90,5 +101,7 @@ export function compareWithExample(actual: unknown, example: unknown, shapesAt: 
     for (const key of Object.keys(got)) if (!(key in want)) problems.push(`${pointer}/${escape(key)}: not in the document`);
     return problems;
   }
-  return Object.is(actual, example) ? [] : [`${pointer || '/'}: expected ${JSON.stringify(example)}, got ${JSON.stringify(actual)}`];
+  return Object.is(actual, example)
+    ? []
+    : [`${pointer || '/'}: expected ${JSON.stringify(example)}, got ${JSON.stringify(actual)}`];
 }

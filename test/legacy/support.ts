@@ -6,8 +6,16 @@ export { outbox, latestCode, codeIn, sleep, type Reply } from '../identity/suppo
 
 /** The identity tests' JSON client over fetch, plus PUT (C's admin catalogue). */
 export function client(base: string) {
-  const put = async <T = Record<string, unknown>>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> => {
-    const res = await fetch(base + path, { method: 'PUT', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const put = async <T = Record<string, unknown>>(
+    path: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Reply<T>> => {
+    const res = await fetch(base + path, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
   };

@@ -1,4 +1,11 @@
-import { ACreateBody, ACreateReply, ADetailReply, AErrorReply, ALoginBody, ALoginReply } from '../../../protocol/legacy/a-realtime.ts';
+import {
+  ACreateBody,
+  ACreateReply,
+  ADetailReply,
+  AErrorReply,
+  ALoginBody,
+  ALoginReply,
+} from '../../../protocol/legacy/a-realtime.ts';
 import { metaOf } from '../../accounts/request-meta.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';

@@ -22,7 +22,9 @@ export class ATokens {
 
   /** The live session of a token; TOKEN_REVOKED for an unknown or ended one. */
   async resolve(token: string): Promise<SessionRecord> {
-    const session = /^[0-9a-f]{40}$/i.test(token) ? await this.sessions.resolveAttachedToken(A_TOKEN_KIND, token.toLowerCase()) : undefined;
+    const session = /^[0-9a-f]{40}$/i.test(token)
+      ? await this.sessions.resolveAttachedToken(A_TOKEN_KIND, token.toLowerCase())
+      : undefined;
     if (!session) throw new VigilError('TOKEN_REVOKED');
     return session;
   }

@@ -31,6 +31,9 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 export function bErrorFormatter(overrides: Partial<Record<ErrorCode, string>> = {}): ErrorFormatter {
   return (err) => {
     const fallback = err.status >= 500 ? '서버 오류' : '잘못 된 요청';
-    return { status: err.status >= 500 ? err.status : 400, body: { data: null, error: overrides[err.code] ?? MESSAGES[err.code] ?? fallback } };
+    return {
+      status: err.status >= 500 ? err.status : 400,
+      body: { data: null, error: overrides[err.code] ?? MESSAGES[err.code] ?? fallback },
+    };
   };
 }

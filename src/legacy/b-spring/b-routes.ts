@@ -43,7 +43,9 @@ const PURPOSE: Record<'SIGN_UP' | 'FORGET_PASSWORD', CodePurpose> = { SIGN_UP: '
 export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   const secret = ctx.config.VIGIL_LEGACY_B_JWT_SECRET;
   if (!secret) {
-    throw new ConfigError(['VIGIL_LEGACY_B_JWT_SECRET: required when VIGIL_LEGACY_DIALECTS includes b (HS512 secret, at least 64 bytes)']);
+    throw new ConfigError([
+      'VIGIL_LEGACY_B_JWT_SECRET: required when VIGIL_LEGACY_DIALECTS includes b (HS512 secret, at least 64 bytes)',
+    ]);
   }
   const { accounts, codeRequests } = deps.identity;
   const { passwords, withdrawal } = deps.flows;
@@ -68,9 +70,18 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     const email = accounts.normalize('email', body.email, 'email');
     const purpose = PURPOSE[body.type];
     try {
-      const { ticket, expiresIn } = await codeRequests.verifyForTicket({ channel: 'email', to: email, purpose, code: body.authCode }, metaOf(info));
+      const { ticket, expiresIn } = await codeRequests.verifyForTicket(
+        { channel: 'email', to: email, purpose, code: body.authCode },
+        metaOf(info),
+      );
       // Held for the next step: sign-up (by email) or reset (by user id and the same code).
-      await proofs.hold(purpose, email, ticket, Math.min(expiresIn, CODE_TTL_SECONDS), purpose === 'reset' ? body.authCode : undefined);
+      await proofs.hold(
+        purpose,
+        email,
+        ticket,
+        Math.min(expiresIn, CODE_TTL_SECONDS),
+        purpose === 'reset' ? body.authCode : undefined,
+      );
       return true;
     } catch (err) {
       if (err instanceof VigilError && (err.code === 'CODE_INVALID' || err.code === 'CODE_EXHAUSTED')) return false;
@@ -86,7 +97,10 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       tags: TAGS,
       formatError,
       schema: { body: BCheckAuthCodeBody, response: { 200: BUsableReply, ...failures } },
-    }).handle(async ({ body, info }) => ({ status: 200, body: { data: { usable: await checkAuthCode(body, info) }, error: null } }));
+    }).handle(async ({ body, info }) => ({
+      status: 200,
+      body: { data: { usable: await checkAuthCode(body, info) }, error: null },
+    }));
 
   const routes: Route[] = [
     defineRoute({
@@ -101,7 +115,14 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       // An email proven by check/auth-code (SIGN_UP) within 10 minutes starts verified.
       const proof = await proofs.peek('signup', email);
       const { account } = await accounts.signUp(
-        { username: body.authId, email: body.email, password: body.password, profile: { name: body.name }, ticket: proof?.ticket, passwordMinLength: minLength },
+        {
+          username: body.authId,
+          email: body.email,
+          password: body.password,
+          profile: { name: body.name },
+          ticket: proof?.ticket,
+          passwordMinLength: minLength,
+        },
         metaOf(info),
       );
       if (proof) await proofs.drop('signup', email);
@@ -118,7 +139,11 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     }).handle(async ({ body, info }) => {
       let login;
       try {
-        login = await deps.login.loginForDialect({ method: 'password', identifier: body.authId, password: body.password }, auditContext(info), sessionKind('b'));
+        login = await deps.login.loginForDialect(
+          { method: 'password', identifier: body.authId, password: body.password },
+          auditContext(info),
+          sessionKind('b'),
+        );
       } catch (err) {
         // B's document tells an unknown id from a wrong password; its availability check reveals as much.
         if (err instanceof VigilError && err.code === 'LOGIN_FAILED' && !(await accounts.findByIdentifier(body.authId))) {
@@ -130,7 +155,10 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       const token = await tokens.issue(account, session);
       return {
         status: 200,
-        body: { data: { id: account.number, name: account.profile.name ?? '', authId: account.username ?? body.authId, token }, error: null },
+        body: {
+          data: { id: account.number, name: account.profile.name ?? '', authId: account.username ?? body.authId, token },
+          error: null,
+        },
       };
     }),
 
@@ -155,7 +183,10 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       tags: TAGS,
       formatError,
       schema: { params: BAuthIdParams, response: { 200: BUsableReply, ...failures } },
-    }).handle(async ({ params, info }) => ({ status: 200, body: { data: { usable: await usable('username', params.authId, info) }, error: null } })),
+    }).handle(async ({ params, info }) => ({
+      status: 200,
+      body: { data: { usable: await usable('username', params.authId, info) }, error: null },
+    })),
 
     defineRoute({
       method: 'GET',
@@ -164,7 +195,10 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       tags: TAGS,
       formatError,
       schema: { params: BEmailParams, response: { 200: BUsableReply, ...failures } },
-    }).handle(async ({ params, info }) => ({ status: 200, body: { data: { usable: await usable('email', params.email, info) }, error: null } })),
+    }).handle(async ({ params, info }) => ({
+      status: 200,
+      body: { data: { usable: await usable('email', params.email, info) }, error: null },
+    })),
 
     defineRoute({
       method: 'POST',
@@ -179,11 +213,21 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       if (body.type === 'SIGN_UP') {
         // Documented: an email already registered is refused by name (check/email tells as much).
         if (account) throw new VigilError('CONFLICT', { field: 'email' });
-        await codeRequests.request({ channel: 'email', to: email, purpose: 'signup', ttlSeconds: CODE_TTL_SECONDS }, metaOf(info));
+        await codeRequests.request(
+          { channel: 'email', to: email, purpose: 'signup', ttlSeconds: CODE_TTL_SECONDS },
+          metaOf(info),
+        );
       } else {
         // Same answer whatever the email and id name; a code goes out only when they belong together.
-        const sameAccount = body.authId === undefined || !account || (account.username !== undefined && usernameKey(account.username) === usernameKey(body.authId));
-        if (sameAccount) await codeRequests.request({ channel: 'email', to: email, purpose: 'reset', ttlSeconds: CODE_TTL_SECONDS }, metaOf(info));
+        const sameAccount =
+          body.authId === undefined ||
+          !account ||
+          (account.username !== undefined && usernameKey(account.username) === usernameKey(body.authId));
+        if (sameAccount)
+          await codeRequests.request(
+            { channel: 'email', to: email, purpose: 'reset', ttlSeconds: CODE_TTL_SECONDS },
+            metaOf(info),
+          );
       }
       return { status: 200, body: { data: { state: true }, error: null } };
     }),
@@ -209,7 +253,9 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
         await passwords.reset({ ticket: held.ticket }, body.newPassword, meta, { minLength });
         await proofs.drop('reset', account.email);
       } else {
-        await passwords.reset({ channel: 'email', to: account.email, code: body.authCode }, body.newPassword, meta, { minLength });
+        await passwords.reset({ channel: 'email', to: account.email, code: body.authCode }, body.newPassword, meta, {
+          minLength,
+        });
       }
       return { status: 200, body: { data: { userId: account.number }, error: null } };
     }),

@@ -28,7 +28,12 @@ export class BTokens {
     if (!this.signer) throw new Error('BTokens.start() has not run');
     const iat = Math.floor(Date.now() / 1000);
     const ttl = Math.min(this.ttlSeconds, secondsLeft(session));
-    const token = await this.signer.sign({ iat, sub: account.username ?? String(account.number), exp: iat + ttl, jti: randomUUID() });
+    const token = await this.signer.sign({
+      iat,
+      sub: account.username ?? String(account.number),
+      exp: iat + ttl,
+      jti: randomUUID(),
+    });
     await this.sessions.attachToken(session, B_TOKEN_KIND, token, ttl);
     return token;
   }

@@ -21,7 +21,10 @@ export function cAdminRoutes(deps: { catalogue: Catalogue; admin: Authenticator<
       tags: TAGS,
       auth: admin,
       schema: { response: { 200: CCatalogueReply, 401: E, 403: E } },
-    }).handle(async () => ({ status: 200, body: { interests: await catalogue.list('interests'), professions: await catalogue.list('professions') } })),
+    }).handle(async () => ({
+      status: 200,
+      body: { interests: await catalogue.list('interests'), professions: await catalogue.list('professions') },
+    })),
 
     defineRoute({
       method: 'PUT',
@@ -31,8 +34,16 @@ export function cAdminRoutes(deps: { catalogue: Catalogue; admin: Authenticator<
       auth: admin,
       schema: { params: CCatalogueParams, body: CCatalogueEntryBody, response: { 200: CCatalogueEntry, 400: E, 401: E, 403: E } },
     }).handle(async ({ params, body, info }) => {
-      const entry = await catalogue.put(params.kind, { uuid: params.uuid, name: body.name, emoji: body.emoji, image: body.image ?? null });
-      await deps.audit.record('legacy.catalogue_changed', 'success', { ip: info.ip, detail: { kind: params.kind, uuid: params.uuid, action: 'put' } });
+      const entry = await catalogue.put(params.kind, {
+        uuid: params.uuid,
+        name: body.name,
+        emoji: body.emoji,
+        image: body.image ?? null,
+      });
+      await deps.audit.record('legacy.catalogue_changed', 'success', {
+        ip: info.ip,
+        detail: { kind: params.kind, uuid: params.uuid, action: 'put' },
+      });
       return { status: 200, body: entry };
     }),
 
@@ -42,10 +53,16 @@ export function cAdminRoutes(deps: { catalogue: Catalogue; admin: Authenticator<
       summary: 'Remove an interest or profession (accounts that chose it no longer show it)',
       tags: TAGS,
       auth: admin,
-      schema: { params: CCatalogueParams, response: { 200: Type.Object({ removed: Type.Literal(true) }), 400: E, 401: E, 403: E, 404: E } },
+      schema: {
+        params: CCatalogueParams,
+        response: { 200: Type.Object({ removed: Type.Literal(true) }), 400: E, 401: E, 403: E, 404: E },
+      },
     }).handle(async ({ params, info }) => {
       if (!(await catalogue.remove(params.kind, params.uuid))) throw new VigilError('NOT_FOUND', { what: 'Catalogue entry' });
-      await deps.audit.record('legacy.catalogue_changed', 'success', { ip: info.ip, detail: { kind: params.kind, uuid: params.uuid, action: 'delete' } });
+      await deps.audit.record('legacy.catalogue_changed', 'success', {
+        ip: info.ip,
+        detail: { kind: params.kind, uuid: params.uuid, action: 'delete' },
+      });
       return { status: 200, body: { removed: true as const } };
     }),
   ];

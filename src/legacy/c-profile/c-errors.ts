@@ -8,7 +8,14 @@ const TOKEN_NOT_VALID = { status: 401, detail: '토큰이 유효하지 않거나
  */
 export const formatCError = drfErrorFormatter({
   withCode: true,
-  fields: { phone: 'mobile', to: 'mobile', 'profile.name': 'name', 'profile.gender': 'gender', 'profile.birthDate': 'birth', code: 'token' },
+  fields: {
+    phone: 'mobile',
+    to: 'mobile',
+    'profile.name': 'name',
+    'profile.gender': 'gender',
+    'profile.birthDate': 'birth',
+    code: 'token',
+  },
   overrides: {
     NOT_FOUND: { status: 404, detail: '가입하지 않은 회원입니다', code: 'not_found' },
     ACCOUNT_PENDING: { status: 406, detail: '승인 대기중인 회원입니다.', code: '1006' },

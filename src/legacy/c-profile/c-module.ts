@@ -27,7 +27,12 @@ export function dialectC(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   }
   const catalogue = new Catalogue(mongo.db);
   const profiles = new CProfiles(mongo.db);
-  const uploads = new UploadStore(mongo.db, { s3, publicUrl: config.VIGIL_PUBLIC_URL, maxBytes: config.VIGIL_LEGACY_C_UPLOAD_MAX_BYTES, logger });
+  const uploads = new UploadStore(mongo.db, {
+    s3,
+    publicUrl: config.VIGIL_PUBLIC_URL,
+    maxBytes: config.VIGIL_LEGACY_C_UPLOAD_MAX_BYTES,
+    logger,
+  });
   const media = mediaUrls(config.VIGIL_LEGACY_C_MEDIA_URL, config.VIGIL_PUBLIC_URL);
 
   // A withdrawn account's C profile and files (identity documents among them) go with it.

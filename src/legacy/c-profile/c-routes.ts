@@ -26,7 +26,15 @@ import { shortUuid } from './short-uuid.ts';
 import type { UploadRef, UploadStore } from './uploads/upload-store.ts';
 
 const TAGS = ['legacy C'];
-const failures = { 400: CErrorReply, 401: CErrorReply, 403: CErrorReply, 404: CErrorReply, 406: CErrorReply, 429: CErrorReply, 503: CErrorReply };
+const failures = {
+  400: CErrorReply,
+  401: CErrorReply,
+  403: CErrorReply,
+  404: CErrorReply,
+  406: CErrorReply,
+  429: CErrorReply,
+  503: CErrorReply,
+};
 
 export interface CRouteDeps extends LegacyDeps {
   audit: AuditLog;
@@ -99,8 +107,18 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
       });
       await uploads.finish(holder, account.id, refs);
       // C answers a registration with a token pair, as its clients expect (docs/legacy.md).
-      const { session, tokens } = await sessions.start({ userId: account.id, kind: sessionKind('c'), ip: meta.ip, userAgent: meta.userAgent });
-      await deps.audit.record('login.succeeded', 'success', { ...meta, userId: account.id, sessionId: session.id, detail: { method: 'registration', kind: session.kind } });
+      const { session, tokens } = await sessions.start({
+        userId: account.id,
+        kind: sessionKind('c'),
+        ip: meta.ip,
+        userAgent: meta.userAgent,
+      });
+      await deps.audit.record('login.succeeded', 'success', {
+        ...meta,
+        userId: account.id,
+        sessionId: session.id,
+        detail: { method: 'registration', kind: session.kind },
+      });
       return { status: 201, body: { ...pair(tokens), user: await userOf(account) } };
     }),
 
@@ -163,7 +181,8 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
     }).handle(async ({ body, info }) => {
       const refresh = body.refresh ?? info.headers.refresh ?? info.headers['x-refresh-token'];
       if (!refresh) throw new VigilError('TOKEN_MISSING');
-      if (!(await sessions.revokeByRefreshToken(refresh, 'logout', auditContext(info)))) throw new VigilError('REFRESH_TOKEN_INVALID');
+      if (!(await sessions.revokeByRefreshToken(refresh, 'logout', auditContext(info))))
+        throw new VigilError('REFRESH_TOKEN_INVALID');
       return { status: 200, body: { detail: 'Successfully logged out.' } };
     }),
   ];

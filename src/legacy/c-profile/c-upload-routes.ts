@@ -16,7 +16,8 @@ export function cUploadRoutes(deps: { uploads: UploadStore; rateLimiter: RateLim
     defineRoute({
       method: 'POST',
       path: '/api/sign-s3/',
-      summary: 'C: a URL to PUT one image to (presigned S3 when configured, else the gateway), and the reference to register with',
+      summary:
+        'C: a URL to PUT one image to (presigned S3 when configured, else the gateway), and the reference to register with',
       tags: TAGS,
       body: { kind: 'form' },
       formatError: formatCError,
@@ -35,8 +36,14 @@ export function cUploadRoutes(deps: { uploads: UploadStore; rateLimiter: RateLim
         tags: TAGS,
         body: { kind: 'raw', types: Object.keys(UPLOAD_TYPES), limit: deps.maxBytes },
         formatError: formatCError,
-        schema: { query: CUploadQuery, response: { 200: CUploadReply, 400: CErrorReply, 403: CErrorReply, 413: CErrorReply, 415: CErrorReply } },
-      }).handle(async ({ query, raw }) => ({ status: 200, body: { path: await uploads.receive(query, raw!.bytes, raw!.contentType) } })),
+        schema: {
+          query: CUploadQuery,
+          response: { 200: CUploadReply, 400: CErrorReply, 403: CErrorReply, 413: CErrorReply, 415: CErrorReply },
+        },
+      }).handle(async ({ query, raw }) => ({
+        status: 200,
+        body: { path: await uploads.receive(query, raw!.bytes, raw!.contentType) },
+      })),
     );
   }
   return routes;

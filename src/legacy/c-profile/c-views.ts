@@ -23,7 +23,8 @@ export function mediaUrls(configured: string | undefined, publicUrl: string): Me
   return { base, path: new URL(base).pathname };
 }
 
-const absolute = (ref: string | null, media: MediaUrls) => (ref === null ? null : /^https?:\/\//.test(ref) ? ref : media.base + ref);
+const absolute = (ref: string | null, media: MediaUrls) =>
+  ref === null ? null : /^https?:\/\//.test(ref) ? ref : media.base + ref;
 
 /**
  * C's `user` object, in the document's key order: the core account (username, birth, gender, age,

@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { VigilError } from '../../../protocol/errors.ts';
-import { DAccessReply, DEmptyBody, DLoginBody, DMessage, DSignUpBody, DTokenPair, DVerifyQuery } from '../../../protocol/legacy/d-email.ts';
+import {
+  DAccessReply,
+  DEmptyBody,
+  DLoginBody,
+  DMessage,
+  DSignUpBody,
+  DTokenPair,
+  DVerifyQuery,
+} from '../../../protocol/legacy/d-email.ts';
 import type { Account } from '../../accounts/account.ts';
 import { metaOf } from '../../accounts/request-meta.ts';
 import type { GatewayContext } from '../../server/context.ts';
@@ -40,7 +48,8 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   const publicUrl = ctx.config.VIGIL_PUBLIC_URL.replace(/\/+$/, '');
   const verifiedUrl = ctx.config.VIGIL_LEGACY_D_VERIFIED_URL;
   const minLength = ctx.config.VIGIL_LEGACY_PASSWORD_MIN_LENGTH;
-  const linkFor = (account: Account) => (token: string) => `${publicUrl}/auth/authentiaction/?token=${token}&uid64=${uid64Of(account.number)}`;
+  const linkFor = (account: Account) => (token: string) =>
+    `${publicUrl}/auth/authentiaction/?token=${token}&uid64=${uid64Of(account.number)}`;
 
   const routes: Route[] = [
     defineRoute({
@@ -54,13 +63,23 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       // Before anything is stored: an account nobody can activate helps no one.
       notifier.assertDeliverable('email');
       if (body.password1 !== body.password2) {
-        throw new VigilError('LEGACY_PASSWORDS_DIFFER', { field: 'password2' }, { details: [{ field: 'password2', message: 'must equal password1' }] });
+        throw new VigilError(
+          'LEGACY_PASSWORDS_DIFFER',
+          { field: 'password2' },
+          { details: [{ field: 'password2', message: 'must equal password1' }] },
+        );
       }
       const meta = metaOf(info);
       let account: Account;
       try {
         ({ account } = await accounts.signUp(
-          { email: body.email, password: body.password1, requireVerification: true, sendVerification: false, passwordMinLength: minLength },
+          {
+            email: body.email,
+            password: body.password1,
+            requireVerification: true,
+            sendVerification: false,
+            passwordMinLength: minLength,
+          },
           meta,
         ));
       } catch (err) {
@@ -92,7 +111,9 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       const account = await links.consume(query.token, metaOf(info));
       if (account.id !== owner.id) throw new VigilError('LINK_INVALID');
       const message = '이메일 인증이 완료되었습니다.';
-      return verifiedUrl ? { status: 302, body: { message }, headers: { location: verifiedUrl } } : { status: 200, body: { message } };
+      return verifiedUrl
+        ? { status: 302, body: { message }, headers: { location: verifiedUrl } }
+        : { status: 200, body: { message } };
     }),
 
     defineRoute({
@@ -103,7 +124,11 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       formatError: formatDError,
       schema: { body: DLoginBody, response: { 200: DTokenPair, ...failures } },
     }).handle(async ({ body, info }) => {
-      const { session } = await deps.login.loginForDialect({ method: 'password', identifier: body.email, password: body.password }, auditContext(info), sessionKind('d'));
+      const { session } = await deps.login.loginForDialect(
+        { method: 'password', identifier: body.email, password: body.password },
+        auditContext(info),
+        sessionKind('d'),
+      );
       const access = await sessions.issueAccessToken(session);
       const refresh = randomBytes(32).toString('base64url');
       await sessions.attachToken(session, D_REFRESH_KIND, refresh, secondsLeft(session));

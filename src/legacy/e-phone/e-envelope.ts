@@ -49,7 +49,9 @@ const ANSWERS: Partial<Record<ErrorCode, [code: number, message: string]>> = {
 export const formatEError: ErrorFormatter = (err) => {
   const [code, message] =
     ANSWERS[err.code] ??
-    (err.status >= 500 ? [err.status === 503 ? E_CODES.unavailable : E_CODES.serverError, 'server error'] : [E_CODES.invalidRequest, 'invalid request']);
+    (err.status >= 500
+      ? [err.status === 503 ? E_CODES.unavailable : E_CODES.serverError, 'server error']
+      : [E_CODES.invalidRequest, 'invalid request']);
   const status = err.status === 429 || err.status >= 500 ? err.status : 200;
   return { status, body: { success: false, message, code, data: { item: [], item_length: 0, total: 0 } } };
 };

@@ -72,47 +72,70 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   };
 
   const post = <S extends Parameters<typeof defineRoute>[0]['schema']>(path: string, summary: string, schema: S) =>
-    defineRoute({ method: 'POST', path: `/api/v1/auth/${path}`, summary: `E: ${summary}`, tags: TAGS, formatError: formatEError, schema });
+    defineRoute({
+      method: 'POST',
+      path: `/api/v1/auth/${path}`,
+      summary: `E: ${summary}`,
+      tags: TAGS,
+      formatError: formatEError,
+      schema,
+    });
 
   const routes: Route[] = [
-    post('exists', 'whether a phone number is registered', { body: ENumBody, response: { 200: EBooleanReply, ...failures } }).handle(
-      async ({ body, info }) => ({ status: 200, body: eOk([await registered(body.num, info)]) }),
-    ),
+    post('exists', 'whether a phone number is registered', {
+      body: ENumBody,
+      response: { 200: EBooleanReply, ...failures },
+    }).handle(async ({ body, info }) => ({ status: 200, body: eOk([await registered(body.num, info)]) })),
 
-    post('signup', 'sign up with phone number, password and device', { body: ESignUpBody, response: { 200: ENumberReply, ...failures } }).handle(
-      async ({ body, info }) => {
-        const phone = phoneOf(body.num, 'num');
-        const device: DeviceInfo | undefined = body.device_id
-          ? { id: body.device_id, pushToken: body.device_token, platform: body.device_platform, brand: body.device_brand, model: body.device_model, osVersion: body.device_version }
-          : undefined;
-        if (device) for (const key of Object.keys(device) as (keyof DeviceInfo)[]) if (device[key] === undefined) delete device[key];
-        // A number proven by sms_auth_res just before starts verified.
-        const proof = await proofs.peek('signup', phone);
-        const { account } = await accounts.signUp(
-          { phone: body.num, password: body.password, ticket: proof?.ticket, device, passwordMinLength: minLength },
-          { ...metaOf(info), deviceId: body.device_id },
-        );
-        if (proof) await proofs.drop('signup', phone);
-        return { status: 200, body: eOk([account.number]) };
-      },
-    ),
+    post('signup', 'sign up with phone number, password and device', {
+      body: ESignUpBody,
+      response: { 200: ENumberReply, ...failures },
+    }).handle(async ({ body, info }) => {
+      const phone = phoneOf(body.num, 'num');
+      const device: DeviceInfo | undefined = body.device_id
+        ? {
+            id: body.device_id,
+            pushToken: body.device_token,
+            platform: body.device_platform,
+            brand: body.device_brand,
+            model: body.device_model,
+            osVersion: body.device_version,
+          }
+        : undefined;
+      if (device)
+        for (const key of Object.keys(device) as (keyof DeviceInfo)[]) if (device[key] === undefined) delete device[key];
+      // A number proven by sms_auth_res just before starts verified.
+      const proof = await proofs.peek('signup', phone);
+      const { account } = await accounts.signUp(
+        { phone: body.num, password: body.password, ticket: proof?.ticket, device, passwordMinLength: minLength },
+        { ...metaOf(info), deviceId: body.device_id },
+      );
+      if (proof) await proofs.drop('signup', phone);
+      return { status: 200, body: eOk([account.number]) };
+    }),
 
-    post('signin', 'sign in with phone number and password; data.item is a JWT', { body: ESignInBody, response: { 200: ETokenReply, ...failures } }).handle(
-      async ({ body, info }) => {
-        const { account, session } = await deps.login.loginForDialect({ method: 'password', identifier: body.num, password: body.password }, auditContext(info), sessionKind('e'));
-        return { status: 200, body: eOk([await tokens.issue(account, session)]) };
-      },
-    ),
+    post('signin', 'sign in with phone number and password; data.item is a JWT', {
+      body: ESignInBody,
+      response: { 200: ETokenReply, ...failures },
+    }).handle(async ({ body, info }) => {
+      const { account, session } = await deps.login.loginForDialect(
+        { method: 'password', identifier: body.num, password: body.password },
+        auditContext(info),
+        sessionKind('e'),
+      );
+      return { status: 200, body: eOk([await tokens.issue(account, session)]) };
+    }),
 
-    post('sms_auth_req', 'text a code to a phone number', { body: ESmsRequestBody, response: { 200: EBooleanReply, ...failures } }).handle(
-      async ({ body, info }) => {
-        const phone = phoneOf(body.receiver, 'receiver');
-        // A registered number is being proven (verification, password change); a free one is signing up.
-        const purpose = (await accounts.findByContact('sms', phone)) ? 'verify' : 'signup';
-        await codeRequests.request({ channel: 'sms', to: phone, purpose }, metaOf(info));
-        return { status: 200, body: eOk([true]) };
-      },
-    ),
+    post('sms_auth_req', 'text a code to a phone number', {
+      body: ESmsRequestBody,
+      response: { 200: EBooleanReply, ...failures },
+    }).handle(async ({ body, info }) => {
+      const phone = phoneOf(body.receiver, 'receiver');
+      // A registered number is being proven (verification, password change); a free one is signing up.
+      const purpose = (await accounts.findByContact('sms', phone)) ? 'verify' : 'signup';
+      await codeRequests.request({ channel: 'sms', to: phone, purpose }, metaOf(info));
+      return { status: 200, body: eOk([true]) };
+    }),
 
     post('sms_auth_res', 'check the texted code; item [false] when it is wrong or expired', {
       body: ESmsCheckBody,
@@ -129,11 +152,15 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
           const { ticket, expiresIn } = await tickets.issue({ purpose: 'reset', channel: 'sms', to: phone });
           await proofs.hold('reset', account.id, ticket, Math.min(expiresIn, E_SMS_PROOF_SECONDS));
         } else {
-          const { ticket, expiresIn } = await codeRequests.verifyForTicket({ channel: 'sms', to: phone, purpose: 'signup', code }, meta);
+          const { ticket, expiresIn } = await codeRequests.verifyForTicket(
+            { channel: 'sms', to: phone, purpose: 'signup', code },
+            meta,
+          );
           await proofs.hold('signup', phone, ticket, expiresIn);
         }
       } catch (err) {
-        if (err instanceof VigilError && (err.code === 'CODE_INVALID' || err.code === 'CODE_EXHAUSTED')) return { status: 200, body: eOk([false]) };
+        if (err instanceof VigilError && (err.code === 'CODE_INVALID' || err.code === 'CODE_EXHAUSTED'))
+          return { status: 200, body: eOk([false]) };
         throw err;
       }
       return { status: 200, body: eOk([true]) };
@@ -142,7 +169,10 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     post('num_find', 'the user id of a phone number, or (body {id, password}) the password change', {
       body: ENumFindOrPasswordBody,
       response: { 200: Type.Union([ENumFindReply, EBooleanReply]), ...failures },
-    }).handle(async ({ body, info }) => ({ status: 200, body: 'id' in body ? await passwordChange(body, info) : await numFind(body, info) })),
+    }).handle(async ({ body, info }) => ({
+      status: 200,
+      body: 'id' in body ? await passwordChange(body, info) : await numFind(body, info),
+    })),
 
     post('password_change', 'change the password of a user id whose phone just passed sms_auth_res', {
       body: EPasswordChangeBody,

@@ -25,7 +25,16 @@ export class ETokens {
     const iat = Math.floor(Date.now() / 1000);
     const ttl = Math.min(this.options.ttlSeconds, secondsLeft(session));
     const token = await this.signer.sign(
-      { u: account.number, iat, exp: iat + ttl, iss: this.options.issuer, aud: E_AUDIENCE, sub: account.id, sid: session.id, jti: randomUUID() },
+      {
+        u: account.number,
+        iat,
+        exp: iat + ttl,
+        iss: this.options.issuer,
+        aud: E_AUDIENCE,
+        sub: account.id,
+        sid: session.id,
+        jti: randomUUID(),
+      },
       { typ: 'JWT' },
     );
     await this.sessions.attachToken(session, E_TOKEN_KIND, token, ttl);

@@ -93,15 +93,27 @@ export function drfErrorFormatter(options: DrfOptions): ErrorFormatter {
       return { status: answer.status ?? 400, body: { [answer.field]: [fill(answer.detail ?? err.message, err.params)] } };
     }
     if (answer) {
-      return { status: answer.status ?? err.status, body: detailBody(fill(answer.detail ?? err.message, err.params), answer.code ?? 'error') };
+      return {
+        status: answer.status ?? err.status,
+        body: detailBody(fill(answer.detail ?? err.message, err.params), answer.code ?? 'error'),
+      };
     }
     if (THROTTLED.has(err.code)) {
-      return { status: 429, body: detailBody(`요청이 너무 많습니다. ${err.params.retryAfter ?? 60}초 후에 다시 시도하세요.`, 'throttled') };
+      return {
+        status: 429,
+        body: detailBody(`요청이 너무 많습니다. ${err.params.retryAfter ?? 60}초 후에 다시 시도하세요.`, 'throttled'),
+      };
     }
     if (TOKEN_CODES.test(err.code)) return { status: 401, body: detailBody('토큰이 유효하지 않습니다.', 'token_not_valid') };
     if (err.status >= 500) {
       const unavailable = err.status === 503;
-      return { status: err.status, body: detailBody(unavailable ? '일시적으로 사용할 수 없습니다. 잠시 후 다시 시도하세요.' : '서버 오류가 발생했습니다.', unavailable ? 'service_unavailable' : 'error') };
+      return {
+        status: err.status,
+        body: detailBody(
+          unavailable ? '일시적으로 사용할 수 없습니다. 잠시 후 다시 시도하세요.' : '서버 오류가 발생했습니다.',
+          unavailable ? 'service_unavailable' : 'error',
+        ),
+      };
     }
     return { status: err.status, body: detailBody(err.message, 'error') };
   };

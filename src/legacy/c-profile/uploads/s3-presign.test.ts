@@ -18,15 +18,30 @@ describe('SigV4 query presigning', () => {
   });
 
   it('signs the method: the same object PUT gets another signature', () => {
-    const base = { url: new URL('https://examplebucket.s3.amazonaws.com/test.txt'), region: 'us-east-1', accessKeyId: 'A', secretAccessKey: 'S', expiresSeconds: 60, now: new Date(0) };
+    const base = {
+      url: new URL('https://examplebucket.s3.amazonaws.com/test.txt'),
+      region: 'us-east-1',
+      accessKeyId: 'A',
+      secretAccessKey: 'S',
+      expiresSeconds: 60,
+      now: new Date(0),
+    };
     const sig = (u: string) => new URL(u).searchParams.get('X-Amz-Signature');
     expect(sig(presignUrl({ ...base, method: 'PUT' }))).not.toBe(sig(presignUrl({ ...base, method: 'GET' })));
   });
 
   it('builds path-style object URLs and parses the configuration URL', () => {
     const target = parseS3Url('http://minio%2Fkey:se%2Bcret%2F1@127.0.0.1:9000/media-bucket?region=ap-northeast-2');
-    expect(target).toEqual({ endpoint: 'http://127.0.0.1:9000', bucket: 'media-bucket', region: 'ap-northeast-2', accessKeyId: 'minio/key', secretAccessKey: 'se+cret/1' });
-    expect(objectUrl(target, 'images/users/avatars/avatar_x y.jpeg').href).toBe('http://127.0.0.1:9000/media-bucket/images/users/avatars/avatar_x%20y.jpeg');
+    expect(target).toEqual({
+      endpoint: 'http://127.0.0.1:9000',
+      bucket: 'media-bucket',
+      region: 'ap-northeast-2',
+      accessKeyId: 'minio/key',
+      secretAccessKey: 'se+cret/1',
+    });
+    expect(objectUrl(target, 'images/users/avatars/avatar_x y.jpeg').href).toBe(
+      'http://127.0.0.1:9000/media-bucket/images/users/avatars/avatar_x%20y.jpeg',
+    );
     expect(() => parseS3Url('https://127.0.0.1/bucket')).toThrow(/access key/);
     expect(() => parseS3Url('https://a:b@127.0.0.1/')).toThrow(/bucket/);
   });

@@ -42,7 +42,10 @@ const sha256 = (data: string) => createHash('sha256').update(data, 'utf8').diges
  */
 export function presignUrl(input: PresignInput): string {
   const now = input.now ?? new Date();
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const scope = `${day}/${input.region}/s3/aws4_request`;
   const url = new URL(input.url.href);

@@ -27,7 +27,8 @@ const UNCLAIMED_KEEP_MS = 24 * 3600 * 1000;
 
 const FOLDER: Record<CUploadKind, string> = { avatar: 'avatars', profile: 'profiles', verification: 'verifications' };
 /** The document's references: images/users/avatars/avatar_<16–40 letters/digits>.jpeg (its own are 22 and 23 long) */
-const REFERENCE = /^images\/users\/(avatars|profiles|verifications)\/(avatar|profile|verification)_[A-Za-z0-9]{16,40}\.(jpeg|jpg|png|gif|webp|heic|heif|pdf)$/;
+const REFERENCE =
+  /^images\/users\/(avatars|profiles|verifications)\/(avatar|profile|verification)_[A-Za-z0-9]{16,40}\.(jpeg|jpg|png|gif|webp|heic|heif|pdf)$/;
 
 interface UploadRecord {
   /** The reference (object key). */
@@ -121,11 +122,19 @@ export class UploadStore {
 
   async sign(input: { fileName: string; fileType: string; kind?: CUploadKind }): Promise<SignedUpload> {
     const type = mediaType(input.fileType);
-    if (!(type in UPLOAD_TYPES)) throw fieldError('file_type', `지원하지 않는 파일 형식입니다: ${Object.keys(UPLOAD_TYPES).join(', ')}`);
+    if (!(type in UPLOAD_TYPES))
+      throw fieldError('file_type', `지원하지 않는 파일 형식입니다: ${Object.keys(UPLOAD_TYPES).join(', ')}`);
     const path = this.pathFor(input.fileName, type, input.kind);
     const kind = REFERENCE.exec(path)![2] as CUploadKind;
     const now = new Date();
-    const record: UploadRecord = { _id: path, kind, contentType: type, maxBytes: this.options.maxBytes, store: this.usesS3 ? 's3' : 'gateway', signedAt: now };
+    const record: UploadRecord = {
+      _id: path,
+      kind,
+      contentType: type,
+      maxBytes: this.options.maxBytes,
+      store: this.usesS3 ? 's3' : 'gateway',
+      signedAt: now,
+    };
     try {
       await this.records.insertOne(record);
     } catch (err) {
@@ -139,13 +148,30 @@ export class UploadStore {
     }
     const exp = Math.floor(now.getTime() / 1000) + UPLOAD_URL_TTL_SECONDS;
     const url = this.options.s3
-      ? presignUrl({ method: 'PUT', url: objectUrl(this.options.s3, path), ...this.credentials(), expiresSeconds: UPLOAD_URL_TTL_SECONDS, now })
+      ? presignUrl({
+          method: 'PUT',
+          url: objectUrl(this.options.s3, path),
+          ...this.credentials(),
+          expiresSeconds: UPLOAD_URL_TTL_SECONDS,
+          now,
+        })
       : this.gatewayUrl(path, type, this.options.maxBytes, exp);
-    return { url, method: 'PUT', headers: { 'content-type': type }, path, expires_in: UPLOAD_URL_TTL_SECONDS, max_bytes: this.options.maxBytes };
+    return {
+      url,
+      method: 'PUT',
+      headers: { 'content-type': type },
+      path,
+      expires_in: UPLOAD_URL_TTL_SECONDS,
+      max_bytes: this.options.maxBytes,
+    };
   }
 
   /** A PUT to the gateway's own upload URL: checks signature, expiry, type and size, then keeps the bytes. */
-  async receive(query: { key: string; type: string; max: number; exp: number; sig: string }, bytes: Buffer, contentType: string): Promise<string> {
+  async receive(
+    query: { key: string; type: string; max: number; exp: number; sig: string },
+    bytes: Buffer,
+    contentType: string,
+  ): Promise<string> {
     const invalid = () => new VigilError('LEGACY_UPLOAD_URL_INVALID');
     if (this.usesS3) throw invalid();
     const expected = Buffer.from(this.signature(query.key, query.type, query.max, query.exp));
@@ -155,7 +181,8 @@ export class UploadStore {
     if (bytes.length > query.max) throw new VigilError('BODY_TOO_LARGE', { limit: query.max });
     if (bytes.length === 0) throw new VigilError('BODY_INVALID', { reason: 'the file is empty' });
     const record = await this.records.findOne({ _id: query.key });
-    if (!record || record.store !== 'gateway' || record.userId || (await this.claims.findOne({ _id: query.key }))) throw invalid();
+    if (!record || record.store !== 'gateway' || record.userId || (await this.claims.findOne({ _id: query.key })))
+      throw invalid();
     const now = new Date();
     await this.blobs.replaceOne(
       { _id: query.key },
@@ -172,7 +199,8 @@ export class UploadStore {
     for (const ref of refs) {
       const record = await this.records.findOne({ _id: ref.path });
       const claimed = record ? await this.claims.findOne({ _id: ref.path }) : null;
-      if (!record || claimed || !(await this.isUploaded(record))) problems.push({ field: ref.field, message: `업로드되지 않은 파일입니다: ${ref.path}` });
+      if (!record || claimed || !(await this.isUploaded(record)))
+        problems.push({ field: ref.field, message: `업로드되지 않은 파일입니다: ${ref.path}` });
     }
     if (problems.length > 0) throw fieldErrors(problems);
   }
@@ -216,8 +244,13 @@ export class UploadStore {
 
   /** Deletes uploads no registration claimed within a day. */
   async sweep(now = Date.now()): Promise<number> {
-    const stale = await this.records.find({ signedAt: { $lt: new Date(now - UNCLAIMED_KEEP_MS) }, userId: { $exists: false } }, { projection: { _id: 1 } }).limit(500).toArray();
-    const claimed = new Set((await this.claims.find({ _id: { $in: stale.map((r) => r._id) } }, { projection: { _id: 1 } }).toArray()).map((c) => c._id));
+    const stale = await this.records
+      .find({ signedAt: { $lt: new Date(now - UNCLAIMED_KEEP_MS) }, userId: { $exists: false } }, { projection: { _id: 1 } })
+      .limit(500)
+      .toArray();
+    const claimed = new Set(
+      (await this.claims.find({ _id: { $in: stale.map((r) => r._id) } }, { projection: { _id: 1 } }).toArray()).map((c) => c._id),
+    );
     const paths = stale.map((r) => r._id).filter((p) => !claimed.has(p));
     await this.deletePaths(paths);
     return paths.length;
@@ -249,7 +282,12 @@ export class UploadStore {
   private async isUploaded(record: UploadRecord): Promise<boolean> {
     if (record.store === 'gateway' || !this.options.s3) return record.uploadedAt !== undefined;
     // The store is the truth: the client PUT straight to it.
-    const url = presignUrl({ method: 'HEAD', url: objectUrl(this.options.s3, record._id), ...this.credentials(), expiresSeconds: 60 });
+    const url = presignUrl({
+      method: 'HEAD',
+      url: objectUrl(this.options.s3, record._id),
+      ...this.credentials(),
+      expiresSeconds: 60,
+    });
     let res: Response;
     try {
       res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(5_000) });
@@ -275,7 +313,13 @@ export class UploadStore {
   }
 
   private gatewayUrl(path: string, type: string, max: number, exp: number): string {
-    const query = new URLSearchParams({ key: path, type, max: String(max), exp: String(exp), sig: this.signature(path, type, max, exp) });
+    const query = new URLSearchParams({
+      key: path,
+      type,
+      max: String(max),
+      exp: String(exp),
+      sig: this.signature(path, type, max, exp),
+    });
     return `${this.options.publicUrl.replace(/\/+$/, '')}/api/uploads/?${query}`;
   }
 }
