@@ -96,19 +96,27 @@ describe('sample frame validation', () => {
     ['a NaN timestamp', () => mutate((v) => v.setFloat64(8, Number.NaN, true)), /timestamp/],
     ['a negative timestamp', () => mutate((v) => v.setFloat64(8, -1, true)), /timestamp/],
     ['a count larger than the payload', () => mutate((v) => v.setUint16(6, 3, true)), /need exactly 60/],
-    ['a payload longer than the count', () => {
-      const bytes = new Uint8Array(good().byteLength + 4);
-      bytes.set(good());
-      return bytes;
-    }, /need exactly 48/],
+    [
+      'a payload longer than the count',
+      () => {
+        const bytes = new Uint8Array(good().byteLength + 4);
+        bytes.set(good());
+        return bytes;
+      },
+      /need exactly 48/,
+    ],
     ['a float32 scale other than 1', () => mutate((v) => v.setFloat32(20, 2, true)), /scale must be 1/],
     ['a NaN sample', () => mutate((v) => v.setFloat32(24 + 4 * 4, Number.NaN, true)), /sample 1 channel 1 is not finite/],
     ['an infinite sample', () => mutate((v) => v.setFloat32(24, Number.POSITIVE_INFINITY, true)), /sample 0 channel 0/],
-    ['an int16 frame without scale', () => {
-      const bytes = encodeFrame({ ...base, sampleType: 'int16', scale: 1 });
-      new DataView(bytes.buffer).setFloat32(20, 0, true);
-      return bytes;
-    }, /finite scale > 0/],
+    [
+      'an int16 frame without scale',
+      () => {
+        const bytes = encodeFrame({ ...base, sampleType: 'int16', scale: 1 });
+        new DataView(bytes.buffer).setFloat32(20, 0, true);
+        return bytes;
+      },
+      /finite scale > 0/,
+    ],
   ])('refuses %s', (_name, make, expected) => {
     expect(reason(make())).toMatch(expected);
   });
@@ -144,13 +152,28 @@ describe('sample frame round trips (property-based)', () => {
     fc.assert(
       fc.property(
         header.chain((h) =>
-          fc.tuple(fc.constant(h), fc.float32Array({ noNaN: true, noDefaultInfinity: true, minLength: h.count * h.channels, maxLength: h.count * h.channels })),
+          fc.tuple(
+            fc.constant(h),
+            fc.float32Array({
+              noNaN: true,
+              noDefaultInfinity: true,
+              minLength: h.count * h.channels,
+              maxLength: h.count * h.channels,
+            }),
+          ),
         ),
         ([h, values]) => {
           const bytes = encodeFrame({ ...h, values });
           expect(bytes.byteLength).toBe(frameLength(h.count, h.channels));
           const frame = decoded(bytes);
-          expect(frame).toMatchObject({ stream: h.stream, seq: h.seq, timestamp: h.timestamp, channels: h.channels, count: h.count, ackRequested: h.ackRequested });
+          expect(frame).toMatchObject({
+            stream: h.stream,
+            seq: h.seq,
+            timestamp: h.timestamp,
+            channels: h.channels,
+            count: h.count,
+            ackRequested: h.ackRequested,
+          });
           expect(Array.from(frame.values)).toEqual(Array.from(values));
         },
       ),
@@ -165,7 +188,10 @@ describe('sample frame round trips (property-based)', () => {
           fc.tuple(
             fc.constant(h),
             fc.double({ min: 1e-4, max: 10, noNaN: true }),
-            fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: h.count * h.channels, maxLength: h.count * h.channels }),
+            fc.array(fc.double({ min: -1, max: 1, noNaN: true }), {
+              minLength: h.count * h.channels,
+              maxLength: h.count * h.channels,
+            }),
           ),
         ),
         ([h, scale, unit]) => {
@@ -197,7 +223,8 @@ describe('sample frame round trips (property-based)', () => {
         const bytes = encodeFrame(base);
         bytes[offset] = value;
         const result = decodeFrame(bytes);
-        if (result.ok) expect(bytes.byteLength).toBe(frameLength(result.frame.count, result.frame.channels, result.frame.sampleType));
+        if (result.ok)
+          expect(bytes.byteLength).toBe(frameLength(result.frame.count, result.frame.channels, result.frame.sampleType));
       }),
     );
   });

@@ -95,7 +95,8 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   const { channels, values } = input;
   if (!isUint(input.stream, FRAME_MAX_STREAM)) throw new FrameEncodeError(`stream must be an integer 0–${FRAME_MAX_STREAM}`);
   if (!isUint(input.seq, FRAME_MAX_SEQ)) throw new FrameEncodeError(`seq must be an integer 0–${FRAME_MAX_SEQ}`);
-  if (!Number.isFinite(input.timestamp) || input.timestamp < 0) throw new FrameEncodeError('timestamp must be a finite number ≥ 0');
+  if (!Number.isFinite(input.timestamp) || input.timestamp < 0)
+    throw new FrameEncodeError('timestamp must be a finite number ≥ 0');
   if (!Number.isInteger(channels) || channels < 1 || channels > FRAME_MAX_CHANNELS) {
     throw new FrameEncodeError(`channels must be an integer 1–${FRAME_MAX_CHANNELS}`);
   }
@@ -149,7 +150,8 @@ const fail = (reason: string): DecodeResult => ({ ok: false, reason });
  */
 export function decodeFrame(message: ArrayBuffer | Uint8Array): DecodeResult {
   const bytes = message instanceof Uint8Array ? message : new Uint8Array(message);
-  if (bytes.byteLength < FRAME_HEADER_BYTES) return fail(`frame is ${bytes.byteLength} bytes, shorter than its ${FRAME_HEADER_BYTES}-byte header`);
+  if (bytes.byteLength < FRAME_HEADER_BYTES)
+    return fail(`frame is ${bytes.byteLength} bytes, shorter than its ${FRAME_HEADER_BYTES}-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint8(0);
   if (version !== FRAME_VERSION) return fail(`unsupported frame version ${version}`);

@@ -29,7 +29,11 @@ function message<T extends string, P extends Record<string, TSchema>>(type: T, p
 
 // ── client → server ─────────────────────────────────────────────────────────
 
-export const AuthMessage = message('auth', { token: Token }, 'First message of a socket opened without a token; within VIGIL_WS_AUTH_TIMEOUT_MS.');
+export const AuthMessage = message(
+  'auth',
+  { token: Token },
+  'First message of a socket opened without a token; within VIGIL_WS_AUTH_TIMEOUT_MS.',
+);
 export const RefreshMessage = message(
   'refresh',
   { token: Token },
@@ -61,7 +65,11 @@ export const EnrollBeginMessage = message(
   { stream: StreamId, modality: Modality, rate: Rate, channels: Channels },
   'Opens a stream whose samples enrol a new model instead of being verified.',
 );
-export const EnrollCommitMessage = message('enroll.commit', { stream: StreamId }, 'Ends an enrolment stream and queues training.');
+export const EnrollCommitMessage = message(
+  'enroll.commit',
+  { stream: StreamId },
+  'Ends an enrolment stream and queues training.',
+);
 export const EnrollCancelMessage = message('enroll.cancel', { stream: StreamId }, 'Discards an enrolment stream.');
 export const ClientByeMessage = message(
   'bye',

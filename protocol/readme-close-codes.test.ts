@@ -10,9 +10,17 @@ const rows = section
   .split('\n')
   .filter((line) => /^\| \d{4}/.test(line))
   .map((line) => {
-    const [code, names, reconnect] = line.split('|').slice(1, 4).map((cell) => cell.trim());
+    const [code, names, reconnect] = line
+      .split('|')
+      .slice(1, 4)
+      .map((cell) => cell.trim());
     const [low, high] = code!.split('–').map(Number);
-    return { low: low!, high: high ?? low!, names: [...names!.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]!), reconnect: reconnect === 'yes' };
+    return {
+      low: low!,
+      high: high ?? low!,
+      names: [...names!.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]!),
+      reconnect: reconnect === 'yes',
+    };
   });
 
 describe('protocol/README.md close codes', () => {
@@ -22,7 +30,10 @@ describe('protocol/README.md close codes', () => {
       for (const name of row.names) {
         expect(name in ERRORS, `${name} is not in the catalogue`).toBe(true);
         const close = ERRORS[name as ErrorCode].close;
-        expect(close >= row.low && close <= row.high, `${name} closes with ${close}, the README says ${row.low}–${row.high}`).toBe(true);
+        expect(
+          close >= row.low && close <= row.high,
+          `${name} closes with ${close}, the README says ${row.low}–${row.high}`,
+        ).toBe(true);
       }
     }
   });
@@ -33,7 +44,9 @@ describe('protocol/README.md close codes', () => {
 
   it('lists every close code a socket can get from the channel', () => {
     const listed = new Set(rows.flatMap((row) => row.names));
-    const socketCodes = Object.keys(ERRORS).filter((code) => (code.startsWith('STREAM_') && code !== 'STREAM_REFUSED') || code.startsWith('TOKEN_'));
+    const socketCodes = Object.keys(ERRORS).filter(
+      (code) => (code.startsWith('STREAM_') && code !== 'STREAM_REFUSED') || code.startsWith('TOKEN_'),
+    );
     expect(socketCodes.filter((code) => !listed.has(code))).toEqual([]);
   });
 });

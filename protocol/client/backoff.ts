@@ -21,7 +21,11 @@ export const BACKOFF_DEFAULTS: Required<BackoffOptions> = {
  * [0, min(max, initial × factor^n)], so a gateway restart does not bring every client back in
  * the same millisecond. Returns undefined once the attempts are used up.
  */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number | undefined {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number | undefined {
   const o = { ...BACKOFF_DEFAULTS, ...options };
   if (!Number.isInteger(attempt) || attempt < 0) throw new RangeError('attempt must be an integer ≥ 0');
   if (attempt >= o.maxAttempts) return undefined;

@@ -1,5 +1,13 @@
 export { StreamClient, SampleStream, streamUrl } from './stream-client.ts';
-export type { ClientState, SendOptions, StreamClientEvents, StreamClientOptions, StreamOptions, WebSocketConstructor, WebSocketLike } from './stream-client.ts';
+export type {
+  ClientState,
+  SendOptions,
+  StreamClientEvents,
+  StreamClientOptions,
+  StreamOptions,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './stream-client.ts';
 export { backoffDelay, BACKOFF_DEFAULTS, type BackoffOptions } from './backoff.ts';
 export { refreshingTokenSource, jwtTimes, type TokenPair, type TokenSourceOptions } from './token-source.ts';
 export { isReconnectWorthy } from '../errors.ts';

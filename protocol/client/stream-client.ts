@@ -173,7 +173,8 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
     super();
     this.url = streamUrl(options.url);
     const Socket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!Socket) throw new Error('options.WebSocket is required where there is no global WebSocket (Node 20: pass the `ws` package)');
+    if (!Socket)
+      throw new Error('options.WebSocket is required where there is no global WebSocket (Node 20: pass the `ws` package)');
     this.Socket = Socket;
   }
 
@@ -206,7 +207,12 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
         if (event.willReconnect) return;
         offReady();
         offClose();
-        reject(Object.assign(new Error(`stream closed with ${event.code} ${event.reason}`), { code: event.code, reason: event.reason }));
+        reject(
+          Object.assign(new Error(`stream closed with ${event.code} ${event.reason}`), {
+            code: event.code,
+            reason: event.reason,
+          }),
+        );
       });
     });
     if (this._state === 'idle' || this._state === 'closed') {
@@ -284,7 +290,8 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
   private declare(stream: SampleStream): void {
     const { spec } = stream;
     const common = { stream: stream.id, rate: spec.rate, channels: spec.channels };
-    if (stream.purpose === 'verify') this.send({ type: 'stream.open', ...common, ...(spec.modality ? { modality: spec.modality } : {}) });
+    if (stream.purpose === 'verify')
+      this.send({ type: 'stream.open', ...common, ...(spec.modality ? { modality: spec.modality } : {}) });
     else this.send({ type: 'enroll.begin', ...common, modality: spec.modality ?? 'unknown' });
   }
 
@@ -370,7 +377,9 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
       this.emit('stream.lost', { stream: stream.id });
     }
     const delayMs =
-      !stopped && this.options.reconnect !== false && isReconnectWorthy(code) ? backoffDelay(this.attempt, this.options.reconnect || {}) : undefined;
+      !stopped && this.options.reconnect !== false && isReconnectWorthy(code)
+        ? backoffDelay(this.attempt, this.options.reconnect || {})
+        : undefined;
     this._state = delayMs === undefined ? 'closed' : 'waiting';
     this.emit('close', { code, reason, willReconnect: delayMs !== undefined });
     if (delayMs === undefined) return;

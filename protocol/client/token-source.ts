@@ -30,9 +30,15 @@ export function jwtTimes(token: string): Claims {
   const payload = token.split('.')[1];
   if (!payload) return {};
   try {
-    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '=');
+    const base64 = payload
+      .replace(/-/g, '+')
+      .replace(/_/g, '/')
+      .padEnd(Math.ceil(payload.length / 4) * 4, '=');
     const claims = JSON.parse(atob(base64)) as Claims;
-    return { exp: typeof claims.exp === 'number' ? claims.exp : undefined, iat: typeof claims.iat === 'number' ? claims.iat : undefined };
+    return {
+      exp: typeof claims.exp === 'number' ? claims.exp : undefined,
+      iat: typeof claims.iat === 'number' ? claims.iat : undefined,
+    };
   } catch {
     return {};
   }

@@ -47,7 +47,14 @@ app.ws<Data>(STREAM_PATH, {
         userId: 'baseline',
         serverTime: now,
         expiresAt: Math.floor(now / 1000) + 86_400,
-        limits: { maxMessageBytes: 65_536, maxMessagesPerSecond: 100, maxStreams: 8, maxChannels: 64, idleTimeoutSeconds: 60, expiryWarningSeconds: 0 },
+        limits: {
+          maxMessageBytes: 65_536,
+          maxMessagesPerSecond: 100,
+          maxStreams: 8,
+          maxChannels: 64,
+          idleTimeoutSeconds: 60,
+          expiryWarningSeconds: 0,
+        },
         model: null,
       }),
     );
@@ -59,7 +66,16 @@ app.ws<Data>(STREAM_PATH, {
     const data = ws.getUserData();
     data.frames++;
     if (decoded.frame.ackRequested) {
-      ws.send(JSON.stringify({ type: 'ack', stream: decoded.frame.stream, seq: decoded.frame.seq, frames: data.frames, gaps: 0, duplicates: 0 }));
+      ws.send(
+        JSON.stringify({
+          type: 'ack',
+          stream: decoded.frame.stream,
+          seq: decoded.frame.seq,
+          frames: data.frames,
+          gaps: 0,
+          duplicates: 0,
+        }),
+      );
     }
   },
   close: () => {

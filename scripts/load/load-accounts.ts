@@ -24,7 +24,11 @@ export class GatewayRefused extends Error {
 }
 
 async function call(baseUrl: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(new URL(path, baseUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(new URL(path, baseUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (res.status === 429) {
     throw new GatewayRefused(
@@ -35,7 +39,10 @@ async function call(baseUrl: string, path: string, body: unknown): Promise<{ sta
   return { status: res.status, json };
 }
 
-const pairOf = (json: Record<string, unknown>): TokenPair => ({ accessToken: String(json.accessToken), refreshToken: String(json.refreshToken) });
+const pairOf = (json: Record<string, unknown>): TokenPair => ({
+  accessToken: String(json.accessToken),
+  refreshToken: String(json.refreshToken),
+});
 
 async function sessionFor(baseUrl: string, account: StoredAccount): Promise<TokenPair> {
   if (account.refreshToken) {
@@ -46,10 +53,12 @@ async function sessionFor(baseUrl: string, account: StoredAccount): Promise<Toke
   let login = await call(baseUrl, '/v1/sessions', credentials);
   if (login.status === 401) {
     const signUp = await call(baseUrl, '/v1/accounts', { username: account.username, password: account.password });
-    if (signUp.status !== 201) throw new GatewayRefused(`sign-up of ${account.username} answered ${signUp.status}: ${JSON.stringify(signUp.json)}`);
+    if (signUp.status !== 201)
+      throw new GatewayRefused(`sign-up of ${account.username} answered ${signUp.status}: ${JSON.stringify(signUp.json)}`);
     login = await call(baseUrl, '/v1/sessions', credentials);
   }
-  if (login.status !== 201) throw new GatewayRefused(`login of ${account.username} answered ${login.status}: ${JSON.stringify(login.json)}`);
+  if (login.status !== 201)
+    throw new GatewayRefused(`login of ${account.username} answered ${login.status}: ${JSON.stringify(login.json)}`);
   return pairOf(login.json);
 }
 
@@ -64,13 +73,17 @@ export async function prepareSessions(options: {
   const store = ((await readFile(options.file, 'utf8').then(JSON.parse, () => ({}))) ?? {}) as AccountsFile;
   const entry = (store[options.key] ??= { tag: randomBytes(3).toString('hex'), accounts: [] });
   while (entry.accounts.length < options.count) {
-    entry.accounts.push({ username: `load-${entry.tag}-${entry.accounts.length}`, password: randomBytes(12).toString('base64url') });
+    entry.accounts.push({
+      username: `load-${entry.tag}-${entry.accounts.length}`,
+      password: randomBytes(12).toString('base64url'),
+    });
   }
   const accounts = entry.accounts.slice(0, options.count);
   const pairs: TokenPair[] = new Array(accounts.length);
   let next = 0;
   let done = 0;
-  const save = () => mkdir(dirname(options.file), { recursive: true }).then(() => writeFile(options.file, JSON.stringify(store, null, 1)));
+  const save = () =>
+    mkdir(dirname(options.file), { recursive: true }).then(() => writeFile(options.file, JSON.stringify(store, null, 1)));
   // A few at a time: logins and sign-ups run bcrypt on the gateway's two cores.
   const worker = async () => {
     while (next < accounts.length) {

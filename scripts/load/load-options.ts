@@ -83,7 +83,9 @@ const NAMES: Record<string, keyof LoadOptions> = {
 function number(name: string, raw: string, min: number, max: number, integer = true): number {
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-    throw new LoadOptionError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    throw new LoadOptionError(
+      `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
   }
   return value;
 }
@@ -98,7 +100,12 @@ export function parseLoadOptions(argv: readonly string[]): LoadOptions {
     if (!arg.startsWith('--')) throw new LoadOptionError(`unexpected argument ${JSON.stringify(arg)}; options start with --`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     const key = NAMES[name];
-    if (!key) throw new LoadOptionError(`unknown option --${name}; known: ${Object.keys(NAMES).map((n) => `--${n}`).join(' ')}`);
+    if (!key)
+      throw new LoadOptionError(
+        `unknown option --${name}; known: ${Object.keys(NAMES)
+          .map((n) => `--${n}`)
+          .join(' ')}`,
+      );
     if (FLAGS.has(name)) {
       (options as unknown as Record<string, unknown>)[key] = inline === undefined ? true : inline !== 'false';
       continue;
@@ -114,7 +121,8 @@ export function parseLoadOptions(argv: readonly string[]): LoadOptions {
           throw new LoadOptionError(`--url must be an http:// URL, got ${JSON.stringify(raw)}`);
         }
         if (url.protocol !== 'http:') throw new LoadOptionError(`--url must be an http:// URL, got ${JSON.stringify(raw)}`);
-        if (!LOOPBACK.has(url.hostname)) throw new LoadOptionError(`--url must be a loopback address (127.0.0.1, ::1, localhost); refusing ${url.hostname}`);
+        if (!LOOPBACK.has(url.hostname))
+          throw new LoadOptionError(`--url must be a loopback address (127.0.0.1, ::1, localhost); refusing ${url.hostname}`);
         options.url = url.origin;
         break;
       }

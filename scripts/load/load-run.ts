@@ -16,7 +16,8 @@ export interface Percentiles {
 type Histogram = ReturnType<typeof hdr.build>;
 
 /** Microsecond histogram up to an hour. */
-const histogram = (): Histogram => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+const histogram = (): Histogram =>
+  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 
 export function percentiles(h: Histogram): Percentiles {
   const ms = (us: number) => Math.round(us) / 1000;
@@ -172,7 +173,11 @@ export class LoadRun {
     this.connectLatency.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
     this.readyCount++;
     if (this.options.rate > 0) {
-      device.stream = client.openStream({ rate: this.effectiveRate, channels: Array.from({ length: this.options.channels }, (_, c) => `c${c}`), modality: 'load' });
+      device.stream = client.openStream({
+        rate: this.effectiveRate,
+        channels: Array.from({ length: this.options.channels }, (_, c) => `c${c}`),
+        modality: 'load',
+      });
       this.slots[index % this.slots.length]!.push(device);
     }
   }
@@ -213,7 +218,9 @@ export class LoadRun {
 
   /** Says bye on every socket and waits (bounded) for the closes. */
   async closeAll(timeoutMs = 10_000): Promise<void> {
-    const closed = this.devices.map((d) => (d.client.state === 'closed' ? Promise.resolve() : d.client.once('close').then(() => undefined)));
+    const closed = this.devices.map((d) =>
+      d.client.state === 'closed' ? Promise.resolve() : d.client.once('close').then(() => undefined),
+    );
     for (const device of this.devices) device.client.close();
     await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   }

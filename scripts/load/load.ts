@@ -54,7 +54,14 @@ export interface Measurement {
 export interface LoadSummary {
   tool: string;
   versions: { node: string; vigil: string; uWebSockets: string };
-  machine: { cpus: number; cpu: string; memoryGiB: number; kernel: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  machine: {
+    cpus: number;
+    cpu: string;
+    memoryGiB: number;
+    kernel: string;
+    loadAverageAtStart: number[];
+    loadAverageAtEnd: number[];
+  };
   options: LoadOptions;
   vigil: Measurement;
   baseline: Measurement | undefined;
@@ -145,7 +152,13 @@ async function main(): Promise<void> {
 }
 
 /** One run: open the sockets, settle, hold and measure, close. */
-async function measure(options: LoadOptions, url: string, sessions: TokenPair[], kind: 'vigil' | 'baseline', spawned: boolean): Promise<Measurement> {
+async function measure(
+  options: LoadOptions,
+  url: string,
+  sessions: TokenPair[],
+  kind: 'vigil' | 'baseline',
+  spawned: boolean,
+): Promise<Measurement> {
   const before = await settledSample(url, 3);
   const run = new LoadRun(options, url, sessions);
   const samples: ServerSample[] = [];
@@ -164,7 +177,9 @@ async function measure(options: LoadOptions, url: string, sessions: TokenPair[],
         `${kind} t=${Math.round((now - run.connectStartedAt) / 1000)}s open=${run.openNow}/${options.connections} failed=${run.connectFailures} ` +
           `sent=${Math.round(sent)}/s acked=${Math.round(acked)}/s ack p50=${ack.p50}ms p99=${ack.p99}ms ` +
           `closes=${JSON.stringify(run.closes)}` +
-          (sample ? ` server rss=${Math.round(sample.rssBytes / MiB)}MiB cpu=${cpuPercent(samples)}% sockets=${sample.readySockets}` : ''),
+          (sample
+            ? ` server rss=${Math.round(sample.rssBytes / MiB)}MiB cpu=${cpuPercent(samples)}% sockets=${sample.readySockets}`
+            : ''),
       );
     });
   }, 1_000);
@@ -294,7 +309,8 @@ function serverFigures(
 }
 
 function report(summary: LoadSummary): string {
-  const p = (x: Percentiles) => (x.count === 0 ? 'n/a' : `p50 ${x.p50} ms · p90 ${x.p90} · p99 ${x.p99} · p99.9 ${x.p999} · max ${x.max}`);
+  const p = (x: Percentiles) =>
+    x.count === 0 ? 'n/a' : `p50 ${x.p50} ms · p90 ${x.p90} · p99 ${x.p99} · p99.9 ${x.p999} · max ${x.max}`;
   const o = summary.options;
   const block = (m: Measurement) => [
     `${m.target.kind === 'vigil' ? 'Vigil' : 'Baseline (bare uWS)'} at ${m.target.url}${m.target.spawned ? ' (spawned, NODE_ENV=production)' : ''}`,
@@ -302,7 +318,13 @@ function report(summary: LoadSummary): string {
     `  frames      sent ${m.streaming.framesSentPerSecond}/s (${m.streaming.samplesPerSecond} samples/s), acked ${m.streaming.framesAckedPerSecond}/s over ${m.streaming.seconds} s`,
     `  ack         ${p(m.streaming.ackLatencyMs)}`,
     `  verdicts    ${m.streaming.verdicts}${m.streaming.verdicts ? `; server latency ${p(m.streaming.verdictLatencyMs)}` : ''}`,
-    `  closes      ${Object.keys(m.closes).length ? Object.entries(m.closes).map(([code, n]) => `${code}×${n}`).join(' ') : 'none'}`,
+    `  closes      ${
+      Object.keys(m.closes).length
+        ? Object.entries(m.closes)
+            .map(([code, n]) => `${code}×${n}`)
+            .join(' ')
+        : 'none'
+    }`,
     m.server
       ? `  server      RSS ${m.server.rssBeforeMiB} MiB before → ${m.server.rssWithSocketsMiB} MiB with sockets (${m.server.rssPerSocketKiB} KiB/socket), peak ${m.server.rssPeakMiB} MiB; ` +
         `CPU ${m.server.cpuSecondsDuringHold} s in ${m.streaming.seconds} s = ${m.server.cpuPercentOfOneCore}% of one core`

@@ -28,7 +28,11 @@ export async function spawnLoadGateway(perUser: number): Promise<SpawnedGateway>
     VIGIL_LOGIN_PER_IDENTIFIER: '1000',
     VIGIL_WS_MAX_CONNECTIONS_PER_USER: String(perUser),
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}src/main.ts`], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}src/main.ts`], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+  });
   // However the load tester ends (hard stop, error, Ctrl-C), the child ends with it.
   const killChild = () => child.kill('SIGTERM');
   process.once('exit', killChild);

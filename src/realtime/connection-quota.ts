@@ -83,7 +83,10 @@ export class ConnectionQuota {
 
   async start(): Promise<void> {
     await this.renew();
-    this.timer = setInterval(() => void this.renew().catch((err: unknown) => this.logger.warn({ err }, 'socket lease renewal failed')), (this.options.leaseSeconds * 1000) / 3);
+    this.timer = setInterval(
+      () => void this.renew().catch((err: unknown) => this.logger.warn({ err }, 'socket lease renewal failed')),
+      (this.options.leaseSeconds * 1000) / 3,
+    );
     this.timer.unref();
   }
 
@@ -95,7 +98,12 @@ export class ConnectionQuota {
   }
 
   async acquire(userId: string): Promise<QuotaResult> {
-    const [admitted, count] = await this.commands.vigilWsAcquire(userKey(userId), 'ws:instances', this.instanceId, this.options.limit);
+    const [admitted, count] = await this.commands.vigilWsAcquire(
+      userKey(userId),
+      'ws:instances',
+      this.instanceId,
+      this.options.limit,
+    );
     return { admitted: admitted === 1, count };
   }
 

@@ -46,7 +46,17 @@ describe('serializeServerMessage', () => {
 
 describe('samplesToFrame', () => {
   it('gives the same frame a binary message would', () => {
-    const result = samplesToFrame({ type: 'samples', stream: 3, seq: 9, t: 1000, samples: [[1, 2], [3, 4.5]], ack: true });
+    const result = samplesToFrame({
+      type: 'samples',
+      stream: 3,
+      seq: 9,
+      t: 1000,
+      samples: [
+        [1, 2],
+        [3, 4.5],
+      ],
+      ack: true,
+    });
     expect(result.ok).toBe(true);
     if (result.ok) {
       expect(result.frame).toMatchObject({ stream: 3, seq: 9, timestamp: 1000, channels: 2, count: 2, ackRequested: true });

@@ -9,8 +9,12 @@ import {
   type ServerMessage,
 } from '../../protocol/messages.ts';
 
-const clientChecks = new Map<string, TypeCheck<TSchema>>(Object.entries(CLIENT_MESSAGES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]));
-const serverChecks = new Map<string, TypeCheck<TSchema>>(Object.entries(SERVER_MESSAGES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]));
+const clientChecks = new Map<string, TypeCheck<TSchema>>(
+  Object.entries(CLIENT_MESSAGES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
+);
+const serverChecks = new Map<string, TypeCheck<TSchema>>(
+  Object.entries(SERVER_MESSAGES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
+);
 
 export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; reason: string };
 

@@ -223,7 +223,8 @@ export class RealtimeChannel {
 
   /** Moves a connection between phases, keeping the per-phase counts and gauge in step. */
   private setPhase(conn: StreamConnection, next: Phase): void {
-    const gaugeLabel = (phase: Phase) => (phase === 'ready' ? 'ready' : phase === 'awaiting-auth' || phase === 'authenticating' ? 'awaiting-auth' : undefined);
+    const gaugeLabel = (phase: Phase) =>
+      phase === 'ready' ? 'ready' : phase === 'awaiting-auth' || phase === 'authenticating' ? 'awaiting-auth' : undefined;
     const before = gaugeLabel(conn.phase);
     const after = gaugeLabel(next);
     conn.phase = next;
@@ -308,9 +309,21 @@ export class RealtimeChannel {
         void this.refresh(conn, message.token);
         return;
       case 'stream.open':
-        return this.openStream(conn, { stream: message.stream, purpose: 'verify', rate: message.rate, channels: message.channels, modality: message.modality });
+        return this.openStream(conn, {
+          stream: message.stream,
+          purpose: 'verify',
+          rate: message.rate,
+          channels: message.channels,
+          modality: message.modality,
+        });
       case 'enroll.begin':
-        return this.openStream(conn, { stream: message.stream, purpose: 'enroll', rate: message.rate, channels: message.channels, modality: message.modality });
+        return this.openStream(conn, {
+          stream: message.stream,
+          purpose: 'enroll',
+          rate: message.rate,
+          channels: message.channels,
+          modality: message.modality,
+        });
       case 'stream.close':
       case 'enroll.commit':
       case 'enroll.cancel':
@@ -363,7 +376,13 @@ export class RealtimeChannel {
   private openStream(conn: StreamConnection, spec: StreamSpec): void {
     const refuse = (reason: string) => {
       const error = new VigilError('STREAM_REFUSED', { reason });
-      conn.send({ type: 'error', code: error.code, message: error.message, ref: spec.purpose === 'verify' ? 'stream.open' : 'enroll.begin', stream: spec.stream });
+      conn.send({
+        type: 'error',
+        code: error.code,
+        message: error.message,
+        ref: spec.purpose === 'verify' ? 'stream.open' : 'enroll.begin',
+        stream: spec.stream,
+      });
     };
     if (conn.streams?.has(spec.stream)) return refuse(`stream ${spec.stream} is already open`);
     if (conn.streamCount >= this.limits.maxStreams) return refuse(`at most ${this.limits.maxStreams} streams per connection`);
@@ -374,7 +393,13 @@ export class RealtimeChannel {
       } catch (err) {
         const error = toVigilError(err);
         if (error.status >= 500) this.options.logger.error({ err: error.cause ?? error }, 'stream hook failed');
-        conn.send({ type: 'error', code: error.code, message: error.message, ref: spec.purpose === 'verify' ? 'stream.open' : 'enroll.begin', stream: spec.stream });
+        conn.send({
+          type: 'error',
+          code: error.code,
+          message: error.message,
+          ref: spec.purpose === 'verify' ? 'stream.open' : 'enroll.begin',
+          stream: spec.stream,
+        });
         return;
       }
     } else if (spec.purpose === 'verify') {
@@ -392,9 +417,11 @@ export class RealtimeChannel {
       conn.send({ type: 'error', code: error.code, message: error.message, ref: message.type, stream: message.stream });
     };
     if (!stream) return refuse(`stream ${message.stream} is not open`);
-    if (message.type !== 'stream.close' && stream.spec.purpose !== 'enroll') return refuse(`stream ${message.stream} is not an enrolment`);
+    if (message.type !== 'stream.close' && stream.spec.purpose !== 'enroll')
+      return refuse(`stream ${message.stream} is not an enrolment`);
     conn.streams!.delete(message.stream);
-    const end: StreamEnd = message.type === 'enroll.commit' ? 'committed' : message.type === 'enroll.cancel' ? 'cancelled' : 'closed';
+    const end: StreamEnd =
+      message.type === 'enroll.commit' ? 'committed' : message.type === 'enroll.cancel' ? 'cancelled' : 'closed';
     this.safely(() => stream.sink.onClose(end), conn);
   }
 
@@ -403,7 +430,9 @@ export class RealtimeChannel {
     if (!stream) return conn.close('STREAM_FRAME_MALFORMED', { reason: `stream ${frame.stream} is not open` });
     const expected = stream.spec.channels.length;
     if (frame.channels !== expected) {
-      return conn.close('STREAM_FRAME_MALFORMED', { reason: `stream ${frame.stream} has ${expected} channels; the frame has ${frame.channels}` });
+      return conn.close('STREAM_FRAME_MALFORMED', {
+        reason: `stream ${frame.stream} has ${expected} channels; the frame has ${frame.channels}`,
+      });
     }
     const gapsBefore = stream.sequence.gaps;
     const outcome = stream.sequence.admit(frame.seq);
@@ -446,7 +475,9 @@ export class RealtimeChannel {
     for (let i = 0; i < sessions.length; i += 100) {
       const batch = sessions.slice(i, i + 100);
       const live = await Promise.all(
-        batch.map(([sessionId, conns]) => this.options.sessions.isLive(sessionId, [...conns][0]?.principal.userId).catch(() => true)),
+        batch.map(([sessionId, conns]) =>
+          this.options.sessions.isLive(sessionId, [...conns][0]?.principal.userId).catch(() => true),
+        ),
       );
       batch.forEach(([sessionId, conns], index) => {
         if (!live[index]) this.revoked({ userId: [...conns][0]?.principal.userId ?? '', sessionIds: [sessionId] });

@@ -12,7 +12,10 @@ export interface RealtimeModule extends GatewayModule {
 }
 
 /** The realtime channel (`GET /v1/stream`), built from configuration and the tokens concern. */
-export function createRealtimeModule(ctx: GatewayContext, deps: { tokens: TokenResolver; sessions: SessionEvents }): RealtimeModule {
+export function createRealtimeModule(
+  ctx: GatewayContext,
+  deps: { tokens: TokenResolver; sessions: SessionEvents },
+): RealtimeModule {
   const { config, logger } = ctx;
   const metrics = createRealtimeMetrics(ctx.metrics.registry);
   const quota = new ConnectionQuota(

@@ -27,7 +27,12 @@ export interface EndpointOptions {
  * maxBackpressure; our checks fire first, at the configured values, and close with the
  * catalogued code (1009, 3003) so the client learns why. uWS' limits stay as a hard ceiling.
  */
-export function mountStreamEndpoint(app: TemplatedApp, channel: RealtimeChannel, host: SocketHost, options: EndpointOptions): void {
+export function mountStreamEndpoint(
+  app: TemplatedApp,
+  channel: RealtimeChannel,
+  host: SocketHost,
+  options: EndpointOptions,
+): void {
   const { metrics, logger } = options;
   app.ws<SocketData>(STREAM_PATH, {
     compression: uws.DISABLED,

@@ -11,7 +11,11 @@ let node: Node;
 const clients: StreamClient[] = [];
 
 beforeAll(async () => {
-  gw = await startTestGateway({ VIGIL_ACCESS_TOKEN_TTL_SECONDS: '3', VIGIL_WS_EXPIRY_WARNING_SECONDS: '1', VIGIL_WS_MAX_MESSAGES_PER_SECOND: '20' });
+  gw = await startTestGateway({
+    VIGIL_ACCESS_TOKEN_TTL_SECONDS: '3',
+    VIGIL_WS_EXPIRY_WARNING_SECONDS: '1',
+    VIGIL_WS_MAX_MESSAGES_PER_SECOND: '20',
+  });
   node = await startNode(gw.config);
 });
 afterAll(async () => {

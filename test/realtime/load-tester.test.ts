@@ -11,8 +11,32 @@ describe('load tester options', () => {
   it('has documented defaults and reads every option', () => {
     expect(parseLoadOptions([])).toEqual(LOAD_DEFAULTS);
     expect(
-      parseLoadOptions(['--connections', '2000', '--rate=20', '--channels', '6', '--duration', '30', '--ramp', '10', '--json', '--per-user', '3', '--url', 'http://localhost:9000/']),
-    ).toMatchObject({ connections: 2000, rate: 20, channels: 6, duration: 30, ramp: 10, json: true, perUser: 3, url: 'http://localhost:9000' });
+      parseLoadOptions([
+        '--connections',
+        '2000',
+        '--rate=20',
+        '--channels',
+        '6',
+        '--duration',
+        '30',
+        '--ramp',
+        '10',
+        '--json',
+        '--per-user',
+        '3',
+        '--url',
+        'http://localhost:9000/',
+      ]),
+    ).toMatchObject({
+      connections: 2000,
+      rate: 20,
+      channels: 6,
+      duration: 30,
+      ramp: 10,
+      json: true,
+      perUser: 3,
+      url: 'http://localhost:9000',
+    });
   });
 
   it.each([
@@ -52,8 +76,14 @@ describe('load tester against a real gateway', () => {
     const file = join(dir, 'accounts.json');
     const sessions = await prepareSessions({ baseUrl: gw.url, key: 'test', count: 2, file });
     expect(sessions).toHaveLength(2);
-    const stored = JSON.parse(await readFile(file, 'utf8')) as Record<string, { accounts: Array<{ username: string; refreshToken: string }> }>;
-    expect(stored.test!.accounts.map((a) => a.username)).toEqual([expect.stringMatching(/^load-[0-9a-f]{6}-0$/), expect.stringMatching(/-1$/)]);
+    const stored = JSON.parse(await readFile(file, 'utf8')) as Record<
+      string,
+      { accounts: Array<{ username: string; refreshToken: string }> }
+    >;
+    expect(stored.test!.accounts.map((a) => a.username)).toEqual([
+      expect.stringMatching(/^load-[0-9a-f]{6}-0$/),
+      expect.stringMatching(/-1$/),
+    ]);
 
     const options = { ...LOAD_DEFAULTS, connections: 6, perUser: 3, rate: 50, channels: 3, frameMs: 50 };
     const run = new LoadRun(options, gw.url, sessions);

@@ -73,7 +73,9 @@ describe('upgrade authentication', () => {
     const user = await login(node);
     const { privateKey } = await generateKeyPair('EdDSA');
     const header = decodeProtectedHeader(user.accessToken);
-    const forged = await new SignJWT(decodeJwt(user.accessToken)).setProtectedHeader({ ...header, alg: 'EdDSA' }).sign(privateKey);
+    const forged = await new SignJWT(decodeJwt(user.accessToken))
+      .setProtectedHeader({ ...header, alg: 'EdDSA' })
+      .sign(privateKey);
     await expectClosedWith(open(gw.url, { token: forged }), 'TOKEN_SIGNATURE_INVALID');
   });
 

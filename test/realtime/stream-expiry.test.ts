@@ -20,7 +20,9 @@ afterAll(async () => {
   await gw?.close();
 });
 
-async function refreshOverHttp(refreshToken: string): Promise<{ accessToken: string; refreshToken: string; accessTokenExpiresAt: number }> {
+async function refreshOverHttp(
+  refreshToken: string,
+): Promise<{ accessToken: string; refreshToken: string; accessTokenExpiresAt: number }> {
   const res = await fetch(`${gw.url}/v1/sessions/refresh`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -99,7 +101,11 @@ describe('access token expiry on a live socket', () => {
     await socket.next('ready');
 
     socket.sendJson({ type: 'refresh', token: other.accessToken });
-    expect(await socket.next('error')).toMatchObject({ code: 'STREAM_REFUSED', ref: 'refresh', message: expect.stringMatching(/another session/) });
+    expect(await socket.next('error')).toMatchObject({
+      code: 'STREAM_REFUSED',
+      ref: 'refresh',
+      message: expect.stringMatching(/another session/),
+    });
     socket.sendJson({ type: 'refresh', token: 'garbage' });
     expect(await socket.next('error')).toMatchObject({ code: 'TOKEN_MALFORMED', ref: 'refresh' });
     expect(socket.ws.readyState).toBe(socket.ws.OPEN);

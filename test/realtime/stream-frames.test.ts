@@ -36,7 +36,17 @@ beforeAll(async () => {
         onFrame(frame, gap) {
           // Copy: the values may view the received message.
           record.frames.push({ seq: frame.seq, gap, values: Array.from(frame.values), timestamp: frame.timestamp });
-          if (frame.values[0] === 999) conn.send({ type: 'verdict', stream: frame.stream, window: 0, score: 0.1, trust: -2, decision: 'impostor', modelVersion: 3, latencyMs: 1 });
+          if (frame.values[0] === 999)
+            conn.send({
+              type: 'verdict',
+              stream: frame.stream,
+              window: 0,
+              score: 0.1,
+              trust: -2,
+              decision: 'impostor',
+              modelVersion: 3,
+              latencyMs: 1,
+            });
           if (frame.values[0] === -999) conn.close('STREAM_POLICY_FAILED', { reason: 'trust stayed below threshold' });
         },
         onClose(end) {
@@ -119,7 +129,11 @@ describe('frames into the sample hook', () => {
     socket.ws.send(frame({ seq: 0, values: [999, 0, 0] }));
     expect(await socket.next('verdict')).toMatchObject({ stream: 1, decision: 'impostor', trust: -2 });
     socket.ws.send(frame({ seq: 1, values: [-999, 0, 0] }));
-    expect(await socket.next('bye')).toMatchObject({ code: 'STREAM_POLICY_FAILED', close: 4540, message: expect.stringMatching(/below threshold/) });
+    expect(await socket.next('bye')).toMatchObject({
+      code: 'STREAM_POLICY_FAILED',
+      close: 4540,
+      message: expect.stringMatching(/below threshold/),
+    });
     expect(await closedWithin(socket, 1_000)).toEqual({ code: 4540, reason: 'STREAM_POLICY_FAILED' });
     await settle();
     const ready = socket.messages[0] as { connectionId: string };
@@ -146,7 +160,12 @@ describe('stream requests that are refused (the socket stays open)', () => {
   it('answers a hook refusal, a duplicate id, too many streams and unknown ends with errors', async () => {
     const socket = await connect({ stream: 1, channels: ['x'] });
     socket.sendJson({ type: 'stream.open', stream: 2, rate: 50, channels: ['x'], modality: 'refuse-me' });
-    expect(await socket.next('error')).toMatchObject({ code: 'STREAM_REFUSED', ref: 'stream.open', stream: 2, message: 'no model for refuse-me' });
+    expect(await socket.next('error')).toMatchObject({
+      code: 'STREAM_REFUSED',
+      ref: 'stream.open',
+      stream: 2,
+      message: 'no model for refuse-me',
+    });
     socket.sendJson({ type: 'stream.open', stream: 1, rate: 50, channels: ['x'] });
     expect(await socket.next('error')).toMatchObject({ code: 'STREAM_REFUSED', message: 'stream 1 is already open' });
     socket.sendJson({ type: 'stream.open', stream: 2, rate: 50, channels: ['x'] });
@@ -163,7 +182,11 @@ describe('stream requests that are refused (the socket stays open)', () => {
 describe('frames that close the socket', () => {
   it.each([
     ['a frame of a stream never opened', frame({ stream: 7 }), /stream 7 is not open/],
-    ['a frame whose channels differ from the stream', frame({ channels: 1, values: [1] }), /stream 1 has 3 channels; the frame has 1/],
+    [
+      'a frame whose channels differ from the stream',
+      frame({ channels: 1, values: [1] }),
+      /stream 1 has 3 channels; the frame has 1/,
+    ],
   ])('closes on %s with 3501', async (_name, bytes, reason) => {
     const socket = await connect({ stream: 1, channels: ['x', 'y', 'z'] });
     socket.ws.send(bytes);

@@ -24,7 +24,19 @@ beforeAll(async () => {
       onFrame(frame) {
         if (spec.modality === 'quiet') return;
         for (let window = 0; window < 40; window++) {
-          if (!conn.send({ type: 'verdict', stream: frame.stream, window, score: 0.5, trust: 0.1, decision: 'uncertain', modelVersion: 1, latencyMs: 2.5 })) return;
+          if (
+            !conn.send({
+              type: 'verdict',
+              stream: frame.stream,
+              window,
+              score: 0.5,
+              trust: 0.1,
+              decision: 'uncertain',
+              modelVersion: 1,
+              latencyMs: 2.5,
+            })
+          )
+            return;
         }
       },
       onClose() {},
@@ -51,7 +63,14 @@ describe('message size', () => {
     const socket = await connect();
     const values = new Float32Array((MAX_MESSAGE - 24) / 4).fill(1); // 1018 values: not a multiple of 3 channels
     const count = Math.floor(values.length / 3);
-    const bytes = encodeFrame({ stream: 1, seq: 0, timestamp: 1, channels: 3, values: values.subarray(0, count * 3), ackRequested: true });
+    const bytes = encodeFrame({
+      stream: 1,
+      seq: 0,
+      timestamp: 1,
+      channels: 3,
+      values: values.subarray(0, count * 3),
+      ackRequested: true,
+    });
     expect(bytes.byteLength).toBeLessThanOrEqual(MAX_MESSAGE);
     socket.ws.send(bytes);
     expect(await socket.next('ack')).toMatchObject({ frames: 1 });
@@ -60,7 +79,11 @@ describe('message size', () => {
   it('closes with 1009 and says why when a message is one byte too large', async () => {
     const socket = await connect();
     socket.ws.send(new Uint8Array(MAX_MESSAGE + 1));
-    expect(await socket.next('bye')).toMatchObject({ code: 'STREAM_MESSAGE_TOO_LARGE', close: 1009, message: `Message of ${MAX_MESSAGE + 1} bytes exceeds the limit of ${MAX_MESSAGE} bytes` });
+    expect(await socket.next('bye')).toMatchObject({
+      code: 'STREAM_MESSAGE_TOO_LARGE',
+      close: 1009,
+      message: `Message of ${MAX_MESSAGE + 1} bytes exceeds the limit of ${MAX_MESSAGE} bytes`,
+    });
     expect(await closedWithin(socket, 1_000)).toEqual({ code: 1009, reason: 'STREAM_MESSAGE_TOO_LARGE' });
   });
 
@@ -114,7 +137,8 @@ describe('malformed input', () => {
 describe('messages per second', () => {
   it('closes a socket that outruns VIGIL_WS_MAX_MESSAGES_PER_SECOND with 4002', async () => {
     const socket = await connect();
-    for (let seq = 0; seq < 60; seq++) socket.ws.send(encodeFrame({ stream: 1, seq, timestamp: 1, channels: 3, values: [1, 2, 3] }));
+    for (let seq = 0; seq < 60; seq++)
+      socket.ws.send(encodeFrame({ stream: 1, seq, timestamp: 1, channels: 3, values: [1, 2, 3] }));
     expect(await socket.until('bye')).toMatchObject({ code: 'STREAM_RATE_EXCEEDED', close: 4002 });
     expect((await closedWithin(socket, 1_000)).code).toBe(4002);
   });
@@ -123,7 +147,8 @@ describe('messages per second', () => {
     const socket = await connect();
     // 40/s sustained with a burst of 40: 25 frames every 700 ms stays under it.
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 25; i++) socket.ws.send(encodeFrame({ stream: 1, seq: round * 25 + i, timestamp: 1, channels: 3, values: [1, 2, 3] }));
+      for (let i = 0; i < 25; i++)
+        socket.ws.send(encodeFrame({ stream: 1, seq: round * 25 + i, timestamp: 1, channels: 3, values: [1, 2, 3] }));
       await new Promise((resolve) => setTimeout(resolve, 700));
     }
     socket.ws.send(encodeFrame({ stream: 1, seq: 75, timestamp: 1, channels: 3, values: [1, 2, 3], ackRequested: true }));
@@ -140,7 +165,8 @@ describe('backpressure', () => {
     const deadline = Date.now() + 15_000;
     while ((await closeCount(flood, '3003')) === closesBefore) {
       if (Date.now() > deadline) throw new Error('the slow reader was never closed');
-      for (let i = 0; i < 50; i++) socket.ws.send(encodeFrame({ stream: 1, seq: seq++, timestamp: 1, channels: 3, values: [1, 2, 3] }));
+      for (let i = 0; i < 50; i++)
+        socket.ws.send(encodeFrame({ stream: 1, seq: seq++, timestamp: 1, channels: 3, values: [1, 2, 3] }));
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(channelOf(flood).size).toBe(0);

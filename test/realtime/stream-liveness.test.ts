@@ -29,7 +29,9 @@ async function idleSocket(autoPong: boolean) {
   sockets.push(ws);
   const pings: number[] = [];
   ws.on('ping', () => pings.push(Date.now()));
-  const closed = new Promise<{ code: number; at: number }>((resolve) => ws.once('close', (code) => resolve({ code, at: Date.now() })));
+  const closed = new Promise<{ code: number; at: number }>((resolve) =>
+    ws.once('close', (code) => resolve({ code, at: Date.now() })),
+  );
   await new Promise((resolve, reject) => {
     ws.once('message', resolve); // ready
     ws.once('error', reject);
@@ -40,7 +42,10 @@ async function idleSocket(autoPong: boolean) {
 describe('idle timeout and pings', () => {
   it('pings a silent client and keeps it, and drops a peer that never answers', async () => {
     const [alive, dead] = await Promise.all([idleSocket(true), idleSocket(false)]);
-    const gone = await Promise.race([dead.closed, new Promise<undefined>((resolve) => setTimeout(resolve, 20_000))]);
+    const gone = await Promise.race([
+      dead.closed,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 20_000)),
+    ]);
     expect(gone).toBeDefined();
     expect(gone!.at - dead.openedAt).toBeGreaterThanOrEqual(7_000);
     expect(dead.pings.length).toBeGreaterThanOrEqual(1); // it was asked, and did not answer

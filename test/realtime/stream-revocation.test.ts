@@ -32,7 +32,10 @@ function open(url: string, token: string): TestSocket {
 }
 
 async function logout(accessToken: string): Promise<number> {
-  const res = await fetch(`${gw.url}/v1/sessions/current`, { method: 'DELETE', headers: { authorization: `Bearer ${accessToken}` } });
+  const res = await fetch(`${gw.url}/v1/sessions/current`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
   expect(res.status).toBe(200);
   return Date.now();
 }

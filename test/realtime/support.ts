@@ -1,5 +1,11 @@
 import WebSocket from 'ws';
-import { STREAM_PATH, STREAM_SUBPROTOCOL, type ServerMessage, type ServerMessageOf, type ServerMessageType } from '../../protocol/messages.ts';
+import {
+  STREAM_PATH,
+  STREAM_SUBPROTOCOL,
+  type ServerMessage,
+  type ServerMessageOf,
+  type ServerMessageType,
+} from '../../protocol/messages.ts';
 import type { Config } from '../../src/config/schema.ts';
 import type { RealtimeChannel } from '../../src/realtime/realtime-channel.ts';
 import type { RealtimeModule } from '../../src/realtime/realtime-module.ts';
@@ -130,7 +136,11 @@ export function channelOf(gw: TestGateway): RealtimeChannel {
 }
 
 /** A ready socket with one verification stream open. */
-export async function readySocket(url: string, token: string, stream?: { stream: number; channels: string[]; modality?: string }): Promise<TestSocket> {
+export async function readySocket(
+  url: string,
+  token: string,
+  stream?: { stream: number; channels: string[]; modality?: string },
+): Promise<TestSocket> {
   const socket = new TestSocket(url, { token });
   await socket.next('ready');
   if (stream) socket.sendJson({ type: 'stream.open', rate: 50, ...stream });
