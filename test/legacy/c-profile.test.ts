@@ -295,3 +295,28 @@ describe('dialect C with an S3-compatible store', () => {
   });
   const base3 = { mobile: '01040004000', username: '에스삼', name: '이강인', birth: '2001-02-19', gender: 'male' };
 });
+
+describe('dialect C registration limit', () => {
+  it('counts registrations per IP before any catalogue or upload check', async () => {
+    const strict = await startLegacyGateway('c', { VIGIL_SIGNUP_PER_IP_HOURLY: '2' });
+    try {
+      const other = client(strict.url);
+      const body = {
+        mobile: '01050005000',
+        username: '제한',
+        name: '황희찬',
+        birth: '1996-01-26',
+        gender: 'male',
+        avatar: 'images/users/avatars/avatar_NeverUploaded000000000.jpeg',
+      };
+      expect((await other.post(C.registration.path, body)).status).toBe(400);
+      expect((await other.post(C.registration.path, body)).status).toBe(400);
+      const third = await other.post(C.registration.path, body);
+      expect(third.status).toBe(429);
+      expect(third.body).toMatchObject({ code: 'throttled' });
+      expect(third.headers.get('retry-after')).toMatch(/^\d+$/);
+    } finally {
+      await strict.close();
+    }
+  });
+});

@@ -45,7 +45,16 @@ export function dialectC(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   return {
     name: 'legacy-c',
     routes: [
-      ...cAccountRoutes({ ...deps, audit: ctx.audit, catalogue, profiles, uploads, media }),
+      ...cAccountRoutes({
+        ...deps,
+        audit: ctx.audit,
+        rateLimiter: ctx.rateLimiter,
+        signupPerIpHourly: config.VIGIL_SIGNUP_PER_IP_HOURLY,
+        catalogue,
+        profiles,
+        uploads,
+        media,
+      }),
       ...cUploadRoutes({ uploads, rateLimiter: ctx.rateLimiter, maxBytes: config.VIGIL_LEGACY_C_UPLOAD_MAX_BYTES }),
       ...cAdminRoutes({ catalogue, admin: ctx.admin, audit: ctx.audit }),
     ],

@@ -11,7 +11,9 @@ import {
   CTokenBody,
 } from '../../../protocol/legacy/c-profile.ts';
 import type { Account } from '../../accounts/account.ts';
+import { enforceLimit } from '../../accounts/rate-limit.ts';
 import { metaOf } from '../../accounts/request-meta.ts';
+import type { RateLimiter } from '../../rate-limits/rate-limiter.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
 import { auditContext } from '../../sessions/session-routes.ts';
@@ -38,6 +40,9 @@ const failures = {
 
 export interface CRouteDeps extends LegacyDeps {
   audit: AuditLog;
+  rateLimiter: RateLimiter;
+  /** VIGIL_SIGNUP_PER_IP_HOURLY */
+  signupPerIpHourly: number;
   catalogue: Catalogue;
   profiles: CProfiles;
   uploads: UploadStore;
@@ -62,6 +67,11 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
       formatError: formatCError,
       schema: { body: CRegistrationBody, response: { 201: CSessionReply, ...failures } },
     }).handle(async ({ body, info }) => {
+      // Before the catalogue and upload checks (which may ask the S3 store), like the core sign-up limit.
+      await enforceLimit(deps.rateLimiter, `legacy:c:registration:ip:${info.ip}`, {
+        limit: deps.signupPerIpHourly,
+        windowSeconds: 3600,
+      });
       const interests = body.interests ?? [];
       const profession = body.profession ?? null;
       await catalogue.assertKnown('interests', interests, 'interests');
