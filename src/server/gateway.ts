@@ -70,8 +70,18 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     rateLimiter: new RateLimiter(redis),
     admin: adminAuthenticator(config.VIGIL_ADMIN_TOKEN),
   };
-  const modules = await assembleModules(context);
-  for (const module of modules) await module.start?.();
+  const modules: GatewayModule[] = [];
+  try {
+    modules.push(...(await assembleModules(context)));
+    for (const module of modules) await module.start?.();
+  } catch (err) {
+    // A module that cannot start (bad setting, store refusing an index) must not leave
+    // connections, pools or queues of the others running behind the thrown error.
+    for (const module of [...modules].reverse()) await module.close?.().catch(() => {});
+    redis.disconnect();
+    await mongo.close().catch(() => {});
+    throw err;
+  }
 
   const app: TemplatedApp = uws.App();
   const system = systemRoutes({
