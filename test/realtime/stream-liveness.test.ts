@@ -47,9 +47,11 @@ describe('idle timeout and pings', () => {
       new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 20_000)),
     ]);
     expect(gone).toBeDefined();
-    expect(gone!.at - dead.openedAt).toBeGreaterThanOrEqual(7_000);
+    // uWS checks timeouts on a 4 s tick, so "8 s" means somewhere in (4 s, 12 s].
+    expect(gone!.at - dead.openedAt).toBeGreaterThan(3_500);
     expect(dead.pings.length).toBeGreaterThanOrEqual(1); // it was asked, and did not answer
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Well past any reading of the idle timeout, the answering client is still connected.
+    await new Promise((resolve) => setTimeout(resolve, alive.openedAt + 14_000 - Date.now()));
     expect(alive.ws.readyState).toBe(WebSocket.OPEN);
     expect(alive.pings.length).toBeGreaterThanOrEqual(1);
   }, 40_000);
