@@ -1,7 +1,8 @@
 /**
  * Windows scored per second through the Piscina scoring pool against raw in-process
  * onnxruntime-node at the same batch size (the ceiling), with task latency percentiles
- * (HDR histogram), process CPU time (all threads) and RSS. Medians over rounds.
+ * (HDR histogram), process CPU time (all threads) and RSS. Medians over rounds. Ends with the
+ * cost of feature extraction per window, for scale.
  *
  *   npx tsx bench/scoring-pool.ts [--rounds 5] [--seconds 2] [--batches 16,32,64] [--detector logistic-cohort]
  *
@@ -17,6 +18,7 @@ import * as ort from 'onnxruntime-node';
 import { DETECTOR_NAMES, type DetectorName } from '../protocol/biometrics.ts';
 import { trainDetector } from '../src/biometrics/detectors/index.ts';
 import { syntheticPeople } from '../src/biometrics/detectors/test-data.ts';
+import { FeatureExtractor } from '../src/biometrics/features/feature-extractor.ts';
 import { sampleFeatureSpec } from '../src/biometrics/features/feature-spec.ts';
 import { exportDetector } from '../src/biometrics/onnx/export-detector.ts';
 import { ONNX_INPUT } from '../src/biometrics/onnx/graph-io.ts';
@@ -172,6 +174,24 @@ async function main(): Promise<void> {
   console.log(
     `\nunloaded latency of one 32-window task: pool p50 ${single.p50} µs vs raw p50 ${singleRaw.p50} µs ` +
       `(pool overhead ≈ ${single.p50 - singleRaw.p50} µs per task, ${((single.p50 - singleRaw.p50) / 32).toFixed(1)} µs per window)`,
+  );
+  // For scale: the feature extraction that precedes scoring, on the same thread as the socket path.
+  const spec = sampleFeatureSpec({ rate: 20, channels: ['x', 'y', 'z'] });
+  const extractor = new FeatureExtractor(spec);
+  const samples = Float32Array.from({ length: 3 * 4000 }, (_, i) => Math.sin(i / 7) * 9.8 + ((i * 7919) % 13) / 13);
+  const out = new Float32Array(extractor.dimension);
+  const featureRounds: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    let w = 0;
+    while (performance.now() - t0 < seconds * 500)
+      for (let k = 0; k < 100; k++, w++) extractor.extract(samples, (w * 25) % 3900, out);
+    featureRounds.push(((performance.now() - t0) * 1000) / w);
+  }
+  featureRounds.sort((a, b) => a - b);
+  console.log(
+    `feature extraction (${spec.windowSamples}-sample windows, 3 axes → ${extractor.dimension} features): ` +
+      `${featureRounds[Math.floor(rounds / 2)]?.toFixed(1)} µs per window on one thread`,
   );
   console.log(
     `load average at end: ${loadavg()

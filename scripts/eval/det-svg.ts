@@ -28,7 +28,7 @@ export function probit(p: number): number {
 }
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
-const TICKS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4];
+const TICKS = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4];
 
 export function detSvg(series: DetSeries[], title: string): string {
   const size = 520;
