@@ -185,7 +185,7 @@ export class SessionService {
       tokenType: 'Bearer',
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
-      expiresIn: Math.max(0, access.expiresAt - Math.floor(Date.now() / 1000)),
+      expiresIn: access.expiresIn,
       refreshToken,
       refreshTokenExpiresAt: Math.floor(session.expiresAt / 1000),
     };

@@ -21,6 +21,8 @@ export interface IssuedAccessToken {
   jti: string;
   /** Epoch seconds. */
   expiresAt: number;
+  /** Lifetime from issuance, seconds (exp − iat): what OAuth's expires_in reports. */
+  expiresIn: number;
 }
 
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -55,7 +57,7 @@ export class AccessTokens {
       { iss: this.options.issuer, aud: this.options.audience, sub: userId, sid: sessionId, jti, iat: now, exp },
       { typ: ACCESS_TOKEN_TYP },
     );
-    return { token, jti, expiresAt: exp };
+    return { token, jti, expiresAt: exp, expiresIn: exp - now };
   }
 
   /** Signature, algorithm, key, issuer, audience, typ and times; throws a TOKEN_* error otherwise. */
