@@ -65,6 +65,8 @@ export interface TrainModelInput {
 /** A trained, verified model: the summary stored and served, plus the ONNX bytes. */
 export interface ModelArtifact extends ModelSummary {
   onnx: Uint8Array;
+  /** The final detector's parameters (float32, what the graph holds): the input of `scoreReference`. */
+  params: DetectorParams;
 }
 
 function fail(reason: string, cause?: unknown): VigilError {
@@ -204,6 +206,7 @@ export async function trainModel(input: TrainModelInput): Promise<ModelArtifact>
     calibration,
     graph: { opset: ONNX_OPSET, bytes: onnx.byteLength, input: ONNX_INPUT, output: ONNX_OUTPUT },
     onnx,
+    params,
   };
 }
 
