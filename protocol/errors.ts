@@ -139,6 +139,18 @@ export const ERRORS = {
   SCORING_FAILED: { status: 503, close: 1011, message: 'Scoring failed: {reason}' },
   SCORING_TIMEOUT: { status: 503, close: 1011, message: 'Scoring did not finish within {timeoutMs} ms' },
   SCORING_OVERLOADED: { status: 503, close: 1013, message: 'Scoring queue is full; retry shortly' },
+  // Enrolment and model lifecycle (issue 6, src/biometrics/biometric-service.ts). No model yet is
+  // its own code so clients can tell "enrol first" from a wrong id; it is not a socket close.
+  BIOMETRIC_MODEL_MISSING: {
+    status: 404,
+    close: 4500,
+    message: 'This account has no biometric model yet; enrol first (POST /v1/biometrics/enrollments)',
+  },
+  ENROLLMENT_NOT_OPEN: {
+    status: 409,
+    close: 4500,
+    message: 'Enrolment {enrollmentId} is {status}; uploads are only added while it is open',
+  },
 
   // ── realtime channel (/v1/stream, issue 5) ──────────────────────────────
   // Close codes of the socket; protocol/README.md has the full table. A token that is missing,
