@@ -134,7 +134,7 @@ async function main(): Promise<void> {
 
   const session = await ort.InferenceSession.create(onnx, SESSION_OPTIONS);
   const raw = (n: number) => (batch: Float32Array) => session.run({ [ONNX_INPUT]: new ort.Tensor('float32', batch, [n, D]) });
-  const scoring = new ScoringPool({ threads, maxBatch: 64 });
+  const scoring = new ScoringPool({ threads, maxBatch: Math.max(64, ...batches) });
   const model = scoringModel(`bench:${detector}`, onnx);
   const pooled = (n: number) => (batch: Float32Array) => scoring.score(model, batch, n, D);
 
