@@ -9,6 +9,8 @@ import { workerData } from 'node:worker_threads';
 import { ONNX_INPUT, ONNX_OUTPUT } from '../src/biometrics/onnx/graph-io.ts';
 import { SESSION_OPTIONS } from '../src/biometrics/onnx/session-options.ts';
 import { SessionCache } from '../src/biometrics/session-cache.ts';
+import { scoreWindowBatch } from '../src/biometrics/continuous/window-batch-scorer.ts';
+import type { WindowBatchResult, WindowBatchTask } from '../src/biometrics/continuous/window-batch.ts';
 
 export interface ScoringTask {
   /** Identifies one immutable model version (e.g. `${userId}:${version}`). */
@@ -44,14 +46,18 @@ function injectFault(fault: NonNullable<ScoringTask['fault']>): Promise<never> {
   return new Promise<never>(() => {}); // 'hang', and 'throw' until the exception kills the thread
 }
 
-export default async function score(task: ScoringTask): Promise<ScoringResult> {
+function sessionFor(key: string, bytes: SharedArrayBuffer): Promise<ort.InferenceSession> {
+  // onnxruntime will not read a SharedArrayBuffer-backed view, hence one copy per session.
+  return sessions.get(key, () => ort.InferenceSession.create(new Uint8Array(bytes).slice(), SESSION_OPTIONS));
+}
+
+export default async function score(task: ScoringTask | WindowBatchTask): Promise<ScoringResult | WindowBatchResult> {
   if (task.fault && config.testHooks) await injectFault(task.fault);
+  // Micro-batches of the socket path: windows of many models (src/biometrics/continuous/).
+  if ('kind' in task) return scoreWindowBatch(task, (ref) => sessionFor(ref.key, ref.bytes));
   let session: ort.InferenceSession;
   try {
-    // onnxruntime will not read a SharedArrayBuffer-backed view, hence one copy per session.
-    session = await sessions.get(task.modelKey, () =>
-      ort.InferenceSession.create(new Uint8Array(task.model).slice(), SESSION_OPTIONS),
-    );
+    session = await sessionFor(task.modelKey, task.model);
   } catch (err) {
     return { error: `model ${task.modelKey} does not load: ${(err as Error).message}` };
   }

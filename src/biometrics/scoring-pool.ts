@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { VigilError } from '../../protocol/errors.ts';
 import type { ScoringResult, ScoringTask, ScoringWorkerData } from '../../workers/scoring-worker.ts';
+import type { WindowBatchResult, WindowBatchTask } from './continuous/window-batch.ts';
 
 /** One model version as the pool ships it to workers: bytes in shared memory, copied once. */
 export interface ScoringModel {
@@ -100,7 +101,7 @@ export interface ScoringPoolStats {
  */
 export class ScoringPool {
   readonly options: Readonly<ScoringPoolOptions>;
-  private readonly piscina: Piscina<ScoringTask, ScoringResult>;
+  private readonly piscina: Piscina<ScoringTask | WindowBatchTask, ScoringResult | WindowBatchResult>;
   private retried = 0;
   private failed = 0;
   private inFlight = 0;
@@ -114,7 +115,7 @@ export class ScoringPool {
     this.options = Object.freeze(o);
     const { filename, execArgv } = scoringWorkerLocation();
     const workerData: ScoringWorkerData = { maxSessions: o.maxSessionsPerWorker, testHooks: o.testHooks };
-    this.piscina = new Piscina<ScoringTask, ScoringResult>({
+    this.piscina = new Piscina<ScoringTask | WindowBatchTask, ScoringResult | WindowBatchResult>({
       filename,
       ...(execArgv ? { execArgv } : {}),
       minThreads: o.threads,
@@ -183,7 +184,10 @@ export class ScoringPool {
       try {
         // Injected faults hit the first attempt only, so tests can watch a retry succeed.
         const inject = fault && attempt === 0 ? { fault } : {};
-        return await this.runOnce({ modelKey: model.key, model: model.bytes, features: input, n, d, ...inject }, signal);
+        const task: ScoringTask = { modelKey: model.key, model: model.bytes, features: input, n, d, ...inject };
+        const result = (await this.runOnce(task, transferList(task.features.buffer as ArrayBuffer), signal)) as ScoringResult;
+        if ('error' in result) throw new VigilError('SCORING_FAILED', { reason: result.error });
+        return result.scores;
       } catch (err) {
         if (!(err instanceof WorkerDied) || attempt >= this.options.retries || this.closed || signal?.aborted) {
           this.failed++;
@@ -196,7 +200,34 @@ export class ScoringPool {
     }
   }
 
-  private async runOnce(task: ScoringTask, callerSignal: AbortSignal | undefined): Promise<Float32Array> {
+  /**
+   * Scores one micro-batch of windows of many models (the socket path, issue 7). Its arrays live
+   * in shared memory, so nothing is copied or transferred and a batch whose worker died is simply
+   * run again (up to `retries` times) on a fresh worker. Scores land in `task.scores`; models that
+   * fail come back in `failures` while the other rows are scored.
+   */
+  async scoreWindowBatch(task: WindowBatchTask, options: ScoreOptions = {}): Promise<WindowBatchResult> {
+    if (this.closed) throw new VigilError('SCORING_FAILED', { reason: 'the scoring pool is closed' });
+    const { fault, signal } = options;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const run = fault && attempt === 0 ? { ...task, fault } : task;
+        return (await this.runOnce(run, undefined, signal)) as WindowBatchResult;
+      } catch (err) {
+        if (!(err instanceof WorkerDied) || attempt >= this.options.retries || this.closed || signal?.aborted) {
+          this.failed++;
+          throw err instanceof WorkerDied ? err.error : err;
+        }
+        this.retried++;
+      }
+    }
+  }
+
+  private async runOnce(
+    task: ScoringTask | WindowBatchTask,
+    transfer: PiscinaTransferList | undefined,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<ScoringResult | WindowBatchResult> {
     if (this.inFlight >= this.options.threads + this.options.maxQueue) throw new VigilError('SCORING_OVERLOADED', {});
     // One controller per task, expired by the shared watchdog: cheaper than a timer per task.
     const controller = new AbortController();
@@ -205,13 +236,10 @@ export class ScoringPool {
     this.startWatchdog();
     const onCallerAbort = () => controller.abort(callerSignal?.reason);
     callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    let result: ScoringResult;
+    let result: ScoringResult | WindowBatchResult;
     this.inFlight++;
     try {
-      result = await this.piscina.run(task, {
-        transferList: transferList(task.features.buffer as ArrayBuffer),
-        signal: controller.signal,
-      });
+      result = await this.piscina.run(task, { ...(transfer ? { transferList: transfer } : {}), signal: controller.signal });
     } catch (err) {
       const message = (err as Error).message ?? String(err);
       if (callerSignal?.aborted) throw callerSignal.reason;
@@ -222,8 +250,7 @@ export class ScoringPool {
       this.deadlines.delete(deadline);
       callerSignal?.removeEventListener('abort', onCallerAbort);
     }
-    if ('error' in result) throw new VigilError('SCORING_FAILED', { reason: result.error });
-    return result.scores;
+    return result;
   }
 
   /** Aborts tasks past their deadline; runs only while tasks are in flight. */
