@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { DETECTOR_NAMES } from '../../protocol/biometrics.ts';
 
 /**
  * Every environment variable the gateway reads, with its default and why it exists.
@@ -285,6 +286,79 @@ export const ConfigSchema = Type.Object({
     default: 86_400,
     minimum: 1,
     description: 'How long earlier locks count towards doubling the next one.',
+  }),
+
+  // ── biometric enrolment, training and scoring (issue 6; docs/biometrics.md) ──
+  VIGIL_SCORING_THREADS: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 256,
+    description: 'Piscina scoring threads (onnxruntime-node) per gateway process; 0: CPU cores − 1, at least 1.',
+  }),
+  VIGIL_SCORING_MAX_BATCH: Type.Integer({
+    default: 64,
+    minimum: 1,
+    maximum: 4096,
+    description: 'Most windows per scoring task; a larger verification is split into concurrent tasks.',
+  }),
+  VIGIL_SCORING_SESSIONS_PER_WORKER: Type.Integer({
+    default: 256,
+    minimum: 1,
+    description: 'Model sessions each scoring thread keeps loaded (least recently used are released).',
+  }),
+  VIGIL_SCORING_TIMEOUT_MS: Type.Integer({
+    default: 5_000,
+    minimum: 100,
+    description: 'A scoring task running or queued longer fails with SCORING_TIMEOUT and its thread is replaced.',
+  }),
+  VIGIL_TRAINING_CONCURRENCY: Type.Integer({
+    default: 1,
+    minimum: 1,
+    maximum: 64,
+    description: 'Training jobs one process (gateway with embedded workers, or workers/main.ts) runs at once, each in its own worker thread.',
+  }),
+  VIGIL_TRAINING_ATTEMPTS: Type.Integer({
+    default: 2,
+    minimum: 1,
+    maximum: 10,
+    description: 'Tries per training job when its thread dies or a store fails; unusable data fails at the first try.',
+  }),
+  VIGIL_TRAINING_MEMORY_MB: Type.Integer({
+    default: 1_024,
+    minimum: 64,
+    description: 'Heap limit of a training thread; a job that needs more fails (the thread dies, not the process).',
+  }),
+  VIGIL_BIOMETRIC_DETECTOR: Type.Union(
+    DETECTOR_NAMES.map((name) => Type.Literal(name)),
+    { default: 'logistic-cohort', description: 'Detector trained when an enrolment names none (docs/biometrics.md compares them).' },
+  ),
+  VIGIL_BIOMETRIC_COHORT_MEMBERS: Type.Integer({
+    default: 20,
+    minimum: 0,
+    maximum: 1_000,
+    description:
+      "Other accounts whose enrolment windows (same modality, rate and channels) train a cohort detector; 0 or too few: one-class.",
+  }),
+  VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: Type.Integer({
+    default: 30,
+    minimum: 1,
+    description: 'Enrolment uploads (new enrolments and further uploads) one account may make per hour.',
+  }),
+  VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: Type.Integer({
+    default: 60,
+    minimum: 1,
+    description: 'Batch verifications one account may request per minute.',
+  }),
+  VIGIL_BIOMETRIC_MAX_VERIFY_WINDOWS: Type.Integer({
+    default: 20_000,
+    minimum: 1,
+    description: 'Most windows one verification upload may yield (SAMPLES_TOO_MANY beyond).',
+  }),
+  VIGIL_BIOMETRIC_DEFAULT_RATE: Type.Number({
+    exclusiveMinimum: 0,
+    maximum: 10_000,
+    default: 20,
+    description: "Sample rate (Hz) of legacy uploads that declare none (dialect A's files: CSV without a t column, JSON without rate).",
   }),
 
   // ── legacy dialects (issue 8; docs/legacy.md) ────────────────────────────

@@ -6,6 +6,7 @@ import { createIdentity, createIdentityFlows, identityRoutes } from '../accounts
 import { createNotify } from '../notify/notify-module.ts';
 import { createRealtimeModule } from '../realtime/realtime-module.ts';
 import { createLegacyModules } from '../legacy/legacy-module.ts';
+import { createBiometrics } from '../biometrics/biometrics-module.ts';
 
 /** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
 export interface GatewayModule {
@@ -49,6 +50,11 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   modules.push(identityRoutes(ctx, identity.services, identityFlows, sessionCore.authenticator));
   const login = createLoginModule(ctx, sessionCore, identity.services);
   modules.push(login);
+
+  // Biometrics (issue 6): enrolment, training jobs, model versions, batch verification, the
+  // process's scoring pool. `biometrics.service` is what the socket channel and dialect A call.
+  const biometrics = createBiometrics(ctx, { accounts: identity.services.accounts, authenticator: sessionCore.authenticator });
+  modules.push(biometrics.module);
 
   // Realtime channel (issue 5): GET /v1/stream. Authenticates sockets with the session core and
   // closes them on its revocations; continuous verification attaches to `realtime.channel`.

@@ -10,7 +10,7 @@ import { bullConnection, bullPrefix } from './redis.ts';
 export const QUEUE_NAMES = {
   /** Mail and SMS (codes, verification links): workers/delivery-processor.ts. */
   delivery: 'delivery',
-  /** Biometric model training: added by the biometrics concern. */
+  /** Biometric model training: workers/training-processor.ts (sandboxed, one worker thread per job). */
   training: 'training',
 } as const;
 
@@ -28,9 +28,19 @@ export interface DeliveryJob {
   locale: string;
 }
 
-/** Job payload per queue. The training payload is declared by the biometrics concern. */
+/**
+ * Train a model version from one committed enrolment. Only ids travel: the samples stay in Mongo
+ * (`enrollment_parts`), where the processor reads them (workers/training-processor.ts).
+ */
+export interface TrainingJob {
+  enrollmentId: string;
+  userId: string;
+}
+
+/** Job payload per queue. */
 export interface QueuePayloads {
   delivery: DeliveryJob;
+  training: TrainingJob;
 }
 
 export type QueueName = keyof QueuePayloads;
@@ -45,6 +55,15 @@ export function defaultJobOptions(config: Config, name: QueueName): JobsOptions 
         backoff: { type: 'exponential', delay: config.VIGIL_DELIVERY_BACKOFF_MS },
         // Jobs carry message text (codes): keep nothing once sent, failures for a day to diagnose.
         removeOnComplete: true,
+        removeOnFail: { age: 86_400, count: 1_000 },
+      };
+    case 'training':
+      return {
+        // VIGIL_TRAINING_ATTEMPTS tries when the thread dies or a store fails (bad data fails at once).
+        attempts: config.VIGIL_TRAINING_ATTEMPTS,
+        backoff: { type: 'fixed', delay: 1_000 },
+        // The enrolment record in Mongo keeps the outcome; the job only serves progress while it runs.
+        removeOnComplete: { age: 3_600, count: 1_000 },
         removeOnFail: { age: 86_400, count: 1_000 },
       };
   }
@@ -72,4 +91,13 @@ export function createDeliveryWorker(
 ): Worker<DeliveryJob> {
   // Sending is I/O-bound (SMTP, HTTPS): several jobs at once per process.
   return new Worker<DeliveryJob>(QUEUE_NAMES.delivery, processor, { concurrency: 8, ...options, ...queueConnection(config) });
+}
+
+export function createTrainingQueue(config: Config): Queue<TrainingJob> {
+  return new Queue<TrainingJob>(QUEUE_NAMES.training, { ...queueConnection(config), defaultJobOptions: defaultJobOptions(config, 'training') });
+}
+
+/** BullMQ job id of an enrolment's training: one job per enrolment, so a repeated commit cannot queue two. */
+export function trainingJobId(enrollmentId: string): string {
+  return `train-${enrollmentId}`;
 }

@@ -1,0 +1,134 @@
+import { Type } from '@sinclair/typebox';
+import { ErrorBodySchema } from '../../protocol/http/common.ts';
+import {
+  EnrollmentAccepted,
+  EnrollmentIdParams,
+  EnrollmentParams,
+  EnrollmentUploadParams,
+  EnrollmentView,
+  ModelDeleted,
+  ModelView,
+  VerifyParams,
+  VerifyReply,
+} from '../../protocol/http/biometrics.ts';
+import { metaOf } from '../accounts/request-meta.ts';
+import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
+import type { Principal } from '../sessions/principal.ts';
+import type { BiometricService } from './biometric-service.ts';
+import { UPLOAD_MEDIA_TYPES } from './uploads/decode-upload.ts';
+import { readUpload, uploadFields } from './uploads/read-upload.ts';
+
+const TAGS = ['biometrics'];
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 429: ErrorBodySchema, 503: ErrorBodySchema };
+const uploadErrors = { ...errors, 409: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema };
+const upload = { kind: 'raw', types: UPLOAD_MEDIA_TYPES } as const;
+
+const channelList = (channels: string | undefined) => (channels === undefined ? undefined : channels.split(','));
+
+/** `/v1/biometrics/*`: enrolment, its status, verification, the caller's model. */
+export function biometricRoutes(deps: { service: BiometricService; auth: Authenticator<Principal>; uploadLimit: number }): Route[] {
+  const { service, auth, uploadLimit } = deps;
+  const enrollmentFields = uploadFields<EnrollmentParams>(EnrollmentParams);
+  const appendFields = uploadFields<EnrollmentUploadParams>(EnrollmentUploadParams);
+  const verifyFields = uploadFields<VerifyParams>(VerifyParams);
+  const location = (id: string) => ({ location: `/v1/biometrics/enrollments/${id}` });
+
+  return [
+    defineRoute({
+      method: 'POST',
+      path: '/v1/biometrics/enrollments',
+      summary:
+        'Enrol: upload samples (CSV, JSON, binary frames, or a multipart file) or feature rows (kind=features); trains a new model version in the background',
+      tags: TAGS,
+      auth,
+      body: upload,
+      schema: { query: EnrollmentParams, response: { 202: EnrollmentAccepted, ...uploadErrors } },
+    }).handle(async ({ raw, query, auth: principal, info }) => {
+      const { file, source, params } = await readUpload(raw, query, enrollmentFields, uploadLimit);
+      const accepted = await service.enrollUpload(
+        principal.userId,
+        file,
+        source,
+        { ...params, channels: channelList(params.channels) },
+        metaOf(info, principal),
+      );
+      return { status: 202, body: accepted, headers: location(accepted.enrollmentId) };
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/biometrics/enrollments/:id/uploads',
+      summary: 'Add a recording to an open enrolment (created with open=true); kind, rate and channels must match the first',
+      tags: TAGS,
+      auth,
+      body: upload,
+      schema: { params: EnrollmentIdParams, query: EnrollmentUploadParams, response: { 202: EnrollmentAccepted, ...uploadErrors } },
+    }).handle(async ({ raw, params: path, query, auth: principal }) => {
+      const { file, source, params } = await readUpload(raw, query, appendFields, uploadLimit);
+      const accepted = await service.appendUpload(principal.userId, path.id, file, source, {
+        ...params,
+        channels: channelList(params.channels),
+      });
+      return { status: 202, body: accepted, headers: location(accepted.enrollmentId) };
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/biometrics/enrollments/:id/commit',
+      summary: 'Close an open enrolment and queue its training (repeating it answers the current state)',
+      tags: TAGS,
+      auth,
+      schema: { params: EnrollmentIdParams, response: { 202: EnrollmentAccepted, ...errors, 409: ErrorBodySchema, 422: ErrorBodySchema } },
+    }).handle(async ({ params, auth: principal, info }) => {
+      const accepted = await service.commit(principal.userId, params.id, metaOf(info, principal));
+      return { status: 202, body: accepted, headers: location(accepted.enrollmentId) };
+    }),
+
+    defineRoute({
+      method: 'GET',
+      path: '/v1/biometrics/enrollments/:id',
+      summary: "An enrolment's state: open, queued, training (with progress), ready (model version, metrics) or failed (reason)",
+      tags: TAGS,
+      auth,
+      schema: { params: EnrollmentIdParams, response: { 200: EnrollmentView, ...errors } },
+    }).handle(async ({ params, auth: principal }) => ({ status: 200, body: await service.status(principal.userId, params.id) })),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/biometrics/verify',
+      summary: 'Verify an upload against the latest model: per-window scores, accepted share and the fused verdict',
+      tags: TAGS,
+      auth,
+      body: upload,
+      schema: { query: VerifyParams, response: { 200: VerifyReply, ...uploadErrors } },
+    }).handle(async ({ raw, query, auth: principal }) => {
+      const { file, source, params } = await readUpload(raw, query, verifyFields, uploadLimit);
+      const result = await service.verifyUpload(principal.userId, file, source, { ...params, channels: channelList(params.channels) });
+      return { status: 200, body: result };
+    }),
+
+    defineRoute({
+      method: 'GET',
+      path: '/v1/biometrics/model',
+      summary: "The caller's latest (or a given) model version: detector, feature spec, threshold, metrics, calibration",
+      tags: TAGS,
+      auth,
+      schema: {
+        query: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
+        response: { 200: ModelView, ...errors },
+      },
+    }).handle(async ({ query, auth: principal }) => ({ status: 200, body: await service.model(principal.userId, query.version) })),
+
+    defineRoute({
+      method: 'DELETE',
+      path: '/v1/biometrics/model',
+      summary: "Delete every model version and all enrolment data of the caller",
+      tags: TAGS,
+      auth,
+      schema: { response: { 200: ModelDeleted, ...errors } },
+    }).handle(async ({ auth: principal, info }) => ({
+      status: 200,
+      body: await service.deleteAll(principal.userId, metaOf(info, principal)),
+    })),
+  ];
+}

@@ -1,0 +1,469 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ObjectId } from 'mongodb';
+import type { Calibration, DetectorName, FeatureSpec, VerificationResult } from '../../protocol/biometrics.ts';
+import { VigilError } from '../../protocol/errors.ts';
+import type { EnrollmentAccepted, EnrollmentView, ModelDeleted, ModelView } from '../../protocol/http/biometrics.ts';
+import { enforceLimit } from '../accounts/rate-limit.ts';
+import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
+import { trainingJobId, type TrainingJob } from '../storage/queues.ts';
+import type { EnrollmentEvents, EnrollmentListener } from './enrollment/enrollment-events.ts';
+import { publishEnrollmentEvent } from './enrollment/enrollment-events.ts';
+import {
+  ENROLLMENT_LIMITS,
+  type EnrollmentRecord,
+  type EnrollmentSource,
+  type EnrollmentStore,
+} from './enrollment/enrollment-store.ts';
+import { alignToSpec } from './features/extract-windows.ts';
+import { rowFeatureSpec, sampleFeatureSpec } from './features/feature-spec.ts';
+import { windowCount } from './features/windowing.ts';
+import type { ModelMeta, ModelStore } from './models/model-store.ts';
+import type { BiometricData } from './samples.ts';
+import { scoringModel, type ScoringModel, type ScoringPool } from './scoring-pool.ts';
+import { SessionCache } from './session-cache.ts';
+import { extractWindowsSliced } from './sliced-windows.ts';
+import { DEFAULT_TRAINING_OPTIONS } from './training.ts';
+import { decodeUpload, type DeclaredParams, type UploadFile } from './uploads/decode-upload.ts';
+import { summariseVerification } from './verification.ts';
+
+/** How a new enrolment is set up (HTTP parameters, socket `enroll.begin`, legacy defaults). */
+export interface EnrollmentSetup {
+  /** Label (motion, ppg, keystroke…): default window, and which enrolments form a cohort. */
+  modality?: string | undefined;
+  /** Window and hop in seconds (samples only); default per modality. */
+  window?: number | undefined;
+  hop?: number | undefined;
+  detector?: DetectorName | undefined;
+  source: EnrollmentSource;
+}
+
+/** The model a user is verified against, ready to score (issue 7's micro-batcher reads this). */
+export interface ActiveModel {
+  modelId: string;
+  userId: string;
+  version: number;
+  detector: DetectorName;
+  spec: FeatureSpec;
+  threshold: number;
+  calibration: Calibration;
+  /** Pass to `pool.score(model.scoring, …)`; keyed by the immutable model id. */
+  scoring: ScoringModel;
+}
+
+export interface BiometricServiceOptions {
+  enrollmentsPerHour: number;
+  verifyPerMinute: number;
+  maxVerifyWindows: number;
+  /** Rate of legacy files that state none (VIGIL_BIOMETRIC_DEFAULT_RATE). */
+  legacyDefaultRate: number;
+  redisPrefix: string;
+  /** ONNX models kept in memory for scoring, by model id. Default 1024. */
+  modelCacheSize?: number;
+}
+
+/** Enrolments that stay queued without a BullMQ job this long are queued again (a crash between the two writes). */
+const REQUEUE_AFTER_MS = 60_000;
+/** How often waitForEnrollment re-reads the record, in case a pub/sub event was missed. */
+const WAIT_POLL_MS = 1_000;
+
+function setupError(err: unknown): never {
+  if (err instanceof TypeError) {
+    const match = /^options\.(\w+) (.*)$/.exec(err.message);
+    const field = match?.[1] ?? 'window';
+    const message = match ? `${match[1]} ${match[2]}` : err.message;
+    throw new VigilError('VALIDATION_FAILED', { summary: `${field}: ${message}` }, { details: [{ field, message }] });
+  }
+  throw err;
+}
+
+/** The feature spec an enrolment's first upload fixes. */
+export function enrollmentSpec(data: BiometricData, setup: Omit<EnrollmentSetup, 'source' | 'detector'>): FeatureSpec {
+  try {
+    if (data.kind === 'features') {
+      if (setup.window !== undefined || setup.hop !== undefined) {
+        throw new TypeError('options.window and hop apply to kind=samples; each feature row is one window');
+      }
+      return rowFeatureSpec({ columns: data.channels, modality: setup.modality ?? 'features' });
+    }
+    return sampleFeatureSpec({ rate: data.rate, channels: data.channels, modality: setup.modality, window: setup.window, hop: setup.hop });
+  } catch (err) {
+    return setupError(err);
+  }
+}
+
+function mismatch(reason: string): VigilError {
+  return new VigilError('SAMPLES_SPEC_MISMATCH', { reason }, { details: [{ field: 'body', message: reason }] });
+}
+
+/** Later uploads must be the same kind of data as the first (channel order may differ). */
+function checkSameData(data: BiometricData, spec: FeatureSpec): void {
+  if (data.kind !== spec.kind) throw mismatch(`got ${data.kind}; this enrolment collects ${spec.kind}`);
+  if (data.kind === 'samples' && Math.abs(data.rate - spec.rate) > 1e-6 * spec.rate) {
+    throw mismatch(`rate is ${data.rate} Hz; this enrolment's first upload was ${spec.rate} Hz`);
+  }
+  const same = data.channels.length === spec.channels.length && spec.channels.every((c) => data.channels.includes(c));
+  if (!same) throw mismatch(`channels are [${data.channels.join(', ')}]; this enrolment collects [${spec.channels.join(', ')}]`);
+}
+
+function windowsOf(spec: FeatureSpec, segmentRows: readonly number[]): number {
+  return segmentRows.reduce((n, rows) => n + windowCount(rows, spec.windowSamples, spec.hopSamples), 0);
+}
+
+const notFound = () => new VigilError('NOT_FOUND', { what: 'Enrollment' });
+
+/**
+ * The biometric service, free of HTTP: enrolment (one upload, or an open enrolment collecting
+ * uploads or socket frames until committed), training jobs, model versions, batch verification
+ * and deletion. Routes, the socket channel (issue 7) and legacy dialect A all call it.
+ */
+export class BiometricService {
+  private readonly models: SessionCache<ScoringModel>;
+
+  constructor(
+    private readonly deps: {
+      enrollments: EnrollmentStore;
+      models: ModelStore;
+      queue: Queue<TrainingJob>;
+      /** The process's scoring pool (created when the module starts). */
+      pool: () => ScoringPool;
+      events: EnrollmentEvents;
+      /** Publishes enrolment events (any command connection). */
+      redis: Redis;
+      audit: AuditLog;
+      rateLimiter: RateLimiter;
+      logger: Logger;
+      options: BiometricServiceOptions;
+    },
+  ) {
+    this.models = new SessionCache<ScoringModel>(deps.options.modelCacheSize ?? 1024, () => {});
+  }
+
+  /** The scoring pool, for callers that batch windows themselves (the socket micro-batcher). */
+  get pool(): ScoringPool {
+    return this.deps.pool();
+  }
+
+  // ── enrolment ───────────────────────────────────────────────────────────
+
+  /**
+   * Opens an enrolment whose spec the given data fixes (kind, rate, channels, window). The data
+   * is not stored: pass it (or more) to `append`. Socket enrolment calls this on `enroll.begin`
+   * with the first frames, or with an empty sample set of the declared rate and channels.
+   */
+  async begin(userId: string, data: BiometricData, setup: EnrollmentSetup, meta: AuditContext = {}): Promise<EnrollmentRecord> {
+    const spec = enrollmentSpec(data, setup);
+    await enforceLimit(this.deps.rateLimiter, `bio:enrol:${userId}`, { limit: this.deps.options.enrollmentsPerHour, windowSeconds: 3600 });
+    const record = await this.deps.enrollments.create({ userId, source: setup.source, spec, detector: setup.detector });
+    this.deps.logger.debug({ userId, enrollmentId: record._id.toHexString(), source: setup.source, ip: meta.ip }, 'enrolment opened');
+    return record;
+  }
+
+  /**
+   * Adds data to an open enrolment. Each call is its own recording unless `continues` (a socket
+   * stream flushed in pieces): windows never span two recordings. A recording must hold at
+   * least one window, unless it is continued later.
+   */
+  async append(
+    userId: string,
+    enrollmentId: string | ObjectId,
+    data: BiometricData,
+    options: { continues?: boolean } = {},
+  ): Promise<EnrollmentAccepted> {
+    const { enrollments } = this.deps;
+    const enrollment = await enrollments.get(userId, enrollmentId);
+    if (!enrollment) throw notFound();
+    this.assertOpen(enrollment);
+    const { spec } = enrollment;
+    checkSameData(data, spec);
+    const continues = options.continues === true && enrollment.parts > 0;
+    if (options.continues !== true && data.length < spec.windowSamples) {
+      const unit = spec.kind === 'samples' ? 'samples' : 'rows';
+      throw new VigilError(
+        'SAMPLES_TOO_FEW',
+        { required: spec.windowSamples, unit, got: data.length },
+        { details: [{ field: 'body', message: `${data.length} ${unit}; one window needs ${spec.windowSamples}` }] },
+      );
+    }
+    const limits = ENROLLMENT_LIMITS;
+    if (enrollment.rows + data.length > limits.maxRows) {
+      throw new VigilError('SAMPLES_TOO_MANY', { what: 'rows in one enrolment', got: enrollment.rows + data.length, limit: limits.maxRows });
+    }
+    if (!continues && enrollment.uploads >= limits.maxUploads) {
+      throw new VigilError('SAMPLES_TOO_MANY', { what: 'uploads in one enrolment', got: enrollment.uploads + 1, limit: limits.maxUploads });
+    }
+    if (enrollment.parts >= limits.maxParts) {
+      throw new VigilError('SAMPLES_TOO_MANY', { what: 'appends to one enrolment', got: enrollment.parts + 1, limit: limits.maxParts });
+    }
+    if (data.length > 0) await enrollments.appendRows(enrollment, alignToSpec(data, spec), data.length, continues);
+    return this.accepted(enrollment._id, spec, 'open');
+  }
+
+  /** Closes an open enrolment and queues its training. Repeating a commit answers the current state. */
+  async commit(userId: string, enrollmentId: string | ObjectId, meta: AuditContext = {}): Promise<EnrollmentAccepted> {
+    const { enrollments, queue } = this.deps;
+    const enrollment = await enrollments.get(userId, enrollmentId);
+    if (!enrollment) throw notFound();
+    if (enrollment.status !== 'open') {
+      if (enrollment.status === 'failed') this.assertOpen(enrollment);
+      return this.accepted(enrollment._id, enrollment.spec, enrollment.status);
+    }
+    const segments = await enrollments.segmentRows(enrollment._id);
+    const windows = windowsOf(enrollment.spec, segments);
+    const required = DEFAULT_TRAINING_OPTIONS.minWindows;
+    if (windows < required) throw new VigilError('ENROLLMENT_TOO_SMALL', { got: windows, required });
+    if (!(await enrollments.markQueued(enrollment._id))) {
+      const now = await enrollments.get(userId, enrollment._id);
+      if (!now) throw notFound();
+      return this.accepted(now._id, now.spec, now.status);
+    }
+    const id = enrollment._id.toHexString();
+    try {
+      await queue.add('train', { enrollmentId: id, userId }, { jobId: trainingJobId(id) });
+    } catch (err) {
+      await enrollments.reopen(enrollment._id);
+      throw err;
+    }
+    await this.publish({ enrollmentId: id, userId, status: 'queued', progress: 0 });
+    await this.deps.audit.record('biometric.enrollment_queued', 'success', {
+      ...meta,
+      userId,
+      detail: { enrollmentId: id, source: enrollment.source, windows, uploads: segments.length },
+    });
+    return { enrollmentId: id, status: 'queued', uploads: segments.length, windows };
+  }
+
+  /** One-shot enrolment: begin, append, and (unless `open`) commit. */
+  async enroll(
+    userId: string,
+    data: BiometricData,
+    setup: EnrollmentSetup & { open?: boolean | undefined },
+    meta: AuditContext = {},
+  ): Promise<EnrollmentAccepted> {
+    const enrollment = await this.begin(userId, data, setup, meta);
+    const appended = await this.append(userId, enrollment._id, data);
+    return setup.open ? appended : this.commit(userId, enrollment._id, meta);
+  }
+
+  /** Enrolment from an upload (HTTP body, multipart file): decode with the declared parameters, then `enroll`. */
+  enrollUpload(
+    userId: string,
+    file: UploadFile,
+    source: 'body' | 'file',
+    params: DeclaredParams & Omit<EnrollmentSetup, 'source'> & { open?: boolean | undefined },
+    meta: AuditContext = {},
+  ): Promise<EnrollmentAccepted> {
+    const data = decodeUpload(file, source, params);
+    return this.enroll(userId, data, { ...params, source: 'http' }, meta);
+  }
+
+  /** A further upload to an open enrolment; kind, rate and channels default to the enrolment's. */
+  async appendUpload(userId: string, enrollmentId: string, file: UploadFile, source: 'body' | 'file', params: DeclaredParams): Promise<EnrollmentAccepted> {
+    const enrollment = await this.deps.enrollments.get(userId, enrollmentId);
+    if (!enrollment) throw notFound();
+    this.assertOpen(enrollment);
+    await enforceLimit(this.deps.rateLimiter, `bio:enrol:${userId}`, { limit: this.deps.options.enrollmentsPerHour, windowSeconds: 3600 });
+    const { spec } = enrollment;
+    const data = decodeUpload(file, source, params, { kind: spec.kind, ...(spec.kind === 'samples' ? { rate: spec.rate } : {}), channels: spec.channels });
+    return this.append(userId, enrollment._id, data);
+  }
+
+  /**
+   * Legacy (dialect A) make_model: enrol from a file whose format no document fixes — CSV with a
+   * header, CSV of bare numeric columns, or JSON, sniffed (docs/biometrics.md).
+   */
+  enrollFile(userId: string, file: { bytes: Uint8Array; contentType?: string; filename?: string }, meta: AuditContext = {}): Promise<EnrollmentAccepted> {
+    const data = decodeUpload({ contentType: '', ...file }, 'legacy', {}, { rate: this.deps.options.legacyDefaultRate });
+    return this.enroll(userId, data, { source: 'legacy-a' }, meta);
+  }
+
+  /** The enrolment's state: status, progress of its training job, model version, metrics, failure. */
+  async status(userId: string, enrollmentId: string | ObjectId): Promise<EnrollmentView> {
+    const enrollment = await this.deps.enrollments.get(userId, enrollmentId);
+    if (!enrollment) throw notFound();
+    return this.view(enrollment);
+  }
+
+  /** Resolves once the enrolment is ready or failed, or with its state after `timeoutMs`. */
+  async waitForEnrollment(userId: string, enrollmentId: string, timeoutMs: number): Promise<EnrollmentView> {
+    const settled = (v: EnrollmentView) => v.status === 'ready' || v.status === 'failed' || v.status === 'open';
+    let latest = await this.status(userId, enrollmentId);
+    if (settled(latest)) return latest;
+    return new Promise<EnrollmentView>((resolve, reject) => {
+      let done = false;
+      const finish = (view: EnrollmentView) => {
+        if (done) return;
+        done = true;
+        off();
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(view);
+      };
+      const check = () =>
+        this.status(userId, enrollmentId).then(
+          (view) => {
+            latest = view;
+            if (settled(view)) finish(view);
+          },
+          (err: unknown) => {
+            if (done) return;
+            done = true;
+            off();
+            clearInterval(poll);
+            clearTimeout(timer);
+            reject(err);
+          },
+        );
+      const off = this.onEnrollmentEvent((event) => {
+        if (event.enrollmentId === enrollmentId && (event.status === 'ready' || event.status === 'failed')) void check();
+      });
+      const poll = setInterval(() => void check(), WAIT_POLL_MS);
+      const timer = setTimeout(() => finish(latest), timeoutMs);
+      void check();
+    });
+  }
+
+  /** Enrolment changes from every gateway process (queued, training + progress, ready, failed). */
+  onEnrollmentEvent(listener: EnrollmentListener): () => void {
+    return this.deps.events.on(listener);
+  }
+
+  // ── models and verification ─────────────────────────────────────────────
+
+  /** The latest version, loaded for scoring; BIOMETRIC_MODEL_MISSING when the account has none. */
+  async activeModel(userId: string): Promise<ActiveModel> {
+    const meta = await this.deps.models.latest(userId);
+    if (!meta) throw new VigilError('BIOMETRIC_MODEL_MISSING');
+    return this.loaded(meta);
+  }
+
+  private async loaded(meta: ModelMeta): Promise<ActiveModel> {
+    const key = meta._id.toHexString();
+    const scoring = await this.models.get(key, async () => {
+      const bytes = await this.deps.models.onnx(meta._id);
+      // Deleted between the two reads: the caller sees what a fresh read would.
+      if (!bytes) throw new VigilError('BIOMETRIC_MODEL_MISSING');
+      return scoringModel(key, bytes);
+    });
+    return {
+      modelId: key,
+      userId: meta.userId,
+      version: meta.version,
+      detector: meta.detector,
+      spec: meta.featureSpec,
+      threshold: meta.threshold,
+      calibration: meta.calibration,
+      scoring,
+    };
+  }
+
+  /** Metadata of the latest (or a given) version, without the ONNX bytes. */
+  async model(userId: string, version?: number): Promise<ModelView> {
+    const { models } = this.deps;
+    const meta = version === undefined ? await models.latest(userId) : await models.version(userId, version);
+    if (!meta) throw new VigilError('BIOMETRIC_MODEL_MISSING');
+    const { _id, userId: _user, enrollmentId, createdAt, version: v, ...summary } = meta;
+    return { version: v, versions: await models.versions(userId), enrollmentId: enrollmentId.toHexString(), createdAt: createdAt.toISOString(), ...summary };
+  }
+
+  /**
+   * Batch verification (check_user): the data's windows, featurised with the model's own spec,
+   * scored in the Piscina pool, summarised. The same data and model give the same answer.
+   */
+  async verify(userId: string, data: BiometricData, model?: ActiveModel): Promise<VerificationResult> {
+    await enforceLimit(this.deps.rateLimiter, `bio:verify:${userId}`, { limit: this.deps.options.verifyPerMinute, windowSeconds: 60 });
+    const active = model ?? (await this.activeModel(userId));
+    const { features, starts } = await extractWindowsSliced(data, active.spec, this.deps.options.maxVerifyWindows);
+    const scores = await this.pool.score(active.scoring, features.data, features.n, features.d);
+    return summariseVerification(scores, starts, active.threshold, active.version);
+  }
+
+  /** Verification of an upload; kind, rate and frame channel names default to the model's. */
+  async verifyUpload(userId: string, file: UploadFile, source: 'body' | 'file' | 'legacy', params: DeclaredParams = {}): Promise<VerificationResult> {
+    const model = await this.activeModel(userId);
+    const { spec } = model;
+    const data = decodeUpload(file, source, params, {
+      kind: spec.kind,
+      ...(spec.kind === 'samples' ? { rate: spec.rate } : {}),
+      channels: spec.channels,
+    });
+    return this.verify(userId, data, model);
+  }
+
+  /** Legacy (dialect A) check_user: a file in any format enrollFile accepts. */
+  verifyFile(userId: string, file: { bytes: Uint8Array; contentType?: string; filename?: string }): Promise<VerificationResult> {
+    return this.verifyUpload(userId, { contentType: '', ...file }, 'legacy');
+  }
+
+  /** Deletes every model version and all enrolment data of the account (DELETE /model, withdrawal). */
+  async deleteAll(userId: string, meta: AuditContext & { reason?: string } = {}): Promise<ModelDeleted> {
+    const { enrollments, models, queue, logger } = this.deps;
+    // Queued jobs go; a running one finds its enrolment gone and discards its model.
+    for (const id of await enrollments.pending(userId)) {
+      await queue.remove(trainingJobId(id.toHexString())).catch((err: unknown) => logger.debug({ err }, 'training job not removed'));
+    }
+    const deletedEnrollments = await enrollments.deleteForUser(userId);
+    const deletedVersions = await models.deleteForUser(userId);
+    const { reason = 'requested', ...context } = meta;
+    await this.deps.audit.record('biometric.model_deleted', 'success', {
+      ...context,
+      userId,
+      detail: { versions: deletedVersions, enrollments: deletedEnrollments, reason },
+    });
+    return { deletedVersions, deletedEnrollments };
+  }
+
+  // ── helpers ─────────────────────────────────────────────────────────────
+
+  private assertOpen(enrollment: EnrollmentRecord): void {
+    if (enrollment.status !== 'open') {
+      throw new VigilError('ENROLLMENT_NOT_OPEN', { enrollmentId: enrollment._id.toHexString(), status: enrollment.status });
+    }
+  }
+
+  private async accepted(id: ObjectId, spec: FeatureSpec, status: EnrollmentRecord['status']): Promise<EnrollmentAccepted> {
+    const segments = await this.deps.enrollments.segmentRows(id);
+    return { enrollmentId: id.toHexString(), status, uploads: segments.length, windows: windowsOf(spec, segments) };
+  }
+
+  private async publish(event: Parameters<typeof publishEnrollmentEvent>[2]): Promise<void> {
+    await publishEnrollmentEvent(this.deps.redis, this.deps.options.redisPrefix, event).catch((err: unknown) =>
+      this.deps.logger.warn({ err, enrollmentId: event.enrollmentId }, 'enrolment event not published'),
+    );
+  }
+
+  private async view(e: EnrollmentRecord): Promise<EnrollmentView> {
+    const id = e._id.toHexString();
+    let status = e.status;
+    let progress = status === 'ready' ? 1 : 0;
+    if (status === 'queued' || status === 'training') {
+      const job = await this.deps.queue.getJob(trainingJobId(id));
+      if (job) {
+        if ((await job.getState()) === 'active') status = 'training';
+        if (typeof job.progress === 'number') progress = Math.min(1, Math.max(0, job.progress));
+      } else if (status === 'queued' && Date.now() - (e.committedAt ?? e.updatedAt).getTime() > REQUEUE_AFTER_MS) {
+        // Marked queued, but the job never reached Redis (a crash in between): queue it again.
+        await this.deps.queue.add('train', { enrollmentId: id, userId: e.userId }, { jobId: trainingJobId(id) });
+      }
+    }
+    const segments = await this.deps.enrollments.segmentRows(e._id);
+    return {
+      enrollmentId: id,
+      status,
+      progress,
+      kind: e.spec.kind,
+      modality: e.spec.modality,
+      uploads: segments.length,
+      rows: segments.reduce((a, b) => a + b, 0),
+      windows: windowsOf(e.spec, segments),
+      ...(e.detector ? { detector: e.detector } : {}),
+      createdAt: e.createdAt.toISOString(),
+      updatedAt: e.updatedAt.toISOString(),
+      ...(e.modelVersion !== undefined ? { modelVersion: e.modelVersion } : {}),
+      ...(e.metrics ? { metrics: e.metrics } : {}),
+      ...(e.error ? { error: e.error } : {}),
+    };
+  }
+}

@@ -1,0 +1,107 @@
+import { availableParallelism } from 'node:os';
+import { VigilError } from '../../protocol/errors.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { GatewayContext } from '../server/context.ts';
+import type { Authenticator } from '../server/http/route.ts';
+import type { GatewayModule } from '../server/modules.ts';
+import type { Principal } from '../sessions/principal.ts';
+import { createTrainingQueue } from '../storage/queues.ts';
+import { connectRedis, createRedis } from '../storage/redis.ts';
+import { startTrainingWorker, type TrainingWorker } from '../../workers/training-worker.ts';
+import { biometricRoutes } from './biometric-routes.ts';
+import { BiometricService } from './biometric-service.ts';
+import { EnrollmentEvents } from './enrollment/enrollment-events.ts';
+import { EnrollmentStore } from './enrollment/enrollment-store.ts';
+import { ModelStore } from './models/model-store.ts';
+import { ScoringPool } from './scoring-pool.ts';
+
+export interface BiometricsModule extends GatewayModule {
+  /** Other concerns (socket channel, legacy dialect A) and tests reach the service here. */
+  readonly service: BiometricService;
+}
+
+export interface Biometrics {
+  service: BiometricService;
+  module: BiometricsModule;
+}
+
+/** Scoring threads: VIGIL_SCORING_THREADS, or one less than the cores (the event loop needs one), at least 1. */
+export function scoringThreads(configured: number): number {
+  return configured > 0 ? configured : Math.max(1, availableParallelism() - 1);
+}
+
+/**
+ * The biometric concern (issue 6): enrolment and model stores, the training queue (and its
+ * worker when VIGIL_EMBEDDED_WORKERS), the process's one Piscina scoring pool, enrolment events
+ * over Redis pub/sub, the `/v1/biometrics/*` routes. Withdrawn accounts lose their models.
+ */
+export function createBiometrics(
+  ctx: GatewayContext,
+  deps: { accounts: AccountService; authenticator: Authenticator<Principal> },
+): Biometrics {
+  const { config, logger, mongo } = ctx;
+  const enrollments = new EnrollmentStore(mongo.db);
+  const models = new ModelStore(mongo.db);
+  const queue = createTrainingQueue(config);
+  queue.on('error', (err: Error) => logger.warn({ err: err.message }, 'training queue error'));
+  const subscriber = createRedis(config, 'vigil-biometric-events');
+  subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'biometric events redis error'));
+  const events = new EnrollmentEvents(subscriber, config.REDIS_PREFIX, logger);
+  let pool: ScoringPool | undefined;
+  let worker: TrainingWorker | undefined;
+
+  const service = new BiometricService({
+    enrollments,
+    models,
+    queue,
+    pool: () => {
+      if (!pool) throw new VigilError('SCORING_FAILED', { reason: 'the scoring pool is not running' });
+      return pool;
+    },
+    events,
+    redis: ctx.redis,
+    audit: ctx.audit,
+    rateLimiter: ctx.rateLimiter,
+    logger,
+    options: {
+      enrollmentsPerHour: config.VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR,
+      verifyPerMinute: config.VIGIL_BIOMETRIC_VERIFY_PER_MINUTE,
+      maxVerifyWindows: config.VIGIL_BIOMETRIC_MAX_VERIFY_WINDOWS,
+      legacyDefaultRate: config.VIGIL_BIOMETRIC_DEFAULT_RATE,
+      redisPrefix: config.REDIS_PREFIX,
+    },
+  });
+
+  // A withdrawn account's samples and models go with it (its id stays for the audit trail).
+  deps.accounts.onWithdrawn(async ({ account, meta }) => {
+    await service.deleteAll(account.id, { ...meta, reason: 'account withdrawn' });
+  });
+
+  return {
+    service,
+    module: {
+      name: 'biometrics',
+      service,
+      routes: biometricRoutes({ service, auth: deps.authenticator, uploadLimit: config.UPLOAD_BODY_LIMIT }),
+      async start() {
+        await enrollments.ensureIndexes();
+        await models.ensureIndexes();
+        await connectRedis(subscriber, 15_000);
+        await events.start();
+        pool = new ScoringPool({
+          threads: scoringThreads(config.VIGIL_SCORING_THREADS),
+          maxBatch: config.VIGIL_SCORING_MAX_BATCH,
+          maxSessionsPerWorker: config.VIGIL_SCORING_SESSIONS_PER_WORKER,
+          taskTimeoutMs: config.VIGIL_SCORING_TIMEOUT_MS,
+        });
+        if (config.VIGIL_EMBEDDED_WORKERS) worker = await startTrainingWorker(config, logger.child({ component: 'training' }));
+      },
+      async close() {
+        await worker?.close();
+        await pool?.close();
+        await events.close();
+        await queue.close();
+      },
+    },
+  };
+}

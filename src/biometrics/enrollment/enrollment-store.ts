@@ -1,0 +1,301 @@
+import { ObjectId, type Binary, type Collection, type Db, type Filter } from 'mongodb';
+import type { DetectorName, FeatureSpec, ModelMetrics } from '../../../protocol/biometrics.ts';
+import type { ErrorCode } from '../../../protocol/errors.ts';
+import type { EnrollmentStatus } from '../../../protocol/http/biometrics.ts';
+import { isDuplicateKey } from '../../storage/mongo.ts';
+import { binaryToFloat32, float32ToBinary } from '../models/float32-binary.ts';
+
+export type { EnrollmentStatus };
+
+/** Where an enrolment came from (for the audit trail and diagnostics). */
+export type EnrollmentSource = 'http' | 'socket' | 'legacy-a';
+
+/** One enrolment (collection `enrollments`): its spec, counters and outcome. Samples live in `enrollment_parts`. */
+export interface EnrollmentRecord {
+  _id: ObjectId;
+  userId: string;
+  status: EnrollmentStatus;
+  source: EnrollmentSource;
+  /** Fixed by the first upload; every later upload must match its kind, rate and channels. */
+  spec: FeatureSpec;
+  /** Requested detector; unset means the deployment's default at training time. */
+  detector?: DetectorName;
+  /** kind|modality|rate|sorted channels: enrolments with equal signatures can serve as each other's cohort. */
+  signature: string;
+  uploads: number;
+  parts: number;
+  rows: number;
+  createdAt: Date;
+  updatedAt: Date;
+  committedAt?: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+  modelVersion?: number;
+  modelId?: ObjectId;
+  metrics?: ModelMetrics;
+  error?: { code: ErrorCode; message: string };
+}
+
+/** A run of consecutive rows of one upload (collection `enrollment_parts`), in the enrolment's channel order. */
+export interface EnrollmentPart {
+  _id?: ObjectId;
+  enrollmentId: ObjectId;
+  userId: string;
+  /** 0, 1, … per enrolment; unique with enrollmentId. */
+  part: number;
+  /** Parts with the same segment are one continuous recording; windows never cross segments. */
+  segment: number;
+  rows: number;
+  data: Binary;
+}
+
+/** One continuous recording, reassembled from its parts. */
+export interface Segment {
+  segment: number;
+  rows: number;
+  data: Float32Array;
+}
+
+/** Bounds on one enrolment (whatever the transport). */
+export const ENROLLMENT_LIMITS = Object.freeze({
+  /** Values per stored part: 4 MB of float32, well inside BSON's 16 MB document limit. */
+  valuesPerPart: 1 << 20,
+  /** Rows (samples or feature rows) over every upload of one enrolment. */
+  maxRows: 1_000_000,
+  /** Separate recordings (HTTP uploads, or socket enrolment flushes that do not continue the last). */
+  maxUploads: 64,
+  /** Stored parts (socket enrolment appends small continuation parts). */
+  maxParts: 4_096,
+});
+
+export function cohortSignature(spec: FeatureSpec): string {
+  return [spec.kind, spec.modality, spec.rate, [...spec.channels].sort().join(',')].join('|');
+}
+
+/** Tries at claiming a part number before giving up. */
+const PART_ATTEMPTS = 16;
+
+export class EnrollmentStore {
+  private readonly enrollments: Collection<EnrollmentRecord>;
+  private readonly parts: Collection<EnrollmentPart>;
+
+  constructor(db: Db) {
+    this.enrollments = db.collection<EnrollmentRecord>('enrollments');
+    this.parts = db.collection<EnrollmentPart>('enrollment_parts');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.enrollments.createIndex({ userId: 1, createdAt: -1 });
+    await this.enrollments.createIndex({ signature: 1, status: 1, finishedAt: -1 });
+    await this.parts.createIndex({ enrollmentId: 1, part: 1 }, { unique: true });
+    await this.parts.createIndex({ userId: 1 });
+  }
+
+  async create(input: {
+    userId: string;
+    source: EnrollmentSource;
+    spec: FeatureSpec;
+    detector?: DetectorName | undefined;
+  }): Promise<EnrollmentRecord> {
+    const now = new Date();
+    const record: EnrollmentRecord = {
+      _id: new ObjectId(),
+      userId: input.userId,
+      status: 'open',
+      source: input.source,
+      spec: input.spec,
+      ...(input.detector ? { detector: input.detector } : {}),
+      signature: cohortSignature(input.spec),
+      uploads: 0,
+      parts: 0,
+      rows: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.enrollments.insertOne(record);
+    return record;
+  }
+
+  /** The enrolment if it exists and belongs to `userId` (another account's id is simply not found). */
+  get(userId: string, id: string | ObjectId): Promise<EnrollmentRecord | null> {
+    const _id = toObjectId(id);
+    return _id ? this.enrollments.findOne({ _id, userId }) : Promise.resolve(null);
+  }
+
+  /**
+   * Stores rows (already in the enrolment's channel order) as one or more parts. A new upload
+   * starts a segment; `continues` appends to the last segment (a stream flushed in pieces).
+   */
+  async appendRows(enrollment: EnrollmentRecord, data: Float32Array, rows: number, continues: boolean): Promise<void> {
+    const width = enrollment.spec.channels.length;
+    const rowsPerPart = Math.max(1, Math.floor(ENROLLMENT_LIMITS.valuesPerPart / width));
+    let segment: number | undefined;
+    if (continues) {
+      const last = await this.parts.findOne({ enrollmentId: enrollment._id }, { sort: { part: -1 }, projection: { segment: 1 } });
+      segment = last?.segment;
+    }
+    const newSegment = segment === undefined;
+    for (let from = 0; from < rows; from += rowsPerPart) {
+      const count = Math.min(rowsPerPart, rows - from);
+      const slice = data.subarray(from * width, (from + count) * width);
+      const part = await this.insertPart(enrollment, slice, count, segment);
+      segment ??= part.segment;
+    }
+    await this.enrollments.updateOne(
+      { _id: enrollment._id },
+      {
+        $inc: { rows, parts: Math.ceil(rows / rowsPerPart), uploads: newSegment ? 1 : 0 },
+        $set: { updatedAt: new Date() },
+      },
+    );
+  }
+
+  private async insertPart(
+    enrollment: EnrollmentRecord,
+    slice: Float32Array,
+    rows: number,
+    segment: number | undefined,
+  ): Promise<EnrollmentPart> {
+    for (let attempt = 0; attempt < PART_ATTEMPTS; attempt++) {
+      const last = await this.parts.findOne({ enrollmentId: enrollment._id }, { sort: { part: -1 }, projection: { part: 1 } });
+      const part = (last?.part ?? -1) + 1;
+      const record: EnrollmentPart = {
+        enrollmentId: enrollment._id,
+        userId: enrollment.userId,
+        part,
+        // A new segment is named after its first part, so concurrent uploads cannot share one.
+        segment: segment ?? part,
+        rows,
+        data: float32ToBinary(slice),
+      };
+      try {
+        await this.parts.insertOne(record);
+        return record;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+    }
+    throw new Error(`could not allocate a part of enrolment ${enrollment._id.toHexString()}`);
+  }
+
+  /** Rows per segment, from the parts themselves (authoritative, whatever the counters say). */
+  async segmentRows(enrollmentId: ObjectId): Promise<number[]> {
+    const rows = new Map<number, number>();
+    const cursor = this.parts.find({ enrollmentId }, { projection: { segment: 1, rows: 1 } }).sort({ part: 1 });
+    for await (const p of cursor) rows.set(p.segment, (rows.get(p.segment) ?? 0) + p.rows);
+    return [...rows.values()];
+  }
+
+  /**
+   * The enrolment's recordings in order, each reassembled from its parts. `maxRows` stops early
+   * (cohort members: a bounded sample is enough).
+   */
+  async segments(enrollment: Pick<EnrollmentRecord, '_id' | 'spec'>, maxRows = Number.POSITIVE_INFINITY): Promise<Segment[]> {
+    const bySegment = new Map<number, { rows: number; chunks: Float32Array[] }>();
+    let total = 0;
+    const cursor = this.parts.find({ enrollmentId: enrollment._id }).sort({ part: 1 });
+    for await (const p of cursor) {
+      let entry = bySegment.get(p.segment);
+      if (!entry) bySegment.set(p.segment, (entry = { rows: 0, chunks: [] }));
+      entry.rows += p.rows;
+      entry.chunks.push(binaryToFloat32(p.data));
+      total += p.rows;
+      if (total >= maxRows) break;
+    }
+    await cursor.close();
+    return [...bySegment.entries()].map(([segment, { rows, chunks }]) => ({ segment, rows, data: concat(chunks) }));
+  }
+
+  /** open → queued. False when the enrolment is no longer open (another commit won). */
+  async markQueued(id: ObjectId): Promise<boolean> {
+    const now = new Date();
+    const result = await this.enrollments.updateOne(
+      { _id: id, status: 'open' },
+      { $set: { status: 'queued', committedAt: now, updatedAt: now } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  /** Back to open when the job could not be queued (Redis away), so the client can commit again. */
+  async reopen(id: ObjectId): Promise<void> {
+    await this.enrollments.updateOne({ _id: id, status: 'queued' }, { $set: { status: 'open', updatedAt: new Date() }, $unset: { committedAt: '' } });
+  }
+
+  /** queued (or training, on a retry) → training. False when the enrolment is gone or settled. */
+  async markTraining(id: ObjectId): Promise<boolean> {
+    const now = new Date();
+    const result = await this.enrollments.updateOne(
+      { _id: id, status: { $in: ['queued', 'training'] } },
+      { $set: { status: 'training', startedAt: now, updatedAt: now } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  /** training → ready with the stored version. False when the enrolment was deleted meanwhile. */
+  async markReady(id: ObjectId, model: { modelId: ObjectId; version: number; metrics: ModelMetrics }): Promise<boolean> {
+    const now = new Date();
+    const result = await this.enrollments.updateOne(
+      { _id: id, status: { $in: ['queued', 'training'] } },
+      {
+        $set: { status: 'ready', modelId: model.modelId, modelVersion: model.version, metrics: model.metrics, finishedAt: now, updatedAt: now },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  /** → failed, unless it already settled. Returns the record when this call failed it. */
+  async markFailed(id: ObjectId, error: { code: ErrorCode; message: string }): Promise<EnrollmentRecord | null> {
+    const now = new Date();
+    const filter: Filter<EnrollmentRecord> = { _id: id, status: { $in: ['queued', 'training'] } };
+    const result = await this.enrollments.updateOne(filter, { $set: { status: 'failed', error, finishedAt: now, updatedAt: now } });
+    return result.matchedCount === 1 ? this.enrollments.findOne({ _id: id }) : null;
+  }
+
+  /** Enrolments still waiting for or in training (their queued jobs are removed on deletion). */
+  async pending(userId: string): Promise<ObjectId[]> {
+    const rows = await this.enrollments
+      .find({ userId, status: { $in: ['queued', 'training'] } }, { projection: { _id: 1 } })
+      .toArray();
+    return rows.map((r) => r._id);
+  }
+
+  /**
+   * Up to `members` other accounts' latest ready enrolments with the same signature, newest
+   * first: the cohort a discriminative detector trains against.
+   */
+  async cohortCandidates(signature: string, excludeUserId: string, members: number): Promise<EnrollmentRecord[]> {
+    if (members <= 0) return [];
+    const picked = new Map<string, EnrollmentRecord>();
+    const cursor = this.enrollments
+      .find({ signature, status: 'ready', userId: { $ne: excludeUserId } })
+      .sort({ finishedAt: -1 })
+      .limit(members * 4);
+    for await (const e of cursor) {
+      if (!picked.has(e.userId)) picked.set(e.userId, e);
+      if (picked.size >= members) break;
+    }
+    await cursor.close();
+    return [...picked.values()];
+  }
+
+  async deleteForUser(userId: string): Promise<number> {
+    await this.parts.deleteMany({ userId });
+    return (await this.enrollments.deleteMany({ userId })).deletedCount;
+  }
+}
+
+function concat(chunks: Float32Array[]): Float32Array {
+  if (chunks.length === 1) return chunks[0] as Float32Array;
+  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+export function toObjectId(id: string | ObjectId): ObjectId | undefined {
+  if (id instanceof ObjectId) return id;
+  return /^[0-9a-f]{24}$/.test(id) ? new ObjectId(id) : undefined;
+}

@@ -1,0 +1,65 @@
+/**
+ * BullMQ sandboxed processor for the `training` queue: BullMQ runs it in a worker thread
+ * (`useWorkerThreads`), so feature extraction, detector training and the onnxruntime check never
+ * touch the event loop of the process that hosts the queue worker (the gateway when workers are
+ * embedded). The thread opens its own Mongo connection, reused across the jobs it runs.
+ */
+import { workerData } from 'node:worker_threads';
+import type { Job } from 'bullmq';
+import { MongoClient, type Db } from 'mongodb';
+import { VigilError } from '../protocol/errors.ts';
+import type { Config } from '../src/config/schema.ts';
+import { EnrollmentStore } from '../src/biometrics/enrollment/enrollment-store.ts';
+import { runTrainingJob, type TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
+import { ModelStore } from '../src/biometrics/models/model-store.ts';
+import type { TrainingJob } from '../src/storage/queues.ts';
+
+export interface TrainingThreadData {
+  config: Config;
+}
+
+/** What a sandboxed job rejects with when retrying cannot help; the parent reads `name` and `code`. */
+export interface TrainingFailure {
+  name: 'UnrecoverableError';
+  message: string;
+  code: VigilError['code'];
+}
+
+const { config } = workerData as TrainingThreadData;
+let db: Promise<Db> | undefined;
+
+function database(): Promise<Db> {
+  db ??= (async () => {
+    const client = new MongoClient(config.MONGO_URL, { serverSelectionTimeoutMS: 5_000, maxPoolSize: 2, appName: 'vigil-training' });
+    await client.connect();
+    return client.db(config.MONGO_DB ?? (new URL(config.MONGO_URL).pathname.slice(1) || 'vigil'));
+  })().catch((err: unknown) => {
+    db = undefined;
+    throw err;
+  });
+  return db;
+}
+
+export default async function train(job: Job<TrainingJob>): Promise<TrainingOutcome> {
+  const store = await database();
+  try {
+    return await runTrainingJob(
+      {
+        enrollments: new EnrollmentStore(store),
+        models: new ModelStore(store),
+        options: { cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS, defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR },
+      },
+      job.data,
+      (fraction) => job.updateProgress(Math.round(fraction * 1000) / 1000),
+    );
+  } catch (err) {
+    // Catalogued errors are about the data (too small, not finite, graph refused): final.
+    if (err instanceof VigilError) {
+      const failure = new Error(err.message) as Error & TrainingFailure;
+      failure.name = 'UnrecoverableError';
+      failure.code = err.code;
+      throw failure;
+    }
+    throw err;
+  }
+}

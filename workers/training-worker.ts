@@ -1,0 +1,126 @@
+import { Worker, type Job } from 'bullmq';
+import { ERRORS, VigilError, type ErrorCode } from '../protocol/errors.ts';
+import { AuditLog } from '../src/audit/audit-log.ts';
+import { publishEnrollmentEvent } from '../src/biometrics/enrollment/enrollment-events.ts';
+import { EnrollmentStore, toObjectId } from '../src/biometrics/enrollment/enrollment-store.ts';
+import type { TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
+import type { Config } from '../src/config/schema.ts';
+import type { Logger } from '../src/observability/logger.ts';
+import { connectMongo, type MongoStore } from '../src/storage/mongo.ts';
+import { QUEUE_NAMES, queueConnection, type TrainingJob } from '../src/storage/queues.ts';
+import { connectRedis, createRedis } from '../src/storage/redis.ts';
+import type { TrainingThreadData } from './training-processor.ts';
+
+/**
+ * Where the sandboxed processor lives, in both layouts: compiled (`dist/workers/*.js`, imported
+ * as is) and source, where the thread gets the tsx loader and a CommonJS entry that requires the
+ * TypeScript file (training-thread.cjs says why).
+ */
+export function trainingProcessorLocation(): { file: URL; execArgv: string[] | undefined } {
+  const typescript = import.meta.url.endsWith('.ts');
+  return {
+    file: new URL(typescript ? './training-thread.cjs' : './training-processor.js', import.meta.url),
+    execArgv: typescript ? ['--import', 'tsx'] : undefined,
+  };
+}
+
+export interface TrainingWorker {
+  worker: Worker<TrainingJob, TrainingOutcome>;
+  close(): Promise<void>;
+}
+
+/** The catalogued reason: the thread's VigilError code, or MODEL_TRAINING_FAILED (thread died, store failed). */
+function failureOf(err: Error): { code: ErrorCode; message: string } {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code in ERRORS) return { code: code as ErrorCode, message: err.message };
+  return { code: 'MODEL_TRAINING_FAILED', message: new VigilError('MODEL_TRAINING_FAILED', { reason: err.message }).message };
+}
+
+function isFinal(job: Job<TrainingJob>, err: Error): boolean {
+  return err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+}
+
+/**
+ * Runs the `training` queue in this process (embedded in the gateway, or workers/main.ts): each
+ * job in its own worker thread (workers/training-processor.ts). This side only does I/O: it turns
+ * the job's lifecycle into enrolment events on Redis pub/sub, records a final failure (a thread
+ * that died cannot) and audits the outcome.
+ */
+export async function startTrainingWorker(config: Config, logger: Logger): Promise<TrainingWorker> {
+  const redis = createRedis(config, 'vigil-training');
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'training redis error'));
+  await connectRedis(redis, 15_000);
+  let mongo: MongoStore;
+  try {
+    mongo = await connectMongo(config);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const enrollments = new EnrollmentStore(mongo.db);
+  const audit = new AuditLog(mongo.db, logger);
+  const publish = (job: Job<TrainingJob>, event: Omit<Parameters<typeof publishEnrollmentEvent>[2], 'userId' | 'enrollmentId'>) =>
+    publishEnrollmentEvent(redis, config.REDIS_PREFIX, { enrollmentId: job.data.enrollmentId, userId: job.data.userId, ...event }).catch(
+      (err: unknown) => logger.warn({ err, jobId: job.id }, 'enrolment event not published'),
+    );
+
+  const { file, execArgv } = trainingProcessorLocation();
+  const threadData: TrainingThreadData = { config };
+  const worker = new Worker<TrainingJob, TrainingOutcome>(QUEUE_NAMES.training, file, {
+    ...queueConnection(config),
+    concurrency: config.VIGIL_TRAINING_CONCURRENCY,
+    useWorkerThreads: true,
+    workerThreadsOptions: {
+      ...(execArgv ? { execArgv } : {}),
+      workerData: threadData,
+      resourceLimits: { maxOldGenerationSizeMb: config.VIGIL_TRAINING_MEMORY_MB },
+    },
+  });
+  worker.on('error', (err) => logger.warn({ err: err.message }, 'training worker error'));
+  worker.on('active', (job) => void publish(job, { status: 'training', progress: 0 }));
+  worker.on('progress', (job, progress) => {
+    if (typeof progress === 'number') void publish(job, { status: 'training', progress });
+  });
+  worker.on('completed', (job, outcome) => {
+    if (outcome.status !== 'ready') {
+      logger.info({ jobId: job.id, reason: outcome.reason }, 'training skipped');
+      return;
+    }
+    logger.info({ jobId: job.id, modelVersion: outcome.modelVersion, detector: outcome.detector, eer: outcome.metrics.eer }, 'model trained');
+    void publish(job, { status: 'ready', progress: 1, modelVersion: outcome.modelVersion });
+    void audit.record('biometric.enrolled', 'success', {
+      userId: job.data.userId,
+      detail: {
+        enrollmentId: job.data.enrollmentId,
+        modelVersion: outcome.modelVersion,
+        detector: outcome.detector,
+        eer: outcome.metrics.eer ?? -1,
+      },
+    });
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const final = isFinal(job, err);
+    logger.warn({ jobId: job.id, attempt: job.attemptsMade, final, err: err.message }, 'training failed');
+    if (!final) return;
+    void (async () => {
+      const id = toObjectId(job.data.enrollmentId);
+      const error = failureOf(err);
+      if (!id || !(await enrollments.markFailed(id, error))) return;
+      await publish(job, { status: 'failed', progress: 0, error });
+      await audit.record('biometric.enrolled', 'failure', {
+        userId: job.data.userId,
+        detail: { enrollmentId: job.data.enrollmentId, code: error.code },
+      });
+    })().catch((e: unknown) => logger.error({ err: e, jobId: job.id }, 'could not record a training failure'));
+  });
+  await worker.waitUntilReady();
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await mongo.close();
+    },
+  };
+}
