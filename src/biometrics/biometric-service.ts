@@ -154,8 +154,12 @@ export class BiometricService {
    * with the first frames, or with an empty sample set of the declared rate and channels.
    */
   async begin(userId: string, data: BiometricData, setup: EnrollmentSetup, meta: AuditContext = {}): Promise<EnrollmentRecord> {
+    await this.limitEnrollment(userId);
+    return this.open(userId, data, setup, meta);
+  }
+
+  private async open(userId: string, data: BiometricData, setup: EnrollmentSetup, meta: AuditContext): Promise<EnrollmentRecord> {
     const spec = enrollmentSpec(data, setup);
-    await enforceLimit(this.deps.rateLimiter, `bio:enrol:${userId}`, { limit: this.deps.options.enrollmentsPerHour, windowSeconds: 3600 });
     const record = await this.deps.enrollments.create({ userId, source: setup.source, spec, detector: setup.detector });
     this.deps.logger.debug({ userId, enrollmentId: record._id.toHexString(), source: setup.source, ip: meta.ip }, 'enrolment opened');
     return record;
@@ -242,21 +246,33 @@ export class BiometricService {
     setup: EnrollmentSetup & { open?: boolean | undefined },
     meta: AuditContext = {},
   ): Promise<EnrollmentAccepted> {
-    const enrollment = await this.begin(userId, data, setup, meta);
+    await this.limitEnrollment(userId);
+    return this.enrollCounted(userId, data, setup, meta);
+  }
+
+  private async enrollCounted(
+    userId: string,
+    data: BiometricData,
+    setup: EnrollmentSetup & { open?: boolean | undefined },
+    meta: AuditContext,
+  ): Promise<EnrollmentAccepted> {
+    const enrollment = await this.open(userId, data, setup, meta);
     const appended = await this.append(userId, enrollment._id, data);
     return setup.open ? appended : this.commit(userId, enrollment._id, meta);
   }
 
   /** Enrolment from an upload (HTTP body, multipart file): decode with the declared parameters, then `enroll`. */
-  enrollUpload(
+  async enrollUpload(
     userId: string,
     file: UploadFile,
     source: 'body' | 'file',
     params: DeclaredParams & Omit<EnrollmentSetup, 'source'> & { open?: boolean | undefined },
     meta: AuditContext = {},
   ): Promise<EnrollmentAccepted> {
+    // Counted before decoding: parsing a large upload is the expensive part.
+    await this.limitEnrollment(userId);
     const data = decodeUpload(file, source, params);
-    return this.enroll(userId, data, { ...params, source: 'http' }, meta);
+    return this.enrollCounted(userId, data, { ...params, source: 'http' }, meta);
   }
 
   /** A further upload to an open enrolment; kind, rate and channels default to the enrolment's. */
@@ -264,7 +280,7 @@ export class BiometricService {
     const enrollment = await this.deps.enrollments.get(userId, enrollmentId);
     if (!enrollment) throw notFound();
     this.assertOpen(enrollment);
-    await enforceLimit(this.deps.rateLimiter, `bio:enrol:${userId}`, { limit: this.deps.options.enrollmentsPerHour, windowSeconds: 3600 });
+    await this.limitEnrollment(userId);
     const { spec } = enrollment;
     const data = decodeUpload(file, source, params, { kind: spec.kind, ...(spec.kind === 'samples' ? { rate: spec.rate } : {}), channels: spec.channels });
     return this.append(userId, enrollment._id, data);
@@ -274,9 +290,14 @@ export class BiometricService {
    * Legacy (dialect A) make_model: enrol from a file whose format no document fixes — CSV with a
    * header, CSV of bare numeric columns, or JSON, sniffed (docs/biometrics.md).
    */
-  enrollFile(userId: string, file: { bytes: Uint8Array; contentType?: string; filename?: string }, meta: AuditContext = {}): Promise<EnrollmentAccepted> {
+  async enrollFile(
+    userId: string,
+    file: { bytes: Uint8Array; contentType?: string; filename?: string },
+    meta: AuditContext = {},
+  ): Promise<EnrollmentAccepted> {
+    await this.limitEnrollment(userId);
     const data = decodeUpload({ contentType: '', ...file }, 'legacy', {}, { rate: this.deps.options.legacyDefaultRate });
-    return this.enroll(userId, data, { source: 'legacy-a' }, meta);
+    return this.enrollCounted(userId, data, { source: 'legacy-a' }, meta);
   }
 
   /** The enrolment's state: status, progress of its training job, model version, metrics, failure. */
@@ -372,9 +393,12 @@ export class BiometricService {
    * Batch verification (check_user): the data's windows, featurised with the model's own spec,
    * scored in the Piscina pool, summarised. The same data and model give the same answer.
    */
-  async verify(userId: string, data: BiometricData, model?: ActiveModel): Promise<VerificationResult> {
-    await enforceLimit(this.deps.rateLimiter, `bio:verify:${userId}`, { limit: this.deps.options.verifyPerMinute, windowSeconds: 60 });
-    const active = model ?? (await this.activeModel(userId));
+  async verify(userId: string, data: BiometricData): Promise<VerificationResult> {
+    await this.limitVerification(userId);
+    return this.score(await this.activeModel(userId), data);
+  }
+
+  private async score(active: ActiveModel, data: BiometricData): Promise<VerificationResult> {
     const { features, starts } = await extractWindowsSliced(data, active.spec, this.deps.options.maxVerifyWindows);
     const scores = await this.pool.score(active.scoring, features.data, features.n, features.d);
     return summariseVerification(scores, starts, active.threshold, active.version);
@@ -382,6 +406,7 @@ export class BiometricService {
 
   /** Verification of an upload; kind, rate and frame channel names default to the model's. */
   async verifyUpload(userId: string, file: UploadFile, source: 'body' | 'file' | 'legacy', params: DeclaredParams = {}): Promise<VerificationResult> {
+    await this.limitVerification(userId);
     const model = await this.activeModel(userId);
     const { spec } = model;
     const data = decodeUpload(file, source, params, {
@@ -389,7 +414,7 @@ export class BiometricService {
       ...(spec.kind === 'samples' ? { rate: spec.rate } : {}),
       channels: spec.channels,
     });
-    return this.verify(userId, data, model);
+    return this.score(model, data);
   }
 
   /** Legacy (dialect A) check_user: a file in any format enrollFile accepts. */
@@ -416,6 +441,14 @@ export class BiometricService {
   }
 
   // ── helpers ─────────────────────────────────────────────────────────────
+
+  private limitEnrollment(userId: string): Promise<void> {
+    return enforceLimit(this.deps.rateLimiter, `bio:enrol:${userId}`, { limit: this.deps.options.enrollmentsPerHour, windowSeconds: 3600 });
+  }
+
+  private limitVerification(userId: string): Promise<void> {
+    return enforceLimit(this.deps.rateLimiter, `bio:verify:${userId}`, { limit: this.deps.options.verifyPerMinute, windowSeconds: 60 });
+  }
 
   private assertOpen(enrollment: EnrollmentRecord): void {
     if (enrollment.status !== 'open') {

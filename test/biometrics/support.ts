@@ -117,7 +117,7 @@ export async function send<T = Record<string, unknown>>(
   method: string,
   path: string,
   user: User | undefined,
-  body?: BodyInit,
+  body?: RequestInit['body'],
   contentType?: string,
 ): Promise<Reply<T>> {
   const headers: Record<string, string> = { ...(user?.headers ?? {}) };
