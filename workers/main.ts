@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from '../src/config/config.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { startDeliveryWorker, type DeliveryWorker } from './delivery-processor.ts';
+import { startTrainingWorker, type TrainingWorker } from './training-worker.ts';
 
 /**
  * The standalone BullMQ worker service (docker-compose `worker`): runs the processors that the
@@ -23,6 +24,9 @@ async function main(): Promise<void> {
   const running: Array<{ name: string; close(): Promise<void> }> = [];
   const delivery: DeliveryWorker = await startDeliveryWorker(config, logger);
   running.push({ name: 'delivery', close: () => delivery.close() });
+  // Model training: each job in its own worker thread (workers/training-processor.ts).
+  const training: TrainingWorker = await startTrainingWorker(config, logger.child({ component: 'training' }));
+  running.push({ name: 'training', close: () => training.close() });
   logger.info({ queues: running.map((r) => r.name) }, 'workers running');
 
   const shutdown = (signal: string) => {
