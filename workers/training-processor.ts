@@ -23,6 +23,7 @@ export interface TrainingFailure {
   name: 'UnrecoverableError';
   message: string;
   code: VigilError['code'];
+  params: VigilError['params'];
 }
 
 const { config } = workerData as TrainingThreadData;
@@ -58,6 +59,7 @@ export default async function train(job: Job<TrainingJob>): Promise<TrainingOutc
       const failure = new Error(err.message) as Error & TrainingFailure;
       failure.name = 'UnrecoverableError';
       failure.code = err.code;
+      failure.params = err.params;
       throw failure;
     }
     throw err;

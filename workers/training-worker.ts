@@ -1,8 +1,8 @@
 import { Worker, type Job } from 'bullmq';
-import { ERRORS, VigilError, type ErrorCode } from '../protocol/errors.ts';
+import { ERRORS, VigilError, type ErrorCode, type ErrorParams } from '../protocol/errors.ts';
 import { AuditLog } from '../src/audit/audit-log.ts';
 import { publishEnrollmentEvent } from '../src/biometrics/enrollment/enrollment-events.ts';
-import { EnrollmentStore, toObjectId } from '../src/biometrics/enrollment/enrollment-store.ts';
+import { EnrollmentStore, toObjectId, type EnrollmentFailure } from '../src/biometrics/enrollment/enrollment-store.ts';
 import type { TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
 import type { Config } from '../src/config/schema.ts';
 import type { Logger } from '../src/observability/logger.ts';
@@ -30,10 +30,13 @@ export interface TrainingWorker {
 }
 
 /** The catalogued reason: the thread's VigilError code, or MODEL_TRAINING_FAILED (thread died, store failed). */
-function failureOf(err: Error): { code: ErrorCode; message: string } {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && code in ERRORS) return { code: code as ErrorCode, message: err.message };
-  return { code: 'MODEL_TRAINING_FAILED', message: new VigilError('MODEL_TRAINING_FAILED', { reason: err.message }).message };
+function failureOf(err: Error): EnrollmentFailure {
+  const { code, params } = err as { code?: unknown; params?: unknown };
+  if (typeof code === 'string' && code in ERRORS) {
+    return { code: code as ErrorCode, message: err.message, params: typeof params === 'object' && params !== null ? (params as ErrorParams) : {} };
+  }
+  const reason = { reason: err.message };
+  return { code: 'MODEL_TRAINING_FAILED', message: new VigilError('MODEL_TRAINING_FAILED', reason).message, params: reason };
 }
 
 function isFinal(job: Job<TrainingJob>, err: Error): boolean {
@@ -107,7 +110,7 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
       const id = toObjectId(job.data.enrollmentId);
       const error = failureOf(err);
       if (!id || !(await enrollments.markFailed(id, error))) return;
-      await publish(job, { status: 'failed', progress: 0, error });
+      await publish(job, { status: 'failed', progress: 0, error: { code: error.code, message: error.message } });
       await audit.record('biometric.enrolled', 'failure', {
         userId: job.data.userId,
         detail: { enrollmentId: job.data.enrollmentId, code: error.code },

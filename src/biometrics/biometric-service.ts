@@ -346,6 +346,17 @@ export class BiometricService {
     });
   }
 
+  /**
+   * `waitForEnrollment`, with a failed training re-thrown as its catalogued error (ENROLLMENT_TOO_SMALL,
+   * SAMPLES_INVALID, MODEL_TRAINING_FAILED…): what a synchronous legacy make_model answers.
+   */
+  async awaitTraining(userId: string, enrollmentId: string, timeoutMs: number): Promise<EnrollmentView> {
+    const view = await this.waitForEnrollment(userId, enrollmentId, timeoutMs);
+    if (view.status !== 'failed') return view;
+    const failure = (await this.deps.enrollments.get(userId, enrollmentId))?.error;
+    throw failure ? new VigilError(failure.code, failure.params) : new VigilError('MODEL_TRAINING_FAILED', { reason: 'unknown' });
+  }
+
   /** Enrolment changes from every gateway process (queued, training + progress, ready, failed). */
   onEnrollmentEvent(listener: EnrollmentListener): () => void {
     return this.deps.events.on(listener);
@@ -496,7 +507,7 @@ export class BiometricService {
       updatedAt: e.updatedAt.toISOString(),
       ...(e.modelVersion !== undefined ? { modelVersion: e.modelVersion } : {}),
       ...(e.metrics ? { metrics: e.metrics } : {}),
-      ...(e.error ? { error: e.error } : {}),
+      ...(e.error ? { error: { code: e.error.code, message: e.error.message } } : {}),
     };
   }
 }

@@ -361,6 +361,52 @@ export const ConfigSchema = Type.Object({
     description: "Sample rate (Hz) of legacy uploads that declare none (dialect A's files: CSV without a t column, JSON without rate).",
   }),
 
+  // ── continuous verification over /v1/stream (issue 7; docs/biometrics.md) ──
+  VIGIL_CV_ENABLED: Type.Boolean({
+    default: true,
+    description: 'Verify socket streams against the user’s model and accept socket enrolment. false: the channel only validates and acks frames.',
+  }),
+  VIGIL_CV_BATCH_SIZE: Type.Integer({
+    default: 64,
+    minimum: 1,
+    maximum: 4_096,
+    description: 'Windows (from all sockets) per scoring task; a full batch is sent at once.',
+  }),
+  VIGIL_CV_BATCH_DEADLINE_MS: Type.Integer({
+    default: 5,
+    minimum: 0,
+    maximum: 1_000,
+    description: 'Longest a window waits for its micro-batch to fill before the batch is sent anyway.',
+  }),
+  VIGIL_CV_MAX_PENDING_WINDOWS: Type.Integer({
+    default: 8_192,
+    minimum: 1,
+    description: 'Windows waiting for or in scoring, at most; beyond, new windows are dropped and reported (SCORING_OVERLOADED).',
+  }),
+  VIGIL_CV_FEATURES: Type.Union([Type.Literal('worker'), Type.Literal('main')], {
+    default: 'worker',
+    description: 'Where window features are computed: in the scoring threads (worker; spares the event loop) or on the event loop (main).',
+  }),
+  VIGIL_CV_POLICY_UNCERTAIN: Type.Union([Type.Literal('notify'), Type.Literal('step-up'), Type.Literal('revoke')], {
+    default: 'notify',
+    description: 'What a stream entering `uncertain` triggers: notify (the verdict only), step-up, or revoke (the session; close 4540).',
+  }),
+  VIGIL_CV_POLICY_IMPOSTOR: Type.Union([Type.Literal('notify'), Type.Literal('step-up'), Type.Literal('revoke')], {
+    default: 'step-up',
+    description: 'What a stream entering `impostor` triggers: notify, step-up (re-login within VIGIL_CV_STEPUP_TIMEOUT_SECONDS) or revoke.',
+  }),
+  VIGIL_CV_STEPUP_TIMEOUT_SECONDS: Type.Integer({
+    default: 120,
+    minimum: 1,
+    maximum: 3_600,
+    description: 'Time to prove a step-up (log in again, send `stepup`) before the socket closes with STREAM_STEPUP_TIMEOUT.',
+  }),
+  VIGIL_CV_LATE_FRAME_MS: Type.Integer({
+    default: 1_000,
+    minimum: 1,
+    description: 'A frame arriving this much later than its stream’s best delay (sample time to arrival) counts as late in metrics.',
+  }),
+
   // ── legacy dialects (issue 8; docs/legacy.md) ────────────────────────────
   VIGIL_LEGACY_DIALECTS: Type.String({
     default: '',
@@ -378,6 +424,13 @@ export const ConfigSchema = Type.Object({
     default: 86_400,
     minimum: 60,
     description: "Lifetime of B's HS512 and E's JWTs (the documents show a day); the session behind them may end sooner.",
+  }),
+  VIGIL_LEGACY_A_MODEL_WAIT_SECONDS: Type.Integer({
+    default: 30,
+    minimum: 0,
+    maximum: 600,
+    description:
+      "How long dialect A's make_model waits for its model to be trained before answering (its clients call check_user next); the data is saved either way.",
   }),
   VIGIL_LEGACY_B_JWT_SECRET: Type.Optional(
     Type.String({ minLength: 64, description: "HS512 secret (≥ 64 bytes) of dialect B's tokens, shared with B's resource servers. Required when b is enabled." }),

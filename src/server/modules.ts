@@ -7,6 +7,7 @@ import { createNotify } from '../notify/notify-module.ts';
 import { createRealtimeModule } from '../realtime/realtime-module.ts';
 import { createLegacyModules } from '../legacy/legacy-module.ts';
 import { createBiometrics } from '../biometrics/biometrics-module.ts';
+import { createContinuousModule } from '../biometrics/continuous/continuous-module.ts';
 
 /** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
 export interface GatewayModule {
@@ -61,9 +62,22 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   const realtime = createRealtimeModule(ctx, { tokens: sessionCore.resolver, sessions: sessionCore.sessions });
   modules.push(realtime);
 
+  // Continuous verification (issue 7): scores socket streams through the biometric service's pool,
+  // enrols over the socket, asks for step-up or revokes through the session core by policy.
+  if (ctx.config.VIGIL_CV_ENABLED) {
+    modules.push(
+      createContinuousModule(ctx, {
+        channel: realtime.channel,
+        biometrics: biometrics.service,
+        sessions: sessionCore.sessions,
+        tokens: sessionCore.resolver,
+      }),
+    );
+  }
+
   // Legacy dialects (issue 8): the five documented auth APIs as thin adapters over the core
   // services above, each switched on by VIGIL_LEGACY_DIALECTS (docs/legacy.md).
-  modules.push(...createLegacyModules(ctx, { identity: identity.services, flows: identityFlows, sessions: sessionCore, login: login.login }));
+  modules.push(...createLegacyModules(ctx, { identity: identity.services, flows: identityFlows, sessions: sessionCore, login: login.login, biometrics: biometrics.service }));
 
   return modules;
 }

@@ -1,6 +1,6 @@
 import { ObjectId, type Binary, type Collection, type Db, type Filter } from 'mongodb';
 import type { DetectorName, FeatureSpec, ModelMetrics } from '../../../protocol/biometrics.ts';
-import type { ErrorCode } from '../../../protocol/errors.ts';
+import type { ErrorCode, ErrorParams } from '../../../protocol/errors.ts';
 import type { EnrollmentStatus } from '../../../protocol/http/biometrics.ts';
 import { isDuplicateKey } from '../../storage/mongo.ts';
 import { binaryToFloat32, float32ToBinary } from '../models/float32-binary.ts';
@@ -33,7 +33,14 @@ export interface EnrollmentRecord {
   modelVersion?: number;
   modelId?: ObjectId;
   metrics?: ModelMetrics;
-  error?: { code: ErrorCode; message: string };
+  error?: EnrollmentFailure;
+}
+
+/** Why training failed: the catalogue code, its rendered message and params (to re-throw it). */
+export interface EnrollmentFailure {
+  code: ErrorCode;
+  message: string;
+  params: ErrorParams;
 }
 
 /** A run of consecutive rows of one upload (collection `enrollment_parts`), in the enrolment's channel order. */
@@ -244,7 +251,7 @@ export class EnrollmentStore {
   }
 
   /** → failed, unless it already settled. Returns the record when this call failed it. */
-  async markFailed(id: ObjectId, error: { code: ErrorCode; message: string }): Promise<EnrollmentRecord | null> {
+  async markFailed(id: ObjectId, error: EnrollmentFailure): Promise<EnrollmentRecord | null> {
     const now = new Date();
     const filter: Filter<EnrollmentRecord> = { _id: id, status: { $in: ['queued', 'training'] } };
     const result = await this.enrollments.updateOne(filter, { $set: { status: 'failed', error, finishedAt: now, updatedAt: now } });

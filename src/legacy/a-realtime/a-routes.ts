@@ -13,6 +13,7 @@ import type { GatewayModule } from '../../server/modules.ts';
 import { auditContext } from '../../sessions/session-routes.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
+import { aBiometricRoutes } from './a-biometric-routes.ts';
 import { formatAError } from './a-errors.ts';
 import { ATokens } from './a-tokens.ts';
 import { aLoginUser, aUser } from './a-views.ts';
@@ -21,8 +22,8 @@ const TAGS = ['legacy A'];
 const failures = { 400: AErrorReply, 401: AErrorReply, 403: AErrorReply, 429: AErrorReply, 503: AErrorReply };
 
 /**
- * Dialect A (shared/seeds/A): members create, log in (40-hex token) and log out. The biometric
- * upload endpoints (make_model, check_user) join once the biometrics service exists.
+ * Dialect A (shared/seeds/A): members create, log in (40-hex token) and log out; make_model and
+ * check_user over the biometric service (a-biometric-routes.ts).
  */
 export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   const { accounts } = deps.identity;
@@ -85,5 +86,8 @@ export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     }),
   ];
 
+  if (deps.biometrics) {
+    routes.push(...aBiometricRoutes({ biometrics: deps.biometrics, tokens, waitSeconds: ctx.config.VIGIL_LEGACY_A_MODEL_WAIT_SECONDS }));
+  }
   return { name: 'legacy-a', routes };
 }

@@ -1,4 +1,5 @@
 import type { IdentityFlows, IdentityServices } from '../../accounts/identity.ts';
+import type { BiometricService } from '../../biometrics/biometric-service.ts';
 import type { LoginService } from '../../sessions/login-service.ts';
 import type { SessionCore } from '../../sessions/sessions-module.ts';
 
@@ -8,4 +9,6 @@ export interface LegacyDeps {
   flows: IdentityFlows;
   sessions: SessionCore;
   login: LoginService;
+  /** Enrolment and verification of uploaded files (dialect A's make_model / check_user). */
+  biometrics?: BiometricService;
 }
