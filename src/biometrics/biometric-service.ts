@@ -9,8 +9,8 @@ import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { trainingJobId, type TrainingJob } from '../storage/queues.ts';
-import type { EnrollmentEvents, EnrollmentListener } from './enrollment/enrollment-events.ts';
-import { publishEnrollmentEvent } from './enrollment/enrollment-events.ts';
+import type { EnrollmentEvents, EnrollmentListener, ModelsDeletedListener } from './enrollment/enrollment-events.ts';
+import { publishEnrollmentEvent, publishModelsDeleted } from './enrollment/enrollment-events.ts';
 import {
   ENROLLMENT_LIMITS,
   type EnrollmentRecord,
@@ -362,6 +362,11 @@ export class BiometricService {
     return this.deps.events.on(listener);
   }
 
+  /** An account's models were all deleted (on any gateway process): drop what scores with them. */
+  onModelsDeleted(listener: ModelsDeletedListener): () => void {
+    return this.deps.events.onModelsDeleted(listener);
+  }
+
   // ── models and verification ─────────────────────────────────────────────
 
   /** The latest version, loaded for scoring; BIOMETRIC_MODEL_MISSING when the account has none. */
@@ -442,6 +447,9 @@ export class BiometricService {
     }
     const deletedEnrollments = await enrollments.deleteForUser(userId);
     const deletedVersions = await models.deleteForUser(userId);
+    await publishModelsDeleted(this.deps.redis, this.deps.options.redisPrefix, userId).catch((err: unknown) =>
+      logger.warn({ err, userId }, 'model deletion not published'),
+    );
     const { reason = 'requested', ...context } = meta;
     await this.deps.audit.record('biometric.model_deleted', 'success', {
       ...context,
@@ -485,8 +493,16 @@ export class BiometricService {
     if (status === 'queued' || status === 'training') {
       const job = await this.deps.queue.getJob(trainingJobId(id));
       if (job) {
-        if ((await job.getState()) === 'active') status = 'training';
+        const state = await job.getState();
+        if (state === 'active') status = 'training';
         if (typeof job.progress === 'number') progress = Math.min(1, Math.max(0, job.progress));
+        if (state === 'failed') {
+          // The job gave up but its failure never reached Mongo (the store was away at the time).
+          const reason = { reason: job.failedReason || 'the training job failed' };
+          const error = { code: 'MODEL_TRAINING_FAILED' as const, message: new VigilError('MODEL_TRAINING_FAILED', reason).message, params: reason };
+          const current = (await this.deps.enrollments.markFailed(e._id, error)) ?? (await this.deps.enrollments.get(e.userId, e._id));
+          if (current && current.status !== 'queued' && current.status !== 'training') return this.view(current);
+        }
       } else if (status === 'queued' && Date.now() - (e.committedAt ?? e.updatedAt).getTime() > REQUEUE_AFTER_MS) {
         // Marked queued, but the job never reached Redis (a crash in between): queue it again.
         await this.deps.queue.add('train', { enrollmentId: id, userId: e.userId }, { jobId: trainingJobId(id) });

@@ -1,8 +1,9 @@
 import { Value } from '@sinclair/typebox/value';
 import { ObjectId } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VerificationResultSchema, type VerificationResult } from '../../protocol/biometrics.ts';
 import { EnrollmentView as EnrollmentViewSchema, ModelView as ModelViewSchema, type EnrollmentView, type ModelView } from '../../protocol/http/biometrics.ts';
+import type { BiometricsModule } from '../../src/biometrics/biometrics-module.ts';
 import { scoreReference } from '../../src/biometrics/detectors/index.ts';
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
 import { ModelStore } from '../../src/biometrics/models/model-store.ts';
@@ -227,9 +228,15 @@ describe('model deletion and withdrawal', () => {
     const user = await newUser(gw.url);
     const view = await enrolCsv(gw, user, enrolPart(subjects[4]!));
     expect(view.status).toBe('ready');
+    const biometrics = gw.gateway.modules.find((m) => m.name === 'biometrics') as BiometricsModule;
+    const heard: string[] = [];
+    const off = biometrics.service.onModelsDeleted((event) => heard.push(event.userId));
     const deleted = await send(gw.url, 'DELETE', '/v1/biometrics/model', user);
     expect(deleted.status).toBe(200);
     expect(deleted.body).toEqual({ deletedVersions: 1, deletedEnrollments: 1 });
+    // Every gateway process hears it (Redis pub/sub), so live streams stop scoring with the model.
+    await vi.waitFor(() => expect(heard).toEqual([user.userId]));
+    off();
     expect((await send(gw.url, 'GET', '/v1/biometrics/model', user)).status).toBe(404);
     expect((await send(gw.url, 'GET', `/v1/biometrics/enrollments/${view.enrollmentId}`, user)).status).toBe(404);
     expect((await verify(user, testPart(subjects[4]!))).status).toBe(404);

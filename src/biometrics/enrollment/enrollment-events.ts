@@ -23,6 +23,24 @@ export interface EnrollmentEvent {
 
 export type EnrollmentListener = (event: EnrollmentEvent) => void;
 
+/** Every model version of `userId` was deleted (DELETE /v1/biometrics/model, withdrawal): stop scoring with it. */
+export interface ModelsDeletedEvent {
+  userId: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+export type ModelsDeletedListener = (event: ModelsDeletedEvent) => void;
+
+/** `<REDIS_PREFIX>biometrics:models-deleted`. */
+export function modelsDeletedChannel(prefix: string): string {
+  return `${prefix}biometrics:models-deleted`;
+}
+
+export async function publishModelsDeleted(redis: Redis, prefix: string, userId: string): Promise<void> {
+  await redis.publish(modelsDeletedChannel(prefix), JSON.stringify({ userId, at: Date.now() }));
+}
+
 /** `<REDIS_PREFIX>biometrics:enrollments`: ioredis' keyPrefix does not apply to channels. */
 export function enrollmentChannel(prefix: string): string {
   return `${prefix}biometrics:enrollments`;
@@ -40,7 +58,9 @@ export async function publishEnrollmentEvent(redis: Redis, prefix: string, event
  */
 export class EnrollmentEvents {
   readonly channel: string;
+  readonly deletionsChannel: string;
   private readonly listeners = new Set<EnrollmentListener>();
+  private readonly deletionListeners = new Set<ModelsDeletedListener>();
 
   constructor(
     private readonly subscriber: Redis,
@@ -48,18 +68,21 @@ export class EnrollmentEvents {
     private readonly logger: Logger,
   ) {
     this.channel = enrollmentChannel(prefix);
+    this.deletionsChannel = modelsDeletedChannel(prefix);
   }
 
   async start(): Promise<void> {
     this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.channel) this.dispatch(message);
+      if (channel === this.channel) this.dispatch(message, this.listeners);
+      else if (channel === this.deletionsChannel) this.dispatch(message, this.deletionListeners);
     });
     if (this.subscriber.status === 'wait') await this.subscriber.connect();
-    await this.subscriber.subscribe(this.channel);
+    await this.subscriber.subscribe(this.channel, this.deletionsChannel);
   }
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.deletionListeners.clear();
     await this.subscriber.quit().catch(() => this.subscriber.disconnect());
   }
 
@@ -69,15 +92,20 @@ export class EnrollmentEvents {
     return () => this.listeners.delete(listener);
   }
 
-  private dispatch(message: string): void {
-    let event: EnrollmentEvent;
+  onModelsDeleted(listener: ModelsDeletedListener): () => void {
+    this.deletionListeners.add(listener);
+    return () => this.deletionListeners.delete(listener);
+  }
+
+  private dispatch<E>(message: string, listeners: Set<(event: E) => void>): void {
+    let event: E;
     try {
-      event = JSON.parse(message) as EnrollmentEvent;
+      event = JSON.parse(message) as E;
     } catch {
-      this.logger.warn({ channel: this.channel }, 'unreadable enrolment event');
+      this.logger.warn({ channel: this.channel }, 'unreadable biometric event');
       return;
     }
-    for (const listener of this.listeners) {
+    for (const listener of listeners) {
       try {
         listener(event);
       } catch (err) {
