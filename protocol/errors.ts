@@ -173,6 +173,18 @@ export const ERRORS = {
   /** Only ever sent in an `error` message; the socket stays open. */
   STREAM_REFUSED: { status: 422, close: 4500, message: '{reason}' },
 
+  // ── continuous verification (issue 7, src/biometrics/continuous/) ──────
+  // STREAM_POLICY_FAILED above closes a socket whose trust triggered the `revoke` policy. A
+  // step-up that is not proven in time closes with its own terminal code: the client must log in
+  // again (password or code) and present that proof (`stepup`) on its next socket.
+  STREAM_STEPUP_TIMEOUT: {
+    status: 401,
+    close: 4541,
+    message: 'Step-up verification was not completed within {seconds} s; log in again and send `stepup`',
+  },
+  /** Only ever sent in an `error` message (ref `stepup`); the socket stays open and the deadline runs on. */
+  STEPUP_INVALID: { status: 401, close: 4500, message: 'Step-up refused: {reason}' },
+
   // ── legacy dialects (issue 8) ───────────────────────────────────────────
   // Each dialect renders these (and every other code) in its own envelope and language; see
   // src/legacy/*/…-errors.ts and docs/legacy.md.

@@ -71,6 +71,11 @@ export const EnrollCommitMessage = message(
   'Ends an enrolment stream and queues training.',
 );
 export const EnrollCancelMessage = message('enroll.cancel', { stream: StreamId }, 'Discards an enrolment stream.');
+export const StepUpMessage = message(
+  'stepup',
+  { token: Token },
+  'Answers `stepup.required`: an access token from a login (password or one-time code) made after the step-up was asked for. Answered by `stepup.passed` or `error` (ref `stepup`).',
+);
 export const ClientByeMessage = message(
   'bye',
   { reason: Type.Optional(Type.String({ maxLength: 120 })) },
@@ -87,6 +92,7 @@ export const ClientMessageSchema = Type.Union(
     EnrollBeginMessage,
     EnrollCommitMessage,
     EnrollCancelMessage,
+    StepUpMessage,
     ClientByeMessage,
   ],
   { $id: 'StreamClientMessage' },
@@ -195,6 +201,33 @@ export const EnrollFailedMessage = message(
   { stream: StreamId, code: ErrorCodeSchema, message: Type.String() },
   'Enrolment ended without a model.',
 );
+export const StepUpRequiredMessage = message(
+  'stepup.required',
+  {
+    reason: Type.Union([Type.Literal('uncertain'), Type.Literal('impostor')], { description: 'The decision that asked for it' }),
+    stream: Type.Optional(StreamId),
+    trust: Type.Number(),
+    deadline: Type.Number({
+      minimum: 0,
+      description: 'Prove by then (ms since the epoch), or the socket closes with STREAM_STEPUP_TIMEOUT',
+    }),
+    timeoutSeconds: Type.Integer({ minimum: 1 }),
+    methods: Type.Array(Type.Union([Type.Literal('password'), Type.Literal('code')]), {
+      description: 'How to log in for the proof: POST /v1/sessions with a password or a one-time code',
+    }),
+  },
+  'Continuous verification wants the holder to prove who they are: log in again, then send `stepup` with the new access token.',
+);
+export const StepUpPassedMessage = message(
+  'stepup.passed',
+  { trust: Type.Number({ description: 'Every verification stream restarts from this trust' }) },
+  'The step-up proof was accepted; the proof session has been ended, this socket keeps its own.',
+);
+export const ModelChangedMessage = message(
+  'model',
+  { model: Type.Union([ReadyModelSchema, Type.Null()]) },
+  'The model verifying this socket changed (a new version became ready, or every version was deleted); open streams use it from their next window.',
+);
 export const ServerByeMessage = message(
   'bye',
   { code: ErrorCodeSchema, close: Type.Integer(), message: Type.String() },
@@ -212,6 +245,9 @@ export const ServerMessageSchema = Type.Union(
     EnrollProgressMessage,
     EnrollReadyMessage,
     EnrollFailedMessage,
+    StepUpRequiredMessage,
+    StepUpPassedMessage,
+    ModelChangedMessage,
     ServerByeMessage,
   ],
   { $id: 'StreamServerMessage' },
@@ -230,6 +266,7 @@ export const CLIENT_MESSAGES: { readonly [T in ClientMessageType]: TSchema } = {
   'enroll.begin': EnrollBeginMessage,
   'enroll.commit': EnrollCommitMessage,
   'enroll.cancel': EnrollCancelMessage,
+  stepup: StepUpMessage,
   bye: ClientByeMessage,
 };
 
@@ -243,5 +280,8 @@ export const SERVER_MESSAGES: { readonly [T in ServerMessageType]: TSchema } = {
   'enroll.progress': EnrollProgressMessage,
   'enroll.ready': EnrollReadyMessage,
   'enroll.failed': EnrollFailedMessage,
+  'stepup.required': StepUpRequiredMessage,
+  'stepup.passed': StepUpPassedMessage,
+  model: ModelChangedMessage,
   bye: ServerByeMessage,
 };

@@ -1,6 +1,6 @@
 import type { ErrorCode, ErrorParams } from '../../protocol/errors.ts';
 import type { SampleFrame } from '../../protocol/frames.ts';
-import type { ReadyModel, ServerMessage } from '../../protocol/messages.ts';
+import type { ClientMessageOf, ReadyModel, ServerMessage } from '../../protocol/messages.ts';
 import type { Principal } from '../sessions/principal.ts';
 
 /*
@@ -18,6 +18,9 @@ export interface StreamSpec {
   channels: readonly string[];
   modality: string | undefined;
 }
+
+/** Control messages the channel leaves to the hooks (they belong to continuous verification). */
+export type HookControlMessage = ClientMessageOf<'stepup'>;
 
 /** Why a stream's sink is closed. */
 export type StreamEnd = 'closed' | 'committed' | 'cancelled' | 'disconnected';
@@ -61,6 +64,13 @@ export interface ChannelHooks {
    * The socket may not be open yet, so do not send from here. Throw a VigilError to refuse.
    */
   onAuthenticated?(conn: ChannelConnection): Promise<ReadyModel | null>;
+  /** `ready` has just been sent: the first moment hooks may send on their own (e.g. a pending step-up). */
+  onReady?(conn: ChannelConnection): void;
+  /**
+   * A control message of a ready socket that the channel does not handle itself (`stepup`).
+   * Without this hook the client gets an `error` (STREAM_REFUSED) naming the message.
+   */
+  onControl?(conn: ChannelConnection, message: HookControlMessage): void;
   /**
    * A client opened a stream. Return its sink, or throw a VigilError (STREAM_REFUSED …) to
    * refuse it; the client then gets an `error` message and the socket stays open.

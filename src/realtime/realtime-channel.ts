@@ -256,6 +256,7 @@ export class RealtimeChannel {
       model,
     });
     this.scheduleExpiry(conn, Date.now());
+    if (this.hooks.onReady) this.safely(() => this.hooks.onReady!(conn), conn);
   }
 
   private scheduleExpiry(conn: StreamConnection, now: number): void {
@@ -332,6 +333,15 @@ export class RealtimeChannel {
         const decoded = samplesToFrame(message);
         if (!decoded.ok) return conn.close('STREAM_FRAME_MALFORMED', { reason: decoded.reason });
         return this.frame(conn, decoded.frame);
+      }
+      case 'stepup': {
+        if (this.hooks.onControl) {
+          this.safely(() => this.hooks.onControl!(conn, message), conn);
+          return;
+        }
+        const error = new VigilError('STREAM_REFUSED', { reason: `${message.type} is not available on this gateway` });
+        conn.send({ type: 'error', code: error.code, message: error.message, ref: message.type });
+        return;
       }
     }
   }

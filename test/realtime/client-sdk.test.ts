@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamClient, refreshingTokenSource, type StreamClientEvents } from '../../protocol/client/index.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { login, startNode, type Node } from './support.ts';
+import { CHANNEL_ONLY, login, startNode, type Node } from './support.ts';
 
 // The client SDK against a real gateway, with Node's `ws` as its WebSocket. Access tokens live
 // 3 s so the in-band refresh runs several times within a test.
@@ -12,6 +12,7 @@ const clients: StreamClient[] = [];
 
 beforeAll(async () => {
   gw = await startTestGateway({
+    ...CHANNEL_ONLY,
     VIGIL_ACCESS_TOKEN_TTL_SECONDS: '3',
     VIGIL_WS_EXPIRY_WARNING_SECONDS: '1',
     VIGIL_WS_MAX_MESSAGES_PER_SECOND: '20',

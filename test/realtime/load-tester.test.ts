@@ -6,6 +6,7 @@ import { prepareSessions } from '../../scripts/load/load-accounts.ts';
 import { LOAD_DEFAULTS, LoadOptionError, parseLoadOptions } from '../../scripts/load/load-options.ts';
 import { LoadRun } from '../../scripts/load/load-run.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { CHANNEL_ONLY } from './support.ts';
 
 describe('load tester options', () => {
   it('has documented defaults and reads every option', () => {
@@ -64,7 +65,7 @@ describe('load tester against a real gateway', () => {
   let gw: TestGateway;
   let dir: string;
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(CHANNEL_ONLY);
     dir = await mkdtemp(join(tmpdir(), 'vigil-load-'));
   });
   afterAll(async () => {

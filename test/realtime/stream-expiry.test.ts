@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../protocol/errors.ts';
 import { encodeFrame } from '../../protocol/frames.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { TestSocket, closedWithin, login, startNode, type Node } from './support.ts';
+import { CHANNEL_ONLY, TestSocket, closedWithin, login, startNode, type Node } from './support.ts';
 
 // Access tokens live 3 s here (so 2–3 s after issue, exp being whole seconds); the socket warns
 // 1 s before. The wheel fires up to 250 ms late, never early.
@@ -11,7 +11,7 @@ let node: Node;
 const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
-  gw = await startTestGateway({ VIGIL_ACCESS_TOKEN_TTL_SECONDS: '3', VIGIL_WS_EXPIRY_WARNING_SECONDS: '1' });
+  gw = await startTestGateway({ ...CHANNEL_ONLY, VIGIL_ACCESS_TOKEN_TTL_SECONDS: '3', VIGIL_WS_EXPIRY_WARNING_SECONDS: '1' });
   node = await startNode(gw.config);
 });
 afterAll(async () => {

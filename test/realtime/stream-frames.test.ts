@@ -3,7 +3,7 @@ import { VigilError } from '../../protocol/errors.ts';
 import { encodeFrame, type FrameInput } from '../../protocol/frames.ts';
 import type { StreamEnd, StreamSpec } from '../../src/realtime/channel-hooks.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { TestSocket, channelOf, closedWithin, login, readySocket, startNode, type Node } from './support.ts';
+import { CHANNEL_ONLY, TestSocket, channelOf, closedWithin, login, readySocket, startNode, type Node } from './support.ts';
 
 // Frames through a real socket into hooks attached the way continuous verification attaches:
 // what the sink sees, in what order, and what the client is told about gaps and duplicates.
@@ -21,7 +21,7 @@ const seen: Seen[] = [];
 const disconnects: Array<{ connection: string; code: number }> = [];
 
 beforeAll(async () => {
-  gw = await startTestGateway({ VIGIL_WS_MAX_STREAMS: '2' });
+  gw = await startTestGateway({ ...CHANNEL_ONLY, VIGIL_WS_MAX_STREAMS: '2' });
   node = await startNode(gw.config);
   channelOf(gw).attach({
     async onAuthenticated(conn) {

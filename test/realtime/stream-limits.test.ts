@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../protocol/frames.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { TestSocket, channelOf, closedWithin, login, readySocket, startNode, type Node } from './support.ts';
+import { CHANNEL_ONLY, TestSocket, channelOf, closedWithin, login, readySocket, startNode, type Node } from './support.ts';
 
 // Limits enforced on real sockets: message size (1009), malformed frames and messages,
 // messages per second, and a slow reader hitting the backpressure limit.
@@ -13,11 +13,19 @@ const sockets: TestSocket[] = [];
 const MAX_MESSAGE = 4096;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ VIGIL_WS_MAX_MESSAGE_BYTES: String(MAX_MESSAGE), VIGIL_WS_MAX_MESSAGES_PER_SECOND: '40' });
+  gw = await startTestGateway({
+    ...CHANNEL_ONLY,
+    VIGIL_WS_MAX_MESSAGE_BYTES: String(MAX_MESSAGE),
+    VIGIL_WS_MAX_MESSAGES_PER_SECOND: '40',
+  });
   node = await startNode(gw.config);
   // A gateway whose hook answers every frame with 40 verdicts: a server that talks a lot, as
   // continuous verification does, to a client that stops reading.
-  flood = await startTestGateway({ VIGIL_WS_MAX_BACKPRESSURE_BYTES: '65536', VIGIL_WS_MAX_MESSAGES_PER_SECOND: '100000' });
+  flood = await startTestGateway({
+    ...CHANNEL_ONLY,
+    VIGIL_WS_MAX_BACKPRESSURE_BYTES: '65536',
+    VIGIL_WS_MAX_MESSAGES_PER_SECOND: '100000',
+  });
   floodNode = await startNode(flood.config);
   channelOf(flood).attach({
     openStream: (conn, spec) => ({

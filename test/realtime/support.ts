@@ -22,6 +22,12 @@ export interface Login {
   expiresAt: number;
 }
 
+/**
+ * Transport tests run the channel alone: continuous verification (issue 7) would refuse their
+ * verification streams (their users have no model) and owns the channel's hooks.
+ */
+export const CHANNEL_ONLY = { VIGIL_CV_ENABLED: 'false' } as const;
+
 let users = 0;
 
 /** A real session (and token pair) made by a session core over the gateway's stores. */

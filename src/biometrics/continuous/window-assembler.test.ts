@@ -64,6 +64,15 @@ describe('WindowAssembler', () => {
     expect(target.windows[1]).toEqual(Array.from(samples(102, 4)));
   });
 
+  it('reorders channels declared in another order than the model’s', () => {
+    // The client sends (z, x, y); the model reads (x, y, z): model channel j is incoming channel map[j].
+    const assembler = new WindowAssembler(3, 2, 1, Int32Array.from([1, 2, 0]));
+    const target = collector();
+    assembler.push(Float32Array.from([3, 1, 2, 30, 10, 20]), 2, target);
+    expect(target.windows).toEqual([[1, 2, 3, 10, 20, 30]]);
+    expect(() => new WindowAssembler(3, 2, 1, Int32Array.from([0, 0, 1]))).toThrow(/permutation/);
+  });
+
   it('refuses shapes that cannot window', () => {
     expect(() => new WindowAssembler(0, 4, 2)).toThrow(/channels/);
     expect(() => new WindowAssembler(1, 0, 2)).toThrow(/windowSamples/);

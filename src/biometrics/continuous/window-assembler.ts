@@ -15,10 +15,15 @@ export class WindowAssembler {
   /** Samples still needed before the next window completes. */
   private missing: number;
 
+  /**
+   * `channelMap[j]` is where the model's channel j sits in an incoming sample, when the client
+   * declared the same channels in another order; omitted when the orders agree.
+   */
   constructor(
     readonly channels: number,
     readonly windowSamples: number,
     readonly hopSamples: number,
+    private readonly channelMap?: Int32Array,
   ) {
     if (!(Number.isInteger(channels) && channels >= 1))
       throw new RangeError(`channels must be a positive integer, got ${channels}`);
@@ -26,6 +31,12 @@ export class WindowAssembler {
       throw new RangeError(`windowSamples must be a positive integer, got ${windowSamples}`);
     if (!(Number.isInteger(hopSamples) && hopSamples >= 1))
       throw new RangeError(`hopSamples must be a positive integer, got ${hopSamples}`);
+    if (
+      channelMap &&
+      (channelMap.length !== channels || new Set(channelMap).size !== channels || channelMap.some((k) => k < 0 || k >= channels))
+    ) {
+      throw new RangeError(`channelMap must be a permutation of 0…${channels - 1}`);
+    }
     this.ring = new Float32Array(windowSamples * channels);
     this.missing = windowSamples;
   }
@@ -43,9 +54,18 @@ export class WindowAssembler {
       let w = this.write * c;
       const end = n * c;
       const stop = read + take * c;
-      for (let k = read; k < stop; k++) {
-        ring[w] = values[k]!;
-        if (++w === end) w = 0;
+      const map = this.channelMap;
+      if (!map) {
+        for (let k = read; k < stop; k++) {
+          ring[w] = values[k]!;
+          if (++w === end) w = 0;
+        }
+      } else {
+        for (let k = read; k < stop; k += c) {
+          for (let j = 0; j < c; j++) ring[w + j] = values[k + map[j]!]!;
+          w += c;
+          if (w === end) w = 0;
+        }
       }
       this.write = w / c;
       read = stop;

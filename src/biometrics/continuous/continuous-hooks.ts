@@ -1,0 +1,81 @@
+import { VigilError } from '../../../protocol/errors.ts';
+import type { ReadyModel } from '../../../protocol/messages.ts';
+import type { ChannelConnection, ChannelHooks, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
+import type { TrustConfig } from '../trust.ts';
+import { ContinuousConnection } from './continuous-connection.ts';
+import type { ContinuousMetrics } from './continuous-metrics.ts';
+import type { LiveModels } from './live-models.ts';
+import { SocketEnrolment, type EnrolmentEnv } from './socket-enrolment.ts';
+import { StreamVerifier, channelMapping, type VerifierEnv } from './stream-verifier.ts';
+import type { TrustPolicy } from './trust-policy.ts';
+
+export interface ContinuousHooksEnv {
+  models: LiveModels;
+  policy: TrustPolicy;
+  verifier: VerifierEnv;
+  enrolment: EnrolmentEnv;
+  metrics: ContinuousMetrics;
+  trust: TrustConfig;
+}
+
+function stateOf(conn: ChannelConnection): ContinuousConnection | undefined {
+  return conn.attachment instanceof ContinuousConnection ? conn.attachment : undefined;
+}
+
+/**
+ * Continuous verification as the realtime channel's hooks: the user's model is loaded when the
+ * socket authenticates (and named in `ready`), verification streams need it and must match its
+ * rate and channels, enrolment streams work without one, and `stepup` goes to the policy.
+ */
+export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
+  const { models, policy, metrics } = env;
+  return {
+    async onAuthenticated(conn): Promise<ReadyModel | null> {
+      const { userId, sessionId } = conn.principal;
+      const [model, owed] = await Promise.all([models.current(userId), policy.owedStepUp(sessionId)]);
+      const state = new ContinuousConnection(conn, model, env.trust.initial);
+      state.owedStepUp = owed;
+      conn.attachment = state;
+      return model?.ready ?? null;
+    },
+
+    onReady(conn) {
+      const state = stateOf(conn);
+      if (!state) return;
+      state.ready = true;
+      models.hold(state, state.model);
+      policy.onReady(state);
+    },
+
+    openStream(conn, spec: StreamSpec): StreamSink {
+      const state = stateOf(conn);
+      if (!state) throw new VigilError('STREAM_REFUSED', { reason: 'continuous verification is not ready for this socket' });
+      if (spec.purpose === 'enroll') {
+        const enrolment = new SocketEnrolment(state, spec, env.enrolment);
+        state.streams.add(enrolment);
+        metrics.streams.inc({ purpose: 'enroll' });
+        return enrolment;
+      }
+      const model = state.model;
+      // No model yet: the socket can enrol (enroll.begin) but has nothing to verify against.
+      if (!model) throw new VigilError('BIOMETRIC_MODEL_MISSING');
+      channelMapping(spec, model); // SAMPLES_SPEC_MISMATCH when rate or channels differ
+      const verifier = new StreamVerifier(state, spec, model, env.verifier);
+      state.streams.add(verifier);
+      metrics.streams.inc({ purpose: 'verify' });
+      return verifier;
+    },
+
+    onControl(conn, message) {
+      const state = stateOf(conn);
+      if (state) policy.onStepUp(state, message);
+    },
+
+    onDisconnect(conn) {
+      const state = stateOf(conn);
+      if (!state) return;
+      models.release(state);
+      policy.onDisconnect(state);
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { Config } from '../../config/schema.ts';
+import type { RealtimeChannel } from '../../realtime/realtime-channel.ts';
+import type { TokenResolver } from '../../realtime/stream-auth.ts';
+import type { GatewayContext } from '../../server/context.ts';
+import type { GatewayModule } from '../../server/modules.ts';
+import type { BiometricService } from '../biometric-service.ts';
+import { resolveTrustConfig } from '../trust.ts';
+import { continuousHooks } from './continuous-hooks.ts';
+import { createContinuousMetrics } from './continuous-metrics.ts';
+import { LiveModels } from './live-models.ts';
+import { TrustPolicy, type PolicyConfig, type PolicySessions } from './trust-policy.ts';
+import { WindowBatcher, type WindowBatcherOptions } from './window-batcher.ts';
+
+export interface ContinuousModule extends GatewayModule {
+  /** The process's micro-batcher once started (tests inject scoring faults through it). */
+  readonly batcher: WindowBatcher | undefined;
+  readonly models: LiveModels;
+}
+
+export function batcherOptions(config: Config): WindowBatcherOptions {
+  return {
+    batchSize: config.VIGIL_CV_BATCH_SIZE,
+    deadlineMs: config.VIGIL_CV_BATCH_DEADLINE_MS,
+    maxPendingWindows: Math.max(config.VIGIL_CV_MAX_PENDING_WINDOWS, config.VIGIL_CV_BATCH_SIZE),
+    rows: config.VIGIL_CV_FEATURES === 'main' ? 'features' : 'samples',
+  };
+}
+
+export function policyConfig(config: Config): PolicyConfig {
+  return {
+    uncertain: config.VIGIL_CV_POLICY_UNCERTAIN,
+    impostor: config.VIGIL_CV_POLICY_IMPOSTOR,
+    stepUpTimeoutSeconds: config.VIGIL_CV_STEPUP_TIMEOUT_SECONDS,
+    stepUpMemorySeconds: config.VIGIL_SESSION_ABSOLUTE_TTL_SECONDS,
+  };
+}
+
+/**
+ * Continuous verification (issue 7): attaches to the realtime channel and scores every
+ * verification stream through the biometric service's scoring pool; socket enrolment goes
+ * through the same service. Model versions that become ready anywhere (enrolment events over
+ * Redis) are swapped into this process's live streams.
+ */
+export function createContinuousModule(
+  ctx: GatewayContext,
+  deps: { channel: RealtimeChannel; biometrics: BiometricService; sessions: PolicySessions; tokens: TokenResolver },
+): ContinuousModule {
+  const { config, logger } = ctx;
+  const log = logger.child({ component: 'continuous' });
+  const metrics = createContinuousMetrics(ctx.metrics.registry);
+  const trust = resolveTrustConfig();
+  const models = new LiveModels(deps.biometrics, log, (count) => metrics.models.set(count));
+  const policy = new TrustPolicy({
+    config: policyConfig(config),
+    sessions: deps.sessions,
+    tokens: deps.tokens,
+    audit: ctx.audit,
+    redis: ctx.redis,
+    logger: log,
+    metrics,
+  });
+  let batcher: WindowBatcher | undefined;
+  let unsubscribe: (() => void) | undefined;
+
+  return {
+    name: 'continuous',
+    models,
+    get batcher() {
+      return batcher;
+    },
+    async start() {
+      // The pool belongs to the biometrics module, which starts first.
+      batcher = new WindowBatcher(deps.biometrics.pool, batcherOptions(config), metrics);
+      unsubscribe = deps.biometrics.onEnrollmentEvent((event) => {
+        if (event.status === 'ready') void models.refresh(event.userId);
+      });
+      deps.channel.attach(
+        continuousHooks({
+          models,
+          policy,
+          metrics,
+          trust,
+          verifier: { batcher, policy, metrics, trust, lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS },
+          enrolment: { service: deps.biometrics, models, metrics, logger: log },
+        }),
+      );
+    },
+    async close() {
+      unsubscribe?.();
+      batcher?.close();
+    },
+  };
+}

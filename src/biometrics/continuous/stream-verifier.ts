@@ -1,0 +1,216 @@
+import type { TrustDecision } from '../../../protocol/biometrics.ts';
+import { VigilError } from '../../../protocol/errors.ts';
+import type { SampleFrame } from '../../../protocol/frames.ts';
+import type { StreamEnd, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
+import { TrustAccumulator, type TrustConfig } from '../trust.ts';
+import type { ConnectionStream, ContinuousConnection } from './continuous-connection.ts';
+import type { ContinuousMetrics } from './continuous-metrics.ts';
+import type { LiveModel } from './live-models.ts';
+import type { TrustPolicy } from './trust-policy.ts';
+import { WindowAssembler, type WindowTarget } from './window-assembler.ts';
+import type { WindowBatcher } from './window-batcher.ts';
+import type { WindowSink } from './window-slab.ts';
+
+/** Shared by every verification stream of the process. */
+export interface VerifierEnv {
+  batcher: WindowBatcher;
+  policy: TrustPolicy;
+  metrics: ContinuousMetrics;
+  trust: TrustConfig;
+  /** A frame arriving this much later than the stream's best delay counts as late. */
+  lateFrameMs: number;
+}
+
+const round = (value: number) => Math.round(value * 1e4) / 1e4;
+
+/**
+ * How the model's channels map onto the stream's: undefined when the orders agree, a
+ * permutation when the same names come in another order; throws SAMPLES_SPEC_MISMATCH otherwise.
+ */
+export function channelMapping(stream: Pick<StreamSpec, 'rate' | 'channels'>, model: LiveModel): Int32Array | undefined {
+  const { spec } = model;
+  const fail = (reason: string) => new VigilError('SAMPLES_SPEC_MISMATCH', { reason });
+  if (spec.kind !== 'samples') throw fail(`the model (version ${model.version}) scores feature rows, not sample streams`);
+  if (Math.abs(stream.rate - spec.rate) > 1e-6 * spec.rate)
+    throw fail(`rate is ${stream.rate} Hz, the model expects ${spec.rate} Hz`);
+  const order = spec.channels.map((name) => stream.channels.indexOf(name));
+  if (stream.channels.length !== spec.channels.length || order.includes(-1)) {
+    throw fail(`channels are [${stream.channels.join(', ')}], the model expects [${spec.channels.join(', ')}]`);
+  }
+  return order.every((k, j) => k === j) ? undefined : Int32Array.from(order);
+}
+
+/**
+ * One verification stream: frames → ring buffer → windows → the global batcher → (scores come
+ * back in window order) → trust → `verdict` → policy on a change of decision. Windows that
+ * cannot be scored are reported to the client in an `error` naming them; they neither add nor
+ * remove trust (a server failure is no evidence about the holder).
+ */
+export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, ConnectionStream {
+  batchMark = 0;
+  private assembler: WindowAssembler | undefined;
+  private model: LiveModel | null;
+  private accumulator: TrustAccumulator | undefined;
+  private trustModel: LiveModel | undefined;
+  private decision: TrustDecision;
+  private nextWindow = 0;
+  private closed = false;
+  /** Smallest (arrival − last sample time) seen, ms: the stream's own clock offset plus best network delay. */
+  private bestDelay = Number.POSITIVE_INFINITY;
+  private arrivedAt = 0;
+
+  constructor(
+    private readonly owner: ContinuousConnection,
+    readonly spec: StreamSpec,
+    model: LiveModel,
+    private readonly env: VerifierEnv,
+    initialTrust?: number,
+  ) {
+    this.model = model;
+    this.assembler = this.assemblerFor(model);
+    this.accumulator = new TrustAccumulator(model.calibration, env.trust);
+    if (initialTrust !== undefined) this.accumulator.reset(initialTrust);
+    this.trustModel = model;
+    this.decision = this.accumulator.decision;
+  }
+
+  get trust(): number | undefined {
+    return this.accumulator?.trust;
+  }
+
+  // ── StreamSink (the channel) ───────────────────────────────────────────
+
+  onFrame(frame: SampleFrame, gap: number): void {
+    const assembler = this.assembler;
+    if (!assembler || this.closed) return;
+    const now = performance.now();
+    // Lateness against the stream's own best delay, so client clock offsets cancel out.
+    const delay = Date.now() - (frame.timestamp + (frame.count * 1000) / this.spec.rate);
+    if (delay < this.bestDelay) this.bestDelay = delay;
+    else if (delay - this.bestDelay > this.env.lateFrameMs) this.env.metrics.framesLate.inc();
+    if (gap > 0) {
+      assembler.reset();
+      this.env.metrics.windowsBroken.inc();
+    }
+    this.arrivedAt = now;
+    assembler.push(frame.values, frame.count, this);
+  }
+
+  onClose(_end: StreamEnd): void {
+    this.closed = true;
+    this.owner.streams.delete(this);
+    this.env.metrics.streams.dec({ purpose: 'verify' });
+  }
+
+  // ── WindowTarget (the ring buffer) ─────────────────────────────────────
+
+  onWindow(ring: Float32Array, start: number, ringSamples: number): void {
+    const model = this.model;
+    if (!model) return;
+    this.env.batcher.add(this, model, ring, start, ringSamples, this.nextWindow++, this.arrivedAt);
+  }
+
+  // ── WindowSink (the batcher, in window order) ──────────────────────────
+
+  scored(window: number, score: number, arrivedAt: number, model: LiveModel): void {
+    if (this.closed || !this.owner.conn.isOpen) return;
+    const update = this.accumulatorFor(model).update(score);
+    const latencyMs = Math.round((performance.now() - arrivedAt) * 100) / 100;
+    const { metrics } = this.env;
+    metrics.verdicts.inc({ decision: update.decision });
+    metrics.verdictSeconds.observe(latencyMs / 1000);
+    this.owner.conn.send({
+      type: 'verdict',
+      stream: this.spec.stream,
+      window,
+      score: round(score),
+      trust: round(update.trust),
+      decision: update.decision,
+      modelVersion: model.version,
+      latencyMs,
+    });
+    if (update.decision !== this.decision) {
+      this.decision = update.decision;
+      this.env.policy.onDecision(this.owner, update.decision, {
+        stream: this.spec.stream,
+        window,
+        trust: update.trust,
+        modelVersion: model.version,
+      });
+    }
+  }
+
+  failed(window: number, error: VigilError): void {
+    if (this.closed || !this.owner.conn.isOpen) return;
+    this.owner.conn.send({
+      type: 'error',
+      code: error.code,
+      message: error.message,
+      ref: 'verdict',
+      stream: this.spec.stream,
+      details: [{ field: `/windows/${window}`, message: `window ${window} was not scored` }],
+    });
+  }
+
+  // ── ConnectionStream ───────────────────────────────────────────────────
+
+  useModel(model: LiveModel | null): void {
+    if (this.closed) return;
+    const refuse = (error: VigilError) => {
+      this.model = null;
+      this.assembler = undefined;
+      this.owner.conn.send({
+        type: 'error',
+        code: error.code,
+        message: error.message,
+        ref: 'stream.open',
+        stream: this.spec.stream,
+      });
+    };
+    if (!model) return refuse(new VigilError('BIOMETRIC_MODEL_MISSING'));
+    let map: Int32Array | undefined;
+    try {
+      map = channelMapping(this.spec, model);
+    } catch (err) {
+      return refuse(err as VigilError);
+    }
+    const previous = this.model;
+    this.model = model;
+    const sameWindows =
+      previous &&
+      this.assembler &&
+      previous.spec.windowSamples === model.spec.windowSamples &&
+      previous.spec.hopSamples === model.spec.hopSamples &&
+      previous.spec.channels.every((name, j) => name === model.spec.channels[j]);
+    // Same windowing: keep the samples already buffered. Otherwise start a new window.
+    if (!sameWindows)
+      this.assembler = new WindowAssembler(model.spec.channels.length, model.spec.windowSamples, model.spec.hopSamples, map);
+  }
+
+  restartTrust(): number {
+    const accumulator = this.accumulator;
+    if (!accumulator) return this.env.trust.initial;
+    accumulator.reset();
+    this.decision = accumulator.decision;
+    return accumulator.trust;
+  }
+
+  private assemblerFor(model: LiveModel): WindowAssembler {
+    return new WindowAssembler(
+      model.spec.channels.length,
+      model.spec.windowSamples,
+      model.spec.hopSamples,
+      channelMapping(this.spec, model),
+    );
+  }
+
+  /** Trust carries over a model switch; the calibration is the scoring model's. */
+  private accumulatorFor(model: LiveModel): TrustAccumulator {
+    if (this.accumulator && this.trustModel === model) return this.accumulator;
+    const next = new TrustAccumulator(model.calibration, this.env.trust);
+    if (this.accumulator) next.reset(this.accumulator.trust);
+    this.accumulator = next;
+    this.trustModel = model;
+    return next;
+  }
+}

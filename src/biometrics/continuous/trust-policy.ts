@@ -1,0 +1,250 @@
+import type { Redis } from 'ioredis';
+import type { TrustDecision } from '../../../protocol/biometrics.ts';
+import { VigilError } from '../../../protocol/errors.ts';
+import type { HookControlMessage } from '../../realtime/channel-hooks.ts';
+import type { TokenResolver } from '../../realtime/stream-auth.ts';
+import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
+import type { Logger } from '../../observability/logger.ts';
+import { toVigilError } from '../../storage/dependency-errors.ts';
+import type { SessionRecord } from '../../sessions/session-service.ts';
+import type { ContinuousConnection } from './continuous-connection.ts';
+import type { ContinuousMetrics } from './continuous-metrics.ts';
+
+/** What a decision triggers. `genuine` always only notifies (the verdict itself). */
+export type PolicyAction = 'notify' | 'step-up' | 'revoke';
+
+export interface PolicyConfig {
+  /** VIGIL_CV_POLICY_UNCERTAIN, default notify. */
+  uncertain: PolicyAction;
+  /** VIGIL_CV_POLICY_IMPOSTOR, default step-up. */
+  impostor: PolicyAction;
+  /** VIGIL_CV_STEPUP_TIMEOUT_SECONDS: time to prove after `stepup.required`, default 120. */
+  stepUpTimeoutSeconds: number;
+  /** How long an unproven step-up is remembered for its session (the session's longest life). */
+  stepUpMemorySeconds: number;
+}
+
+/** What the policy needs from the session concern (SessionService provides it). */
+export interface PolicySessions {
+  get(sessionId: string): Promise<SessionRecord | undefined>;
+  revoke(userId: string, sessionId: string, reason: string, audit?: AuditContext): Promise<boolean>;
+}
+
+/** Where a decision came from, for the client and the audit trail. */
+export interface DecisionContext {
+  stream: number;
+  window: number;
+  trust: number;
+  modelVersion: number;
+}
+
+/** A step-up this socket is waiting for. */
+export interface PendingStepUp {
+  /** Logins (sessions created) from this moment on prove the holder (epoch ms). */
+  requestedAt: number;
+  reason: 'uncertain' | 'impostor';
+  deadline: number;
+  timer: NodeJS.Timeout;
+  /** A `stepup` proof is being checked: a second one waits for its answer. */
+  checking: boolean;
+}
+
+const stepUpKey = (sessionId: string) => `cv:stepup:${sessionId}`;
+const round = (value: number) => Math.round(value * 1e4) / 1e4;
+
+/**
+ * Acts on trust decisions by configuration: notify only (the verdict), demand a step-up, or
+ * revoke the session and close with STREAM_POLICY_FAILED. Acts on a decision when a stream
+ * enters it, not on every window. Every step-up, revocation and impostor decision is audited.
+ *
+ * Step-up: the server sends `stepup.required`; the client logs in again over HTTP (password or
+ * one-time code: a new session whose creation time proves a fresh credential) and sends that
+ * session's access token in a `stepup` message. A token of the socket's own session (e.g. from a
+ * refresh) proves nothing and is refused. On success every stream's trust restarts, the proof
+ * session is ended and `stepup.passed` is sent; without a proof by the deadline the socket
+ * closes with STREAM_STEPUP_TIMEOUT. An unproven step-up is kept in Redis for the session, so a
+ * reconnect is asked again at once instead of starting from fresh trust.
+ */
+export class TrustPolicy {
+  constructor(
+    private readonly deps: {
+      config: PolicyConfig;
+      sessions: PolicySessions;
+      tokens: TokenResolver;
+      audit: AuditLog;
+      redis: Redis;
+      logger: Logger;
+      metrics: ContinuousMetrics;
+    },
+  ) {}
+
+  get config(): PolicyConfig {
+    return this.deps.config;
+  }
+
+  /** A step-up the session still owes from an earlier socket, read at authentication. */
+  async owedStepUp(sessionId: string): Promise<{ requestedAt: number; reason: 'uncertain' | 'impostor' } | undefined> {
+    const raw = await this.deps.redis.get(stepUpKey(sessionId));
+    if (!raw) return undefined;
+    try {
+      const parsed = JSON.parse(raw) as { requestedAt: number; reason: 'uncertain' | 'impostor' };
+      return typeof parsed.requestedAt === 'number' ? parsed : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A stream's decision changed to `decision`. */
+  onDecision(state: ContinuousConnection, decision: TrustDecision, context: DecisionContext): void {
+    if (decision === 'genuine') return;
+    const action = this.deps.config[decision];
+    this.deps.metrics.policyActions.inc({ action });
+    if (action === 'notify') {
+      // An impostor decision is a security event even when the deployment only notifies.
+      if (decision === 'impostor') this.audit(state, 'notify', decision, context);
+      return;
+    }
+    if (action === 'step-up') {
+      this.requireStepUp(state, decision, context.stream, context.trust, Date.now());
+      this.audit(state, 'step-up', decision, context);
+      return;
+    }
+    this.revoke(state, decision, context);
+  }
+
+  /** Right after `ready`: ask again for a step-up this session still owes. */
+  onReady(state: ContinuousConnection): void {
+    const owed = state.owedStepUp;
+    state.owedStepUp = undefined;
+    if (owed) this.requireStepUp(state, owed.reason, undefined, state.lowestTrust(), owed.requestedAt);
+  }
+
+  onDisconnect(state: ContinuousConnection): void {
+    if (state.stepUp) clearTimeout(state.stepUp.timer);
+    state.stepUp = undefined;
+  }
+
+  /** A `stepup` message: check the proof and lift the step-up. */
+  onStepUp(state: ContinuousConnection, message: HookControlMessage): void {
+    void this.checkProof(state, message.token);
+  }
+
+  private requireStepUp(
+    state: ContinuousConnection,
+    reason: 'uncertain' | 'impostor',
+    stream: number | undefined,
+    trust: number,
+    requestedAt: number,
+  ): void {
+    if (state.stepUp) return; // already asked; the first deadline stands
+    const { stepUpTimeoutSeconds, stepUpMemorySeconds } = this.deps.config;
+    const deadline = Date.now() + stepUpTimeoutSeconds * 1000;
+    const timer = setTimeout(() => this.timedOut(state), stepUpTimeoutSeconds * 1000);
+    timer.unref();
+    state.stepUp = { requestedAt, reason, deadline, timer, checking: false };
+    this.deps.redis
+      .set(stepUpKey(state.sessionId), JSON.stringify({ requestedAt, reason }), 'EX', stepUpMemorySeconds)
+      .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: state.sessionId }, 'pending step-up not remembered'));
+    state.conn.send({
+      type: 'stepup.required',
+      reason,
+      ...(stream !== undefined ? { stream } : {}),
+      trust: round(trust),
+      deadline,
+      timeoutSeconds: stepUpTimeoutSeconds,
+      methods: ['password', 'code'],
+    });
+  }
+
+  private timedOut(state: ContinuousConnection): void {
+    if (!state.stepUp || !state.conn.isOpen) return;
+    const seconds = this.deps.config.stepUpTimeoutSeconds;
+    state.stepUp = undefined;
+    this.deps.metrics.policyActions.inc({ action: 'step-up-timeout' });
+    void this.deps.audit.record('biometric.stepup', 'failure', {
+      ...this.auditContext(state),
+      detail: { outcome: 'timeout', seconds },
+    });
+    state.conn.close('STREAM_STEPUP_TIMEOUT', { seconds });
+  }
+
+  private async checkProof(state: ContinuousConnection, token: string): Promise<void> {
+    const pending = state.stepUp;
+    const refuse = (error: VigilError) => {
+      state.conn.send({ type: 'error', code: error.code, message: error.message, ref: 'stepup' });
+    };
+    if (!pending) return refuse(new VigilError('STEPUP_INVALID', { reason: 'no step-up is pending on this socket' }));
+    if (pending.checking) return refuse(new VigilError('STEPUP_INVALID', { reason: 'a step-up proof is already being checked' }));
+    pending.checking = true;
+    let proof: SessionRecord | undefined;
+    try {
+      const principal = await this.deps.tokens.resolve(token);
+      if (principal.userId !== state.userId)
+        throw new VigilError('STEPUP_INVALID', { reason: 'the token belongs to another account' });
+      if (principal.sessionId === state.sessionId) {
+        throw new VigilError('STEPUP_INVALID', { reason: 'a token of this same session proves nothing; log in again' });
+      }
+      proof = await this.deps.sessions.get(principal.sessionId);
+      if (!proof || proof.createdAt < pending.requestedAt) {
+        throw new VigilError('STEPUP_INVALID', { reason: 'the login must be newer than the step-up request' });
+      }
+    } catch (err) {
+      pending.checking = false;
+      const error = toVigilError(err);
+      this.deps.metrics.policyActions.inc({ action: 'step-up-refused' });
+      void this.deps.audit.record('biometric.stepup', 'failure', {
+        ...this.auditContext(state),
+        detail: { outcome: 'refused', code: error.code },
+      });
+      return refuse(error);
+    }
+    if (state.stepUp !== pending || !state.conn.isOpen) return; // timed out or closed meanwhile
+    clearTimeout(pending.timer);
+    state.stepUp = undefined;
+    const trust = state.restartTrust();
+    this.deps.metrics.policyActions.inc({ action: 'step-up-passed' });
+    state.conn.send({ type: 'stepup.passed', trust });
+    this.deps.redis
+      .del(stepUpKey(state.sessionId))
+      .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: state.sessionId }, 'passed step-up not forgotten'));
+    void this.deps.audit.record('biometric.stepup', 'success', {
+      ...this.auditContext(state),
+      detail: { outcome: 'passed', proofSessionId: proof.id, method: 'login' },
+    });
+    // The proof session did its job; it must not linger as a second login of the device.
+    this.deps.sessions
+      .revoke(state.userId, proof.id, 'stepup_proof', { ip: state.conn.ip })
+      .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: proof.id }, 'step-up proof session not ended'));
+  }
+
+  private revoke(state: ContinuousConnection, decision: TrustDecision, context: DecisionContext): void {
+    this.audit(state, 'revoke', decision, context);
+    // Close first, with the policy code: the revocation that follows closes this session's other sockets with TOKEN_REVOKED.
+    state.conn.close('STREAM_POLICY_FAILED', {
+      reason: `stream ${context.stream} reads ${decision} (trust ${round(context.trust)} after window ${context.window})`,
+    });
+    this.deps.sessions
+      .revoke(state.userId, state.sessionId, 'biometric_policy', { ip: state.conn.ip, sessionId: state.sessionId })
+      .catch((err: unknown) =>
+        this.deps.logger.error({ err, sessionId: state.sessionId }, 'continuous verification could not revoke the session'),
+      );
+  }
+
+  private audit(state: ContinuousConnection, action: PolicyAction, decision: TrustDecision, context: DecisionContext): void {
+    void this.deps.audit.record('biometric.policy_action', 'success', {
+      ...this.auditContext(state),
+      detail: {
+        action,
+        decision,
+        stream: context.stream,
+        window: context.window,
+        trust: round(context.trust),
+        modelVersion: context.modelVersion,
+      },
+    });
+  }
+
+  private auditContext(state: ContinuousConnection): { userId: string; sessionId: string; ip: string } {
+    return { userId: state.userId, sessionId: state.sessionId, ip: state.conn.ip };
+  }
+}
