@@ -19,7 +19,16 @@ import { ATokens } from './a-tokens.ts';
 import { aLoginUser, aUser } from './a-views.ts';
 
 const TAGS = ['legacy A'];
-const failures = { 400: AErrorReply, 401: AErrorReply, 403: AErrorReply, 429: AErrorReply, 503: AErrorReply };
+// 413/415: the router refuses oversize bodies and unknown content types before the handler runs.
+const failures = {
+  400: AErrorReply,
+  401: AErrorReply,
+  403: AErrorReply,
+  413: AErrorReply,
+  415: AErrorReply,
+  429: AErrorReply,
+  503: AErrorReply,
+};
 
 /**
  * Dialect A (shared/seeds/A): members create, log in (40-hex token) and log out; make_model and
@@ -78,7 +87,7 @@ export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       summary: 'A: log out (ends the session of Authorization: Token <token>)',
       tags: TAGS,
       formatError: formatAError,
-      schema: { response: { 200: ADetailReply, 401: AErrorReply } },
+      schema: { response: { 200: ADetailReply, 401: AErrorReply, 503: AErrorReply } },
     }).handle(async ({ info }) => {
       const session = await tokens.fromHeader(info.headers.authorization);
       await deps.sessions.sessions.revoke(session.userId, session.id, 'logout', auditContext(info, session.id));
@@ -87,7 +96,9 @@ export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   ];
 
   if (deps.biometrics) {
-    routes.push(...aBiometricRoutes({ biometrics: deps.biometrics, tokens, waitSeconds: ctx.config.VIGIL_LEGACY_A_MODEL_WAIT_SECONDS }));
+    routes.push(
+      ...aBiometricRoutes({ biometrics: deps.biometrics, tokens, waitSeconds: ctx.config.VIGIL_LEGACY_A_MODEL_WAIT_SECONDS }),
+    );
   }
   return { name: 'legacy-a', routes };
 }

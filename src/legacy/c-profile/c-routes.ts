@@ -28,12 +28,15 @@ import { shortUuid } from './short-uuid.ts';
 import type { UploadRef, UploadStore } from './uploads/upload-store.ts';
 
 const TAGS = ['legacy C'];
+// 413/415: the router refuses oversize bodies and unknown content types before the handler runs.
 const failures = {
   400: CErrorReply,
   401: CErrorReply,
   403: CErrorReply,
   404: CErrorReply,
   406: CErrorReply,
+  413: CErrorReply,
+  415: CErrorReply,
   429: CErrorReply,
   503: CErrorReply,
 };

@@ -21,7 +21,10 @@ export function cUploadRoutes(deps: { uploads: UploadStore; rateLimiter: RateLim
       tags: TAGS,
       body: { kind: 'form' },
       formatError: formatCError,
-      schema: { body: CSignBody, response: { 200: CSignReply, 400: CErrorReply, 429: CErrorReply } },
+      schema: {
+        body: CSignBody,
+        response: { 200: CSignReply, 400: CErrorReply, 413: CErrorReply, 415: CErrorReply, 429: CErrorReply, 503: CErrorReply },
+      },
     }).handle(async ({ body, info }) => {
       await enforceLimit(deps.rateLimiter, `legacy:c:sign:ip:${info.ip}`, { limit: SIGNS_PER_IP_HOURLY, windowSeconds: 3600 });
       return { status: 200, body: await uploads.sign({ fileName: body.file_name, fileType: body.file_type, kind: body.kind }) };

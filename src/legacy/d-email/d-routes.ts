@@ -24,7 +24,18 @@ import { formatDError } from './d-errors.ts';
 export const D_LINK_TTL_SECONDS = 60;
 export const D_REFRESH_KIND = 'legacy-d-refresh';
 const TAGS = ['legacy D'];
-const failures = { 400: DMessage, 401: DMessage, 403: DMessage, 409: DMessage, 429: DMessage, 503: DMessage };
+const failures = {
+  400: DMessage,
+  401: DMessage,
+  403: DMessage,
+  409: DMessage,
+  413: DMessage,
+  415: DMessage,
+  429: DMessage,
+  503: DMessage,
+};
+/** What the token routes (optional form body, no login) can answer besides success. */
+const tokenFailures = { 400: DMessage, 401: DMessage, 413: DMessage, 415: DMessage, 503: DMessage };
 
 /** Django's urlsafe_base64_encode(force_bytes(pk)): base64url of the decimal user id, unpadded. */
 export const uid64Of = (number: number) => Buffer.from(String(number)).toString('base64url');
@@ -142,7 +153,7 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       tags: TAGS,
       body: { kind: 'form', optional: true },
       formatError: formatDError,
-      schema: { body: DEmptyBody, response: { 200: DMessage, 401: DMessage } },
+      schema: { body: DEmptyBody, response: { 200: DMessage, ...tokenFailures } },
     }).handle(async ({ info }) => {
       const token = rawToken(info.headers.authorization);
       if (!token) throw new VigilError('TOKEN_MISSING');
@@ -157,7 +168,7 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       tags: TAGS,
       body: { kind: 'form', optional: true },
       formatError: formatDError,
-      schema: { body: DEmptyBody, response: { 200: DAccessReply, 401: DMessage } },
+      schema: { body: DEmptyBody, response: { 200: DAccessReply, ...tokenFailures } },
     }).handle(async ({ info }) => {
       const token = rawToken(info.headers.authorization);
       if (!token) throw new VigilError('TOKEN_MISSING');

@@ -57,12 +57,43 @@ export function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
 }
 
+/**
+ * Deepest nesting a JSON body may have. Everything after the parser walks the value recursively
+ * (schema defaults and conversion clone it, handlers, the BSON encoder), so a small body nested
+ * thousands deep would overflow the stack there, as a 500, long before any size limit applies.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether valid JSON text nests objects/arrays deeper than `max` (one pass, strings skipped). */
+function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      // A backslash escapes the next character; a quote ends the string.
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 export function parseJson(bytes: Buffer): unknown {
+  const text = bytes.toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw new VigilError('JSON_MALFORMED', { reason: (err as Error).message });
   }
+  if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new VigilError('BODY_INVALID', { reason: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` });
+  }
+  return value;
 }
 
 export interface UploadedFile {
@@ -107,6 +138,9 @@ export async function parseForm(bytes: Buffer, contentType: string, limit: numbe
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () => reject(new VigilError('BODY_TOO_LARGE', { limit })));
+      // A form that ends inside a file part errors the file stream too; unhandled, that error
+      // would take the whole process down.
+      stream.on('error', (err: Error) => reject(new VigilError('BODY_INVALID', { reason: `multipart: ${err.message}` })));
       stream.on('end', () => {
         form.files[name] = { filename: info.filename ?? name, contentType: info.mimeType, bytes: Buffer.concat(chunks) };
       });

@@ -297,7 +297,17 @@ export class Router {
         if (!('cache-control' in headers)) res.writeHeader('cache-control', 'no-store');
         res.writeHeader('x-content-type-options', 'nosniff');
         for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-        res.end(payload, closeConnection);
+        // A HEAD answer is headers only (RFC 9110 §9.3.2): a body would be read as the next
+        // response on a kept-alive connection and desynchronise the client or proxy. (This uWS
+        // build aborts the process when endWithoutBody is given a length, so it is a header.)
+        // HEAD is never routed to a body-reading handler, so there is no unread body to close on.
+        // (Only the 404/405 catch-alls see it, hence the widened type.)
+        if ((info.method as string) === 'HEAD') {
+          res.writeHeader('content-length', String(Buffer.byteLength(payload)));
+          res.endWithoutBody();
+        } else {
+          res.end(payload, closeConnection);
+        }
       });
     } catch (err) {
       // The client went away between our check and the write; nothing to answer.

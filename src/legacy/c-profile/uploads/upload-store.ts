@@ -122,7 +122,8 @@ export class UploadStore {
 
   async sign(input: { fileName: string; fileType: string; kind?: CUploadKind }): Promise<SignedUpload> {
     const type = mediaType(input.fileType);
-    if (!(type in UPLOAD_TYPES))
+    // Own keys only: `in` would also accept "constructor", "toString"… from Object.prototype.
+    if (!Object.hasOwn(UPLOAD_TYPES, type))
       throw fieldError('file_type', `지원하지 않는 파일 형식입니다: ${Object.keys(UPLOAD_TYPES).join(', ')}`);
     const path = this.pathFor(input.fileName, type, input.kind);
     const kind = REFERENCE.exec(path)![2] as CUploadKind;
