@@ -14,6 +14,7 @@ import { EnrollmentEvents } from './enrollment/enrollment-events.ts';
 import { EnrollmentStore } from './enrollment/enrollment-store.ts';
 import { ModelStore } from './models/model-store.ts';
 import { ScoringPool } from './scoring-pool.ts';
+import { UploadDecoder } from './uploads/upload-decoder.ts';
 
 export interface BiometricsModule extends GatewayModule {
   /** Other concerns (socket channel, legacy dialect A) and tests reach the service here. */
@@ -47,6 +48,7 @@ export function createBiometrics(
   const subscriber = createRedis(config, 'vigil-biometric-events');
   subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'biometric events redis error'));
   const events = new EnrollmentEvents(subscriber, config.REDIS_PREFIX, logger);
+  const decoder = new UploadDecoder();
   let pool: ScoringPool | undefined;
   let worker: TrainingWorker | undefined;
 
@@ -59,6 +61,7 @@ export function createBiometrics(
       return pool;
     },
     events,
+    decoder,
     redis: ctx.redis,
     audit: ctx.audit,
     rateLimiter: ctx.rateLimiter,
@@ -93,12 +96,15 @@ export function createBiometrics(
           maxBatch: config.VIGIL_SCORING_MAX_BATCH,
           maxSessionsPerWorker: config.VIGIL_SCORING_SESSIONS_PER_WORKER,
           taskTimeoutMs: config.VIGIL_SCORING_TIMEOUT_MS,
+          // Fault fields only ever come from test code (no request sets them); tests crash real workers with them.
+          testHooks: config.NODE_ENV === 'test',
         });
         if (config.VIGIL_EMBEDDED_WORKERS) worker = await startTrainingWorker(config, logger.child({ component: 'training' }));
       },
       async close() {
         await worker?.close();
         await pool?.close();
+        await decoder.close();
         await events.close();
         await queue.close();
       },

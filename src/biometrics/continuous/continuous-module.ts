@@ -71,9 +71,15 @@ export function createContinuousModule(
     async start() {
       // The pool belongs to the biometrics module, which starts first.
       batcher = new WindowBatcher(deps.biometrics.pool, batcherOptions(config), metrics);
-      unsubscribe = deps.biometrics.onEnrollmentEvent((event) => {
+      const offReady = deps.biometrics.onEnrollmentEvent((event) => {
         if (event.status === 'ready') void models.refresh(event.userId);
       });
+      // DELETE /v1/biometrics/model or withdrawal: live streams stop scoring with the deleted versions.
+      const offDeleted = deps.biometrics.onModelsDeleted((event) => void models.refresh(event.userId));
+      unsubscribe = () => {
+        offReady();
+        offDeleted();
+      };
       deps.channel.attach(
         continuousHooks({
           models,
