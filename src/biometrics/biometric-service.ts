@@ -17,7 +17,7 @@ import {
   type EnrollmentSource,
   type EnrollmentStore,
 } from './enrollment/enrollment-store.ts';
-import { alignToSpec } from './features/extract-windows.ts';
+import { alignToSpec, type WindowFeatures } from './features/extract-windows.ts';
 import { rowFeatureSpec, sampleFeatureSpec } from './features/feature-spec.ts';
 import { windowCount } from './features/windowing.ts';
 import type { ModelMeta, ModelStore } from './models/model-store.ts';
@@ -26,7 +26,8 @@ import { scoringModel, type ScoringModel, type ScoringPool } from './scoring-poo
 import { SessionCache } from './session-cache.ts';
 import { extractWindowsSliced } from './sliced-windows.ts';
 import { DEFAULT_TRAINING_OPTIONS } from './training.ts';
-import { decodeUpload, type DeclaredParams, type UploadFile } from './uploads/decode-upload.ts';
+import type { DeclaredParams, UploadFile } from './uploads/decode-upload.ts';
+import type { UploadDecoder } from './uploads/upload-decoder.ts';
 import { summariseVerification } from './verification.ts';
 
 /** How a new enrolment is set up (HTTP parameters, socket `enroll.begin`, legacy defaults). */
@@ -130,6 +131,8 @@ export class BiometricService {
       /** The process's scoring pool (created when the module starts). */
       pool: () => ScoringPool;
       events: EnrollmentEvents;
+      /** Parses uploads; large ones in a worker thread. */
+      decoder: UploadDecoder;
       /** Publishes enrolment events (any command connection). */
       redis: Redis;
       audit: AuditLog;
@@ -271,7 +274,7 @@ export class BiometricService {
   ): Promise<EnrollmentAccepted> {
     // Counted before decoding: parsing a large upload is the expensive part.
     await this.limitEnrollment(userId);
-    const data = decodeUpload(file, source, params);
+    const data = await this.deps.decoder.decode(file, source, params);
     return this.enrollCounted(userId, data, { ...params, source: 'http' }, meta);
   }
 
@@ -282,7 +285,11 @@ export class BiometricService {
     this.assertOpen(enrollment);
     await this.limitEnrollment(userId);
     const { spec } = enrollment;
-    const data = decodeUpload(file, source, params, { kind: spec.kind, ...(spec.kind === 'samples' ? { rate: spec.rate } : {}), channels: spec.channels });
+    const data = await this.deps.decoder.decode(file, source, params, {
+      kind: spec.kind,
+      ...(spec.kind === 'samples' ? { rate: spec.rate } : {}),
+      channels: spec.channels,
+    });
     return this.append(userId, enrollment._id, data);
   }
 
@@ -296,7 +303,7 @@ export class BiometricService {
     meta: AuditContext = {},
   ): Promise<EnrollmentAccepted> {
     await this.limitEnrollment(userId);
-    const data = decodeUpload({ contentType: '', ...file }, 'legacy', {}, { rate: this.deps.options.legacyDefaultRate });
+    const data = await this.deps.decoder.decode({ contentType: '', ...file }, 'legacy', {}, { rate: this.deps.options.legacyDefaultRate });
     return this.enrollCounted(userId, data, { source: 'legacy-a' }, meta);
   }
 
@@ -411,11 +418,11 @@ export class BiometricService {
    */
   async verify(userId: string, data: BiometricData): Promise<VerificationResult> {
     await this.limitVerification(userId);
-    return this.score(await this.activeModel(userId), data);
+    const active = await this.activeModel(userId);
+    return this.score(active, await extractWindowsSliced(data, active.spec, this.deps.options.maxVerifyWindows));
   }
 
-  private async score(active: ActiveModel, data: BiometricData): Promise<VerificationResult> {
-    const { features, starts } = await extractWindowsSliced(data, active.spec, this.deps.options.maxVerifyWindows);
+  private async score(active: ActiveModel, { features, starts }: WindowFeatures): Promise<VerificationResult> {
     const scores = await this.pool.score(active.scoring, features.data, features.n, features.d);
     return summariseVerification(scores, starts, active.threshold, active.version);
   }
@@ -425,12 +432,8 @@ export class BiometricService {
     await this.limitVerification(userId);
     const model = await this.activeModel(userId);
     const { spec } = model;
-    const data = decodeUpload(file, source, params, {
-      kind: spec.kind,
-      ...(spec.kind === 'samples' ? { rate: spec.rate } : {}),
-      channels: spec.channels,
-    });
-    return this.score(model, data);
+    const fallback = { kind: spec.kind, ...(spec.kind === 'samples' ? { rate: spec.rate } : {}), channels: spec.channels };
+    return this.score(model, await this.deps.decoder.decodeWindows(file, source, params, fallback, spec, this.deps.options.maxVerifyWindows));
   }
 
   /** Legacy (dialect A) check_user: a file in any format enrollFile accepts. */

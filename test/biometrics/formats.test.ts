@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerificationResult } from '../../protocol/biometrics.ts';
 import type { ModelView } from '../../protocol/http/biometrics.ts';
 import { syntheticPeople } from '../../src/biometrics/detectors/test-data.ts';
-import type { FeatureMatrix, SampleSet } from '../../src/biometrics/samples.ts';
+import { concatSamples, type FeatureMatrix, type SampleSet } from '../../src/biometrics/samples.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { newUser, send, settled, slice, startBiometricGateway, toCsv, toFrames, toJson, walking, type User } from './support.ts';
 
@@ -11,7 +11,7 @@ let gw: TestGateway;
 let walk: Map<string, SampleSet>;
 
 beforeAll(async () => {
-  gw = await startBiometricGateway({ UPLOAD_BODY_LIMIT: '400000' });
+  gw = await startBiometricGateway({ UPLOAD_BODY_LIMIT: '600000' });
   walk = await walking();
 });
 afterAll(() => gw.close());
@@ -81,6 +81,28 @@ describe('samples in every format', () => {
     for (const reply of replies) expect(reply.status, JSON.stringify(reply.body)).toBe(200);
     expect(replies[0]!.body).toMatchObject({ modelVersion: 4, total: 19 });
     for (const reply of replies.slice(1)) expect(reply.body).toEqual(replies[0]!.body);
+  });
+
+  it('decodes and featurises a large upload in a worker thread, with the same scores', async () => {
+    // ~5,300 samples, ~300 KB of CSV: above the 256 KiB decoded on the event loop.
+    const parts = ['1621', '1622'].map((s) => walk.get(s)!.data);
+    const long = concatSamples(20, ['x', 'y', 'z'], [probe().data, ...parts]);
+    const body = toCsv(long);
+    expect(body.length).toBeGreaterThan(256 * 1024);
+    const [small, large] = await Promise.all([
+      send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify', owner, toCsv(probe()), 'text/csv'),
+      send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify', owner, body, 'text/csv'),
+    ]);
+    expect(large.status, JSON.stringify(large.body)).toBe(200);
+    expect(large.body.total).toBe(Math.floor((long.length - 50) / 25) + 1);
+    // Windows only see their own samples: the upload's first windows are the probe's.
+    expect(large.body.windows.slice(0, small.body.total)).toEqual(small.body.windows);
+    // A bad cell deep in a large upload is named just the same.
+    const lines = body.split('\n');
+    lines[4000] = '1,2,oops';
+    const bad = await send(gw.url, 'POST', '/v1/biometrics/verify', owner, lines.join('\n'), 'text/csv');
+    expect(bad.status).toBe(422);
+    expect(bad.body).toMatchObject({ error: { code: 'SAMPLES_INVALID', details: [{ field: '/rows/4000/z', message: 'line 4001, column z: "oops" is not a number' }] } });
   });
 });
 
