@@ -35,6 +35,16 @@ export interface LoadOptions {
   baseline: boolean;
   /** Where accounts are remembered between runs. */
   accountsFile: string;
+  /**
+   * Continuous verification: every account gets a biometric model (enrolled once over HTTP) and
+   * every socket streams its subject's held-out recording, so the gateway scores windows and
+   * sends verdicts. Without it the gateway is spawned with VIGIL_CV_ENABLED=false (channel only).
+   */
+  verify: boolean;
+  /** Load-generating child processes; sockets are split between them (default 1: this process). */
+  processes: number;
+  /** Recordings replayed with --verify (the WISDM development set); synthetic signals if absent. */
+  data: string;
 }
 
 export const LOAD_DEFAULTS: LoadOptions = {
@@ -54,13 +64,16 @@ export const LOAD_DEFAULTS: LoadOptions = {
   spawn: false,
   baseline: false,
   accountsFile: '.data/load-accounts.json',
+  verify: false,
+  processes: 1,
+  data: '../shared/data/wisdm-watch-dev',
 };
 
 export class LoadOptionError extends Error {
   override readonly name = 'LoadOptionError';
 }
 
-const FLAGS = new Set(['reconnect', 'json', 'spawn', 'baseline']);
+const FLAGS = new Set(['reconnect', 'json', 'spawn', 'baseline', 'verify']);
 const NAMES: Record<string, keyof LoadOptions> = {
   url: 'url',
   connections: 'connections',
@@ -78,6 +91,9 @@ const NAMES: Record<string, keyof LoadOptions> = {
   spawn: 'spawn',
   baseline: 'baseline',
   'accounts-file': 'accountsFile',
+  verify: 'verify',
+  processes: 'processes',
+  data: 'data',
 };
 
 function number(name: string, raw: string, min: number, max: number, integer = true): number {
@@ -159,6 +175,12 @@ export function parseLoadOptions(argv: readonly string[]): LoadOptions {
       case 'accountsFile':
         options.accountsFile = raw;
         break;
+      case 'processes':
+        options.processes = number(name, raw, 1, 32);
+        break;
+      case 'data':
+        options.data = raw;
+        break;
     }
   }
   return options;
@@ -180,4 +202,7 @@ export const LOAD_USAGE = `npm run load -- --connections N --rate HZ --channels 
   --baseline         first run the same load against a bare uWS server, and compare
   --reconnect        reconnect closed sockets with backoff
   --json             print a JSON summary only
-  --accounts-file F  accounts kept between runs         default ${LOAD_DEFAULTS.accountsFile}`;
+  --accounts-file F  accounts kept between runs         default ${LOAD_DEFAULTS.accountsFile}
+  --verify           continuous verification: accounts get models, sockets stream real recordings, verdicts measured
+  --data DIR         recordings replayed with --verify  default ${LOAD_DEFAULTS.data} (synthetic if missing)
+  --processes P      load-generating child processes    default ${LOAD_DEFAULTS.processes}`;

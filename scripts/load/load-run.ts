@@ -2,6 +2,7 @@ import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { StreamClient, refreshingTokenSource, type SampleStream, type TokenPair } from '../../protocol/client/index.ts';
 import type { LoadOptions } from './load-options.ts';
+import type { ReplaySource } from './replay-data.ts';
 
 /** Latency percentiles in ms. */
 export interface Percentiles {
@@ -16,8 +17,10 @@ export interface Percentiles {
 type Histogram = ReturnType<typeof hdr.build>;
 
 /** Microsecond histogram up to an hour. */
-const histogram = (): Histogram =>
+export const histogram = (): Histogram =>
   hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+
+export type { Histogram };
 
 export function percentiles(h: Histogram): Percentiles {
   const ms = (us: number) => Math.round(us) / 1000;
@@ -41,6 +44,22 @@ interface Device {
   ackedFrames: number;
   framesSent: number;
   ready: boolean;
+  /** --verify: the subject's recording this device replays, where it is, and windows in flight. */
+  replay: Float32Array | undefined;
+  cursor: number;
+  /** Samples sent on the current connection: windows are numbered from its first sample. */
+  samplesSent: number;
+  windowSamples: number;
+  hopSamples: number;
+  /** When the frame completing window w was sent (performance.now()), at w mod 64. */
+  windowSentAt: Float64Array | undefined;
+}
+
+/** Continuous verification: which subject's data device i replays and at what rate. */
+export interface ReplayPlan {
+  source: ReplaySource;
+  /** Index of this run's first account in the whole run (multi-process runs split accounts). */
+  firstAccount: number;
 }
 
 export interface Counters {
@@ -49,6 +68,13 @@ export interface Counters {
   acks: number;
   verdicts: number;
   samplesSent: number;
+  /** Frames due but not sent (the socket was not ready). */
+  framesSkipped: number;
+  genuine: number;
+  uncertain: number;
+  impostor: number;
+  /** `error` messages by code (e.g. windows the server could not score). */
+  errors: Record<string, number>;
 }
 
 /**
@@ -58,13 +84,28 @@ export interface Counters {
  */
 export class LoadRun {
   readonly devices: Device[] = [];
-  readonly counters: Counters = { framesSent: 0, framesAcked: 0, acks: 0, verdicts: 0, samplesSent: 0 };
+  readonly counters: Counters = {
+    framesSent: 0,
+    framesAcked: 0,
+    acks: 0,
+    verdicts: 0,
+    samplesSent: 0,
+    framesSkipped: 0,
+    genuine: 0,
+    uncertain: 0,
+    impostor: 0,
+    errors: {},
+  };
   readonly closes: Record<string, number> = {};
   readonly connectLatency = histogram();
   readonly ackLatency = histogram();
   /** Ack latency since the last progress line. */
   readonly recentAckLatency = histogram();
   readonly verdictLatency = histogram();
+  /** From sending the frame that completed a window to receiving its verdict (same machine clock). */
+  readonly verdictEndToEnd = histogram();
+  /** How late the send ticker ran behind its schedule: a busy generator shows here. */
+  readonly sendLag = histogram();
   connectFailures = 0;
   readyCount = 0;
   connectStartedAt = 0;
@@ -81,6 +122,7 @@ export class LoadRun {
     private readonly options: LoadOptions,
     private readonly baseUrl: string,
     private readonly sessions: TokenPair[],
+    private readonly replay?: ReplayPlan,
   ) {
     const slotCount = Math.max(1, Math.round(options.frameMs / 5));
     this.slots = Array.from({ length: slotCount }, () => []);
@@ -131,12 +173,39 @@ export class LoadRun {
       getToken,
       reconnect: this.options.reconnect ? { initialDelayMs: 500, maxDelayMs: 10_000 } : false,
     });
-    const device: Device = { client, stream: undefined, pending: [], ackedFrames: 0, framesSent: 0, ready: false };
+    const device: Device = {
+      client,
+      stream: undefined,
+      pending: [],
+      ackedFrames: 0,
+      framesSent: 0,
+      ready: false,
+      replay: undefined,
+      cursor: 0,
+      samplesSent: 0,
+      windowSamples: 0,
+      hopSamples: 0,
+      windowSentAt: undefined,
+    };
+    if (this.replay) {
+      const { source, firstAccount } = this.replay;
+      const subject = source.subjects[(firstAccount + Math.floor(index / this.options.perUser)) % source.subjects.length]!;
+      device.replay = source.stream(subject);
+      // Devices of one subject start at different places of the recording.
+      const samples = device.replay.length / source.channels.length;
+      device.cursor = Math.floor((((index * 7919) % 997) / 997) * Math.max(1, samples - this.samplesPerFrame));
+      device.windowSentAt = new Float64Array(64);
+    }
     this.devices.push(device);
-    client.on('ready', () => {
+    client.on('ready', (ready) => {
       device.ready = true;
       device.ackedFrames = 0; // a new connection counts from zero
       device.pending.length = 0;
+      device.samplesSent = 0;
+      if (ready.model) {
+        device.windowSamples = Math.round(ready.model.window * ready.model.rate);
+        device.hopSamples = Math.round(ready.model.hop * ready.model.rate);
+      }
     });
     client.on('close', ({ code }) => {
       device.ready = false;
@@ -161,7 +230,13 @@ export class LoadRun {
     });
     client.on('verdict', (verdict) => {
       this.counters.verdicts++;
+      this.counters[verdict.decision]++;
       this.verdictLatency.recordValue(Math.max(1, Math.round(verdict.latencyMs * 1000)));
+      const sentAt = device.windowSentAt?.[verdict.window & 63];
+      if (sentAt) this.verdictEndToEnd.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
+    });
+    client.on('error', (error) => {
+      this.counters.errors[error.code] = (this.counters.errors[error.code] ?? 0) + 1;
     });
     const started = performance.now();
     try {
@@ -173,10 +248,11 @@ export class LoadRun {
     this.connectLatency.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
     this.readyCount++;
     if (this.options.rate > 0) {
+      const source = this.replay?.source;
       device.stream = client.openStream({
-        rate: this.effectiveRate,
-        channels: Array.from({ length: this.options.channels }, (_, c) => `c${c}`),
-        modality: 'load',
+        rate: source ? source.rate : this.effectiveRate,
+        channels: source ? [...source.channels] : Array.from({ length: this.options.channels }, (_, c) => `c${c}`),
+        modality: source ? 'motion' : 'load',
       });
       this.slots[index % this.slots.length]!.push(device);
     }
@@ -195,6 +271,7 @@ export class LoadRun {
     // Slots run on a virtual clock (one per 5 ms): a late timer catches up on the slots it
     // missed, so the offered rate holds; after a stall of a whole period, it starts afresh.
     const now = performance.now();
+    if (this.nextSlotAt !== undefined) this.sendLag.recordValue(Math.max(1, Math.round((now - this.nextSlotAt) * 1000)));
     if (this.nextSlotAt === undefined || now - this.nextSlotAt > this.options.frameMs) this.nextSlotAt = now;
     while (this.nextSlotAt <= now) {
       const devices = this.slots[this.slot]!;
@@ -205,15 +282,43 @@ export class LoadRun {
   }
 
   private send(device: Device, now: number): void {
-    if (!device.ready || !device.stream) return;
+    if (!device.ready || !device.stream) {
+      if (device.stream) this.counters.framesSkipped++;
+      return;
+    }
     const ackEvery = this.options.ackEvery;
     const ack = ackEvery > 0 && this.frameCounter++ % ackEvery === 0;
-    const seq = device.stream.send(this.payload, { ack });
-    if (seq === undefined) return;
+    const n = this.samplesPerFrame;
+    let payload = this.payload;
+    if (device.replay) {
+      const c = this.replay!.source.channels.length;
+      if ((device.cursor + n) * c > device.replay.length) device.cursor = 0; // loop the recording
+      payload = device.replay.subarray(device.cursor * c, (device.cursor + n) * c);
+    }
+    const seq = device.stream.send(payload, { ack });
+    if (seq === undefined) {
+      this.counters.framesSkipped++;
+      return;
+    }
     device.framesSent++;
     this.counters.framesSent++;
-    this.counters.samplesSent += this.samplesPerFrame;
+    this.counters.samplesSent += n;
     if (ack) device.pending.push(seq, now);
+    if (device.replay) {
+      device.cursor += n;
+      this.windowsCompleted(device, device.samplesSent, device.samplesSent + n, now);
+      device.samplesSent += n;
+    }
+  }
+
+  /** Notes when each window whose last sample is among samples [from, to) left. */
+  private windowsCompleted(device: Device, from: number, to: number, now: number): void {
+    const { windowSamples: size, hopSamples: hop, windowSentAt } = device;
+    if (!windowSentAt || size === 0) return;
+    // Window w ends at sample w·hop + size − 1.
+    const first = Math.max(0, Math.ceil((from - size + 1) / hop));
+    const last = Math.floor((to - size) / hop);
+    for (let w = first; w <= last; w++) windowSentAt[w & 63] = now;
   }
 
   /** Says bye on every socket and waits (bounded) for the closes. */

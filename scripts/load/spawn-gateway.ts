@@ -13,8 +13,13 @@ export interface SpawnedGateway {
  * A gateway child process for load runs (`--spawn`): production mode (no per-message schema
  * checks), its own database and key prefix, and abuse limits raised so one IP may sign up and
  * log in every test account. Everything else is the default configuration.
+ *
+ * `verify`: continuous verification on, with the impostor policy `notify` (a replayed stream that
+ * turns impostor must not be closed mid-measurement by a step-up nobody answers). Without it the channel runs alone (VIGIL_CV_ENABLED=false),
+ * as the realtime figures were measured. Variables already in the environment win, so
+ * `VIGIL_CV_FEATURES=main npm run load …` compares where features are computed.
  */
-export async function spawnLoadGateway(perUser: number): Promise<SpawnedGateway> {
+export async function spawnLoadGateway(perUser: number, verify = false): Promise<SpawnedGateway> {
   execFileSync('bash', [`${ROOT}scripts/services.sh`, 'start', '--quiet'], { stdio: 'inherit' });
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -27,7 +32,13 @@ export async function spawnLoadGateway(perUser: number): Promise<SpawnedGateway>
     VIGIL_LOGIN_PER_IP: '1000000',
     VIGIL_LOGIN_PER_IDENTIFIER: '1000',
     VIGIL_WS_MAX_CONNECTIONS_PER_USER: String(perUser),
+    ...(verify
+      ? { VIGIL_CV_ENABLED: 'true', VIGIL_CV_POLICY_IMPOSTOR: 'notify', VIGIL_CV_POLICY_UNCERTAIN: 'notify' }
+      : { VIGIL_CV_ENABLED: 'false' }),
   };
+  // An operator's explicit settings for the run (VIGIL_CV_*, VIGIL_SCORING_*) take precedence.
+  for (const [key, value] of Object.entries(process.env))
+    if (/^VIGIL_(CV|SCORING)_/.test(key) && value !== undefined) env[key] = value;
   const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}src/main.ts`], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

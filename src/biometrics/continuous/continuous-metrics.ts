@@ -1,10 +1,24 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Metrics of continuous verification, registered on the gateway's registry (`vigil_cv_*`). */
 export function createContinuousMetrics(registry: Registry) {
   const registers = [registry];
   const sizes = [1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64, 96, 128, 256];
+  let lastUtilization: EventLoopUtilization = performance.eventLoopUtilization();
   return {
+    // How busy the event loop is (what features on the main thread would cost): the share of
+    // time it was not idle since the previous scrape.
+    eventLoopUtilization: new Gauge({
+      name: 'vigil_nodejs_eventloop_utilization',
+      help: 'Share of time the event loop was busy since the previous scrape (0–1)',
+      registers,
+      collect() {
+        const now = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(now, lastUtilization).utilization);
+        lastUtilization = now;
+      },
+    }),
     batches: new Counter({
       name: 'vigil_cv_batches_total',
       help: 'Micro-batches sent to the scoring pool, by why they were sent (full, deadline)',

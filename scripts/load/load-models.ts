@@ -1,0 +1,81 @@
+import type { TokenPair } from '../../protocol/client/index.ts';
+import type { ReplaySource } from './replay-data.ts';
+
+/**
+ * Gives every load account a biometric model through the public API, once: accounts that have
+ * one (`GET /v1/biometrics/model`) keep it; the others upload their subject's enrolment
+ * recording as CSV (`POST /v1/biometrics/enrollments`) and wait until training is done. Models
+ * live in the gateway's database, so later runs against the same database skip this.
+ */
+export interface ModelPreparation {
+  existing: number;
+  enrolled: number;
+  failed: number;
+  seconds: number;
+}
+
+async function api(
+  baseUrl: string,
+  token: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(new URL(path, baseUrl), {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) },
+  });
+  return { status: res.status, json: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+}
+
+function csv(channels: readonly string[], data: Float32Array): string {
+  const c = channels.length;
+  const lines = [channels.join(',')];
+  for (let i = 0; i < data.length; i += c) lines.push(Array.from(data.subarray(i, i + c), (v) => v.toFixed(4)).join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+export async function ensureModels(options: {
+  baseUrl: string;
+  sessions: readonly TokenPair[];
+  source: ReplaySource;
+  onProgress?(done: number, total: number): void;
+}): Promise<ModelPreparation> {
+  const { baseUrl, sessions, source } = options;
+  const started = performance.now();
+  const result: ModelPreparation = { existing: 0, enrolled: 0, failed: 0, seconds: 0 };
+  const pending: Array<{ token: string; id: string; index: number }> = [];
+  for (const [index, pair] of sessions.entries()) {
+    const model = await api(baseUrl, pair.accessToken, '/v1/biometrics/model');
+    if (model.status === 200) {
+      result.existing++;
+      continue;
+    }
+    if (model.status !== 404) throw new Error(`GET /v1/biometrics/model answered ${model.status}: ${JSON.stringify(model.json)}`);
+    const subject = source.subjects[index % source.subjects.length]!;
+    const upload = await api(baseUrl, pair.accessToken, `/v1/biometrics/enrollments?rate=${source.rate}&modality=motion`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: csv(source.channels, source.enrolment(subject)),
+    });
+    if (upload.status !== 202) throw new Error(`enrolment upload answered ${upload.status}: ${JSON.stringify(upload.json)}`);
+    pending.push({ token: pair.accessToken, id: String(upload.json.enrollmentId), index });
+  }
+  // Training runs in the gateway's BullMQ worker, one job after another; wait for all of them.
+  let done = result.existing;
+  options.onProgress?.(done, sessions.length);
+  while (pending.length > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const { token, id } = pending[i]!;
+      const view = await api(baseUrl, token, `/v1/biometrics/enrollments/${id}`);
+      const status = view.json.status;
+      if (status !== 'ready' && status !== 'failed') continue;
+      pending.splice(i, 1);
+      if (status === 'ready') result.enrolled++;
+      else result.failed++;
+      options.onProgress?.(++done, sessions.length);
+    }
+  }
+  result.seconds = Math.round((performance.now() - started) / 1000);
+  return result;
+}
