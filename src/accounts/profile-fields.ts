@@ -31,11 +31,14 @@ export function parseProfileFields(json: string, variable = 'VIGIL_PROFILE_FIELD
   const seen = new Set<string>();
   return parsed.map((entry: unknown, index): ProfileFieldSpec => {
     const at = `${variable}[${index}]`;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new Error(`${at}: must be an object {name, type}`);
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      throw new Error(`${at}: must be an object {name, type}`);
     const e = entry as Record<string, unknown>;
-    for (const key of Object.keys(e)) if (!KNOWN_KEYS.has(key)) throw new Error(`${at}.${key}: unknown key; allowed: ${[...KNOWN_KEYS].join(', ')}`);
+    for (const key of Object.keys(e))
+      if (!KNOWN_KEYS.has(key)) throw new Error(`${at}.${key}: unknown key; allowed: ${[...KNOWN_KEYS].join(', ')}`);
     if (typeof e.name !== 'string' || !NAME.test(e.name)) throw new Error(`${at}.name: must match ${NAME.source}`);
-    if ((BASE_PROFILE_FIELDS as readonly string[]).includes(e.name)) throw new Error(`${at}.name: "${e.name}" is a built-in profile field`);
+    if ((BASE_PROFILE_FIELDS as readonly string[]).includes(e.name))
+      throw new Error(`${at}.name: "${e.name}" is a built-in profile field`);
     if (seen.has(e.name)) throw new Error(`${at}.name: "${e.name}" is declared twice`);
     seen.add(e.name);
     if (typeof e.type !== 'string' || !(PROFILE_FIELD_TYPES as readonly string[]).includes(e.type)) {
@@ -67,6 +70,30 @@ function describe(check: TypeCheck<TSchema>, value: unknown): ErrorDetail[] {
 }
 
 /**
+ * Why a 'json' value could not be stored, or undefined. To MongoDB a key starting with `$` is an
+ * operator and one with `.` a path (an update refuses both), NUL ends a BSON key, and FerretDB v1
+ * stores no array directly inside an array: refused here as a 400 rather than failing in the store.
+ */
+export function unstorableJson(value: unknown, at = ''): string | undefined {
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      if (Array.isArray(item)) return `${at}/${i}: an array directly inside an array cannot be stored`;
+      const inner = unstorableJson(item, `${at}/${i}`);
+      if (inner) return inner;
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      if (key.startsWith('$') || key.includes('.') || key.includes('\u0000')) {
+        return `${at || '/'}: key ${JSON.stringify(key)} cannot be stored (no leading $, no . or NUL)`;
+      }
+      const inner = unstorableJson(item, `${at}/${key}`);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Validates profiles in the service layer too, so callers other than the core routes (legacy
  * dialects) get the same rules, with errors naming `profile.<field>`.
  */
@@ -89,6 +116,8 @@ export class ProfileValidator {
       if (profile[name] !== undefined && profile[name] !== null && JSON.stringify(profile[name]).length > JSON_FIELD_LIMIT) {
         details.push({ field: `profile.${name}`, message: `must serialise to at most ${JSON_FIELD_LIMIT} bytes` });
       }
+      const unstorable = unstorableJson(profile[name]);
+      if (unstorable) details.push({ field: `profile.${name}`, message: unstorable });
     }
     if (details.length > 0) throw fieldErrors(details);
   }

@@ -113,6 +113,37 @@ describe('regressions found by fuzzing', () => {
     }
   });
 
+  it('unstorable JSON: a json profile field with $-keys, dotted keys, NUL in a key or nested arrays is a 400 naming it, not a 500 from the store (src/accounts/profile-fields.ts)', async () => {
+    const member = await signUpMember(gw.url, 'j');
+    const patch = (extra: string) =>
+      http.send({
+        method: 'PATCH',
+        path: '/v1/accounts/me',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${member.accessToken}` },
+        body: Buffer.from(`{"profile":{"extra":${extra}}}`),
+      });
+    for (const extra of ['{"$where":"1"}', '{"a":{"$gt":""}}', '{"a.b":1}', '{"\\u0000":1}', '[[]]', '{"a":[1,[2]]}']) {
+      const res = await patch(extra);
+      expect(res.status, extra).toBe(400);
+      expect(JSON.parse(res.body.toString()).error.details[0].field, extra).toBe('profile.extra');
+    }
+    // What is storable still is, and comes back as sent.
+    const fine = '{"a":[{"b":[1,2]}],"":"empty key","x":"\\u0000 in a value"}';
+    expect((await patch(fine)).status).toBe(200);
+    const me = await fetch(`${gw.url}/v1/accounts/me`, { headers: { authorization: `Bearer ${member.accessToken}` } });
+    expect(((await me.json()) as { profile: { extra: unknown } }).profile.extra).toEqual(JSON.parse(fine));
+    // Sign-up goes through the same check.
+    const signUp = await http.send({
+      method: 'POST',
+      path: '/v1/accounts',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(
+        JSON.stringify({ username: 'jsonsignup1', password: 'long enough pw', profile: { extra: { 'a.b': 1 } } }),
+      ),
+    });
+    expect(signUp.status).toBe(400);
+  });
+
   it('undeclared statuses: every legacy route declares the 413/415 its body parsing can answer (the OpenAPI document is complete)', async () => {
     const problems: string[] = [];
     for (const route of gw.gateway.routes) {
