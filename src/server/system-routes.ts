@@ -30,6 +30,7 @@ export function systemRoutes(deps: {
   routes: () => readonly Route[];
   version: string;
 }): Route[] {
+  let openApi: (ReturnType<typeof buildOpenApi> & { openapi: '3.1.0' }) | undefined;
   return [
     defineRoute({
       method: 'GET',
@@ -75,9 +76,11 @@ export function systemRoutes(deps: {
       summary: 'This API as an OpenAPI 3.1 document, generated from the route schemas',
       tags: ['system'],
       schema: { response: { 200: Type.Object({ openapi: Type.Literal('3.1.0') }, { additionalProperties: true }) } },
-    }).handle(async () => ({
-      status: 200,
-      body: { ...buildOpenApi(deps.routes(), { title: 'Vigil', version: deps.version }), openapi: '3.1.0' as const },
-    })),
+    }).handle(async () => {
+      // Built once: the route table is fixed once mounted, and generating the document costs
+      // tens of ms of CPU, which an unauthenticated caller could otherwise demand at will.
+      openApi ??= { ...buildOpenApi(deps.routes(), { title: 'Vigil', version: deps.version }), openapi: '3.1.0' as const };
+      return { status: 200, body: openApi };
+    }),
   ];
 }
