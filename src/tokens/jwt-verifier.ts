@@ -64,6 +64,9 @@ export async function verifyJwt(token: string, resolveKey: KeyResolver, policy: 
   if (!(policy.algorithms as readonly string[]).includes(alg)) {
     throw new VigilError('TOKEN_ALG_MISMATCH', { alg: alg.slice(0, 16) || '(missing)', expected: policy.algorithms.join(', ') });
   }
+  // The header is the token holder's JSON: a kid that is not a string (7, null, an object) is
+  // malformed, and must not reach key lookups that treat it as one.
+  if (header.kid !== undefined && typeof header.kid !== 'string') throw malformed('"kid" is not a string');
   const key = await resolveKey(header);
   let claims: JWTPayload;
   try {

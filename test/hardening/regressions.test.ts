@@ -170,6 +170,28 @@ describe('regressions found by fuzzing', () => {
     expect((user + system) / 1000 / 50).toBeLessThan(20);
   });
 
+  it('non-string kid: a token whose header has kid 7, null or an object is TOKEN_MALFORMED, not a 500 in the key ring (src/tokens/jwt-verifier.ts)', async () => {
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const kid of [7, null, { $ne: '' }, true]) {
+      const token = `${b64({ alg: 'EdDSA', typ: 'at+jwt', kid })}.${b64({ sub: 'x' })}.${Buffer.alloc(64).toString('base64url')}`;
+      for (const path of ['/v1/accounts/me', '/token/validate/']) {
+        const res = await http.send({
+          method: path === '/v1/accounts/me' ? 'GET' : 'POST',
+          path,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(res.status, `${path} kid ${JSON.stringify(kid)}`).toBe(401);
+      }
+      const introspection = await http.send({
+        method: 'POST',
+        path: '/v1/tokens/introspect',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify({ token })),
+      });
+      expect(JSON.parse(introspection.body.toString())).toEqual({ active: false, code: 'TOKEN_MALFORMED' });
+    }
+  });
+
   it('undeclared statuses: every legacy route declares the 413/415 its body parsing can answer (the OpenAPI document is complete)', async () => {
     const problems: string[] = [];
     for (const route of gw.gateway.routes) {
