@@ -22,11 +22,12 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
   const running: Array<{ name: string; close(): Promise<void> }> = [];
-  const delivery: DeliveryWorker = await startDeliveryWorker(config, logger);
-  running.push({ name: 'delivery', close: () => delivery.close() });
-  // Model training: each job in its own worker thread (workers/training-processor.ts).
+  // Model training: each job in its own worker thread (workers/training-processor.ts). Started
+  // first: it also needs MongoDB, and "workers running" should mean every queue is served.
   const training: TrainingWorker = await startTrainingWorker(config, logger.child({ component: 'training' }));
   running.push({ name: 'training', close: () => training.close() });
+  const delivery: DeliveryWorker = await startDeliveryWorker(config, logger);
+  running.push({ name: 'delivery', close: () => delivery.close() });
   logger.info({ queues: running.map((r) => r.name) }, 'workers running');
 
   const shutdown = (signal: string) => {

@@ -115,6 +115,19 @@ function windowsOf(spec: FeatureSpec, segmentRows: readonly number[]): number {
 
 const notFound = () => new VigilError('NOT_FOUND', { what: 'Enrollment' });
 
+function tooFew(spec: FeatureSpec, got: number): VigilError {
+  const unit = spec.kind === 'samples' ? 'samples' : 'rows';
+  return new VigilError(
+    'SAMPLES_TOO_FEW',
+    { required: spec.windowSamples, unit, got },
+    { details: [{ field: 'body', message: `${got} ${unit}; one window needs ${spec.windowSamples}` }] },
+  );
+}
+
+function tooManyRows(got: number): VigilError {
+  return new VigilError('SAMPLES_TOO_MANY', { what: 'rows in one enrolment', got, limit: ENROLLMENT_LIMITS.maxRows });
+}
+
 /**
  * The biometric service, free of HTTP: enrolment (one upload, or an open enrolment collecting
  * uploads or socket frames until committed), training jobs, model versions, batch verification
@@ -186,18 +199,9 @@ export class BiometricService {
     const { spec } = enrollment;
     checkSameData(data, spec);
     const continues = options.continues === true && enrollment.parts > 0;
-    if (options.continues !== true && data.length < spec.windowSamples) {
-      const unit = spec.kind === 'samples' ? 'samples' : 'rows';
-      throw new VigilError(
-        'SAMPLES_TOO_FEW',
-        { required: spec.windowSamples, unit, got: data.length },
-        { details: [{ field: 'body', message: `${data.length} ${unit}; one window needs ${spec.windowSamples}` }] },
-      );
-    }
+    if (options.continues !== true && data.length < spec.windowSamples) throw tooFew(spec, data.length);
     const limits = ENROLLMENT_LIMITS;
-    if (enrollment.rows + data.length > limits.maxRows) {
-      throw new VigilError('SAMPLES_TOO_MANY', { what: 'rows in one enrolment', got: enrollment.rows + data.length, limit: limits.maxRows });
-    }
+    if (enrollment.rows + data.length > limits.maxRows) throw tooManyRows(enrollment.rows + data.length);
     if (!continues && enrollment.uploads >= limits.maxUploads) {
       throw new VigilError('SAMPLES_TOO_MANY', { what: 'uploads in one enrolment', got: enrollment.uploads + 1, limit: limits.maxUploads });
     }
@@ -259,6 +263,14 @@ export class BiometricService {
     setup: EnrollmentSetup & { open?: boolean | undefined },
     meta: AuditContext,
   ): Promise<EnrollmentAccepted> {
+    // Refuse what the append or commit would refuse before anything is stored, so a one-shot
+    // upload that fails leaves no open enrolment behind.
+    const spec = enrollmentSpec(data, setup);
+    if (data.length < spec.windowSamples) throw tooFew(spec, data.length);
+    if (data.length > ENROLLMENT_LIMITS.maxRows) throw tooManyRows(data.length);
+    const windows = windowCount(data.length, spec.windowSamples, spec.hopSamples);
+    const required = DEFAULT_TRAINING_OPTIONS.minWindows;
+    if (!setup.open && windows < required) throw new VigilError('ENROLLMENT_TOO_SMALL', { got: windows, required });
     const enrollment = await this.open(userId, data, setup, meta);
     const appended = await this.append(userId, enrollment._id, data);
     return setup.open ? appended : this.commit(userId, enrollment._id, meta);

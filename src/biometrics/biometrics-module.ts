@@ -16,6 +16,10 @@ import { ModelStore } from './models/model-store.ts';
 import { ScoringPool } from './scoring-pool.ts';
 import { UploadDecoder } from './uploads/upload-decoder.ts';
 
+/** Open enrolments untouched this long are deleted with their samples (checked hourly). */
+const ABANDONED_AFTER_MS = 24 * 3600 * 1000;
+const SWEEP_INTERVAL_MS = 3600 * 1000;
+
 export interface BiometricsModule extends GatewayModule {
   /** Other concerns (socket channel, legacy dialect A) and tests reach the service here. */
   readonly service: BiometricService;
@@ -50,6 +54,7 @@ export function createBiometrics(
   const events = new EnrollmentEvents(subscriber, config.REDIS_PREFIX, logger);
   const decoder = new UploadDecoder();
   let pool: ScoringPool | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   let worker: TrainingWorker | undefined;
 
   const service = new BiometricService({
@@ -100,8 +105,17 @@ export function createBiometrics(
           testHooks: config.NODE_ENV === 'test',
         });
         if (config.VIGIL_EMBEDDED_WORKERS) worker = await startTrainingWorker(config, logger.child({ component: 'training' }));
+        // No TTL indexes on FerretDB: enrolments opened and never committed are swept here.
+        sweeper = setInterval(() => {
+          enrollments
+            .sweepAbandoned(new Date(Date.now() - ABANDONED_AFTER_MS))
+            .then((n) => n > 0 && logger.info({ enrollments: n }, 'abandoned open enrolments deleted'))
+            .catch((err: unknown) => logger.warn({ err }, 'sweeping abandoned enrolments failed'));
+        }, SWEEP_INTERVAL_MS);
+        sweeper.unref();
       },
       async close() {
+        if (sweeper) clearInterval(sweeper);
         await worker?.close();
         await pool?.close();
         await decoder.close();

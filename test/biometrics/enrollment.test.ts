@@ -79,7 +79,10 @@ describe('enrolment end to end', () => {
       // The cohort was big enough for the default (discriminative) detector.
       expect(first.metrics).toMatchObject({ cohortMembers: 3, genuineWindows: 59, thresholdRule: 'eer' });
 
-      const mine = listener.events.filter((e) => e.enrollmentId === reply.body.enrollmentId);
+      // The record turns ready in the training thread; the event follows from the worker's host.
+      const ofThis = () => listener.events.filter((e) => e.enrollmentId === reply.body.enrollmentId);
+      await vi.waitFor(() => expect(ofThis().at(-1)?.status).toBe('ready'), { timeout: 10_000 });
+      const mine = ofThis();
       const statuses = mine.map((e) => e.status).filter((s, i, all) => s !== all[i - 1]);
       expect(statuses).toEqual(['queued', 'training', 'ready']);
       expect(mine.every((e) => e.userId === owner.userId)).toBe(true);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { encodeFrame } from '../../protocol/frames.ts';
+import { EnrollmentStore } from '../../src/biometrics/enrollment/enrollment-store.ts';
 import { enrolCsv, errorOf, newUser, send, settled, slice, startBiometricGateway, toCsv, toFrames, toJson, walking, type User } from './support.ts';
 
 // Every way an upload can be refused, over real HTTP: the catalogued status and code, and
@@ -144,6 +145,29 @@ describe('enrolment lifecycle refusals', () => {
     expect(rows.message).toMatch(/got features; this enrolment collects samples/);
     const status = await send(gw.url, 'GET', `/v1/biometrics/enrollments/${id}`, uploader);
     expect(status.body).toMatchObject({ status: 'open', uploads: 1, windows: 3 });
+  });
+
+  it('a refused one-shot upload stores nothing', async () => {
+    const user = await newUser(gw.url);
+    await refused(enrol(toCsv(slice(walk, 0, 40)), 'text/csv', 'rate=20', user), 422, 'SAMPLES_TOO_FEW');
+    const small = await refused(enrol(toCsv(slice(walk, 0, 250)), 'text/csv', 'rate=20', user), 422, 'ENROLLMENT_TOO_SMALL');
+    expect(small.message).toBe('Enrolment has 9 windows; at least 10 are needed to train a model');
+    const db = gw.gateway.mongo.db;
+    expect(await db.collection('enrollments').countDocuments({ userId: user.userId })).toBe(0);
+    expect(await db.collection('enrollment_parts').countDocuments({ userId: user.userId })).toBe(0);
+  });
+
+  it('open enrolments never committed are swept with their samples', async () => {
+    const user = await newUser(gw.url);
+    const opened = await send<{ enrollmentId: string }>(gw.url, 'POST', '/v1/biometrics/enrollments?rate=20&open=true', user, toCsv(slice(walk, 0, 100)), 'text/csv');
+    expect(opened.status).toBe(202);
+    const store = new EnrollmentStore(gw.gateway.mongo.db);
+    // Not yet abandoned: nothing happens.
+    await store.sweepAbandoned(new Date(Date.now() - 60_000));
+    expect((await send(gw.url, 'GET', `/v1/biometrics/enrollments/${opened.body.enrollmentId}`, user)).status).toBe(200);
+    expect(await store.sweepAbandoned(new Date(Date.now() + 1_000))).toBeGreaterThanOrEqual(1);
+    expect((await send(gw.url, 'GET', `/v1/biometrics/enrollments/${opened.body.enrollmentId}`, user)).status).toBe(404);
+    expect(await gw.gateway.mongo.db.collection('enrollment_parts').countDocuments({ userId: user.userId })).toBe(0);
   });
 
   it('unknown enrolment ids are 404', async () => {

@@ -55,7 +55,7 @@ describe('training in workers/main.ts', () => {
     expect(statuses[0]).toBe('queued');
     expect(statuses).toContain('training');
     expect(statuses.at(-1)).toBe('ready');
-    expect(output).toContain('"queues":["delivery","training"]');
+    expect(output).toContain('"queues":["training","delivery"]');
     expect(output).toContain('"msg":"model trained"');
 
     const exited = new Promise<number | null>((resolve) => worker!.once('exit', (code) => resolve(code)));

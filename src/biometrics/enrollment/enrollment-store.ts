@@ -285,6 +285,15 @@ export class EnrollmentStore {
     return [...picked.values()];
   }
 
+  /** Deletes enrolments left open and untouched since `before` (never committed), with their samples. */
+  async sweepAbandoned(before: Date): Promise<number> {
+    const stale = await this.enrollments.find({ status: 'open', updatedAt: { $lt: before } }, { projection: { _id: 1 } }).toArray();
+    if (stale.length === 0) return 0;
+    const ids = stale.map((e) => e._id);
+    await this.parts.deleteMany({ enrollmentId: { $in: ids } });
+    return (await this.enrollments.deleteMany({ _id: { $in: ids }, status: 'open' })).deletedCount;
+  }
+
   async deleteForUser(userId: string): Promise<number> {
     await this.parts.deleteMany({ userId });
     return (await this.enrollments.deleteMany({ userId })).deletedCount;

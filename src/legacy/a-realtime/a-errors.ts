@@ -12,10 +12,18 @@ export const formatAError = drfErrorFormatter({
     // reason (row, column) follows the Korean sentence.
     SAMPLES_INVALID: { status: 400, field: 'data', detail: '올바른 데이터 파일이 아닙니다: {reason}' },
     SAMPLES_EMPTY: { status: 400, field: 'data', detail: '데이터 파일이 비어 있습니다.' },
-    SAMPLES_TOO_FEW: { status: 400, field: 'data', detail: '데이터가 너무 짧습니다. 최소 {required}개의 샘플이 필요합니다(받은 수: {got}).' },
+    SAMPLES_TOO_FEW: {
+      status: 400,
+      field: 'data',
+      detail: '데이터가 너무 짧습니다. 최소 {required}개의 샘플이 필요합니다(받은 수: {got}).',
+    },
     SAMPLES_TOO_MANY: { status: 400, field: 'data', detail: '데이터가 너무 큽니다({got}, 최대 {limit}).' },
     SAMPLES_SPEC_MISMATCH: { status: 400, field: 'data', detail: '데이터가 저장된 모델과 맞지 않습니다: {reason}' },
-    ENROLLMENT_TOO_SMALL: { status: 400, field: 'data', detail: '데이터가 너무 적습니다. 최소 {required}개의 구간이 필요합니다(받은 수: {got}).' },
+    ENROLLMENT_TOO_SMALL: {
+      status: 400,
+      field: 'data',
+      detail: '데이터가 너무 적습니다. 최소 {required}개의 구간이 필요합니다(받은 수: {got}).',
+    },
     BIOMETRIC_MODEL_MISSING: { status: 404, detail: '저장된 모델이 없습니다. 먼저 make_model로 데이터를 저장하세요.' },
   },
 });
