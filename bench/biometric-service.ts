@@ -20,7 +20,9 @@ import { startGateway } from '../src/server/gateway.ts';
 import { importWisdm } from '../scripts/eval/wisdm-importer.ts';
 import { dropTestData } from '../test/support/gateway.ts';
 
-const { values: args } = parseArgs({ options: { members: { type: 'string', default: '10' }, verifies: { type: 'string', default: '30' } } });
+const { values: args } = parseArgs({
+  options: { members: { type: 'string', default: '10' }, verifies: { type: 'string', default: '30' } },
+});
 const MEMBERS = Number(args.members);
 const VERIFIES = Number(args.verifies);
 const DATA = fileURLToPath(new URL('../../shared/data/wisdm-watch-dev', import.meta.url));
@@ -47,7 +49,8 @@ const toCsv = (s: SampleSet) => {
   return `${lines.join('\n')}\n`;
 };
 const slice = (s: SampleSet, from: number, to: number) => sampleSet(s.rate, s.channels, s.data.subarray(from * 3, to * 3));
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+const quantile = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 const ms = (v: number) => v.toFixed(1).padStart(8);
 
 async function main(): Promise<void> {
@@ -55,10 +58,16 @@ async function main(): Promise<void> {
   const gw = await startGateway(config);
   const base = `http://127.0.0.1:${gw.port}`;
   const service = (gw.modules.find((m) => m.name === 'biometrics') as BiometricsModule).service;
-  const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (body: unknown) => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const user = async (name: string) => {
     await fetch(`${base}/v1/accounts`, json({ username: name, password: 'bench passphrase 1' }));
-    const login = (await (await fetch(`${base}/v1/sessions`, json({ identifier: name, password: 'bench passphrase 1' }))).json()) as {
+    const login = (await (
+      await fetch(`${base}/v1/sessions`, json({ identifier: name, password: 'bench passphrase 1' }))
+    ).json()) as {
       accessToken: string;
       user: { id: string };
     };
@@ -93,17 +102,27 @@ async function main(): Promise<void> {
       const u = users[i]!;
       const started = performance.now();
       const reply = (await (
-        await fetch(`${base}/v1/biometrics/enrollments?rate=20`, { method: 'POST', headers: { ...u.headers, 'content-type': 'text/csv' }, body: bodies[i] })
+        await fetch(`${base}/v1/biometrics/enrollments?rate=20`, {
+          method: 'POST',
+          headers: { ...u.headers, 'content-type': 'text/csv' },
+          body: bodies[i],
+        })
       ).json()) as { enrollmentId: string };
       const view = await service.waitForEnrollment(u.id, reply.enrollmentId, 120_000);
       if (view.status !== 'ready') throw new Error(`enrolment ${i}: ${view.status} ${JSON.stringify(view.error)}`);
       const model = await service.model(u.id);
-      rows.push({ members: view.metrics?.cohortMembers ?? 0, endToEnd: performance.now() - started, training: view.metrics?.trainingMs ?? 0, detector: model.detector });
+      rows.push({
+        members: view.metrics?.cohortMembers ?? 0,
+        endToEnd: performance.now() - started,
+        training: view.metrics?.trainingMs ?? 0,
+        detector: model.detector,
+      });
     }
     loop.disable();
     console.log('\nenrolment (59 windows each; POST → ready as the service hears it)');
     console.log('  cohort  detector            POST→ready ms  trainModel ms');
-    for (const r of rows) console.log(`  ${String(r.members).padStart(6)}  ${r.detector.padEnd(18)} ${ms(r.endToEnd)}       ${ms(r.training)}`);
+    for (const r of rows)
+      console.log(`  ${String(r.members).padStart(6)}  ${r.detector.padEnd(18)} ${ms(r.endToEnd)}       ${ms(r.training)}`);
     console.log(
       `  gateway event-loop delay while training: p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms`,
     );
@@ -111,7 +130,11 @@ async function main(): Promise<void> {
     // 2. Verification latency and gateway CPU per window.
     const owner = users[0]!;
     const small = toCsv(slice(recordings[0]!.samples, recordings[0]!.samples.length - 600, recordings[0]!.samples.length));
-    const bigSamples = sampleSet(20, ['x', 'y', 'z'], Float32Array.from({ length: 20_000 * 3 }, (_, k) => Math.sin(k / 7) * 4 + ((k * 7919) % 13) / 13));
+    const bigSamples = sampleSet(
+      20,
+      ['x', 'y', 'z'],
+      Float32Array.from({ length: 20_000 * 3 }, (_, k) => Math.sin(k / 7) * 4 + ((k * 7919) % 13) / 13),
+    );
     const big = toCsv(bigSamples);
     for (const [label, body, count] of [
       ['30 s upload (23 windows)', small, VERIFIES],
@@ -124,7 +147,11 @@ async function main(): Promise<void> {
       delay.enable();
       for (let i = 0; i < count; i++) {
         const t = performance.now();
-        const res = await fetch(`${base}/v1/biometrics/verify`, { method: 'POST', headers: { ...owner.headers, 'content-type': 'text/csv' }, body });
+        const res = await fetch(`${base}/v1/biometrics/verify`, {
+          method: 'POST',
+          headers: { ...owner.headers, 'content-type': 'text/csv' },
+          body,
+        });
         const result = (await res.json()) as { total: number };
         if (res.status !== 200) throw new Error(`verify answered ${res.status}: ${JSON.stringify(result)}`);
         times.push(performance.now() - t);

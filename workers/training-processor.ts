@@ -31,7 +31,11 @@ let db: Promise<Db> | undefined;
 
 function database(): Promise<Db> {
   db ??= (async () => {
-    const client = new MongoClient(config.MONGO_URL, { serverSelectionTimeoutMS: 5_000, maxPoolSize: 2, appName: 'vigil-training' });
+    const client = new MongoClient(config.MONGO_URL, {
+      serverSelectionTimeoutMS: 5_000,
+      maxPoolSize: 2,
+      appName: 'vigil-training',
+    });
     await client.connect();
     return client.db(config.MONGO_DB ?? (new URL(config.MONGO_URL).pathname.slice(1) || 'vigil'));
   })().catch((err: unknown) => {

@@ -33,7 +33,11 @@ export interface TrainingWorker {
 function failureOf(err: Error): EnrollmentFailure {
   const { code, params } = err as { code?: unknown; params?: unknown };
   if (typeof code === 'string' && code in ERRORS) {
-    return { code: code as ErrorCode, message: err.message, params: typeof params === 'object' && params !== null ? (params as ErrorParams) : {} };
+    return {
+      code: code as ErrorCode,
+      message: err.message,
+      params: typeof params === 'object' && params !== null ? (params as ErrorParams) : {},
+    };
   }
   const reason = { reason: err.message };
   return { code: 'MODEL_TRAINING_FAILED', message: new VigilError('MODEL_TRAINING_FAILED', reason).message, params: reason };
@@ -63,9 +67,11 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
   const enrollments = new EnrollmentStore(mongo.db);
   const audit = new AuditLog(mongo.db, logger);
   const publish = (job: Job<TrainingJob>, event: Omit<Parameters<typeof publishEnrollmentEvent>[2], 'userId' | 'enrollmentId'>) =>
-    publishEnrollmentEvent(redis, config.REDIS_PREFIX, { enrollmentId: job.data.enrollmentId, userId: job.data.userId, ...event }).catch(
-      (err: unknown) => logger.warn({ err, jobId: job.id }, 'enrolment event not published'),
-    );
+    publishEnrollmentEvent(redis, config.REDIS_PREFIX, {
+      enrollmentId: job.data.enrollmentId,
+      userId: job.data.userId,
+      ...event,
+    }).catch((err: unknown) => logger.warn({ err, jobId: job.id }, 'enrolment event not published'));
 
   const { file, execArgv } = trainingProcessorLocation();
   const threadData: TrainingThreadData = { config };
@@ -89,7 +95,10 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
       logger.info({ jobId: job.id, reason: outcome.reason }, 'training skipped');
       return;
     }
-    logger.info({ jobId: job.id, modelVersion: outcome.modelVersion, detector: outcome.detector, eer: outcome.metrics.eer }, 'model trained');
+    logger.info(
+      { jobId: job.id, modelVersion: outcome.modelVersion, detector: outcome.detector, eer: outcome.metrics.eer },
+      'model trained',
+    );
     void publish(job, { status: 'ready', progress: 1, modelVersion: outcome.modelVersion });
     void audit.record('biometric.enrolled', 'success', {
       userId: job.data.userId,

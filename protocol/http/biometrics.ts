@@ -20,7 +20,11 @@ const CHANNEL = '[A-Za-z0-9_.:-]{1,64}';
 const uploadFields = {
   kind: Type.Optional(DataKindSchema),
   rate: Type.Optional(
-    Type.Number({ exclusiveMinimum: 0, maximum: SAMPLE_LIMITS.maxRate, description: 'Sample rate, Hz (CSV without a t column, frames)' }),
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: SAMPLE_LIMITS.maxRate,
+      description: 'Sample rate, Hz (CSV without a t column, frames)',
+    }),
   ),
   channels: Type.Optional(
     Type.String({
@@ -41,8 +45,12 @@ export const EnrollmentParams = Type.Object(
         description: 'Label such as motion, ppg, ecg, keystroke; picks the default window and groups the cohort',
       }),
     ),
-    window: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 600, description: 'Window length, seconds (samples only)' })),
-    hop: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 600, description: 'Hop between windows, seconds; default half the window' })),
+    window: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, maximum: 600, description: 'Window length, seconds (samples only)' }),
+    ),
+    hop: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, maximum: 600, description: 'Hop between windows, seconds; default half the window' }),
+    ),
     detector: Type.Optional(DetectorNameSchema),
     open: Type.Optional(
       Type.Boolean({

@@ -26,7 +26,11 @@ const upload = { kind: 'raw', types: UPLOAD_MEDIA_TYPES } as const;
 const channelList = (channels: string | undefined) => (channels === undefined ? undefined : channels.split(','));
 
 /** `/v1/biometrics/*`: enrolment, its status, verification, the caller's model. */
-export function biometricRoutes(deps: { service: BiometricService; auth: Authenticator<Principal>; uploadLimit: number }): Route[] {
+export function biometricRoutes(deps: {
+  service: BiometricService;
+  auth: Authenticator<Principal>;
+  uploadLimit: number;
+}): Route[] {
   const { service, auth, uploadLimit } = deps;
   const enrollmentFields = uploadFields<EnrollmentParams>(EnrollmentParams);
   const appendFields = uploadFields<EnrollmentUploadParams>(EnrollmentUploadParams);
@@ -62,7 +66,11 @@ export function biometricRoutes(deps: { service: BiometricService; auth: Authent
       tags: TAGS,
       auth,
       body: upload,
-      schema: { params: EnrollmentIdParams, query: EnrollmentUploadParams, response: { 202: EnrollmentAccepted, ...uploadErrors } },
+      schema: {
+        params: EnrollmentIdParams,
+        query: EnrollmentUploadParams,
+        response: { 202: EnrollmentAccepted, ...uploadErrors },
+      },
     }).handle(async ({ raw, params: path, query, auth: principal }) => {
       const { file, source, params } = await readUpload(raw, query, appendFields, uploadLimit);
       const accepted = await service.appendUpload(principal.userId, path.id, file, source, {
@@ -78,7 +86,10 @@ export function biometricRoutes(deps: { service: BiometricService; auth: Authent
       summary: 'Close an open enrolment and queue its training (repeating it answers the current state)',
       tags: TAGS,
       auth,
-      schema: { params: EnrollmentIdParams, response: { 202: EnrollmentAccepted, ...errors, 409: ErrorBodySchema, 422: ErrorBodySchema } },
+      schema: {
+        params: EnrollmentIdParams,
+        response: { 202: EnrollmentAccepted, ...errors, 409: ErrorBodySchema, 422: ErrorBodySchema },
+      },
     }).handle(async ({ params, auth: principal, info }) => {
       const accepted = await service.commit(principal.userId, params.id, metaOf(info, principal));
       return { status: 202, body: accepted, headers: location(accepted.enrollmentId) };
@@ -103,7 +114,10 @@ export function biometricRoutes(deps: { service: BiometricService; auth: Authent
       schema: { query: VerifyParams, response: { 200: VerifyReply, ...uploadErrors } },
     }).handle(async ({ raw, query, auth: principal }) => {
       const { file, source, params } = await readUpload(raw, query, verifyFields, uploadLimit);
-      const result = await service.verifyUpload(principal.userId, file, source, { ...params, channels: channelList(params.channels) });
+      const result = await service.verifyUpload(principal.userId, file, source, {
+        ...params,
+        channels: channelList(params.channels),
+      });
       return { status: 200, body: result };
     }),
 
@@ -117,12 +131,15 @@ export function biometricRoutes(deps: { service: BiometricService; auth: Authent
         query: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
         response: { 200: ModelView, ...errors },
       },
-    }).handle(async ({ query, auth: principal }) => ({ status: 200, body: await service.model(principal.userId, query.version) })),
+    }).handle(async ({ query, auth: principal }) => ({
+      status: 200,
+      body: await service.model(principal.userId, query.version),
+    })),
 
     defineRoute({
       method: 'DELETE',
       path: '/v1/biometrics/model',
-      summary: "Delete every model version and all enrolment data of the caller",
+      summary: 'Delete every model version and all enrolment data of the caller',
       tags: TAGS,
       auth,
       schema: { response: { 200: ModelDeleted, ...errors } },

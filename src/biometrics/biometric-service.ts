@@ -89,7 +89,13 @@ export function enrollmentSpec(data: BiometricData, setup: Omit<EnrollmentSetup,
       }
       return rowFeatureSpec({ columns: data.channels, modality: setup.modality ?? 'features' });
     }
-    return sampleFeatureSpec({ rate: data.rate, channels: data.channels, modality: setup.modality, window: setup.window, hop: setup.hop });
+    return sampleFeatureSpec({
+      rate: data.rate,
+      channels: data.channels,
+      modality: setup.modality,
+      window: setup.window,
+      hop: setup.hop,
+    });
   } catch (err) {
     return setupError(err);
   }
@@ -177,7 +183,10 @@ export class BiometricService {
   private async open(userId: string, data: BiometricData, setup: EnrollmentSetup, meta: AuditContext): Promise<EnrollmentRecord> {
     const spec = enrollmentSpec(data, setup);
     const record = await this.deps.enrollments.create({ userId, source: setup.source, spec, detector: setup.detector });
-    this.deps.logger.debug({ userId, enrollmentId: record._id.toHexString(), source: setup.source, ip: meta.ip }, 'enrolment opened');
+    this.deps.logger.debug(
+      { userId, enrollmentId: record._id.toHexString(), source: setup.source, ip: meta.ip },
+      'enrolment opened',
+    );
     return record;
   }
 
@@ -203,10 +212,18 @@ export class BiometricService {
     const limits = ENROLLMENT_LIMITS;
     if (enrollment.rows + data.length > limits.maxRows) throw tooManyRows(enrollment.rows + data.length);
     if (!continues && enrollment.uploads >= limits.maxUploads) {
-      throw new VigilError('SAMPLES_TOO_MANY', { what: 'uploads in one enrolment', got: enrollment.uploads + 1, limit: limits.maxUploads });
+      throw new VigilError('SAMPLES_TOO_MANY', {
+        what: 'uploads in one enrolment',
+        got: enrollment.uploads + 1,
+        limit: limits.maxUploads,
+      });
     }
     if (enrollment.parts >= limits.maxParts) {
-      throw new VigilError('SAMPLES_TOO_MANY', { what: 'appends to one enrolment', got: enrollment.parts + 1, limit: limits.maxParts });
+      throw new VigilError('SAMPLES_TOO_MANY', {
+        what: 'appends to one enrolment',
+        got: enrollment.parts + 1,
+        limit: limits.maxParts,
+      });
     }
     if (data.length > 0) await enrollments.appendRows(enrollment, alignToSpec(data, spec), data.length, continues);
     return this.accepted(enrollment._id, spec, 'open');
@@ -291,7 +308,13 @@ export class BiometricService {
   }
 
   /** A further upload to an open enrolment; kind, rate and channels default to the enrolment's. */
-  async appendUpload(userId: string, enrollmentId: string, file: UploadFile, source: 'body' | 'file', params: DeclaredParams): Promise<EnrollmentAccepted> {
+  async appendUpload(
+    userId: string,
+    enrollmentId: string,
+    file: UploadFile,
+    source: 'body' | 'file',
+    params: DeclaredParams,
+  ): Promise<EnrollmentAccepted> {
     const enrollment = await this.deps.enrollments.get(userId, enrollmentId);
     if (!enrollment) throw notFound();
     this.assertOpen(enrollment);
@@ -315,7 +338,12 @@ export class BiometricService {
     meta: AuditContext = {},
   ): Promise<EnrollmentAccepted> {
     await this.limitEnrollment(userId);
-    const data = await this.deps.decoder.decode({ contentType: '', ...file }, 'legacy', {}, { rate: this.deps.options.legacyDefaultRate });
+    const data = await this.deps.decoder.decode(
+      { contentType: '', ...file },
+      'legacy',
+      {},
+      { rate: this.deps.options.legacyDefaultRate },
+    );
     return this.enrollCounted(userId, data, { source: 'legacy-a' }, meta);
   }
 
@@ -421,7 +449,13 @@ export class BiometricService {
     const meta = version === undefined ? await models.latest(userId) : await models.version(userId, version);
     if (!meta) throw new VigilError('BIOMETRIC_MODEL_MISSING');
     const { _id, userId: _user, enrollmentId, createdAt, version: v, ...summary } = meta;
-    return { version: v, versions: await models.versions(userId), enrollmentId: enrollmentId.toHexString(), createdAt: createdAt.toISOString(), ...summary };
+    return {
+      version: v,
+      versions: await models.versions(userId),
+      enrollmentId: enrollmentId.toHexString(),
+      createdAt: createdAt.toISOString(),
+      ...summary,
+    };
   }
 
   /**
@@ -440,12 +474,20 @@ export class BiometricService {
   }
 
   /** Verification of an upload; kind, rate and frame channel names default to the model's. */
-  async verifyUpload(userId: string, file: UploadFile, source: 'body' | 'file' | 'legacy', params: DeclaredParams = {}): Promise<VerificationResult> {
+  async verifyUpload(
+    userId: string,
+    file: UploadFile,
+    source: 'body' | 'file' | 'legacy',
+    params: DeclaredParams = {},
+  ): Promise<VerificationResult> {
     await this.limitVerification(userId);
     const model = await this.activeModel(userId);
     const { spec } = model;
     const fallback = { kind: spec.kind, ...(spec.kind === 'samples' ? { rate: spec.rate } : {}), channels: spec.channels };
-    return this.score(model, await this.deps.decoder.decodeWindows(file, source, params, fallback, spec, this.deps.options.maxVerifyWindows));
+    return this.score(
+      model,
+      await this.deps.decoder.decodeWindows(file, source, params, fallback, spec, this.deps.options.maxVerifyWindows),
+    );
   }
 
   /** Legacy (dialect A) check_user: a file in any format enrollFile accepts. */
@@ -458,7 +500,9 @@ export class BiometricService {
     const { enrollments, models, queue, logger } = this.deps;
     // Queued jobs go; a running one finds its enrolment gone and discards its model.
     for (const id of await enrollments.pending(userId)) {
-      await queue.remove(trainingJobId(id.toHexString())).catch((err: unknown) => logger.debug({ err }, 'training job not removed'));
+      await queue
+        .remove(trainingJobId(id.toHexString()))
+        .catch((err: unknown) => logger.debug({ err }, 'training job not removed'));
     }
     const deletedEnrollments = await enrollments.deleteForUser(userId);
     const deletedVersions = await models.deleteForUser(userId);
@@ -477,11 +521,17 @@ export class BiometricService {
   // ── helpers ─────────────────────────────────────────────────────────────
 
   private limitEnrollment(userId: string): Promise<void> {
-    return enforceLimit(this.deps.rateLimiter, `bio:enrol:${userId}`, { limit: this.deps.options.enrollmentsPerHour, windowSeconds: 3600 });
+    return enforceLimit(this.deps.rateLimiter, `bio:enrol:${userId}`, {
+      limit: this.deps.options.enrollmentsPerHour,
+      windowSeconds: 3600,
+    });
   }
 
   private limitVerification(userId: string): Promise<void> {
-    return enforceLimit(this.deps.rateLimiter, `bio:verify:${userId}`, { limit: this.deps.options.verifyPerMinute, windowSeconds: 60 });
+    return enforceLimit(this.deps.rateLimiter, `bio:verify:${userId}`, {
+      limit: this.deps.options.verifyPerMinute,
+      windowSeconds: 60,
+    });
   }
 
   private assertOpen(enrollment: EnrollmentRecord): void {
@@ -514,8 +564,13 @@ export class BiometricService {
         if (state === 'failed') {
           // The job gave up but its failure never reached Mongo (the store was away at the time).
           const reason = { reason: job.failedReason || 'the training job failed' };
-          const error = { code: 'MODEL_TRAINING_FAILED' as const, message: new VigilError('MODEL_TRAINING_FAILED', reason).message, params: reason };
-          const current = (await this.deps.enrollments.markFailed(e._id, error)) ?? (await this.deps.enrollments.get(e.userId, e._id));
+          const error = {
+            code: 'MODEL_TRAINING_FAILED' as const,
+            message: new VigilError('MODEL_TRAINING_FAILED', reason).message,
+            params: reason,
+          };
+          const current =
+            (await this.deps.enrollments.markFailed(e._id, error)) ?? (await this.deps.enrollments.get(e.userId, e._id));
           if (current && current.status !== 'queued' && current.status !== 'training') return this.view(current);
         }
       } else if (status === 'queued' && Date.now() - (e.committedAt ?? e.updatedAt).getTime() > REQUEUE_AFTER_MS) {

@@ -2,7 +2,12 @@ import { Value } from '@sinclair/typebox/value';
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VerificationResultSchema, type VerificationResult } from '../../protocol/biometrics.ts';
-import { EnrollmentView as EnrollmentViewSchema, ModelView as ModelViewSchema, type EnrollmentView, type ModelView } from '../../protocol/http/biometrics.ts';
+import {
+  EnrollmentView as EnrollmentViewSchema,
+  ModelView as ModelViewSchema,
+  type EnrollmentView,
+  type ModelView,
+} from '../../protocol/http/biometrics.ts';
 import type { BiometricsModule } from '../../src/biometrics/biometrics-module.ts';
 import { scoreReference } from '../../src/biometrics/detectors/index.ts';
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
@@ -71,10 +76,23 @@ describe('enrolment end to end', () => {
         'text/csv',
       );
       expect(reply.status).toBe(202);
-      expect(reply.body).toEqual({ enrollmentId: expect.stringMatching(/^[0-9a-f]{24}$/), status: 'queued', uploads: 1, windows: 59 });
+      expect(reply.body).toEqual({
+        enrollmentId: expect.stringMatching(/^[0-9a-f]{24}$/),
+        status: 'queued',
+        uploads: 1,
+        windows: 59,
+      });
       expect(reply.headers.get('location')).toBe(`/v1/biometrics/enrollments/${reply.body.enrollmentId}`);
       first = await settled(gw.url, owner, reply.body.enrollmentId);
-      expect(first).toMatchObject({ status: 'ready', progress: 1, modelVersion: 1, kind: 'samples', modality: 'motion', windows: 59, rows: 1500 });
+      expect(first).toMatchObject({
+        status: 'ready',
+        progress: 1,
+        modelVersion: 1,
+        kind: 'samples',
+        modality: 'motion',
+        windows: 59,
+        rows: 1500,
+      });
       expect(Value.Check(EnrollmentViewSchema, first)).toBe(true);
       // The cohort was big enough for the default (discriminative) detector.
       expect(first.metrics).toMatchObject({ cohortMembers: 3, genuineWindows: 59, thresholdRule: 'eer' });
@@ -107,8 +125,19 @@ describe('enrolment end to end', () => {
     const reply = await send<ModelView>(gw.url, 'GET', '/v1/biometrics/model', owner);
     expect(reply.status).toBe(200);
     expect(Value.Check(ModelViewSchema, reply.body)).toBe(true);
-    expect(reply.body).toMatchObject({ version: 1, versions: [1], enrollmentId: first.enrollmentId, detector: 'logistic-cohort' });
-    expect(reply.body.featureSpec).toMatchObject({ kind: 'samples', rate: 20, channels: ['x', 'y', 'z'], windowSamples: 50, hopSamples: 25 });
+    expect(reply.body).toMatchObject({
+      version: 1,
+      versions: [1],
+      enrollmentId: first.enrollmentId,
+      detector: 'logistic-cohort',
+    });
+    expect(reply.body.featureSpec).toMatchObject({
+      kind: 'samples',
+      rate: 20,
+      channels: ['x', 'y', 'z'],
+      windowSamples: 50,
+      hopSamples: 25,
+    });
     expect(JSON.stringify(reply.body)).not.toContain('onnx');
     const audit = await gw.gateway.mongo.db.collection('audit').findOne({ event: 'biometric.enrolled', userId: owner.userId });
     expect(audit).toMatchObject({ outcome: 'success', detail: { modelVersion: 1, enrollmentId: first.enrollmentId } });
@@ -141,12 +170,21 @@ describe('enrolment end to end', () => {
     const reply = await verify(owner, samples);
     expect(reply.status).toBe(200);
     expect(reply.body.windows).toHaveLength(reference.length);
-    reply.body.windows.forEach((w, i) => expect(scoresAgree(w.score, reference[i]!), `window ${i}: ${w.score} vs ${reference[i]}`).toBe(true));
+    reply.body.windows.forEach((w, i) =>
+      expect(scoresAgree(w.score, reference[i]!), `window ${i}: ${w.score} vs ${reference[i]}`).toBe(true),
+    );
     expect(reply.body.threshold).toBe(meta!.threshold);
   });
 
   it('a second enrolment (JSON this time) creates version 2, and verification uses it', async () => {
-    const reply = await send<{ enrollmentId: string }>(gw.url, 'POST', '/v1/biometrics/enrollments', owner, toJson(slice(data.get(subjects[0]!)!, 300, 1800)), 'application/json');
+    const reply = await send<{ enrollmentId: string }>(
+      gw.url,
+      'POST',
+      '/v1/biometrics/enrollments',
+      owner,
+      toJson(slice(data.get(subjects[0]!)!, 300, 1800)),
+      'application/json',
+    );
     expect(reply.status).toBe(202);
     const view = await settled(gw.url, owner, reply.body.enrollmentId);
     expect(view).toMatchObject({ status: 'ready', modelVersion: 2 });
@@ -165,7 +203,14 @@ describe('enrolment end to end', () => {
     expect(errorOf(status)).toMatchObject({ code: 'NOT_FOUND', message: 'Enrollment not found' });
     const commit = await send(gw.url, 'POST', `/v1/biometrics/enrollments/${first.enrollmentId}/commit`, stranger);
     expect(commit.status).toBe(404);
-    const append = await send(gw.url, 'POST', `/v1/biometrics/enrollments/${first.enrollmentId}/uploads?rate=20`, stranger, toCsv(enrolPart(subjects[0]!)), 'text/csv');
+    const append = await send(
+      gw.url,
+      'POST',
+      `/v1/biometrics/enrollments/${first.enrollmentId}/uploads?rate=20`,
+      stranger,
+      toCsv(enrolPart(subjects[0]!)),
+      'text/csv',
+    );
     expect(append.status).toBe(404);
     const model = await send(gw.url, 'GET', '/v1/biometrics/model', stranger);
     expect(model.status).toBe(404);
@@ -194,7 +239,14 @@ describe('open enrolment: several uploads, one model', () => {
     expect(opened.body).toMatchObject({ status: 'open', uploads: 1, windows: 19 });
     const id = opened.body.enrollmentId;
     // Frames without a rate (inferred from their timestamps) and without channel names (the enrolment's).
-    const frames = await send(gw.url, 'POST', `/v1/biometrics/enrollments/${id}/uploads`, user, toFrames(slice(samples, 500, 1000)), 'application/octet-stream');
+    const frames = await send(
+      gw.url,
+      'POST',
+      `/v1/biometrics/enrollments/${id}/uploads`,
+      user,
+      toFrames(slice(samples, 500, 1000)),
+      'application/octet-stream',
+    );
     expect(frames.status).toBe(202);
     expect(frames.body).toMatchObject({ status: 'open', uploads: 2, windows: 38 });
     // A multipart file whose columns come in another order.
@@ -220,9 +272,19 @@ describe('open enrolment: several uploads, one model', () => {
     // Committing again answers the state; uploading now is refused.
     const again = await send(gw.url, 'POST', `/v1/biometrics/enrollments/${id}/commit`, user);
     expect(again.body).toMatchObject({ status: 'ready' });
-    const late = await send(gw.url, 'POST', `/v1/biometrics/enrollments/${id}/uploads?rate=20`, user, toCsv(slice(samples, 0, 500)), 'text/csv');
+    const late = await send(
+      gw.url,
+      'POST',
+      `/v1/biometrics/enrollments/${id}/uploads?rate=20`,
+      user,
+      toCsv(slice(samples, 0, 500)),
+      'text/csv',
+    );
     expect(late.status).toBe(409);
-    expect(errorOf(late)).toMatchObject({ code: 'ENROLLMENT_NOT_OPEN', message: `Enrolment ${id} is ready; uploads are only added while it is open` });
+    expect(errorOf(late)).toMatchObject({
+      code: 'ENROLLMENT_NOT_OPEN',
+      message: `Enrolment ${id} is ready; uploads are only added while it is open`,
+    });
   });
 });
 
@@ -258,7 +320,14 @@ describe('model deletion and withdrawal', () => {
     expect(view.status).toBe('ready');
     const db = gw.gateway.mongo.db;
     expect(await db.collection('models').countDocuments({ userId: user.userId })).toBe(1);
-    const withdrawn = await send(gw.url, 'POST', '/v1/accounts/me/withdraw', user, JSON.stringify({ password: PASSWORD }), 'application/json');
+    const withdrawn = await send(
+      gw.url,
+      'POST',
+      '/v1/accounts/me/withdraw',
+      user,
+      JSON.stringify({ password: PASSWORD }),
+      'application/json',
+    );
     expect(withdrawn.status).toBe(200);
     expect(await db.collection('models').countDocuments({ userId: user.userId })).toBe(0);
     expect(await db.collection('enrollments').countDocuments({ userId: user.userId })).toBe(0);

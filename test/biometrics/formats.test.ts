@@ -40,7 +40,9 @@ describe('samples in every format', () => {
 
   it('enrols from binary frames (int16 with a scale), rate from the timestamps, channels named by query', async () => {
     const frames = toFrames(enrolment(), 20, { sampleType: 'int16' });
-    const id = await accepted(send(gw.url, 'POST', '/v1/biometrics/enrollments?channels=x,y,z', owner, frames, 'application/octet-stream'));
+    const id = await accepted(
+      send(gw.url, 'POST', '/v1/biometrics/enrollments?channels=x,y,z', owner, frames, 'application/octet-stream'),
+    );
     expect(await settled(gw.url, owner, id)).toMatchObject({ status: 'ready', modelVersion: 1, rows: 1400 });
   });
 
@@ -53,7 +55,12 @@ describe('samples in every format', () => {
       detector: 'shrunk-mahalanobis',
     });
     const id = await accepted(send(gw.url, 'POST', '/v1/biometrics/enrollments', owner, form));
-    expect(await settled(gw.url, owner, id)).toMatchObject({ status: 'ready', modelVersion: 2, modality: 'gait', detector: 'shrunk-mahalanobis' });
+    expect(await settled(gw.url, owner, id)).toMatchObject({
+      status: 'ready',
+      modelVersion: 2,
+      modality: 'gait',
+      detector: 'shrunk-mahalanobis',
+    });
     const model = await send<ModelView>(gw.url, 'GET', '/v1/biometrics/model', owner);
     expect(model.body).toMatchObject({ version: 2, detector: 'shrunk-mahalanobis', requestedDetector: 'shrunk-mahalanobis' });
     expect(model.body.featureSpec).toMatchObject({ modality: 'gait', window: 5, hop: 2.5, windowSamples: 100, hopSamples: 50 });
@@ -63,7 +70,9 @@ describe('samples in every format', () => {
     const blob = multipart(new Blob([toJson(enrolment())]), 'blob');
     const id = await accepted(send(gw.url, 'POST', '/v1/biometrics/enrollments', owner, blob));
     expect(await settled(gw.url, owner, id)).toMatchObject({ status: 'ready', modelVersion: 3 });
-    const timed = await accepted(send(gw.url, 'POST', '/v1/biometrics/enrollments', owner, toCsv(enrolment(), { time: true }), 'text/csv'));
+    const timed = await accepted(
+      send(gw.url, 'POST', '/v1/biometrics/enrollments', owner, toCsv(enrolment(), { time: true }), 'text/csv'),
+    );
     expect(await settled(gw.url, owner, timed)).toMatchObject({ status: 'ready', modelVersion: 4 });
   });
 
@@ -74,9 +83,22 @@ describe('samples in every format', () => {
       send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify', owner, toJson(samples), 'application/json'),
       // Frames with neither rate nor names: the model's channel names, the timestamps' rate.
       send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify', owner, toFrames(samples, 50), 'application/octet-stream'),
-      send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify', owner, multipart(new Blob([toCsv(samples)], { type: 'text/csv' }), 'probe.csv')),
+      send<VerificationResult>(
+        gw.url,
+        'POST',
+        '/v1/biometrics/verify',
+        owner,
+        multipart(new Blob([toCsv(samples)], { type: 'text/csv' }), 'probe.csv'),
+      ),
       // A t column that agrees with the declared rate.
-      send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify?rate=20', owner, toCsv(samples, { time: true }), 'text/csv'),
+      send<VerificationResult>(
+        gw.url,
+        'POST',
+        '/v1/biometrics/verify?rate=20',
+        owner,
+        toCsv(samples, { time: true }),
+        'text/csv',
+      ),
     ]);
     for (const reply of replies) expect(reply.status, JSON.stringify(reply.body)).toBe(200);
     expect(replies[0]!.body).toMatchObject({ modelVersion: 4, total: 19 });
@@ -102,7 +124,12 @@ describe('samples in every format', () => {
     lines[4000] = '1,2,oops';
     const bad = await send(gw.url, 'POST', '/v1/biometrics/verify', owner, lines.join('\n'), 'text/csv');
     expect(bad.status).toBe(422);
-    expect(bad.body).toMatchObject({ error: { code: 'SAMPLES_INVALID', details: [{ field: '/rows/4000/z', message: 'line 4001, column z: "oops" is not a number' }] } });
+    expect(bad.body).toMatchObject({
+      error: {
+        code: 'SAMPLES_INVALID',
+        details: [{ field: '/rows/4000/z', message: 'line 4001, column z: "oops" is not a number' }],
+      },
+    });
   });
 });
 
@@ -119,32 +146,78 @@ describe('feature rows (kind=features): one row, one test', () => {
       rows: Array.from({ length: to - from }, (_, r) => Array.from(m.data.subarray((from + r) * D, (from + r + 1) * D))),
     });
 
-  it('trains against other accounts\' feature rows and verifies new rows', async () => {
+  it("trains against other accounts' feature rows and verifies new rows", async () => {
     const users = await Promise.all(people.slice(0, 4).map(() => newUser(gw.url)));
     // Three cohort members first (JSON, CSV, multipart), then the owner.
     for (const [i, user] of users.slice(1).entries()) {
       const person = people[i + 1]!;
       const body =
         i === 0
-          ? send(gw.url, 'POST', '/v1/biometrics/enrollments?modality=keystroke', user, rowsJson(person, 0, 70), 'application/json')
+          ? send(
+              gw.url,
+              'POST',
+              '/v1/biometrics/enrollments?modality=keystroke',
+              user,
+              rowsJson(person, 0, 70),
+              'application/json',
+            )
           : i === 1
-            ? send(gw.url, 'POST', '/v1/biometrics/enrollments?kind=features&modality=keystroke', user, rowsCsv(person, 0, 70), 'text/csv')
-            : send(gw.url, 'POST', '/v1/biometrics/enrollments', user, multipart(new Blob([rowsCsv(person, 0, 70)], { type: 'text/csv' }), 'k.csv', { kind: 'features', modality: 'keystroke' }));
+            ? send(
+                gw.url,
+                'POST',
+                '/v1/biometrics/enrollments?kind=features&modality=keystroke',
+                user,
+                rowsCsv(person, 0, 70),
+                'text/csv',
+              )
+            : send(
+                gw.url,
+                'POST',
+                '/v1/biometrics/enrollments',
+                user,
+                multipart(new Blob([rowsCsv(person, 0, 70)], { type: 'text/csv' }), 'k.csv', {
+                  kind: 'features',
+                  modality: 'keystroke',
+                }),
+              );
       const id = await accepted(body);
       expect(await settled(gw.url, user, id)).toMatchObject({ status: 'ready', kind: 'features', windows: 70 });
     }
     const owner = users[0]!;
-    const id = await accepted(send(gw.url, 'POST', '/v1/biometrics/enrollments?kind=features&modality=keystroke', owner, rowsCsv(people[0]!, 0, 70), 'text/csv'));
+    const id = await accepted(
+      send(
+        gw.url,
+        'POST',
+        '/v1/biometrics/enrollments?kind=features&modality=keystroke',
+        owner,
+        rowsCsv(people[0]!, 0, 70),
+        'text/csv',
+      ),
+    );
     const view = await settled(gw.url, owner, id);
     expect(view).toMatchObject({ status: 'ready', kind: 'features', modality: 'keystroke', windows: 70 });
     expect(view.metrics).toMatchObject({ cohortMembers: 3, genuineWindows: 70 });
 
     // Verification needs no kind: the model says feature rows.
-    const genuine = await send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify', owner, rowsCsv(people[0]!, 70, 100), 'text/csv');
+    const genuine = await send<VerificationResult>(
+      gw.url,
+      'POST',
+      '/v1/biometrics/verify',
+      owner,
+      rowsCsv(people[0]!, 70, 100),
+      'text/csv',
+    );
     expect(genuine.status).toBe(200);
     expect(genuine.body).toMatchObject({ total: 30, verdict: 'accept' });
     expect(genuine.body.windows[4]).toMatchObject({ index: 4, start: 4 });
-    const stranger = await send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify', owner, rowsJson(people[5]!, 0, 30), 'application/json');
+    const stranger = await send<VerificationResult>(
+      gw.url,
+      'POST',
+      '/v1/biometrics/verify',
+      owner,
+      rowsJson(people[5]!, 0, 30),
+      'application/json',
+    );
     expect(stranger.status).toBe(200);
     expect(stranger.body.verdict).toBe('reject');
     expect(stranger.body.accepted).toBeLessThan(genuine.body.accepted);

@@ -45,7 +45,11 @@ export function toJson(samples: SampleSet): string {
 }
 
 /** The samples as consecutive binary frames of `perFrame` samples (the socket protocol's codec). */
-export function toFrames(samples: SampleSet, perFrame = 25, options: { sampleType?: 'float32' | 'int16'; seqFrom?: number } = {}): Buffer {
+export function toFrames(
+  samples: SampleSet,
+  perFrame = 25,
+  options: { sampleType?: 'float32' | 'int16'; seqFrom?: number } = {},
+): Buffer {
   const c = samples.channels.length;
   const frames: Uint8Array[] = [];
   for (let from = 0, seq = options.seqFrom ?? 0; from < samples.length; from += perFrame, seq++) {
@@ -143,7 +147,14 @@ export async function settled(base: string, user: User, id: string, timeoutMs = 
 
 /** Enrols over HTTP with a CSV body and waits for the model. */
 export async function enrolCsv(gw: TestGateway, user: User, samples: SampleSet, query = 'rate=20'): Promise<EnrollmentView> {
-  const reply = await send<{ enrollmentId: string }>(gw.url, 'POST', `/v1/biometrics/enrollments?${query}`, user, toCsv(samples), 'text/csv');
+  const reply = await send<{ enrollmentId: string }>(
+    gw.url,
+    'POST',
+    `/v1/biometrics/enrollments?${query}`,
+    user,
+    toCsv(samples),
+    'text/csv',
+  );
   if (reply.status !== 202) throw new Error(`enrolment answered ${reply.status}: ${JSON.stringify(reply.body)}`);
   return settled(gw.url, user, reply.body.enrollmentId);
 }

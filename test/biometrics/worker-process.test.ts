@@ -34,11 +34,21 @@ describe('training in workers/main.ts', () => {
     const off = biometrics.service.onEnrollmentEvent((event) => heard.push(event));
     const user = await newUser(gw.url);
     const walk = (await walking()).get('1612')!;
-    const reply = await send<{ enrollmentId: string }>(gw.url, 'POST', '/v1/biometrics/enrollments?rate=20', user, toCsv(slice(walk, 0, 1000)), 'text/csv');
+    const reply = await send<{ enrollmentId: string }>(
+      gw.url,
+      'POST',
+      '/v1/biometrics/enrollments?rate=20',
+      user,
+      toCsv(slice(walk, 0, 1000)),
+      'text/csv',
+    );
     expect(reply.status).toBe(202);
     const id = reply.body.enrollmentId;
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect((await send(gw.url, 'GET', `/v1/biometrics/enrollments/${id}`, user)).body).toMatchObject({ status: 'queued', progress: 0 });
+    expect((await send(gw.url, 'GET', `/v1/biometrics/enrollments/${id}`, user)).body).toMatchObject({
+      status: 'queued',
+      progress: 0,
+    });
 
     worker = spawn(process.execPath, ['--import', 'tsx', WORKER], {
       env: { ...process.env, ...configEnv(gw.config), LOG_LEVEL: 'info' },

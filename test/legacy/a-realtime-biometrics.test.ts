@@ -37,7 +37,10 @@ function upload(path: string, token: string | undefined, file?: { text: string; 
   const form = new FormData();
   if (token !== undefined) form.set('token', token);
   if (file) form.set('data', new Blob([file.text], file.type ? { type: file.type } : {}), file.name);
-  return fetch(gw.url + path, { method: 'POST', body: form }).then(async (res) => ({ status: res.status, body: (await res.json()) as unknown }));
+  return fetch(gw.url + path, { method: 'POST', body: form }).then(async (res) => ({
+    status: res.status,
+    body: (await res.json()) as unknown,
+  }));
 }
 
 const headerless = (samples: SampleSet) => toCsv(samples, { header: false });
@@ -51,7 +54,11 @@ describe('make_model, replayed from the document', () => {
     for (const subject of ['1606', '1607', '1608']) {
       const token = await member();
       // A's clients send one format; a cohort is formed by data with the same channels.
-      const reply = await upload(A.makeModel.path, token, { text: headerless(recording(subject, 0, 1500)), name: 'walk.csv', type: 'text/csv' });
+      const reply = await upload(A.makeModel.path, token, {
+        text: headerless(recording(subject, 0, 1500)),
+        name: 'walk.csv',
+        type: 'text/csv',
+      });
       expect(reply).toEqual({ status: 200, body: { detail: '저장완료.' } });
     }
     owner = await member();
@@ -60,7 +67,11 @@ describe('make_model, replayed from the document', () => {
     expect(compareWithExample(reply.body, A.makeModel.response.body)).toEqual([]);
     // Stored as a core model version of the account behind the token, trained against the cohort.
     const model = await gw.gateway.mongo.db.collection('models').find({}).sort({ createdAt: -1 }).limit(1).next();
-    expect(model).toMatchObject({ version: 1, detector: 'logistic-cohort', featureSpec: { channels: ['c1', 'c2', 'c3'], rate: 20 } });
+    expect(model).toMatchObject({
+      version: 1,
+      detector: 'logistic-cohort',
+      featureSpec: { channels: ['c1', 'c2', 'c3'], rate: 20 },
+    });
     expect(model?.metrics).toMatchObject({ cohortMembers: 3 });
   });
 });
@@ -115,11 +126,20 @@ describe('make_model / check_user failures (DRF shapes, docs/legacy.md)', () => 
 
   it('an unusable file names the problem under "data"', async () => {
     const bad = await upload(A.makeModel.path, owner, { text: '1,2,3\n4,x,6\n', name: 'bad.csv' });
-    expect(bad).toEqual({ status: 400, body: { data: ['올바른 데이터 파일이 아닙니다: line 2, column c2: "x" is not a number'] } });
+    expect(bad).toEqual({
+      status: 400,
+      body: { data: ['올바른 데이터 파일이 아닙니다: line 2, column c2: "x" is not a number'] },
+    });
     const short = await upload(A.makeModel.path, owner, { text: headerless(recording('1609', 0, 30)), name: 'short.csv' });
-    expect(short).toEqual({ status: 400, body: { data: ['데이터가 너무 짧습니다. 최소 50개의 샘플이 필요합니다(받은 수: 30).'] } });
+    expect(short).toEqual({
+      status: 400,
+      body: { data: ['데이터가 너무 짧습니다. 최소 50개의 샘플이 필요합니다(받은 수: 30).'] },
+    });
     const small = await upload(A.makeModel.path, owner, { text: headerless(recording('1609', 0, 200)), name: 'small.csv' });
-    expect(small).toEqual({ status: 400, body: { data: ['데이터가 너무 적습니다. 최소 10개의 구간이 필요합니다(받은 수: 7).'] } });
+    expect(small).toEqual({
+      status: 400,
+      body: { data: ['데이터가 너무 적습니다. 최소 10개의 구간이 필요합니다(받은 수: 7).'] },
+    });
     const mismatch = await upload(A.checkUser.path, owner, { text: '1,2\n'.repeat(80), name: 'two.csv' });
     expect(mismatch.status).toBe(400);
     expect((mismatch.body as { data: string[] }).data[0]).toMatch(/^데이터가 저장된 모델과 맞지 않습니다: /);

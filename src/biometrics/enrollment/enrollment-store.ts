@@ -225,7 +225,10 @@ export class EnrollmentStore {
 
   /** Back to open when the job could not be queued (Redis away), so the client can commit again. */
   async reopen(id: ObjectId): Promise<void> {
-    await this.enrollments.updateOne({ _id: id, status: 'queued' }, { $set: { status: 'open', updatedAt: new Date() }, $unset: { committedAt: '' } });
+    await this.enrollments.updateOne(
+      { _id: id, status: 'queued' },
+      { $set: { status: 'open', updatedAt: new Date() }, $unset: { committedAt: '' } },
+    );
   }
 
   /** queued (or training, on a retry) → training. False when the enrolment is gone or settled. */
@@ -244,7 +247,14 @@ export class EnrollmentStore {
     const result = await this.enrollments.updateOne(
       { _id: id, status: { $in: ['queued', 'training'] } },
       {
-        $set: { status: 'ready', modelId: model.modelId, modelVersion: model.version, metrics: model.metrics, finishedAt: now, updatedAt: now },
+        $set: {
+          status: 'ready',
+          modelId: model.modelId,
+          modelVersion: model.version,
+          metrics: model.metrics,
+          finishedAt: now,
+          updatedAt: now,
+        },
       },
     );
     return result.matchedCount === 1;
@@ -254,7 +264,9 @@ export class EnrollmentStore {
   async markFailed(id: ObjectId, error: EnrollmentFailure): Promise<EnrollmentRecord | null> {
     const now = new Date();
     const filter: Filter<EnrollmentRecord> = { _id: id, status: { $in: ['queued', 'training'] } };
-    const result = await this.enrollments.updateOne(filter, { $set: { status: 'failed', error, finishedAt: now, updatedAt: now } });
+    const result = await this.enrollments.updateOne(filter, {
+      $set: { status: 'failed', error, finishedAt: now, updatedAt: now },
+    });
     return result.matchedCount === 1 ? this.enrollments.findOne({ _id: id }) : null;
   }
 
@@ -287,7 +299,9 @@ export class EnrollmentStore {
 
   /** Deletes enrolments left open and untouched since `before` (never committed), with their samples. */
   async sweepAbandoned(before: Date): Promise<number> {
-    const stale = await this.enrollments.find({ status: 'open', updatedAt: { $lt: before } }, { projection: { _id: 1 } }).toArray();
+    const stale = await this.enrollments
+      .find({ status: 'open', updatedAt: { $lt: before } }, { projection: { _id: 1 } })
+      .toArray();
     if (stale.length === 0) return 0;
     const ids = stale.map((e) => e._id);
     await this.parts.deleteMany({ enrollmentId: { $in: ids } });

@@ -31,7 +31,11 @@ export type TrainingOutcome =
 /** Share of the progress bar spent before trainModel starts (loading and featurising). */
 const PREPARED = 0.2;
 
-function asData(enrollment: Pick<EnrollmentRecord, 'spec'>, data: Float32Array, channels = enrollment.spec.channels): BiometricData {
+function asData(
+  enrollment: Pick<EnrollmentRecord, 'spec'>,
+  data: Float32Array,
+  channels = enrollment.spec.channels,
+): BiometricData {
   const { spec } = enrollment;
   return spec.kind === 'samples' ? sampleSet(spec.rate, channels, data) : featureRowSet(channels, data);
 }
@@ -44,7 +48,8 @@ function featurise(segments: Segment[], owner: EnrollmentRecord, member: Enrollm
   for (const s of segments) {
     if (windowCount(s.rows, spec.windowSamples, spec.hopSamples) === 0) continue;
     // A cohort member may list the same channels in another order: reorder to the owner's.
-    const data = member === owner ? asData(owner, s.data) : asData(owner, alignToSpec(asData(member, s.data, member.spec.channels), spec));
+    const data =
+      member === owner ? asData(owner, s.data) : asData(owner, alignToSpec(asData(member, s.data, member.spec.channels), spec));
     parts.push(extractWindows(data, spec, extractor).features);
   }
   return parts.length > 0 ? stackRows(parts) : undefined;

@@ -96,7 +96,10 @@ export class ModelStore {
   }
 
   async versions(userId: string): Promise<number[]> {
-    const rows = await this.models.find({ userId }, { projection: { version: 1 } }).sort({ version: 1 }).toArray();
+    const rows = await this.models
+      .find({ userId }, { projection: { version: 1 } })
+      .sort({ version: 1 })
+      .toArray();
     return rows.map((r) => r.version);
   }
 

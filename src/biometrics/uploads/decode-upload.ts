@@ -42,7 +42,13 @@ export interface DecodeOptions {
   limits?: Partial<IngestLimits> | undefined;
 }
 
-export const UPLOAD_MEDIA_TYPES = ['text/csv', 'text/plain', 'application/json', 'application/octet-stream', 'multipart/form-data'] as const;
+export const UPLOAD_MEDIA_TYPES = [
+  'text/csv',
+  'text/plain',
+  'application/json',
+  'application/octet-stream',
+  'multipart/form-data',
+] as const;
 
 function mediaTypeOf(contentType: string): string {
   return (contentType.split(';', 1)[0] ?? '').trim().toLowerCase();
@@ -103,10 +109,17 @@ function parseJsonBytes(bytes: Uint8Array): unknown {
 
 function firstLine(bytes: Uint8Array): string {
   const end = bytes.indexOf(0x0a);
-  return new TextDecoder().decode(bytes.subarray(0, end < 0 ? Math.min(bytes.byteLength, 65_536) : end)).replace(/^\uFEFF/, '').replace(/\r$/, '');
+  return new TextDecoder()
+    .decode(bytes.subarray(0, end < 0 ? Math.min(bytes.byteLength, 65_536) : end))
+    .replace(/^\uFEFF/, '')
+    .replace(/\r$/, '');
 }
 
-const unquoted = (cell: string) => cell.trim().replace(/^"(.*)"$/, '$1').trim();
+const unquoted = (cell: string) =>
+  cell
+    .trim()
+    .replace(/^"(.*)"$/, '$1')
+    .trim();
 
 /** True when every cell of the first line is a number: a legacy CSV without a header. */
 function isHeaderless(line: string): boolean {
@@ -119,7 +132,11 @@ function shiftLines(err: unknown): unknown {
   if (!(err instanceof VigilError)) return err;
   const fix = (text: string) => text.replace(/\bline (\d+)/g, (_, n: string) => `line ${Number(n) - 1}`);
   const details = err.details?.map((d) => ({ field: d.field, message: fix(d.message) }));
-  return new VigilError(err.code, { ...err.params, ...(typeof err.params.reason === 'string' ? { reason: fix(err.params.reason) } : {}) }, { details });
+  return new VigilError(
+    err.code,
+    { ...err.params, ...(typeof err.params.reason === 'string' ? { reason: fix(err.params.reason) } : {}) },
+    { details },
+  );
 }
 
 function noChannelsFor(format: string): VigilError {
@@ -155,10 +172,14 @@ export function decodeUpload(
   if (declared.channels && !lenient) throw noChannelsFor(format === 'csv' ? 'CSV' : 'JSON');
   if (format === 'json') {
     const body = parseJsonBytes(file.bytes);
-    const record = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+    const record =
+      typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
     const kind = declared.kind ?? (record?.kind as DataKind | undefined) ?? fallback.kind;
     // Only a rate-less sample set takes the fallback rate; a stated rate must stand on its own.
-    const withRate = record && kind !== 'features' && record.rate === undefined && fallback.rate !== undefined ? { ...record, rate: fallback.rate } : body;
+    const withRate =
+      record && kind !== 'features' && record.rate === undefined && fallback.rate !== undefined
+        ? { ...record, rate: fallback.rate }
+        : body;
     return parseJsonUpload(withRate, { kind, rate: declared.rate, limits });
   }
 
@@ -166,7 +187,9 @@ export function decodeUpload(
   const line = firstLine(file.bytes);
   if (lenient && isHeaderless(line)) {
     const width = line.split(',').length;
-    const names = declared.channels ?? (fallback.channels?.length === width ? fallback.channels : Array.from({ length: width }, (_, i) => `c${i + 1}`));
+    const names =
+      declared.channels ??
+      (fallback.channels?.length === width ? fallback.channels : Array.from({ length: width }, (_, i) => `c${i + 1}`));
     if (names.length !== width) throw invalid('channels', `channels names ${names.length} columns; the file has ${width}`);
     const text = `${names.join(',')}\n${new TextDecoder().decode(file.bytes)}`;
     try {

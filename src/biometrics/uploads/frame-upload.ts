@@ -25,7 +25,10 @@ function* frames(bytes: Uint8Array): Generator<{ frame: SampleFrame; offset: num
   for (let index = 0; offset < bytes.byteLength; index++) {
     const at = `frame ${index} (byte ${offset})`;
     if (bytes.byteLength - offset < FRAME_HEADER_BYTES) {
-      throw invalid(`/frames/${index}`, `${at}: ${bytes.byteLength - offset} bytes left, shorter than a ${FRAME_HEADER_BYTES}-byte header`);
+      throw invalid(
+        `/frames/${index}`,
+        `${at}: ${bytes.byteLength - offset} bytes left, shorter than a ${FRAME_HEADER_BYTES}-byte header`,
+      );
     }
     const width = SAMPLE_TYPES[view.getUint8(offset + 1)];
     const channels = view.getUint8(offset + 3);
@@ -59,19 +62,26 @@ export function parseFrameUpload(bytes: Uint8Array, options: FrameUploadOptions 
     } else {
       const expected = ((last as SampleFrame).seq + 1) % (FRAME_MAX_SEQ + 1);
       if (frame.stream !== first.stream) {
-        throw invalid(`/frames/${index}`, `frame ${index} belongs to stream ${frame.stream}; the upload started with stream ${first.stream}`);
+        throw invalid(
+          `/frames/${index}`,
+          `frame ${index} belongs to stream ${frame.stream}; the upload started with stream ${first.stream}`,
+        );
       }
       if (frame.channels !== first.channels) {
         throw invalid(`/frames/${index}`, `frame ${index} has ${frame.channels} channels; frame 0 has ${first.channels}`);
       }
       if (frame.seq !== expected) {
-        throw invalid(`/frames/${index}`, `frame ${index} has sequence ${frame.seq}, expected ${expected}: frames must be consecutive`);
+        throw invalid(
+          `/frames/${index}`,
+          `frame ${index} has sequence ${frame.seq}, expected ${expected}: frames must be consecutive`,
+        );
       }
     }
     rowsBeforeLast = rows;
     rows += frame.count;
     if (rows > limits.maxRows) throw tooMany('samples', rows, limits.maxRows, `/frames/${index}`);
-    if (rows * frame.channels > limits.maxCells) throw tooMany('cells', rows * frame.channels, limits.maxCells, `/frames/${index}`);
+    if (rows * frame.channels > limits.maxCells)
+      throw tooMany('cells', rows * frame.channels, limits.maxCells, `/frames/${index}`);
     // Float32 frames may be views into the body: copy (the body buffer is not ours to keep).
     chunks.push(Float32Array.from(frame.values));
     last = frame;
@@ -86,7 +96,10 @@ export function parseFrameUpload(bytes: Uint8Array, options: FrameUploadOptions 
   }
 
   // Timestamps of the first and last frame span rowsBeforeLast samples.
-  const implied = rowsBeforeLast > 0 && tail.timestamp > head.timestamp ? (1000 * rowsBeforeLast) / (tail.timestamp - head.timestamp) : undefined;
+  const implied =
+    rowsBeforeLast > 0 && tail.timestamp > head.timestamp
+      ? (1000 * rowsBeforeLast) / (tail.timestamp - head.timestamp)
+      : undefined;
   let rate: number;
   if (options.rate !== undefined) {
     rate = checkRate(options.rate, limits, 'query.rate');

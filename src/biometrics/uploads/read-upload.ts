@@ -40,7 +40,10 @@ export async function readUpload<P extends object>(
   const name = FILE_FIELDS.find((n) => n in form.files) ?? (names.length === 1 ? names[0] : undefined);
   if (name === undefined) {
     throw new VigilError('BODY_INVALID', {
-      reason: names.length === 0 ? 'the multipart form has no file part (name it "file")' : `several files (${names.join(', ')}); name the upload "file"`,
+      reason:
+        names.length === 0
+          ? 'the multipart form has no file part (name it "file")'
+          : `several files (${names.join(', ')}); name the upload "file"`,
     });
   }
   const twice = Object.keys(form.fields).filter((key) => key in query);

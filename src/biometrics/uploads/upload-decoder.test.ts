@@ -34,7 +34,11 @@ describe('UploadDecoder', () => {
     const bad = { bytes: Buffer.from('x,y\n1,2\n3,oops\n'), contentType: 'text/csv' };
     const err = await threaded.decode(bad, 'body', { rate: 20 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VigilError);
-    expect(err).toMatchObject({ code: 'SAMPLES_INVALID', status: 422, details: [{ field: '/rows/2/y', message: 'line 3, column y: "oops" is not a number' }] });
+    expect(err).toMatchObject({
+      code: 'SAMPLES_INVALID',
+      status: 422,
+      details: [{ field: '/rows/2/y', message: 'line 3, column y: "oops" is not a number' }],
+    });
     const tooMany = await threaded.decodeWindows(csv(), 'body', { rate: 20 }, {}, spec, 5).catch((e: unknown) => e);
     expect(tooMany).toMatchObject({ code: 'SAMPLES_TOO_MANY', message: 'Too many windows: 23 exceeds the limit of 5' });
   });

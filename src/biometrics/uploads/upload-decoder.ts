@@ -87,7 +87,10 @@ export class UploadDecoder {
     this.pool ??= this.createPool();
     const bytes = task.file.bytes;
     // Copy into a buffer of its own: the request's may be a view into a larger one.
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer) ? bytes : Uint8Array.from(bytes);
+    const own =
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)
+        ? bytes
+        : Uint8Array.from(bytes);
     const result = await this.pool.run(
       { ...task, file: { ...task.file, bytes: own } },
       { transferList: [own.buffer] as unknown as NonNullable<Parameters<Piscina['run']>[1]>['transferList'] },

@@ -11,7 +11,11 @@ const text = (body: string, contentType = 'text/csv', filename?: string): Upload
   filename,
 });
 
-function frames(count: number, perFrame: number, options: { channels?: number; rate?: number; seq?: (i: number) => number; stream?: (i: number) => number } = {}): Buffer {
+function frames(
+  count: number,
+  perFrame: number,
+  options: { channels?: number; rate?: number; seq?: (i: number) => number; stream?: (i: number) => number } = {},
+): Buffer {
   const channels = options.channels ?? 3;
   const rate = options.rate ?? 20;
   const parts: Uint8Array[] = [];
@@ -86,7 +90,15 @@ describe('binary frame uploads', () => {
   });
 
   it('reads int16 frames with their scale', () => {
-    const bytes = encodeFrame({ stream: 1, seq: 0, timestamp: 0, channels: 2, values: [0.5, -1.25, 2, 3], sampleType: 'int16', scale: 0.25 });
+    const bytes = encodeFrame({
+      stream: 1,
+      seq: 0,
+      timestamp: 0,
+      channels: 2,
+      values: [0.5, -1.25, 2, 3],
+      sampleType: 'int16',
+      scale: 0.25,
+    });
     expect(Array.from(parseFrameUpload(bytes, { rate: 10 }).data)).toEqual([0.5, -1.25, 2, 3]);
   });
 
@@ -96,7 +108,14 @@ describe('binary frame uploads', () => {
     ['a truncated frame', frames(2, 5).subarray(0, -3), /frame 1 \(byte 84\): frame is 81 bytes/],
     ['a short tail', Buffer.concat([frames(1, 5), Buffer.alloc(10)]), /frame 1 \(byte 84\): 10 bytes left/],
     ['a bad version', Buffer.from(frames(1, 5)).fill(9, 0, 1), /unsupported frame version 9/],
-    ['a NaN sample', Buffer.concat([frames(1, 5), Buffer.from(encodeFrame({ stream: 7, seq: 101, timestamp: 250, channels: 3, values: [1, 2, 3] })).fill(0xff, 24, 28)]), /not finite/],
+    [
+      'a NaN sample',
+      Buffer.concat([
+        frames(1, 5),
+        Buffer.from(encodeFrame({ stream: 7, seq: 101, timestamp: 250, channels: 3, values: [1, 2, 3] })).fill(0xff, 24, 28),
+      ]),
+      /not finite/,
+    ],
   ])('refuses %s, naming the frame', (_, bytes, message) => {
     const err = rejection(() => parseFrameUpload(bytes, { rate: 20 }));
     expect(err.code).toBe('SAMPLES_INVALID');
@@ -121,14 +140,18 @@ describe('decodeUpload', () => {
   it('refuses channel names for a format that names its own', () => {
     const err = rejection(() => decodeUpload(text('x\n1\n'), 'body', { rate: 1, channels: ['a'] }));
     expect(err.details?.[0]?.field).toBe('query.channels');
-    expect(rejection(() => decodeUpload({ bytes: frames(2, 2), contentType: 'application/octet-stream' }, 'body', { kind: 'features' })).message).toMatch(
-      /frames carry samples/,
-    );
+    expect(
+      rejection(() =>
+        decodeUpload({ bytes: frames(2, 2), contentType: 'application/octet-stream' }, 'body', { kind: 'features' }),
+      ).message,
+    ).toMatch(/frames carry samples/);
   });
 
   it('JSON: its own rate wins over a fallback; a rate-less sample set takes the fallback', () => {
     const json = (body: unknown) => text(JSON.stringify(body), 'application/json');
-    expect((decodeUpload(json({ rate: 5, channels: ['x'], samples: [[1]] }), 'body', {}, { rate: 20 }) as SampleSet).rate).toBe(5);
+    expect((decodeUpload(json({ rate: 5, channels: ['x'], samples: [[1]] }), 'body', {}, { rate: 20 }) as SampleSet).rate).toBe(
+      5,
+    );
     expect((decodeUpload(json({ channels: ['x'], samples: [[1]] }), 'body', {}, { rate: 20 }) as SampleSet).rate).toBe(20);
     const rows = decodeUpload(json({ columns: ['a', 'b'], rows: [[1, 2]] }), 'body', { kind: 'features' });
     expect(rows).toMatchObject({ kind: 'features', channels: ['a', 'b'], length: 1 });

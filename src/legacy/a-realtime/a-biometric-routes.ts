@@ -23,7 +23,10 @@ const failures = {
  * The uploaded `data`: a file part (as the document's "(FILE)" says), or a plain form field
  * holding the file's text, which DRF's request.data would equally have accepted.
  */
-function dataOf(files: Readonly<Record<string, UploadedFile>>, body: object): { bytes: Uint8Array; contentType: string; filename?: string } {
+function dataOf(
+  files: Readonly<Record<string, UploadedFile>>,
+  body: object,
+): { bytes: Uint8Array; contentType: string; filename?: string } {
   const file = files.data;
   if (file) return { bytes: file.bytes, contentType: file.contentType, filename: file.filename };
   const text = (body as { data?: unknown }).data;
