@@ -4,8 +4,8 @@
  *
  *   VIGIL_FUZZ_RUNS=5000 VIGIL_FUZZ_SEED=123 npx vitest run test/hardening
  *
- * VIGIL_FUZZ_RUNS   cases per target (an HTTP route, the control messages, the frame codec, an
- *                   upload parser); default 400. Each target still runs at least 100.
+ * VIGIL_FUZZ_RUNS   cases per HTTP route (default 150, at least 100); the socket fuzzer runs 5× as
+ *                   many sessions and each upload parser 20× as many cases (they are cheaper).
  * VIGIL_FUZZ_SEED   base seed; each target mixes in its own name, so targets do not share cases.
  *                   Default 20261123. A failing property prints its seed and path: pass them back
  *                   as VIGIL_FUZZ_SEED / VIGIL_FUZZ_PATH to replay only that case.
@@ -27,7 +27,7 @@ function positiveInt(name: string, fallback: number): number {
 
 export function fuzzSettings(): FuzzSettings {
   return {
-    runs: Math.max(100, positiveInt('VIGIL_FUZZ_RUNS', 400)),
+    runs: Math.max(100, positiveInt('VIGIL_FUZZ_RUNS', 150)),
     seed: positiveInt('VIGIL_FUZZ_SEED', 20261123),
     path: process.env.VIGIL_FUZZ_PATH || undefined,
   };

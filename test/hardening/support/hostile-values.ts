@@ -162,3 +162,41 @@ export const headerSafeString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 }),
   fc.constantFrom('', ' ', 'a'.repeat(500), '\u00ff\u00e9', 'null', '0', '-1', '__proto__', '../..'),
 );
+
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');
+
+/**
+ * JWT-shaped strings whose header and payload members are hostile (a kid that is a number, an
+ * object or a path; alg spelled oddly; crit, jku, jwk…): they get past the shape check and into
+ * header handling and key lookup, where a random string never reaches.
+ */
+export const forgedJwt: fc.Arbitrary<string> = fc
+  .record({
+    // Mostly the algorithm we accept, so the header gets past the algorithm check.
+    alg: fc.oneof(
+      { weight: 4, arbitrary: fc.constant('EdDSA') },
+      fc.constantFrom('none', 'HS512', 'HS256', 'RS256', 'eddsa', ''),
+      hostileValue,
+    ),
+    kid: fc.oneof(hostileString, hostileValue),
+    typ: fc.oneof(fc.constantFrom('at+jwt', 'JWT', undefined), hostileValue),
+    extra: fc.option(fc.tuple(fc.constantFrom('crit', 'jku', 'jwk', 'x5u', 'x5c', 'b64', 'zip', '__proto__'), hostileValue), {
+      nil: undefined,
+    }),
+    payload: fc.oneof(
+      hostileValue,
+      fc.record({
+        sub: hostileValue,
+        sid: hostileValue,
+        exp: hostileNumber,
+        iat: hostileNumber,
+        aud: hostileValue,
+        iss: hostileValue,
+      }),
+    ),
+    signature: fc.uint8Array({ maxLength: 80 }),
+  })
+  .map(({ alg, kid, typ, extra, payload, signature }) => {
+    const header = withOwn({ alg, kid, typ }, extra?.[0] ?? 'x-fuzz', extra?.[1] ?? 1);
+    return `${b64url(header)}.${b64url(payload)}.${Buffer.from(signature).toString('base64url')}`;
+  });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Route } from '../../../src/server/http/route.ts';
 import { abusiveJsonText, jsonBytes, multipart, withDuplicateKey, type JsonText } from './body-text.ts';
 import type { RawRequest } from './http-client.ts';
-import { headerSafeString, hostileString, hostileValue } from './hostile-values.ts';
+import { forgedJwt, headerSafeString, hostileString, hostileValue } from './hostile-values.ts';
 import { fuzzValue, type JsonSchema } from './schema-arbitrary.ts';
 import { uploadFor } from './upload-arbitraries.ts';
 
@@ -139,6 +139,7 @@ const authArbitrary = (route: Route): fc.Arbitrary<AuthChoice> => {
     { weight: 1, arbitrary: fc.nat().map<AuthChoice>((pick) => ({ kind: 'refresh-as-bearer', pick })) },
     { weight: 1, arbitrary: fc.nat().map<AuthChoice>((pick) => ({ kind: 'legacy-a', pick })) },
     { weight: wantsAdmin ? 5 : 1, arbitrary: fc.constant<AuthChoice>({ kind: 'admin' }) },
+    { weight: 2, arbitrary: forgedJwt.map<AuthChoice>((token) => ({ kind: 'raw', value: `Bearer ${token}` })) },
     {
       weight: 2,
       arbitrary: fc
