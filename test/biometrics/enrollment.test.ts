@@ -139,8 +139,10 @@ describe('enrolment end to end', () => {
       hopSamples: 25,
     });
     expect(JSON.stringify(reply.body)).not.toContain('onnx');
-    const audit = await gw.gateway.mongo.db.collection('audit').findOne({ event: 'biometric.enrolled', userId: owner.userId });
-    expect(audit).toMatchObject({ outcome: 'success', detail: { modelVersion: 1, enrollmentId: first.enrollmentId } });
+    await vi.waitFor(async () => {
+      const audit = await gw.gateway.mongo.db.collection('audit').findOne({ event: 'biometric.enrolled', userId: owner.userId });
+      expect(audit).toMatchObject({ outcome: 'success', detail: { modelVersion: 1, enrollmentId: first.enrollmentId } });
+    });
   });
 
   it('verifies: the documented shape, accepts the owner, rejects someone else, deterministic', async () => {

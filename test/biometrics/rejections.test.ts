@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { encodeFrame } from '../../protocol/frames.ts';
@@ -282,10 +282,13 @@ describe('enrolment lifecycle refusals', () => {
     expect(view).toMatchObject({ status: 'failed', progress: 0, error: { code: 'SAMPLES_INVALID' } });
     expect(view.error?.message).toMatch(/non-finite feature/);
     expect(view.modelVersion).toBeUndefined();
-    const audit = await gw.gateway.mongo.db
-      .collection('audit')
-      .findOne({ event: 'biometric.enrolled', outcome: 'failure', userId: uploader.userId });
-    expect(audit).toMatchObject({ detail: { enrollmentId: reply.body.enrollmentId, code: 'SAMPLES_INVALID' } });
+    // Audited by the worker's host right after it records the failure.
+    await vi.waitFor(async () => {
+      const audit = await gw.gateway.mongo.db
+        .collection('audit')
+        .findOne({ event: 'biometric.enrolled', outcome: 'failure', userId: uploader.userId });
+      expect(audit).toMatchObject({ detail: { enrollmentId: reply.body.enrollmentId, code: 'SAMPLES_INVALID' } });
+    });
     // Failed is final: no more uploads, and a commit says so.
     await refused(
       send(gw.url, 'POST', `/v1/biometrics/enrollments/${reply.body.enrollmentId}/commit`, uploader),
