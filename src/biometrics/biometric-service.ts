@@ -67,6 +67,11 @@ export interface BiometricServiceOptions {
 
 /** Enrolments that stay queued without a BullMQ job this long are queued again (a crash between the two writes). */
 const REQUEUE_AFTER_MS = 60_000;
+/**
+ * A failed job's host records the catalogued reason right after BullMQ marks the job failed;
+ * only a failure older than this, still unrecorded, is recorded by a status read instead.
+ */
+const FAILURE_GRACE_MS = 30_000;
 /** How often waitForEnrollment re-reads the record, in case a pub/sub event was missed. */
 const WAIT_POLL_MS = 1_000;
 
@@ -561,8 +566,8 @@ export class BiometricService {
         const state = await job.getState();
         if (state === 'active') status = 'training';
         if (typeof job.progress === 'number') progress = Math.min(1, Math.max(0, job.progress));
-        if (state === 'failed') {
-          // The job gave up but its failure never reached Mongo (the store was away at the time).
+        if (state === 'failed' && Date.now() - (job.finishedOn ?? Date.now()) > FAILURE_GRACE_MS) {
+          // The job gave up long ago but its failure never reached Mongo (the store was away).
           const reason = { reason: job.failedReason || 'the training job failed' };
           const error = {
             code: 'MODEL_TRAINING_FAILED' as const,

@@ -279,7 +279,7 @@ describe('enrolment lifecycle refusals', () => {
     );
     expect(reply.status).toBe(202);
     const view = await settled(gw.url, uploader, reply.body.enrollmentId);
-    expect(view).toMatchObject({ status: 'failed', progress: 0, error: { code: 'SAMPLES_INVALID' } });
+    expect(view, JSON.stringify(view.error)).toMatchObject({ status: 'failed', progress: 0, error: { code: 'SAMPLES_INVALID' } });
     expect(view.error?.message).toMatch(/non-finite feature/);
     expect(view.modelVersion).toBeUndefined();
     // Audited by the worker's host right after it records the failure.
