@@ -79,6 +79,7 @@ export function createIdentity(ctx: GatewayContext, notifier: Notifier): { servi
     notifier,
     rateLimiter,
     audit,
+    logger,
     options: {
       ttlSeconds: config.VIGIL_VERIFY_LINK_TTL_SECONDS,
       publicUrl: config.VIGIL_PUBLIC_URL,

@@ -68,24 +68,37 @@ export class CodeRequests {
     const target: CodeTarget = { channel: input.channel, to, purpose: input.purpose };
     if (meta.ip) await enforceLimit(rateLimiter, `codes:ip:${meta.ip}`, { limit: limits.perIpHourly, windowSeconds: 3600 });
     await codes.claimCooldown(target);
-    await enforceLimit(rateLimiter, `codes:to:${input.channel}:${to}`, { limit: limits.perDestinationHourly, windowSeconds: 3600 });
+    await enforceLimit(rateLimiter, `codes:to:${input.channel}:${to}`, {
+      limit: limits.perDestinationHourly,
+      windowSeconds: 3600,
+    });
 
     const account = await accounts.findByContact(input.channel, to);
     const deliver = this.shouldDeliver(input.purpose, account);
     const issued = await codes.issue(target, input.ttlSeconds ?? codes.ttlFor(target));
-    if (deliver) {
-      await notifier.send({
-        channel: input.channel,
-        to,
-        locale: input.locale ?? account?.locale ?? accounts.options.defaultLocale,
-        message: { template: 'code', purpose: input.purpose, code: issued.code, ttlSeconds: issued.expiresIn },
-      });
-    }
     await audit.record('code.sent', 'success', {
       ...meta,
       userId: account?.id,
       detail: { channel: input.channel, purpose: input.purpose, delivered: deliver },
     });
+    if (deliver) {
+      // Queued once the answer is on its way (this is the last step before it): the answer must
+      // take as long whether or not a message goes out, or its timing would tell who has an
+      // account. A failed enqueue is logged; the client asks again.
+      const message = {
+        channel: input.channel,
+        to,
+        locale: input.locale ?? account?.locale ?? accounts.options.defaultLocale,
+        message: { template: 'code' as const, purpose: input.purpose, code: issued.code, ttlSeconds: issued.expiresIn },
+      };
+      setImmediate(() =>
+        notifier
+          .send(message)
+          .catch((err: unknown) =>
+            this.deps.logger.warn({ err, purpose: input.purpose, channel: input.channel }, 'code delivery could not be queued'),
+          ),
+      );
+    }
     return { channel: input.channel, to, purpose: input.purpose, expiresIn: issued.expiresIn, resendIn: issued.resendIn };
   }
 
@@ -104,7 +117,8 @@ export class CodeRequests {
     const { codes, accounts, rateLimiter, audit, limits } = this.deps;
     const to = accounts.normalizeContact(input.channel, input.to, 'to');
     const target: CodeTarget = { channel: input.channel, to, purpose: input.purpose };
-    if (meta.ip) await enforceLimit(rateLimiter, `codes:verify:ip:${meta.ip}`, { limit: limits.verifyPerIpHourly, windowSeconds: 3600 });
+    if (meta.ip)
+      await enforceLimit(rateLimiter, `codes:verify:ip:${meta.ip}`, { limit: limits.verifyPerIpHourly, windowSeconds: 3600 });
     try {
       await codes.verify(target, input.code);
     } catch (err) {
@@ -120,14 +134,25 @@ export class CodeRequests {
     if (input.purpose === 'verify' && account) {
       account = (await accounts.markVerified(account, input.channel === 'email' ? 'email' : 'phone', meta, 'code')) ?? account;
     }
-    await audit.record('code.verified', 'success', { ...meta, userId: account?.id, detail: { channel: input.channel, purpose: input.purpose } });
+    await audit.record('code.verified', 'success', {
+      ...meta,
+      userId: account?.id,
+      detail: { channel: input.channel, purpose: input.purpose },
+    });
     return { ...target, account };
   }
 
   /** POST /v1/codes/verify: verifies, then hands out a single-use ticket for the next step. */
-  async verifyForTicket(input: CodeCheckInput, meta: RequestMeta = {}): Promise<{ ticket: string; expiresIn: number; account: Account | null }> {
+  async verifyForTicket(
+    input: CodeCheckInput,
+    meta: RequestMeta = {},
+  ): Promise<{ ticket: string; expiresIn: number; account: Account | null }> {
     const verified = await this.verifyCode(input, meta);
-    const { ticket, expiresIn } = await this.deps.tickets.issue({ purpose: verified.purpose, channel: verified.channel, to: verified.to });
+    const { ticket, expiresIn } = await this.deps.tickets.issue({
+      purpose: verified.purpose,
+      channel: verified.channel,
+      to: verified.to,
+    });
     return { ticket, expiresIn, account: verified.account };
   }
 }

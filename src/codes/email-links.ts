@@ -7,6 +7,7 @@ import type { Account } from '../accounts/account.ts';
 import type { AccountService, RequestMeta } from '../accounts/account-service.ts';
 import { enforceLimit } from '../accounts/rate-limit.ts';
 import type { Notifier } from '../notify/notifier.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 
 export interface EmailLinkOptions {
@@ -46,6 +47,7 @@ export class EmailLinks {
       notifier: Notifier;
       rateLimiter: RateLimiter;
       audit: AuditLog;
+      logger: Logger;
       options: EmailLinkOptions;
     },
   ) {}
@@ -68,7 +70,11 @@ export class EmailLinks {
       locale: options.locale ?? account.locale,
       message: { template: 'verify-link', url, ttlSeconds },
     });
-    await this.deps.audit.record('code.sent', 'success', { ...meta, userId: account.id, detail: { channel: 'email', purpose: 'verify', kind: 'link' } });
+    await this.deps.audit.record('code.sent', 'success', {
+      ...meta,
+      userId: account.id,
+      detail: { channel: 'email', purpose: 'verify', kind: 'link' },
+    });
     return { expiresIn: ttlSeconds };
   }
 
@@ -89,7 +95,15 @@ export class EmailLinks {
     }
     await enforceLimit(rateLimiter, `links:to:${to}`, { limit: options.perDestinationHourly, windowSeconds: 3600 });
     const account = await accounts.findByContact('email', to);
-    if (account && !account.emailVerifiedAt && account.status !== 'withdrawn') await this.send(account, { locale }, meta);
+    // Sent after answering: awaiting it only for unverified accounts would let the response time
+    // tell which addresses have one. A failure is logged; the client asks again.
+    if (account && !account.emailVerifiedAt && account.status !== 'withdrawn') {
+      setImmediate(() =>
+        this.send(account, { locale }, meta).catch((err: unknown) =>
+          this.deps.logger.warn({ err, userId: account.id }, 'verification link could not be sent'),
+        ),
+      );
+    }
   }
 
   /** Spends a link token: marks the email verified (activating an unverified account). */
@@ -99,8 +113,16 @@ export class EmailLinks {
     const account = claims ? await this.deps.accounts.findById(claims.userId) : null;
     // The address must still be the one the link went to.
     if (!claims || !account || account.email !== claims.email) {
-      await this.deps.audit.record('code.failed', 'failure', { ...meta, userId: account?.id, detail: { channel: 'email', purpose: 'verify', kind: 'link' } });
-      throw new VigilError('LINK_INVALID', {}, { details: [{ field: 'query.token', message: 'invalid, expired or already used' }] });
+      await this.deps.audit.record('code.failed', 'failure', {
+        ...meta,
+        userId: account?.id,
+        detail: { channel: 'email', purpose: 'verify', kind: 'link' },
+      });
+      throw new VigilError(
+        'LINK_INVALID',
+        {},
+        { details: [{ field: 'query.token', message: 'invalid, expired or already used' }] },
+      );
     }
     const updated = await this.deps.accounts.markVerified(account, 'email', meta, 'link');
     if (!updated) throw new VigilError('LINK_INVALID');
