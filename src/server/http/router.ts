@@ -43,6 +43,18 @@ const UWS_METHOD: Record<HttpMethod, 'get' | 'post' | 'put' | 'patch' | 'del'> =
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/**
+ * Framing a proxy in front could read differently from uWS (which takes the first Content-Length):
+ * the bytes after the body uWS sees would be a second, smuggled request (RFC 9112 §6.3).
+ */
+function ambiguousFraming(headers: Readonly<Record<string, string>>): string | undefined {
+  const length = headers['content-length'];
+  if (length === undefined) return undefined;
+  if (length.includes(',')) return 'more than one Content-Length';
+  if (headers['transfer-encoding'] !== undefined) return 'Content-Length together with Transfer-Encoding';
+  return undefined;
+}
+
 /** Counts requests in flight so shutdown can wait for them. */
 export class InFlight {
   private count = 0;
@@ -102,6 +114,7 @@ export class Router {
       const allow = methods.join(', ');
       app.any(path, (res, req) => {
         const info = this.copyRequest(res, req, path, []);
+        if (this.refuseAmbiguous(res, info)) return;
         this.fail(
           res,
           info,
@@ -115,8 +128,21 @@ export class Router {
   mountNotFound(app: TemplatedApp): void {
     app.any('/*', (res, req) => {
       const info = this.copyRequest(res, req, '/*', []);
+      if (this.refuseAmbiguous(res, info)) return;
       this.fail(res, info, new VigilError('ROUTE_NOT_FOUND', { method: info.method, path: info.path }));
     });
+  }
+
+  /** Drops the connection of a request whose framing is ambiguous (see ambiguousFraming); true if it did. */
+  private refuseAmbiguous(res: HttpResponse, info: RequestInfo): boolean {
+    const reason = ambiguousFraming(info.headers);
+    if (!reason) return false;
+    // uWS goes on parsing bytes already received after a response, even one that closes the
+    // connection, so only closing at once keeps a smuggled request from running. Nothing is
+    // answered, as uWS answers nothing to a request it cannot parse.
+    this.options.logger.warn({ requestId: info.requestId, ip: info.ip, reason }, 'ambiguous request framing: connection closed');
+    res.close();
+    return true;
   }
 
   /** Everything uWS' req offers must be read now: it is invalid after the first await. */
@@ -146,6 +172,7 @@ export class Router {
 
   private handle(compiled: CompiledRoute, res: HttpResponse, req: HttpRequest): void {
     const info = this.copyRequest(res, req, compiled.route.path, compiled.paramNames);
+    if (this.refuseAmbiguous(res, info)) return;
     const state = { aborted: false, abortListeners: [] as Array<() => void> };
     res.onAborted(() => {
       state.aborted = true;
