@@ -84,13 +84,27 @@ export function createDeliveryQueue(config: Config): Queue<DeliveryJob> {
   return new Queue<DeliveryJob>(QUEUE_NAMES.delivery, { ...queueConnection(config), defaultJobOptions: defaultJobOptions(config, 'delivery') });
 }
 
+/**
+ * How long a worker's lock on a job lasts unless renewed (renewed at half of it while the job
+ * runs; BullMQ's default is 30 s) and how often every worker looks for jobs whose lock lapsed
+ * (default 30 s). A worker process that dies mid-job holds its jobs until the lock lapses; the
+ * next stalled check hands them to a live worker: within 15 s rather than BullMQ's up to 60 s.
+ * Use for every worker: `new Worker(name, processor, { ...JOB_LOCK_OPTIONS, … })`.
+ */
+export const JOB_LOCK_OPTIONS = { lockDuration: 10_000, stalledInterval: 5_000 } as const satisfies Partial<WorkerOptions>;
+
 export function createDeliveryWorker(
   config: Config,
   processor: Processor<DeliveryJob>,
   options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
 ): Worker<DeliveryJob> {
   // Sending is I/O-bound (SMTP, HTTPS): several jobs at once per process.
-  return new Worker<DeliveryJob>(QUEUE_NAMES.delivery, processor, { concurrency: 8, ...options, ...queueConnection(config) });
+  return new Worker<DeliveryJob>(QUEUE_NAMES.delivery, processor, {
+    concurrency: 8,
+    ...JOB_LOCK_OPTIONS,
+    ...options,
+    ...queueConnection(config),
+  });
 }
 
 export function createTrainingQueue(config: Config): Queue<TrainingJob> {

@@ -72,9 +72,14 @@ function privateServer(name: string, port: number, dir: string, command: () => [
   return server;
 }
 
-export async function startPrivateRedis(): Promise<PrivateServer> {
+/**
+ * `persistent`: an append-only file fsynced on every write (production runs Redis append-only
+ * too, docker-compose.yml), so a stop and start keeps every acknowledged write.
+ */
+export async function startPrivateRedis(options: { persistent?: boolean } = {}): Promise<PrivateServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'vigil-redis-'));
+  const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const server = privateServer(
     'redis-server',
     port,
@@ -88,8 +93,7 @@ export async function startPrivateRedis(): Promise<PrivateServer> {
         String(port),
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...persistence,
         '--dir',
         dir,
         '--maxmemory-policy',
