@@ -1,0 +1,63 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { freePort } from '../../support/services.ts';
+
+/**
+ * A loopback TCP proxy a test can cut: `cut()` drops every connection through it and refuses new
+ * ones (a network partition between one gateway and Redis, while other processes still reach
+ * Redis directly); `restore()` lets connections through again.
+ */
+export interface TcpProxy {
+  port: number;
+  /** The upstream URL with the proxy's port in place of the real one. */
+  url(upstream: string): string;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const port = await freePort();
+  const open = new Set<Socket>();
+  let partitioned = false;
+  const server: Server = createServer((client) => {
+    if (partitioned) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(target.port, target.host);
+    open.add(client);
+    open.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const cut = () => {
+    partitioned = true;
+    for (const socket of open) socket.destroy();
+    open.clear();
+  };
+  return {
+    port,
+    url(upstream) {
+      const u = new URL(upstream);
+      u.port = String(port);
+      return u.toString();
+    },
+    cut,
+    restore() {
+      partitioned = false;
+    },
+    async close() {
+      cut();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
