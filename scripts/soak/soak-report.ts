@@ -9,8 +9,8 @@ export interface GatewaySample {
   loopDelayP50Ms: number;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
-  /** Event-loop utilisation (0–1) since the previous scrape. */
-  loopUtilisation: number;
+  /** Event-loop utilisation (0–1) since the previous scrape; exported by continuous verification when it is on. */
+  loopUtilisation: number | undefined;
   readySockets: number;
 }
 
@@ -49,7 +49,7 @@ export async function sampleGateway(url: string): Promise<GatewaySample> {
     loopDelayP50Ms: need('vigil_nodejs_eventloop_lag_p50_seconds') * 1000,
     loopDelayP99Ms: need('vigil_nodejs_eventloop_lag_p99_seconds') * 1000,
     loopDelayMaxMs: need('vigil_nodejs_eventloop_lag_max_seconds') * 1000,
-    loopUtilisation: metric(text, 'vigil_nodejs_eventloop_utilization') ?? 0,
+    loopUtilisation: metric(text, 'vigil_nodejs_eventloop_utilization'),
     readySockets: metric(text, 'vigil_ws_connections', 'phase="ready"') ?? 0,
   };
 }
@@ -152,7 +152,7 @@ export function formatRow(row: SoakRow, intervalSeconds: number): string {
       `${row.gateway.loopDelayP50Ms.toFixed(1)}/${row.gateway.loopDelayP99Ms.toFixed(1)}/${row.gateway.loopDelayMaxMs.toFixed(0)}`,
       19,
     ),
-    pad(row.gateway.loopUtilisation.toFixed(2), 4),
+    pad(row.gateway.loopUtilisation === undefined ? 'n/a' : row.gateway.loopUtilisation.toFixed(2), 4),
     pad(row.generatorLoopP99Ms.toFixed(1), 10),
   ].join(' | ');
 }
