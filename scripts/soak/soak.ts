@@ -70,6 +70,22 @@ async function run(options: SoakOptions): Promise<void> {
     const accounts = await makeAccounts(url, accountCount, (done) => {
       if (done % 100 === 0) say(`  ${done}/${accountCount}`);
     });
+    // Baseline of the same run: the gateway idle (accounts made, no sockets, no HTTP) for one interval.
+    const idleFrom = await sampleGateway(url);
+    const idleFromAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, options.sampleSeconds * 1000));
+    const idleTo = await sampleGateway(url);
+    const idle = {
+      rssMiB: Math.round(idleTo.rssMiB * 10) / 10,
+      heapUsedMiB: Math.round(idleTo.heapUsedMiB * 10) / 10,
+      cpuPercent: Math.round(((idleTo.cpuSeconds - idleFrom.cpuSeconds) / ((Date.now() - idleFromAt) / 1000)) * 1000) / 10,
+      loopDelayP50Ms: Math.round(idleTo.loopDelayP50Ms * 10) / 10,
+      loopDelayP99Ms: Math.round(idleTo.loopDelayP99Ms * 10) / 10,
+      loopDelayMaxMs: Math.round(idleTo.loopDelayMaxMs * 10) / 10,
+    };
+    say(
+      `idle gateway (baseline): RSS ${idle.rssMiB} MiB, heap ${idle.heapUsedMiB} MiB, CPU ${idle.cpuPercent} %, event-loop delay p50/p99/max ${idle.loopDelayP50Ms}/${idle.loopDelayP99Ms}/${idle.loopDelayMaxMs} ms`,
+    );
     traffic.value = new SoakTraffic(url, accounts, options);
     say(`opening ${options.sockets} sockets…`);
     await traffic.value.open((ready) => {
@@ -116,6 +132,7 @@ async function run(options: SoakOptions): Promise<void> {
         loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
       },
       options,
+      idle,
       summary,
       rows,
     };
@@ -123,6 +140,9 @@ async function run(options: SoakOptions): Promise<void> {
     else {
       say('');
       say(`summary after ${summary.minutes} min (growth fitted from t = ${options.warmupSeconds} s on):`);
+      say(
+        `  idle baseline: RSS ${idle.rssMiB} MiB, heap ${idle.heapUsedMiB} MiB, CPU ${idle.cpuPercent} %, event-loop delay p99 ${idle.loopDelayP99Ms} ms`,
+      );
       say(
         `  RSS  ${summary.rss.first} → ${summary.rss.last} MiB (min ${summary.rss.min}, max ${summary.rss.max}), ${summary.rss.slopePerMinute} MiB/min`,
       );
