@@ -39,7 +39,14 @@ type BodyPlan =
   | { kind: 'json'; value: unknown; contentType: string; duplicate?: { key: string; value: unknown } }
   | { kind: 'text'; text: JsonText; contentType: string }
   | { kind: 'urlencoded'; value: unknown; extra: string }
-  | { kind: 'multipart'; value: unknown; close: boolean; boundary: string | undefined }
+  /** `file`: an upload part (legacy A's `data` file of make_model / check_user, and the like). */
+  | {
+      kind: 'multipart';
+      value: unknown;
+      close: boolean;
+      boundary: string | undefined;
+      file?: { name: string; bytes: Buffer; type: string };
+    }
   | { kind: 'bytes'; bytes: Buffer; contentType: string };
 
 export interface HttpCase {
@@ -237,7 +244,20 @@ function bodyArbitrary(route: Route): fc.Arbitrary<BodyPlan> {
         {
           weight: 2,
           arbitrary: fc
-            .record({ value, close: fc.boolean(), boundary: fc.constantFrom(undefined, 'b', '-'.repeat(71)) })
+            .record({
+              value,
+              close: fc.boolean(),
+              boundary: fc.constantFrom(undefined, 'b', '-'.repeat(71)),
+              file: fc.option(
+                fc
+                  .tuple(
+                    fc.constantFrom('data', 'file', 'avatar'),
+                    fc.constantFrom('text/csv', 'application/json', 'application/octet-stream'),
+                  )
+                  .chain(([name, type]) => uploadFor(type).map(({ bytes }) => ({ name, bytes, type }))),
+                { nil: undefined },
+              ),
+            })
             .map<BodyPlan>((b) => ({ kind: 'multipart', ...b })),
         },
       );
@@ -357,10 +377,11 @@ export function materialize(route: Route, c: HttpCase, credentials: Credentials)
     }
     case 'multipart': {
       const v = value(b.value);
-      const parts =
+      const parts: Parameters<typeof multipart>[0] =
         v && typeof v === 'object' && !Array.isArray(v)
           ? Object.entries(v).map(([name, item]) => ({ name, value: formText(item) }))
           : [];
+      if (b.file) parts.push({ name: b.file.name, value: b.file.bytes, filename: `${b.file.name}.bin`, type: b.file.type });
       const form = multipart(parts, { close: b.close, ...(b.boundary ? { boundary: b.boundary } : {}) });
       body = form.bytes;
       headers['content-type'] = form.contentType;
