@@ -81,7 +81,10 @@ export function queueConnection(config: Config): { connection: ConnectionOptions
 }
 
 export function createDeliveryQueue(config: Config): Queue<DeliveryJob> {
-  return new Queue<DeliveryJob>(QUEUE_NAMES.delivery, { ...queueConnection(config), defaultJobOptions: defaultJobOptions(config, 'delivery') });
+  return new Queue<DeliveryJob>(QUEUE_NAMES.delivery, {
+    ...queueConnection(config),
+    defaultJobOptions: defaultJobOptions(config, 'delivery'),
+  });
 }
 
 /**
@@ -108,7 +111,10 @@ export function createDeliveryWorker(
 }
 
 export function createTrainingQueue(config: Config): Queue<TrainingJob> {
-  return new Queue<TrainingJob>(QUEUE_NAMES.training, { ...queueConnection(config), defaultJobOptions: defaultJobOptions(config, 'training') });
+  return new Queue<TrainingJob>(QUEUE_NAMES.training, {
+    ...queueConnection(config),
+    defaultJobOptions: defaultJobOptions(config, 'training'),
+  });
 }
 
 /** BullMQ job id of an enrolment's training: one job per enrolment, so a repeated commit cannot queue two. */
