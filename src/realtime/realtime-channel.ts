@@ -56,6 +56,8 @@ export class RealtimeChannel {
   private readonly wheel: DeadlineWheel<StreamConnection>;
   private readonly env: ConnectionEnv;
   private readonly unsubscribe: Array<() => void> = [];
+  /** A resync that could not check every session yet, due again. */
+  private resyncRetry: NodeJS.Timeout | undefined;
   private sequence = 0;
   private readonly counts = { 'awaiting-auth': 0, ready: 0 };
 
@@ -117,6 +119,7 @@ export class RealtimeChannel {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.resyncRetry);
     this.wheel.stop();
     for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
     await this.options.quota.retire();
@@ -480,18 +483,28 @@ export class RealtimeChannel {
 
   /** Revocations may have been missed: re-check every session that has a socket here. */
   private async resync(): Promise<void> {
+    clearTimeout(this.resyncRetry);
     const sessions = [...this.bySession.entries()];
     this.options.logger.info({ sessions: sessions.length }, 'revocation channel resynced; re-checking socket sessions');
+    let unanswered = 0;
     for (let i = 0; i < sessions.length; i += 100) {
       const batch = sessions.slice(i, i + 100);
       const live = await Promise.all(
         batch.map(([sessionId, conns]) =>
-          this.options.sessions.isLive(sessionId, [...conns][0]?.principal.userId).catch(() => true),
+          this.options.sessions.isLive(sessionId, [...conns][0]?.principal.userId).catch(() => undefined),
         ),
       );
       batch.forEach(([sessionId, conns], index) => {
-        if (!live[index]) this.revoked({ userId: [...conns][0]?.principal.userId ?? '', sessionIds: [sessionId] });
+        if (live[index] === undefined) unanswered++;
+        else if (!live[index]) this.revoked({ userId: [...conns][0]?.principal.userId ?? '', sessionIds: [sessionId] });
       });
+    }
+    // The subscriber can be back before the command connection the checks use: a session Redis
+    // could not answer for is not "live", it is unchecked. Check again until every one is.
+    if (unanswered > 0) {
+      this.options.logger.warn({ sessions: unanswered }, 'could not re-check every socket session; retrying in 1 s');
+      this.resyncRetry = setTimeout(() => void this.resync(), 1_000);
+      this.resyncRetry.unref();
     }
   }
 

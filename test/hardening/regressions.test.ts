@@ -1,8 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { STREAM_PATH, STREAM_SUBPROTOCOL } from '../../protocol/messages.ts';
+import { SessionService } from '../../src/sessions/session-service.ts';
 import { ERRORS } from '../../protocol/errors.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { systemRoutes } from '../../src/server/system-routes.ts';
-import type { TestGateway } from '../support/gateway.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startPrivateRedis, type PrivateServer } from '../support/services.ts';
 import { signUpMember } from './support/accounts.ts';
 import { multipart } from './support/body-text.ts';
 import { startFuzzGateway } from './support/fuzz-gateway.ts';
@@ -216,5 +221,44 @@ describe('regressions found by fuzzing', () => {
     }
     expect(problems).toEqual([]);
     expect(ERRORS.BODY_TOO_LARGE.status).toBe(413);
+  });
+});
+
+describe('regressions found by fault injection', () => {
+  let redis: PrivateServer;
+  let own: TestGateway;
+  beforeAll(async () => {
+    // Its own Redis, so the test can cut pub/sub connections without touching anyone else's.
+    redis = await startPrivateRedis();
+    own = await startTestGateway({ REDIS_URL: redis.url, VIGIL_CV_ENABLED: 'false' });
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await own?.close();
+    await redis?.destroy();
+  });
+
+  it('resync race: a session revoked while the revocation channel was down is closed even when the first re-check cannot reach Redis (src/realtime/realtime-channel.ts)', async () => {
+    const member = await signUpMember(own.url, 'rs');
+    const ws = new WebSocket(own.url.replace(/^http/, 'ws') + STREAM_PATH, [STREAM_SUBPROTOCOL], {
+      headers: { authorization: `Bearer ${member.accessToken}` },
+    });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('message', () => resolve());
+      ws.once('error', reject);
+    });
+    // Revoked without the message reaching this gateway: its session is simply gone from Redis.
+    await own.gateway.redis.del(`sess:${member.sessionId}`);
+    // The first re-check fails, as it does when the subscriber reconnects before the command connection.
+    vi.spyOn(SessionService.prototype, 'isLive').mockRejectedValueOnce(new Error('Connection is closed.'));
+    const admin = new Redis(redis.url);
+    try {
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    } finally {
+      admin.disconnect();
+    }
+    // It used to count as live and the socket stayed open for good; now the check is repeated.
+    expect(await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 5_000))])).toBe(4520);
   });
 });
