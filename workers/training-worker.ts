@@ -7,7 +7,7 @@ import type { TrainingOutcome } from '../src/biometrics/enrollment/training-job.
 import type { Config } from '../src/config/schema.ts';
 import type { Logger } from '../src/observability/logger.ts';
 import { connectMongo, type MongoStore } from '../src/storage/mongo.ts';
-import { QUEUE_NAMES, queueConnection, type TrainingJob } from '../src/storage/queues.ts';
+import { JOB_LOCK_OPTIONS, QUEUE_NAMES, queueConnection, type TrainingJob } from '../src/storage/queues.ts';
 import { connectRedis, createRedis } from '../src/storage/redis.ts';
 import type { TrainingThreadData } from './training-processor.ts';
 
@@ -77,6 +77,8 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
   const threadData: TrainingThreadData = { config };
   const worker = new Worker<TrainingJob, TrainingOutcome>(QUEUE_NAMES.training, file, {
     ...queueConnection(config),
+    // A job of a worker process that died is taken over within ~15 s, not BullMQ's up to a minute.
+    ...JOB_LOCK_OPTIONS,
     concurrency: config.VIGIL_TRAINING_CONCURRENCY,
     useWorkerThreads: true,
     workerThreadsOptions: {
