@@ -44,13 +44,25 @@ export async function ensureModels(options: {
   const started = performance.now();
   const result: ModelPreparation = { existing: 0, enrolled: 0, failed: 0, seconds: 0 };
   const pending: Array<{ token: string; id: string; index: number }> = [];
+  // Which accounts already have a model: a few questions at a time.
+  const has = new Array<boolean>(sessions.length).fill(false);
+  let next = 0;
+  const ask = async () => {
+    while (next < sessions.length) {
+      const index = next++;
+      const model = await api(baseUrl, sessions[index]!.accessToken, '/v1/biometrics/model');
+      if (model.status !== 200 && model.status !== 404) {
+        throw new Error(`GET /v1/biometrics/model answered ${model.status}: ${JSON.stringify(model.json)}`);
+      }
+      has[index] = model.status === 200;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, ask));
   for (const [index, pair] of sessions.entries()) {
-    const model = await api(baseUrl, pair.accessToken, '/v1/biometrics/model');
-    if (model.status === 200) {
+    if (has[index]) {
       result.existing++;
       continue;
     }
-    if (model.status !== 404) throw new Error(`GET /v1/biometrics/model answered ${model.status}: ${JSON.stringify(model.json)}`);
     const subject = source.subjects[index % source.subjects.length]!;
     const upload = await api(baseUrl, pair.accessToken, `/v1/biometrics/enrollments?rate=${source.rate}&modality=motion`, {
       method: 'POST',
@@ -60,21 +72,22 @@ export async function ensureModels(options: {
     if (upload.status !== 202) throw new Error(`enrolment upload answered ${upload.status}: ${JSON.stringify(upload.json)}`);
     pending.push({ token: pair.accessToken, id: String(upload.json.enrollmentId), index });
   }
-  // Training runs in the gateway's BullMQ worker, one job after another; wait for all of them.
+  // Training runs in the gateway's BullMQ worker, one job after another, so jobs finish in the
+  // order they were queued: ask about the oldest few only.
   let done = result.existing;
   options.onProgress?.(done, sessions.length);
   while (pending.length > 0) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    for (let i = pending.length - 1; i >= 0; i--) {
-      const { token, id } = pending[i]!;
-      const view = await api(baseUrl, token, `/v1/biometrics/enrollments/${id}`);
+    const oldest = pending.slice(0, 4);
+    const views = await Promise.all(oldest.map(({ token, id }) => api(baseUrl, token, `/v1/biometrics/enrollments/${id}`)));
+    views.forEach((view, i) => {
       const status = view.json.status;
-      if (status !== 'ready' && status !== 'failed') continue;
-      pending.splice(i, 1);
+      if (status !== 'ready' && status !== 'failed') return;
+      pending.splice(pending.indexOf(oldest[i]!), 1);
       if (status === 'ready') result.enrolled++;
       else result.failed++;
       options.onProgress?.(++done, sessions.length);
-    }
+    });
   }
   result.seconds = Math.round((performance.now() - started) / 1000);
   return result;

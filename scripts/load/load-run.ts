@@ -147,9 +147,16 @@ export class LoadRun {
     const waiters: Array<() => void> = [];
     const slotFree = () => (inFlight < concurrency ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)));
     const attempts: Array<Promise<void>> = [];
-    for (let i = 0; i < connections; i++) {
+    // Round-robin over the accounts (socket k of every account, then k + 1): each account's first
+    // socket makes the gateway load that user's state (session, model), so those loads overlap.
+    const accounts = Math.ceil(connections / perUser);
+    const order: number[] = [];
+    for (let k = 0; k < perUser; k++) {
+      for (let a = 0; a < accounts; a++) if (a * perUser + k < connections) order.push(a * perUser + k);
+    }
+    for (const [n, i] of order.entries()) {
       if (ramp > 0) {
-        const due = this.connectStartedAt + (i * ramp * 1000) / connections;
+        const due = this.connectStartedAt + (n * ramp * 1000) / connections;
         const wait = due - performance.now();
         if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       }

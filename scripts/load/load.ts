@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   const accounts = Math.ceil(options.connections / options.perUser);
   const perRun = options.ramp + options.settle + options.duration + 60;
   // Models are trained once per account (seconds each, one after another in the gateway's worker).
-  const budgetSeconds = accounts * (options.verify ? 6 : 1) + perRun * (options.baseline ? 2 : 1) + 120;
+  const budgetSeconds = accounts * (options.verify ? 20 : 1) + perRun * (options.baseline ? 2 : 1) + 120;
   const hardStop = setTimeout(() => {
     say(`load: run exceeded its time budget of ${budgetSeconds} s; exiting`);
     process.exit(3);

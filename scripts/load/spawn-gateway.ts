@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,7 +51,10 @@ export async function spawnLoadGateway(perUser: number, verify = false): Promise
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the gateway did not start within 30 s:\n${output}`)), 30_000);
+    // LOAD_GATEWAY_LOG=file keeps the gateway's whole log (a crash under load is otherwise lost).
+    const log = process.env.LOAD_GATEWAY_LOG ? createWriteStream(process.env.LOAD_GATEWAY_LOG, { flags: 'a' }) : undefined;
     const onData = (chunk: Buffer) => {
+      log?.write(chunk);
       if (output.length < 64_000) output += chunk.toString();
       const match = /"port":(\d+).*"msg":"listening"/.exec(output);
       if (match) {
