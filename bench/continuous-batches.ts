@@ -51,7 +51,10 @@ const maxModels = Math.max(...modelMixes);
 // Distinct logistic-cohort models, as distinct users have.
 const models: BatchModel[] = Array.from({ length: maxModels }, (_, k) => {
   const [owner, ...cohort] = syntheticPeople(6, D, 60, 1000 + k);
-  return batchModel(scoringModel(`bench-user-${k}:1`, exportDetector(trainDetector('logistic-cohort', { genuine: owner!, cohort }), D)), spec);
+  return batchModel(
+    scoringModel(`bench-user-${k}:1`, exportDetector(trainDetector('logistic-cohort', { genuine: owner!, cohort }), D)),
+    spec,
+  );
 });
 // Gait-like raw samples to cut windows from.
 const raw = Float32Array.from({ length: 4000 * C }, (_, i) => Math.sin(i / 7) * 9.8 + ((i * 7919) % 13) / 13);
@@ -78,7 +81,11 @@ function fill(n: number, m: number, rows: 'samples' | 'features', extractor: Fea
 }
 
 async function measure(inFlight: number, n: number, task: () => Promise<unknown>): Promise<Round> {
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   const deadline = performance.now() + seconds * 1000;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -96,7 +103,7 @@ async function measure(inFlight: number, n: number, task: () => Promise<unknown>
   const cpu = process.cpuUsage(cpu0);
   return {
     windowsPerSecond: windows / elapsed,
-    cpuMicrosPerWindow: ((cpu.user + cpu.system) / windows),
+    cpuMicrosPerWindow: (cpu.user + cpu.system) / windows,
     p50: histogram.getValueAtPercentile(50),
     p99: histogram.getValueAtPercentile(99),
   };
@@ -104,32 +111,50 @@ async function measure(inFlight: number, n: number, task: () => Promise<unknown>
 
 function median(rs: Round[]): Round {
   const pick = (k: keyof Round) => rs.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rs.length / 2)]!;
-  return { windowsPerSecond: pick('windowsPerSecond'), cpuMicrosPerWindow: pick('cpuMicrosPerWindow'), p50: pick('p50'), p99: pick('p99') };
+  return {
+    windowsPerSecond: pick('windowsPerSecond'),
+    cpuMicrosPerWindow: pick('cpuMicrosPerWindow'),
+    p50: pick('p50'),
+    p99: pick('p99'),
+  };
 }
 
 async function main(): Promise<void> {
   const version = (name: string) =>
-    (JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
-  console.log(`socket micro-batches — logistic-cohort models, D=${D}, ${W}-sample windows × ${C} axes, ${rounds} rounds × ${seconds} s, medians`);
+    (JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string })
+      .version;
+  console.log(
+    `socket micro-batches — logistic-cohort models, D=${D}, ${W}-sample windows × ${C} axes, ${rounds} rounds × ${seconds} s, medians`,
+  );
   console.log(
     `machine: ${cpus()[0]?.model ?? 'unknown'} × ${availableParallelism()} cores, Linux ${release()}; node ${process.version}, ` +
       `onnxruntime-node ${version('onnxruntime-node')}, piscina ${version('piscina')}; pool threads ${threads}`,
   );
-  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   const extractor = new FeatureExtractor(spec);
   const sessions = new SessionCache<ort.InferenceSession>(1024, (s) => s.release());
   const local = (task: WindowBatchTask) =>
-    scoreWindowBatch(task, (ref) => sessions.get(ref.key, () => ort.InferenceSession.create(new Uint8Array(ref.bytes).slice(), SESSION_OPTIONS)));
+    scoreWindowBatch(task, (ref) =>
+      sessions.get(ref.key, () => ort.InferenceSession.create(new Uint8Array(ref.bytes).slice(), SESSION_OPTIONS)),
+    );
   const pool = new ScoringPool({ threads, maxSessionsPerWorker: 1024 });
 
   // Warm up: JIT, every session in every worker.
   for (let i = 0; i < 8; i++) {
     await local(fill(64, maxModels, 'samples', extractor).seal());
-    await Promise.all(Array.from({ length: threads * 4 }, () => pool.scoreWindowBatch(fill(64, maxModels, 'samples', extractor).seal())));
+    await Promise.all(
+      Array.from({ length: threads * 4 }, () => pool.scoreWindowBatch(fill(64, maxModels, 'samples', extractor).seal())),
+    );
   }
 
-  console.log('\nbatch  models  mode                             windows/s  CPU µs/window  batch p50 µs  p99 µs  pool/in-process');
+  console.log(
+    '\nbatch  models  mode                             windows/s  CPU µs/window  batch p50 µs  p99 µs  pool/in-process',
+  );
   for (const n of batchSizes) {
     for (const m of modelMixes) {
       if (m > n) continue;
@@ -170,7 +195,11 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average at end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   await pool.close();
   await sessions.clear();
 }
