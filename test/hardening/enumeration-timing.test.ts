@@ -100,18 +100,22 @@ describe('enumeration-safe recovery and verification', () => {
     );
   });
 
-  it('legacy logins that promise one answer for unknown users and wrong passwords (A, D) keep it in time too', async () => {
-    await indistinguishable(
-      () => post('/server/members/login/', { username: member.username, password: 'not the password' }),
-      () => post('/server/members/login/', { username: `nobody${n++}`, password: 'not the password' }),
-      30,
-      BCRYPT_TOLERANCE,
-    );
-    await indistinguishable(
-      () => post('/token/', { email: member.email, password: 'not the password' }),
-      () => post('/token/', { email: `nobody${n++}@hardening.test`, password: 'not the password' }),
-      30,
-      BCRYPT_TOLERANCE,
-    );
-  });
+  it(
+    'legacy logins that promise one answer for unknown users and wrong passwords (A, D) keep it in time too',
+    { timeout: 120_000 },
+    async () => {
+      await indistinguishable(
+        () => post('/server/members/login/', { username: member.username, password: 'not the password' }),
+        () => post('/server/members/login/', { username: `nobody${n++}`, password: 'not the password' }),
+        30,
+        BCRYPT_TOLERANCE,
+      );
+      await indistinguishable(
+        () => post('/token/', { email: member.email, password: 'not the password' }),
+        () => post('/token/', { email: `nobody${n++}@hardening.test`, password: 'not the password' }),
+        30,
+        BCRYPT_TOLERANCE,
+      );
+    },
+  );
 });
