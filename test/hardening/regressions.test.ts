@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { STREAM_PATH, STREAM_SUBPROTOCOL } from '../../protocol/messages.ts';
+import { Notifier } from '../../src/notify/notifier.ts';
 import { SessionService } from '../../src/sessions/session-service.ts';
 import { ERRORS } from '../../protocol/errors.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -194,6 +195,42 @@ describe('regressions found by fuzzing', () => {
         body: Buffer.from(JSON.stringify({ token })),
       });
       expect(JSON.parse(introspection.body.toString())).toEqual({ active: false, code: 'TOKEN_MALFORMED' });
+    }
+  });
+
+  it('enumeration by timing: code and link requests answer without waiting for the mail to be queued, so an existing account is not slower (src/codes/code-requests.ts, src/codes/email-links.ts)', async () => {
+    // A slow queue makes any wait visible: before the fix the answer for an existing account
+    // came after the enqueue (3–18 ms in normal operation, measured by enumeration-timing.test.ts).
+    const send = Notifier.prototype.send;
+    const spy = vi.spyOn(Notifier.prototype, 'send').mockImplementation(async function (this: Notifier, request) {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return send.call(this, request);
+    });
+    try {
+      const member = await signUpMember(gw.url, 'en');
+      const timed = async (path: string, body: unknown) => {
+        const started = performance.now();
+        const res = await http.send({
+          method: 'POST',
+          path,
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.from(JSON.stringify(body)),
+        });
+        return { status: res.status, ms: performance.now() - started };
+      };
+      for (const [path, body] of [
+        ['/v1/codes', { channel: 'email', to: member.email, purpose: 'reset' }],
+        ['/v1/codes', { channel: 'sms', to: member.phone, purpose: 'login' }],
+        ['/v1/accounts/verification-link', { email: member.email }],
+      ] as const) {
+        const answer = await timed(path, body);
+        expect(answer.status, path).toBe(202);
+        expect(answer.ms, `${path} waited for the queue`).toBeLessThan(300);
+      }
+      // The mail still goes out, after the answer.
+      await vi.waitFor(() => expect(spy).toHaveBeenCalledTimes(3), { timeout: 5_000 });
+    } finally {
+      spy.mockRestore();
     }
   });
 
