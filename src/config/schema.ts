@@ -379,9 +379,9 @@ export const ConfigSchema = Type.Object({
     description: 'Longest a window waits for its micro-batch to fill before the batch is sent anyway.',
   }),
   VIGIL_CV_MAX_PENDING_WINDOWS: Type.Integer({
-    default: 8_192,
+    default: 1_024,
     minimum: 1,
-    description: 'Windows waiting for or in scoring, at most; beyond, new windows are dropped and reported (SCORING_OVERLOADED).',
+    description: 'Windows waiting for or in scoring, at most; beyond, new windows are dropped and reported (SCORING_OVERLOADED), so overload never becomes seconds of latency.',
   }),
   VIGIL_CV_FEATURES: Type.Union([Type.Literal('worker'), Type.Literal('main')], {
     default: 'worker',

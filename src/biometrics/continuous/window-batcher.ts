@@ -17,7 +17,10 @@ export interface WindowBatcherOptions {
   deadlineMs: number;
   /**
    * Windows waiting for or in scoring, at most; beyond, new windows are dropped and reported
-   * (SCORING_OVERLOADED) instead of queueing unbounded latency. VIGIL_CV_MAX_PENDING_WINDOWS, default 8192.
+   * (SCORING_OVERLOADED) instead of queueing unbounded latency. VIGIL_CV_MAX_PENDING_WINDOWS, default 1024
+   * (16 full batches: at 8,000 windows/s about 130 ms of backlog). A deeper queue only turns an
+   * overload into seconds of latency, then into scoring timeouts whose killed workers must
+   * restart and reload their sessions — a spiral measured at 8,000 devices.
    */
   maxPendingWindows: number;
   /** Where features are computed: `worker` (rows are raw windows) or `main`. VIGIL_CV_FEATURES, default worker. */
@@ -27,7 +30,7 @@ export interface WindowBatcherOptions {
 export const DEFAULT_BATCHER_OPTIONS: Readonly<WindowBatcherOptions> = Object.freeze({
   batchSize: 64,
   deadlineMs: 5,
-  maxPendingWindows: 8192,
+  maxPendingWindows: 1024,
   rows: 'samples',
 });
 
