@@ -4,7 +4,7 @@ import { featureRowSet, sampleSet } from '../samples.ts';
 import { extractWindows } from './extract-windows.ts';
 import { FeatureExtractor } from './feature-extractor.ts';
 import { rowFeatureSpec, sampleFeatureSpec } from './feature-spec.ts';
-import { secondsToSamples, windowCount } from './windowing.ts';
+import { defaultWindow, secondsToSamples, windowCount } from './windowing.ts';
 
 /** Straightforward array-based versions of each feature: the independent reference. */
 const ref = {
@@ -66,6 +66,13 @@ function feature(spec: { names: string[] }, vector: Float32Array, name: string):
 }
 
 describe('windowing', () => {
+  it('gives an unknown modality the default window, even one named like an Object member', () => {
+    for (const label of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'walking-upside-down']) {
+      expect(defaultWindow(label)).toEqual({ window: 2.5, hop: 1.25 });
+    }
+    expect(defaultWindow('ppg')).toEqual({ window: 8, hop: 4 });
+  });
+
   it('converts seconds to samples and counts complete windows', () => {
     expect(secondsToSamples(2.5, 20)).toBe(50);
     expect(secondsToSamples(1.25, 20)).toBe(25);

@@ -18,7 +18,10 @@ export const MODALITY_WINDOWS: Readonly<Record<string, WindowParams>> = Object.f
 });
 
 export function defaultWindow(modality: string): WindowParams {
-  return MODALITY_WINDOWS[modality] ?? (MODALITY_WINDOWS.default as WindowParams);
+  // Own keys only: a modality label is client input, and "constructor" must not find Object's.
+  return Object.hasOwn(MODALITY_WINDOWS, modality)
+    ? (MODALITY_WINDOWS[modality] as WindowParams)
+    : (MODALITY_WINDOWS.default as WindowParams);
 }
 
 /** Seconds → whole samples at `rate`, never below one. */
