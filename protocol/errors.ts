@@ -208,9 +208,7 @@ export interface ErrorDetail {
 export type ErrorParams = Record<string, string | number>;
 
 function render(template: string, params: ErrorParams): string {
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) =>
-    key in params ? String(params[key]) : whole,
-  );
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
 }
 
 /** The only error type handlers throw. Carries its catalogue entry; never an ad-hoc status. */

@@ -41,7 +41,14 @@ afterAll(async () => {
   await dropTestData(config);
 });
 
-const mail = (to: string, text: string): DeliveryJob => ({ channel: 'email', to, subject: 'Your code', text, template: 'code', locale: 'en' });
+const mail = (to: string, text: string): DeliveryJob => ({
+  channel: 'email',
+  to,
+  subject: 'Your code',
+  text,
+  template: 'code',
+  locale: 'en',
+});
 
 async function finalState(jobId: string): Promise<string> {
   return waitFor(async () => {
@@ -77,7 +84,13 @@ describe('delivery processor', () => {
 
   it('sends SMS through the Twilio REST API, retrying 5xx and 429', async () => {
     twilio.answerNext(503, 429);
-    const job = await queue.add('code', { channel: 'sms', to: '+821012345678', text: 'Vigil: 123456', template: 'code', locale: 'ko' });
+    const job = await queue.add('code', {
+      channel: 'sms',
+      to: '+821012345678',
+      text: 'Vigil: 123456',
+      template: 'code',
+      locale: 'ko',
+    });
     expect(await finalState(job.id!)).toBe('completed');
     const sent = twilio.requests.filter((r) => r.form.get('To') === '+821012345678');
     expect(sent).toHaveLength(3);

@@ -15,7 +15,11 @@ const SENT_TTL_SECONDS = 86_400;
  * throw UnrecoverableError so the job fails at once. With the dev outbox on, each message is also
  * recorded there — after the real send, so a failed attempt leaves no trace.
  */
-export function deliveryProcessor(deps: { transports: DeliveryTransports; redis: Redis; logger: Logger }): Processor<DeliveryJob> {
+export function deliveryProcessor(deps: {
+  transports: DeliveryTransports;
+  redis: Redis;
+  logger: Logger;
+}): Processor<DeliveryJob> {
   const { transports, redis, logger } = deps;
   return async (job: Job<DeliveryJob>) => {
     const data = job.data;
@@ -34,7 +38,17 @@ export function deliveryProcessor(deps: { transports: DeliveryTransports; redis:
       }
     } catch (err) {
       const permanent = err instanceof DeliveryError && err.permanent;
-      logger.warn({ jobId: job.id, attempt: job.attemptsMade + 1, template: data.template, channel: data.channel, permanent, err: (err as Error).message }, 'delivery failed');
+      logger.warn(
+        {
+          jobId: job.id,
+          attempt: job.attemptsMade + 1,
+          template: data.template,
+          channel: data.channel,
+          permanent,
+          err: (err as Error).message,
+        },
+        'delivery failed',
+      );
       if (permanent) throw new UnrecoverableError((err as Error).message);
       throw err;
     }
@@ -67,7 +81,10 @@ export async function startDeliveryWorker(config: Config, logger: Logger): Promi
   worker.on('error', (err) => logger.warn({ err: err.message }, 'delivery worker error'));
   worker.on('failed', (job, err) => {
     if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
-      logger.error({ jobId: job.id, template: job.data.template, channel: job.data.channel, err: err.message }, 'delivery given up');
+      logger.error(
+        { jobId: job.id, template: job.data.template, channel: job.data.channel, err: err.message },
+        'delivery given up',
+      );
     }
   });
   await worker.waitUntilReady();

@@ -18,15 +18,28 @@ export const USERNAME_PATTERN = /^(?=.*\p{L})[\p{L}\p{N}][\p{L}\p{N}._-]{1,31}$/
 if (!FormatRegistry.Has('username')) FormatRegistry.Set('username', (v) => USERNAME_PATTERN.test(v.normalize('NFKC')));
 
 export const AccountStatus = Type.Union(
-  [Type.Literal('active'), Type.Literal('unverified'), Type.Literal('pending'), Type.Literal('rejected'), Type.Literal('withdrawn')],
-  { description: 'active may log in; unverified must confirm an email/phone; pending awaits approval; rejected and withdrawn are final' },
+  [
+    Type.Literal('active'),
+    Type.Literal('unverified'),
+    Type.Literal('pending'),
+    Type.Literal('rejected'),
+    Type.Literal('withdrawn'),
+  ],
+  {
+    description:
+      'active may log in; unverified must confirm an email/phone; pending awaits approval; rejected and withdrawn are final',
+  },
 );
 export type AccountStatus = Static<typeof AccountStatus>;
 
 export const Locale = Type.Union([Type.Literal('ko'), Type.Literal('en')], { description: 'Language of mail and SMS' });
 export type Locale = Static<typeof Locale>;
 
-export const Username = Type.String({ format: 'username', maxLength: 32, description: 'Letters, digits, . _ -; 2–32; at least one letter' });
+export const Username = Type.String({
+  format: 'username',
+  maxLength: 32,
+  description: 'Letters, digits, . _ -; 2–32; at least one letter',
+});
 export const Email = Type.String({ format: 'email', maxLength: 254 });
 export const PhoneInput = Type.String({
   pattern: '^\\+?[0-9 ().-]{6,24}$',
@@ -37,7 +50,11 @@ export const PasswordInput = Type.String({ maxLength: 1024 });
 
 export const DeviceInput = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: 128, description: 'Stable device identifier (Android SSAID, iOS identifierForVendor…)' }),
+    id: Type.String({
+      minLength: 1,
+      maxLength: 128,
+      description: 'Stable device identifier (Android SSAID, iOS identifierForVendor…)',
+    }),
     pushToken: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
     platform: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'ios, android, web, wearos…' })),
     brand: Type.Optional(Type.String({ maxLength: 128 })),
@@ -50,7 +67,15 @@ export type DeviceInput = Static<typeof DeviceInput>;
 
 // ── operator-declared profile fields ──────────────────────────────────────
 export type ProfileFieldType = 'string' | 'number' | 'integer' | 'boolean' | 'date' | 'string[]' | 'json';
-export const PROFILE_FIELD_TYPES: readonly ProfileFieldType[] = ['string', 'number', 'integer', 'boolean', 'date', 'string[]', 'json'];
+export const PROFILE_FIELD_TYPES: readonly ProfileFieldType[] = [
+  'string',
+  'number',
+  'integer',
+  'boolean',
+  'date',
+  'string[]',
+  'json',
+];
 
 export interface ProfileFieldSpec {
   name: string;
@@ -135,13 +160,20 @@ export function signUpBodySchema(fields: readonly ProfileFieldSpec[]) {
       phone: Type.Optional(PhoneInput),
       password: Type.Optional(PasswordInput),
       ticket: Type.Optional(
-        Type.String({ minLength: 16, maxLength: 128, description: 'From POST /v1/codes/verify (purpose signup): proves the email/phone' }),
+        Type.String({
+          minLength: 16,
+          maxLength: 128,
+          description: 'From POST /v1/codes/verify (purpose signup): proves the email/phone',
+        }),
       ),
       locale: Type.Optional(Locale),
       profile: hasRequired ? profile : Type.Optional(profile),
       device: Type.Optional(DeviceInput),
     },
-    { additionalProperties: false, description: 'At least one of username, email, phone; password optional for code-only (phone/email) accounts' },
+    {
+      additionalProperties: false,
+      description: 'At least one of username, email, phone; password optional for code-only (phone/email) accounts',
+    },
   );
 }
 
@@ -198,7 +230,9 @@ export const AvailabilityReply = Type.Object({
 export const WithdrawBody = Type.Object(
   {
     password: Type.Optional(PasswordInput),
-    ticket: Type.Optional(Type.String({ minLength: 16, maxLength: 128, description: 'From POST /v1/codes/verify with purpose withdraw' })),
+    ticket: Type.Optional(
+      Type.String({ minLength: 16, maxLength: 128, description: 'From POST /v1/codes/verify with purpose withdraw' }),
+    ),
   },
   { additionalProperties: false, description: 'The current password, or a ticket from a fresh code' },
 );
@@ -214,8 +248,13 @@ export const AdminListQuery = Type.Object(
   {
     status: Type.Optional(AccountStatus),
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-    after: Type.Optional(Type.Integer({ minimum: 0, description: 'Account number to continue after (the previous page’s `next`)' })),
+    after: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Account number to continue after (the previous page’s `next`)' }),
+    ),
   },
   { additionalProperties: false },
 );
-export const RejectBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+export const RejectBody = Type.Object(
+  { reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);

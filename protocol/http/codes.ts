@@ -8,7 +8,11 @@ export const CodePurpose = Type.Union(
   [Type.Literal('signup'), Type.Literal('login'), Type.Literal('reset'), Type.Literal('verify'), Type.Literal('withdraw')],
   { description: 'signup: a free destination; login, reset, verify, withdraw: an account’s own email/phone' },
 );
-const Destination = Type.String({ minLength: 3, maxLength: 254, description: 'Email address (channel email) or phone number (channel sms)' });
+const Destination = Type.String({
+  minLength: 3,
+  maxLength: 254,
+  description: 'Email address (channel email) or phone number (channel sms)',
+});
 
 export const CodeRequestBody = Type.Object(
   { channel: CodeChannel, to: Destination, purpose: CodePurpose, locale: Type.Optional(Locale) },
@@ -28,7 +32,12 @@ export const CodeRequestReply = Type.Object(
 );
 
 export const CodeVerifyBody = Type.Object(
-  { channel: CodeChannel, to: Destination, purpose: CodePurpose, code: Type.String({ pattern: '^[0-9]{6}$', description: 'Six digits' }) },
+  {
+    channel: CodeChannel,
+    to: Destination,
+    purpose: CodePurpose,
+    code: Type.String({ pattern: '^[0-9]{6}$', description: 'Six digits' }),
+  },
   { additionalProperties: false },
 );
 

@@ -2,7 +2,9 @@ import { Type } from '@sinclair/typebox';
 
 /** Development outbox (VIGIL_DEV_OUTBOX=1 only): what would have been mailed or texted. */
 
-export const OutboxQuery = Type.Object({ to: Type.String({ minLength: 3, maxLength: 254, description: 'Email or phone (any format)' }) });
+export const OutboxQuery = Type.Object({
+  to: Type.String({ minLength: 3, maxLength: 254, description: 'Email or phone (any format)' }),
+});
 
 export const OutboxMessageSchema = Type.Object({
   channel: Type.Union([Type.Literal('email'), Type.Literal('sms')]),

@@ -4,13 +4,20 @@ import { CodeChannel } from './codes.ts';
 
 /** Passwords: change (authenticated) and reset (by a code or the ticket it yielded). */
 
-export const PasswordChangeBody = Type.Object({ currentPassword: PasswordInput, newPassword: PasswordInput }, { additionalProperties: false });
+export const PasswordChangeBody = Type.Object(
+  { currentPassword: PasswordInput, newPassword: PasswordInput },
+  { additionalProperties: false },
+);
 
 export const PasswordResetBody = Type.Object(
   {
-    ticket: Type.Optional(Type.String({ minLength: 16, maxLength: 128, description: 'From POST /v1/codes/verify with purpose reset' })),
+    ticket: Type.Optional(
+      Type.String({ minLength: 16, maxLength: 128, description: 'From POST /v1/codes/verify with purpose reset' }),
+    ),
     channel: Type.Optional(CodeChannel),
-    to: Type.Optional(Type.String({ minLength: 3, maxLength: 254, description: 'With code: the email/phone the reset code went to' })),
+    to: Type.Optional(
+      Type.String({ minLength: 3, maxLength: 254, description: 'With code: the email/phone the reset code went to' }),
+    ),
     code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
     newPassword: PasswordInput,
   },

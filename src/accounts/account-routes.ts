@@ -154,7 +154,12 @@ export function accountRoutes(deps: AccountRouteDeps): Route[] {
       auth: admin,
       schema: {
         query: AdminListQuery,
-        response: { 200: Type.Object({ accounts: Type.Array(AccountSchema), next: Type.Optional(Type.Integer()) }), 400: E, 401: E, 403: E },
+        response: {
+          200: Type.Object({ accounts: Type.Array(AccountSchema), next: Type.Optional(Type.Integer()) }),
+          400: E,
+          401: E,
+          403: E,
+        },
       },
     }).handle(async ({ query }) => {
       const page = await accounts.list(query.status, query.limit + 1, query.after);
@@ -172,7 +177,11 @@ export function accountRoutes(deps: AccountRouteDeps): Route[] {
       tags: ['admin', 'accounts'],
       auth: admin,
       body: { kind: 'json', optional: true },
-      schema: { params: AccountIdParams, body: Type.Object({}, { additionalProperties: false }), response: { 200: AccountSchema, 401: E, 403: E, 404: E, 409: E } },
+      schema: {
+        params: AccountIdParams,
+        body: Type.Object({}, { additionalProperties: false }),
+        response: { 200: AccountSchema, 401: E, 403: E, 404: E, 409: E },
+      },
     }).handle(async ({ params, info }) => ({ status: 200, body: view(await accounts.approve(params.id, metaOf(info))) })),
 
     defineRoute({
@@ -182,7 +191,14 @@ export function accountRoutes(deps: AccountRouteDeps): Route[] {
       tags: ['admin', 'accounts'],
       auth: admin,
       body: { kind: 'json', optional: true },
-      schema: { params: AccountIdParams, body: RejectBody, response: { 200: AccountSchema, 400: E, 401: E, 403: E, 404: E, 409: E } },
-    }).handle(async ({ params, body, info }) => ({ status: 200, body: view(await accounts.reject(params.id, body.reason, metaOf(info))) })),
+      schema: {
+        params: AccountIdParams,
+        body: RejectBody,
+        response: { 200: AccountSchema, 400: E, 401: E, 403: E, 404: E, 409: E },
+      },
+    }).handle(async ({ params, body, info }) => ({
+      status: 200,
+      body: view(await accounts.reject(params.id, body.reason, metaOf(info))),
+    })),
   ];
 }

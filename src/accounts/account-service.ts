@@ -175,7 +175,11 @@ export class AccountService {
         return normalizeEmail(value);
       case 'phone': {
         const phone = normalizePhone(value, this.options.phoneRegion);
-        if (!phone) throw fieldError(field, `must be an E.164 number (+821012345678) or a national number of region ${this.options.phoneRegion}`);
+        if (!phone)
+          throw fieldError(
+            field,
+            `must be an E.164 number (+821012345678) or a national number of region ${this.options.phoneRegion}`,
+          );
         return phone;
       }
     }
@@ -214,7 +218,8 @@ export class AccountService {
   async signUp(input: SignUpInput, meta: RequestMeta = {}): Promise<SignUpResult> {
     const { store, devices, hasher, tickets, audit, rateLimiter, options } = this.deps;
     // Before anything costly (bcrypt, queries): sign-ups per IP.
-    if (meta.ip) await enforceLimit(rateLimiter, `signup:ip:${meta.ip}`, { limit: options.signupPerIpHourly, windowSeconds: 3600 });
+    if (meta.ip)
+      await enforceLimit(rateLimiter, `signup:ip:${meta.ip}`, { limit: options.signupPerIpHourly, windowSeconds: 3600 });
 
     const problems: ErrorDetail[] = [];
     const take = (kind: IdentifierKind): string | undefined => {
@@ -261,7 +266,11 @@ export class AccountService {
       const claims = await tickets.consume(input.ticket, 'signup');
       const field = CHANNEL_FIELD[claims.channel];
       if (ids[field] !== claims.to) {
-        throw new VigilError('TICKET_INVALID', {}, { details: [{ field: 'ticket', message: `was issued for a different ${field}` }] });
+        throw new VigilError(
+          'TICKET_INVALID',
+          {},
+          { details: [{ field: 'ticket', message: `was issued for a different ${field}` }] },
+        );
       }
       verified[field] = true;
     }
@@ -270,7 +279,11 @@ export class AccountService {
     const doc: AccountDocument = {
       _id: randomUUID(),
       seq: 0,
-      status: this.initialStatus(verified.email || verified.phone, requireVerification, input.requireApproval ?? options.requireApproval),
+      status: this.initialStatus(
+        verified.email || verified.phone,
+        requireVerification,
+        input.requireApproval ?? options.requireApproval,
+      ),
       locale: input.locale ?? options.defaultLocale,
       profile,
       createdAt: now,
@@ -324,7 +337,11 @@ export class AccountService {
       if (value !== undefined && (await this.deps.store.exists(kind, value))) taken.push(kind);
     }
     if (taken.length > 0) {
-      throw new VigilError('CONFLICT', { field: taken[0]! }, { details: taken.map((field) => ({ field, message: `${field} is already taken` })) });
+      throw new VigilError(
+        'CONFLICT',
+        { field: taken[0]! },
+        { details: taken.map((field) => ({ field, message: `${field} is already taken` })) },
+      );
     }
   }
 
@@ -401,14 +418,22 @@ export class AccountService {
     if (!updated) return null;
     if (updated.status === 'unverified') {
       const next: AccountStatus = (updated.approvalRequired ?? this.options.requireApproval) ? 'pending' : 'active';
-      updated = (await store.update(account.id, { $set: { status: next, updatedAt: now } }, { status: 'unverified' })) ?? (await store.findById(account.id));
+      updated =
+        (await store.update(account.id, { $set: { status: next, updatedAt: now } }, { status: 'unverified' })) ??
+        (await store.findById(account.id));
     }
-    await audit.record('account.verified', 'success', { ...meta, userId: account.id, detail: { contact: field, via: how, status: updated?.status ?? 'unknown' } });
+    await audit.record('account.verified', 'success', {
+      ...meta,
+      userId: account.id,
+      detail: { contact: field, via: how, status: updated?.status ?? 'unknown' },
+    });
     return updated;
   }
 
   async approve(id: string, meta: RequestMeta = {}): Promise<Account> {
-    return this.transition(id, ['pending', 'rejected'], 'active', 'approve', 'account.approved', meta, { approvedAt: new Date() });
+    return this.transition(id, ['pending', 'rejected'], 'active', 'approve', 'account.approved', meta, {
+      approvedAt: new Date(),
+    });
   }
 
   async reject(id: string, reason: string | undefined, meta: RequestMeta = {}): Promise<Account> {
@@ -476,7 +501,12 @@ export class AccountService {
     try {
       updated = await store.update(id, update);
     } catch (err) {
-      if (isUniqueViolation(err) && key) throw new VigilError('CONFLICT', { field: 'username' }, { details: [{ field: 'username', message: 'username is already taken' }] });
+      if (isUniqueViolation(err) && key)
+        throw new VigilError(
+          'CONFLICT',
+          { field: 'username' },
+          { details: [{ field: 'username', message: 'username is already taken' }] },
+        );
       throw err;
     }
     if (!updated) throw new VigilError('NOT_FOUND', { what: 'Account' });
@@ -490,7 +520,11 @@ export class AccountService {
   /** Stores a new password hash (already policy-checked and hashed by the caller). */
   async setPasswordHash(id: string, passwordHash: string): Promise<Account | null> {
     const now = new Date();
-    return this.deps.store.update(id, { $set: { passwordHash, passwordChangedAt: now, updatedAt: now } }, { status: { $ne: 'withdrawn' } });
+    return this.deps.store.update(
+      id,
+      { $set: { passwordHash, passwordChangedAt: now, updatedAt: now } },
+      { status: { $ne: 'withdrawn' } },
+    );
   }
 
   /**

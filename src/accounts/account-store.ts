@@ -12,7 +12,11 @@ export interface AccountDocument extends Omit<Account, 'id' | 'number'> {
 }
 
 /** The indexed field behind each identifier. */
-const FIELD: Record<IdentifierKind, 'usernameKey' | 'email' | 'phone'> = { username: 'usernameKey', email: 'email', phone: 'phone' };
+const FIELD: Record<IdentifierKind, 'usernameKey' | 'email' | 'phone'> = {
+  username: 'usernameKey',
+  email: 'email',
+  phone: 'phone',
+};
 
 const SEQUENCE_KEY = 'accounts:seq';
 // Raises the counter to at least ARGV[1] (never lowers it), so a Redis that lost the key cannot
@@ -61,7 +65,11 @@ export class AccountStore {
 
   /** Brings the Redis counter up to the highest number in Mongo. */
   async syncSequence(): Promise<void> {
-    const [last] = await this.collection.find({}, { projection: { seq: 1 } }).sort({ seq: -1 }).limit(1).toArray();
+    const [last] = await this.collection
+      .find({}, { projection: { seq: 1 } })
+      .sort({ seq: -1 })
+      .limit(1)
+      .toArray();
     await (this.redis as unknown as SequenceCommands).vigilRaiseSequence(SEQUENCE_KEY, last?.seq ?? 0);
   }
 

@@ -22,7 +22,10 @@ describe('VIGIL_PROFILE_FIELDS', () => {
     ['[{"name":"1x","type":"string"}]', /^VIGIL_PROFILE_FIELDS\[0\]\.name: must match/],
     ['[{"name":"age","type":"integer"}]', /^VIGIL_PROFILE_FIELDS\[0\]\.name: "age" is a built-in profile field$/],
     ['[{"name":"a","type":"string"},{"name":"a","type":"string"}]', /^VIGIL_PROFILE_FIELDS\[1\]\.name: "a" is declared twice$/],
-    ['[{"name":"a","type":"blob"}]', /^VIGIL_PROFILE_FIELDS\[0\]\.type: must be one of string, number, integer, boolean, date, string\[\], json$/],
+    [
+      '[{"name":"a","type":"blob"}]',
+      /^VIGIL_PROFILE_FIELDS\[0\]\.type: must be one of string, number, integer, boolean, date, string\[\], json$/,
+    ],
     ['[{"name":"a","type":"string","required":"yes"}]', /^VIGIL_PROFILE_FIELDS\[0\]\.required: must be true or false$/],
     ['[{"name":"a","type":"string","maxLength":0}]', /^VIGIL_PROFILE_FIELDS\[0\]\.maxLength: must be a whole number ≥ 1$/],
     ['[{"name":"a","type":"string","description":5}]', /^VIGIL_PROFILE_FIELDS\[0\]\.description: must be a string$/],
@@ -31,7 +34,9 @@ describe('VIGIL_PROFILE_FIELDS', () => {
   });
 
   it('validates profiles in the service layer, naming each field', () => {
-    const validator = new ProfileValidator(parseProfileFields('[{"name":"profession","type":"string","required":true},{"name":"files","type":"json"}]'));
+    const validator = new ProfileValidator(
+      parseProfileFields('[{"name":"profession","type":"string","required":true},{"name":"files","type":"json"}]'),
+    );
     expect(() => validator.check({ profession: 'doctor', name: 'Kim' }, 'input')).not.toThrow();
     try {
       validator.check({ age: -1, shoeSize: 42, files: 'x'.repeat(9000) }, 'input');

@@ -5,6 +5,10 @@ import type { LimitRule, RateLimiter } from '../rate-limits/rate-limiter.ts';
 export async function enforceLimit(limiter: RateLimiter, key: string, rule: LimitRule): Promise<void> {
   const result = await limiter.hit(key, rule);
   if (!result.allowed) {
-    throw new VigilError('RATE_LIMITED', { retryAfter: result.retryAfter }, { headers: { 'retry-after': String(result.retryAfter) } });
+    throw new VigilError(
+      'RATE_LIMITED',
+      { retryAfter: result.retryAfter },
+      { headers: { 'retry-after': String(result.retryAfter) } },
+    );
   }
 }

@@ -30,7 +30,9 @@ export function codeRoutes(deps: { codeRequests: CodeRequests }): Route[] {
     }).handle(async ({ body, info }) => {
       const { ticket, expiresIn, account } = await codeRequests.verifyForTicket(body, metaOf(info));
       const verified =
-        body.purpose === 'verify' && account !== null && (body.channel === 'email' ? account.emailVerifiedAt : account.phoneVerifiedAt) !== undefined;
+        body.purpose === 'verify' &&
+        account !== null &&
+        (body.channel === 'email' ? account.emailVerifiedAt : account.phoneVerifiedAt) !== undefined;
       return { status: 200, body: { ticket, purpose: body.purpose, expiresIn, verified } };
     }),
   ];

@@ -19,13 +19,14 @@ export function parseCodeTtls(spec: string, variable = 'VIGIL_CODE_TTL_SECONDS')
       (parts.length === 1 && (CHANNELS.includes(key) || (CODE_PURPOSES as readonly string[]).includes(key))) ||
       (parts.length === 2 && (CODE_PURPOSES as readonly string[]).includes(parts[0]!) && CHANNELS.includes(parts[1]!));
     if (!known) {
-      throw new Error(`${variable}: "${key}" is not a channel (${CHANNELS.join(', ')}), a purpose (${CODE_PURPOSES.join(', ')}) or purpose.channel`);
+      throw new Error(
+        `${variable}: "${key}" is not a channel (${CHANNELS.join(', ')}), a purpose (${CODE_PURPOSES.join(', ')}) or purpose.channel`,
+      );
     }
     table.set(key, seconds);
   }
   for (const channel of CHANNELS) {
     if (!table.has(channel)) throw new Error(`${variable}: needs a default for every channel; "${channel}=<seconds>" is missing`);
   }
-  return (target) =>
-    table.get(`${target.purpose}.${target.channel}`) ?? table.get(target.purpose) ?? table.get(target.channel)!;
+  return (target) => table.get(`${target.purpose}.${target.channel}`) ?? table.get(target.purpose) ?? table.get(target.channel)!;
 }

@@ -123,7 +123,16 @@ describe('tickets', () => {
     const tickets = new Tickets(redis, 60);
     const { ticket } = await tickets.issue({ purpose: 'reset', channel: 'email', to: 'kim@example.com' });
     expect(await redis.keys(`${config.REDIS_PREFIX}ticket:*`)).not.toContain(`${config.REDIS_PREFIX}ticket:${ticket}`);
-    const both = await Promise.all([tickets.consume(ticket, 'reset').then(() => 'ok', () => 'no'), tickets.consume(ticket, 'reset').then(() => 'ok', () => 'no')]);
+    const both = await Promise.all([
+      tickets.consume(ticket, 'reset').then(
+        () => 'ok',
+        () => 'no',
+      ),
+      tickets.consume(ticket, 'reset').then(
+        () => 'ok',
+        () => 'no',
+      ),
+    ]);
     expect(both.sort()).toEqual(['no', 'ok']);
     const other = await tickets.issue({ purpose: 'signup', channel: 'email', to: 'kim@example.com' });
     expect(await codeOf(tickets.consume(other.ticket, 'reset'))).toBe('TICKET_INVALID');

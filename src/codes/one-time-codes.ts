@@ -51,7 +51,9 @@ interface CodeCommands {
 }
 
 function digest(salt: string, target: CodeTarget, code: string): string {
-  return createHash('sha256').update(`${salt}\u0000${target.purpose}\u0000${target.channel}\u0000${target.to}\u0000${code}`).digest('hex');
+  return createHash('sha256')
+    .update(`${salt}\u0000${target.purpose}\u0000${target.channel}\u0000${target.to}\u0000${code}`)
+    .digest('hex');
 }
 
 /**
@@ -131,7 +133,11 @@ export class OneTimeCodes {
       await this.commands.vigilCodeDeleteIf(key, stored);
       throw new VigilError('CODE_EXHAUSTED');
     }
-    throw new VigilError('CODE_INVALID', {}, { details: [{ field: 'code', message: `wrong code; ${max - used} attempts left` }] });
+    throw new VigilError(
+      'CODE_INVALID',
+      {},
+      { details: [{ field: 'code', message: `wrong code; ${max - used} attempts left` }] },
+    );
   }
 
   /** Forgets any live code and cooldown for the target (e.g. after the account it was for is gone). */

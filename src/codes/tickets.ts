@@ -38,7 +38,11 @@ export class Tickets {
     const raw = await this.redis.getdel(`ticket:${hashOf(ticket)}`);
     const claims = raw ? (JSON.parse(raw) as TicketClaims) : undefined;
     if (!claims || claims.purpose !== purpose) {
-      throw new VigilError('TICKET_INVALID', {}, { details: [{ field, message: 'invalid, expired, used or for another purpose' }] });
+      throw new VigilError(
+        'TICKET_INVALID',
+        {},
+        { details: [{ field, message: 'invalid, expired, used or for another purpose' }] },
+      );
     }
     return claims;
   }

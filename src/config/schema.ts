@@ -40,7 +40,11 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info', description: 'pino log level.' },
   ),
-  HTTP_BODY_LIMIT: Type.Integer({ default: 1_048_576, minimum: 1024, description: 'Largest JSON body accepted, in bytes (413 beyond).' }),
+  HTTP_BODY_LIMIT: Type.Integer({
+    default: 1_048_576,
+    minimum: 1024,
+    description: 'Largest JSON body accepted, in bytes (413 beyond).',
+  }),
   UPLOAD_BODY_LIMIT: Type.Integer({
     default: 16_777_216,
     minimum: 1024,
@@ -77,9 +81,15 @@ export const ConfigSchema = Type.Object({
   VIGIL_WS_MAX_MESSAGES_PER_SECOND: Type.Integer({
     default: 100,
     minimum: 1,
-    description: 'Messages (frames and control messages) one socket may send per second, with a burst of as many; more closes with 4002.',
+    description:
+      'Messages (frames and control messages) one socket may send per second, with a burst of as many; more closes with 4002.',
   }),
-  VIGIL_WS_MAX_STREAMS: Type.Integer({ default: 8, minimum: 1, maximum: 1024, description: 'Sample streams one socket may have open at once.' }),
+  VIGIL_WS_MAX_STREAMS: Type.Integer({
+    default: 8,
+    minimum: 1,
+    maximum: 1024,
+    description: 'Sample streams one socket may have open at once.',
+  }),
   VIGIL_WS_IDLE_TIMEOUT_SECONDS: Type.Integer({
     default: 60,
     minimum: 8,
@@ -131,7 +141,12 @@ export const ConfigSchema = Type.Object({
     description:
       'Operator-declared profile fields, a JSON list of {name, type: string|number|integer|boolean|date|string[]|json, required?, maxLength?}.',
   }),
-  VIGIL_BCRYPT_COST: Type.Integer({ default: 10, minimum: 10, maximum: 15, description: 'bcrypt cost factor for password hashes.' }),
+  VIGIL_BCRYPT_COST: Type.Integer({
+    default: 10,
+    minimum: 10,
+    maximum: 15,
+    description: 'bcrypt cost factor for password hashes.',
+  }),
   VIGIL_SIGNUP_PER_IP_HOURLY: Type.Integer({ default: 30, minimum: 1, description: 'Sign-ups accepted per client IP per hour.' }),
   VIGIL_AVAILABILITY_PER_IP_PER_MINUTE: Type.Integer({
     default: 30,
@@ -149,42 +164,86 @@ export const ConfigSchema = Type.Object({
     description:
       'Lifetime of one-time codes as `key=seconds` pairs; a key is a channel (email, sms), a purpose (login, reset…) or purpose.channel; the most specific wins.',
   }),
-  VIGIL_CODE_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 20, description: 'Wrong guesses after which a code is dead.' }),
-  VIGIL_CODE_RESEND_SECONDS: Type.Integer({ default: 60, minimum: 0, description: 'Cooldown before another code goes to the same destination and purpose.' }),
-  VIGIL_CODE_HOURLY_PER_DESTINATION: Type.Integer({ default: 5, minimum: 1, description: 'Codes sent to one email/phone per hour.' }),
-  VIGIL_CODE_HOURLY_PER_IP: Type.Integer({ default: 20, minimum: 1, description: 'Codes requested from one client IP per hour.' }),
-  VIGIL_CODE_VERIFY_PER_IP_HOURLY: Type.Integer({ default: 60, minimum: 1, description: 'Code/ticket verification attempts per client IP per hour.' }),
+  VIGIL_CODE_MAX_ATTEMPTS: Type.Integer({
+    default: 5,
+    minimum: 1,
+    maximum: 20,
+    description: 'Wrong guesses after which a code is dead.',
+  }),
+  VIGIL_CODE_RESEND_SECONDS: Type.Integer({
+    default: 60,
+    minimum: 0,
+    description: 'Cooldown before another code goes to the same destination and purpose.',
+  }),
+  VIGIL_CODE_HOURLY_PER_DESTINATION: Type.Integer({
+    default: 5,
+    minimum: 1,
+    description: 'Codes sent to one email/phone per hour.',
+  }),
+  VIGIL_CODE_HOURLY_PER_IP: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description: 'Codes requested from one client IP per hour.',
+  }),
+  VIGIL_CODE_VERIFY_PER_IP_HOURLY: Type.Integer({
+    default: 60,
+    minimum: 1,
+    description: 'Code/ticket verification attempts per client IP per hour.',
+  }),
   VIGIL_TICKET_TTL_SECONDS: Type.Integer({
     default: 600,
     minimum: 1,
     description: 'Lifetime of the single-use ticket a verified code yields (sign-up, reset, login, withdrawal).',
   }),
-  VIGIL_VERIFY_LINK_TTL_SECONDS: Type.Integer({ default: 3600, minimum: 1, description: 'Lifetime of an email verification link.' }),
+  VIGIL_VERIFY_LINK_TTL_SECONDS: Type.Integer({
+    default: 3600,
+    minimum: 1,
+    description: 'Lifetime of an email verification link.',
+  }),
   VIGIL_EMBEDDED_WORKERS: Type.Boolean({
     default: true,
-    description: 'Run the BullMQ delivery processor inside the gateway; set false when `workers/main.ts` runs as its own service.',
+    description:
+      'Run the BullMQ delivery processor inside the gateway; set false when `workers/main.ts` runs as its own service.',
   }),
-  VIGIL_DELIVERY_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 20, description: 'Tries per mail/SMS job before it is given up.' }),
+  VIGIL_DELIVERY_ATTEMPTS: Type.Integer({
+    default: 5,
+    minimum: 1,
+    maximum: 20,
+    description: 'Tries per mail/SMS job before it is given up.',
+  }),
   VIGIL_DELIVERY_BACKOFF_MS: Type.Integer({
     default: 2_000,
     minimum: 10,
     description: 'First retry delay of a failed mail/SMS job; doubles on each further try.',
   }),
-  VIGIL_MAIL_FROM: Type.String({ default: 'Vigil <no-reply@vigil.local>', minLength: 3, description: 'From address of outgoing mail.' }),
-  VIGIL_SMTP_HOST: Type.Optional(Type.String({ minLength: 1, description: 'SMTP server for mail; unset means no SMTP (dev outbox only).' })),
+  VIGIL_MAIL_FROM: Type.String({
+    default: 'Vigil <no-reply@vigil.local>',
+    minLength: 3,
+    description: 'From address of outgoing mail.',
+  }),
+  VIGIL_SMTP_HOST: Type.Optional(
+    Type.String({ minLength: 1, description: 'SMTP server for mail; unset means no SMTP (dev outbox only).' }),
+  ),
   VIGIL_SMTP_PORT: Type.Integer({ default: 587, minimum: 1, maximum: 65535, description: 'SMTP port.' }),
-  VIGIL_SMTP_SECURE: Type.Boolean({ default: false, description: 'Implicit TLS from the first byte (port 465); otherwise STARTTLS when offered.' }),
+  VIGIL_SMTP_SECURE: Type.Boolean({
+    default: false,
+    description: 'Implicit TLS from the first byte (port 465); otherwise STARTTLS when offered.',
+  }),
   VIGIL_SMTP_REQUIRE_TLS: Type.Boolean({ default: false, description: 'Refuse to send unless STARTTLS succeeds.' }),
   VIGIL_SMTP_TLS_REJECT_UNAUTHORIZED: Type.Boolean({ default: true, description: 'Verify the SMTP server certificate.' }),
   VIGIL_SMTP_USER: Type.Optional(Type.String({ minLength: 1, description: 'SMTP AUTH user.' })),
   VIGIL_SMTP_PASSWORD: Type.Optional(Type.String({ minLength: 1, description: 'SMTP AUTH password.' })),
-  VIGIL_TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ minLength: 1, description: 'Twilio account SID; unset means no SMS (dev outbox only).' })),
+  VIGIL_TWILIO_ACCOUNT_SID: Type.Optional(
+    Type.String({ minLength: 1, description: 'Twilio account SID; unset means no SMS (dev outbox only).' }),
+  ),
   VIGIL_TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'Twilio auth token.' })),
-  VIGIL_TWILIO_FROM: Type.Optional(Type.String({ minLength: 1, description: 'Sender: a Twilio number (E.164) or messaging service SID (MG…).' })),
+  VIGIL_TWILIO_FROM: Type.Optional(
+    Type.String({ minLength: 1, description: 'Sender: a Twilio number (E.164) or messaging service SID (MG…).' }),
+  ),
   VIGIL_TWILIO_BASE_URL: Type.String({
     default: 'https://api.twilio.com',
     pattern: '^https?://',
-    description: "Twilio REST base URL (a local stand-in in tests).",
+    description: 'Twilio REST base URL (a local stand-in in tests).',
   }),
 
   // ── tokens and sessions (issue 4) ────────────────────────────────────────
@@ -315,7 +374,8 @@ export const ConfigSchema = Type.Object({
     default: 1,
     minimum: 1,
     maximum: 64,
-    description: 'Training jobs one process (gateway with embedded workers, or workers/main.ts) runs at once, each in its own worker thread.',
+    description:
+      'Training jobs one process (gateway with embedded workers, or workers/main.ts) runs at once, each in its own worker thread.',
   }),
   VIGIL_TRAINING_ATTEMPTS: Type.Integer({
     default: 2,
@@ -330,14 +390,17 @@ export const ConfigSchema = Type.Object({
   }),
   VIGIL_BIOMETRIC_DETECTOR: Type.Union(
     DETECTOR_NAMES.map((name) => Type.Literal(name)),
-    { default: 'logistic-cohort', description: 'Detector trained when an enrolment names none (docs/biometrics.md compares them).' },
+    {
+      default: 'logistic-cohort',
+      description: 'Detector trained when an enrolment names none (docs/biometrics.md compares them).',
+    },
   ),
   VIGIL_BIOMETRIC_COHORT_MEMBERS: Type.Integer({
     default: 20,
     minimum: 0,
     maximum: 1_000,
     description:
-      "Other accounts whose enrolment windows (same modality, rate and channels) train a cohort detector; 0 or too few: one-class.",
+      'Other accounts whose enrolment windows (same modality, rate and channels) train a cohort detector; 0 or too few: one-class.',
   }),
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: Type.Integer({
     default: 30,
@@ -358,13 +421,15 @@ export const ConfigSchema = Type.Object({
     exclusiveMinimum: 0,
     maximum: 10_000,
     default: 20,
-    description: "Sample rate (Hz) of legacy uploads that declare none (dialect A's files: CSV without a t column, JSON without rate).",
+    description:
+      "Sample rate (Hz) of legacy uploads that declare none (dialect A's files: CSV without a t column, JSON without rate).",
   }),
 
   // ── continuous verification over /v1/stream (issue 7; docs/biometrics.md) ──
   VIGIL_CV_ENABLED: Type.Boolean({
     default: true,
-    description: 'Verify socket streams against the user’s model and accept socket enrolment. false: the channel only validates and acks frames.',
+    description:
+      'Verify socket streams against the user’s model and accept socket enrolment. false: the channel only validates and acks frames.',
   }),
   VIGIL_CV_BATCH_SIZE: Type.Integer({
     default: 64,
@@ -381,19 +446,23 @@ export const ConfigSchema = Type.Object({
   VIGIL_CV_MAX_PENDING_WINDOWS: Type.Integer({
     default: 1_024,
     minimum: 1,
-    description: 'Windows waiting for or in scoring, at most; beyond, new windows are dropped and reported (SCORING_OVERLOADED), so overload never becomes seconds of latency.',
+    description:
+      'Windows waiting for or in scoring, at most; beyond, new windows are dropped and reported (SCORING_OVERLOADED), so overload never becomes seconds of latency.',
   }),
   VIGIL_CV_FEATURES: Type.Union([Type.Literal('worker'), Type.Literal('main')], {
     default: 'worker',
-    description: 'Where window features are computed: in the scoring threads (worker; spares the event loop) or on the event loop (main).',
+    description:
+      'Where window features are computed: in the scoring threads (worker; spares the event loop) or on the event loop (main).',
   }),
   VIGIL_CV_POLICY_UNCERTAIN: Type.Union([Type.Literal('notify'), Type.Literal('step-up'), Type.Literal('revoke')], {
     default: 'notify',
-    description: 'What a stream entering `uncertain` triggers: notify (the verdict only), step-up, or revoke (the session; close 4540).',
+    description:
+      'What a stream entering `uncertain` triggers: notify (the verdict only), step-up, or revoke (the session; close 4540).',
   }),
   VIGIL_CV_POLICY_IMPOSTOR: Type.Union([Type.Literal('notify'), Type.Literal('step-up'), Type.Literal('revoke')], {
     default: 'step-up',
-    description: 'What a stream entering `impostor` triggers: notify, step-up (re-login within VIGIL_CV_STEPUP_TIMEOUT_SECONDS) or revoke.',
+    description:
+      'What a stream entering `impostor` triggers: notify, step-up (re-login within VIGIL_CV_STEPUP_TIMEOUT_SECONDS) or revoke.',
   }),
   VIGIL_CV_STEPUP_TIMEOUT_SECONDS: Type.Integer({
     default: 120,
@@ -404,7 +473,8 @@ export const ConfigSchema = Type.Object({
   VIGIL_CV_LATE_FRAME_MS: Type.Integer({
     default: 1_000,
     minimum: 1,
-    description: 'A frame arriving this much later than its stream’s best delay (sample time to arrival) counts as late in metrics.',
+    description:
+      'A frame arriving this much later than its stream’s best delay (sample time to arrival) counts as late in metrics.',
   }),
 
   // ── legacy dialects (issue 8; docs/legacy.md) ────────────────────────────
@@ -418,7 +488,7 @@ export const ConfigSchema = Type.Object({
     default: 8,
     minimum: 1,
     maximum: 72,
-    description: "Shortest new password the legacy dialects accept (their clients enforce their own, often laxer, rules).",
+    description: 'Shortest new password the legacy dialects accept (their clients enforce their own, often laxer, rules).',
   }),
   VIGIL_LEGACY_TOKEN_TTL_SECONDS: Type.Integer({
     default: 86_400,
@@ -433,10 +503,17 @@ export const ConfigSchema = Type.Object({
       "How long dialect A's make_model waits for its model to be trained before answering (its clients call check_user next); the data is saved either way.",
   }),
   VIGIL_LEGACY_B_JWT_SECRET: Type.Optional(
-    Type.String({ minLength: 64, description: "HS512 secret (≥ 64 bytes) of dialect B's tokens, shared with B's resource servers. Required when b is enabled." }),
+    Type.String({
+      minLength: 64,
+      description:
+        "HS512 secret (≥ 64 bytes) of dialect B's tokens, shared with B's resource servers. Required when b is enabled.",
+    }),
   ),
   VIGIL_LEGACY_C_MEDIA_URL: Type.Optional(
-    Type.String({ pattern: '^https?://', description: "Base URL of dialect C's media (uploads, catalogue images); default <VIGIL_PUBLIC_URL>/media/." }),
+    Type.String({
+      pattern: '^https?://',
+      description: "Base URL of dialect C's media (uploads, catalogue images); default <VIGIL_PUBLIC_URL>/media/.",
+    }),
   ),
   VIGIL_LEGACY_C_S3_URL: Type.Optional(
     Type.String({
@@ -452,7 +529,10 @@ export const ConfigSchema = Type.Object({
     description: "Largest file dialect C's presigned uploads accept.",
   }),
   VIGIL_LEGACY_D_VERIFIED_URL: Type.Optional(
-    Type.String({ pattern: '^https?://', description: "Where dialect D's email link redirects after activating the account; unset answers with a JSON message." }),
+    Type.String({
+      pattern: '^https?://',
+      description: "Where dialect D's email link redirects after activating the account; unset answers with a JSON message.",
+    }),
   ),
 });
 

@@ -36,7 +36,9 @@ describe('password policy', () => {
 
   it('refuses the username, email (or its local part) and phone as the password', () => {
     expect(failure(() => checkPasswordPolicy('Hyeonggeun2', { username: 'hyeonggeun2' })).params.identifier).toBe('username');
-    expect(failure(() => checkPasswordPolicy('kim.minji@example.com', { email: 'kim.minji@example.com' })).code).toBe('PASSWORD_MATCHES_IDENTIFIER');
+    expect(failure(() => checkPasswordPolicy('kim.minji@example.com', { email: 'kim.minji@example.com' })).code).toBe(
+      'PASSWORD_MATCHES_IDENTIFIER',
+    );
     expect(failure(() => checkPasswordPolicy('kim.minji', { email: 'kim.minji@example.com' })).params.identifier).toBe('email');
     expect(failure(() => checkPasswordPolicy('01012345678', { phone: '+821012345678' })).params.identifier).toBe('phone');
   });

@@ -23,7 +23,10 @@ export function checkPasswordPolicy(password: string, options: PasswordPolicyOpt
   const field = options.field ?? 'password';
   const min = options.minLength ?? DEFAULT_MIN_LENGTH;
   const bytes = Buffer.byteLength(password, 'utf8');
-  const fail = (code: 'PASSWORD_TOO_SHORT' | 'PASSWORD_TOO_LONG' | 'PASSWORD_MATCHES_IDENTIFIER', params: Record<string, string | number>) => {
+  const fail = (
+    code: 'PASSWORD_TOO_SHORT' | 'PASSWORD_TOO_LONG' | 'PASSWORD_MATCHES_IDENTIFIER',
+    params: Record<string, string | number>,
+  ) => {
     const error = new VigilError(code, { field, ...params });
     return new VigilError(code, { field, ...params }, { details: [{ field, message: error.message }] });
   };

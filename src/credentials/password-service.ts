@@ -41,7 +41,13 @@ export class PasswordService {
    * Checks the account's current password, rate-limited per account before any bcrypt work.
    * Throws PASSWORD_INCORRECT naming `field`.
    */
-  async assertCurrentPassword(account: Account, password: string, field: string, meta: RequestMeta, event: string): Promise<void> {
+  async assertCurrentPassword(
+    account: Account,
+    password: string,
+    field: string,
+    meta: RequestMeta,
+    event: string,
+  ): Promise<void> {
     const { hasher, rateLimiter, audit, checksPerUserHourly } = this.deps;
     await enforceLimit(rateLimiter, `password:check:user:${account.id}`, { limit: checksPerUserHourly, windowSeconds: 3600 });
     if (!(await hasher.verifyPassword(account, password))) {
@@ -51,15 +57,28 @@ export class PasswordService {
   }
 
   /** Authenticated change; `meta.sessionId` (the caller's session) survives, every other is revoked. */
-  async change(userId: string, currentPassword: string, newPassword: string, meta: RequestMeta = {}): Promise<PasswordChangeResult> {
+  async change(
+    userId: string,
+    currentPassword: string,
+    newPassword: string,
+    meta: RequestMeta = {},
+  ): Promise<PasswordChangeResult> {
     const { accounts, hasher, sessions, audit } = this.deps;
     const account = await accounts.findById(userId);
     if (!account || account.status === 'withdrawn') throw new VigilError('NOT_FOUND', { what: 'Account' });
-    checkPasswordPolicy(newPassword, { field: 'newPassword', username: account.username, email: account.email, phone: account.phone });
+    checkPasswordPolicy(newPassword, {
+      field: 'newPassword',
+      username: account.username,
+      email: account.email,
+      phone: account.phone,
+    });
     await this.assertCurrentPassword(account, currentPassword, 'currentPassword', meta, 'password.changed');
     const updated = await accounts.setPasswordHash(account.id, await hasher.hash(newPassword));
     if (!updated) throw new VigilError('NOT_FOUND', { what: 'Account' });
-    const revokedSessions = await sessions.revokeAllForUser(account.id, { exceptSessionId: meta.sessionId, reason: 'password changed' });
+    const revokedSessions = await sessions.revokeAllForUser(account.id, {
+      exceptSessionId: meta.sessionId,
+      reason: 'password changed',
+    });
     await audit.record('password.changed', 'success', { ...meta, userId: account.id, detail: { revokedSessions } });
     return { account: updated, revokedSessions };
   }
@@ -68,7 +87,12 @@ export class PasswordService {
    * Reset by proof of a contact: a ticket from POST /v1/codes/verify (purpose reset), or the code
    * itself. Every session of the account is revoked.
    */
-  async reset(proof: ResetProof, newPassword: string, meta: RequestMeta = {}, options: { minLength?: number } = {}): Promise<PasswordChangeResult> {
+  async reset(
+    proof: ResetProof,
+    newPassword: string,
+    meta: RequestMeta = {},
+    options: { minLength?: number } = {},
+  ): Promise<PasswordChangeResult> {
     const { accounts, hasher, codeRequests, tickets, sessions, audit } = this.deps;
     let channel: Channel;
     let to: string;
@@ -78,7 +102,11 @@ export class PasswordService {
       ({ channel, to } = await tickets.consume(proof.ticket, 'reset'));
     } else {
       channel = proof.channel ?? (proof.to.includes('@') ? 'email' : 'sms');
-      checkPasswordPolicy(newPassword, { field: 'newPassword', minLength: options.minLength, [channel === 'email' ? 'email' : 'phone']: accounts.normalizeContact(channel, proof.to) });
+      checkPasswordPolicy(newPassword, {
+        field: 'newPassword',
+        minLength: options.minLength,
+        [channel === 'email' ? 'email' : 'phone']: accounts.normalizeContact(channel, proof.to),
+      });
       ({ to } = await codeRequests.verifyCode({ channel, to: proof.to, purpose: 'reset', code: proof.code }, meta));
     }
     const account = await accounts.findByContact(channel, to);
@@ -86,7 +114,13 @@ export class PasswordService {
       // A valid proof for a destination without an account (it was withdrawn meanwhile).
       throw 'ticket' in proof ? new VigilError('TICKET_INVALID') : new VigilError('CODE_INVALID');
     }
-    checkPasswordPolicy(newPassword, { field: 'newPassword', minLength: options.minLength, username: account.username, email: account.email, phone: account.phone });
+    checkPasswordPolicy(newPassword, {
+      field: 'newPassword',
+      minLength: options.minLength,
+      username: account.username,
+      email: account.email,
+      phone: account.phone,
+    });
     const updated = await accounts.setPasswordHash(account.id, await hasher.hash(newPassword));
     if (!updated) throw new VigilError('NOT_FOUND', { what: 'Account' });
     const revokedSessions = await sessions.revokeAllForUser(account.id, { reason: 'password reset' });

@@ -28,7 +28,13 @@ export class DevOutbox {
   }
 
   async record(job: DeliveryJob, jobId?: string): Promise<void> {
-    const message: OutboxMessage = { channel: job.channel, to: job.to, text: job.text, template: job.template, at: new Date().toISOString() };
+    const message: OutboxMessage = {
+      channel: job.channel,
+      to: job.to,
+      text: job.text,
+      template: job.template,
+      at: new Date().toISOString(),
+    };
     if (job.subject) message.subject = job.subject;
     if (job.html) message.html = job.html;
     if (jobId) message.jobId = jobId;

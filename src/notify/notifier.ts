@@ -36,7 +36,13 @@ export class Notifier {
   async send(request: SendRequest): Promise<string> {
     this.assertDeliverable(request.channel);
     const rendered = renderMessage(request.message, request.locale, request.channel);
-    const job: DeliveryJob = { channel: request.channel, to: request.to, text: rendered.text, template: request.message.template, locale: request.locale };
+    const job: DeliveryJob = {
+      channel: request.channel,
+      to: request.to,
+      text: rendered.text,
+      template: request.message.template,
+      locale: request.locale,
+    };
     if (request.channel === 'email') {
       job.subject = rendered.subject;
       if (rendered.html) job.html = rendered.html;

@@ -37,7 +37,8 @@ export function createNotify(ctx: GatewayContext): Notify {
       routes: outboxOn ? outboxRoutes({ outbox: new DevOutbox(ctx.redis), phoneRegion: config.VIGIL_PHONE_REGION }) : [],
       async start() {
         for (const channel of ['email', 'sms'] as const) {
-          if (!channels[channel]) logger.warn({ channel }, `no ${channel} transport configured: codes by ${channel} answer CHANNEL_UNAVAILABLE`);
+          if (!channels[channel])
+            logger.warn({ channel }, `no ${channel} transport configured: codes by ${channel} answer CHANNEL_UNAVAILABLE`);
         }
         if (config.VIGIL_EMBEDDED_WORKERS) worker = await startDeliveryWorker(config, logger.child({ component: 'delivery' }));
       },

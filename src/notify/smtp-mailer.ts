@@ -51,7 +51,13 @@ export class SmtpMailer implements EmailSender {
 
   async send(mail: OutgoingMail): Promise<void> {
     try {
-      await this.transport.sendMail({ from: this.options.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+      await this.transport.sendMail({
+        from: this.options.from,
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+      });
     } catch (err) {
       // 5xx replies are final (unknown mailbox, refused sender); 4xx and network errors may pass later.
       const code = (err as { responseCode?: unknown }).responseCode;

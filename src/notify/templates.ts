@@ -51,7 +51,10 @@ export function renderMessage(input: TemplateInput, locale: Locale, channel: 'em
     if (channel === 'sms') {
       return {
         subject: '',
-        text: locale === 'ko' ? `[Vigil] 인증번호 [${input.code}] ${why} 입력해 주세요. (${ttl} 이내)` : `Vigil: ${input.code} is your code to ${why}. It expires in ${ttl}.`,
+        text:
+          locale === 'ko'
+            ? `[Vigil] 인증번호 [${input.code}] ${why} 입력해 주세요. (${ttl} 이내)`
+            : `Vigil: ${input.code} is your code to ${why}. It expires in ${ttl}.`,
       };
     }
     const subject = locale === 'ko' ? `[Vigil] 인증번호 ${input.code}` : `Your Vigil code: ${input.code}`;
@@ -59,11 +62,21 @@ export function renderMessage(input: TemplateInput, locale: Locale, channel: 'em
       locale === 'ko'
         ? `${why} 아래 인증번호를 입력해 주세요.\n\n${input.code}\n\n이 번호는 ${ttl} 동안 유효합니다. 요청하지 않으셨다면 이 메일을 무시하세요.`
         : `Enter this code to ${why}:\n\n${input.code}\n\nIt expires in ${ttl}. If you did not ask for it, ignore this mail.`;
-    return { subject, text, html: `<p>${escapeHtml(text.split('\n\n')[0]!)}</p><p style="font-size:24px;letter-spacing:4px"><b>${input.code}</b></p><p>${escapeHtml(text.split('\n\n')[2]!)}</p>` };
+    return {
+      subject,
+      text,
+      html: `<p>${escapeHtml(text.split('\n\n')[0]!)}</p><p style="font-size:24px;letter-spacing:4px"><b>${input.code}</b></p><p>${escapeHtml(text.split('\n\n')[2]!)}</p>`,
+    };
   }
   const ttl = duration(input.ttlSeconds, locale);
   if (channel === 'sms') {
-    return { subject: '', text: locale === 'ko' ? `[Vigil] 인증 링크 (${ttl} 이내): ${input.url}` : `Vigil: confirm your address within ${ttl}: ${input.url}` };
+    return {
+      subject: '',
+      text:
+        locale === 'ko'
+          ? `[Vigil] 인증 링크 (${ttl} 이내): ${input.url}`
+          : `Vigil: confirm your address within ${ttl}: ${input.url}`,
+    };
   }
   const subject = locale === 'ko' ? '[Vigil] 이메일 주소를 인증해 주세요' : 'Confirm your email address';
   const text =
@@ -71,5 +84,9 @@ export function renderMessage(input: TemplateInput, locale: Locale, channel: 'em
       ? `아래 링크를 열어 이메일 인증을 완료해 주세요. 링크는 ${ttl} 동안 한 번만 사용할 수 있습니다.\n\n${input.url}\n\n요청하지 않으셨다면 이 메일을 무시하세요.`
       : `Open this link to confirm your email address. It works once, within ${ttl}.\n\n${input.url}\n\nIf you did not sign up, ignore this mail.`;
   const url = escapeHtml(input.url);
-  return { subject, text, html: `<p>${escapeHtml(text.split('\n\n')[0]!)}</p><p><a href="${url}">${url}</a></p><p>${escapeHtml(text.split('\n\n')[2]!)}</p>` };
+  return {
+    subject,
+    text,
+    html: `<p>${escapeHtml(text.split('\n\n')[0]!)}</p><p><a href="${url}">${url}</a></p><p>${escapeHtml(text.split('\n\n')[2]!)}</p>`,
+  };
 }

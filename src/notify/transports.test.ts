@@ -15,7 +15,9 @@ describe('transport configuration', () => {
   });
 
   it('reads SMTP settings, and refuses a user without a password', () => {
-    expect(smtpOptionsFrom(testConfig({ VIGIL_SMTP_HOST: 'mail.example.com', VIGIL_SMTP_PORT: '465', VIGIL_SMTP_SECURE: '1' }))).toMatchObject({
+    expect(
+      smtpOptionsFrom(testConfig({ VIGIL_SMTP_HOST: 'mail.example.com', VIGIL_SMTP_PORT: '465', VIGIL_SMTP_SECURE: '1' })),
+    ).toMatchObject({
       host: 'mail.example.com',
       port: 465,
       secure: true,
@@ -30,7 +32,11 @@ describe('transport configuration', () => {
     expect(() => twilioOptionsFrom(testConfig({ VIGIL_TWILIO_ACCOUNT_SID: 'AC1' }))).toThrow(
       'VIGIL_TWILIO_AUTH_TOKEN, VIGIL_TWILIO_FROM: required when any VIGIL_TWILIO_* is set',
     );
-    expect(twilioOptionsFrom(testConfig({ VIGIL_TWILIO_ACCOUNT_SID: 'AC1', VIGIL_TWILIO_AUTH_TOKEN: 't', VIGIL_TWILIO_FROM: '+15005550006' }))).toEqual({
+    expect(
+      twilioOptionsFrom(
+        testConfig({ VIGIL_TWILIO_ACCOUNT_SID: 'AC1', VIGIL_TWILIO_AUTH_TOKEN: 't', VIGIL_TWILIO_FROM: '+15005550006' }),
+      ),
+    ).toEqual({
       accountSid: 'AC1',
       authToken: 't',
       from: '+15005550006',
@@ -42,8 +48,12 @@ describe('transport configuration', () => {
 describe('templates', () => {
   it('speaks Korean and English, for codes and links', () => {
     const code = { template: 'code', purpose: 'reset', code: '123456', ttlSeconds: 600 } as const;
-    expect(renderMessage(code, 'ko', 'sms').text).toBe('[Vigil] 인증번호 [123456] 비밀번호를 재설정하려면 입력해 주세요. (10분 이내)');
-    expect(renderMessage(code, 'en', 'sms').text).toBe('Vigil: 123456 is your code to reset your password. It expires in 10 minutes.');
+    expect(renderMessage(code, 'ko', 'sms').text).toBe(
+      '[Vigil] 인증번호 [123456] 비밀번호를 재설정하려면 입력해 주세요. (10분 이내)',
+    );
+    expect(renderMessage(code, 'en', 'sms').text).toBe(
+      'Vigil: 123456 is your code to reset your password. It expires in 10 minutes.',
+    );
     const mail = renderMessage(code, 'en', 'email');
     expect(mail.subject).toBe('Your Vigil code: 123456');
     expect(mail.html).toContain('<b>123456</b>');

@@ -52,6 +52,9 @@ export class TwilioSms implements SmsSender {
     const body = (await response.json().catch(() => ({}))) as { code?: number; message?: string };
     // 429 and 5xx pass; other 4xx (bad number, bad credentials) will fail the same way again.
     const permanent = response.status !== 429 && response.status < 500;
-    throw new DeliveryError(`Twilio answered ${response.status}${body.code ? ` (${body.code})` : ''}: ${body.message ?? response.statusText}`, permanent);
+    throw new DeliveryError(
+      `Twilio answered ${response.status}${body.code ? ` (${body.code})` : ''}: ${body.message ?? response.statusText}`,
+      permanent,
+    );
   }
 }

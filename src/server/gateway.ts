@@ -15,7 +15,6 @@ import { systemRoutes } from './system-routes.ts';
 import { version } from './version.ts';
 import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './uws.ts';
 
-
 /** A running gateway. Tests start several in one process; main.ts starts one. */
 export interface Gateway {
   readonly port: number;

@@ -77,7 +77,15 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
 
   // Legacy dialects (issue 8): the five documented auth APIs as thin adapters over the core
   // services above, each switched on by VIGIL_LEGACY_DIALECTS (docs/legacy.md).
-  modules.push(...createLegacyModules(ctx, { identity: identity.services, flows: identityFlows, sessions: sessionCore, login: login.login, biometrics: biometrics.service }));
+  modules.push(
+    ...createLegacyModules(ctx, {
+      identity: identity.services,
+      flows: identityFlows,
+      sessions: sessionCore,
+      login: login.login,
+      biometrics: biometrics.service,
+    }),
+  );
 
   return modules;
 }

@@ -21,7 +21,7 @@ export function tokenRoutes(deps: {
       summary: 'Public keys that verify access tokens (JWK set)',
       tags: ['tokens'],
       schema: { response: { 200: JwksReply } },
-    // Verifiers may cache the key set briefly; they refetch on an unknown kid anyway.
+      // Verifiers may cache the key set briefly; they refetch on an unknown kid anyway.
     }).handle(async () => ({ status: 200, body: keys.jwks() as JwksReply, headers: { 'cache-control': 'public, max-age=300' } })),
 
     defineRoute({

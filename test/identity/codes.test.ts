@@ -47,7 +47,11 @@ describe('requesting a code', () => {
   it('names bad fields', async () => {
     const reply = await api.post('/v1/codes', { channel: 'fax', to: 'x', purpose: 'hello' });
     expect(reply.status).toBe(400);
-    expect(errorOf(reply).details!.map((d) => d.field).sort()).toEqual(['channel', 'purpose', 'to']);
+    expect(
+      errorOf(reply)
+        .details!.map((d) => d.field)
+        .sort(),
+    ).toEqual(['channel', 'purpose', 'to']);
     const badPhone = await api.post('/v1/codes', { channel: 'sms', to: 'member@example.com', purpose: 'login' });
     expect(errorOf(badPhone).details).toEqual([{ field: 'to', message: expect.stringContaining('E.164') }]);
     const badCode = await api.post('/v1/codes/verify', { channel: 'sms', to: '01040000001', purpose: 'login', code: '12345' });
@@ -82,7 +86,12 @@ describe('verifying a code', () => {
     const code = await latestCode(api, '+821040000001', 2);
     const codes: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const reply = await api.post('/v1/codes/verify', { channel: 'sms', to: '01040000001', purpose: 'verify', code: wrong(code) });
+      const reply = await api.post('/v1/codes/verify', {
+        channel: 'sms',
+        to: '01040000001',
+        purpose: 'verify',
+        code: wrong(code),
+      });
       expect(reply.status).toBe(400);
       codes.push(errorOf(reply).code);
     }
@@ -107,7 +116,11 @@ describe('verifying a code', () => {
     const { MongoClient } = await import('mongodb');
     const mongo = new MongoClient(gw.config.MONGO_URL);
     try {
-      const events = await mongo.db(gw.config.MONGO_DB).collection('audit').find({ event: /^code\./ }).toArray();
+      const events = await mongo
+        .db(gw.config.MONGO_DB)
+        .collection('audit')
+        .find({ event: /^code\./ })
+        .toArray();
       const kinds = new Set(events.map((e) => `${e.event}:${e.outcome}`));
       expect(kinds).toEqual(new Set(['code.sent:success', 'code.failed:failure', 'code.verified:success']));
       expect(JSON.stringify(events)).not.toMatch(/"code":"\d{6}"/);

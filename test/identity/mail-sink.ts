@@ -93,7 +93,11 @@ export async function startTwilioStub(): Promise<{
       requests.push({ path: req.url ?? '', authorization: req.headers.authorization ?? '', form: new URLSearchParams(body) });
       const status = queued.shift() ?? 201;
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(status === 201 ? { sid: 'SM123', status: 'queued' } : { code: status === 400 ? 21211 : 20500, message: 'stub failure' }));
+      res.end(
+        JSON.stringify(
+          status === 201 ? { sid: 'SM123', status: 'queued' } : { code: status === 400 ? 21211 : 20500, message: 'stub failure' },
+        ),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -106,7 +110,11 @@ export async function startTwilioStub(): Promise<{
   };
 }
 
-export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -23,9 +23,16 @@ const db = () => mongo.db(gw.config.MONGO_DB);
 
 describe('me', () => {
   it('reads and patches the profile; null removes a field', async () => {
-    await api.post('/v1/accounts', { username: 'patcher', password: 'passphrase 12', profile: { name: 'Kim', profession: 'doctor' } });
+    await api.post('/v1/accounts', {
+      username: 'patcher',
+      password: 'passphrase 12',
+      profile: { name: 'Kim', profession: 'doctor' },
+    });
     const { accessToken } = await login(api, 'patcher', 'passphrase 12');
-    const me = await api.get<{ username: string; profile: Record<string, unknown>; locale: string }>('/v1/accounts/me', api.bearer(accessToken));
+    const me = await api.get<{ username: string; profile: Record<string, unknown>; locale: string }>(
+      '/v1/accounts/me',
+      api.bearer(accessToken),
+    );
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ username: 'patcher', locale: 'ko', profile: { name: 'Kim', profession: 'doctor' } });
 
@@ -48,9 +55,17 @@ describe('me', () => {
     const taken = await api.patch('/v1/accounts/me', { username: 'OCCUPIED' }, api.bearer(accessToken));
     expect(taken.status).toBe(409);
     expect(errorOf(taken)).toMatchObject({ code: 'CONFLICT', details: [{ field: 'username' }] });
-    const bad = await api.patch('/v1/accounts/me', { email: 'x@example.com', profile: { profession: 5 } }, api.bearer(accessToken));
+    const bad = await api.patch(
+      '/v1/accounts/me',
+      { email: 'x@example.com', profile: { profession: 5 } },
+      api.bearer(accessToken),
+    );
     expect(bad.status).toBe(400);
-    expect(errorOf(bad).details!.map((d) => d.field).sort()).toEqual(['email', 'profile.profession']);
+    expect(
+      errorOf(bad)
+        .details!.map((d) => d.field)
+        .sort(),
+    ).toEqual(['email', 'profile.profession']);
   });
 
   it('needs a token', async () => {
@@ -86,7 +101,9 @@ describe('withdrawal', () => {
     expect((await api.get('/v1/accounts/me', api.bearer(two.accessToken))).status).toBe(401);
     expect((await api.post('/v1/sessions', { identifier: 'leaver', password: 'passphrase 12' })).status).toBe(401);
 
-    const stored = await db().collection('accounts').findOne({ _id: id as never });
+    const stored = await db()
+      .collection('accounts')
+      .findOne({ _id: id as never });
     expect(stored).toMatchObject({ status: 'withdrawn', profile: {} });
     for (const gone of ['username', 'usernameKey', 'email', 'phone', 'passwordHash']) expect(stored).not.toHaveProperty(gone);
     expect(await db().collection('devices').countDocuments({ userId: id })).toBe(0);
@@ -96,19 +113,29 @@ describe('withdrawal', () => {
     // The identifiers are free again.
     const availability = await api.get('/v1/accounts/availability?username=leaver&email=leaver@example.com&phone=01070000001');
     expect(Object.values(availability.body).every((entry) => (entry as { available: boolean }).available)).toBe(true);
-    expect((await api.post('/v1/accounts', { username: 'leaver', email: 'leaver@example.com', password: 'passphrase 12' })).status).toBe(201);
+    expect(
+      (await api.post('/v1/accounts', { username: 'leaver', email: 'leaver@example.com', password: 'passphrase 12' })).status,
+    ).toBe(201);
   });
 
   it('with a ticket from a fresh code (purpose withdraw), for a code-only account', async () => {
     await api.post('/v1/accounts', { phone: '01070000002' });
     await api.post('/v1/codes', { channel: 'sms', to: '01070000002', purpose: 'login' });
-    const session = await api.post<{ accessToken: string }>('/v1/sessions', { phone: '01070000002', code: await latestCode(api, '+821070000002') });
+    const session = await api.post<{ accessToken: string }>('/v1/sessions', {
+      phone: '01070000002',
+      code: await latestCode(api, '+821070000002'),
+    });
     expect(session.status).toBe(201);
     const bearer = api.bearer(session.body.accessToken);
 
     await api.post('/v1/codes', { channel: 'sms', to: '01070000002', purpose: 'withdraw' });
     const code = await latestCode(api, '+821070000002', 2);
-    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', { channel: 'sms', to: '01070000002', purpose: 'withdraw', code });
+    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', {
+      channel: 'sms',
+      to: '01070000002',
+      purpose: 'withdraw',
+      code,
+    });
     const reply = await api.post('/v1/accounts/me/withdraw', { ticket: body.ticket }, bearer);
     expect(reply.status).toBe(200);
     expect((await api.get('/v1/accounts/me', bearer)).status).toBe(401);
@@ -120,7 +147,12 @@ describe('withdrawal', () => {
     const victim = await login(api, '01070000003', 'passphrase 12');
     await api.post('/v1/codes', { channel: 'sms', to: '01070000004', purpose: 'withdraw' });
     const code = await latestCode(api, '+821070000004');
-    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', { channel: 'sms', to: '01070000004', purpose: 'withdraw', code });
+    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', {
+      channel: 'sms',
+      to: '01070000004',
+      purpose: 'withdraw',
+      code,
+    });
     const reply = await api.post('/v1/accounts/me/withdraw', { ticket: body.ticket }, api.bearer(victim.accessToken));
     expect(reply.status).toBe(400);
     expect(errorOf(reply)).toMatchObject({ code: 'TICKET_INVALID', details: [{ field: 'ticket' }] });

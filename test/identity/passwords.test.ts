@@ -39,7 +39,12 @@ describe('password reset', () => {
     const session = await login(api, '01060000001', 'old passphrase');
     await api.post('/v1/codes', { channel: 'sms', to: '01060000001', purpose: 'reset' });
     const code = await latestCode(api, '+821060000001');
-    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', { channel: 'sms', to: '01060000001', purpose: 'reset', code });
+    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', {
+      channel: 'sms',
+      to: '01060000001',
+      purpose: 'reset',
+      code,
+    });
     const reply = await api.post('/v1/password/reset', { ticket: body.ticket, newPassword: 'new passphrase' });
     expect(reply.body).toEqual({ status: 'reset', revokedSessions: 1 });
     expect(await meStatus(session.accessToken)).toBe(401);
@@ -50,12 +55,21 @@ describe('password reset', () => {
 
   it('refuses a wrong code, a ticket of another purpose, and a bad new password without spending the ticket', async () => {
     await api.post('/v1/accounts', { email: 'careful@example.com', password: 'old passphrase' });
-    const wrong = await api.post('/v1/password/reset', { to: 'careful@example.com', code: '000000', newPassword: 'new passphrase' });
+    const wrong = await api.post('/v1/password/reset', {
+      to: 'careful@example.com',
+      code: '000000',
+      newPassword: 'new passphrase',
+    });
     expect(errorOf(wrong).code).toBe('CODE_INVALID');
 
     await api.post('/v1/codes', { channel: 'email', to: 'careful@example.com', purpose: 'reset' });
     const code = await latestCode(api, 'careful@example.com');
-    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', { channel: 'email', to: 'careful@example.com', purpose: 'reset', code });
+    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', {
+      channel: 'email',
+      to: 'careful@example.com',
+      purpose: 'reset',
+      code,
+    });
     const tooLong = await api.post('/v1/password/reset', { ticket: body.ticket, newPassword: 'x'.repeat(73) });
     expect(errorOf(tooLong)).toMatchObject({ code: 'PASSWORD_TOO_LONG', details: [{ field: 'newPassword' }] });
     const ok = await api.post('/v1/password/reset', { ticket: body.ticket, newPassword: 'new passphrase' });
@@ -77,7 +91,10 @@ describe('password change', () => {
     const wrong = await change('not it at all', 'new passphrase');
     expect(wrong.status).toBe(401);
     expect(errorOf(wrong)).toMatchObject({ code: 'PASSWORD_INCORRECT', details: [{ field: 'currentPassword' }] });
-    expect(errorOf(await change('old passphrase', 'short'))).toMatchObject({ code: 'PASSWORD_TOO_SHORT', details: [{ field: 'newPassword' }] });
+    expect(errorOf(await change('old passphrase', 'short'))).toMatchObject({
+      code: 'PASSWORD_TOO_SHORT',
+      details: [{ field: 'newPassword' }],
+    });
     expect(errorOf(await change('old passphrase', 'Changer.Kim'))).toMatchObject({
       code: 'PASSWORD_MATCHES_IDENTIFIER',
       details: [{ field: 'newPassword' }],
@@ -104,7 +121,15 @@ describe('password change', () => {
       const { accessToken } = await login(other, 'guesser', 'old passphrase');
       const statuses = [];
       for (let i = 0; i < 3; i++) {
-        statuses.push((await other.post('/v1/password/change', { currentPassword: `guess ${i} wrong`, newPassword: 'new passphrase' }, other.bearer(accessToken))).status);
+        statuses.push(
+          (
+            await other.post(
+              '/v1/password/change',
+              { currentPassword: `guess ${i} wrong`, newPassword: 'new passphrase' },
+              other.bearer(accessToken),
+            )
+          ).status,
+        );
       }
       expect(statuses).toEqual([401, 401, 429]);
     } finally {

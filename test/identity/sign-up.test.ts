@@ -51,7 +51,12 @@ describe('sign-up', () => {
     });
     expect(reply.status).toBe(201);
     const { account } = reply.body;
-    expect(account).toMatchObject({ username: 'HyeongGeun2', status: 'active', hasPassword: true, profile: { name: 'HyeongGeun Oh', gender: 'male', age: 26 } });
+    expect(account).toMatchObject({
+      username: 'HyeongGeun2',
+      status: 'active',
+      hasPassword: true,
+      profile: { name: 'HyeongGeun Oh', gender: 'male', age: 26 },
+    });
     expect(account.number).toBeGreaterThan(0);
     const stored = await accounts().findOne({ _id: account.id as never });
     expect(stored?.usernameKey).toBe('hyeonggeun2');
@@ -60,7 +65,10 @@ describe('sign-up', () => {
   });
 
   it('by email, normalised to lower case', async () => {
-    const reply = await api.post<AccountBody>('/v1/accounts', { email: 'Kim.MinJi@Example.COM', password: 'a strong passphrase' });
+    const reply = await api.post<AccountBody>('/v1/accounts', {
+      email: 'Kim.MinJi@Example.COM',
+      password: 'a strong passphrase',
+    });
     expect(reply.status).toBe(201);
     expect(reply.body.account.email).toBe('kim.minji@example.com');
   });
@@ -80,10 +88,23 @@ describe('sign-up', () => {
     });
     expect(reply.status).toBe(201);
     const { account } = reply.body;
-    expect(account.profile).toMatchObject({ name: '손흥민', birthDate: '1984-10-23', interests: ['golf', 'tennis'], profession: 'doctor', foreigner: false });
+    expect(account.profile).toMatchObject({
+      name: '손흥민',
+      birthDate: '1984-10-23',
+      interests: ['golf', 'tennis'],
+      profession: 'doctor',
+      foreigner: false,
+    });
     expect(account.profile.age).toBeGreaterThanOrEqual(40);
     const device = await mongo.db(gw.config.MONGO_DB).collection('devices').findOne({ userId: account.id });
-    expect(device).toMatchObject({ deviceId: 'EW34WWE', pushToken: 'push-1', platform: 'android', brand: 'samsung', model: 'SM-G991N', osVersion: '14' });
+    expect(device).toMatchObject({
+      deviceId: 'EW34WWE',
+      pushToken: 'push-1',
+      platform: 'android',
+      brand: 'samsung',
+      model: 'SM-G991N',
+      osVersion: '14',
+    });
     expect(device?.firstSeenAt).toBeInstanceOf(Date);
     const audit = await mongo.db(gw.config.MONGO_DB).collection('audit').find({ userId: account.id }).toArray();
     expect(audit.map((a) => a.event).sort()).toEqual(['account.created', 'device.registered']);
@@ -98,7 +119,12 @@ describe('sign-up', () => {
 
 describe('duplicates', () => {
   it('refuses a taken identifier in any spelling, naming the field', async () => {
-    await api.post('/v1/accounts', { username: 'dupe.user', email: 'dupe@example.com', phone: '01077770000', password: 'passphrase 12' });
+    await api.post('/v1/accounts', {
+      username: 'dupe.user',
+      email: 'dupe@example.com',
+      phone: '01077770000',
+      password: 'passphrase 12',
+    });
     const cases: Array<[Record<string, string>, string]> = [
       [{ username: 'DUPE.user' }, 'username'],
       [{ email: ' Dupe@EXAMPLE.com'.trim() }, 'email'],
@@ -114,7 +140,9 @@ describe('duplicates', () => {
   it('creates exactly one account from concurrent identical sign-ups; the rest get CONFLICT naming the field', async () => {
     const attempts = 12;
     const replies = await Promise.all(
-      Array.from({ length: attempts }, (_, i) => api.post('/v1/accounts', { email: 'race@example.com', username: `racer${i}`, password: 'passphrase 12' })),
+      Array.from({ length: attempts }, (_, i) =>
+        api.post('/v1/accounts', { email: 'race@example.com', username: `racer${i}`, password: 'passphrase 12' }),
+      ),
     );
     const created = replies.filter((r) => r.status === 201);
     const conflicts = replies.filter((r) => r.status === 409);
@@ -135,7 +163,11 @@ describe('duplicates', () => {
   });
 
   it('gives each account its own sequential number', async () => {
-    const numbers = (await accounts().find({}, { projection: { seq: 1 } }).toArray()).map((a) => a.seq as number);
+    const numbers = (
+      await accounts()
+        .find({}, { projection: { seq: 1 } })
+        .toArray()
+    ).map((a) => a.seq as number);
     expect(new Set(numbers).size).toBe(numbers.length);
   });
 });
@@ -151,7 +183,10 @@ describe('availability', () => {
       phone: { value: '+821066660000', available: false },
     });
     const free = await api.get('/v1/accounts/availability?username=free.name&phone=01066660001');
-    expect(free.body).toEqual({ username: { value: 'free.name', available: true }, phone: { value: '+821066660001', available: true } });
+    expect(free.body).toEqual({
+      username: { value: 'free.name', available: true },
+      phone: { value: '+821066660001', available: true },
+    });
   });
 
   it('names a bad query field', async () => {
@@ -187,7 +222,10 @@ describe('validation errors name their field', () => {
     [{ username: '12345678' }, ['username']],
     [{ username: 'ok.name', extra: true }, ['extra']],
     [{ password: 'passphrase 12' }, ['username']],
-    [{ username: 'ok.name2', profile: { age: 'old', interests: 'golf', shoeSize: 42 } }, ['profile.age', 'profile.interests', 'profile.shoeSize']],
+    [
+      { username: 'ok.name2', profile: { age: 'old', interests: 'golf', shoeSize: 42 } },
+      ['profile.age', 'profile.interests', 'profile.shoeSize'],
+    ],
     [{ username: 'ok.name3', device: { platform: 'ios' } }, ['device.id']],
     [{ username: 'ok.name4', locale: 'fr' }, ['locale']],
   ])('%j → %j', async (body, fields) => {
@@ -217,7 +255,8 @@ describe('validation errors name their field', () => {
     try {
       const other = client(limited.url);
       const statuses = [];
-      for (let i = 0; i < 3; i++) statuses.push((await other.post('/v1/accounts', { username: `limited${i}`, password: 'passphrase 12' })).status);
+      for (let i = 0; i < 3; i++)
+        statuses.push((await other.post('/v1/accounts', { username: `limited${i}`, password: 'passphrase 12' })).status);
       expect(statuses).toEqual([201, 201, 429]);
     } finally {
       await limited.close();

@@ -28,7 +28,9 @@ afterAll(async () => {
 
 describe('mail delivery through SMTP', () => {
   it('a login code survives a transient SMTP failure, arrives once, and logs in', async () => {
-    expect((await api.post('/v1/accounts', { email: 'smtp.user@example.com', password: 'passphrase 12', locale: 'en' })).status).toBe(201);
+    expect(
+      (await api.post('/v1/accounts', { email: 'smtp.user@example.com', password: 'passphrase 12', locale: 'en' })).status,
+    ).toBe(201);
     smtp.failNext(1, 451);
     const before = smtp.attempts();
     const requested = await api.post('/v1/codes', { channel: 'email', to: 'smtp.user@example.com', purpose: 'login' });
@@ -43,14 +45,20 @@ describe('mail delivery through SMTP', () => {
     expect(text).toContain('Subject: Your Vigil code:');
     expect(text).toContain('Enter this code to log in');
 
-    const session = await api.post('/v1/sessions', { email: 'smtp.user@example.com', code: codeIn(text.slice(text.indexOf('Enter this code'))) });
+    const session = await api.post('/v1/sessions', {
+      email: 'smtp.user@example.com',
+      code: codeIn(text.slice(text.indexOf('Enter this code'))),
+    });
     expect(session.status).toBe(201);
   });
 
   it('answers CHANNEL_UNAVAILABLE for SMS when no SMS transport is configured', async () => {
     const reply = await api.post('/v1/codes', { channel: 'sms', to: '01012345678', purpose: 'login' });
     expect(reply.status).toBe(503);
-    expect(errorOf(reply)).toMatchObject({ code: 'CHANNEL_UNAVAILABLE', message: 'Delivery by sms is not configured on this gateway' });
+    expect(errorOf(reply)).toMatchObject({
+      code: 'CHANNEL_UNAVAILABLE',
+      message: 'Delivery by sms is not configured on this gateway',
+    });
   });
 
   it('has no dev outbox unless VIGIL_DEV_OUTBOX=1', async () => {

@@ -33,7 +33,12 @@ export interface Reply<T = Record<string, unknown>> {
 
 /** A small JSON client over fetch: real HTTP to the gateway. */
 export function client(base: string) {
-  const call = async <T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> => {
+  const call = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Reply<T>> => {
     const res = await fetch(base + path, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -43,10 +48,14 @@ export function client(base: string) {
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
   };
   return {
-    get: <T = Record<string, unknown>>(path: string, headers?: Record<string, string>) => call<T>('GET', path, undefined, headers),
-    post: <T = Record<string, unknown>>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body, headers),
-    patch: <T = Record<string, unknown>>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('PATCH', path, body, headers),
-    del: <T = Record<string, unknown>>(path: string, headers?: Record<string, string>) => call<T>('DELETE', path, undefined, headers),
+    get: <T = Record<string, unknown>>(path: string, headers?: Record<string, string>) =>
+      call<T>('GET', path, undefined, headers),
+    post: <T = Record<string, unknown>>(path: string, body?: unknown, headers?: Record<string, string>) =>
+      call<T>('POST', path, body, headers),
+    patch: <T = Record<string, unknown>>(path: string, body?: unknown, headers?: Record<string, string>) =>
+      call<T>('PATCH', path, body, headers),
+    del: <T = Record<string, unknown>>(path: string, headers?: Record<string, string>) =>
+      call<T>('DELETE', path, undefined, headers),
     bearer: (token: string) => ({ authorization: `Bearer ${token}` }),
     admin: { authorization: `Bearer ${ADMIN_TOKEN}` },
   };

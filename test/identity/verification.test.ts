@@ -19,7 +19,11 @@ describe('verification required', () => {
   afterAll(() => gw.close());
 
   it('an account by phone starts unverified, cannot log in, and is activated by the code texted to it', async () => {
-    const created = await api.post<AccountBody>('/v1/accounts', { phone: '01020000001', password: 'passphrase 12', locale: 'ko' });
+    const created = await api.post<AccountBody>('/v1/accounts', {
+      phone: '01020000001',
+      password: 'passphrase 12',
+      locale: 'ko',
+    });
     expect(created.status).toBe(201);
     expect(created.body.account.status).toBe('unverified');
 
@@ -30,7 +34,12 @@ describe('verification required', () => {
     const [sms] = await outbox(api, '+821020000001');
     expect(sms!.channel).toBe('sms');
     expect(sms!.text).toContain('인증번호'); // Korean template, as the account's locale asks
-    const verified = await api.post('/v1/codes/verify', { channel: 'sms', to: '010-2000-0001', purpose: 'verify', code: codeIn(sms!.text) });
+    const verified = await api.post('/v1/codes/verify', {
+      channel: 'sms',
+      to: '010-2000-0001',
+      purpose: 'verify',
+      code: codeIn(sms!.text),
+    });
     expect(verified.status).toBe(200);
     expect(verified.body).toMatchObject({ purpose: 'verify', verified: true });
 
@@ -41,7 +50,11 @@ describe('verification required', () => {
   });
 
   it('an account by email is activated by its verification link, which works once', async () => {
-    const created = await api.post<AccountBody>('/v1/accounts', { email: 'link@example.com', password: 'passphrase 12', locale: 'en' });
+    const created = await api.post<AccountBody>('/v1/accounts', {
+      email: 'link@example.com',
+      password: 'passphrase 12',
+      locale: 'en',
+    });
     expect(created.body.account.status).toBe('unverified');
     const [mail] = await outbox(api, 'link@example.com');
     expect(mail!.subject).toBe('Confirm your email address');
@@ -104,8 +117,17 @@ describe('verification required', () => {
     const sent = await api.post('/v1/codes', { channel: 'sms', to: '01020000009', purpose: 'signup' });
     expect(sent.status).toBe(202);
     const code = await latestCode(api, '+821020000009');
-    const verified = await api.post<{ ticket: string }>('/v1/codes/verify', { channel: 'sms', to: '01020000009', purpose: 'signup', code });
-    const created = await api.post<AccountBody>('/v1/accounts', { phone: '01020000009', password: 'passphrase 12', ticket: verified.body.ticket });
+    const verified = await api.post<{ ticket: string }>('/v1/codes/verify', {
+      channel: 'sms',
+      to: '01020000009',
+      purpose: 'signup',
+      code,
+    });
+    const created = await api.post<AccountBody>('/v1/accounts', {
+      phone: '01020000009',
+      password: 'passphrase 12',
+      ticket: verified.body.ticket,
+    });
     expect(created.status).toBe(201);
     expect(created.body.account).toMatchObject({ status: 'active', phoneVerified: true });
     // The ticket is spent.
@@ -116,7 +138,12 @@ describe('verification required', () => {
   it('refuses a ticket issued for another destination', async () => {
     await api.post('/v1/codes', { channel: 'sms', to: '01020000011', purpose: 'signup' });
     const code = await latestCode(api, '+821020000011');
-    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', { channel: 'sms', to: '01020000011', purpose: 'signup', code });
+    const { body } = await api.post<{ ticket: string }>('/v1/codes/verify', {
+      channel: 'sms',
+      to: '01020000011',
+      purpose: 'signup',
+      code,
+    });
     const reply = await api.post('/v1/accounts', { phone: '01020000012', ticket: body.ticket });
     expect(reply.status).toBe(400);
     expect(errorOf(reply)).toMatchObject({ code: 'TICKET_INVALID', details: [{ field: 'ticket' }] });
@@ -125,7 +152,9 @@ describe('verification required', () => {
   it('requires an email or phone when accounts must be verified', async () => {
     const reply = await api.post('/v1/accounts', { username: 'no.contact', password: 'passphrase 12' });
     expect(reply.status).toBe(400);
-    expect(errorOf(reply).details).toEqual([{ field: 'email', message: 'an email or phone is required: new accounts must confirm one' }]);
+    expect(errorOf(reply).details).toEqual([
+      { field: 'email', message: 'an email or phone is required: new accounts must confirm one' },
+    ]);
   });
 });
 
@@ -146,11 +175,18 @@ describe('approval required', () => {
     expect(blocked.status).toBe(403);
     expect(errorOf(blocked).code).toBe('ACCOUNT_PENDING');
 
-    const list = await api.get<{ accounts: Array<{ id: string; username: string }> }>('/v1/admin/accounts?status=pending', api.admin);
+    const list = await api.get<{ accounts: Array<{ id: string; username: string }> }>(
+      '/v1/admin/accounts?status=pending',
+      api.admin,
+    );
     expect(list.status).toBe(200);
     expect(list.body.accounts.map((a) => a.username)).toContain('waiting');
 
-    const approved = await api.post<{ status: string }>(`/v1/admin/accounts/${created.body.account.id}/approve`, undefined, api.admin);
+    const approved = await api.post<{ status: string }>(
+      `/v1/admin/accounts/${created.body.account.id}/approve`,
+      undefined,
+      api.admin,
+    );
     expect(approved.status).toBe(200);
     expect(approved.body.status).toBe('active');
     expect((await login(api, 'waiting', 'passphrase 12')).user.status).toBe('active');
@@ -161,7 +197,11 @@ describe('approval required', () => {
 
   it('pending → rejected: the login error is ACCOUNT_REJECTED', async () => {
     const created = await api.post<AccountBody>('/v1/accounts', { username: 'refused', password: 'passphrase 12' });
-    const rejected = await api.post<{ status: string }>(`/v1/admin/accounts/${created.body.account.id}/reject`, { reason: 'documents unreadable' }, api.admin);
+    const rejected = await api.post<{ status: string }>(
+      `/v1/admin/accounts/${created.body.account.id}/reject`,
+      { reason: 'documents unreadable' },
+      api.admin,
+    );
     expect(rejected.status).toBe(200);
     expect(rejected.body.status).toBe('rejected');
     const blocked = await api.post('/v1/sessions', { identifier: 'refused', password: 'passphrase 12' });
@@ -175,7 +215,9 @@ describe('approval required', () => {
     const none = await api.get('/v1/admin/accounts');
     expect(none.status).toBe(401);
     expect(errorOf(none).code).toBe('ADMIN_UNAUTHORIZED');
-    const wrong = await api.post('/v1/admin/accounts/x/approve', undefined, { authorization: 'Bearer not-the-admin-token-at-all' });
+    const wrong = await api.post('/v1/admin/accounts/x/approve', undefined, {
+      authorization: 'Bearer not-the-admin-token-at-all',
+    });
     expect(wrong.status).toBe(401);
     const missing = await api.post('/v1/admin/accounts/no-such-id/approve', undefined, api.admin);
     expect(missing.status).toBe(404);
@@ -186,7 +228,10 @@ describe('approval required', () => {
     const first = await api.get<{ accounts: Array<{ number: number }>; next?: number }>('/v1/admin/accounts?limit=2', api.admin);
     expect(first.body.accounts).toHaveLength(2);
     expect(first.body.next).toBe(first.body.accounts[1]!.number);
-    const second = await api.get<{ accounts: Array<{ number: number }> }>(`/v1/admin/accounts?limit=2&after=${first.body.next}`, api.admin);
+    const second = await api.get<{ accounts: Array<{ number: number }> }>(
+      `/v1/admin/accounts?limit=2&after=${first.body.next}`,
+      api.admin,
+    );
     expect(second.body.accounts[0]!.number).toBeGreaterThan(first.body.next!);
   });
 });
