@@ -169,7 +169,9 @@ describe('three gateways and a worker process as one system', () => {
   }, 150_000);
 
   it('signs with a key rotated through one gateway on every gateway, and old tokens still verify everywhere', async () => {
-    const before = await logIn(urls[0]!, member.username, member.password);
+    // A member of its own: earlier tests spend `member`'s per-identifier login limit.
+    const fresh = await signUpMember(urls[1]!, 'rot');
+    const before = await logIn(urls[0]!, fresh.username, fresh.password);
     const kidOf = (token: string) =>
       (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid;
     const rotated = await fetch(`${urls[0]}/v1/admin/keys/rotate`, {
@@ -178,11 +180,17 @@ describe('three gateways and a worker process as one system', () => {
     });
     expect(rotated.status).toBe(200);
     const { kid } = (await rotated.json()) as { kid: string };
+    // Wait on the published key set (free to poll), then log in once: polling by logging in
+    // would spend the per-identifier login limit (set low on purpose here).
     await eventually(
-      async () => kidOf((await logIn(urls[2]!, member.username, member.password)).accessToken) === kid,
+      async () => {
+        const jwks = (await (await fetch(`${urls[2]}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+        return jwks.keys.some((key) => key.kid === kid);
+      },
       5_000,
-      'gateway 3 signing with the new key',
+      'gateway 3 publishing the new key',
     );
+    expect(kidOf((await logIn(urls[2]!, fresh.username, fresh.password)).accessToken)).toBe(kid);
     for (const url of urls) expect((await me(url, before.accessToken)).status).toBe(200);
   });
 
