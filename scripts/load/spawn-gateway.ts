@@ -40,7 +40,9 @@ export async function spawnLoadGateway(perUser: number, verify = false): Promise
   // An operator's explicit settings for the run (VIGIL_CV_*, VIGIL_SCORING_*) take precedence.
   for (const [key, value] of Object.entries(process.env))
     if (/^VIGIL_(CV|SCORING)_/.test(key) && value !== undefined) env[key] = value;
-  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}src/main.ts`], {
+  // LOAD_GATEWAY_NODE_ARGS adds node flags to the gateway only (e.g. --cpu-prof, which NODE_OPTIONS refuses).
+  const nodeArgs = (process.env.LOAD_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `${ROOT}src/main.ts`], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: ROOT,

@@ -352,7 +352,8 @@ export const ConfigSchema = Type.Object({
     default: 0,
     minimum: 0,
     maximum: 256,
-    description: 'Piscina scoring threads (onnxruntime-node) per gateway process; 0: CPU cores − 1, at least 1.',
+    description:
+      'Piscina scoring threads (onnxruntime-node) per gateway process; 0: one per CPU core (docs/benchmarks.md, continuous verification).',
   }),
   VIGIL_SCORING_MAX_BATCH: Type.Integer({
     default: 64,

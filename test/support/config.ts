@@ -16,6 +16,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
     MONGO_DB: `vigil_test_${id}`,
     REDIS_PREFIX: `vigil:test:${id}:`,
+    // Many gateways share the test machine: one scoring thread each unless a test asks for more.
+    VIGIL_SCORING_THREADS: '1',
     ...overrides,
   });
 }
