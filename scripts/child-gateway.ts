@@ -28,26 +28,12 @@ export async function spawnChildGateway(env: Record<string, string>): Promise<Ch
   });
   const killChild = () => child.kill('SIGTERM');
   process.once('exit', killChild);
+  const log = process.env.LOAD_GATEWAY_LOG ? createWriteStream(process.env.LOAD_GATEWAY_LOG, { flags: 'a' }) : undefined;
   let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the gateway did not start within 30 s:\n${output}`)), 30_000);
-    const log = process.env.LOAD_GATEWAY_LOG ? createWriteStream(process.env.LOAD_GATEWAY_LOG, { flags: 'a' }) : undefined;
-    const onData = (chunk: Buffer) => {
-      log?.write(chunk);
-      if (output.length < 64_000) output += chunk.toString();
-      const match = /"port":(\d+).*"msg":"listening"/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    };
-    // Keep draining both pipes for the whole run, or the child blocks on a full pipe.
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the gateway exited with ${code}:\n${output}`));
-    });
+  const port = await listeningPort(child, (chunk) => {
+    log?.write(chunk);
+    if (output.length < 64_000) output += chunk.toString();
+    return output;
   });
   return {
     child,
@@ -60,4 +46,30 @@ export async function spawnChildGateway(env: Record<string, string>): Promise<Ch
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * The port a gateway child process listens on, from its "listening" log line. `collect` gets
+ * every chunk of stdout and stderr for the child's whole life (both pipes must keep draining, or
+ * the child blocks on a full pipe) and returns the output so far.
+ */
+export function listeningPort(child: ChildProcess, collect: (chunk: Buffer) => string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`the gateway did not start within 30 s:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output = collect(chunk);
+      const match = /"port":(\d+).*"msg":"listening"/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the gateway exited with ${code} before listening:\n${output}`));
+    });
+  });
 }

@@ -5,6 +5,7 @@ import { MongoClient } from 'mongodb';
 import type { Config } from '../../src/config/schema.ts';
 import { startGateway, type Gateway } from '../../src/server/gateway.ts';
 import { configEnv, testConfig } from './config.ts';
+import { listeningPort } from '../../scripts/child-gateway.ts';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -76,22 +77,6 @@ export async function spawnGateway(config: Config, extraEnv: Record<string, stri
   });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /"port":(\d+).*"msg":"listening"/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code} before listening:\n${output}`));
-    });
-  });
+  const port = await listeningPort(child, (chunk) => (output += chunk.toString()));
   return { child, port, url: `http://127.0.0.1:${port}`, output: () => output, exited };
 }
