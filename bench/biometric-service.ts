@@ -9,7 +9,7 @@
  * Data: walking recordings of the shared WISDM set (through the harness' importer).
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { startGateway } from '../src/server/gateway.ts';
 import { importWisdm } from '../scripts/eval/wisdm-importer.ts';
 import { dropTestData } from '../test/support/gateway.ts';
+import { loadAverage } from './bench-env.ts';
 
 const { values: args } = parseArgs({
   options: { members: { type: 'string', default: '10' }, verifies: { type: 'string', default: '30' } },
@@ -76,9 +77,7 @@ async function main(): Promise<void> {
 
   try {
     console.log(
-      `Vigil biometric service bench — node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? '?'}, load average ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
+      `Vigil biometric service bench — node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? '?'}, load average ${loadAverage()}`,
     );
     // 0. What an idle gateway's event loop looks like on this (shared) machine: the baseline.
     const idle = monitorEventLoopDelay({ resolution: 5 });

@@ -11,8 +11,7 @@
  * flight, with features computed in the workers (VIGIL_CV_FEATURES=worker) or on this thread
  * before posting (=main).
  */
-import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, release } from 'node:os';
+import { availableParallelism, cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import * as ort from 'onnxruntime-node';
@@ -27,6 +26,7 @@ import { exportDetector } from '../src/biometrics/onnx/export-detector.ts';
 import { SESSION_OPTIONS } from '../src/biometrics/onnx/session-options.ts';
 import { ScoringPool, scoringModel } from '../src/biometrics/scoring-pool.ts';
 import { SessionCache } from '../src/biometrics/session-cache.ts';
+import { loadAverage, medianRound, packageVersion } from './bench-env.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -109,32 +109,15 @@ async function measure(inFlight: number, n: number, task: () => Promise<unknown>
   };
 }
 
-function median(rs: Round[]): Round {
-  const pick = (k: keyof Round) => rs.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rs.length / 2)]!;
-  return {
-    windowsPerSecond: pick('windowsPerSecond'),
-    cpuMicrosPerWindow: pick('cpuMicrosPerWindow'),
-    p50: pick('p50'),
-    p99: pick('p99'),
-  };
-}
-
 async function main(): Promise<void> {
-  const version = (name: string) =>
-    (JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string })
-      .version;
   console.log(
     `socket micro-batches — logistic-cohort models, D=${D}, ${W}-sample windows × ${C} axes, ${rounds} rounds × ${seconds} s, medians`,
   );
   console.log(
     `machine: ${cpus()[0]?.model ?? 'unknown'} × ${availableParallelism()} cores, Linux ${release()}; node ${process.version}, ` +
-      `onnxruntime-node ${version('onnxruntime-node')}, piscina ${version('piscina')}; pool threads ${threads}`,
+      `onnxruntime-node ${packageVersion('onnxruntime-node')}, piscina ${packageVersion('piscina')}; pool threads ${threads}`,
   );
-  console.log(
-    `load average at start: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average at start: ${loadAverage()}`);
 
   const extractor = new FeatureExtractor(spec);
   const sessions = new SessionCache<ort.InferenceSession>(1024, (s) => s.release());
@@ -185,7 +168,7 @@ async function main(): Promise<void> {
           let next = 0;
           rs.push(await measure(inFlight, n, () => tasks[next++ % inFlight]!()));
         }
-        const r = median(rs);
+        const r = medianRound(rs);
         if (label.startsWith('in-process')) base = r.windowsPerSecond;
         const ratio = label.startsWith('pool') ? `${((r.windowsPerSecond / base) * 100).toFixed(0)}%` : '';
         console.log(
@@ -195,11 +178,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(
-    `load average at end: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average at end: ${loadAverage()}`);
   await pool.close();
   await sessions.clear();
 }

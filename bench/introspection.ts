@@ -11,6 +11,7 @@ import { generateSigningJwk } from '../src/tokens/key-ring.ts';
 import { configEnv } from '../test/support/config.ts';
 import { dropTestData } from '../test/support/gateway.ts';
 import { startNode } from '../test/sessions/support.ts';
+import { packageVersion } from './bench-env.ts';
 
 /**
  * `npm run bench`: POST /v1/tokens/introspect throughput, p50/p99 latency, server CPU time and
@@ -225,11 +226,6 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function version(pkg: string): string {
-  const file = join(root, 'node_modules', pkg, 'package.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : '?';
-}
-
 function renderReport(list: Server[], results: Map<string, RoundResult[]>): string {
   const redisVersion = (() => {
     try {
@@ -252,7 +248,7 @@ function renderReport(list: Server[], results: Map<string, RoundResult[]>): stri
     `- Machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load generator, servers and Redis share these cores (load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' / ')} when the report was written).`,
-    `- Versions: Node ${process.version}, jose ${version('jose')}, uWebSockets.js ${version('uWebSockets.js')}, ioredis ${version('ioredis')}, Redis ${redisVersion}.`,
+    `- Versions: Node ${process.version}, jose ${packageVersion('jose')}, uWebSockets.js ${packageVersion('uWebSockets.js')}, ioredis ${packageVersion('ioredis')}, Redis ${redisVersion}.`,
     `- Load: ${CONNECTIONS} keep-alive connections, one request in flight each (closed loop), raw-socket client in its own process, cycling through ${TOKENS} access tokens of ${TOKENS} live sessions; ${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured; ${ROUNDS} rounds, servers interleaved; medians of the rounds.`,
     '- Gateway: `NODE_ENV=production` (no reply-schema checks), `LOG_LEVEL=warn` (no per-request log line), every other module as in production. Server CPU is user + system time of the server process over the measured window (/proc); RSS at the end of the window.',
     '',

@@ -10,8 +10,7 @@
  * and `threads` runs in flight on one session (onnxruntime-node runs them on libuv threads, so
  * this is the best in-process figure). The pool keeps 4 tasks per thread in flight.
  */
-import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, release } from 'node:os';
+import { availableParallelism, cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import * as ort from 'onnxruntime-node';
@@ -24,6 +23,7 @@ import { exportDetector } from '../src/biometrics/onnx/export-detector.ts';
 import { ONNX_INPUT } from '../src/biometrics/onnx/graph-io.ts';
 import { SESSION_OPTIONS } from '../src/biometrics/onnx/session-options.ts';
 import { ScoringPool, scoringModel } from '../src/biometrics/scoring-pool.ts';
+import { loadAverage, medianRound, packageVersion } from './bench-env.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -100,37 +100,14 @@ async function measure(inFlight: number, n: number, task: (batch: Float32Array) 
   };
 }
 
-function median(rs: Round[]): Round {
-  const pick = (k: keyof Round) => {
-    const v = rs.map((r) => r[k]).sort((a, b) => a - b);
-    return v[Math.floor(v.length / 2)] as number;
-  };
-  return {
-    windowsPerSecond: pick('windowsPerSecond'),
-    cpuCores: pick('cpuCores'),
-    cpuMicrosPerWindow: pick('cpuMicrosPerWindow'),
-    rssMb: pick('rssMb'),
-    p50: pick('p50'),
-    p99: pick('p99'),
-    p999: pick('p999'),
-  };
-}
-
 async function main(): Promise<void> {
-  const version = (name: string) =>
-    (JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string })
-      .version;
   console.log(`scoring throughput — ${detector}, D=${D}, ${rounds} rounds × ${seconds} s, medians`);
   console.log(
     `machine: ${cpus()[0]?.model ?? 'unknown'} × ${threads} cores, Linux ${release()}; node ${process.version}, ` +
-      `onnxruntime-node ${version('onnxruntime-node')}, piscina ${version('piscina')}, pool threads ${threads}, ort intra/inter-op threads 1/1`,
+      `onnxruntime-node ${packageVersion('onnxruntime-node')}, piscina ${packageVersion('piscina')}, pool threads ${threads}, ort intra/inter-op threads 1/1`,
   );
   // Other processes on the machine skew every figure; say how busy it was.
-  console.log(
-    `load average at start: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average at start: ${loadAverage()}`);
 
   const session = await ort.InferenceSession.create(onnx, SESSION_OPTIONS);
   const raw = (n: number) => (batch: Float32Array) => session.run({ [ONNX_INPUT]: new ort.Tensor('float32', batch, [n, D]) });
@@ -155,7 +132,7 @@ async function main(): Promise<void> {
     for (const [label, inFlight, make] of modes) {
       const rs: Round[] = [];
       for (let r = 0; r < rounds; r++) rs.push(await measure(inFlight, n, make(n)));
-      results.set(label, median(rs));
+      results.set(label, medianRound(rs));
     }
     const best = Math.max(...[...results].filter(([k]) => k.startsWith('raw')).map(([, r]) => r.windowsPerSecond));
     for (const [label, r] of results) {
@@ -193,11 +170,7 @@ async function main(): Promise<void> {
     `feature extraction (${spec.windowSamples}-sample windows, 3 axes → ${extractor.dimension} features): ` +
       `${featureRounds[Math.floor(rounds / 2)]?.toFixed(1)} µs per window on one thread`,
   );
-  console.log(
-    `load average at end: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average at end: ${loadAverage()}`);
   await scoring.close();
   await session.release();
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
 import type { TokenPair } from '../../protocol/client/index.ts';
 import type { LoadOptions } from './load-options.ts';
-import { LoadRun, histogram, type Counters, type Histogram, type ReplayPlan } from './load-run.ts';
+import { LoadRun, addCounters, emptyCounters, histogram, type Counters, type Histogram, type ReplayPlan } from './load-run.ts';
 import { HISTOGRAMS, type FromWorker, type HistogramName, type ToWorker, type WorkerReport } from './load-worker.ts';
 
 /** What a measurement needs from whatever drives the sockets: this process, or several children. */
@@ -109,36 +109,8 @@ export class ProcessDriver implements LoadDriver {
   ) {}
 
   counters(): Counters {
-    const total: Counters = {
-      framesSent: 0,
-      framesAcked: 0,
-      acks: 0,
-      verdicts: 0,
-      samplesSent: 0,
-      framesSkipped: 0,
-      genuine: 0,
-      uncertain: 0,
-      impostor: 0,
-      errors: {},
-    };
-    for (const child of this.children) {
-      const c = child.report?.counters;
-      if (!c) continue;
-      for (const key of [
-        'framesSent',
-        'framesAcked',
-        'acks',
-        'verdicts',
-        'samplesSent',
-        'framesSkipped',
-        'genuine',
-        'uncertain',
-        'impostor',
-      ] as const) {
-        total[key] += c[key];
-      }
-      for (const [code, n] of Object.entries(c.errors)) total.errors[code] = (total.errors[code] ?? 0) + n;
-    }
+    const total = emptyCounters();
+    for (const child of this.children) if (child.report) addCounters(total, child.report.counters);
     return total;
   }
 

@@ -77,14 +77,8 @@ export interface Counters {
   errors: Record<string, number>;
 }
 
-/**
- * Opens the sockets, streams samples on a fixed schedule and measures. Sending runs on one 5 ms
- * ticker that walks the devices in slots (device i sends in slot i mod slots), so frames are
- * spread evenly over each frame period instead of arriving in bursts.
- */
-export class LoadRun {
-  readonly devices: Device[] = [];
-  readonly counters: Counters = {
+export function emptyCounters(): Counters {
+  return {
     framesSent: 0,
     framesAcked: 0,
     acks: 0,
@@ -96,6 +90,25 @@ export class LoadRun {
     impostor: 0,
     errors: {},
   };
+}
+
+/** Adds `more` into `total` (every numeric counter, and errors by code). */
+export function addCounters(total: Counters, more: Counters): Counters {
+  for (const key of Object.keys(total) as Array<keyof Counters>) {
+    if (key !== 'errors') total[key] += more[key];
+  }
+  for (const [code, n] of Object.entries(more.errors)) total.errors[code] = (total.errors[code] ?? 0) + n;
+  return total;
+}
+
+/**
+ * Opens the sockets, streams samples on a fixed schedule and measures. Sending runs on one 5 ms
+ * ticker that walks the devices in slots (device i sends in slot i mod slots), so frames are
+ * spread evenly over each frame period instead of arriving in bursts.
+ */
+export class LoadRun {
+  readonly devices: Device[] = [];
+  readonly counters: Counters = emptyCounters();
   readonly closes: Record<string, number> = {};
   readonly connectLatency = histogram();
   readonly ackLatency = histogram();

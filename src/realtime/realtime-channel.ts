@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.ts';
 import { toVigilError } from '../storage/dependency-errors.ts';
 import type { ChannelConnection, ChannelHooks, StreamEnd, StreamSink, StreamSpec } from './channel-hooks.ts';
 import type { ConnectionQuota } from './connection-quota.ts';
-import { parseClientMessage, samplesToFrame } from './control-messages.ts';
+import { errorMessage, parseClientMessage, samplesToFrame } from './control-messages.ts';
 import { DeadlineWheel } from './deadline-wheel.ts';
 import { MessageRate } from './message-rate.ts';
 import type { RealtimeMetrics } from './realtime-metrics.ts';
@@ -343,7 +343,7 @@ export class RealtimeChannel {
           return;
         }
         const error = new VigilError('STREAM_REFUSED', { reason: `${message.type} is not available on this gateway` });
-        conn.send({ type: 'error', code: error.code, message: error.message, ref: message.type });
+        conn.send(errorMessage(error, message.type));
         return;
       }
     }
@@ -370,14 +370,14 @@ export class RealtimeChannel {
       next = await this.options.tokens.resolve(token);
     } catch (err) {
       const error = toVigilError(err);
-      conn.send({ type: 'error', code: error.code, message: error.message, ref: 'refresh' });
+      conn.send(errorMessage(error, 'refresh'));
       return;
     }
     if (conn.phase !== 'ready') return;
     const current = conn.principal;
     if (next.sessionId !== current.sessionId || next.userId !== current.userId) {
       const error = new VigilError('STREAM_REFUSED', { reason: 'the refreshed token belongs to another session' });
-      conn.send({ type: 'error', code: error.code, message: error.message, ref: 'refresh' });
+      conn.send(errorMessage(error, 'refresh'));
       return;
     }
     // Two refreshes may overlap; keep whichever token lives longer.
@@ -387,16 +387,10 @@ export class RealtimeChannel {
   }
 
   private openStream(conn: StreamConnection, spec: StreamSpec): void {
-    const refuse = (reason: string) => {
-      const error = new VigilError('STREAM_REFUSED', { reason });
-      conn.send({
-        type: 'error',
-        code: error.code,
-        message: error.message,
-        ref: spec.purpose === 'verify' ? 'stream.open' : 'enroll.begin',
-        stream: spec.stream,
-      });
+    const answer = (error: VigilError) => {
+      conn.send(errorMessage(error, spec.purpose === 'verify' ? 'stream.open' : 'enroll.begin', spec.stream));
     };
+    const refuse = (reason: string) => answer(new VigilError('STREAM_REFUSED', { reason }));
     if (conn.streams?.has(spec.stream)) return refuse(`stream ${spec.stream} is already open`);
     if (conn.streamCount >= this.limits.maxStreams) return refuse(`at most ${this.limits.maxStreams} streams per connection`);
     let sink: StreamSink;
@@ -406,14 +400,7 @@ export class RealtimeChannel {
       } catch (err) {
         const error = toVigilError(err);
         if (error.status >= 500) this.options.logger.error({ err: error.cause ?? error }, 'stream hook failed');
-        conn.send({
-          type: 'error',
-          code: error.code,
-          message: error.message,
-          ref: spec.purpose === 'verify' ? 'stream.open' : 'enroll.begin',
-          stream: spec.stream,
-        });
-        return;
+        return answer(error);
       }
     } else if (spec.purpose === 'verify') {
       sink = DISCARD;
@@ -427,7 +414,7 @@ export class RealtimeChannel {
     const stream = conn.streams?.get(message.stream);
     const refuse = (reason: string) => {
       const error = new VigilError('STREAM_REFUSED', { reason });
-      conn.send({ type: 'error', code: error.code, message: error.message, ref: message.type, stream: message.stream });
+      conn.send(errorMessage(error, message.type, message.stream));
     };
     if (!stream) return refuse(`stream ${message.stream} is not open`);
     if (message.type !== 'stream.close' && stream.spec.purpose !== 'enroll')

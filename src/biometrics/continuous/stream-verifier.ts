@@ -2,6 +2,7 @@ import type { TrustDecision } from '../../../protocol/biometrics.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { SampleFrame } from '../../../protocol/frames.ts';
 import type { StreamEnd, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
+import { errorMessage } from '../../realtime/control-messages.ts';
 import { TrustAccumulator, type TrustConfig } from '../trust.ts';
 import type { ConnectionStream, ContinuousConnection } from './continuous-connection.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
@@ -67,7 +68,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     initialTrust?: number,
   ) {
     this.model = model;
-    this.assembler = this.assemblerFor(model);
+    this.assembler = this.assemblerFor(model, channelMapping(spec, model));
     this.accumulator = new TrustAccumulator(model.calibration, env.trust);
     if (initialTrust !== undefined) this.accumulator.reset(initialTrust);
     this.trustModel = model;
@@ -143,11 +144,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   failed(window: number, error: VigilError): void {
     if (this.closed || !this.owner.conn.isOpen) return;
     this.owner.conn.send({
-      type: 'error',
-      code: error.code,
-      message: error.message,
-      ref: 'verdict',
-      stream: this.spec.stream,
+      ...errorMessage(error, 'verdict', this.spec.stream),
       details: [{ field: `/windows/${window}`, message: `window ${window} was not scored` }],
     });
   }
@@ -159,13 +156,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     const refuse = (error: VigilError) => {
       this.model = null;
       this.assembler = undefined;
-      this.owner.conn.send({
-        type: 'error',
-        code: error.code,
-        message: error.message,
-        ref: 'stream.open',
-        stream: this.spec.stream,
-      });
+      this.owner.conn.send(errorMessage(error, 'stream.open', this.spec.stream));
     };
     if (!model) return refuse(new VigilError('BIOMETRIC_MODEL_MISSING'));
     let map: Int32Array | undefined;
@@ -183,8 +174,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
       previous.spec.hopSamples === model.spec.hopSamples &&
       previous.spec.channels.every((name, j) => name === model.spec.channels[j]);
     // Same windowing: keep the samples already buffered. Otherwise start a new window.
-    if (!sameWindows)
-      this.assembler = new WindowAssembler(model.spec.channels.length, model.spec.windowSamples, model.spec.hopSamples, map);
+    if (!sameWindows) this.assembler = this.assemblerFor(model, map);
   }
 
   restartTrust(): number {
@@ -195,13 +185,8 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     return accumulator.trust;
   }
 
-  private assemblerFor(model: LiveModel): WindowAssembler {
-    return new WindowAssembler(
-      model.spec.channels.length,
-      model.spec.windowSamples,
-      model.spec.hopSamples,
-      channelMapping(this.spec, model),
-    );
+  private assemblerFor(model: LiveModel, map: Int32Array | undefined): WindowAssembler {
+    return new WindowAssembler(model.spec.channels.length, model.spec.windowSamples, model.spec.hopSamples, map);
   }
 
   /** Trust carries over a model switch; the calibration is the scoring model's. */

@@ -3,6 +3,7 @@ import type { TrustDecision } from '../../../protocol/biometrics.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { HookControlMessage } from '../../realtime/channel-hooks.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
+import { errorMessage } from '../../realtime/control-messages.ts';
 import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
@@ -171,7 +172,7 @@ export class TrustPolicy {
   private async checkProof(state: ContinuousConnection, token: string): Promise<void> {
     const pending = state.stepUp;
     const refuse = (error: VigilError) => {
-      state.conn.send({ type: 'error', code: error.code, message: error.message, ref: 'stepup' });
+      state.conn.send(errorMessage(error, 'stepup'));
     };
     if (!pending) return refuse(new VigilError('STEPUP_INVALID', { reason: 'no step-up is pending on this socket' }));
     if (pending.checking) return refuse(new VigilError('STEPUP_INVALID', { reason: 'a step-up proof is already being checked' }));

@@ -21,7 +21,9 @@ import { readSpec, type BatchModelRef, type WindowBatchResult, type WindowBatchT
 export type SessionSource = (ref: BatchModelRef) => Promise<ort.InferenceSession>;
 
 /** How a model is scored in this thread: its family (once checked) or its own session. */
-type Plan = { kind: 'family'; params: FamilyParams; checked: boolean } | { kind: 'own' };
+type FamilyPlan = { kind: 'family'; params: FamilyParams; checked: boolean };
+type Plan = FamilyPlan | { kind: 'own' };
+const OWN: Plan = { kind: 'own' };
 
 const plans = new Map<string, Plan>();
 const MAX_PLANS = 65_536;
@@ -50,7 +52,7 @@ function planFor(ref: BatchModelRef): Plan {
   if (!plan) {
     // Model keys name immutable bytes, so a plan never goes stale.
     const params = familiesEnabled ? familyOf(new Uint8Array(ref.bytes).slice()) : undefined;
-    plan = params ? { kind: 'family', params, checked: false } : { kind: 'own' };
+    plan = params ? { kind: 'family', params, checked: false } : OWN;
     if (plans.size >= MAX_PLANS) plans.delete(plans.keys().next().value as string);
     plans.set(ref.key, plan);
   }
@@ -79,23 +81,46 @@ function grow<T extends Float32Array | Int32Array>(array: T, length: number, mak
   return array.length >= length ? array : make(Math.max(length, array.length * 2));
 }
 
-/** Per-row inputs of one family run, reused across batches. */
+/** One family run of a batch (a family at one feature width): per-row inputs, reused across batches. */
 class FamilyInputs {
   x = new Float32Array(0);
   mean = new Float32Array(0);
   scale = new Float32Array(0);
   bias = new Float32Array(0);
-  /** Global row index of each family row. */
+  /** Batch row of each family row. */
   rows = new Int32Array(0);
   n = 0;
+  /** The models in this run: batch model index, first family row, plan as it was when added. */
+  memberModel = new Int32Array(0);
+  memberFirst = new Int32Array(0);
+  readonly memberPlans: FamilyPlan[] = [];
+  members = 0;
 
-  reset(capacity: number, d: number): void {
+  constructor(
+    readonly family: FamilyName,
+    readonly d: number,
+  ) {}
+
+  /** Empties the run for a batch of up to `capacity` rows. */
+  begin(capacity: number): void {
+    const d = this.d;
     this.x = grow(this.x, capacity * d, (k) => new Float32Array(k));
     this.mean = grow(this.mean, capacity * d, (k) => new Float32Array(k));
     this.scale = grow(this.scale, capacity * d, (k) => new Float32Array(k));
     this.bias = grow(this.bias, capacity, (k) => new Float32Array(k));
     this.rows = grow(this.rows, capacity, (k) => new Int32Array(k));
+    this.memberModel = grow(this.memberModel, capacity, (k) => new Int32Array(k));
+    this.memberFirst = grow(this.memberFirst, capacity, (k) => new Int32Array(k));
+    this.memberPlans.length = 0;
     this.n = 0;
+    this.members = 0;
+  }
+
+  /** Model `model`'s rows follow (add), scored by its family parameters. */
+  addModel(model: number, plan: FamilyPlan): void {
+    this.memberModel[this.members] = model;
+    this.memberFirst[this.members] = this.n;
+    this.memberPlans[this.members++] = plan;
   }
 
   /** Row `row` of the batch, whose features are src[from … from + d). */
@@ -110,6 +135,11 @@ class FamilyInputs {
     }
     this.bias[this.n] = params.bias;
     this.rows[this.n++] = row;
+  }
+
+  /** Family rows of member k: [memberFirst[k], memberEnd(k)). */
+  memberEnd(k: number): number {
+    return k + 1 < this.members ? this.memberFirst[k + 1]! : this.n;
   }
 }
 const familyInputs = new Map<string, FamilyInputs>();
@@ -164,24 +194,30 @@ export async function scoreWindowBatch(task: WindowBatchTask, sessions: SessionS
   }
 
   const runs: Array<Promise<void>> = [];
-  const failModel = (j: number, error: string) => {
+  const unscored = (j: number) => {
     for (let k = 0; k < groupRows[j]!; k++) scores[order[firstRow[j]! + k]!] = Number.NaN;
-    failures.push({ model: j, error });
   };
-  for (const f of familyInputs.values()) f.n = 0;
+  for (const f of familyInputs.values()) f.begin(n);
   for (let j = 0; j < m; j++) {
     const rows = groupRows[j]!;
     const d = dims[j]!;
     const ref = models[j]!;
-    if (rows === 0 || !extractorOf[j]) continue;
+    if (rows === 0) continue;
+    if (!extractorOf[j]) {
+      unscored(j); // its failure is reported above
+      continue;
+    }
     const input = features.subarray(groupStart[j]!, groupStart[j]! + rows * d);
     const first = firstRow[j]!;
     const plan = planFor(ref);
     if (plan.kind === 'family' && plan.params.d === d) {
       const key = `${plan.params.family}:${d}`;
       let inputs = familyInputs.get(key);
-      if (!inputs) familyInputs.set(key, (inputs = new FamilyInputs()));
-      if (inputs.n === 0) inputs.reset(n, d);
+      if (!inputs) {
+        familyInputs.set(key, (inputs = new FamilyInputs(plan.params.family, d)));
+        inputs.begin(n);
+      }
+      inputs.addModel(j, plan);
       for (let k = 0; k < rows; k++) inputs.add(order[first + k]!, features, groupStart[j]! + k * d, plan.params);
       if (plan.checked) continue;
     }
@@ -192,46 +228,36 @@ export async function scoreWindowBatch(task: WindowBatchTask, sessions: SessionS
           for (let k = 0; k < rows; k++) scores[order[first + k]!] = out[k]!;
         },
         (err: unknown) => {
-          if (plan.kind === 'family') plans.set(ref.key, { kind: 'own' }); // not scored here until it loads
-          failModel(j, (err as Error).message);
+          if (plan.kind === 'family') plans.set(ref.key, OWN); // not scored here until it loads
+          unscored(j);
+          failures.push({ model: j, error: (err as Error).message });
         },
       ),
     );
   }
   await Promise.all(runs);
-  // Family runs last, so the first batch of a model can be checked against its own scores.
-  const families = [...familyInputs.entries()].filter(([, inputs]) => inputs.n > 0);
-  const failed = await Promise.all(families.map(([key, inputs]) => runFamily(key, inputs, task, models)));
-  failed.forEach((error, f) => {
-    if (!error) return;
-    // Rows that relied on the family have no score: report their models.
-    const inputs = families[f]![1];
-    const reported = new Set<number>();
-    for (let r = 0; r < inputs.n; r++) {
-      const row = inputs.rows[r]!;
-      if (!Number.isNaN(scores[row]!) && plans.get(models[rowModel[row]!]!.key)?.kind !== 'family') continue;
-      scores[row] = Number.NaN;
-      if (!reported.has(rowModel[row]!)) failures.push({ model: rowModel[row]!, error });
-      reported.add(rowModel[row]!);
-    }
-  });
+  // Family runs last, so a model's first batch can be checked against its own graph's scores.
+  const pending = [...familyInputs.values()].filter((inputs) => inputs.n > 0);
+  for (const lost of await Promise.all(pending.map((inputs) => runFamily(inputs, task, models)))) failures.push(...lost);
   return { failures };
 }
 
-/** Runs one family's rows; returns an error message when the family graph itself failed. */
+/**
+ * Runs one family's rows and writes the scores of its checked members. A member on its first
+ * batch (its own graph scored it already) is checked if the family agrees on every row, and
+ * keeps its own graph otherwise. Returns the members left without scores.
+ */
 async function runFamily(
-  key: string,
   inputs: FamilyInputs,
   task: WindowBatchTask,
   models: readonly BatchModelRef[],
-): Promise<string | undefined> {
-  const [family, width] = key.split(':') as [FamilyName, string];
-  const d = Number(width);
-  const n = inputs.n;
-  const shape = [n, d];
+): Promise<WindowBatchResult['failures']> {
+  const { family, d, n, rows } = inputs;
+  const { scores } = task;
   let out: Float32Array;
   try {
     const session = await familySession(family);
+    const shape = [n, d];
     const result = await session.run({
       [FAMILY_INPUTS.features]: new ort.Tensor('float32', inputs.x.subarray(0, n * d), shape),
       [FAMILY_INPUTS.mean]: new ort.Tensor('float32', inputs.mean.subarray(0, n * d), shape),
@@ -243,37 +269,35 @@ async function runFamily(
       throw new Error(`family ${family} did not produce ${n} scores`);
     out = output.data as Float32Array;
   } catch (err) {
-    // The family graph itself failed. Its checked rows have no score; every model of the batch
-    // falls back to its own graph from the next batch on.
-    const checked = new Set<number>();
-    for (let r = 0; r < n; r++) {
-      const row = inputs.rows[r]!;
-      const plan = plans.get(models[task.rowModel[row]!]!.key);
-      if (plan?.kind === 'family' && plan.checked) checked.add(row);
+    // The family graph failed: its members use their own graphs from the next batch on, and the
+    // checked ones (not scored by their own graph this batch) have no score.
+    const error = `family ${family} scoring failed: ${(err as Error).message}`;
+    const lost: WindowBatchResult['failures'] = [];
+    for (let k = 0; k < inputs.members; k++) {
+      const model = inputs.memberModel[k]!;
+      plans.set(models[model]!.key, OWN);
+      if (!inputs.memberPlans[k]!.checked) continue;
+      for (let r = inputs.memberFirst[k]!; r < inputs.memberEnd(k); r++) scores[rows[r]!] = Number.NaN;
+      lost.push({ model, error });
     }
-    for (const ref of models) if (plans.get(ref.key)?.kind === 'family') plans.set(ref.key, { kind: 'own' });
-    for (const row of checked) task.scores[row] = Number.NaN;
-    return checked.size > 0 ? `family ${family} scoring failed: ${(err as Error).message}` : undefined;
+    return lost;
   }
-  const { scores, rowModel } = task;
-  for (let r = 0; r < n; r++) {
-    const row = inputs.rows[r]!;
-    const ref = models[rowModel[row]!]!;
-    const plan = plans.get(ref.key);
-    if (plan?.kind !== 'family') continue;
+  for (let k = 0; k < inputs.members; k++) {
+    const plan = inputs.memberPlans[k]!;
+    const key = models[inputs.memberModel[k]!]!.key;
+    const first = inputs.memberFirst[k]!;
+    const end = inputs.memberEnd(k);
     if (plan.checked) {
-      scores[row] = out[r]!;
-    } else if (!scoresAgree(out[r]!, scores[row]!)) {
-      // The family does not reproduce this model's own graph: it keeps its own session.
-      plans.set(ref.key, { kind: 'own' });
+      for (let r = first; r < end; r++) scores[rows[r]!] = out[r]!;
+      continue;
     }
+    // Not the same plan any more: its own graph failed this batch (or the plan was evicted).
+    let agrees = plans.get(key) === plan;
+    for (let r = first; agrees && r < end; r++) agrees = scoresAgree(out[r]!, scores[rows[r]!]!);
+    if (agrees) plan.checked = true;
+    else plans.set(key, OWN);
   }
-  // Models whose every row agreed are checked now (their own scores stand for this batch).
-  for (let r = 0; r < n; r++) {
-    const ref = models[rowModel[inputs.rows[r]!]!]!;
-    const plan = plans.get(ref.key);
-    if (plan?.kind === 'family' && !plan.checked) plan.checked = true;
-  }
+  return [];
 }
 
 async function runModel(
