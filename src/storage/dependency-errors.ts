@@ -17,6 +17,20 @@ const REDIS_UNAVAILABLE = [
   /Connection timeout/,
 ];
 
+// A socket error that escapes a driver unwrapped (the mongodb driver throws Node's own EPIPE
+// "socket has been ended by the other party" when it writes to a connection the server just
+// closed). Handlers open no sockets of their own, so it comes from a store.
+const SOCKET_ERROR_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTCONN']);
+
+function socketErrorSource(err: Error): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !SOCKET_ERROR_CODES.has(code)) return undefined;
+  const stack = err.stack ?? '';
+  if (stack.includes('/mongodb/')) return 'mongo';
+  if (stack.includes('/ioredis/')) return 'redis';
+  return 'storage';
+}
+
 /**
  * Recognises "the store is away" errors from the mongodb driver and ioredis, so they become
  * a catalogued 503 (retry later) instead of a 500 (our bug).
@@ -29,6 +43,9 @@ export function dependencyFailure(err: unknown): VigilError | undefined {
   if (err.name === 'MaxRetriesPerRequestError' || REDIS_UNAVAILABLE.some((re) => re.test(err.message))) {
     return new VigilError('DEPENDENCY_UNAVAILABLE', { dependency: 'redis' }, { cause: err, headers: { 'retry-after': '1' } });
   }
+  const source = socketErrorSource(err);
+  if (source)
+    return new VigilError('DEPENDENCY_UNAVAILABLE', { dependency: source }, { cause: err, headers: { 'retry-after': '1' } });
   return undefined;
 }
 

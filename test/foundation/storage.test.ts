@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectMongo, isDuplicateKey, type MongoStore } from '../../src/storage/mongo.ts';
 import { toVigilError } from '../../src/storage/dependency-errors.ts';
@@ -49,5 +51,20 @@ describe('MongoDB-wire storage', () => {
     expect(mapped.code).toBe('DEPENDENCY_UNAVAILABLE');
     expect(mapped.status).toBe(503);
     expect(mapped.message).toBe('mongo is unavailable');
+  });
+
+  it('maps a socket the server ended under a write (EPIPE, thrown unwrapped by the driver) to a 503', async () => {
+    // A real EPIPE: write to a connection whose peer has closed it.
+    const server = createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => {}); // the same error, also emitted
+    await once(socket, 'end');
+    const err = await new Promise<Error>((resolve) => socket.write('x', (e) => resolve(e as Error)));
+    server.close();
+    expect((err as { code?: string }).code).toBe('EPIPE');
+    const mapped = toVigilError(err);
+    expect(mapped.code).toBe('DEPENDENCY_UNAVAILABLE');
+    expect(mapped.status).toBe(503);
   });
 });
