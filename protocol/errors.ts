@@ -146,6 +146,19 @@ export const ERRORS = {
     close: 4500,
     message: 'This account has no biometric model yet; enrol first (POST /v1/biometrics/enrollments)',
   },
+  // Changing who "the owner" is (enrol, re-enrol, delete the model) needs the same fresh proof as
+  // a step-up: a stolen access token alone must not be enough (docs/biometrics.md, trust model).
+  BIOMETRIC_PROOF_STALE: {
+    status: 403,
+    close: 4500,
+    message:
+      'Changing the biometric model needs a login by password or code within the last {seconds} s; this session logged in {age} s ago. Log in again and retry with the new token',
+  },
+  BIOMETRIC_STEPUP_OWED: {
+    status: 403,
+    close: 4500,
+    message: 'This session owes a step-up (continuous verification read {reason}); prove it before changing the biometric model',
+  },
   ENROLLMENT_NOT_OPEN: {
     status: 409,
     close: 4500,

@@ -7,6 +7,7 @@ import type { EnrollmentAccepted, EnrollmentView, ModelDeleted, ModelView } from
 import { enforceLimit } from '../accounts/rate-limit.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { OwnerChanges } from './assurance/owner-change.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { trainingJobId, type TrainingJob } from '../storage/queues.ts';
 import type { EnrollmentEvents, EnrollmentListener, ModelsDeletedListener } from './enrollment/enrollment-events.ts';
@@ -160,6 +161,8 @@ export class BiometricService {
       /** Publishes enrolment events (any command connection). */
       redis: Redis;
       audit: AuditLog;
+      /** Audits and notifies changes of who "the owner" is (a committed enrolment, a deletion). */
+      ownerChanges: Pick<OwnerChanges, 'changed'>;
       rateLimiter: RateLimiter;
       logger: Logger;
       options: BiometricServiceOptions;
@@ -264,6 +267,10 @@ export class BiometricService {
       ...meta,
       userId,
       detail: { enrollmentId: id, source: enrollment.source, windows, uploads: segments.length },
+    });
+    await this.deps.ownerChanges.changed(userId, 'enrolled', {
+      ...meta,
+      detail: { enrollmentId: id, source: enrollment.source },
     });
     return { enrollmentId: id, status: 'queued', uploads: segments.length, windows };
   }
@@ -520,6 +527,7 @@ export class BiometricService {
       userId,
       detail: { versions: deletedVersions, enrollments: deletedEnrollments, reason },
     });
+    if (reason === 'requested') await this.deps.ownerChanges.changed(userId, 'deleted', context);
     return { deletedVersions, deletedEnrollments };
   }
 

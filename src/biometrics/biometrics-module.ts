@@ -8,6 +8,10 @@ import type { Principal } from '../sessions/principal.ts';
 import { createTrainingQueue } from '../storage/queues.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { startTrainingWorker, type TrainingWorker } from '../../workers/training-worker.ts';
+import type { Notifier } from '../notify/notifier.ts';
+import type { SessionRecord } from '../sessions/session-store.ts';
+import { OwnerChanges } from './assurance/owner-change.ts';
+import { SessionTrustStore } from './assurance/session-trust.ts';
 import { biometricRoutes } from './biometric-routes.ts';
 import { BiometricService } from './biometric-service.ts';
 import { EnrollmentEvents } from './enrollment/enrollment-events.ts';
@@ -27,6 +31,10 @@ export interface BiometricsModule extends GatewayModule {
 
 export interface Biometrics {
   service: BiometricService;
+  /** The fresh-proof rule for changing the model (routes, socket enrolment, dialect A). */
+  ownerChanges: OwnerChanges;
+  /** Trust and owed step-ups per session, shared with continuous verification. */
+  sessionTrust: SessionTrustStore;
   module: BiometricsModule;
 }
 
@@ -46,9 +54,24 @@ export function scoringThreads(configured: number): number {
  */
 export function createBiometrics(
   ctx: GatewayContext,
-  deps: { accounts: AccountService; authenticator: Authenticator<Principal> },
+  deps: {
+    accounts: AccountService;
+    authenticator: Authenticator<Principal>;
+    sessions: { get(sessionId: string): Promise<SessionRecord | undefined> };
+    notifier: Notifier;
+  },
 ): Biometrics {
   const { config, logger, mongo } = ctx;
+  const sessionTrust = new SessionTrustStore(ctx.redis, config.VIGIL_SESSION_ABSOLUTE_TTL_SECONDS);
+  const ownerChanges = new OwnerChanges({
+    sessions: deps.sessions,
+    trust: sessionTrust,
+    accounts: deps.accounts,
+    notifier: deps.notifier,
+    audit: ctx.audit,
+    logger,
+    maxAgeSeconds: config.VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS,
+  });
   const enrollments = new EnrollmentStore(mongo.db);
   const models = new ModelStore(mongo.db);
   const queue = createTrainingQueue(config);
@@ -73,6 +96,7 @@ export function createBiometrics(
     decoder,
     redis: ctx.redis,
     audit: ctx.audit,
+    ownerChanges,
     rateLimiter: ctx.rateLimiter,
     logger,
     options: {
@@ -91,10 +115,12 @@ export function createBiometrics(
 
   return {
     service,
+    ownerChanges,
+    sessionTrust,
     module: {
       name: 'biometrics',
       service,
-      routes: biometricRoutes({ service, auth: deps.authenticator, uploadLimit: config.UPLOAD_BODY_LIMIT }),
+      routes: biometricRoutes({ service, owner: ownerChanges, auth: deps.authenticator, uploadLimit: config.UPLOAD_BODY_LIMIT }),
       async start() {
         await enrollments.ensureIndexes();
         await models.ensureIndexes();

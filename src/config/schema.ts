@@ -403,6 +403,13 @@ export const ConfigSchema = Type.Object({
     description:
       'Other accounts whose enrolment windows (same modality, rate and channels) train a cohort detector; 0 or too few: one-class.',
   }),
+  VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS: Type.Integer({
+    default: 600,
+    minimum: 1,
+    maximum: 86_400,
+    description:
+      'Enrolment, re-enrolment and model deletion need a session logged in (password or code) at most this long ago, and no step-up owed (BIOMETRIC_PROOF_STALE / BIOMETRIC_STEPUP_OWED).',
+  }),
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: Type.Integer({
     default: 30,
     minimum: 1,

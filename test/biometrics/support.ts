@@ -9,7 +9,7 @@ import { importWisdm, type Recording } from '../../scripts/eval/wisdm-importer.t
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 /** The shared development set; only tests and the harness know its layout (through the importer). */
-export const WISDM_DIR = fileURLToPath(new URL('../../../shared/data/wisdm-watch-dev', import.meta.url));
+export const WISDM_DIR = process.env.WISDM_DIR ?? fileURLToPath(new URL('../../../shared/data/wisdm-watch-dev', import.meta.url));
 
 let recordings: Promise<Recording[]> | undefined;
 

@@ -51,6 +51,9 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       const state = stateOf(conn);
       if (!state) throw new VigilError('STREAM_REFUSED', { reason: 'continuous verification is not ready for this socket' });
       if (spec.purpose === 'enroll') {
+        // A socket asked to prove itself must not replace the model it is failing against.
+        const owed = state.stepUp ?? state.owedStepUp;
+        if (owed) throw new VigilError('BIOMETRIC_STEPUP_OWED', { reason: owed.reason });
         const enrolment = new SocketEnrolment(state, spec, env.enrolment);
         state.streams.add(enrolment);
         metrics.streams.inc({ purpose: 'enroll' });

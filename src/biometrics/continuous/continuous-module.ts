@@ -3,6 +3,8 @@ import type { RealtimeChannel } from '../../realtime/realtime-channel.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import type { GatewayModule } from '../../server/modules.ts';
+import type { OwnerChanges } from '../assurance/owner-change.ts';
+import type { SessionTrustStore } from '../assurance/session-trust.ts';
 import type { BiometricService } from '../biometric-service.ts';
 import { resolveTrustConfig } from '../trust.ts';
 import { continuousHooks } from './continuous-hooks.ts';
@@ -43,7 +45,14 @@ export function policyConfig(config: Config): PolicyConfig {
  */
 export function createContinuousModule(
   ctx: GatewayContext,
-  deps: { channel: RealtimeChannel; biometrics: BiometricService; sessions: PolicySessions; tokens: TokenResolver },
+  deps: {
+    channel: RealtimeChannel;
+    biometrics: BiometricService;
+    ownerChanges: OwnerChanges;
+    sessionTrust: SessionTrustStore;
+    sessions: PolicySessions;
+    tokens: TokenResolver;
+  },
 ): ContinuousModule {
   const { config, logger } = ctx;
   const log = logger.child({ component: 'continuous' });
@@ -87,7 +96,7 @@ export function createContinuousModule(
           metrics,
           trust,
           verifier: { batcher, policy, metrics, trust, lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS },
-          enrolment: { service: deps.biometrics, models, metrics, logger: log },
+          enrolment: { service: deps.biometrics, owner: deps.ownerChanges, models, metrics, logger: log },
         }),
       );
     },

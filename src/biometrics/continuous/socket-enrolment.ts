@@ -5,6 +5,7 @@ import type { EnrollmentAccepted, EnrollmentView } from '../../../protocol/http/
 import type { Logger } from '../../observability/logger.ts';
 import type { StreamEnd, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
+import type { OwnerChanges } from '../assurance/owner-change.ts';
 import type { BiometricService } from '../biometric-service.ts';
 import type { EnrollmentEvent } from '../enrollment/enrollment-events.ts';
 import { sampleFeatureSpec } from '../features/feature-spec.ts';
@@ -22,6 +23,8 @@ export type EnrolmentService = Pick<
 
 export interface EnrolmentEnv {
   service: EnrolmentService;
+  /** Enrolling over the socket changes the owner like any enrolment: fresh proof, no step-up owed. */
+  owner: Pick<OwnerChanges, 'assertFresh'>;
   models: LiveModels;
   metrics: ContinuousMetrics;
   logger: Logger;
@@ -77,13 +80,10 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
     this.c = stream.channels.length;
     this.buffer = new Float32Array(Math.max(FLUSH_FLOATS, this.spec.windowSamples * this.c * 2));
     const empty = sampleSet(stream.rate, stream.channels, new Float32Array(0));
-    this.chain = env.service
-      .begin(
-        owner.userId,
-        empty,
-        { modality: this.spec.modality, source: 'socket' },
-        { ip: owner.conn.ip, sessionId: owner.sessionId },
-      )
+    const meta = { ip: owner.conn.ip, sessionId: owner.sessionId };
+    this.chain = env.owner
+      .assertFresh(owner, 'enrolled', meta)
+      .then(() => env.service.begin(owner.userId, empty, { modality: this.spec.modality, source: 'socket' }, meta))
       .then((record) => {
         this.enrollmentId = record._id.toHexString();
       });
@@ -119,9 +119,10 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
       return;
     }
     this.flush();
-    const committed = this.chain.then(() =>
-      this.env.service.commit(this.owner.userId, this.enrollmentId!, { ip: this.owner.conn.ip, sessionId: this.owner.sessionId }),
-    );
+    const meta = { ip: this.owner.conn.ip, sessionId: this.owner.sessionId };
+    const committed = this.chain
+      .then(() => this.env.owner.assertFresh(this.owner, 'enrolled', meta))
+      .then(() => this.env.service.commit(this.owner.userId, this.enrollmentId!, meta));
     committed.then(
       (accepted) => this.follow(accepted),
       (err: unknown) => this.fail(err),
