@@ -478,6 +478,11 @@ export const ConfigSchema = Type.Object({
     maximum: 3_600,
     description: 'Time to prove a step-up (log in again, send `stepup`) before the socket closes with STREAM_STEPUP_TIMEOUT.',
   }),
+  VIGIL_CV_STEPUP_TIMEOUT_ACTION: Type.Union([Type.Literal('revoke'), Type.Literal('close')], {
+    default: 'revoke',
+    description:
+      'What an unproven step-up ends at its deadline: revoke (the session: HTTP API and refresh stop too) or close (only the socket; a reconnect is asked again by the same deadline).',
+  }),
   VIGIL_CV_LATE_FRAME_MS: Type.Integer({
     default: 1_000,
     minimum: 1,

@@ -21,6 +21,9 @@ beforeAll(async () => {
   gw = await startTestGateway({
     VIGIL_CV_POLICY_IMPOSTOR: 'step-up',
     VIGIL_CV_STEPUP_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
+    // Only the socket closes at the deadline here, so the next socket of the session can be watched
+    // (the default, revoke, is test/assurance/session-trust.test.ts).
+    VIGIL_CV_STEPUP_TIMEOUT_ACTION: 'close',
     VIGIL_CV_BATCH_DEADLINE_MS: '2',
   });
   node = await startNode(gw.config);

@@ -1,6 +1,7 @@
 import { VigilError } from '../../../protocol/errors.ts';
 import type { ReadyModel } from '../../../protocol/messages.ts';
 import type { ChannelConnection, ChannelHooks, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
+import type { SessionTrustStore } from '../assurance/session-trust.ts';
 import type { TrustConfig } from '../trust.ts';
 import { ContinuousConnection } from './continuous-connection.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
@@ -16,6 +17,8 @@ export interface ContinuousHooksEnv {
   enrolment: EnrolmentEnv;
   metrics: ContinuousMetrics;
   trust: TrustConfig;
+  /** The session's trust and owed step-up, shared by its sockets and streams. */
+  sessionTrust: SessionTrustStore;
 }
 
 function stateOf(conn: ChannelConnection): ContinuousConnection | undefined {
@@ -32,8 +35,12 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
   return {
     async onAuthenticated(conn): Promise<ReadyModel | null> {
       const { userId, sessionId } = conn.principal;
-      const [model, owed] = await Promise.all([models.current(userId), policy.owedStepUp(sessionId)]);
-      const state = new ContinuousConnection(conn, model, env.trust.initial);
+      const [model, owed, trust] = await Promise.all([
+        models.current(userId),
+        policy.owedStepUp(sessionId),
+        env.sessionTrust.trust(sessionId),
+      ]);
+      const state = new ContinuousConnection(conn, model, env.trust.initial, env.sessionTrust, trust);
       state.owedStepUp = owed;
       conn.attachment = state;
       return model?.ready ?? null;
@@ -79,6 +86,7 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       if (!state) return;
       models.release(state);
       policy.onDisconnect(state);
+      state.persistTrust();
     },
   };
 }

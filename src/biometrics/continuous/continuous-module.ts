@@ -33,7 +33,7 @@ export function policyConfig(config: Config): PolicyConfig {
     uncertain: config.VIGIL_CV_POLICY_UNCERTAIN,
     impostor: config.VIGIL_CV_POLICY_IMPOSTOR,
     stepUpTimeoutSeconds: config.VIGIL_CV_STEPUP_TIMEOUT_SECONDS,
-    stepUpMemorySeconds: config.VIGIL_SESSION_ABSOLUTE_TTL_SECONDS,
+    stepUpTimeoutAction: config.VIGIL_CV_STEPUP_TIMEOUT_ACTION,
   };
 }
 
@@ -64,7 +64,7 @@ export function createContinuousModule(
     sessions: deps.sessions,
     tokens: deps.tokens,
     audit: ctx.audit,
-    redis: ctx.redis,
+    trust: deps.sessionTrust,
     logger: log,
     metrics,
   });
@@ -95,6 +95,7 @@ export function createContinuousModule(
           policy,
           metrics,
           trust,
+          sessionTrust: deps.sessionTrust,
           verifier: { batcher, policy, metrics, trust, lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS },
           enrolment: { service: deps.biometrics, owner: deps.ownerChanges, models, metrics, logger: log },
         }),
