@@ -6,16 +6,20 @@ import {
   EnrollmentParams,
   EnrollmentUploadParams,
   EnrollmentView,
+  AccountIdParams,
+  AdminVerifyReply,
   ModelDeleted,
   ModelView,
   VerifyParams,
   VerifyReply,
 } from '../../protocol/http/biometrics.ts';
 import { metaOf } from '../accounts/request-meta.ts';
+import type { AdminPrincipal } from '../server/admin-auth.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
 import type { Principal } from '../sessions/principal.ts';
 import type { OwnerChanges } from './assurance/owner-change.ts';
 import type { BiometricService } from './biometric-service.ts';
+import { verificationSummary } from './verification.ts';
 import { UPLOAD_MEDIA_TYPES } from './uploads/decode-upload.ts';
 import { readUpload, uploadFields } from './uploads/read-upload.ts';
 
@@ -38,9 +42,10 @@ export function biometricRoutes(deps: {
   service: BiometricService;
   owner: OwnerChanges;
   auth: Authenticator<Principal>;
+  admin: Authenticator<AdminPrincipal>;
   uploadLimit: number;
 }): Route[] {
-  const { service, owner, auth, uploadLimit } = deps;
+  const { service, owner, auth, admin, uploadLimit } = deps;
   const enrollmentFields = uploadFields<EnrollmentParams>(EnrollmentParams);
   const appendFields = uploadFields<EnrollmentUploadParams>(EnrollmentUploadParams);
   const verifyFields = uploadFields<VerifyParams>(VerifyParams);
@@ -119,7 +124,8 @@ export function biometricRoutes(deps: {
     defineRoute({
       method: 'POST',
       path: '/v1/biometrics/verify',
-      summary: 'Verify an upload against the latest model: per-window scores, accepted share and the fused verdict',
+      summary:
+        'Verify an upload against the latest model: accepted/total windows and the fused verdict (no scores; windows per hour are capped)',
       tags: TAGS,
       auth,
       body: upload,
@@ -130,6 +136,31 @@ export function biometricRoutes(deps: {
         ...params,
         channels: channelList(params.channels),
       });
+      return { status: 200, body: verificationSummary(result) };
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/admin/accounts/:id/biometrics/verify',
+      summary:
+        "Operators' evaluation: verify an upload against the account's latest model with per-window scores, the mean score and the threshold",
+      tags: ['admin', ...TAGS],
+      auth: admin,
+      body: upload,
+      schema: {
+        params: AccountIdParams,
+        query: VerifyParams,
+        response: { 200: AdminVerifyReply, ...uploadErrors },
+      },
+    }).handle(async ({ raw, params: path, query }) => {
+      const { file, source, params } = await readUpload(raw, query, verifyFields, uploadLimit);
+      const result = await service.verifyUpload(
+        path.id,
+        file,
+        source,
+        { ...params, channels: channelList(params.channels) },
+        { operator: true },
+      );
       return { status: 200, body: result };
     }),
 

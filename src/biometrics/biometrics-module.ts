@@ -102,6 +102,7 @@ export function createBiometrics(
     options: {
       enrollmentsPerHour: config.VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR,
       verifyPerMinute: config.VIGIL_BIOMETRIC_VERIFY_PER_MINUTE,
+      verifyWindowsPerHour: config.VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR,
       maxVerifyWindows: config.VIGIL_BIOMETRIC_MAX_VERIFY_WINDOWS,
       legacyDefaultRate: config.VIGIL_BIOMETRIC_DEFAULT_RATE,
       redisPrefix: config.REDIS_PREFIX,
@@ -120,7 +121,13 @@ export function createBiometrics(
     module: {
       name: 'biometrics',
       service,
-      routes: biometricRoutes({ service, owner: ownerChanges, auth: deps.authenticator, uploadLimit: config.UPLOAD_BODY_LIMIT }),
+      routes: biometricRoutes({
+        service,
+        owner: ownerChanges,
+        auth: deps.authenticator,
+        admin: ctx.admin,
+        uploadLimit: config.UPLOAD_BODY_LIMIT,
+      }),
       async start() {
         await enrollments.ensureIndexes();
         await models.ensureIndexes();

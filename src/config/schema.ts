@@ -420,6 +420,12 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: 'Batch verifications one account may request per minute.',
   }),
+  VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: Type.Integer({
+    default: 2_000,
+    minimum: 1,
+    description:
+      'Windows one account may have verified per hour over HTTP (and dialect A), across uploads: the answer is only counts and a decision, and this bounds how much an attacker learns from it.',
+  }),
   VIGIL_BIOMETRIC_MAX_VERIFY_WINDOWS: Type.Integer({
     default: 20_000,
     minimum: 1,
