@@ -183,6 +183,12 @@ export const ERRORS = {
   STREAM_RATE_EXCEEDED: { status: 429, close: 4002, message: 'More than {limit} messages per second on one connection' },
   // application, terminal
   STREAM_POLICY_FAILED: { status: 403, close: 4540, message: 'Continuous verification failed: {reason}' },
+  /** Only ever sent in an `error` message: the frame was dropped (a gap), the socket stays open. */
+  ENROLLMENT_BACKPRESSURE: {
+    status: 429,
+    close: 4500,
+    message: 'Enrolment frames of stream {stream} arrive faster than they are stored; frames were dropped, slow down',
+  },
   /** Only ever sent in an `error` message; the socket stays open. */
   STREAM_REFUSED: { status: 422, close: 4500, message: '{reason}' },
 

@@ -489,6 +489,12 @@ export const ConfigSchema = Type.Object({
     description:
       'What an unproven step-up ends at its deadline: revoke (the session: HTTP API and refresh stop too) or close (only the socket; a reconnect is asked again by the same deadline).',
   }),
+  VIGIL_CV_MAX_ENROLMENT_STREAMS: Type.Integer({
+    default: 256,
+    minimum: 1,
+    description:
+      'Socket enrolment streams open at once per gateway process (each buffers at most 512 KiB); beyond, enroll.begin is refused.',
+  }),
   VIGIL_CV_LATE_FRAME_MS: Type.Integer({
     default: 1_000,
     minimum: 1,

@@ -6,7 +6,7 @@ import type { TrustConfig } from '../trust.ts';
 import { ContinuousConnection } from './continuous-connection.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
 import type { LiveModels } from './live-models.ts';
-import { SocketEnrolment, type EnrolmentEnv } from './socket-enrolment.ts';
+import { SocketEnrolment, enrolmentSpec, type EnrolmentEnv } from './socket-enrolment.ts';
 import { StreamVerifier, channelMapping, type VerifierEnv } from './stream-verifier.ts';
 import type { TrustPolicy } from './trust-policy.ts';
 
@@ -61,7 +61,18 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
         // A socket asked to prove itself must not replace the model it is failing against.
         const owed = state.stepUp ?? state.owedStepUp;
         if (owed) throw new VigilError('BIOMETRIC_STEPUP_OWED', { reason: owed.reason });
+        // Admission before allocation: the spec's size, one enrolment per socket, a process-wide cap.
+        enrolmentSpec(spec);
+        for (const open of state.streams) {
+          if (open instanceof SocketEnrolment)
+            throw new VigilError('STREAM_REFUSED', { reason: 'one enrolment per connection at a time' });
+        }
+        const { admission } = env.enrolment;
+        if (admission.open >= admission.max) {
+          throw new VigilError('STREAM_REFUSED', { reason: 'too many socket enrolments on this gateway; retry shortly' });
+        }
         const enrolment = new SocketEnrolment(state, spec, env.enrolment);
+        admission.open++;
         state.streams.add(enrolment);
         metrics.streams.inc({ purpose: 'enroll' });
         return enrolment;

@@ -97,7 +97,14 @@ export function createContinuousModule(
           trust,
           sessionTrust: deps.sessionTrust,
           verifier: { batcher, policy, metrics, trust, lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS },
-          enrolment: { service: deps.biometrics, owner: deps.ownerChanges, models, metrics, logger: log },
+          enrolment: {
+            admission: { open: 0, max: config.VIGIL_CV_MAX_ENROLMENT_STREAMS },
+            service: deps.biometrics,
+            owner: deps.ownerChanges,
+            models,
+            metrics,
+            logger: log,
+          },
         }),
       );
     },
