@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawnChildGateway, type ChildGateway } from '../child-gateway.ts';
 
 export type SpawnedGateway = ChildGateway;
@@ -16,6 +17,7 @@ export type SpawnedGateway = ChildGateway;
 export function spawnLoadGateway(perUser: number, verify = false): Promise<SpawnedGateway> {
   const env: Record<string, string> = {
     NODE_ENV: 'production',
+    VIGIL_BIOMETRIC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'info',
     MONGO_DB: 'vigil_load',
     REDIS_PREFIX: 'vigil:load:',

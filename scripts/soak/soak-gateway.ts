@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawnChildGateway, type ChildGateway } from '../child-gateway.ts';
 
 export type SoakGateway = ChildGateway;
@@ -12,6 +13,7 @@ export type SoakGateway = ChildGateway;
 export function spawnSoakGateway(perUser: number): Promise<SoakGateway> {
   return spawnChildGateway({
     NODE_ENV: 'production',
+    VIGIL_BIOMETRIC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     // info: one line per HTTP request (tens per second here) and the "listening" line with the port.
     LOG_LEVEL: 'info',
     MONGO_DB: 'vigil_soak',

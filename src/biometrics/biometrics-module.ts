@@ -10,6 +10,7 @@ import { connectRedis, createRedis } from '../storage/redis.ts';
 import { startTrainingWorker, type TrainingWorker } from '../../workers/training-worker.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import type { SessionRecord } from '../sessions/session-store.ts';
+import { biometricCipher } from './assurance/biometric-cipher.ts';
 import { OwnerChanges } from './assurance/owner-change.ts';
 import { SessionTrustStore } from './assurance/session-trust.ts';
 import { biometricRoutes } from './biometric-routes.ts';
@@ -72,8 +73,10 @@ export function createBiometrics(
     logger,
     maxAgeSeconds: config.VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS,
   });
-  const enrollments = new EnrollmentStore(mongo.db);
-  const models = new ModelStore(mongo.db);
+  // Samples, graphs and parameters are sealed at rest under VIGIL_BIOMETRIC_KEYS (required in production).
+  const cipher = biometricCipher(config);
+  const enrollments = new EnrollmentStore(mongo.db, cipher);
+  const models = new ModelStore(mongo.db, cipher);
   const queue = createTrainingQueue(config);
   queue.on('error', (err: Error) => logger.warn({ err: err.message }, 'training queue error'));
   const subscriber = createRedis(config, 'vigil-biometric-events');

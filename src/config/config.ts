@@ -1,5 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { parseBiometricKeys } from '../biometrics/assurance/biometric-cipher.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -57,6 +58,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = withDefaults as Config;
   if (problems.length === 0 && config.NODE_ENV === 'production' && config.VIGIL_DEV_OUTBOX) {
     problems.push('VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production');
+  }
+  if (problems.length === 0) {
+    try {
+      const keys = parseBiometricKeys(config.VIGIL_BIOMETRIC_KEYS);
+      if (!keys && config.NODE_ENV === 'production') {
+        problems.push(
+          'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
+        );
+      }
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

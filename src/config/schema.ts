@@ -403,6 +403,12 @@ export const ConfigSchema = Type.Object({
     description:
       'Other accounts whose enrolment windows (same modality, rate and channels) train a cohort detector; 0 or too few: one-class.',
   }),
+  VIGIL_BIOMETRIC_KEYS: Type.Optional(
+    Type.String({
+      description:
+        'AES-256-GCM keys sealing biometric data at rest (samples, models): `id:base64-32-bytes[,id:key…]`, the first seals, all open (rotation: docs/biometrics.md). Required in production; unset elsewhere stores plaintext.',
+    }),
+  ),
   VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS: Type.Integer({
     default: 600,
     minimum: 1,
