@@ -8,6 +8,7 @@ import { enforceLimit } from '../accounts/rate-limit.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { OwnerChanges } from './assurance/owner-change.ts';
+import type { ReplayIndexes } from './assurance/replay-index.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { trainingJobId, type TrainingJob } from '../storage/queues.ts';
 import type { EnrollmentEvents, EnrollmentListener, ModelsDeletedListener } from './enrollment/enrollment-events.ts';
@@ -165,6 +166,8 @@ export class BiometricService {
       audit: AuditLog;
       /** Audits and notifies changes of who "the owner" is (a committed enrolment, a deletion). */
       ownerChanges: Pick<OwnerChanges, 'changed'>;
+      /** Fingerprints of enrolled samples, so a replay of them over the socket is recognised. */
+      replay: Pick<ReplayIndexes, 'addRecording' | 'erase'>;
       rateLimiter: RateLimiter;
       logger: Logger;
       options: BiometricServiceOptions;
@@ -235,7 +238,11 @@ export class BiometricService {
         limit: limits.maxParts,
       });
     }
-    if (data.length > 0) await enrollments.appendRows(enrollment, alignToSpec(data, spec), data.length, continues);
+    if (data.length > 0) {
+      const rows = alignToSpec(data, spec);
+      await enrollments.appendRows(enrollment, rows, data.length, continues);
+      if (spec.kind === 'samples') await this.deps.replay.addRecording(userId, rows, data.length, spec.channels.length);
+    }
     return this.accepted(enrollment._id, spec, 'open');
   }
 
@@ -533,6 +540,7 @@ export class BiometricService {
     }
     const deletedEnrollments = await enrollments.deleteForUser(userId);
     const deletedVersions = await models.deleteForUser(userId);
+    await this.deps.replay.erase(userId);
     await publishModelsDeleted(this.deps.redis, this.deps.options.redisPrefix, userId).catch((err: unknown) =>
       logger.warn({ err, userId }, 'model deletion not published'),
     );

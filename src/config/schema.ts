@@ -501,6 +501,22 @@ export const ConfigSchema = Type.Object({
     description:
       'Socket enrolment streams open at once per gateway process (each buffers at most 512 KiB); beyond, enroll.begin is refused.',
   }),
+  VIGIL_CV_REPLAY_DETECTION: Type.Boolean({
+    default: true,
+    description:
+      'Flag windows that repeat samples the account sent before (its enrolment, earlier streams) or whose timestamps run ahead of arrival: verdict `replay`, treated like impostor. Load tests that stream one recording many times turn it off.',
+  }),
+  VIGIL_CV_REPLAY_QUANTUM: Type.Number({
+    default: 0.05,
+    exclusiveMinimum: 0,
+    description:
+      'Step sample values are rounded to before fingerprinting (units of the samples): re-encoding or noise below it still matches.',
+  }),
+  VIGIL_CV_CLOCK_SKEW_MS: Type.Integer({
+    default: 5_000,
+    minimum: 0,
+    description: 'How far a frame’s last sample time may lie ahead of its arrival before the stream counts as a replay.',
+  }),
   VIGIL_CV_LATE_FRAME_MS: Type.Integer({
     default: 1_000,
     minimum: 1,
