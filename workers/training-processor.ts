@@ -11,6 +11,8 @@ import { VigilError } from '../protocol/errors.ts';
 import type { Config } from '../src/config/schema.ts';
 import { biometricCipher } from '../src/biometrics/assurance/biometric-cipher.ts';
 import { EnrollmentStore } from '../src/biometrics/enrollment/enrollment-store.ts';
+import { poolAccountsOf } from '../src/biometrics/cohort/cohort-pool.ts';
+import { NO_BACKGROUND } from '../src/biometrics/cohort/training-cohort.ts';
 import { runTrainingJob, type TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
 import { ModelStore } from '../src/biometrics/models/model-store.ts';
 import type { TrainingJob } from '../src/storage/queues.ts';
@@ -54,7 +56,18 @@ export default async function train(job: Job<TrainingJob>): Promise<TrainingOutc
       {
         enrollments: new EnrollmentStore(store, cipher),
         models: new ModelStore(store, cipher),
-        options: { cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS, defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR },
+        accounts: poolAccountsOf(store),
+        // The shipped background population plugs in here once it exists (cohort/training-cohort.ts).
+        background: NO_BACKGROUND,
+        options: {
+          cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS,
+          defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR,
+          pool: {
+            vetting: config.VIGIL_BIOMETRIC_COHORT_VETTING,
+            minAccountAgeSeconds: config.VIGIL_BIOMETRIC_COHORT_MIN_ACCOUNT_AGE_SECONDS,
+            perSignupIpDaily: config.VIGIL_BIOMETRIC_COHORT_PER_SIGNUP_IP_DAILY,
+          },
+        },
       },
       job.data,
       (fraction) => job.updateProgress(Math.round(fraction * 1000) / 1000),

@@ -19,6 +19,7 @@ import {
   type EnrollmentSource,
   type EnrollmentStore,
 } from './enrollment/enrollment-store.ts';
+import { assertPlausible } from './ingest/plausibility.ts';
 import { alignToSpec, type WindowFeatures } from './features/extract-windows.ts';
 import { rowFeatureSpec, sampleFeatureSpec } from './features/feature-spec.ts';
 import { windowCount } from './features/windowing.ts';
@@ -221,6 +222,8 @@ export class BiometricService {
     const { spec } = enrollment;
     checkSameData(data, spec);
     const continues = options.continues === true && enrollment.parts > 0;
+    // Physically impossible values are fabricated data (they poisoned cohorts): refused at ingest.
+    assertPlausible(data, spec.modality);
     if (options.continues !== true && data.length < spec.windowSamples) throw tooFew(spec, data.length);
     const limits = ENROLLMENT_LIMITS;
     if (enrollment.rows + data.length > limits.maxRows) throw tooManyRows(enrollment.rows + data.length);
@@ -304,6 +307,7 @@ export class BiometricService {
     // Refuse what the append or commit would refuse before anything is stored, so a one-shot
     // upload that fails leaves no open enrolment behind.
     const spec = enrollmentSpec(data, setup);
+    assertPlausible(data, spec.modality);
     if (data.length < spec.windowSamples) throw tooFew(spec, data.length);
     if (data.length > ENROLLMENT_LIMITS.maxRows) throw tooManyRows(data.length);
     const windows = windowCount(data.length, spec.windowSamples, spec.hopSamples);

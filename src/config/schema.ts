@@ -416,6 +416,22 @@ export const ConfigSchema = Type.Object({
     description:
       'Enrolment, re-enrolment and model deletion need a session logged in (password or code) at most this long ago, and no step-up owed (BIOMETRIC_PROOF_STALE / BIOMETRIC_STEPUP_OWED).',
   }),
+  VIGIL_BIOMETRIC_COHORT_VETTING: Type.Boolean({
+    default: true,
+    description:
+      'Only verified, active accounts old enough (and few per sign-up address) lend their enrolment to cohorts. false: any ready enrolment of the signature (fixtures without accounts).',
+  }),
+  VIGIL_BIOMETRIC_COHORT_MIN_ACCOUNT_AGE_SECONDS: Type.Integer({
+    default: 604_800,
+    minimum: 0,
+    description: 'How old an account must be before its enrolment may join other accounts’ cohorts (default 7 days).',
+  }),
+  VIGIL_BIOMETRIC_COHORT_PER_SIGNUP_IP_DAILY: Type.Integer({
+    default: 2,
+    minimum: 1,
+    description:
+      'Cohort pool members at most per sign-up IP address and day: a farm of accounts lends two enrolments, not twenty.',
+  }),
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: Type.Integer({
     default: 30,
     minimum: 1,
