@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ObjectId } from 'mongodb';
-import type { Calibration, DetectorName, FeatureSpec, VerificationResult } from '../../protocol/biometrics.ts';
+import type { DetectorName, FeatureSpec, VerificationResult } from '../../protocol/biometrics.ts';
 import { VigilError } from '../../protocol/errors.ts';
 import type { EnrollmentAccepted, EnrollmentView, ModelDeleted, ModelView } from '../../protocol/http/biometrics.ts';
 import { enforceLimit } from '../accounts/rate-limit.ts';
@@ -20,18 +20,17 @@ import {
   type EnrollmentStore,
 } from './enrollment/enrollment-store.ts';
 import { assertPlausible } from './ingest/plausibility.ts';
-import { alignToSpec, type WindowFeatures } from './features/extract-windows.ts';
+import { BatchVerifier } from './batch-verifier.ts';
+import { alignToSpec } from './features/extract-windows.ts';
 import { rowFeatureSpec, sampleFeatureSpec } from './features/feature-spec.ts';
 import { windowCount } from './features/windowing.ts';
-import type { ModelMeta, ModelStore } from './models/model-store.ts';
+import { ModelRegistry, type ActiveModel } from './models/model-registry.ts';
+import type { ModelStore } from './models/model-store.ts';
 import type { BiometricData } from './samples.ts';
-import { scoringModel, type ScoringModel, type ScoringPool } from './scoring-pool.ts';
-import { SessionCache } from './session-cache.ts';
-import { extractWindowsSliced } from './sliced-windows.ts';
+import type { ScoringPool } from './scoring-pool.ts';
 import { DEFAULT_TRAINING_OPTIONS } from './training.ts';
 import type { DeclaredParams, UploadFile } from './uploads/decode-upload.ts';
 import type { UploadDecoder } from './uploads/upload-decoder.ts';
-import { summariseVerification } from './verification.ts';
 
 /** How a new enrolment is set up (HTTP parameters, socket `enroll.begin`, legacy defaults). */
 export interface EnrollmentSetup {
@@ -44,18 +43,7 @@ export interface EnrollmentSetup {
   source: EnrollmentSource;
 }
 
-/** The model a user is verified against, ready to score (issue 7's micro-batcher reads this). */
-export interface ActiveModel {
-  modelId: string;
-  userId: string;
-  version: number;
-  detector: DetectorName;
-  spec: FeatureSpec;
-  threshold: number;
-  calibration: Calibration;
-  /** Pass to `pool.score(model.scoring, …)`; keyed by the immutable model id. */
-  scoring: ScoringModel;
-}
+export type { ActiveModel };
 
 export interface BiometricServiceOptions {
   enrollmentsPerHour: number;
@@ -63,20 +51,11 @@ export interface BiometricServiceOptions {
   /** Windows verified per account per hour (VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR). */
   verifyWindowsPerHour: number;
   maxVerifyWindows: number;
-  /** Rate of legacy files that state none (VIGIL_BIOMETRIC_DEFAULT_RATE). */
-  legacyDefaultRate: number;
   redisPrefix: string;
   /** ONNX models kept in memory for scoring, by model id. Default 1024. */
   modelCacheSize?: number;
 }
 
-/** Enrolments that stay queued without a BullMQ job this long are queued again (a crash between the two writes). */
-const REQUEUE_AFTER_MS = 60_000;
-/**
- * A failed job's host records the catalogued reason right after BullMQ marks the job failed;
- * only a failure older than this, still unrecorded, is recorded by a status read instead.
- */
-const FAILURE_GRACE_MS = 30_000;
 /** How often waitForEnrollment re-reads the record, in case a pub/sub event was missed. */
 const WAIT_POLL_MS = 1_000;
 
@@ -146,11 +125,14 @@ function tooManyRows(got: number): VigilError {
 
 /**
  * The biometric service, free of HTTP: enrolment (one upload, or an open enrolment collecting
- * uploads or socket frames until committed), training jobs, model versions, batch verification
- * and deletion. Routes, the socket channel (issue 7) and legacy dialect A all call it.
+ * uploads or socket frames until committed), training jobs and deletion, in front of the model
+ * registry (models/model-registry.ts) and batch verification (batch-verifier.ts). Routes, the
+ * socket channel and legacy dialect A all call it; repairs after crashes run in the sweeper
+ * (enrollment/enrollment-reconciler.ts), never in a read.
  */
 export class BiometricService {
-  private readonly models: SessionCache<ScoringModel>;
+  private readonly registry: ModelRegistry;
+  private readonly verifier: BatchVerifier;
 
   constructor(
     private readonly deps: {
@@ -174,7 +156,14 @@ export class BiometricService {
       options: BiometricServiceOptions;
     },
   ) {
-    this.models = new SessionCache<ScoringModel>(deps.options.modelCacheSize ?? 1024, () => {});
+    this.registry = new ModelRegistry(deps.models, deps.options.modelCacheSize ?? 1024);
+    this.verifier = new BatchVerifier({
+      registry: this.registry,
+      pool: deps.pool,
+      decoder: deps.decoder,
+      rateLimiter: deps.rateLimiter,
+      options: deps.options,
+    });
   }
 
   /** The scoring pool, for callers that batch windows themselves (the socket micro-batcher). */
@@ -322,14 +311,16 @@ export class BiometricService {
   async enrollUpload(
     userId: string,
     file: UploadFile,
-    source: 'body' | 'file',
+    source: 'body' | 'file' | 'legacy',
     params: DeclaredParams & Omit<EnrollmentSetup, 'source'> & { open?: boolean | undefined },
     meta: AuditContext = {},
+    /** What the upload may leave unsaid (a legacy file's sample rate). */
+    fallback: DeclaredParams = {},
   ): Promise<EnrollmentAccepted> {
     // Counted before decoding: parsing a large upload is the expensive part.
     await this.limitEnrollment(userId);
-    const data = await this.deps.decoder.decode(file, source, params);
-    return this.enrollCounted(userId, data, { ...params, source: 'http' }, meta);
+    const data = await this.deps.decoder.decode(file, source, params, fallback);
+    return this.enrollCounted(userId, data, { ...params, source: source === 'legacy' ? 'legacy-a' : 'http' }, meta);
   }
 
   /** A further upload to an open enrolment; kind, rate and channels default to the enrolment's. */
@@ -351,25 +342,6 @@ export class BiometricService {
       channels: spec.channels,
     });
     return this.append(userId, enrollment._id, data);
-  }
-
-  /**
-   * Legacy (dialect A) make_model: enrol from a file whose format no document fixes — CSV with a
-   * header, CSV of bare numeric columns, or JSON, sniffed (docs/biometrics.md).
-   */
-  async enrollFile(
-    userId: string,
-    file: { bytes: Uint8Array; contentType?: string; filename?: string },
-    meta: AuditContext = {},
-  ): Promise<EnrollmentAccepted> {
-    await this.limitEnrollment(userId);
-    const data = await this.deps.decoder.decode(
-      { contentType: '', ...file },
-      'legacy',
-      {},
-      { rate: this.deps.options.legacyDefaultRate },
-    );
-    return this.enrollCounted(userId, data, { source: 'legacy-a' }, meta);
   }
 
   /** The enrolment's state: status, progress of its training job, model version, metrics, failure. */
@@ -442,95 +414,29 @@ export class BiometricService {
   // ── models and verification ─────────────────────────────────────────────
 
   /** The latest version, loaded for scoring; BIOMETRIC_MODEL_MISSING when the account has none. */
-  async activeModel(userId: string): Promise<ActiveModel> {
-    const meta = await this.deps.models.latest(userId);
-    if (!meta) throw new VigilError('BIOMETRIC_MODEL_MISSING');
-    return this.loaded(meta);
-  }
-
-  private async loaded(meta: ModelMeta): Promise<ActiveModel> {
-    const key = meta._id.toHexString();
-    const scoring = await this.models.get(key, async () => {
-      const bytes = await this.deps.models.onnx(meta._id);
-      // Deleted between the two reads: the caller sees what a fresh read would.
-      if (!bytes) throw new VigilError('BIOMETRIC_MODEL_MISSING');
-      return scoringModel(key, bytes);
-    });
-    return {
-      modelId: key,
-      userId: meta.userId,
-      version: meta.version,
-      detector: meta.detector,
-      spec: meta.featureSpec,
-      threshold: meta.threshold,
-      calibration: meta.calibration,
-      scoring,
-    };
+  activeModel(userId: string): Promise<ActiveModel> {
+    return this.registry.activeModel(userId);
   }
 
   /** Metadata of the latest (or a given) version, without the ONNX bytes. */
-  async model(userId: string, version?: number): Promise<ModelView> {
-    const { models } = this.deps;
-    const meta = version === undefined ? await models.latest(userId) : await models.version(userId, version);
-    if (!meta) throw new VigilError('BIOMETRIC_MODEL_MISSING');
-    const { _id, userId: _user, enrollmentId, createdAt, version: v, ...summary } = meta;
-    return {
-      version: v,
-      versions: await models.versions(userId),
-      enrollmentId: enrollmentId.toHexString(),
-      createdAt: createdAt.toISOString(),
-      ...summary,
-    };
+  model(userId: string, version?: number): Promise<ModelView> {
+    return this.registry.view(userId, version);
   }
 
-  /**
-   * Batch verification (check_user): the data's windows, featurised with the model's own spec,
-   * scored in the Piscina pool, summarised. The same data and model give the same answer.
-   */
-  async verify(userId: string, data: BiometricData): Promise<VerificationResult> {
-    await this.limitVerification(userId);
-    const active = await this.activeModel(userId);
-    const windows = await extractWindowsSliced(data, active.spec, this.deps.options.maxVerifyWindows);
-    await this.limitWindows(userId, windows.features.n);
-    return this.score(active, windows);
+  /** Batch verification (check_user) of decoded data. */
+  verify(userId: string, data: BiometricData): Promise<VerificationResult> {
+    return this.verifier.verify(userId, data);
   }
 
-  private async score(active: ActiveModel, { features, starts }: WindowFeatures): Promise<VerificationResult> {
-    const scores = await this.pool.score(active.scoring, features.data, features.n, features.d);
-    return summariseVerification(scores, starts, active.threshold, active.version);
-  }
-
-  /**
-   * Verification of an upload; kind, rate and frame channel names default to the model's. The
-   * account's own requests are limited per minute and in windows per hour; an operator's
-   * evaluation (`operator`) is not counted against the account.
-   */
-  async verifyUpload(
+  /** Verification of an upload (see BatchVerifier.verifyUpload). */
+  verifyUpload(
     userId: string,
     file: UploadFile,
     source: 'body' | 'file' | 'legacy',
     params: DeclaredParams = {},
     options: { operator?: boolean } = {},
   ): Promise<VerificationResult> {
-    if (!options.operator) await this.limitVerification(userId);
-    const model = await this.activeModel(userId);
-    const { spec } = model;
-    const fallback = { kind: spec.kind, ...(spec.kind === 'samples' ? { rate: spec.rate } : {}), channels: spec.channels };
-    const windows = await this.deps.decoder.decodeWindows(
-      file,
-      source,
-      params,
-      fallback,
-      spec,
-      this.deps.options.maxVerifyWindows,
-    );
-    if (!options.operator) await this.limitWindows(userId, windows.features.n);
-    return this.score(model, windows);
-  }
-
-  /** Legacy (dialect A) check_user: a file in any format enrollFile accepts. */
-  verifyFile(userId: string, file: { bytes: Uint8Array; contentType?: string; filename?: string }): Promise<VerificationResult> {
-    return this.verifyUpload(userId, { contentType: '', ...file }, 'legacy');
+    return this.verifier.verifyUpload(userId, file, source, params, options);
   }
 
   /** Deletes every model version and all enrolment data of the account (DELETE /model, withdrawal). */
@@ -567,23 +473,6 @@ export class BiometricService {
     });
   }
 
-  private limitVerification(userId: string): Promise<void> {
-    return enforceLimit(this.deps.rateLimiter, `bio:verify:${userId}`, {
-      limit: this.deps.options.verifyPerMinute,
-      windowSeconds: 60,
-    });
-  }
-
-  /** Windows per hour: bounds what even the counts-only answer can teach about the model. */
-  private limitWindows(userId: string, windows: number): Promise<void> {
-    return enforceLimit(
-      this.deps.rateLimiter,
-      `bio:verify-windows:${userId}`,
-      { limit: this.deps.options.verifyWindowsPerHour, windowSeconds: 3600 },
-      windows,
-    );
-  }
-
   private assertOpen(enrollment: EnrollmentRecord): void {
     if (enrollment.status !== 'open') {
       throw new VigilError('ENROLLMENT_NOT_OPEN', { enrollmentId: enrollment._id.toHexString(), status: enrollment.status });
@@ -601,6 +490,7 @@ export class BiometricService {
     );
   }
 
+  /** The enrolment as stored, with its job's live state and progress. A read: it never writes or queues. */
   private async view(e: EnrollmentRecord): Promise<EnrollmentView> {
     const id = e._id.toHexString();
     let status = e.status;
@@ -608,24 +498,8 @@ export class BiometricService {
     if (status === 'queued' || status === 'training') {
       const job = await this.deps.queue.getJob(trainingJobId(id));
       if (job) {
-        const state = await job.getState();
-        if (state === 'active') status = 'training';
+        if ((await job.getState()) === 'active') status = 'training';
         if (typeof job.progress === 'number') progress = Math.min(1, Math.max(0, job.progress));
-        if (state === 'failed' && Date.now() - (job.finishedOn ?? Date.now()) > FAILURE_GRACE_MS) {
-          // The job gave up long ago but its failure never reached Mongo (the store was away).
-          const reason = { reason: job.failedReason || 'the training job failed' };
-          const error = {
-            code: 'MODEL_TRAINING_FAILED' as const,
-            message: new VigilError('MODEL_TRAINING_FAILED', reason).message,
-            params: reason,
-          };
-          const current =
-            (await this.deps.enrollments.markFailed(e._id, error)) ?? (await this.deps.enrollments.get(e.userId, e._id));
-          if (current && current.status !== 'queued' && current.status !== 'training') return this.view(current);
-        }
-      } else if (status === 'queued' && Date.now() - (e.committedAt ?? e.updatedAt).getTime() > REQUEUE_AFTER_MS) {
-        // Marked queued, but the job never reached Redis (a crash in between): queue it again.
-        await this.deps.queue.add('train', { enrollmentId: id, userId: e.userId }, { jobId: trainingJobId(id) });
       }
     }
     const segments = await this.deps.enrollments.segmentRows(e._id);

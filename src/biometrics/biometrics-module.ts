@@ -17,6 +17,7 @@ import { SessionTrustStore } from './assurance/session-trust.ts';
 import { biometricRoutes } from './biometric-routes.ts';
 import { BiometricService } from './biometric-service.ts';
 import { EnrollmentEvents } from './enrollment/enrollment-events.ts';
+import { EnrollmentReconciler } from './enrollment/enrollment-reconciler.ts';
 import { EnrollmentStore } from './enrollment/enrollment-store.ts';
 import { ModelStore } from './models/model-store.ts';
 import { ScoringPool } from './scoring-pool.ts';
@@ -25,10 +26,14 @@ import { UploadDecoder } from './uploads/upload-decoder.ts';
 /** Open enrolments untouched this long are deleted with their samples (checked hourly). */
 const ABANDONED_AFTER_MS = 24 * 3600 * 1000;
 const SWEEP_INTERVAL_MS = 3600 * 1000;
+/** How often enrolments whose Mongo state and training queue disagree (after a crash) are repaired. */
+const RECONCILE_INTERVAL_MS = 30_000;
 
 export interface BiometricsModule extends GatewayModule {
   /** Other concerns (socket channel, legacy dialect A) and tests reach the service here. */
   readonly service: BiometricService;
+  /** Repairs enrolments a crash left between Mongo and the queue (run by the sweeper; tests call it). */
+  readonly reconciler: EnrollmentReconciler;
 }
 
 export interface Biometrics {
@@ -88,6 +93,8 @@ export function createBiometrics(
   const decoder = new UploadDecoder();
   let pool: ScoringPool | undefined;
   let sweeper: NodeJS.Timeout | undefined;
+  let reconciling: NodeJS.Timeout | undefined;
+  const reconciler = new EnrollmentReconciler({ enrollments, queue, logger });
   let worker: TrainingWorker | undefined;
 
   const replay = new ReplayIndexes(
@@ -121,7 +128,6 @@ export function createBiometrics(
       verifyPerMinute: config.VIGIL_BIOMETRIC_VERIFY_PER_MINUTE,
       verifyWindowsPerHour: config.VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR,
       maxVerifyWindows: config.VIGIL_BIOMETRIC_MAX_VERIFY_WINDOWS,
-      legacyDefaultRate: config.VIGIL_BIOMETRIC_DEFAULT_RATE,
       redisPrefix: config.REDIS_PREFIX,
     },
   });
@@ -139,6 +145,7 @@ export function createBiometrics(
     module: {
       name: 'biometrics',
       service,
+      reconciler,
       routes: biometricRoutes({
         service,
         owner: ownerChanges,
@@ -168,9 +175,15 @@ export function createBiometrics(
             .catch((err: unknown) => logger.warn({ err }, 'sweeping abandoned enrolments failed'));
         }, SWEEP_INTERVAL_MS);
         sweeper.unref();
+        // A status read only reads; repairs after crashes happen here.
+        reconciling = setInterval(() => {
+          reconciler.sweep().catch((err: unknown) => logger.warn({ err }, 'reconciling enrolments failed'));
+        }, RECONCILE_INTERVAL_MS);
+        reconciling.unref();
       },
       async close() {
         if (sweeper) clearInterval(sweeper);
+        if (reconciling) clearInterval(reconciling);
         await worker?.close();
         await pool?.close();
         await decoder.close();

@@ -3,11 +3,13 @@ import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EnrollmentView } from '../../protocol/http/biometrics.ts';
 import { QUEUE_NAMES, queueConnection, trainingJobId, type TrainingJob } from '../../src/storage/queues.ts';
+import type { BiometricsModule } from '../../src/biometrics/biometrics-module.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { newUser, send, slice, startBiometricGateway, toCsv, walking, type User } from './support.ts';
 
-// What a status read does when Mongo and the training queue disagree after a crash. No
-// embedded worker: the test plays the (dying) worker itself.
+// What the reconciler (run by the biometrics sweeper) does when Mongo and the training queue
+// disagree after a crash; a status read only reads. No embedded worker: the test plays the
+// (dying) worker itself.
 let gw: TestGateway;
 let user: User;
 let queue: Queue<TrainingJob>;
@@ -37,6 +39,8 @@ async function enrol(): Promise<string> {
 }
 
 const status = async (id: string) => (await send<EnrollmentView>(gw.url, 'GET', `/v1/biometrics/enrollments/${id}`, user)).body;
+/** One pass of the sweeper's reconciler, now rather than in 30 s. */
+const reconcile = () => (gw.gateway.modules.find((m) => m.name === 'biometrics') as BiometricsModule).reconciler.sweep();
 
 describe('training job recovery', () => {
   it('a failure its worker host never recorded: left alone at first, recorded once it is old', async () => {
@@ -55,10 +59,13 @@ describe('training job recovery', () => {
       await worker.close();
     }
     expect((await queue.getJob(trainingJobId(id)))?.failedReason).toBe('the training thread vanished');
-    // Fresh: the host may still be recording the catalogued reason; the status read waits.
+    // Fresh: the host may still be recording the catalogued reason; the reconciler waits.
+    await reconcile();
     expect(await status(id)).toMatchObject({ status: 'queued' });
-    // Long ago: nobody will; the read records it.
+    // Long ago: nobody will; the reconciler records it (a status read alone does not).
     await gw.gateway.redis.hset(`bull:training:${trainingJobId(id)}`, 'finishedOn', String(Date.now() - 120_000));
+    expect(await status(id)).toMatchObject({ status: 'queued' });
+    await reconcile();
     expect(await status(id)).toMatchObject({
       status: 'failed',
       error: { code: 'MODEL_TRAINING_FAILED', message: 'Model training failed: the training thread vanished' },
@@ -70,12 +77,15 @@ describe('training job recovery', () => {
     await queue.remove(trainingJobId(id));
     expect(await queue.getJob(trainingJobId(id))).toBeUndefined();
     // Recent: it may still be on its way.
+    await reconcile();
     expect(await status(id)).toMatchObject({ status: 'queued' });
     expect(await queue.getJob(trainingJobId(id))).toBeUndefined();
     await gw.gateway.mongo.db
       .collection('enrollments')
       .updateOne({ _id: new ObjectId(id) }, { $set: { committedAt: new Date(Date.now() - 120_000) } });
     expect(await status(id)).toMatchObject({ status: 'queued' });
+    expect(await queue.getJob(trainingJobId(id))).toBeUndefined(); // a read queues nothing
+    await reconcile();
     expect((await queue.getJob(trainingJobId(id)))?.data).toEqual({ enrollmentId: id, userId: user.userId });
   });
 });

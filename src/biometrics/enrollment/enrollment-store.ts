@@ -290,6 +290,15 @@ export class EnrollmentStore {
     return result.matchedCount === 1 ? this.enrollments.findOne({ _id: id }) : null;
   }
 
+  /** Enrolments of every account still queued or training, oldest first (the reconciler's pass). */
+  unsettled(limit: number): Promise<EnrollmentRecord[]> {
+    return this.enrollments
+      .find({ status: { $in: ['queued', 'training'] } })
+      .sort({ updatedAt: 1 })
+      .limit(limit)
+      .toArray();
+  }
+
   /** Enrolments still waiting for or in training (their queued jobs are removed on deletion). */
   async pending(userId: string): Promise<ObjectId[]> {
     const rows = await this.enrollments

@@ -6,6 +6,7 @@ import { defineRoute, type Route } from '../../server/http/route.ts';
 import type { UploadedFile } from '../../server/http/body.ts';
 import { auditContext } from '../../sessions/session-routes.ts';
 import { formatAError } from './a-errors.ts';
+import { enrolAFile, verifyAFile } from './a-files.ts';
 import type { ATokens } from './a-tokens.ts';
 
 const TAGS = ['legacy A'];
@@ -47,8 +48,10 @@ export function aBiometricRoutes(deps: {
   owner: OwnerChanges;
   tokens: ATokens;
   waitSeconds: number;
+  /** VIGIL_BIOMETRIC_DEFAULT_RATE: the rate of files that state none. */
+  defaultRate: number;
 }): Route[] {
-  const { biometrics, owner, tokens, waitSeconds } = deps;
+  const { biometrics, owner, tokens, waitSeconds, defaultRate } = deps;
   return [
     defineRoute({
       method: 'POST',
@@ -62,7 +65,13 @@ export function aBiometricRoutes(deps: {
       const session = await tokens.resolve(body.token);
       // A's token is the session's: a make_model replaces the model, so it needs a recent login too.
       await owner.assertFresh({ userId: session.userId, sessionId: session.id }, 'enrolled', auditContext(info, session.id));
-      const accepted = await biometrics.enrollFile(session.userId, dataOf(files, body), auditContext(info, session.id));
+      const accepted = await enrolAFile(
+        biometrics,
+        session.userId,
+        dataOf(files, body),
+        defaultRate,
+        auditContext(info, session.id),
+      );
       // The data is saved at this point; a model still training after the wait is used once ready.
       await biometrics.awaitTraining(session.userId, accepted.enrollmentId, waitSeconds * 1000);
       return { status: 200, body: { detail: '저장완료.' } };
@@ -78,7 +87,7 @@ export function aBiometricRoutes(deps: {
       schema: { body: AUploadBody, response: { 200: ACheckReply, ...failures } },
     }).handle(async ({ body, files }) => {
       const session = await tokens.resolve(body.token);
-      const result = await biometrics.verifyFile(session.userId, dataOf(files, body));
+      const result = await verifyAFile(biometrics, session.userId, dataOf(files, body));
       return {
         status: 200,
         body: {

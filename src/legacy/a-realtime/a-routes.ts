@@ -101,6 +101,7 @@ export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
         biometrics: deps.biometrics,
         owner: deps.ownerChanges,
         tokens,
+        defaultRate: ctx.config.VIGIL_BIOMETRIC_DEFAULT_RATE,
         waitSeconds: ctx.config.VIGIL_LEGACY_A_MODEL_WAIT_SECONDS,
       }),
     );
