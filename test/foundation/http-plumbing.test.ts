@@ -135,6 +135,15 @@ describe('HTTP plumbing', () => {
     expect(fields).toEqual(['path.id', 'query.limit']);
   });
 
+  it('takes only integers written as integers: ?limit=true, 2.5, 0x3, 1e0 or empty are refused, not read as numbers', async () => {
+    for (const limit of ['true', 'false', '2.5', '0x3', '1e0', '', ' 3', '3abc']) {
+      const res = await fetch(`${base}/things/abc?limit=${encodeURIComponent(limit)}`);
+      expect(res.status, `limit=${JSON.stringify(limit)}`).toBe(400);
+      expect((await errorOf(res)).details!.map((d) => d.field)).toEqual(['query.limit']);
+    }
+    expect(await (await fetch(`${base}/things/abc?limit=7`)).json()).toEqual({ id: 'abc', limit: 7 });
+  });
+
   it('answers unknown routes with 404 and wrong methods with 405 + Allow', async () => {
     const missing = await fetch(`${base}/nowhere`);
     expect(missing.status).toBe(404);
@@ -172,5 +181,50 @@ describe('HTTP plumbing', () => {
     expect(aborted).toMatch(/route="\/uploads"} 20/);
     const res = await post('/uploads', 'a,b\n1,2\n', 'text/csv');
     expect(await res.json()).toEqual({ bytes: 8 });
+  });
+});
+
+/** What comes back on a raw connection for `request`, and whether the server closed it, within `ms`. */
+function rawExchange(request: string, ms: number): Promise<{ reply: string; closed: boolean }> {
+  const { port } = new URL(base);
+  return new Promise((resolve) => {
+    let reply = '';
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(request));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ reply, closed: false });
+    }, ms);
+    socket.on('data', (chunk) => (reply += chunk.toString()));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ reply, closed: true });
+    });
+    socket.on('error', () => {});
+  });
+}
+
+// uWebSockets.js' own parser refuses these before any handler runs, and answers nothing.
+// docs/operations.md says which proxy settings keep users from meeting it; if uWS starts
+// answering, these fail and the doc must change.
+describe('requests uWebSockets.js drops unanswered (see docs/operations.md)', () => {
+  it('closes at once, with no reply, a request whose method it does not know', async () => {
+    for (const method of ['QUERY', 'PROPFIND', 'FOO', 'get']) {
+      expect(await rawExchange(`${method} /things/abc HTTP/1.1\r\nHost: x\r\n\r\n`, 2_000), method).toEqual({
+        reply: '',
+        closed: true,
+      });
+    }
+  });
+
+  it('answers nothing to a header name with a legal token character other than "-" (held until its idle timeout)', async () => {
+    for (const name of ['X_A', 'X.A', 'X~A', 'X!A']) {
+      expect(await rawExchange(`GET /things/abc HTTP/1.1\r\nHost: x\r\n${name}: b\r\n\r\n`, 500), name).toEqual({
+        reply: '',
+        closed: false,
+      });
+    }
+    expect(
+      (await rawExchange('GET /things/abc HTTP/1.1\r\nHost: x\r\nX-A: b\r\nConnection: close\r\n\r\n', 2_000)).reply,
+    ).toMatch(/^HTTP\/1\.1 200/);
   });
 });
