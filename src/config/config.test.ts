@@ -40,6 +40,15 @@ describe('loadConfig', () => {
     expect(problemsOf({ PORT: '70000' })[0]).toMatch(/^PORT:/);
   });
 
+  it('takes CORS origins as a list of http(s) origins or *, and refuses credentials for every origin', () => {
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: 'https://app.example, http://localhost:3000' })).toEqual([]);
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: 'app.example' })[0]).toMatch(/^VIGIL_CORS_ORIGINS:/);
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: 'https://app.example/path' })[0]).toMatch(/^VIGIL_CORS_ORIGINS:/);
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: '*', VIGIL_CORS_CREDENTIALS: 'true' })).toEqual([
+      'VIGIL_CORS_CREDENTIALS: credentials cannot be allowed for every origin (VIGIL_CORS_ORIGINS=*); list the origins',
+    ]);
+  });
+
   it('refuses the dev outbox in production', () => {
     expect(problemsOf({ NODE_ENV: 'production', VIGIL_DEV_OUTBOX: '1' })).toEqual([
       'VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production',

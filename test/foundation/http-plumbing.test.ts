@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
+import { Cors } from '../../src/server/http/cors.ts';
 import { Router } from '../../src/server/http/router.ts';
 import { defineRoute } from '../../src/server/http/route.ts';
 import type { ErrorBody } from '../../protocol/errors.ts';
@@ -23,6 +24,7 @@ beforeAll(async () => {
     jsonBodyLimit: 1024,
     uploadBodyLimit: 4096,
     trustProxy: false,
+    cors: new Cors({ origins: 'https://app.example, https://admin.example', credentials: false, maxAgeSeconds: 600 }),
     validateResponses: true,
     isDraining: () => false,
   });
@@ -181,6 +183,55 @@ describe('HTTP plumbing', () => {
     expect(aborted).toMatch(/route="\/uploads"} 20/);
     const res = await post('/uploads', 'a,b\n1,2\n', 'text/csv');
     expect(await res.json()).toEqual({ bytes: 8 });
+  });
+});
+
+describe('CORS (origins https://app.example and https://admin.example, credentials off)', () => {
+  const preflight = (path: string, origin: string, method: string) =>
+    fetch(base + path, {
+      method: 'OPTIONS',
+      headers: {
+        origin,
+        'access-control-request-method': method,
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    });
+
+  it('answers a preflight from an allowed origin with the path’s methods, the headers the API reads and a max age', async () => {
+    const res = await preflight('/things', 'https://app.example', 'POST');
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(res.headers.get('access-control-allow-methods')).toBe('POST');
+    expect(res.headers.get('access-control-allow-headers')).toMatch(/authorization, content-type/);
+    expect(res.headers.get('access-control-max-age')).toBe('600');
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(res.headers.get('vary')).toBe('Origin');
+  });
+
+  it('gives a stranger origin, or a method the path does not serve, no permission', async () => {
+    const stranger = await preflight('/things', 'https://evil.example', 'POST');
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+    expect(stranger.headers.get('access-control-allow-methods')).toBeNull();
+    const wrongMethod = await preflight('/things', 'https://app.example', 'DELETE');
+    expect(wrongMethod.headers.get('access-control-allow-methods')).toBeNull();
+  });
+
+  it('labels ordinary answers (errors too) for allowed origins only', async () => {
+    const ok = await fetch(`${base}/things/abc`, { headers: { origin: 'https://admin.example' } });
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://admin.example');
+    expect(ok.headers.get('access-control-expose-headers')).toMatch(/x-request-id/);
+    const missing = await fetch(`${base}/nowhere`, { headers: { origin: 'https://app.example' } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const stranger = await fetch(`${base}/things/abc`, { headers: { origin: 'https://evil.example' } });
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+    expect(stranger.headers.get('vary')).toBe('Origin');
+  });
+
+  it('answers an OPTIONS that is no preflight like any unsupported method (405 with Allow)', async () => {
+    const res = await fetch(`${base}/things`, { method: 'OPTIONS' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
   });
 });
 
