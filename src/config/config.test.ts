@@ -49,6 +49,13 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('refuses the console without the admin token it signs in with', () => {
+    expect(problemsOf({ VIGIL_CONSOLE: 'true' })).toEqual([
+      'VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN',
+    ]);
+    expect(problemsOf({ VIGIL_CONSOLE: 'true', VIGIL_ADMIN_TOKEN: 'x'.repeat(32) })).toEqual([]);
+  });
+
   it('refuses the dev outbox in production', () => {
     expect(problemsOf({ NODE_ENV: 'production', VIGIL_DEV_OUTBOX: '1' })).toEqual([
       'VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production',

@@ -58,6 +58,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length === 0 && config.NODE_ENV === 'production' && config.VIGIL_DEV_OUTBOX) {
     problems.push('VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production');
   }
+  if (problems.length === 0 && config.VIGIL_CONSOLE && !config.VIGIL_ADMIN_TOKEN) {
+    problems.push('VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN');
+  }
   if (problems.length === 0 && config.VIGIL_CORS_CREDENTIALS && config.VIGIL_CORS_ORIGINS.trim() === '*') {
     problems.push(
       'VIGIL_CORS_CREDENTIALS: credentials cannot be allowed for every origin (VIGIL_CORS_ORIGINS=*); list the origins',

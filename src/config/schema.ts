@@ -59,6 +59,10 @@ export const ConfigSchema = Type.Object({
     default: false,
     description: 'Take the client IP from X-Forwarded-For (only behind a proxy you control).',
   }),
+  VIGIL_CONSOLE: Type.Boolean({
+    default: false,
+    description: 'Serve the operator console at /console (it signs in with VIGIL_ADMIN_TOKEN, which must be set).',
+  }),
   VIGIL_CORS_ORIGINS: Type.String({
     default: '',
     pattern: '^(\\*|(https?://[^,\\s/]+)(,\\s*https?://[^,\\s/]+)*)?$',
