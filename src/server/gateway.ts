@@ -9,6 +9,7 @@ import { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { adminAuthenticator } from './admin-auth.ts';
 import type { GatewayContext } from './context.ts';
 import { assembleModules, type GatewayModule } from './modules.ts';
+import { apiDocsRoutes } from './api-docs.ts';
 import { Cors } from './http/cors.ts';
 import { Router } from './http/router.ts';
 import type { Route } from './http/route.ts';
@@ -99,7 +100,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     version,
   });
   for (const module of modules) module.mountWs?.(app, { sockets, isDraining: () => draining });
-  router.mount(app, [...system, ...modules.flatMap((m) => m.routes ?? [])]);
+  router.mount(app, [...system, ...apiDocsRoutes(), ...modules.flatMap((m) => m.routes ?? [])]);
   router.mountNotFound(app);
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
