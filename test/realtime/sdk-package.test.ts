@@ -1,15 +1,20 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, normalize, resolve } from 'node:path';
+import type { Browser } from 'puppeteer-core';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../support/browser.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { CHANNEL_ONLY, login, startNode, type Node } from './support.ts';
 
 /**
  * The SDK as its users get it: `npm run sdk:pack` builds and packs protocol/client, the tarball
- * is installed into a scratch project (with `ws`, from the npm cache), and a plain Node program
- * and a TypeScript consumer use it by its package name against a real gateway.
+ * is installed into a scratch project (with `ws`, from the npm cache), and a plain Node program,
+ * a TypeScript consumer and a web page in headless Chromium (on another origin, so through CORS)
+ * use it against a real gateway.
  */
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -17,9 +22,37 @@ const ROOT = resolve(import.meta.dirname, '../..');
 let gw: TestGateway;
 let node: Node;
 let project: string;
+let site: Server;
+let siteUrl: string;
+let browser: Browser | undefined;
+
+/** A web app's own origin: its page, and the installed package's files under /sdk/. */
+function serveSite(): Promise<void> {
+  site = createServer((req, res) => {
+    void (async () => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const dist = join(project, 'node_modules/@vigil-gateway/client/dist');
+      const file = path === '/' ? join(project, 'index.html') : normalize(join(dist, path.replace(/^\/sdk\//, '')));
+      if (path !== '/' && (!path.startsWith('/sdk/') || !file.startsWith(dist))) return res.writeHead(404).end();
+      try {
+        const body = await readFile(file);
+        res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html' }).end(body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    })();
+  });
+  return new Promise((done) =>
+    site.listen(0, '127.0.0.1', () => {
+      siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+      done();
+    }),
+  );
+}
 
 beforeAll(async () => {
-  gw = await startTestGateway(CHANNEL_ONLY);
+  await serveSite();
+  gw = await startTestGateway({ ...CHANNEL_ONLY, VIGIL_CORS_ORIGINS: siteUrl });
   node = await startNode(gw.config);
   await run('npm', ['run', '--silent', 'sdk:pack'], { cwd: ROOT });
   const packed = (await readdir(join(ROOT, '.data/sdk'))).filter(
@@ -46,6 +79,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  await browser?.close();
+  site?.close();
   await node?.close();
   await gw?.close();
   if (project) await rm(project, { recursive: true, force: true });
@@ -109,4 +144,45 @@ client.openStream({ rate: 20, channels: ['x'] }).send([1]);
     );
     expect(bad).toMatch(/bad\.ts.*error TS2322/);
   });
+
+  it('runs in a browser page on another origin: sign-up and login through CORS, then streaming with the global WebSocket', async () => {
+    const username = `browser${Date.now() % 1_000_000}`;
+    await writeFile(
+      join(project, 'index.html'),
+      `<!doctype html><meta charset="utf-8"><script type="module">
+import { StreamClient } from '/sdk/client/index.js';
+const api = ${JSON.stringify(gw.url)};
+const post = (path, body) => fetch(api + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+try {
+  const signUp = await post('/v1/accounts', { username: '${username}', password: 'correct horse battery' });
+  const tokens = await (await post('/v1/sessions', { identifier: '${username}', password: 'correct horse battery' })).json();
+  const client = new StreamClient({ url: api, getToken: () => tokens.accessToken });
+  const ready = await client.connect();
+  const stream = client.openStream({ rate: 20, channels: ['x', 'y', 'z'] });
+  const seq = stream.send([1, 2, 3], { ack: true });
+  const ack = await client.once('ack');
+  client.close();
+  window.result = { signUp: signUp.status, requestId: signUp.headers.get('x-request-id'), userId: ready.userId, seq, ack };
+} catch (err) {
+  window.result = { error: String(err) };
+}
+</script>`,
+    );
+    browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto(siteUrl);
+    await page.waitForFunction('window.result !== undefined', { timeout: 20_000 });
+    const result = (await page.evaluate('window.result')) as {
+      error?: string;
+      signUp: number;
+      requestId: string | null;
+      userId: string;
+      ack: { seq: number };
+    };
+    expect(result.error).toBeUndefined();
+    expect(result.signUp).toBe(201);
+    expect(result.requestId).toMatch(/\S/); // an exposed header, readable cross-origin
+    expect(result.userId).toMatch(/\S/);
+    expect(result.ack).toMatchObject({ stream: 1, seq: 0 });
+  }, 60_000);
 });
