@@ -496,6 +496,24 @@ export const ConfigSchema = Type.Object({
     minimum: 60,
     description: "Lifetime of B's HS512 and E's JWTs (the documents show a day); the session behind them may end sooner.",
   }),
+  VIGIL_LEGACY_PROOF_CHECKS_PER_CLIENT_HOURLY: Type.Integer({
+    default: 30,
+    minimum: 1,
+    description:
+      "Claims of a held legacy proof (E's password change and sign-up after sms_auth_res, B's sign-up and reset after check/auth-code) per client IP per hour, counted before anything is compared.",
+  }),
+  VIGIL_LEGACY_PROOF_CHECKS_PER_SUBJECT_HOURLY: Type.Integer({
+    default: 100,
+    minimum: 1,
+    description:
+      'Claims of a held legacy proof per subject (account id, email, phone) per hour, from every client together; above the per-client limit so one client cannot lock an owner out.',
+  }),
+  VIGIL_LEGACY_PROOF_MAX_ATTEMPTS: Type.Integer({
+    default: 5,
+    minimum: 1,
+    maximum: 20,
+    description: 'Claims by the client that earned a held legacy proof (a wrong code counts) after which the proof is dead.',
+  }),
   VIGIL_LEGACY_A_MODEL_WAIT_SECONDS: Type.Integer({
     default: 30,
     minimum: 0,
