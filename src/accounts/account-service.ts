@@ -84,6 +84,14 @@ export interface AccountWithdrawnEvent {
   meta: RequestMeta;
 }
 
+export interface AccountStatusChangedEvent {
+  /** The account after the change. */
+  account: Account;
+  from: AccountStatus;
+  to: AccountStatus;
+  meta: RequestMeta;
+}
+
 export interface ProfilePatch {
   username?: string;
   locale?: Locale;
@@ -105,6 +113,7 @@ export class AccountService {
   readonly profiles: ProfileValidator;
   private readonly created: Listener<AccountCreatedEvent>[] = [];
   private readonly withdrawn: Listener<AccountWithdrawnEvent>[] = [];
+  private readonly statusChanged: Listener<AccountStatusChangedEvent>[] = [];
 
   constructor(
     private readonly deps: {
@@ -134,6 +143,14 @@ export class AccountService {
   /** Runs after a withdrawal (e.g. to delete biometric models). Failures are logged, not thrown. */
   onWithdrawn(listener: Listener<AccountWithdrawnEvent>): void {
     this.withdrawn.push(listener);
+  }
+
+  /**
+   * Runs after an operator moves an account (approve, reject), awaited in order: unlike the other
+   * listeners a failure fails the request, because ending sessions is part of a rejection.
+   */
+  onStatusChanged(listener: Listener<AccountStatusChangedEvent>): void {
+    this.statusChanged.push(listener);
   }
 
   // ── lookup ───────────────────────────────────────────────────────────────
@@ -462,6 +479,7 @@ export class AccountService {
       throw new VigilError('ACCOUNT_STATUS_INVALID', { status: now?.status ?? 'gone', action });
     }
     await audit.record(event, 'success', { ...meta, userId: id, detail: { from: current.status, actor: 'admin' } });
+    for (const listener of this.statusChanged) await listener({ account: updated, from: current.status, to, meta });
     return updated;
   }
 

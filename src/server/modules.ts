@@ -2,6 +2,7 @@ import type { GatewayContext } from './context.ts';
 import type { Route } from './http/route.ts';
 import type { TemplatedApp, WebSocket } from './uws.ts';
 import { createLoginModule, createSessionCore } from '../sessions/sessions-module.ts';
+import { statusEndsSessions } from '../accounts/account.ts';
 import { createIdentity, createIdentityFlows, identityRoutes } from '../accounts/identity.ts';
 import { createNotify } from '../notify/notify-module.ts';
 import { createRealtimeModule } from '../realtime/realtime-module.ts';
@@ -49,6 +50,13 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   modules.push(identity.module);
   const identityFlows = createIdentityFlows(ctx, identity.services, sessionCore.sessions);
   modules.push(identityRoutes(ctx, identity.services, identityFlows, sessionCore.authenticator));
+  // Every refresh asks whether the account may still hold a session (rejected and withdrawn may
+  // not; accounts are never deleted, withdrawal keeps the record, so only ids that never were an
+  // account, such as a load test's, are unknown here).
+  sessionCore.sessions.useAccountGate(async (userId) => {
+    const account = await identity.services.accounts.findById(userId);
+    return account === null || !statusEndsSessions(account.status);
+  });
   const login = createLoginModule(ctx, sessionCore, identity.services);
   modules.push(login);
 
