@@ -23,6 +23,7 @@ import {
 import { normalizePhone } from './phone-number.ts';
 import { ProfileValidator } from './profile-fields.ts';
 import { enforceLimit } from './rate-limit.ts';
+import { clientKey } from '../rate-limits/client-key.ts';
 
 export { publicView };
 export type { Account, AccountView };
@@ -236,7 +237,10 @@ export class AccountService {
     const { store, devices, hasher, tickets, audit, rateLimiter, options } = this.deps;
     // Before anything costly (bcrypt, queries): sign-ups per IP.
     if (meta.ip)
-      await enforceLimit(rateLimiter, `signup:ip:${meta.ip}`, { limit: options.signupPerIpHourly, windowSeconds: 3600 });
+      await enforceLimit(rateLimiter, `signup:ip:${clientKey(meta.ip)}`, {
+        limit: options.signupPerIpHourly,
+        windowSeconds: 3600,
+      });
 
     const problems: ErrorDetail[] = [];
     const take = (kind: IdentifierKind): string | undefined => {
@@ -389,7 +393,7 @@ export class AccountService {
     const kinds = IDENTIFIER_KINDS.filter((k) => query[k] !== undefined);
     if (kinds.length === 0) throw fieldError('username', 'ask about at least one of username, email, phone');
     if (meta.ip) {
-      await enforceLimit(this.deps.rateLimiter, `availability:ip:${meta.ip}`, {
+      await enforceLimit(this.deps.rateLimiter, `availability:ip:${clientKey(meta.ip)}`, {
         limit: this.options.availabilityPerIpPerMinute,
         windowSeconds: 60,
       });

@@ -57,7 +57,13 @@ export const ConfigSchema = Type.Object({
   }),
   TRUST_PROXY: Type.Boolean({
     default: false,
-    description: 'Take the client IP from X-Forwarded-For (only behind a proxy you control).',
+    description:
+      'Take the client IP from X-Forwarded-For: the right-most hop that is not a trusted proxy (VIGIL_TRUSTED_PROXIES), read only when the peer itself is one.',
+  }),
+  VIGIL_TRUSTED_PROXIES: Type.String({
+    default: '127.0.0.0/8,::1/128',
+    description:
+      'Addresses and CIDR ranges of the proxies in front of the gateway (comma-separated), whose X-Forwarded-For hops are believed when TRUST_PROXY is on.',
   }),
 
   // ── realtime channel /v1/stream (issue 5) ────────────────────────────────

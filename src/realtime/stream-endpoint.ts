@@ -9,12 +9,13 @@ import type { RealtimeChannel } from './realtime-channel.ts';
 import type { RealtimeMetrics } from './realtime-metrics.ts';
 import { upgradeCredentials } from './stream-auth.ts';
 import type { SocketData, StreamConnection } from './stream-connection.ts';
+import type { ClientAddressResolver } from '../server/http/client-address.ts';
 
 export interface EndpointOptions {
   maxMessageBytes: number;
   maxBackpressure: number;
   idleTimeoutSeconds: number;
-  trustProxy: boolean;
+  clientAddress: ClientAddressResolver;
   metrics: RealtimeMetrics;
   logger: Logger;
 }
@@ -49,8 +50,8 @@ export function mountStreamEndpoint(
       const protocols = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const authorization = req.getHeader('authorization');
-      const forwarded = options.trustProxy ? req.getHeader('x-forwarded-for').split(',', 1)[0]!.trim() : '';
-      const ip = forwarded || Buffer.from(res.getRemoteAddressAsText()).toString();
+      const forwarded = req.getHeader('x-forwarded-for');
+      const ip = options.clientAddress.resolve(Buffer.from(res.getRemoteAddressAsText()).toString(), forwarded || undefined);
       let aborted = false;
       res.onAborted(() => {
         aborted = true;

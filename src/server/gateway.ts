@@ -14,6 +14,7 @@ import type { Route } from './http/route.ts';
 import { systemRoutes } from './system-routes.ts';
 import { version } from './version.ts';
 import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './uws.ts';
+import { ClientAddressResolver } from './http/client-address.ts';
 
 /** A running gateway. Tests start several in one process; main.ts starts one. */
 export interface Gateway {
@@ -52,7 +53,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     metrics,
     jsonBodyLimit: config.HTTP_BODY_LIMIT,
     uploadBodyLimit: config.UPLOAD_BODY_LIMIT,
-    trustProxy: config.TRUST_PROXY,
+    clientAddress: ClientAddressResolver.fromConfig(config.TRUST_PROXY, config.VIGIL_TRUSTED_PROXIES),
     validateResponses: config.NODE_ENV !== 'production',
     isDraining: () => draining,
   });

@@ -4,6 +4,7 @@ import type { RequestMeta } from '../../accounts/account-service.ts';
 import { enforceLimit } from '../../accounts/rate-limit.ts';
 import type { RateLimiter } from '../../rate-limits/rate-limiter.ts';
 import type { GatewayContext } from '../../server/context.ts';
+import { clientKey } from '../../rate-limits/client-key.ts';
 
 /** A core ticket a dialect holds for its client, and optionally a digest of the code that earned it. */
 export interface HeldProof {
@@ -114,7 +115,7 @@ export class HeldProofs {
    */
   async claim(purpose: string, subject: string, meta: RequestMeta, code?: string): Promise<HeldProof | undefined> {
     const { perClientHourly, perSubjectHourly, maxAttempts } = this.limits;
-    await enforceLimit(this.rateLimiter, `legacy:proof:client:${meta.ip ?? 'unknown'}`, {
+    await enforceLimit(this.rateLimiter, `legacy:proof:client:${clientKey(meta.ip)}`, {
       limit: perClientHourly,
       windowSeconds: 3600,
     });
