@@ -126,6 +126,7 @@ export function createIdentityFlows(ctx: GatewayContext, services: IdentityServi
     audit: ctx.audit,
     rateLimiter: ctx.rateLimiter,
     checksPerUserHourly: ctx.config.VIGIL_PASSWORD_CHECKS_PER_USER_HOURLY,
+    anonymousChecksPerUserHourly: ctx.config.VIGIL_PASSWORD_CHECKS_ANONYMOUS_PER_USER_HOURLY,
   });
   const withdrawal = new Withdrawal({ accounts, passwords, tickets, sessions, audit: ctx.audit });
   // A status that forbids sessions ends them all, sockets included, in the same request.

@@ -162,7 +162,14 @@ export const ConfigSchema = Type.Object({
   VIGIL_PASSWORD_CHECKS_PER_USER_HOURLY: Type.Integer({
     default: 10,
     minimum: 1,
-    description: 'Current-password checks (password change, withdrawal) per account per hour.',
+    description:
+      'Current-password checks (password change, withdrawal) per account per hour when signed in; per account and client IP when not (dialect B withdrawal).',
+  }),
+  VIGIL_PASSWORD_CHECKS_ANONYMOUS_PER_USER_HOURLY: Type.Integer({
+    default: 50,
+    minimum: 1,
+    description:
+      'Current-password checks per account per hour from callers that are not signed in, all clients together (a budget apart from the signed-in owner’s).',
   }),
   VIGIL_CODE_TTL_SECONDS: Type.String({
     default: 'email=600,sms=180',
