@@ -16,6 +16,8 @@ export type SpawnedGateway = ChildGateway;
 export function spawnLoadGateway(perUser: number, verify = false): Promise<SpawnedGateway> {
   const env: Record<string, string> = {
     NODE_ENV: 'production',
+    // Production refuses to store generated signing keys in the clear; a fixed key, as the load database is reused.
+    VIGIL_JWT_KEY_ENCRYPTION_KEY: 'bG9hZC1nYXRld2F5LWtleS1lbmNyeXB0aW9uLWtleSE',
     LOG_LEVEL: 'info',
     MONGO_DB: 'vigil_load',
     REDIS_PREFIX: 'vigil:load:',

@@ -12,6 +12,8 @@ export type SoakGateway = ChildGateway;
 export function spawnSoakGateway(perUser: number): Promise<SoakGateway> {
   return spawnChildGateway({
     NODE_ENV: 'production',
+    // Production refuses to store generated signing keys in the clear; a fixed key, as the soak's database is reused.
+    VIGIL_JWT_KEY_ENCRYPTION_KEY: 'c29hay1nYXRld2F5LWtleS1lbmNyeXB0aW9uLWtleSE',
     // info: one line per HTTP request (tens per second here) and the "listening" line with the port.
     LOG_LEVEL: 'info',
     MONGO_DB: 'vigil_soak',

@@ -9,7 +9,8 @@ import { DETECTOR_NAMES } from '../../protocol/biometrics.ts';
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
     default: 'development',
-    description: 'production refuses development conveniences such as the dev outbox.',
+    description:
+      'production refuses development conveniences (the dev outbox) and unencrypted generated signing keys; the dev outbox needs development or test set explicitly.',
   }),
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Interface the HTTP/WS listener binds.' }),
   PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: 'HTTP and WebSocket port (0 picks a free one).' }),
@@ -34,7 +35,8 @@ export const ConfigSchema = Type.Object({
   ),
   VIGIL_DEV_OUTBOX: Type.Boolean({
     default: false,
-    description: 'Store outgoing mail/SMS in Redis and serve them at GET /v1/dev/outbox. Refused in production.',
+    description:
+      'Store outgoing mail/SMS in Redis and serve them at GET /v1/dev/outbox. Only with NODE_ENV=development or test set explicitly and HOST on loopback.',
   }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),

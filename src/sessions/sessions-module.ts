@@ -118,9 +118,6 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
   const authenticator = userAuthenticator(resolver);
   const devices = new DeviceStore(mongo.db);
 
-  if (config.NODE_ENV === 'production' && !config.VIGIL_JWT_PRIVATE_KEYS && !config.VIGIL_JWT_KEY_ENCRYPTION_KEY) {
-    logger.warn('VIGIL_JWT_KEY_ENCRYPTION_KEY is not set: generated signing keys are stored unencrypted in MongoDB');
-  }
   if (config.VIGIL_JWT_KEY_GRACE_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
     logger.warn('VIGIL_JWT_KEY_GRACE_SECONDS is shorter than the access token TTL: a rotation cuts live tokens short');
   }
