@@ -1,4 +1,4 @@
-import { spawnChildGateway, type ChildGateway } from '../child-gateway.ts';
+import { spawnChildGateway, type ChildGateway, TOOLS_METRICS_TOKEN } from '../child-gateway.ts';
 
 export type SpawnedGateway = ChildGateway;
 
@@ -17,6 +17,7 @@ export function spawnLoadGateway(perUser: number, verify = false): Promise<Spawn
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     // Production refuses to store generated signing keys in the clear; a fixed key, as the load database is reused.
+    VIGIL_METRICS_TOKEN: TOOLS_METRICS_TOKEN,
     VIGIL_JWT_KEY_ENCRYPTION_KEY: 'bG9hZC1nYXRld2F5LWtleS1lbmNyeXB0aW9uLWtleSE',
     LOG_LEVEL: 'info',
     MONGO_DB: 'vigil_load',

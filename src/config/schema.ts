@@ -33,6 +33,25 @@ export const ConfigSchema = Type.Object({
   VIGIL_ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'Bearer credential for /v1/admin/*. Unset disables the admin API.' }),
   ),
+  VIGIL_METRICS_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description: 'Bearer credential for GET /metrics. Unset: open in development and test, disabled (403) in production.',
+    }),
+  ),
+  VIGIL_INTROSPECTION_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description:
+        'Bearer credential for POST /v1/tokens/introspect (resource servers). Unset: open in development and test, disabled (403) in production.',
+    }),
+  ),
+  VIGIL_INTROSPECTION_PER_SECOND: Type.Integer({
+    default: 2_000,
+    minimum: 1,
+    description:
+      'Introspections per client address per second on each gateway process (counted in memory, after the credential).',
+  }),
   VIGIL_DEV_OUTBOX: Type.Boolean({
     default: false,
     description:
@@ -108,6 +127,12 @@ export const ConfigSchema = Type.Object({
     default: 262_144,
     minimum: 4096,
     description: 'Unsent bytes one socket may queue; a slower reader is closed with 3003 so it cannot grow memory.',
+  }),
+  VIGIL_WS_MAX_PENDING_PER_CLIENT: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description:
+      'Sockets one client address may hold open on a gateway process before authenticating (opened without a token, `auth` not yet sent); more are refused with 429.',
   }),
   VIGIL_WS_AUTH_TIMEOUT_MS: Type.Integer({
     default: 5_000,

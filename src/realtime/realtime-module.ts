@@ -51,6 +51,7 @@ export function createRealtimeModule(
       mountStreamEndpoint(app, channel, host, {
         ...limits,
         clientAddress: ClientAddressResolver.fromConfig(config.TRUST_PROXY, config.VIGIL_TRUSTED_PROXIES),
+        maxPendingPerClient: config.VIGIL_WS_MAX_PENDING_PER_CLIENT,
         metrics,
         logger,
       });

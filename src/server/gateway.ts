@@ -15,6 +15,7 @@ import { systemRoutes } from './system-routes.ts';
 import { version } from './version.ts';
 import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './uws.ts';
 import { ClientAddressResolver } from './http/client-address.ts';
+import { internalCredential } from './internal-auth.ts';
 
 /** A running gateway. Tests start several in one process; main.ts starts one. */
 export interface Gateway {
@@ -90,6 +91,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       { name: 'redis', ping: async () => void (await redis.ping()) },
     ],
     metrics,
+    metricsAuth: internalCredential({
+      endpoint: 'GET /metrics',
+      variable: 'VIGIL_METRICS_TOKEN',
+      token: config.VIGIL_METRICS_TOKEN,
+      production: config.NODE_ENV === 'production',
+    }),
     routes: () => router.list(),
     version,
   });
