@@ -50,6 +50,8 @@ export class SessionService {
   ) {}
 
   private accountGate: AccountGate | undefined;
+  /** Attached-token kinds introspection may answer for (dialect tokens that resource servers verify offline). */
+  private readonly introspectable = new Set<string>();
 
   /** Sessions are built before accounts: the composition point hands the status check in here. */
   useAccountGate(gate: AccountGate): void {
@@ -208,6 +210,32 @@ export class SessionService {
     const sessionId = await this.redis.get(attachedTokenKey(kind, token));
     const session = sessionId ? await this.store.get(sessionId) : undefined;
     return session && !(await this.store.accountEnded(session.userId)) ? session : undefined;
+  }
+
+  /** Lets introspection answer for tokens of `kind` (a dialect whose resource servers verify offline). */
+  allowIntrospection(kind: string): void {
+    this.introspectable.add(kind);
+  }
+
+  /**
+   * The live session behind a dialect token introspection may answer for, with its kind and when
+   * its attachment ends (the token's own expiry, or the session's end if sooner). The attachment
+   * is keyed by the token's hash and only the gateway writes it: a hit means we issued this exact
+   * token and its session still stands.
+   */
+  async introspectAttached(token: string): Promise<{ kind: string; session: SessionRecord; expiresAt: number } | undefined> {
+    for (const kind of this.introspectable) {
+      const key = attachedTokenKey(kind, token);
+      const [[, sessionId], [, ttlMs]] = (await this.redis.multi().get(key).pttl(key).exec()) as [
+        [unknown, string | null],
+        [unknown, number],
+      ];
+      if (!sessionId) continue;
+      const session = await this.store.get(sessionId);
+      if (!session || (await this.store.accountEnded(session.userId))) return undefined;
+      return { kind, session, expiresAt: Math.floor((Date.now() + Math.max(0, ttlMs)) / 1000) };
+    }
+    return undefined;
   }
 
   /** Forgets one attached token (e.g. a legacy refresh token blacklisted on logout). */

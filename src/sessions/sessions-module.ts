@@ -130,6 +130,7 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
       ...tokenRoutes({
         keys,
         resolver,
+        sessions,
         admin: ctx.admin,
         introspection: {
           auth: internalCredential({

@@ -7,11 +7,14 @@ import type { AdminPrincipal } from '../server/admin-auth.ts';
 import type { InternalCaller } from '../server/internal-auth.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
 import type { PrincipalResolver } from '../sessions/principal-resolver.ts';
+import type { SessionService } from '../sessions/session-service.ts';
 import type { KeyRing } from './key-ring.ts';
 
 export function tokenRoutes(deps: {
   keys: KeyRing;
   resolver: PrincipalResolver;
+  /** Answers for dialect tokens attached to sessions (B, E). */
+  sessions: Pick<SessionService, 'introspectAttached'>;
   admin: Authenticator<AdminPrincipal>;
   /** Who may introspect (VIGIL_INTROSPECTION_TOKEN), and how often per client address. */
   introspection: { auth: Authenticator<InternalCaller>; limit: LocalRateLimit };
@@ -49,7 +52,18 @@ export function tokenRoutes(deps: {
       // An answer per token is an oracle and a signature check costs CPU: counted per client first.
       deps.introspection.limit.hit(clientKey(info.ip));
       const result = await resolver.introspect(body.token);
-      if (!result.active) return { status: 200, body: { active: false as const, code: result.code } };
+      if (!result.active) {
+        // B's and E's resource servers verify offline; asking here is how they learn a session ended.
+        const legacy = await deps.sessions.introspectAttached(body.token);
+        if (legacy) {
+          const { session, kind, expiresAt } = legacy;
+          return {
+            status: 200,
+            body: { active: true as const, sub: session.userId, sid: session.id, exp: expiresAt, tokenType: kind },
+          };
+        }
+        return { status: 200, body: { active: false as const, code: result.code } };
+      }
       const { claims } = result;
       const reply: IntrospectReply = {
         active: true,

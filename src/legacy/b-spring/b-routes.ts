@@ -28,7 +28,7 @@ import { sessionKind } from '../shared/dialects.ts';
 import { heldProofsFor } from '../shared/held-proofs.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
 import { bErrorFormatter } from './b-errors.ts';
-import { BTokens } from './b-tokens.ts';
+import { B_TOKEN_KIND, BTokens } from './b-tokens.ts';
 
 /** "회원가입의 경우 같은 타입의 요청, 10분 이내의 요청 일 경우 정상적인 인증 코드로 판단" */
 const CODE_TTL_SECONDS = 600;
@@ -50,6 +50,8 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   const { accounts, codeRequests } = deps.identity;
   const { passwords, withdrawal } = deps.flows;
   const tokens = new BTokens(deps.sessions.sessions, ctx.config.VIGIL_LEGACY_TOKEN_TTL_SECONDS);
+  // B's resource servers verify offline; introspection is how they can see a session end.
+  deps.sessions.sessions.allowIntrospection(B_TOKEN_KIND);
   const proofs = heldProofsFor(ctx, 'b');
   const minLength = ctx.config.VIGIL_LEGACY_PASSWORD_MIN_LENGTH;
   const formatError = bErrorFormatter();

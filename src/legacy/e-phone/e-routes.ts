@@ -25,7 +25,7 @@ import { sessionKind } from '../shared/dialects.ts';
 import { heldProofsFor } from '../shared/held-proofs.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
 import { eOk, formatEError } from './e-envelope.ts';
-import { ETokens } from './e-tokens.ts';
+import { E_TOKEN_KIND, ETokens } from './e-tokens.ts';
 
 /** How long a passed sms_auth_res allows a password change by user id ("the last few minutes"). */
 export const E_SMS_PROOF_SECONDS = 300;
@@ -45,6 +45,8 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     ttlSeconds: ctx.config.VIGIL_LEGACY_TOKEN_TTL_SECONDS,
   });
   const proofs = heldProofsFor(ctx, 'e');
+  // E's resource servers verify with the JWKS; introspection is how they can see a session end.
+  deps.sessions.sessions.allowIntrospection(E_TOKEN_KIND);
   const minLength = ctx.config.VIGIL_LEGACY_PASSWORD_MIN_LENGTH;
   const phoneOf = (value: string, field: string) => accounts.normalize('phone', value, field);
 
