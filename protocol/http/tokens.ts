@@ -22,8 +22,14 @@ export const IntrospectBody = Type.Object(
     token: Type.String({
       minLength: 1,
       maxLength: 8192,
-      description: 'A core access token, or a token of legacy dialect B or E (their resource servers verify offline)',
+      description: 'A core access token, or (with tokenType) a token of legacy dialect B or E',
     }),
+    tokenType: Type.Optional(
+      Type.Union([Type.Literal('access_token'), Type.Literal('legacy-b'), Type.Literal('legacy-e')], {
+        description:
+          'The kind of token the caller accepts (default access_token). A legacy token is active only when asked for by its kind, so a resource server of the core API never mistakes one for an access token.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -218,24 +218,22 @@ export class SessionService {
   }
 
   /**
-   * The live session behind a dialect token introspection may answer for, with its kind and when
+   * The live session behind a dialect token of `kind` introspection may answer for, and when
    * its attachment ends (the token's own expiry, or the session's end if sooner). The attachment
    * is keyed by the token's hash and only the gateway writes it: a hit means we issued this exact
    * token and its session still stands.
    */
-  async introspectAttached(token: string): Promise<{ kind: string; session: SessionRecord; expiresAt: number } | undefined> {
-    for (const kind of this.introspectable) {
-      const key = attachedTokenKey(kind, token);
-      const [[, sessionId], [, ttlMs]] = (await this.redis.multi().get(key).pttl(key).exec()) as [
-        [unknown, string | null],
-        [unknown, number],
-      ];
-      if (!sessionId) continue;
-      const session = await this.store.get(sessionId);
-      if (!session || (await this.store.accountEnded(session.userId))) return undefined;
-      return { kind, session, expiresAt: Math.floor((Date.now() + Math.max(0, ttlMs)) / 1000) };
-    }
-    return undefined;
+  async introspectAttached(kind: string, token: string): Promise<{ session: SessionRecord; expiresAt: number } | undefined> {
+    if (!this.introspectable.has(kind)) return undefined;
+    const key = attachedTokenKey(kind, token);
+    const [[, sessionId], [, ttlMs]] = (await this.redis.multi().get(key).pttl(key).exec()) as [
+      [unknown, string | null],
+      [unknown, number],
+    ];
+    if (!sessionId) return undefined;
+    const session = await this.store.get(sessionId);
+    if (!session || (await this.store.accountEnded(session.userId))) return undefined;
+    return { session, expiresAt: Math.floor((Date.now() + Math.max(0, ttlMs)) / 1000) };
   }
 
   /** Forgets one attached token (e.g. a legacy refresh token blacklisted on logout). */

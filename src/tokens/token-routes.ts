@@ -51,19 +51,18 @@ export function tokenRoutes(deps: {
     }).handle(async ({ body, info }) => {
       // An answer per token is an oracle and a signature check costs CPU: counted per client first.
       deps.introspection.limit.hit(clientKey(info.ip));
-      const result = await resolver.introspect(body.token);
-      if (!result.active) {
+      if (body.tokenType !== undefined && body.tokenType !== 'access_token') {
         // B's and E's resource servers verify offline; asking here is how they learn a session ended.
-        const legacy = await deps.sessions.introspectAttached(body.token);
-        if (legacy) {
-          const { session, kind, expiresAt } = legacy;
-          return {
-            status: 200,
-            body: { active: true as const, sub: session.userId, sid: session.id, exp: expiresAt, tokenType: kind },
-          };
-        }
-        return { status: 200, body: { active: false as const, code: result.code } };
+        const legacy = await deps.sessions.introspectAttached(body.tokenType, body.token);
+        if (!legacy) return { status: 200, body: { active: false as const, code: 'TOKEN_REVOKED' } };
+        const { session, expiresAt } = legacy;
+        return {
+          status: 200,
+          body: { active: true as const, sub: session.userId, sid: session.id, exp: expiresAt, tokenType: body.tokenType },
+        };
       }
+      const result = await resolver.introspect(body.token);
+      if (!result.active) return { status: 200, body: { active: false as const, code: result.code } };
       const { claims } = result;
       const reply: IntrospectReply = {
         active: true,

@@ -19,8 +19,8 @@ beforeAll(async () => {
 afterAll(() => gw.close());
 
 type Introspection = { active: boolean; sub?: string; sid?: string; tokenType?: string; exp?: number; code?: string };
-const introspect = async (token: string) =>
-  (await api.post<Introspection>('/v1/tokens/introspect', { token }, introspector)).body;
+const introspect = async (token: string, tokenType?: string) =>
+  (await api.post<Introspection>('/v1/tokens/introspect', { token, tokenType }, introspector)).body;
 
 /** "Log out everywhere" through the core API, as the owner would after losing a phone. */
 async function logOutEverywhere(identifier: string, password: string): Promise<void> {
@@ -43,12 +43,14 @@ describe('legacy tokens that resource servers verify offline', () => {
       password: 'owner-first-pass',
     });
     const token = signIn.body.data.token;
-    const live = await introspect(token);
+    const live = await introspect(token, 'legacy-b');
+    // Asked for an access token (the default), the same token is not one.
+    expect((await introspect(token)).active).toBe(false);
     expect(live).toMatchObject({ active: true, tokenType: 'legacy-b' });
     expect(live.exp).toBeGreaterThan(Date.now() / 1000);
 
     await logOutEverywhere('tokenb1', 'owner-first-pass');
-    expect((await introspect(token)).active).toBe(false);
+    expect(await introspect(token, 'legacy-b')).toEqual({ active: false, code: 'TOKEN_REVOKED' });
   });
 
   it('E: the same for the JWKS-verified token', async () => {
@@ -58,16 +60,17 @@ describe('legacy tokens that resource servers verify offline', () => {
     ).toBe(true);
     const signIn = await api.post<{ data: { item: string[] } }>('/api/v1/auth/signin', { num, password: 'owner-first-pass' });
     const token = signIn.body.data.item[0]!;
-    expect(await introspect(token)).toMatchObject({ active: true, tokenType: 'legacy-e' });
+    expect(await introspect(token, 'legacy-e')).toMatchObject({ active: true, tokenType: 'legacy-e' });
+    expect((await introspect(token, 'legacy-b')).active).toBe(false);
 
     await logOutEverywhere(num, 'owner-first-pass');
-    expect((await introspect(token)).active).toBe(false);
+    expect((await introspect(token, 'legacy-e')).active).toBe(false);
   });
 
   it('a token the gateway never issued is not active, however well formed', async () => {
     const [header, payload] = ['{"alg":"HS512"}', '{"sub":"tokenb1","exp":9999999999}'].map((part) =>
       Buffer.from(part).toString('base64url'),
     );
-    expect((await introspect(`${header}.${payload}.c2lnbmF0dXJl`)).active).toBe(false);
+    expect((await introspect(`${header}.${payload}.c2lnbmF0dXJl`, 'legacy-b')).active).toBe(false);
   });
 });
