@@ -26,7 +26,7 @@ const { values: args } = parseArgs({
 });
 const MEMBERS = Number(args.members);
 const VERIFIES = Number(args.verifies);
-const DATA = fileURLToPath(new URL('../../shared/data/wisdm-watch-dev', import.meta.url));
+const DATA = process.env.WISDM_DIR ?? fileURLToPath(new URL('../test/fixtures/wisdm-walking', import.meta.url));
 
 const id = randomBytes(4).toString('hex');
 const config = loadConfig({

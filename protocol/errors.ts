@@ -150,7 +150,8 @@ export const ERRORS = {
   BIOMETRIC_MODEL_MISSING: {
     status: 404,
     close: 4500,
-    message: 'This account has no biometric model yet; enrol first (POST /v1/biometrics/enrollments)',
+    message:
+      'This account has no biometric model yet; enrol first (enroll.begin on the socket, or POST /v1/biometrics/enrollments)',
   },
   ENROLLMENT_NOT_OPEN: {
     status: 409,

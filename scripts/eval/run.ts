@@ -3,7 +3,7 @@
  * disjoint rest (genuine) and on other subjects' rest (impostors). Impostors used for testing
  * are never in the cohort the model was trained against.
  *
- *   npx tsx scripts/eval/run.ts --data ../shared/data/wisdm-watch-dev [--activity A[,B…]]
+ *   npx tsx scripts/eval/run.ts [--data DIR (default test/fixtures/wisdm-walking)] [--activity A[,B…]]
  *       [--detector name[,name…]] [--enrol 0.6] [--svg reports/biometrics-det.svg] [--json file]
  *       [--fusion llr|score] [--set detectorOption=value …]
  *
@@ -26,7 +26,7 @@ import { WISDM_ACTIVITIES, importWisdm } from './wisdm-importer.ts';
 
 const { values: args } = parseArgs({
   options: {
-    data: { type: 'string', default: '../shared/data/wisdm-watch-dev' },
+    data: { type: 'string', default: 'test/fixtures/wisdm-walking' },
     activity: { type: 'string' },
     detector: { type: 'string' },
     enrol: { type: 'string', default: '0.6' },

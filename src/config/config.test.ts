@@ -40,6 +40,22 @@ describe('loadConfig', () => {
     expect(problemsOf({ PORT: '70000' })[0]).toMatch(/^PORT:/);
   });
 
+  it('takes CORS origins as a list of http(s) origins or *, and refuses credentials for every origin', () => {
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: 'https://app.example, http://localhost:3000' })).toEqual([]);
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: 'app.example' })[0]).toMatch(/^VIGIL_CORS_ORIGINS:/);
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: 'https://app.example/path' })[0]).toMatch(/^VIGIL_CORS_ORIGINS:/);
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: '*', VIGIL_CORS_CREDENTIALS: 'true' })).toEqual([
+      'VIGIL_CORS_CREDENTIALS: credentials cannot be allowed for every origin (VIGIL_CORS_ORIGINS=*); list the origins',
+    ]);
+  });
+
+  it('refuses the console without the admin token it signs in with', () => {
+    expect(problemsOf({ VIGIL_CONSOLE: 'true' })).toEqual([
+      'VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN',
+    ]);
+    expect(problemsOf({ VIGIL_CONSOLE: 'true', VIGIL_ADMIN_TOKEN: 'x'.repeat(32) })).toEqual([]);
+  });
+
   it('serves the dev outbox only in an explicit development or test run on loopback', () => {
     const keyed = { VIGIL_JWT_KEY_ENCRYPTION_KEY: 'x'.repeat(43) };
     expect(problemsOf({ NODE_ENV: 'production', VIGIL_DEV_OUTBOX: '1', ...keyed })).toEqual([

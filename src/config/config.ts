@@ -57,6 +57,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const config = withDefaults as Config;
   if (problems.length === 0) problems.push(...deploymentProblems(config, env));
+  if (problems.length === 0 && config.VIGIL_CONSOLE && !config.VIGIL_ADMIN_TOKEN) {
+    problems.push('VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN');
+  }
+  if (problems.length === 0 && config.VIGIL_CORS_CREDENTIALS && config.VIGIL_CORS_ORIGINS.trim() === '*') {
+    problems.push(
+      'VIGIL_CORS_CREDENTIALS: credentials cannot be allowed for every origin (VIGIL_CORS_ORIGINS=*); list the origins',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -86,6 +86,27 @@ export const ConfigSchema = Type.Object({
     description:
       'Addresses and CIDR ranges of the proxies in front of the gateway (comma-separated), whose X-Forwarded-For hops are believed when TRUST_PROXY is on.',
   }),
+  VIGIL_CONSOLE: Type.Boolean({
+    default: false,
+    description: 'Serve the operator console at /console (it signs in with VIGIL_ADMIN_TOKEN, which must be set).',
+  }),
+  VIGIL_CORS_ORIGINS: Type.String({
+    default: '',
+    pattern: '^(\\*|(https?://[^,\\s/]+)(,\\s*https?://[^,\\s/]+)*)?$',
+    description:
+      'Browser origins allowed to call the HTTP API (comma-separated, e.g. https://app.example.com, or * for any); empty: no CORS headers.',
+  }),
+  VIGIL_CORS_CREDENTIALS: Type.Boolean({
+    default: false,
+    description:
+      'Send Access-Control-Allow-Credentials (cookies, HTTP auth); refused with VIGIL_CORS_ORIGINS=*. Bearer tokens do not need it.',
+  }),
+  VIGIL_CORS_MAX_AGE_SECONDS: Type.Integer({
+    default: 600,
+    minimum: 0,
+    maximum: 86_400,
+    description: 'How long browsers may cache a preflight answer.',
+  }),
 
   // ── realtime channel /v1/stream (issue 5) ────────────────────────────────
   VIGIL_WS_MAX_CONNECTIONS_PER_USER: Type.Integer({

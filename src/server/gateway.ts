@@ -9,6 +9,7 @@ import { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { adminAuthenticator } from './admin-auth.ts';
 import type { GatewayContext } from './context.ts';
 import { assembleModules, type GatewayModule } from './modules.ts';
+import { Cors } from './http/cors.ts';
 import { Router } from './http/router.ts';
 import type { Route } from './http/route.ts';
 import { systemRoutes } from './system-routes.ts';
@@ -55,6 +56,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     jsonBodyLimit: config.HTTP_BODY_LIMIT,
     uploadBodyLimit: config.UPLOAD_BODY_LIMIT,
     clientAddress: ClientAddressResolver.fromConfig(config.TRUST_PROXY, config.VIGIL_TRUSTED_PROXIES),
+    cors: new Cors({
+      origins: config.VIGIL_CORS_ORIGINS,
+      credentials: config.VIGIL_CORS_CREDENTIALS,
+      maxAgeSeconds: config.VIGIL_CORS_MAX_AGE_SECONDS,
+    }),
     validateResponses: config.NODE_ENV !== 'production',
     isDraining: () => draining,
   });

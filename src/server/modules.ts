@@ -9,6 +9,7 @@ import { createRealtimeModule } from '../realtime/realtime-module.ts';
 import { createLegacyModules } from '../legacy/legacy-module.ts';
 import { createBiometrics } from '../biometrics/biometrics-module.ts';
 import { createContinuousModule } from '../biometrics/continuous/continuous-module.ts';
+import { createConsoleModule } from '../console/console-module.ts';
 
 /** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
 export interface GatewayModule {
@@ -70,6 +71,16 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   const realtime = createRealtimeModule(ctx, { tokens: sessionCore.resolver, sessions: sessionCore.sessions });
   modules.push(realtime);
 
+  // Operator console: a page over the admin API, with live trust fed by continuous verification.
+  const operatorConsole = ctx.config.VIGIL_CONSOLE
+    ? createConsoleModule(ctx, {
+        accounts: identity.services.accounts,
+        sessions: sessionCore.sessions,
+        biometrics: biometrics.service,
+      })
+    : undefined;
+  if (operatorConsole) modules.push(operatorConsole);
+
   // Continuous verification (issue 7): scores socket streams through the biometric service's pool,
   // enrols over the socket, asks for step-up or revokes through the session core by policy.
   if (ctx.config.VIGIL_CV_ENABLED) {
@@ -79,6 +90,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
         biometrics: biometrics.service,
         sessions: sessionCore.sessions,
         tokens: sessionCore.resolver,
+        onVerdict: operatorConsole && ((userId, point) => operatorConsole.feed.publish(userId, point)),
       }),
     );
   }

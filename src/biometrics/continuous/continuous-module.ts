@@ -8,6 +8,7 @@ import { resolveTrustConfig } from '../trust.ts';
 import { continuousHooks } from './continuous-hooks.ts';
 import { createContinuousMetrics } from './continuous-metrics.ts';
 import { LiveModels } from './live-models.ts';
+import type { VerifierEnv } from './stream-verifier.ts';
 import { TrustPolicy, type PolicyConfig, type PolicySessions } from './trust-policy.ts';
 import { WindowBatcher, type WindowBatcherOptions } from './window-batcher.ts';
 
@@ -43,7 +44,14 @@ export function policyConfig(config: Config): PolicyConfig {
  */
 export function createContinuousModule(
   ctx: GatewayContext,
-  deps: { channel: RealtimeChannel; biometrics: BiometricService; sessions: PolicySessions; tokens: TokenResolver },
+  deps: {
+    channel: RealtimeChannel;
+    biometrics: BiometricService;
+    sessions: PolicySessions;
+    tokens: TokenResolver;
+    /** Where verdicts go besides the socket (the console's live trust feed). */
+    onVerdict?: VerifierEnv['onVerdict'];
+  },
 ): ContinuousModule {
   const { config, logger } = ctx;
   const log = logger.child({ component: 'continuous' });
@@ -86,7 +94,7 @@ export function createContinuousModule(
           policy,
           metrics,
           trust,
-          verifier: { batcher, policy, metrics, trust, lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS },
+          verifier: { batcher, policy, metrics, trust, lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS, onVerdict: deps.onVerdict },
           enrolment: { service: deps.biometrics, models, metrics, logger: log },
         }),
       );

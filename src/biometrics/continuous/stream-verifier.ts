@@ -8,6 +8,7 @@ import type { ConnectionStream, ContinuousConnection } from './continuous-connec
 import type { ContinuousMetrics } from './continuous-metrics.ts';
 import type { LiveModel } from './live-models.ts';
 import type { TrustPolicy } from './trust-policy.ts';
+import type { TrustPoint } from '../../console/trust-feed.ts';
 import { WindowAssembler, type WindowTarget } from './window-assembler.ts';
 import type { WindowBatcher } from './window-batcher.ts';
 import type { WindowSink } from './window-slab.ts';
@@ -20,6 +21,8 @@ export interface VerifierEnv {
   trust: TrustConfig;
   /** A frame arriving this much later than the stream's best delay counts as late. */
   lateFrameMs: number;
+  /** Told of every verdict (the operator console's live trust feed). */
+  onVerdict?(userId: string, point: TrustPoint): void;
 }
 
 const round = (value: number) => Math.round(value * 1e4) / 1e4;
@@ -129,6 +132,14 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
       decision: update.decision,
       modelVersion: model.version,
       latencyMs,
+    });
+    this.env.onVerdict?.(this.owner.userId, {
+      sessionId: this.owner.sessionId,
+      stream: this.spec.stream,
+      window,
+      trust: round(update.trust),
+      decision: update.decision,
+      at: Date.now(),
     });
     if (update.decision !== this.decision) {
       this.decision = update.decision;
