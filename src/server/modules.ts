@@ -10,6 +10,7 @@ import { createLegacyModules } from '../legacy/legacy-module.ts';
 import { createBiometrics } from '../biometrics/biometrics-module.ts';
 import { createContinuousModule } from '../biometrics/continuous/continuous-module.ts';
 import { createConsoleModule } from '../console/console-module.ts';
+import { toVigilError } from '../storage/dependency-errors.ts';
 
 /** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
 export interface GatewayModule {
@@ -54,8 +55,17 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   // Every refresh asks whether the account may still hold a session (rejected and withdrawn may
   // not; accounts are never deleted, withdrawal keeps the record, so only ids that never were an
   // account, such as a load test's, are unknown here).
+  // While MongoDB is down the answer falls back to the ended-account mark in Redis (set by every
+  // rejection and withdrawal), so refresh keeps working through a Mongo outage as before.
   sessionCore.sessions.useAccountGate(async (userId) => {
-    const account = await identity.services.accounts.findById(userId);
+    let account;
+    try {
+      account = await identity.services.accounts.findById(userId);
+    } catch (err) {
+      if (toVigilError(err).code !== 'DEPENDENCY_UNAVAILABLE') throw err;
+      ctx.logger.warn({ err: (err as Error).message }, 'account status unavailable at refresh; the ended-account mark decides');
+      return true;
+    }
     return account === null || !statusEndsSessions(account.status);
   });
   const login = createLoginModule(ctx, sessionCore, identity.services);
