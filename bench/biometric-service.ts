@@ -32,6 +32,7 @@ const id = randomBytes(4).toString('hex');
 const config = loadConfig({
   ...process.env,
   NODE_ENV: 'production',
+  VIGIL_JWT_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
   PORT: '0',
   LOG_LEVEL: 'warn',
   MONGO_DB: `vigil_bench_${id}`,

@@ -51,6 +51,12 @@ export const ERRORS = {
   // ── admin ────────────────────────────────────────────────────────────────
   ADMIN_UNAUTHORIZED: { status: 401, close: 4501, message: 'Admin credential missing or wrong' },
   ADMIN_DISABLED: { status: 403, close: 4501, message: 'Admin API is disabled: VIGIL_ADMIN_TOKEN is not set' },
+  INTERNAL_CREDENTIAL_REQUIRED: { status: 401, close: 4501, message: '{endpoint} needs its bearer credential ({variable})' },
+  INTERNAL_ENDPOINT_DISABLED: {
+    status: 403,
+    close: 4501,
+    message: '{endpoint} is disabled in production until {variable} is set',
+  },
 
   // ── abuse protection ─────────────────────────────────────────────────────
   RATE_LIMITED: { status: 429, close: 4429, message: 'Too many requests; retry in {retryAfter} s' },

@@ -18,7 +18,19 @@ export const JwksReply = Type.Object(
 export type JwksReply = Static<typeof JwksReply>;
 
 export const IntrospectBody = Type.Object(
-  { token: Type.String({ minLength: 1, maxLength: 8192, description: 'An access token' }) },
+  {
+    token: Type.String({
+      minLength: 1,
+      maxLength: 8192,
+      description: 'A core access token, or (with tokenType) a token of legacy dialect B or E',
+    }),
+    tokenType: Type.Optional(
+      Type.Union([Type.Literal('access_token'), Type.Literal('legacy-b'), Type.Literal('legacy-e')], {
+        description:
+          'The kind of token the caller accepts (default access_token). A legacy token is active only when asked for by its kind, so a resource server of the core API never mistakes one for an access token.',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -36,6 +48,16 @@ export const IntrospectReply = Type.Union(
       kid: Type.Optional(Type.String()),
       tokenType: Type.Literal('access_token'),
     }),
+    Type.Object(
+      {
+        active: Type.Literal(true),
+        sub: Type.String({ description: 'User id' }),
+        sid: Type.String({ description: 'Session id' }),
+        exp: Type.Integer({ description: 'When the token itself expires (epoch seconds)' }),
+        tokenType: Type.String({ pattern: '^legacy-[a-e]$', description: 'A legacy dialect’s token (legacy-b, legacy-e)' }),
+      },
+      { description: 'A legacy dialect token the gateway issued, whose session is live' },
+    ),
     Type.Object({
       active: Type.Literal(false),
       code: Type.String({ description: 'Why not: a TOKEN_* code of the error catalogue' }),

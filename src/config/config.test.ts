@@ -22,7 +22,7 @@ describe('loadConfig', () => {
   });
 
   it('converts numbers and booleans from strings', () => {
-    const config = loadConfig({ PORT: '9000', VIGIL_DEV_OUTBOX: '1', TRUST_PROXY: 'true' });
+    const config = loadConfig({ NODE_ENV: 'development', PORT: '9000', VIGIL_DEV_OUTBOX: '1', TRUST_PROXY: 'true' });
     expect(config.PORT).toBe(9000);
     expect(config.VIGIL_DEV_OUTBOX).toBe(true);
     expect(config.TRUST_PROXY).toBe(true);
@@ -56,9 +56,23 @@ describe('loadConfig', () => {
     expect(problemsOf({ VIGIL_CONSOLE: 'true', VIGIL_ADMIN_TOKEN: 'x'.repeat(32) })).toEqual([]);
   });
 
-  it('refuses the dev outbox in production', () => {
-    expect(problemsOf({ NODE_ENV: 'production', VIGIL_DEV_OUTBOX: '1' })).toEqual([
-      'VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production',
+  it('serves the dev outbox only in an explicit development or test run on loopback', () => {
+    const keyed = { VIGIL_JWT_KEY_ENCRYPTION_KEY: 'x'.repeat(43) };
+    expect(problemsOf({ NODE_ENV: 'production', VIGIL_DEV_OUTBOX: '1', ...keyed })).toEqual([
+      'VIGIL_DEV_OUTBOX: the dev outbox is served only when NODE_ENV=development (or test) is set explicitly (got NODE_ENV=production)',
+    ]);
+    expect(problemsOf({ VIGIL_DEV_OUTBOX: '1' })).toEqual([
+      'VIGIL_DEV_OUTBOX: the dev outbox is served only when NODE_ENV=development (or test) is set explicitly (got NODE_ENV unset)',
+    ]);
+    expect(problemsOf({ NODE_ENV: 'development', VIGIL_DEV_OUTBOX: '1', HOST: '0.0.0.0' })).toEqual([
+      'VIGIL_DEV_OUTBOX: the dev outbox is served only on a loopback listener (got HOST=0.0.0.0)',
+    ]);
+    expect(problemsOf({ NODE_ENV: 'test', VIGIL_DEV_OUTBOX: '1', HOST: '::1' })).toEqual([]);
+  });
+
+  it('refuses production with generated signing keys stored in the clear', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+      'VIGIL_JWT_KEY_ENCRYPTION_KEY: required when NODE_ENV=production and VIGIL_JWT_PRIVATE_KEYS is unset (generated signing keys would be stored unencrypted in MongoDB)',
     ]);
   });
 

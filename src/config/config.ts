@@ -1,6 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ConfigSchema, type Config } from './schema.ts';
+import { deploymentProblems } from './deployment-safety.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -55,9 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(`${name}: ${e.message} (got ${shown})`);
   }
   const config = withDefaults as Config;
-  if (problems.length === 0 && config.NODE_ENV === 'production' && config.VIGIL_DEV_OUTBOX) {
-    problems.push('VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production');
-  }
+  if (problems.length === 0) problems.push(...deploymentProblems(config, env));
   if (problems.length === 0 && config.VIGIL_CONSOLE && !config.VIGIL_ADMIN_TOKEN) {
     problems.push('VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN');
   }

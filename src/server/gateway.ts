@@ -16,6 +16,8 @@ import type { Route } from './http/route.ts';
 import { systemRoutes } from './system-routes.ts';
 import { version } from './version.ts';
 import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './uws.ts';
+import { ClientAddressResolver } from './http/client-address.ts';
+import { internalCredential } from './internal-auth.ts';
 
 /** A running gateway. Tests start several in one process; main.ts starts one. */
 export interface Gateway {
@@ -54,7 +56,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     metrics,
     jsonBodyLimit: config.HTTP_BODY_LIMIT,
     uploadBodyLimit: config.UPLOAD_BODY_LIMIT,
-    trustProxy: config.TRUST_PROXY,
+    clientAddress: ClientAddressResolver.fromConfig(config.TRUST_PROXY, config.VIGIL_TRUSTED_PROXIES),
     cors: new Cors({
       origins: config.VIGIL_CORS_ORIGINS,
       credentials: config.VIGIL_CORS_CREDENTIALS,
@@ -96,6 +98,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       { name: 'redis', ping: async () => void (await redis.ping()) },
     ],
     metrics,
+    metricsAuth: internalCredential({
+      endpoint: 'GET /metrics',
+      variable: 'VIGIL_METRICS_TOKEN',
+      token: config.VIGIL_METRICS_TOKEN,
+      production: config.NODE_ENV === 'production',
+    }),
     routes: () => router.list(),
     version,
   });

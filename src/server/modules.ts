@@ -2,6 +2,7 @@ import type { GatewayContext } from './context.ts';
 import type { Route } from './http/route.ts';
 import type { TemplatedApp, WebSocket } from './uws.ts';
 import { createLoginModule, createSessionCore } from '../sessions/sessions-module.ts';
+import { statusEndsSessions } from '../accounts/account.ts';
 import { createIdentity, createIdentityFlows, identityRoutes } from '../accounts/identity.ts';
 import { createNotify } from '../notify/notify-module.ts';
 import { createRealtimeModule } from '../realtime/realtime-module.ts';
@@ -9,6 +10,7 @@ import { createLegacyModules } from '../legacy/legacy-module.ts';
 import { createBiometrics } from '../biometrics/biometrics-module.ts';
 import { createContinuousModule } from '../biometrics/continuous/continuous-module.ts';
 import { createConsoleModule } from '../console/console-module.ts';
+import { toVigilError } from '../storage/dependency-errors.ts';
 
 /** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
 export interface GatewayModule {
@@ -50,6 +52,22 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   modules.push(identity.module);
   const identityFlows = createIdentityFlows(ctx, identity.services, sessionCore.sessions);
   modules.push(identityRoutes(ctx, identity.services, identityFlows, sessionCore.authenticator));
+  // Every refresh asks whether the account may still hold a session (rejected and withdrawn may
+  // not; accounts are never deleted, withdrawal keeps the record, so only ids that never were an
+  // account, such as a load test's, are unknown here).
+  // While MongoDB is down the answer falls back to the ended-account mark in Redis (set by every
+  // rejection and withdrawal), so refresh keeps working through a Mongo outage as before.
+  sessionCore.sessions.useAccountGate(async (userId) => {
+    let account;
+    try {
+      account = await identity.services.accounts.findById(userId);
+    } catch (err) {
+      if (toVigilError(err).code !== 'DEPENDENCY_UNAVAILABLE') throw err;
+      ctx.logger.warn({ err: (err as Error).message }, 'account status unavailable at refresh; the ended-account mark decides');
+      return true;
+    }
+    return account === null || !statusEndsSessions(account.status);
+  });
   const login = createLoginModule(ctx, sessionCore, identity.services);
   modules.push(login);
 

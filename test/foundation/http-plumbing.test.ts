@@ -8,6 +8,7 @@ import { Router } from '../../src/server/http/router.ts';
 import { defineRoute } from '../../src/server/http/route.ts';
 import type { ErrorBody } from '../../protocol/errors.ts';
 import { uws, type us_listen_socket } from '../../src/server/uws.ts';
+import { ClientAddressResolver } from '../../src/server/http/client-address.ts';
 
 // A real uWS server with the real router and a few routes shaped like later ones; a real
 // HTTP client (fetch, raw TCP for the abort case) talks to it.
@@ -23,7 +24,7 @@ beforeAll(async () => {
     metrics,
     jsonBodyLimit: 1024,
     uploadBodyLimit: 4096,
-    trustProxy: false,
+    clientAddress: ClientAddressResolver.fromConfig(false, ''),
     cors: new Cors({ origins: 'https://app.example, https://admin.example', credentials: false, maxAgeSeconds: 600 }),
     validateResponses: true,
     isDraining: () => false,

@@ -11,13 +11,15 @@ import type { Cors } from './cors.ts';
 import { ClientAborted, mediaType, parseForm, parseJson, readBody, type FormData } from './body.ts';
 import type { HttpMethod, RequestContext, RequestInfo, Route, RouteSchema } from './route.ts';
 import { compileValidator, describeErrors, validationError, type Validator } from './validation.ts';
+import type { ClientAddressResolver } from './client-address.ts';
 
 export interface RouterOptions {
   logger: Logger;
   metrics: Metrics;
   jsonBodyLimit: number;
   uploadBodyLimit: number;
-  trustProxy: boolean;
+  /** Resolves the client address from the peer and X-Forwarded-For (see client-address.ts). */
+  clientAddress: ClientAddressResolver;
   /** CORS headers on every answer, and preflights answered (off when no origins are configured). */
   cors: Cors;
   /** Check every reply against its response schema (development and test). */
@@ -177,14 +179,13 @@ export class Router {
       params[name] = safeDecode(req.getParameter(index) ?? '');
     });
     const incomingId = headers['x-request-id'];
-    const forwarded = this.options.trustProxy ? headers['x-forwarded-for']?.split(',', 1)[0]?.trim() : undefined;
     return {
       method: req.getCaseSensitiveMethod().toUpperCase() as HttpMethod,
       path: req.getUrl(),
       rawQuery: req.getQuery() ?? '',
       headers,
       params,
-      ip: forwarded || Buffer.from(res.getRemoteAddressAsText()).toString(),
+      ip: this.options.clientAddress.resolve(Buffer.from(res.getRemoteAddressAsText()).toString(), headers['x-forwarded-for']),
       requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
       route,
       startedAt: process.hrtime.bigint(),
