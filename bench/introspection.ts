@@ -59,6 +59,7 @@ const key = await generateSigningJwk();
 const config: Config = loadConfig({
   ...process.env,
   NODE_ENV: 'production',
+  VIGIL_BIOMETRIC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
   LOG_LEVEL: 'warn',
   PORT: '0',
   MONGO_DB: `vigil_bench_${id}`,

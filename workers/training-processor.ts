@@ -9,6 +9,7 @@ import type { Job } from 'bullmq';
 import { MongoClient, type Db } from 'mongodb';
 import { VigilError } from '../protocol/errors.ts';
 import type { Config } from '../src/config/schema.ts';
+import { biometricCipher } from '../src/biometrics/assurance/biometric-cipher.ts';
 import { EnrollmentStore } from '../src/biometrics/enrollment/enrollment-store.ts';
 import { runTrainingJob, type TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
 import { ModelStore } from '../src/biometrics/models/model-store.ts';
@@ -27,6 +28,7 @@ export interface TrainingFailure {
 }
 
 const { config } = workerData as TrainingThreadData;
+const cipher = biometricCipher(config);
 let db: Promise<Db> | undefined;
 
 function database(): Promise<Db> {
@@ -50,8 +52,8 @@ export default async function train(job: Job<TrainingJob>): Promise<TrainingOutc
   try {
     return await runTrainingJob(
       {
-        enrollments: new EnrollmentStore(store),
-        models: new ModelStore(store),
+        enrollments: new EnrollmentStore(store, cipher),
+        models: new ModelStore(store, cipher),
         options: { cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS, defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR },
       },
       job.data,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawnChildGateway, type ChildGateway, TOOLS_METRICS_TOKEN } from '../child-gateway.ts';
 
 export type SpawnedGateway = ChildGateway;
@@ -19,6 +20,7 @@ export function spawnLoadGateway(perUser: number, verify = false): Promise<Spawn
     // Production refuses to store generated signing keys in the clear; a fixed key, as the load database is reused.
     VIGIL_METRICS_TOKEN: TOOLS_METRICS_TOKEN,
     VIGIL_JWT_KEY_ENCRYPTION_KEY: 'bG9hZC1nYXRld2F5LWtleS1lbmNyeXB0aW9uLWtleSE',
+    VIGIL_BIOMETRIC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'info',
     MONGO_DB: 'vigil_load',
     REDIS_PREFIX: 'vigil:load:',

@@ -76,6 +76,18 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('requires biometric keys in production, and names a malformed one', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+      'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
+    ]);
+    expect(problemsOf({ NODE_ENV: 'production', VIGIL_BIOMETRIC_KEYS: `k1:${key}` })).toEqual([]);
+    expect(problemsOf({ VIGIL_BIOMETRIC_KEYS: 'k1:c2hvcnQ=' })).toEqual([
+      'VIGIL_BIOMETRIC_KEYS: key "k1" must be 32 bytes (base64), got 5',
+    ]);
+    expect(problemsOf({ VIGIL_BIOMETRIC_KEYS: 'no key here' })[0]).toMatch(/^VIGIL_BIOMETRIC_KEYS must be id:base64key pairs/);
+  });
+
   it('never echoes a secret in an error', () => {
     const problems = problemsOf({ VIGIL_ADMIN_TOKEN: 'short', VIGIL_SMTP_PASSWORD: '' });
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['VIGIL_ADMIN_TOKEN', 'VIGIL_SMTP_PASSWORD']);

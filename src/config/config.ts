@@ -1,5 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { parseBiometricKeys } from '../biometrics/assurance/biometric-cipher.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 import { deploymentProblems } from './deployment-safety.ts';
 
@@ -64,6 +65,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(
       'VIGIL_CORS_CREDENTIALS: credentials cannot be allowed for every origin (VIGIL_CORS_ORIGINS=*); list the origins',
     );
+  }
+  if (problems.length === 0) {
+    try {
+      const keys = parseBiometricKeys(config.VIGIL_BIOMETRIC_KEYS);
+      if (!keys && config.NODE_ENV === 'production') {
+        problems.push(
+          'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
+        );
+      }
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

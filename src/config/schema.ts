@@ -464,6 +464,19 @@ export const ConfigSchema = Type.Object({
     description:
       'Other accounts whose enrolment windows (same modality, rate and channels) train a cohort detector; 0 or too few: one-class.',
   }),
+  VIGIL_BIOMETRIC_KEYS: Type.Optional(
+    Type.String({
+      description:
+        'AES-256-GCM keys sealing biometric data at rest (samples, models): `id:base64-32-bytes[,id:key…]`, the first seals, all open (rotation: docs/biometrics.md). Required in production; unset elsewhere stores plaintext.',
+    }),
+  ),
+  VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS: Type.Integer({
+    default: 600,
+    minimum: 1,
+    maximum: 86_400,
+    description:
+      'Enrolment, re-enrolment and model deletion need a session logged in (password or code) at most this long ago, and no step-up owed (BIOMETRIC_PROOF_STALE / BIOMETRIC_STEPUP_OWED).',
+  }),
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: Type.Integer({
     default: 30,
     minimum: 1,
@@ -473,6 +486,12 @@ export const ConfigSchema = Type.Object({
     default: 60,
     minimum: 1,
     description: 'Batch verifications one account may request per minute.',
+  }),
+  VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: Type.Integer({
+    default: 2_000,
+    minimum: 1,
+    description:
+      'Windows one account may have verified per hour over HTTP (and dialect A), across uploads: the answer is only counts and a decision, and this bounds how much an attacker learns from it.',
   }),
   VIGIL_BIOMETRIC_MAX_VERIFY_WINDOWS: Type.Integer({
     default: 20_000,
@@ -531,6 +550,17 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     maximum: 3_600,
     description: 'Time to prove a step-up (log in again, send `stepup`) before the socket closes with STREAM_STEPUP_TIMEOUT.',
+  }),
+  VIGIL_CV_STEPUP_TIMEOUT_ACTION: Type.Union([Type.Literal('revoke'), Type.Literal('close')], {
+    default: 'revoke',
+    description:
+      'What an unproven step-up ends at its deadline: revoke (the session: HTTP API and refresh stop too) or close (only the socket; a reconnect is asked again by the same deadline).',
+  }),
+  VIGIL_CV_MAX_ENROLMENT_STREAMS: Type.Integer({
+    default: 256,
+    minimum: 1,
+    description:
+      'Socket enrolment streams open at once per gateway process (each buffers at most 512 KiB); beyond, enroll.begin is refused.',
   }),
   VIGIL_CV_LATE_FRAME_MS: Type.Integer({
     default: 1_000,

@@ -73,7 +73,12 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
 
   // Biometrics (issue 6): enrolment, training jobs, model versions, batch verification, the
   // process's scoring pool. `biometrics.service` is what the socket channel and dialect A call.
-  const biometrics = createBiometrics(ctx, { accounts: identity.services.accounts, authenticator: sessionCore.authenticator });
+  const biometrics = createBiometrics(ctx, {
+    accounts: identity.services.accounts,
+    authenticator: sessionCore.authenticator,
+    sessions: sessionCore.sessions,
+    notifier: notify.notifier,
+  });
   modules.push(biometrics.module);
 
   // Realtime channel (issue 5): GET /v1/stream. Authenticates sockets with the session core and
@@ -98,6 +103,8 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
       createContinuousModule(ctx, {
         channel: realtime.channel,
         biometrics: biometrics.service,
+        ownerChanges: biometrics.ownerChanges,
+        sessionTrust: biometrics.sessionTrust,
         sessions: sessionCore.sessions,
         tokens: sessionCore.resolver,
         onVerdict: operatorConsole && ((userId, point) => operatorConsole.feed.publish(userId, point)),
@@ -114,6 +121,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
       sessions: sessionCore,
       login: login.login,
       biometrics: biometrics.service,
+      ownerChanges: biometrics.ownerChanges,
     }),
   );
 

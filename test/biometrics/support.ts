@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { ErrorBody } from '../../protocol/errors.ts';
 import { encodeFrame } from '../../protocol/frames.ts';
 import type { EnrollmentView } from '../../protocol/http/biometrics.ts';
+import type { VerificationResult } from '../../protocol/biometrics.ts';
 import type { EnrollmentEvent } from '../../src/biometrics/enrollment/enrollment-events.ts';
 import { sampleSet, type SampleSet } from '../../src/biometrics/samples.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -62,12 +63,37 @@ export const ROOMY_BIOMETRIC_LIMITS: Record<string, string> = {
   VIGIL_LOGIN_PER_IP: '10000',
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: '1000',
   VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: '1000',
+  VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: '1000000',
 };
 
-/** A gateway with one scoring thread (a 2-core machine runs two test files at once) and roomy limits. */
+export const BIOMETRIC_ADMIN_TOKEN = 'biometric-test-admin-token-0123456789';
+
+/** A gateway with one scoring thread (a 2-core machine runs two test files at once), roomy limits and an admin token. */
 export function startBiometricGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
-  return startTestGateway({ VIGIL_SCORING_THREADS: '1', ...ROOMY_BIOMETRIC_LIMITS, ...overrides });
+  return startTestGateway({
+    VIGIL_SCORING_THREADS: '1',
+    VIGIL_ADMIN_TOKEN: BIOMETRIC_ADMIN_TOKEN,
+    ...ROOMY_BIOMETRIC_LIMITS,
+    ...overrides,
+  });
 }
+
+/** The operator's evaluation view of a verification (per-window scores), for `user`'s model. */
+export function adminVerify<T = VerificationResult>(
+  base: string,
+  user: Pick<User, 'userId'>,
+  body: RequestInit['body'],
+  contentType?: string,
+  query = '',
+): Promise<Reply<T>> {
+  return send<T>(base, 'POST', `/v1/admin/accounts/${user.userId}/biometrics/verify${query}`, ADMIN, body, contentType);
+}
+
+const ADMIN: User = {
+  userId: 'admin',
+  token: BIOMETRIC_ADMIN_TOKEN,
+  headers: { authorization: `Bearer ${BIOMETRIC_ADMIN_TOKEN}` },
+};
 
 export interface User {
   userId: string;

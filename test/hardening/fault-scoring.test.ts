@@ -36,7 +36,11 @@ function scoringThreads(): Worker[] {
 }
 
 beforeAll(async () => {
-  gw = await startFuzzGateway({ VIGIL_SCORING_THREADS: '2', VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: '100000' });
+  gw = await startFuzzGateway({
+    VIGIL_SCORING_THREADS: '2',
+    VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: '100000',
+    VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: '100000000',
+  });
   member = await signUpMember(gw.url, 'sc');
   const id = await enrol(gw.url, member.accessToken, await enrolmentCsv(0));
   await eventually(async () => (await enrolment(gw.url, member.accessToken, id))?.status === 'ready', 60_000, 'model trained');

@@ -68,14 +68,15 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     readonly spec: StreamSpec,
     model: LiveModel,
     private readonly env: VerifierEnv,
-    initialTrust?: number,
   ) {
     this.model = model;
     this.assembler = this.assemblerFor(model, channelMapping(spec, model));
     this.accumulator = new TrustAccumulator(model.calibration, env.trust);
-    if (initialTrust !== undefined) this.accumulator.reset(initialTrust);
-    this.trustModel = model;
+    // The decision a fresh stream would have: a stream that starts (with its session) already
+    // below `uncertain` still triggers the policy with its first verdict.
     this.decision = this.accumulator.decision;
+    this.accumulator.reset(owner.sessionTrust);
+    this.trustModel = model;
   }
 
   get trust(): number | undefined {
@@ -103,6 +104,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   onClose(_end: StreamEnd): void {
     this.closed = true;
     this.owner.streams.delete(this);
+    this.owner.persistTrust();
     this.env.metrics.streams.dec({ purpose: 'verify' });
   }
 
@@ -141,7 +143,9 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
       decision: update.decision,
       at: Date.now(),
     });
-    if (update.decision !== this.decision) {
+    const changed = update.decision !== this.decision;
+    this.owner.trustScored(update.trust, changed);
+    if (changed) {
       this.decision = update.decision;
       this.env.policy.onDecision(this.owner, update.decision, {
         stream: this.spec.stream,
@@ -188,10 +192,10 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     if (!sameWindows) this.assembler = this.assemblerFor(model, map);
   }
 
-  restartTrust(): number {
+  restartTrust(trust: number): number {
     const accumulator = this.accumulator;
-    if (!accumulator) return this.env.trust.initial;
-    accumulator.reset();
+    if (!accumulator) return trust;
+    accumulator.reset(trust);
     this.decision = accumulator.decision;
     return accumulator.trust;
   }
