@@ -143,7 +143,8 @@ export async function trainModel(input: TrainModelInput): Promise<ModelArtifact>
   const progress = input.onProgress ?? (() => {});
 
   // Held-out scores, each window scored by a model that never saw it (nor its overlapping neighbours).
-  const folds = Math.min(o.folds, Math.floor(genuine.n / 3));
+  // At least two folds (so every fold trains on something), at most one per three windows.
+  const folds = Math.max(2, Math.min(o.folds, Math.floor(genuine.n / 3)));
   const plan = planFolds(genuine.n, cohort.length, folds, overlapGap(spec.windowSamples, spec.hopSamples));
   const genuineScores = new Float32Array(genuine.n);
   const impostorScores: number[] = [];
