@@ -52,7 +52,11 @@ export default async function train(job: Job<TrainingJob>): Promise<TrainingOutc
       {
         enrollments: new EnrollmentStore(store),
         models: new ModelStore(store),
-        options: { cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS, defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR },
+        options: {
+          cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS,
+          defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR,
+          defaultRowsDetector: config.VIGIL_BIOMETRIC_ROWS_DETECTOR,
+        },
       },
       job.data,
       (fraction) => job.updateProgress(Math.round(fraction * 1000) / 1000),

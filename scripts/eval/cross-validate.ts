@@ -61,6 +61,11 @@ const { values: args } = parseArgs({
 function candidates(kind: FeatureSpec['kind'], only?: readonly DetectorName[]): EvalConfig[] {
   const all: EvalConfig[] = [
     { detector: 'scaled-manhattan' },
+    { detector: 'scaled-manhattan', detectorOptions: { manhattanScalePrior: 5 } },
+    { detector: 'scaled-manhattan', detectorOptions: { manhattanScalePrior: 20 } },
+    { detector: 'scaled-manhattan', detectorOptions: { manhattanLogInputs: true } },
+    { detector: 'scaled-manhattan', detectorOptions: { manhattanLogInputs: true, manhattanScalePrior: 5 } },
+    { detector: 'scaled-manhattan', detectorOptions: { manhattanLogInputs: true, manhattanScalePrior: 20 } },
     { detector: 'outlier-count' },
     { detector: 'shrunk-mahalanobis' },
     { detector: 'logistic-cohort', detectorOptions: { logisticL2: 0.01 } },

@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import type { DetectorName } from '../../protocol/biometrics.ts';
 import { equalErrorPoint, errorRates, windowLlr } from '../../src/biometrics/calibration.ts';
-import type { DetectorOptions } from '../../src/biometrics/detectors/index.ts';
+import { DEFAULT_DETECTOR_OPTIONS, type DetectorOptions } from '../../src/biometrics/detectors/index.ts';
 import type { FeatureSpec } from '../../src/biometrics/features/feature-spec.ts';
 import { SESSION_OPTIONS, scoreOnnx } from '../../src/biometrics/onnx/onnx-check.ts';
 import type { FeatureMatrix } from '../../src/biometrics/samples.ts';
@@ -54,7 +54,8 @@ export async function scoreSubject(
     cohortRows: cohort,
     spec,
     detector: config.detector,
-    options: { ...config.training, detector: config.detectorOptions ?? {} },
+    // Spelled out in full so the product's per-kind defaults never slip into a candidate unnamed.
+    options: { ...config.training, detector: { ...DEFAULT_DETECTOR_OPTIONS, ...config.detectorOptions } },
   });
   const session = await ort.InferenceSession.create(model.onnx, SESSION_OPTIONS);
   try {

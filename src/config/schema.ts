@@ -393,7 +393,16 @@ export const ConfigSchema = Type.Object({
     DETECTOR_NAMES.map((name) => Type.Literal(name)),
     {
       default: 'logistic-cohort',
-      description: 'Detector trained when an enrolment names none (docs/biometrics.md compares them).',
+      description:
+        'Detector trained for sample signals (motion, PPG, …) when an enrolment names none (docs/biometrics.md compares them).',
+    },
+  ),
+  VIGIL_BIOMETRIC_ROWS_DETECTOR: Type.Union(
+    DETECTOR_NAMES.map((name) => Type.Literal(name)),
+    {
+      default: 'scaled-manhattan',
+      description:
+        'Detector trained for feature rows (kind=features, e.g. keystroke timings) when an enrolment names none; picked by cross-validation on Keystroke100.',
     },
   ),
   VIGIL_BIOMETRIC_COHORT_MEMBERS: Type.Integer({

@@ -12,8 +12,10 @@ import { toObjectId, type EnrollmentRecord, type EnrollmentStore, type Segment }
 export interface TrainingJobOptions {
   /** Other accounts sampled as the cohort (VIGIL_BIOMETRIC_COHORT_MEMBERS). */
   cohortMembers: number;
-  /** Detector when the enrolment names none (VIGIL_BIOMETRIC_DETECTOR). */
+  /** Detector for sample signals when the enrolment names none (VIGIL_BIOMETRIC_DETECTOR). */
   defaultDetector: DetectorName;
+  /** Detector for feature rows when the enrolment names none (VIGIL_BIOMETRIC_ROWS_DETECTOR). */
+  defaultRowsDetector: DetectorName;
 }
 
 export type TrainingOutcome =
@@ -108,7 +110,7 @@ export async function runTrainingJob(
     featureRows: genuine ?? { data: new Float32Array(0), n: 0, d: spec.names.length },
     cohortRows: cohort,
     spec,
-    detector: enrollment.detector ?? options.defaultDetector,
+    detector: enrollment.detector ?? (spec.kind === 'features' ? options.defaultRowsDetector : options.defaultDetector),
     onProgress: (f) => void pending.push(progress(PREPARED + f * (0.95 - PREPARED))),
   });
   await Promise.all(pending);
