@@ -7,10 +7,15 @@
  *
  *   npx tsx scripts/eval/cross-validate.ts [--data DIR] [--activity A[,B…]] [--folds 4] [--seed 1]
  *       [--detector name[,…]] [--select 10s] [--enrol 0.6 | rows] [--cohort-members 20]
- *       [--svg reports/biometrics-cv-det.svg] [--json file]
+ *       [--live-cohort N] [--background windowsPerMember] [--svg reports/biometrics-cv-det.svg] [--json file]
  *
  * --data takes a WISDM 2019 smartwatch directory (motion windows) or a Keystroke100 directory
  * (feature rows; --enrol is then a number of rows, default 5).
+ *
+ * Cold start: --live-cohort 0 enrols held-out people against nobody (a fresh deployment);
+ * --background 40 adds a background population built, in each fold, from training people only
+ * (those not in the live cohort) with the same builder as the shipped asset, merged by the
+ * product's own withBackground(): a held-out person is never in any background.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -19,7 +24,9 @@ import { DETECTOR_NAMES, type DetectorName } from '../../protocol/biometrics.ts'
 import { detPoints, equalErrorPoint } from '../../src/biometrics/calibration.ts';
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
 import { rowFeatureSpec, sampleFeatureSpec, type FeatureSpec } from '../../src/biometrics/features/feature-spec.ts';
-import { sampleSet, sliceRows, type SampleSet } from '../../src/biometrics/samples.ts';
+import { withBackground } from '../../src/biometrics/background/background-population.ts';
+import { sampleSet, sliceRows, stackRows, type SampleSet } from '../../src/biometrics/samples.ts';
+import { buildBackground } from './background-builder.ts';
 import { DEFAULT_DETECTOR } from '../../src/biometrics/training.ts';
 import { detSvg, type DetSeries } from './det-svg.ts';
 import {
@@ -52,6 +59,10 @@ const { values: args } = parseArgs({
     select: { type: 'string' },
     enrol: { type: 'string' },
     'cohort-members': { type: 'string', default: '20' },
+    /** Training people in the live cohort (fewer simulates a young deployment); default all, up to --cohort-members. */
+    'live-cohort': { type: 'string' },
+    /** Windows per background member (0 = no background): the other training people, built per fold. */
+    background: { type: 'string', default: '0' },
     svg: { type: 'string', default: 'reports/biometrics-cv-det.svg' },
     json: { type: 'string' },
   },
@@ -137,7 +148,7 @@ async function runFold(
   spec: FeatureSpec,
   configs: EvalConfig[],
   selectHorizon: [string, number],
-  cohortMembers: number,
+  cohort: { members: number; live: number; backgroundWindows: number },
 ): Promise<FoldOutcome> {
   const inner: { label: string; eer: number }[] = [];
   let best: { config: EvalConfig; eer: number } | undefined;
@@ -149,11 +160,22 @@ async function runFold(
   }
   const chosen = (best as { config: EvalConfig }).config;
   // Held-out people enrol against training people, as a deployment's accounts enrol against earlier ones.
-  const cohort = train.slice(0, cohortMembers).map((s) => s.enrol);
+  const liveCount = Math.min(cohort.live, cohort.members);
+  const live = train.slice(0, liveCount).map((s) => s.enrol);
+  const background =
+    cohort.backgroundWindows > 0
+      ? buildBackground(
+          train.slice(liveCount).map((s) => ({ subject: s.subject, windows: stackRows([s.enrol, s.test]) })),
+          spec,
+          cohort.backgroundWindows,
+          'per-fold',
+        )
+      : undefined;
+  const rows = withBackground(live, spec, background, cohort.members);
   const heldOut: SubjectResult[] = [];
   for (const target of test) {
     const impostors = test.filter((s) => s !== target).map((s) => s.test);
-    heldOut.push(await scoreSubject(chosen, spec, target, cohort, impostors));
+    heldOut.push(await scoreSubject(chosen, spec, target, rows, impostors));
   }
   return { chosen, inner, heldOut };
 }
@@ -165,6 +187,11 @@ async function main(): Promise<void> {
   const seed = Number(args.seed);
   const cohortMembers = Number(args['cohort-members']);
   if (!(Number.isInteger(cohortMembers) && cohortMembers >= 0)) throw new Error('--cohort-members must be a whole number');
+  const live = Number(args['live-cohort'] ?? cohortMembers);
+  if (!(Number.isInteger(live) && live >= 0)) throw new Error('--live-cohort must be a whole number');
+  const backgroundWindows = Number(args.background);
+  if (!(Number.isInteger(backgroundWindows) && backgroundWindows >= 0))
+    throw new Error('--background must be a whole number of windows');
   const only = args.detector?.split(',') as DetectorName[] | undefined;
   for (const d of only ?? [])
     if (!DETECTOR_NAMES.includes(d)) throw new Error(`--detector ${d}: expected one of ${DETECTOR_NAMES.join(', ')}`);
@@ -180,7 +207,11 @@ async function main(): Promise<void> {
   console.log(
     `${k} folds of people (seed ${seed}); candidates: ${configs.map(configLabel).join(', ')}; ` +
       `picked per fold by the training folds' mean ${selectHorizon[0]} EER (development protocol on training people only); ` +
-      `held-out people enrol against ≤ ${cohortMembers} training people and are attacked by the other held-out people. ` +
+      `held-out people enrol against ${Math.min(live, cohortMembers)} live training people` +
+      (backgroundWindows > 0
+        ? ` topped up to ${cohortMembers} with background training people (${backgroundWindows} windows each)`
+        : '') +
+      ` and are attacked by the other held-out people. ` +
       `Product default detector: ${DEFAULT_DETECTOR}.`,
   );
 
@@ -195,7 +226,11 @@ async function main(): Promise<void> {
     const outcomes: FoldOutcome[] = [];
     for (const [f, test] of folds.entries()) {
       const train = folds.filter((_, j) => j !== f).flat();
-      const outcome = await runFold(train, test, spec, configs, selectHorizon, cohortMembers);
+      const outcome = await runFold(train, test, spec, configs, selectHorizon, {
+        members: cohortMembers,
+        live,
+        backgroundWindows,
+      });
       outcomes.push(outcome);
       const own = horizonMetrics(outcome.heldOut, selectHorizon[0], selectHorizon[1]);
       console.log(

@@ -405,6 +405,12 @@ export const ConfigSchema = Type.Object({
         'Detector trained for feature rows (kind=features, e.g. keystroke timings) when an enrolment names none; picked by cross-validation on Keystroke100.',
     },
   ),
+  VIGIL_BIOMETRIC_BACKGROUND: Type.String({
+    default: 'builtin',
+    minLength: 1,
+    description:
+      'Background population that tops a small cohort up to VIGIL_BIOMETRIC_COHORT_MEMBERS (cold start): builtin (WISDM walking, x/y/z at 20 Hz, default windows), off, or a file built by scripts/eval/build-background.ts. Used only for enrolments with exactly its feature spec.',
+  }),
   VIGIL_BIOMETRIC_COHORT_MEMBERS: Type.Integer({
     default: 20,
     minimum: 0,

@@ -18,6 +18,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     REDIS_PREFIX: `vigil:test:${id}:`,
     // Many gateways share the test machine: one scoring thread each unless a test asks for more.
     VIGIL_SCORING_THREADS: '1',
+    // Tests count their cohorts exactly; the background population has its own test.
+    VIGIL_BIOMETRIC_BACKGROUND: 'off',
     ...overrides,
   });
 }
