@@ -4,13 +4,13 @@
  * over a horizon, error rates per subject, and replaying streams through the trust accumulator.
  */
 import * as ort from 'onnxruntime-node';
-import type { DetectorName } from '../../protocol/biometrics.ts';
+import type { DetectorName, ModelSummary } from '../../protocol/biometrics.ts';
 import { equalErrorPoint, errorRates, windowLlr } from '../../src/biometrics/calibration.ts';
 import { DEFAULT_DETECTOR_OPTIONS, type DetectorOptions } from '../../src/biometrics/detectors/index.ts';
 import type { FeatureSpec } from '../../src/biometrics/features/feature-spec.ts';
 import { SESSION_OPTIONS, scoreOnnx } from '../../src/biometrics/onnx/onnx-check.ts';
 import type { FeatureMatrix } from '../../src/biometrics/samples.ts';
-import { trainModel, type ModelArtifact, type TrainingOptions } from '../../src/biometrics/training.ts';
+import { trainModel, type TrainingOptions } from '../../src/biometrics/training.ts';
 import { TrustAccumulator } from '../../src/biometrics/trust.ts';
 
 /** One person's rows: enrolment (earlier) and test (later, disjoint in time). */
@@ -38,7 +38,8 @@ export interface SubjectResult {
   genuine: Float32Array;
   /** Test-row scores of each impostor (people outside this model's cohort). */
   impostors: Float32Array[];
-  model: ModelArtifact;
+  /** What the protocol needs of the model: calibration (LLR fusion, trust), metrics, fallback. */
+  model: ModelSummary;
 }
 
 /** Trains `target`'s model against `cohort` and scores its own test rows and each impostor's. */
