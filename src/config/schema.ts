@@ -454,9 +454,24 @@ export const ConfigSchema = Type.Object({
     DETECTOR_NAMES.map((name) => Type.Literal(name)),
     {
       default: 'logistic-cohort',
-      description: 'Detector trained when an enrolment names none (docs/biometrics.md compares them).',
+      description:
+        'Detector trained for sample signals (motion, PPG, …) when an enrolment names none (docs/biometrics.md compares them).',
     },
   ),
+  VIGIL_BIOMETRIC_ROWS_DETECTOR: Type.Union(
+    DETECTOR_NAMES.map((name) => Type.Literal(name)),
+    {
+      default: 'scaled-manhattan',
+      description:
+        'Detector trained for feature rows (kind=features, e.g. keystroke timings) when an enrolment names none; picked by cross-validation on Keystroke100.',
+    },
+  ),
+  VIGIL_BIOMETRIC_BACKGROUND: Type.String({
+    default: 'builtin',
+    minLength: 1,
+    description:
+      'Background population that tops a small cohort up to VIGIL_BIOMETRIC_COHORT_MEMBERS (cold start): builtin (WISDM walking, x/y/z at 20 Hz, default windows), off, or a file built by scripts/eval/build-background.ts. Used only for enrolments with exactly its feature spec.',
+  }),
   VIGIL_BIOMETRIC_COHORT_MEMBERS: Type.Integer({
     default: 20,
     minimum: 0,
