@@ -38,6 +38,8 @@ export function tokenRoutes(deps: {
       summary: 'Whether an access token is active: signature, claims, expiry and a live session',
       tags: ['tokens'],
       auth: deps.introspection.auth,
+      // RFC 7662 clients post a form; JSON stays accepted.
+      body: { kind: 'form', limit: 16 * 1024 },
       schema: {
         body: IntrospectBody,
         response: {
@@ -58,7 +60,14 @@ export function tokenRoutes(deps: {
         const { session, expiresAt } = legacy;
         return {
           status: 200,
-          body: { active: true as const, sub: session.userId, sid: session.id, exp: expiresAt, tokenType: body.tokenType },
+          body: {
+            active: true as const,
+            sub: session.userId,
+            sid: session.id,
+            exp: expiresAt,
+            tokenType: body.tokenType,
+            token_type: 'Bearer' as const,
+          },
         };
       }
       const result = await resolver.introspect(body.token);
@@ -74,6 +83,7 @@ export function tokenRoutes(deps: {
         iat: claims.iat,
         exp: claims.exp,
         tokenType: 'access_token',
+        token_type: 'Bearer',
       };
       if (claims.kid) reply.kid = claims.kid;
       return { status: 200, body: reply };
