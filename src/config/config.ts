@@ -77,6 +77,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     } catch (err) {
       problems.push((err as Error).message);
     }
+    try {
+      parseBiometricKeys(config.VIGIL_MFA_KEYS);
+    } catch (err) {
+      problems.push((err as Error).message.replaceAll('VIGIL_BIOMETRIC_KEYS', 'VIGIL_MFA_KEYS'));
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -386,6 +386,40 @@ export const ConfigSchema = Type.Object({
     description: 'Login attempts per identifier (username, email, phone) per VIGIL_LOGIN_WINDOW_SECONDS.',
   }),
   VIGIL_LOGIN_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, description: 'Window of the login rate limits.' }),
+  VIGIL_MFA_KEYS: Type.Optional(
+    Type.String({
+      description:
+        'AES-256-GCM keys sealing authenticator-app secrets at rest: `id:base64-32-bytes[,id:key…]`, the first seals, all open. Unset: secrets are stored in plaintext, and refused (TOTP_UNAVAILABLE) when NODE_ENV=production.',
+    }),
+  ),
+  VIGIL_MFA_PROOF_MAX_AGE_SECONDS: Type.Integer({
+    default: 600,
+    minimum: 1,
+    description: 'Setting up or removing an authenticator app needs a session created by a login this recent.',
+  }),
+  VIGIL_MFA_TICKET_TTL_SECONDS: Type.Integer({
+    default: 300,
+    minimum: 30,
+    maximum: 1800,
+    description: 'How long the MFA ticket between the two login steps lives.',
+  }),
+  VIGIL_MFA_MAX_ATTEMPTS: Type.Integer({
+    default: 5,
+    minimum: 1,
+    maximum: 20,
+    description: 'Wrong second-factor answers that kill an MFA ticket.',
+  }),
+  VIGIL_MFA_PER_ACCOUNT_HOURLY: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description: 'Second-factor answers per account per hour, whatever the ticket (caps guessing across logins).',
+  }),
+  VIGIL_TOTP_ISSUER: Type.String({
+    default: 'Vigil',
+    minLength: 1,
+    maxLength: 64,
+    description: 'Issuer shown in authenticator apps.',
+  }),
   VIGIL_LOCKOUT_MAX_FAILURES: Type.Integer({
     default: 10,
     minimum: 1,
