@@ -179,7 +179,8 @@ describe('scoring threads retired mid-task under load', () => {
       `timeouts: ${JSON.stringify(tally(outcomes))}; threads retired inside onnxruntime: ${stats.retiredInNative - before.retiredInNative}`,
     );
     expectOnlyCataloguedFailures(outcomes);
-    expect(stats.retiredInNative - before.retiredInNative).toBeGreaterThanOrEqual(3);
+    // A task can also time out while queued behind stalled ones: it is skipped, no thread retired.
+    expect(stats.retiredInNative - before.retiredInNative).toBeGreaterThan(0);
     expect(closes.filter((code) => code !== 1000 && !isReconnectWorthy(code))).toEqual([]);
     sockets.stop();
     await expectServingAgain();
