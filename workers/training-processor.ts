@@ -1,22 +1,18 @@
 /**
- * BullMQ sandboxed processor for the `training` queue: BullMQ runs it in a worker thread
- * (`useWorkerThreads`), so feature extraction, detector training and the onnxruntime check never
- * touch the event loop of the process that hosts the queue worker (the gateway when workers are
- * embedded). The thread opens its own Mongo connection, reused across the jobs it runs.
+ * BullMQ sandboxed processor for the `training` queue: BullMQ runs it in a child process, so
+ * feature extraction, detector training and the onnxruntime check never touch the event loop of
+ * the process that hosts the queue worker (the gateway when workers are embedded), and a child
+ * that crashes or is killed mid-job costs one job attempt, never that process. The child opens
+ * its own Mongo connection, reused across the jobs it runs.
  */
-import { workerData } from 'node:worker_threads';
 import type { Job } from 'bullmq';
 import { MongoClient, type Db } from 'mongodb';
 import { VigilError } from '../protocol/errors.ts';
-import type { Config } from '../src/config/schema.ts';
 import { EnrollmentStore } from '../src/biometrics/enrollment/enrollment-store.ts';
 import { runTrainingJob, type TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
 import { ModelStore } from '../src/biometrics/models/model-store.ts';
 import type { TrainingJob } from '../src/storage/queues.ts';
-
-export interface TrainingThreadData {
-  config: Config;
-}
+import { inheritedTrainingSettings } from './training-settings.ts';
 
 /** What a sandboxed job rejects with when retrying cannot help; the parent reads `name` and `code`. */
 export interface TrainingFailure {
@@ -26,7 +22,7 @@ export interface TrainingFailure {
   params: VigilError['params'];
 }
 
-const { config } = workerData as TrainingThreadData;
+const config = inheritedTrainingSettings();
 let db: Promise<Db> | undefined;
 
 function database(): Promise<Db> {
