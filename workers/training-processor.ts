@@ -23,6 +23,10 @@ export interface TrainingFailure {
 }
 
 const config = inheritedTrainingSettings();
+// A parent killed outright (SIGKILL) leaves this child running: its Mongo connection keeps the
+// event loop alive. Whatever it was training is taken over by another worker once the job lock
+// expires, and nobody could hear its result, so it leaves with its parent.
+process.on('disconnect', () => process.exit(0));
 let db: Promise<Db> | undefined;
 
 function database(): Promise<Db> {

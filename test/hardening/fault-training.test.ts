@@ -1,10 +1,10 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
 import { signUpMember } from './support/accounts.ts';
 import { enrol, enrolment, enrolmentCsv } from './support/biometric-data.ts';
 import { eventually, sleep } from './support/cluster.ts';
 import { startFuzzGateway } from './support/fuzz-gateway.ts';
+import { connectedTo, trainingChildrenOf } from './support/processes.ts';
 
 // Training (which runs onnxruntime to prove each exported graph) sandboxed in child processes of
 // the gateway, killed with SIGKILL in the middle of jobs again and again. A training *thread* ended
@@ -17,48 +17,6 @@ const ENROLMENTS = 3;
 const KILLS_PER_JOB = Number(process.env.VIGIL_FAULT_TRAINING_KILLS_PER_JOB ?? 4);
 let gw: TestGateway;
 let mongoPort: number;
-
-/** Training children of this process (BullMQ sandboxes), by pid. */
-function trainingChildren(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // The command name in parentheses may hold spaces: the parent pid is the 2nd field after it.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== process.pid) continue;
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('bullmq') && cmdline.includes('max-old-space-size')) pids.push(Number(entry));
-    } catch {
-      // exited while being read
-    }
-  }
-  return pids;
-}
-
-/** Whether process `pid` holds an established TCP connection to `port` on this host. */
-function connectedTo(pid: number, port: number): boolean {
-  const sockets = new Set<string>();
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      const target = readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: 'utf8' });
-      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-      if (inode) sockets.add(inode);
-    }
-    const hex = port.toString(16).toUpperCase().padStart(4, '0');
-    for (const table of ['tcp', 'tcp6']) {
-      for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
-        const f = line.trim().split(/\s+/);
-        // f[2] remote address:port, f[3] state (01 = established), f[9] inode
-        if (f.length > 9 && f[2]!.endsWith(`:${hex}`) && f[3] === '01' && sockets.has(f[9]!)) return true;
-      }
-    }
-  } catch {
-    // exited meanwhile
-  }
-  return false;
-}
 
 beforeAll(async () => {
   gw = await startFuzzGateway({ VIGIL_TRAINING_ATTEMPTS: String(KILLS_PER_JOB + 1) });
@@ -83,7 +41,7 @@ describe('training children killed mid-job', () => {
         // opened its Mongo connection: a child killed while still loading its processor would leave
         // BullMQ 6.7 waiting for it forever (noted in docs/biometrics.md).
         const child = await eventually(
-          () => trainingChildren().find((pid) => !killed.has(pid) && connectedTo(pid, mongoPort)),
+          () => trainingChildrenOf(process.pid).find((pid) => !killed.has(pid) && connectedTo(pid, mongoPort)),
           30_000,
           'a training child running the job',
         );
