@@ -40,11 +40,16 @@ describe('training children killed mid-job', () => {
         // The child running this attempt (a new one after every kill), once its processor has
         // opened its Mongo connection: a child killed while still loading its processor would leave
         // BullMQ 6.7 waiting for it forever (noted in docs/biometrics.md).
+        // Or none: the job may have settled (even just after the previous kill, which then hit an idle child).
         const child = await eventually(
-          () => trainingChildrenOf(process.pid).find((pid) => !killed.has(pid) && connectedTo(pid, mongoPort)),
+          async () =>
+            ['ready', 'failed'].includes((await status()) ?? '')
+              ? 'finished'
+              : trainingChildrenOf(process.pid).find((pid) => !killed.has(pid) && connectedTo(pid, mongoPort)),
           30_000,
           'a training child running the job',
         );
+        if (child === 'finished') break;
         await sleep(((e * KILLS_PER_JOB + k) % 5) * 100);
         if ((await status()) === 'ready') break; // finished before the kill: nothing left to interrupt
         process.kill(child, 'SIGKILL');
