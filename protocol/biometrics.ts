@@ -190,3 +190,20 @@ export const VerificationResultSchema = Type.Object(
   { $id: 'BiometricVerificationResult' },
 );
 export type VerificationResult = Static<typeof VerificationResultSchema>;
+
+/**
+ * What the account itself is told about a verification: the counts and the fused decision (what
+ * dialect A's check_user shows), never per-window scores, the mean score or the threshold —
+ * released scores would let an attacker tune a synthetic signal until it passes.
+ */
+export const VerificationSummarySchema = Type.Object(
+  {
+    total: Type.Integer({ minimum: 1 }),
+    accepted: Type.Integer({ minimum: 0 }),
+    ratio: Type.Number({ minimum: 0, maximum: 1 }),
+    verdict: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
+    modelVersion: Type.Integer({ minimum: 1 }),
+  },
+  { $id: 'BiometricVerificationSummary' },
+);
+export type VerificationSummary = Static<typeof VerificationSummarySchema>;

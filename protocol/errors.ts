@@ -51,6 +51,12 @@ export const ERRORS = {
   // ── admin ────────────────────────────────────────────────────────────────
   ADMIN_UNAUTHORIZED: { status: 401, close: 4501, message: 'Admin credential missing or wrong' },
   ADMIN_DISABLED: { status: 403, close: 4501, message: 'Admin API is disabled: VIGIL_ADMIN_TOKEN is not set' },
+  INTERNAL_CREDENTIAL_REQUIRED: { status: 401, close: 4501, message: '{endpoint} needs its bearer credential ({variable})' },
+  INTERNAL_ENDPOINT_DISABLED: {
+    status: 403,
+    close: 4501,
+    message: '{endpoint} is disabled in production until {variable} is set',
+  },
 
   // ── abuse protection ─────────────────────────────────────────────────────
   RATE_LIMITED: { status: 429, close: 4429, message: 'Too many requests; retry in {retryAfter} s' },
@@ -144,7 +150,21 @@ export const ERRORS = {
   BIOMETRIC_MODEL_MISSING: {
     status: 404,
     close: 4500,
-    message: 'This account has no biometric model yet; enrol first (POST /v1/biometrics/enrollments)',
+    message:
+      'This account has no biometric model yet; enrol first (enroll.begin on the socket, or POST /v1/biometrics/enrollments)',
+  },
+  // Changing who "the owner" is (enrol, re-enrol, delete the model) needs the same fresh proof as
+  // a step-up: a stolen access token alone must not be enough (docs/biometrics.md, trust model).
+  BIOMETRIC_PROOF_STALE: {
+    status: 403,
+    close: 4500,
+    message:
+      'Changing the biometric model needs a login by password or code within the last {seconds} s; this session logged in {age} s ago. Log in again and retry with the new token',
+  },
+  BIOMETRIC_STEPUP_OWED: {
+    status: 403,
+    close: 4500,
+    message: 'This session owes a step-up (continuous verification read {reason}); prove it before changing the biometric model',
   },
   ENROLLMENT_NOT_OPEN: {
     status: 409,
@@ -170,6 +190,12 @@ export const ERRORS = {
   STREAM_RATE_EXCEEDED: { status: 429, close: 4002, message: 'More than {limit} messages per second on one connection' },
   // application, terminal
   STREAM_POLICY_FAILED: { status: 403, close: 4540, message: 'Continuous verification failed: {reason}' },
+  /** Only ever sent in an `error` message: the frame was dropped (a gap), the socket stays open. */
+  ENROLLMENT_BACKPRESSURE: {
+    status: 429,
+    close: 4500,
+    message: 'Enrolment frames of stream {stream} arrive faster than they are stored; frames were dropped, slow down',
+  },
   /** Only ever sent in an `error` message; the socket stays open. */
   STREAM_REFUSED: { status: 422, close: 4500, message: '{reason}' },
 

@@ -8,6 +8,8 @@
 import type { Job } from 'bullmq';
 import { MongoClient, type Db } from 'mongodb';
 import { VigilError } from '../protocol/errors.ts';
+import { biometricCipher } from '../src/biometrics/assurance/biometric-cipher.ts';
+import { loadBackground, type BackgroundPopulation } from '../src/biometrics/background/background-population.ts';
 import { EnrollmentStore } from '../src/biometrics/enrollment/enrollment-store.ts';
 import { runTrainingJob, type TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
 import { ModelStore } from '../src/biometrics/models/model-store.ts';
@@ -27,7 +29,9 @@ const config = inheritedTrainingSettings();
 // event loop alive. Whatever it was training is taken over by another worker once the job lock
 // expires, and nobody could hear its result, so it leaves with its parent.
 process.on('disconnect', () => process.exit(0));
+const cipher = biometricCipher(config);
 let db: Promise<Db> | undefined;
+let background: Promise<BackgroundPopulation | undefined> | undefined;
 
 function database(): Promise<Db> {
   db ??= (async () => {
@@ -47,12 +51,22 @@ function database(): Promise<Db> {
 
 export default async function train(job: Job<TrainingJob>): Promise<TrainingOutcome> {
   const store = await database();
+  // Read once per child; a missing or malformed file fails the job loudly (and is retried).
+  background ??= loadBackground(config.VIGIL_BIOMETRIC_BACKGROUND).catch((err: unknown) => {
+    background = undefined;
+    throw err;
+  });
   try {
     return await runTrainingJob(
       {
-        enrollments: new EnrollmentStore(store),
-        models: new ModelStore(store),
-        options: { cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS, defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR },
+        enrollments: new EnrollmentStore(store, cipher),
+        models: new ModelStore(store, cipher),
+        options: {
+          cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS,
+          defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR,
+          defaultRowsDetector: config.VIGIL_BIOMETRIC_ROWS_DETECTOR,
+          background: await background,
+        },
       },
       job.data,
       (fraction) => job.updateProgress(Math.round(fraction * 1000) / 1000),

@@ -5,7 +5,13 @@ export const TRAINING_SETTINGS_ENV = 'VIGIL_TRAINING_SETTINGS';
 
 export type TrainingSettings = Pick<
   Config,
-  'MONGO_URL' | 'MONGO_DB' | 'VIGIL_BIOMETRIC_COHORT_MEMBERS' | 'VIGIL_BIOMETRIC_DETECTOR'
+  | 'MONGO_URL'
+  | 'MONGO_DB'
+  | 'VIGIL_BIOMETRIC_COHORT_MEMBERS'
+  | 'VIGIL_BIOMETRIC_DETECTOR'
+  | 'VIGIL_BIOMETRIC_ROWS_DETECTOR'
+  | 'VIGIL_BIOMETRIC_BACKGROUND'
+  | 'VIGIL_BIOMETRIC_KEYS'
 >;
 
 export function trainingSettings(config: Config): TrainingSettings {
@@ -14,6 +20,10 @@ export function trainingSettings(config: Config): TrainingSettings {
     MONGO_DB: config.MONGO_DB,
     VIGIL_BIOMETRIC_COHORT_MEMBERS: config.VIGIL_BIOMETRIC_COHORT_MEMBERS,
     VIGIL_BIOMETRIC_DETECTOR: config.VIGIL_BIOMETRIC_DETECTOR,
+    VIGIL_BIOMETRIC_ROWS_DETECTOR: config.VIGIL_BIOMETRIC_ROWS_DETECTOR,
+    VIGIL_BIOMETRIC_BACKGROUND: config.VIGIL_BIOMETRIC_BACKGROUND,
+    // Already in this process's environment in production; tests configure it in-process.
+    VIGIL_BIOMETRIC_KEYS: config.VIGIL_BIOMETRIC_KEYS,
   };
 }
 

@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import { ERRORS, VigilError, type ErrorCode, type ErrorParams } from '../protocol/errors.ts';
 import { AuditLog } from '../src/audit/audit-log.ts';
+import { biometricCipher } from '../src/biometrics/assurance/biometric-cipher.ts';
 import { publishEnrollmentEvent } from '../src/biometrics/enrollment/enrollment-events.ts';
 import { EnrollmentStore, toObjectId, type EnrollmentFailure } from '../src/biometrics/enrollment/enrollment-store.ts';
 import type { TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
@@ -64,7 +65,7 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
     redis.disconnect();
     throw err;
   }
-  const enrollments = new EnrollmentStore(mongo.db);
+  const enrollments = new EnrollmentStore(mongo.db, biometricCipher(config));
   const audit = new AuditLog(mongo.db, logger);
   const publish = (job: Job<TrainingJob>, event: Omit<Parameters<typeof publishEnrollmentEvent>[2], 'userId' | 'enrollmentId'>) =>
     publishEnrollmentEvent(redis, config.REDIS_PREFIX, {
@@ -74,7 +75,6 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
     }).catch((err: unknown) => logger.warn({ err, jobId: job.id }, 'enrolment event not published'));
 
   const { file, execArgv } = trainingProcessorLocation();
-
   const worker = new Worker<TrainingJob, TrainingOutcome>(QUEUE_NAMES.training, file, {
     ...queueConnection(config),
     // A job of a worker process that died is taken over within ~15 s, not BullMQ's up to a minute.

@@ -6,6 +6,7 @@ import {
   ModelSummarySchema,
   SAMPLE_LIMITS,
   VerificationResultSchema,
+  VerificationSummarySchema,
 } from '../biometrics.ts';
 import { ERRORS } from '../errors.ts';
 
@@ -141,4 +142,8 @@ export const ModelDeleted = Type.Object({
 });
 export type ModelDeleted = Static<typeof ModelDeleted>;
 
-export { VerificationResultSchema as VerifyReply };
+export { VerificationSummarySchema as VerifyReply };
+/** The operator's evaluation view: per-window `score` and `accepted`, the mean score and threshold. */
+export { VerificationResultSchema as AdminVerifyReply };
+
+export const AccountIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });

@@ -1,29 +1,40 @@
 import { Type } from '@sinclair/typebox';
 import { DeviceInput, Email, PasswordInput, PhoneInput } from './accounts.ts';
+import { documentedRules } from './common.ts';
 
 /** Sessions: login, refresh, listing and revoking sessions, devices, the caller's audit trail. */
 
 export const SessionIdPattern = '^[A-Za-z0-9_-]{22}$';
 
-export const LoginBody = Type.Object(
+export const LoginBody = documentedRules(
+  Type.Object(
+    {
+      identifier: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'Username, email or phone' })),
+      password: Type.Optional(PasswordInput),
+      email: Type.Optional(Email),
+      phone: Type.Optional(PhoneInput),
+      code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', description: 'From POST /v1/codes with purpose login' })),
+      ticket: Type.Optional(
+        Type.String({
+          minLength: 16,
+          maxLength: 128,
+          description: 'From POST /v1/codes/verify with purpose login (instead of code)',
+        }),
+      ),
+      device: Type.Optional(DeviceInput),
+    },
+    {
+      additionalProperties: false,
+      description: 'Either {identifier, password}, or {email | phone, code}, or {ticket}; device optional in each case',
+    },
+  ),
   {
-    identifier: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'Username, email or phone' })),
-    password: Type.Optional(PasswordInput),
-    email: Type.Optional(Email),
-    phone: Type.Optional(PhoneInput),
-    code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', description: 'From POST /v1/codes with purpose login' })),
-    ticket: Type.Optional(
-      Type.String({
-        minLength: 16,
-        maxLength: 128,
-        description: 'From POST /v1/codes/verify with purpose login (instead of code)',
-      }),
-    ),
-    device: Type.Optional(DeviceInput),
-  },
-  {
-    additionalProperties: false,
-    description: 'Either {identifier, password}, or {email | phone, code}, or {ticket}; device optional in each case',
+    anyOf: [
+      { required: ['identifier', 'password'] },
+      { required: ['email', 'code'] },
+      { required: ['phone', 'code'] },
+      { required: ['ticket'] },
+    ],
   },
 );
 

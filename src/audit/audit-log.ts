@@ -61,6 +61,7 @@ export class AuditLog {
 
   async ensureIndexes(): Promise<void> {
     await this.collection.createIndex({ userId: 1, at: -1 });
+    await this.collection.createIndex({ at: -1 });
   }
 
   /**
@@ -81,6 +82,19 @@ export class AuditLog {
     } catch (err) {
       this.logger.error({ err, event, userId: fields.userId }, 'audit write failed');
     }
+  }
+
+  /** Every account's events, newest first, narrowed by any of the filters (the operator console). */
+  async list(
+    filter: { userId?: string; event?: string; outcome?: AuditRecord['outcome']; before?: Date },
+    limit: number,
+  ): Promise<AuditRecord[]> {
+    const query: Record<string, unknown> = {};
+    if (filter.userId) query.userId = filter.userId;
+    if (filter.event) query.event = filter.event;
+    if (filter.outcome) query.outcome = filter.outcome;
+    if (filter.before) query.at = { $lt: filter.before };
+    return this.collection.find(query).sort({ at: -1 }).limit(limit).toArray();
   }
 
   async listForUser(userId: string, options: { limit: number; before?: Date }): Promise<AuditRecord[]> {

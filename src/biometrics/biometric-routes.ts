@@ -6,20 +6,32 @@ import {
   EnrollmentParams,
   EnrollmentUploadParams,
   EnrollmentView,
+  AccountIdParams,
+  AdminVerifyReply,
   ModelDeleted,
   ModelView,
   VerifyParams,
   VerifyReply,
 } from '../../protocol/http/biometrics.ts';
 import { metaOf } from '../accounts/request-meta.ts';
+import type { AdminPrincipal } from '../server/admin-auth.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
 import type { Principal } from '../sessions/principal.ts';
+import type { OwnerChanges } from './assurance/owner-change.ts';
 import type { BiometricService } from './biometric-service.ts';
+import { verificationSummary } from './verification.ts';
 import { UPLOAD_MEDIA_TYPES } from './uploads/decode-upload.ts';
 import { readUpload, uploadFields } from './uploads/read-upload.ts';
 
 const TAGS = ['biometrics'];
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 429: ErrorBodySchema, 503: ErrorBodySchema };
+const errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  429: ErrorBodySchema,
+  503: ErrorBodySchema,
+};
 const uploadErrors = { ...errors, 409: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema };
 const upload = { kind: 'raw', types: UPLOAD_MEDIA_TYPES } as const;
 
@@ -28,10 +40,12 @@ const channelList = (channels: string | undefined) => (channels === undefined ? 
 /** `/v1/biometrics/*`: enrolment, its status, verification, the caller's model. */
 export function biometricRoutes(deps: {
   service: BiometricService;
+  owner: OwnerChanges;
   auth: Authenticator<Principal>;
+  admin: Authenticator<AdminPrincipal>;
   uploadLimit: number;
 }): Route[] {
-  const { service, auth, uploadLimit } = deps;
+  const { service, owner, auth, admin, uploadLimit } = deps;
   const enrollmentFields = uploadFields<EnrollmentParams>(EnrollmentParams);
   const appendFields = uploadFields<EnrollmentUploadParams>(EnrollmentUploadParams);
   const verifyFields = uploadFields<VerifyParams>(VerifyParams);
@@ -48,6 +62,7 @@ export function biometricRoutes(deps: {
       body: upload,
       schema: { query: EnrollmentParams, response: { 202: EnrollmentAccepted, ...uploadErrors } },
     }).handle(async ({ raw, query, auth: principal, info }) => {
+      await owner.assertFresh(principal, 'enrolled', metaOf(info, principal));
       const { file, source, params } = await readUpload(raw, query, enrollmentFields, uploadLimit);
       const accepted = await service.enrollUpload(
         principal.userId,
@@ -71,7 +86,8 @@ export function biometricRoutes(deps: {
         query: EnrollmentUploadParams,
         response: { 202: EnrollmentAccepted, ...uploadErrors },
       },
-    }).handle(async ({ raw, params: path, query, auth: principal }) => {
+    }).handle(async ({ raw, params: path, query, auth: principal, info }) => {
+      await owner.assertFresh(principal, 'enrolled', metaOf(info, principal));
       const { file, source, params } = await readUpload(raw, query, appendFields, uploadLimit);
       const accepted = await service.appendUpload(principal.userId, path.id, file, source, {
         ...params,
@@ -91,6 +107,7 @@ export function biometricRoutes(deps: {
         response: { 202: EnrollmentAccepted, ...errors, 409: ErrorBodySchema, 422: ErrorBodySchema },
       },
     }).handle(async ({ params, auth: principal, info }) => {
+      await owner.assertFresh(principal, 'enrolled', metaOf(info, principal));
       const accepted = await service.commit(principal.userId, params.id, metaOf(info, principal));
       return { status: 202, body: accepted, headers: location(accepted.enrollmentId) };
     }),
@@ -107,7 +124,8 @@ export function biometricRoutes(deps: {
     defineRoute({
       method: 'POST',
       path: '/v1/biometrics/verify',
-      summary: 'Verify an upload against the latest model: per-window scores, accepted share and the fused verdict',
+      summary:
+        'Verify an upload against the latest model: accepted/total windows and the fused verdict (no scores; windows per hour are capped)',
       tags: TAGS,
       auth,
       body: upload,
@@ -118,6 +136,31 @@ export function biometricRoutes(deps: {
         ...params,
         channels: channelList(params.channels),
       });
+      return { status: 200, body: verificationSummary(result) };
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/admin/accounts/:id/biometrics/verify',
+      summary:
+        "Operators' evaluation: verify an upload against the account's latest model with per-window scores, the mean score and the threshold",
+      tags: ['admin', ...TAGS],
+      auth: admin,
+      body: upload,
+      schema: {
+        params: AccountIdParams,
+        query: VerifyParams,
+        response: { 200: AdminVerifyReply, ...uploadErrors },
+      },
+    }).handle(async ({ raw, params: path, query }) => {
+      const { file, source, params } = await readUpload(raw, query, verifyFields, uploadLimit);
+      const result = await service.verifyUpload(
+        path.id,
+        file,
+        source,
+        { ...params, channels: channelList(params.channels) },
+        { operator: true },
+      );
       return { status: 200, body: result };
     }),
 
@@ -139,13 +182,14 @@ export function biometricRoutes(deps: {
     defineRoute({
       method: 'DELETE',
       path: '/v1/biometrics/model',
-      summary: 'Delete every model version and all enrolment data of the caller',
+      summary:
+        'Delete every model version and all enrolment data of the caller (needs a login within VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS)',
       tags: TAGS,
       auth,
       schema: { response: { 200: ModelDeleted, ...errors } },
-    }).handle(async ({ auth: principal, info }) => ({
-      status: 200,
-      body: await service.deleteAll(principal.userId, metaOf(info, principal)),
-    })),
+    }).handle(async ({ auth: principal, info }) => {
+      await owner.assertFresh(principal, 'deleted', metaOf(info, principal));
+      return { status: 200, body: await service.deleteAll(principal.userId, metaOf(info, principal)) };
+    }),
   ];
 }

@@ -7,6 +7,7 @@ import type { EnrollmentAccepted, EnrollmentView, ModelDeleted, ModelView } from
 import { enforceLimit } from '../accounts/rate-limit.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { OwnerChanges } from './assurance/owner-change.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { trainingJobId, type TrainingJob } from '../storage/queues.ts';
 import type { EnrollmentEvents, EnrollmentListener, ModelsDeletedListener } from './enrollment/enrollment-events.ts';
@@ -57,6 +58,8 @@ export interface ActiveModel {
 export interface BiometricServiceOptions {
   enrollmentsPerHour: number;
   verifyPerMinute: number;
+  /** Windows verified per account per hour (VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR). */
+  verifyWindowsPerHour: number;
   maxVerifyWindows: number;
   /** Rate of legacy files that state none (VIGIL_BIOMETRIC_DEFAULT_RATE). */
   legacyDefaultRate: number;
@@ -160,6 +163,8 @@ export class BiometricService {
       /** Publishes enrolment events (any command connection). */
       redis: Redis;
       audit: AuditLog;
+      /** Audits and notifies changes of who "the owner" is (a committed enrolment, a deletion). */
+      ownerChanges: Pick<OwnerChanges, 'changed'>;
       rateLimiter: RateLimiter;
       logger: Logger;
       options: BiometricServiceOptions;
@@ -264,6 +269,10 @@ export class BiometricService {
       ...meta,
       userId,
       detail: { enrollmentId: id, source: enrollment.source, windows, uploads: segments.length },
+    });
+    await this.deps.ownerChanges.changed(userId, 'enrolled', {
+      ...meta,
+      detail: { enrollmentId: id, source: enrollment.source },
     });
     return { enrollmentId: id, status: 'queued', uploads: segments.length, windows };
   }
@@ -470,7 +479,9 @@ export class BiometricService {
   async verify(userId: string, data: BiometricData): Promise<VerificationResult> {
     await this.limitVerification(userId);
     const active = await this.activeModel(userId);
-    return this.score(active, await extractWindowsSliced(data, active.spec, this.deps.options.maxVerifyWindows));
+    const windows = await extractWindowsSliced(data, active.spec, this.deps.options.maxVerifyWindows);
+    await this.limitWindows(userId, windows.features.n);
+    return this.score(active, windows);
   }
 
   private async score(active: ActiveModel, { features, starts }: WindowFeatures): Promise<VerificationResult> {
@@ -478,21 +489,32 @@ export class BiometricService {
     return summariseVerification(scores, starts, active.threshold, active.version);
   }
 
-  /** Verification of an upload; kind, rate and frame channel names default to the model's. */
+  /**
+   * Verification of an upload; kind, rate and frame channel names default to the model's. The
+   * account's own requests are limited per minute and in windows per hour; an operator's
+   * evaluation (`operator`) is not counted against the account.
+   */
   async verifyUpload(
     userId: string,
     file: UploadFile,
     source: 'body' | 'file' | 'legacy',
     params: DeclaredParams = {},
+    options: { operator?: boolean } = {},
   ): Promise<VerificationResult> {
-    await this.limitVerification(userId);
+    if (!options.operator) await this.limitVerification(userId);
     const model = await this.activeModel(userId);
     const { spec } = model;
     const fallback = { kind: spec.kind, ...(spec.kind === 'samples' ? { rate: spec.rate } : {}), channels: spec.channels };
-    return this.score(
-      model,
-      await this.deps.decoder.decodeWindows(file, source, params, fallback, spec, this.deps.options.maxVerifyWindows),
+    const windows = await this.deps.decoder.decodeWindows(
+      file,
+      source,
+      params,
+      fallback,
+      spec,
+      this.deps.options.maxVerifyWindows,
     );
+    if (!options.operator) await this.limitWindows(userId, windows.features.n);
+    return this.score(model, windows);
   }
 
   /** Legacy (dialect A) check_user: a file in any format enrollFile accepts. */
@@ -520,6 +542,7 @@ export class BiometricService {
       userId,
       detail: { versions: deletedVersions, enrollments: deletedEnrollments, reason },
     });
+    if (reason === 'requested') await this.deps.ownerChanges.changed(userId, 'deleted', context);
     return { deletedVersions, deletedEnrollments };
   }
 
@@ -537,6 +560,16 @@ export class BiometricService {
       limit: this.deps.options.verifyPerMinute,
       windowSeconds: 60,
     });
+  }
+
+  /** Windows per hour: bounds what even the counts-only answer can teach about the model. */
+  private limitWindows(userId: string, windows: number): Promise<void> {
+    return enforceLimit(
+      this.deps.rateLimiter,
+      `bio:verify-windows:${userId}`,
+      { limit: this.deps.options.verifyWindowsPerHour, windowSeconds: 3600 },
+      windows,
+    );
   }
 
   private assertOpen(enrollment: EnrollmentRecord): void {

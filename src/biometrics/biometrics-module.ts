@@ -8,6 +8,11 @@ import type { Principal } from '../sessions/principal.ts';
 import { createTrainingQueue } from '../storage/queues.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { startTrainingWorker, type TrainingWorker } from '../../workers/training-worker.ts';
+import type { Notifier } from '../notify/notifier.ts';
+import type { SessionRecord } from '../sessions/session-store.ts';
+import { biometricCipher } from './assurance/biometric-cipher.ts';
+import { OwnerChanges } from './assurance/owner-change.ts';
+import { SessionTrustStore } from './assurance/session-trust.ts';
 import { biometricRoutes } from './biometric-routes.ts';
 import { BiometricService } from './biometric-service.ts';
 import { EnrollmentEvents } from './enrollment/enrollment-events.ts';
@@ -27,6 +32,10 @@ export interface BiometricsModule extends GatewayModule {
 
 export interface Biometrics {
   service: BiometricService;
+  /** The fresh-proof rule for changing the model (routes, socket enrolment, dialect A). */
+  ownerChanges: OwnerChanges;
+  /** Trust and owed step-ups per session, shared with continuous verification. */
+  sessionTrust: SessionTrustStore;
   module: BiometricsModule;
 }
 
@@ -46,11 +55,28 @@ export function scoringThreads(configured: number): number {
  */
 export function createBiometrics(
   ctx: GatewayContext,
-  deps: { accounts: AccountService; authenticator: Authenticator<Principal> },
+  deps: {
+    accounts: AccountService;
+    authenticator: Authenticator<Principal>;
+    sessions: { get(sessionId: string): Promise<SessionRecord | undefined> };
+    notifier: Notifier;
+  },
 ): Biometrics {
   const { config, logger, mongo } = ctx;
-  const enrollments = new EnrollmentStore(mongo.db);
-  const models = new ModelStore(mongo.db);
+  const sessionTrust = new SessionTrustStore(ctx.redis, config.VIGIL_SESSION_ABSOLUTE_TTL_SECONDS);
+  const ownerChanges = new OwnerChanges({
+    sessions: deps.sessions,
+    trust: sessionTrust,
+    accounts: deps.accounts,
+    notifier: deps.notifier,
+    audit: ctx.audit,
+    logger,
+    maxAgeSeconds: config.VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS,
+  });
+  // Samples, graphs and parameters are sealed at rest under VIGIL_BIOMETRIC_KEYS (required in production).
+  const cipher = biometricCipher(config);
+  const enrollments = new EnrollmentStore(mongo.db, cipher);
+  const models = new ModelStore(mongo.db, cipher);
   const queue = createTrainingQueue(config);
   queue.on('error', (err: Error) => logger.warn({ err: err.message }, 'training queue error'));
   const subscriber = createRedis(config, 'vigil-biometric-events');
@@ -73,11 +99,13 @@ export function createBiometrics(
     decoder,
     redis: ctx.redis,
     audit: ctx.audit,
+    ownerChanges,
     rateLimiter: ctx.rateLimiter,
     logger,
     options: {
       enrollmentsPerHour: config.VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR,
       verifyPerMinute: config.VIGIL_BIOMETRIC_VERIFY_PER_MINUTE,
+      verifyWindowsPerHour: config.VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR,
       maxVerifyWindows: config.VIGIL_BIOMETRIC_MAX_VERIFY_WINDOWS,
       legacyDefaultRate: config.VIGIL_BIOMETRIC_DEFAULT_RATE,
       redisPrefix: config.REDIS_PREFIX,
@@ -91,10 +119,18 @@ export function createBiometrics(
 
   return {
     service,
+    ownerChanges,
+    sessionTrust,
     module: {
       name: 'biometrics',
       service,
-      routes: biometricRoutes({ service, auth: deps.authenticator, uploadLimit: config.UPLOAD_BODY_LIMIT }),
+      routes: biometricRoutes({
+        service,
+        owner: ownerChanges,
+        auth: deps.authenticator,
+        admin: ctx.admin,
+        uploadLimit: config.UPLOAD_BODY_LIMIT,
+      }),
       async start() {
         await enrollments.ensureIndexes();
         await models.ensureIndexes();

@@ -1,4 +1,10 @@
-import type { VerificationResult } from '../../protocol/biometrics.ts';
+import type { VerificationResult, VerificationSummary } from '../../protocol/biometrics.ts';
+
+/** The account-facing answer: counts and the fused decision only (no scores: no oracle). */
+export function verificationSummary(result: VerificationResult): VerificationSummary {
+  const { total, accepted, ratio, verdict, modelVersion } = result;
+  return { total, accepted, ratio, verdict, modelVersion };
+}
 
 /**
  * The batch verification answer from per-window scores (pure; the route adds nothing but the

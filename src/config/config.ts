@@ -1,6 +1,8 @@
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { parseBiometricKeys } from '../biometrics/assurance/biometric-cipher.ts';
 import { ConfigSchema, type Config } from './schema.ts';
+import { deploymentProblems } from './deployment-safety.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -55,8 +57,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(`${name}: ${e.message} (got ${shown})`);
   }
   const config = withDefaults as Config;
-  if (problems.length === 0 && config.NODE_ENV === 'production' && config.VIGIL_DEV_OUTBOX) {
-    problems.push('VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production');
+  if (problems.length === 0) problems.push(...deploymentProblems(config, env));
+  if (problems.length === 0 && config.VIGIL_CONSOLE && !config.VIGIL_ADMIN_TOKEN) {
+    problems.push('VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN');
+  }
+  if (problems.length === 0 && config.VIGIL_CORS_CREDENTIALS && config.VIGIL_CORS_ORIGINS.trim() === '*') {
+    problems.push(
+      'VIGIL_CORS_CREDENTIALS: credentials cannot be allowed for every origin (VIGIL_CORS_ORIGINS=*); list the origins',
+    );
+  }
+  if (problems.length === 0) {
+    try {
+      const keys = parseBiometricKeys(config.VIGIL_BIOMETRIC_KEYS);
+      if (!keys && config.NODE_ENV === 'production') {
+        problems.push(
+          'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
+        );
+      }
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -9,7 +9,27 @@ export interface RenderedMessage {
 
 export type TemplateInput =
   | { template: 'code'; purpose: CodePurpose; code: string; ttlSeconds: number }
-  | { template: 'verify-link'; url: string; ttlSeconds: number };
+  | { template: 'verify-link'; url: string; ttlSeconds: number }
+  | { template: 'biometric-changed'; change: BiometricChange };
+
+/** What happened to the account's biometric model (who "the owner" is). */
+export type BiometricChange = 'enrolled' | 'deleted';
+
+const BIOMETRIC_CHANGE: Record<Locale, Record<BiometricChange, string>> = {
+  en: {
+    enrolled: 'A new biometric enrolment was made on your Vigil account; a new model will recognise you from now on.',
+    deleted: 'The biometric model of your Vigil account was deleted.',
+  },
+  ko: {
+    enrolled: 'Vigil 계정에 새 생체 정보가 등록되었습니다. 이제 새 모델로 본인을 확인합니다.',
+    deleted: 'Vigil 계정의 생체 인증 모델이 삭제되었습니다.',
+  },
+};
+
+const NOT_YOU: Record<Locale, string> = {
+  en: 'If this was not you, change your password and log out everywhere now.',
+  ko: '본인이 아니라면 지금 비밀번호를 바꾸고 모든 기기에서 로그아웃하세요.',
+};
 
 const PURPOSE: Record<Locale, Record<CodePurpose, string>> = {
   en: {
@@ -45,6 +65,13 @@ const escapeHtml = (s: string) =>
  * alphabet allows); mail carries the same text plus a minimal HTML part.
  */
 export function renderMessage(input: TemplateInput, locale: Locale, channel: 'email' | 'sms'): RenderedMessage {
+  if (input.template === 'biometric-changed') {
+    const what = BIOMETRIC_CHANGE[locale][input.change];
+    const text = `${what} ${NOT_YOU[locale]}`;
+    if (channel === 'sms') return { subject: '', text: `[Vigil] ${text}` };
+    const subject = locale === 'ko' ? '[Vigil] 생체 인증 정보가 변경되었습니다' : 'Your Vigil biometric model changed';
+    return { subject, text, html: `<p>${escapeHtml(what)}</p><p>${escapeHtml(NOT_YOU[locale])}</p>` };
+  }
   if (input.template === 'code') {
     const ttl = duration(input.ttlSeconds, locale);
     const why = PURPOSE[locale][input.purpose];

@@ -16,7 +16,7 @@ export interface LimitResult {
 // INCR and EXPIRE in one script: concurrent hits can never exceed the limit, and a key can
 // never be left without a TTL by a crash between the two commands.
 const HIT = `
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
@@ -32,8 +32,9 @@ export class RateLimiter {
     redis.defineCommand('vigilRateHit', { numberOfKeys: 1, lua: HIT });
   }
 
-  async hit(key: string, rule: LimitRule): Promise<LimitResult> {
-    const [count, ttl] = (await (this.redis as unknown as RateCommands).vigilRateHit(`rl:${key}`, rule.windowSeconds)) as [
+  /** Counts `cost` hits (e.g. windows of one upload) against the rule. */
+  async hit(key: string, rule: LimitRule, cost = 1): Promise<LimitResult> {
+    const [count, ttl] = (await (this.redis as unknown as RateCommands).vigilRateHit(`rl:${key}`, rule.windowSeconds, cost)) as [
       number,
       number,
     ];
@@ -52,5 +53,5 @@ export class RateLimiter {
 }
 
 interface RateCommands {
-  vigilRateHit(key: string, windowSeconds: number): Promise<unknown>;
+  vigilRateHit(key: string, windowSeconds: number, cost: number): Promise<unknown>;
 }

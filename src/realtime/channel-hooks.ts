@@ -55,6 +55,11 @@ export interface ChannelConnection {
   send(message: ServerMessage): boolean;
   /** Sends `bye` and closes with the catalogue entry's close code (e.g. STREAM_POLICY_FAILED). */
   close(code: ErrorCode, params?: ErrorParams): void;
+  /**
+   * Ends one stream from the server's side (its sink gets no `onClose`): the slot is free again,
+   * and frames the client had already sent for it are dropped instead of closing the socket.
+   */
+  endStream(stream: number): void;
 }
 
 export interface ChannelHooks {

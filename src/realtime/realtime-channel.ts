@@ -427,6 +427,8 @@ export class RealtimeChannel {
 
   private frame(conn: StreamConnection, frame: SampleFrame): void {
     const stream: OpenStream | undefined = conn.streams?.get(frame.stream);
+    // In flight when the server ended the stream (a failed enroll.begin): not the client's fault.
+    if (!stream && conn.endedByServer?.has(frame.stream)) return;
     if (!stream) return conn.close('STREAM_FRAME_MALFORMED', { reason: `stream ${frame.stream} is not open` });
     const expected = stream.spec.channels.length;
     if (frame.channels !== expected) {

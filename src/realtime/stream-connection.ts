@@ -132,7 +132,18 @@ export class StreamConnection implements ChannelConnection, Scheduled {
   openStream(spec: StreamSpec, sink: StreamSink): OpenStream {
     const stream: OpenStream = { spec, sequence: new StreamSequence(), sink, ackPending: false };
     (this.streams ??= new Map()).set(spec.stream, stream);
+    this.endedByServer?.delete(spec.stream);
     return stream;
+  }
+
+  /** Streams the server ended whose late frames are dropped, not fatal (a few ids at most). */
+  endedByServer: Set<number> | undefined;
+
+  endStream(stream: number): void {
+    if (!this.streams?.delete(stream)) return;
+    const ended = (this.endedByServer ??= new Set());
+    if (ended.size >= 64) ended.delete(ended.values().next().value!);
+    ended.add(stream);
   }
 
   get streamCount(): number {

@@ -12,6 +12,7 @@ import type { Lockout } from '../rate-limits/lockout.ts';
 import type { LimitRule, RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { NewSession, SessionRecord, SessionService, TokenPair } from './session-service.ts';
 import type { SessionMetrics } from './session-metrics.ts';
+import { clientKey } from '../rate-limits/client-key.ts';
 
 export type LoginRequest =
   | { method: 'password'; identifier: string; password: string; device?: DeviceInfo }
@@ -146,7 +147,7 @@ export class LoginService {
   }
 
   private async withTicket(request: Extract<LoginRequest, { method: 'ticket' }>, meta: AuditContext): Promise<ProvenLogin> {
-    await this.hit(`login:ip:${meta.ip ?? 'unknown'}`, this.deps.limits.perIp);
+    await this.hit(`login:ip:${clientKey(meta.ip)}`, this.deps.limits.perIp);
     const claims = await this.deps.tickets.consume(request.ticket, 'login');
     return this.afterContactProven(claims.channel, claims.to, request.device, meta, 'ticket');
   }
@@ -180,7 +181,7 @@ export class LoginService {
   /** Counts the attempt against both limits and refuses a locked identifier, before any real work. */
   private async admit(key: string, meta: AuditContext, method: string): Promise<void> {
     const { limits, lockout, audit } = this.deps;
-    await this.hit(`login:ip:${meta.ip ?? 'unknown'}`, limits.perIp);
+    await this.hit(`login:ip:${clientKey(meta.ip)}`, limits.perIp);
     await this.hit(`login:id:${key}`, limits.perIdentifier);
     const locked = await lockout.lockedFor(key);
     if (locked > 0) {

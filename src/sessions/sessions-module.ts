@@ -5,6 +5,8 @@ import type { CodeRequests } from '../codes/code-requests.ts';
 import type { Tickets } from '../codes/tickets.ts';
 import type { PasswordHasher } from '../credentials/password-hasher.ts';
 import { Lockout } from '../rate-limits/lockout.ts';
+import { LocalRateLimit } from '../rate-limits/local-rate.ts';
+import { internalCredential } from '../server/internal-auth.ts';
 import { ConfigError } from '../config/config.ts';
 import type { Config } from '../config/schema.ts';
 import type { GatewayContext } from '../server/context.ts';
@@ -118,9 +120,6 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
   const authenticator = userAuthenticator(resolver);
   const devices = new DeviceStore(mongo.db);
 
-  if (config.NODE_ENV === 'production' && !config.VIGIL_JWT_PRIVATE_KEYS && !config.VIGIL_JWT_KEY_ENCRYPTION_KEY) {
-    logger.warn('VIGIL_JWT_KEY_ENCRYPTION_KEY is not set: generated signing keys are stored unencrypted in MongoDB');
-  }
   if (config.VIGIL_JWT_KEY_GRACE_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
     logger.warn('VIGIL_JWT_KEY_GRACE_SECONDS is shorter than the access token TTL: a rotation cuts live tokens short');
   }
@@ -128,7 +127,23 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
   const module: GatewayModule = {
     name: 'sessions',
     routes: [
-      ...tokenRoutes({ keys, resolver, admin: ctx.admin, audit, graceSeconds: config.VIGIL_JWT_KEY_GRACE_SECONDS }),
+      ...tokenRoutes({
+        keys,
+        resolver,
+        sessions,
+        admin: ctx.admin,
+        introspection: {
+          auth: internalCredential({
+            endpoint: 'POST /v1/tokens/introspect',
+            variable: 'VIGIL_INTROSPECTION_TOKEN',
+            token: config.VIGIL_INTROSPECTION_TOKEN,
+            production: config.NODE_ENV === 'production',
+          }),
+          limit: new LocalRateLimit(config.VIGIL_INTROSPECTION_PER_SECOND),
+        },
+        audit,
+        graceSeconds: config.VIGIL_JWT_KEY_GRACE_SECONDS,
+      }),
       ...sessionRoutes({ sessions, auth: authenticator, devices }),
     ],
     async start() {

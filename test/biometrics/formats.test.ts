@@ -4,7 +4,19 @@ import type { ModelView } from '../../protocol/http/biometrics.ts';
 import { syntheticPeople } from '../../src/biometrics/detectors/test-data.ts';
 import { concatSamples, type FeatureMatrix, type SampleSet } from '../../src/biometrics/samples.ts';
 import type { TestGateway } from '../support/gateway.ts';
-import { newUser, send, settled, slice, startBiometricGateway, toCsv, toFrames, toJson, walking, type User } from './support.ts';
+import {
+  adminVerify,
+  newUser,
+  send,
+  settled,
+  slice,
+  startBiometricGateway,
+  toCsv,
+  toFrames,
+  toJson,
+  walking,
+  type User,
+} from './support.ts';
 
 // Every input format, for enrolment and for verification, over real HTTP.
 let gw: TestGateway;
@@ -112,8 +124,8 @@ describe('samples in every format', () => {
     const body = toCsv(long);
     expect(body.length).toBeGreaterThan(256 * 1024);
     const [small, large] = await Promise.all([
-      send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify', owner, toCsv(probe()), 'text/csv'),
-      send<VerificationResult>(gw.url, 'POST', '/v1/biometrics/verify', owner, body, 'text/csv'),
+      adminVerify(gw.url, owner, toCsv(probe()), 'text/csv'),
+      adminVerify(gw.url, owner, body, 'text/csv'),
     ]);
     expect(large.status, JSON.stringify(large.body)).toBe(200);
     expect(large.body.total).toBe(Math.floor((long.length - 50) / 25) + 1);
@@ -199,14 +211,7 @@ describe('feature rows (kind=features): one row, one test', () => {
     expect(view.metrics).toMatchObject({ cohortMembers: 3, genuineWindows: 70 });
 
     // Verification needs no kind: the model says feature rows.
-    const genuine = await send<VerificationResult>(
-      gw.url,
-      'POST',
-      '/v1/biometrics/verify',
-      owner,
-      rowsCsv(people[0]!, 70, 100),
-      'text/csv',
-    );
+    const genuine = await adminVerify(gw.url, owner, rowsCsv(people[0]!, 70, 100), 'text/csv');
     expect(genuine.status).toBe(200);
     expect(genuine.body).toMatchObject({ total: 30, verdict: 'accept' });
     expect(genuine.body.windows[4]).toMatchObject({ index: 4, start: 4 });

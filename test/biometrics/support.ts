@@ -1,24 +1,13 @@
 import { Redis } from 'ioredis';
-import { fileURLToPath } from 'node:url';
 import type { ErrorBody } from '../../protocol/errors.ts';
 import { encodeFrame } from '../../protocol/frames.ts';
 import type { EnrollmentView } from '../../protocol/http/biometrics.ts';
+import type { VerificationResult } from '../../protocol/biometrics.ts';
 import type { EnrollmentEvent } from '../../src/biometrics/enrollment/enrollment-events.ts';
 import { sampleSet, type SampleSet } from '../../src/biometrics/samples.ts';
-import { importWisdm, type Recording } from '../../scripts/eval/wisdm-importer.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
-/** The shared development set; only tests and the harness know its layout (through the importer). */
-export const WISDM_DIR = fileURLToPath(new URL('../../../shared/data/wisdm-watch-dev', import.meta.url));
-
-let recordings: Promise<Recording[]> | undefined;
-
-/** Walking (activity A) recordings by subject: 20 Hz x, y, z, ~2,400 samples each. */
-export async function walking(): Promise<Map<string, SampleSet>> {
-  recordings ??= importWisdm(WISDM_DIR);
-  const all = await recordings;
-  return new Map(all.filter((r) => r.activity === 'A').map((r) => [r.subject, r.samples]));
-}
+export { WISDM_DIR, walking } from '../support/wisdm.ts';
 
 /** Rows [from, to) of a sample set (a view). */
 export function slice(samples: SampleSet, from: number, to: number): SampleSet {
@@ -74,12 +63,37 @@ export const ROOMY_BIOMETRIC_LIMITS: Record<string, string> = {
   VIGIL_LOGIN_PER_IP: '10000',
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: '1000',
   VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: '1000',
+  VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: '1000000',
 };
 
-/** A gateway with one scoring thread (a 2-core machine runs two test files at once) and roomy limits. */
+export const BIOMETRIC_ADMIN_TOKEN = 'biometric-test-admin-token-0123456789';
+
+/** A gateway with one scoring thread (a 2-core machine runs two test files at once), roomy limits and an admin token. */
 export function startBiometricGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
-  return startTestGateway({ VIGIL_SCORING_THREADS: '1', ...ROOMY_BIOMETRIC_LIMITS, ...overrides });
+  return startTestGateway({
+    VIGIL_SCORING_THREADS: '1',
+    VIGIL_ADMIN_TOKEN: BIOMETRIC_ADMIN_TOKEN,
+    ...ROOMY_BIOMETRIC_LIMITS,
+    ...overrides,
+  });
 }
+
+/** The operator's evaluation view of a verification (per-window scores), for `user`'s model. */
+export function adminVerify<T = VerificationResult>(
+  base: string,
+  user: Pick<User, 'userId'>,
+  body: RequestInit['body'],
+  contentType?: string,
+  query = '',
+): Promise<Reply<T>> {
+  return send<T>(base, 'POST', `/v1/admin/accounts/${user.userId}/biometrics/verify${query}`, ADMIN, body, contentType);
+}
+
+const ADMIN: User = {
+  userId: 'admin',
+  token: BIOMETRIC_ADMIN_TOKEN,
+  headers: { authorization: `Bearer ${BIOMETRIC_ADMIN_TOKEN}` },
+};
 
 export interface User {
   userId: string;

@@ -21,6 +21,9 @@ beforeAll(async () => {
   gw = await startTestGateway({
     VIGIL_CV_POLICY_IMPOSTOR: 'step-up',
     VIGIL_CV_STEPUP_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
+    // Only the socket closes at the deadline here, so the next socket of the session can be watched
+    // (the default, revoke, is test/assurance/session-trust.test.ts).
+    VIGIL_CV_STEPUP_TIMEOUT_ACTION: 'close',
     VIGIL_CV_BATCH_DEADLINE_MS: '2',
   });
   node = await startNode(gw.config);
@@ -147,5 +150,31 @@ describe('step-up policy', () => {
     asked.sendJson({ type: 'stepup', token: stranger.accessToken });
     const refused = await asked.until('error');
     expect(refused).toMatchObject({ code: 'STEPUP_INVALID', message: expect.stringMatching(/another account/) });
+  });
+  it('a session that owes a step-up can neither enrol (socket or HTTP) nor delete the model', async () => {
+    // The account's connection limit: earlier tests' sockets go first.
+    for (const earlier of sockets.splice(0)) {
+      earlier.close();
+      await earlier.closed;
+    }
+    const user = await login(node, OWNER);
+    const { socket } = await streamingImpostor(user);
+    // The thief who fails verification tries to make the model their own instead.
+    socket.sendJson({ type: 'enroll.begin', stream: 9, modality: 'motion', rate: 20, channels: ['x', 'y', 'z'] });
+    let refused = await socket.until('error');
+    while (refused.ref !== 'enroll.begin') refused = await socket.until('error');
+    expect(refused).toMatchObject({ code: 'BIOMETRIC_STEPUP_OWED', stream: 9 });
+    const headers = { authorization: `Bearer ${user.accessToken}` };
+    const csv = `x,y,z\n${Array.from({ length: 1_200 }, (_, i) => `${i % 7},${i % 5},${i % 3}`).join('\n')}\n`;
+    const enrol = await fetch(`${gw.url}/v1/biometrics/enrollments?rate=20`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'text/csv' },
+      body: csv,
+    });
+    expect(enrol.status).toBe(403);
+    expect(((await enrol.json()) as { error: { code: string } }).error.code).toBe('BIOMETRIC_STEPUP_OWED');
+    const deleted = await fetch(`${gw.url}/v1/biometrics/model`, { method: 'DELETE', headers });
+    expect(deleted.status).toBe(403);
+    expect(((await deleted.json()) as { error: { code: string } }).error.code).toBe('BIOMETRIC_STEPUP_OWED');
   });
 });

@@ -38,6 +38,7 @@ beforeAll(async () => {
     VIGIL_SCORING_THREADS: '2',
     VIGIL_SCORING_TIMEOUT_MS: String(TIMEOUT_MS),
     VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: '100000',
+    VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: '100000000',
   });
   pool = biometricsOf(gw).pool;
   member = await signUpMember(gw.url, 'sc');

@@ -18,6 +18,7 @@ beforeAll(async () => {
     VIGIL_SCORING_THREADS: '1',
     VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: '1000',
     VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: '1000',
+    VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: '1000000',
   });
   api = client(gw.url);
   walk = await walking();

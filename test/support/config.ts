@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/config.ts';
 import type { Config } from '../../src/config/schema.ts';
 
+export const TEST_BIOMETRIC_KEYS = `test-1:${Buffer.alloc(32, 0x5a).toString('base64')}`;
+
 /**
  * A configuration isolated for one test file: its own Mongo database and Redis key prefix, so
  * files run in parallel against the same servers without seeing each other's data.
@@ -18,6 +20,10 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     REDIS_PREFIX: `vigil:test:${id}:`,
     // Many gateways share the test machine: one scoring thread each unless a test asks for more.
     VIGIL_SCORING_THREADS: '1',
+    // Biometric data is sealed in tests as in production (one fixed test key).
+    VIGIL_BIOMETRIC_KEYS: TEST_BIOMETRIC_KEYS,
+    // Tests count their cohorts exactly; the background population has its own test.
+    VIGIL_BIOMETRIC_BACKGROUND: 'off',
     ...overrides,
   });
 }

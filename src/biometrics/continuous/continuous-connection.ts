@@ -1,5 +1,6 @@
 import type { ChannelConnection } from '../../realtime/channel-hooks.ts';
 import type { LiveModel, ModelHolder } from './live-models.ts';
+import type { OwedStepUp } from '../assurance/session-trust.ts';
 import type { PendingStepUp } from './trust-policy.ts';
 
 /** What a stream needs of its connection. */
@@ -7,13 +8,24 @@ export interface ConnectionStream {
   useModel(model: LiveModel | null): void;
   /** Current trust of a verification stream (enrolment streams have none). */
   readonly trust: number | undefined;
-  /** Back to the configured initial trust (after a passed step-up). */
-  restartTrust?(): number;
+  /** Back to the given trust (after a passed step-up). */
+  restartTrust?(trust: number): number;
+}
+
+/** Where the session's trust is kept between sockets (SessionTrustStore). */
+export interface TrustMemory {
+  setTrust(sessionId: string, trust: number): Promise<void>;
 }
 
 /**
  * Continuous verification's state of one socket (its `attachment`): the user's live model, the
- * open streams, a pending step-up. Small: everything heavy is per stream or shared per user.
+ * open streams, a pending step-up, and the trust its session stands at. Small: everything heavy
+ * is per stream or shared per user.
+ *
+ * Trust belongs to the session: a new stream starts where the session's last scored window left
+ * it (on this socket, or — through Redis — on an earlier one), never from fresh trust; only a
+ * passed step-up resets it. Otherwise closing and reopening a stream after every window would
+ * keep an impostor out of `impostor` for ever.
  */
 export class ContinuousConnection implements ModelHolder {
   readonly userId: string;
@@ -22,17 +34,42 @@ export class ContinuousConnection implements ModelHolder {
   readonly streams = new Set<ConnectionStream>();
   stepUp: PendingStepUp | undefined;
   /** A step-up an earlier socket of this session left unproven (asked again once ready). */
-  owedStepUp: { requestedAt: number; reason: 'uncertain' | 'impostor' } | undefined;
+  owedStepUp: OwedStepUp | undefined;
   ready = false;
+  /** Where the session stands: what the next stream starts from. */
+  sessionTrust: number;
+  /** The value last written to Redis (writes happen on changes of decision and when streams end). */
+  private storedTrust: number;
 
   constructor(
     readonly conn: ChannelConnection,
     model: LiveModel | null,
     private readonly initialTrust: number,
+    private readonly memory: TrustMemory,
+    sessionTrust: number | undefined,
   ) {
     this.userId = conn.principal.userId;
     this.sessionId = conn.principal.sessionId;
     this.model = model;
+    this.sessionTrust = sessionTrust ?? initialTrust;
+    this.storedTrust = this.sessionTrust;
+  }
+
+  /** A stream of this session was scored: the session now stands here. */
+  trustScored(trust: number, persist: boolean): void {
+    this.sessionTrust = trust;
+    if (persist) this.persistTrust();
+  }
+
+  /** Writes the session's trust for its other and later sockets (a stream ended, a decision changed). */
+  persistTrust(): void {
+    const trust = this.sessionTrust;
+    if (trust === this.storedTrust) return;
+    this.storedTrust = trust;
+    this.memory.setTrust(this.sessionId, trust).catch(() => {
+      // Redis away: this socket still holds the value; the next write retries it.
+      this.storedTrust = Number.NaN;
+    });
   }
 
   /** A new version is ready (or none is left): tell the client, switch every stream. */
@@ -45,14 +82,16 @@ export class ContinuousConnection implements ModelHolder {
 
   /** The lowest trust among this socket's verification streams (for a re-announced step-up). */
   lowestTrust(): number {
-    let lowest = this.initialTrust;
+    let lowest = Math.min(this.initialTrust, this.sessionTrust);
     for (const stream of this.streams) if (stream.trust !== undefined && stream.trust < lowest) lowest = stream.trust;
     return lowest;
   }
 
-  /** After a passed step-up: every verification stream starts over. */
+  /** After a passed step-up: every verification stream and the session start over (the caller stores it). */
   restartTrust(): number {
-    for (const stream of this.streams) stream.restartTrust?.();
+    for (const stream of this.streams) stream.restartTrust?.(this.initialTrust);
+    this.sessionTrust = this.initialTrust;
+    this.storedTrust = this.initialTrust;
     return this.initialTrust;
   }
 }

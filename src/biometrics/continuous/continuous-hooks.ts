@@ -1,11 +1,12 @@
 import { VigilError } from '../../../protocol/errors.ts';
 import type { ReadyModel } from '../../../protocol/messages.ts';
 import type { ChannelConnection, ChannelHooks, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
+import type { SessionTrustStore } from '../assurance/session-trust.ts';
 import type { TrustConfig } from '../trust.ts';
 import { ContinuousConnection } from './continuous-connection.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
 import type { LiveModels } from './live-models.ts';
-import { SocketEnrolment, type EnrolmentEnv } from './socket-enrolment.ts';
+import { SocketEnrolment, enrolmentSpec, type EnrolmentEnv } from './socket-enrolment.ts';
 import { StreamVerifier, channelMapping, type VerifierEnv } from './stream-verifier.ts';
 import type { TrustPolicy } from './trust-policy.ts';
 
@@ -16,6 +17,8 @@ export interface ContinuousHooksEnv {
   enrolment: EnrolmentEnv;
   metrics: ContinuousMetrics;
   trust: TrustConfig;
+  /** The session's trust and owed step-up, shared by its sockets and streams. */
+  sessionTrust: SessionTrustStore;
 }
 
 function stateOf(conn: ChannelConnection): ContinuousConnection | undefined {
@@ -32,8 +35,12 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
   return {
     async onAuthenticated(conn): Promise<ReadyModel | null> {
       const { userId, sessionId } = conn.principal;
-      const [model, owed] = await Promise.all([models.current(userId), policy.owedStepUp(sessionId)]);
-      const state = new ContinuousConnection(conn, model, env.trust.initial);
+      const [model, owed, trust] = await Promise.all([
+        models.current(userId),
+        policy.owedStepUp(sessionId),
+        env.sessionTrust.trust(sessionId),
+      ]);
+      const state = new ContinuousConnection(conn, model, env.trust.initial, env.sessionTrust, trust);
       state.owedStepUp = owed;
       conn.attachment = state;
       return model?.ready ?? null;
@@ -51,7 +58,21 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       const state = stateOf(conn);
       if (!state) throw new VigilError('STREAM_REFUSED', { reason: 'continuous verification is not ready for this socket' });
       if (spec.purpose === 'enroll') {
+        // A socket asked to prove itself must not replace the model it is failing against.
+        const owed = state.stepUp ?? state.owedStepUp;
+        if (owed) throw new VigilError('BIOMETRIC_STEPUP_OWED', { reason: owed.reason });
+        // Admission before allocation: the spec's size, one enrolment per socket, a process-wide cap.
+        enrolmentSpec(spec);
+        for (const open of state.streams) {
+          if (open instanceof SocketEnrolment)
+            throw new VigilError('STREAM_REFUSED', { reason: 'one enrolment per connection at a time' });
+        }
+        const { admission } = env.enrolment;
+        if (admission.open >= admission.max) {
+          throw new VigilError('STREAM_REFUSED', { reason: 'too many socket enrolments on this gateway; retry shortly' });
+        }
         const enrolment = new SocketEnrolment(state, spec, env.enrolment);
+        admission.open++;
         state.streams.add(enrolment);
         metrics.streams.inc({ purpose: 'enroll' });
         return enrolment;
@@ -76,6 +97,7 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       if (!state) return;
       models.release(state);
       policy.onDisconnect(state);
+      state.persistTrust();
     },
   };
 }

@@ -3,11 +3,14 @@ import type { RealtimeChannel } from '../../realtime/realtime-channel.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import type { GatewayModule } from '../../server/modules.ts';
+import type { OwnerChanges } from '../assurance/owner-change.ts';
+import type { SessionTrustStore } from '../assurance/session-trust.ts';
 import type { BiometricService } from '../biometric-service.ts';
 import { resolveTrustConfig } from '../trust.ts';
 import { continuousHooks } from './continuous-hooks.ts';
 import { createContinuousMetrics } from './continuous-metrics.ts';
 import { LiveModels } from './live-models.ts';
+import type { VerifierEnv } from './stream-verifier.ts';
 import { TrustPolicy, type PolicyConfig, type PolicySessions } from './trust-policy.ts';
 import { WindowBatcher, type WindowBatcherOptions } from './window-batcher.ts';
 
@@ -31,7 +34,7 @@ export function policyConfig(config: Config): PolicyConfig {
     uncertain: config.VIGIL_CV_POLICY_UNCERTAIN,
     impostor: config.VIGIL_CV_POLICY_IMPOSTOR,
     stepUpTimeoutSeconds: config.VIGIL_CV_STEPUP_TIMEOUT_SECONDS,
-    stepUpMemorySeconds: config.VIGIL_SESSION_ABSOLUTE_TTL_SECONDS,
+    stepUpTimeoutAction: config.VIGIL_CV_STEPUP_TIMEOUT_ACTION,
   };
 }
 
@@ -43,7 +46,16 @@ export function policyConfig(config: Config): PolicyConfig {
  */
 export function createContinuousModule(
   ctx: GatewayContext,
-  deps: { channel: RealtimeChannel; biometrics: BiometricService; sessions: PolicySessions; tokens: TokenResolver },
+  deps: {
+    channel: RealtimeChannel;
+    biometrics: BiometricService;
+    ownerChanges: OwnerChanges;
+    sessionTrust: SessionTrustStore;
+    sessions: PolicySessions;
+    tokens: TokenResolver;
+    /** Where verdicts go besides the socket (the console's live trust feed). */
+    onVerdict?: VerifierEnv['onVerdict'];
+  },
 ): ContinuousModule {
   const { config, logger } = ctx;
   const log = logger.child({ component: 'continuous' });
@@ -55,7 +67,7 @@ export function createContinuousModule(
     sessions: deps.sessions,
     tokens: deps.tokens,
     audit: ctx.audit,
-    redis: ctx.redis,
+    trust: deps.sessionTrust,
     logger: log,
     metrics,
   });
@@ -86,8 +98,16 @@ export function createContinuousModule(
           policy,
           metrics,
           trust,
-          verifier: { batcher, policy, metrics, trust, lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS },
-          enrolment: { service: deps.biometrics, models, metrics, logger: log },
+          sessionTrust: deps.sessionTrust,
+          verifier: { batcher, policy, metrics, trust, lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS, onVerdict: deps.onVerdict },
+          enrolment: {
+            admission: { open: 0, max: config.VIGIL_CV_MAX_ENROLMENT_STREAMS },
+            service: deps.biometrics,
+            owner: deps.ownerChanges,
+            models,
+            metrics,
+            logger: log,
+          },
         }),
       );
     },

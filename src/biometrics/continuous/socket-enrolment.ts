@@ -4,7 +4,9 @@ import type { SampleFrame } from '../../../protocol/frames.ts';
 import type { EnrollmentAccepted, EnrollmentView } from '../../../protocol/http/biometrics.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { StreamEnd, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
+import { errorMessage } from '../../realtime/control-messages.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
+import type { OwnerChanges } from '../assurance/owner-change.ts';
 import type { BiometricService } from '../biometric-service.ts';
 import type { EnrollmentEvent } from '../enrollment/enrollment-events.ts';
 import { sampleFeatureSpec } from '../features/feature-spec.ts';
@@ -20,8 +22,18 @@ export type EnrolmentService = Pick<
   'begin' | 'append' | 'commit' | 'status' | 'onEnrollmentEvent' | 'waitForEnrollment' | 'activeModel'
 >;
 
+/** Socket enrolments open in this process, admitted before any buffer is allocated. */
+export interface EnrolmentAdmission {
+  open: number;
+  /** VIGIL_CV_MAX_ENROLMENT_STREAMS */
+  max: number;
+}
+
 export interface EnrolmentEnv {
+  admission: EnrolmentAdmission;
   service: EnrolmentService;
+  /** Enrolling over the socket changes the owner like any enrolment: fresh proof, no step-up owed. */
+  owner: Pick<OwnerChanges, 'assertFresh'>;
   models: LiveModels;
   metrics: ContinuousMetrics;
   logger: Logger;
@@ -29,6 +41,12 @@ export interface EnrolmentEnv {
 
 /** Samples buffered per enrolment stream before they are appended to the enrolment (≈ 64 KB). */
 const FLUSH_FLOATS = 16_384;
+/**
+ * Most values (samples × channels) one window of a socket enrolment may hold: the buffer is two
+ * windows, so a stream holds at most 512 KiB whatever rate and channels the client declares
+ * (1 kHz × 8 channels × 5 s windows fit; 10 kHz × 64 channels do not).
+ */
+export const MAX_ENROLMENT_WINDOW_VALUES = 65_536;
 /** Collecting progress reaches 1 here: about a minute of motion at the default 2.5 s / 1.25 s windows. */
 export const RECOMMENDED_ENROLMENT_WINDOWS = 48;
 /** How long the socket follows a committed enrolment's training before giving up on telling it. */
@@ -36,12 +54,19 @@ const FOLLOW_MS = 15 * 60_000;
 
 /** The spec `enroll.begin` implies; a VigilError (VALIDATION_FAILED) when no window fits. */
 export function enrolmentSpec(spec: StreamSpec): FeatureSpec {
+  let features: FeatureSpec;
   try {
-    return sampleFeatureSpec({ rate: spec.rate, channels: spec.channels, modality: spec.modality });
+    features = sampleFeatureSpec({ rate: spec.rate, channels: spec.channels, modality: spec.modality });
   } catch (err) {
     const message = (err as Error).message.replace(/^options\./, '');
     throw new VigilError('VALIDATION_FAILED', { summary: message }, { details: [{ field: '/rate', message }] });
   }
+  const values = features.windowSamples * spec.channels.length;
+  if (values > MAX_ENROLMENT_WINDOW_VALUES) {
+    const message = `rate × channels × window is ${values} values (${spec.rate} Hz × ${spec.channels.length} channels × ${features.windowSamples / spec.rate} s); at most ${MAX_ENROLMENT_WINDOW_VALUES} over the socket`;
+    throw new VigilError('VALIDATION_FAILED', { summary: message }, { details: [{ field: '/rate', message }] });
+  }
+  return features;
 }
 
 /**
@@ -67,6 +92,11 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
   /** The next append starts a new recording (after a gap). */
   private newSegment = false;
   private finished = false;
+  /** Appends not yet stored: at most one waits behind the one running, then frames are refused. */
+  private pendingAppends = 0;
+  /** ENROLLMENT_BACKPRESSURE was reported and no append has completed since. */
+  private refusing = false;
+  private released = false;
 
   constructor(
     private readonly owner: ContinuousConnection,
@@ -77,13 +107,10 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
     this.c = stream.channels.length;
     this.buffer = new Float32Array(Math.max(FLUSH_FLOATS, this.spec.windowSamples * this.c * 2));
     const empty = sampleSet(stream.rate, stream.channels, new Float32Array(0));
-    this.chain = env.service
-      .begin(
-        owner.userId,
-        empty,
-        { modality: this.spec.modality, source: 'socket' },
-        { ip: owner.conn.ip, sessionId: owner.sessionId },
-      )
+    const meta = { ip: owner.conn.ip, sessionId: owner.sessionId };
+    this.chain = env.owner
+      .assertFresh(owner, 'enrolled', meta)
+      .then(() => env.service.begin(owner.userId, empty, { modality: this.spec.modality, source: 'socket' }, meta))
       .then((record) => {
         this.enrollmentId = record._id.toHexString();
       });
@@ -95,6 +122,21 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
   onFrame(frame: SampleFrame, gap: number): void {
     if (this.finished) return;
     if (gap > 0) this.gap();
+    if (this.pendingAppends >= 2 && (this.buffered + frame.count) * this.c > this.buffer.length) {
+      // Storage is behind: refuse rather than queue copies without bound. What was dropped is a gap.
+      if (!this.refusing) {
+        this.refusing = true;
+        this.send(
+          errorMessage(
+            new VigilError('ENROLLMENT_BACKPRESSURE', { stream: this.stream.stream }),
+            'enroll.begin',
+            this.stream.stream,
+          ),
+        );
+      }
+      this.gap();
+      return;
+    }
     const values = frame.values;
     let from = 0;
     const total = frame.count * this.c;
@@ -110,8 +152,7 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
   }
 
   onClose(end: StreamEnd): void {
-    this.owner.streams.delete(this);
-    this.env.metrics.streams.dec({ purpose: 'enroll' });
+    this.release();
     if (this.finished) return;
     if (end !== 'committed') {
       // Cancelled or cut: what was appended stays in the open enrolment, which is never trained.
@@ -119,9 +160,10 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
       return;
     }
     this.flush();
-    const committed = this.chain.then(() =>
-      this.env.service.commit(this.owner.userId, this.enrollmentId!, { ip: this.owner.conn.ip, sessionId: this.owner.sessionId }),
-    );
+    const meta = { ip: this.owner.conn.ip, sessionId: this.owner.sessionId };
+    const committed = this.chain
+      .then(() => this.env.owner.assertFresh(this.owner, 'enrolled', meta))
+      .then(() => this.env.service.commit(this.owner.userId, this.enrollmentId!, meta));
     committed.then(
       (accepted) => this.follow(accepted),
       (err: unknown) => this.fail(err),
@@ -147,17 +189,21 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
     this.buffered = 0;
     const continues = !this.newSegment;
     this.newSegment = false;
-    this.chain = this.chain.then(async () => {
-      if (this.finished) return;
-      await this.env.service.append(
-        this.owner.userId,
-        this.enrollmentId!,
-        sampleSet(this.stream.rate, this.stream.channels, data),
-        {
-          continues,
-        },
-      );
-    });
+    this.pendingAppends++;
+    this.chain = this.chain
+      .then(async () => {
+        if (this.finished) return;
+        await this.env.service.append(
+          this.owner.userId,
+          this.enrollmentId!,
+          sampleSet(this.stream.rate, this.stream.channels, data),
+          { continues },
+        );
+      })
+      .finally(() => {
+        this.pendingAppends--;
+        this.refusing = false;
+      });
     this.chain.catch((err: unknown) => this.fail(err));
   }
 
@@ -224,10 +270,24 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
   private fail(err: unknown): void {
     if (this.finished) return;
     this.finished = true;
+    // Nothing more will be stored: free the buffer and the stream (late frames are dropped).
+    this.buffer = new Float32Array(0);
+    this.buffered = 0;
+    this.owner.conn.endStream(this.stream.stream);
+    this.release();
     const error = toVigilError(err);
     if (error.status >= 500)
       this.env.logger.error({ err: error.cause ?? error, stream: this.stream.stream }, 'socket enrolment failed');
     this.send({ type: 'enroll.failed', stream: this.stream.stream, code: error.code, message: error.message });
+  }
+
+  /** The stream's slot: counted once, whether the client ended it or a failure did. */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.owner.streams.delete(this);
+    this.env.admission.open--;
+    this.env.metrics.streams.dec({ purpose: 'enroll' });
   }
 
   private send(message: Parameters<ContinuousConnection['conn']['send']>[0]): void {

@@ -8,6 +8,7 @@ import type { ConnectionStream, ContinuousConnection } from './continuous-connec
 import type { ContinuousMetrics } from './continuous-metrics.ts';
 import type { LiveModel } from './live-models.ts';
 import type { TrustPolicy } from './trust-policy.ts';
+import type { TrustPoint } from '../../console/trust-feed.ts';
 import { WindowAssembler, type WindowTarget } from './window-assembler.ts';
 import type { WindowBatcher } from './window-batcher.ts';
 import type { WindowSink } from './window-slab.ts';
@@ -20,6 +21,8 @@ export interface VerifierEnv {
   trust: TrustConfig;
   /** A frame arriving this much later than the stream's best delay counts as late. */
   lateFrameMs: number;
+  /** Told of every verdict (the operator console's live trust feed). */
+  onVerdict?(userId: string, point: TrustPoint): void;
 }
 
 const round = (value: number) => Math.round(value * 1e4) / 1e4;
@@ -65,14 +68,15 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     readonly spec: StreamSpec,
     model: LiveModel,
     private readonly env: VerifierEnv,
-    initialTrust?: number,
   ) {
     this.model = model;
     this.assembler = this.assemblerFor(model, channelMapping(spec, model));
     this.accumulator = new TrustAccumulator(model.calibration, env.trust);
-    if (initialTrust !== undefined) this.accumulator.reset(initialTrust);
-    this.trustModel = model;
+    // The decision a fresh stream would have: a stream that starts (with its session) already
+    // below `uncertain` still triggers the policy with its first verdict.
     this.decision = this.accumulator.decision;
+    this.accumulator.reset(owner.sessionTrust);
+    this.trustModel = model;
   }
 
   get trust(): number | undefined {
@@ -100,6 +104,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   onClose(_end: StreamEnd): void {
     this.closed = true;
     this.owner.streams.delete(this);
+    this.owner.persistTrust();
     this.env.metrics.streams.dec({ purpose: 'verify' });
   }
 
@@ -130,7 +135,17 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
       modelVersion: model.version,
       latencyMs,
     });
-    if (update.decision !== this.decision) {
+    this.env.onVerdict?.(this.owner.userId, {
+      sessionId: this.owner.sessionId,
+      stream: this.spec.stream,
+      window,
+      trust: round(update.trust),
+      decision: update.decision,
+      at: Date.now(),
+    });
+    const changed = update.decision !== this.decision;
+    this.owner.trustScored(update.trust, changed);
+    if (changed) {
       this.decision = update.decision;
       this.env.policy.onDecision(this.owner, update.decision, {
         stream: this.spec.stream,
@@ -177,10 +192,10 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     if (!sameWindows) this.assembler = this.assemblerFor(model, map);
   }
 
-  restartTrust(): number {
+  restartTrust(trust: number): number {
     const accumulator = this.accumulator;
-    if (!accumulator) return this.env.trust.initial;
-    accumulator.reset();
+    if (!accumulator) return trust;
+    accumulator.reset(trust);
     this.decision = accumulator.decision;
     return accumulator.trust;
   }

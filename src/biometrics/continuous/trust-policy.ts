@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { TrustDecision } from '../../../protocol/biometrics.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { HookControlMessage } from '../../realtime/channel-hooks.ts';
@@ -8,6 +7,7 @@ import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
 import type { SessionRecord } from '../../sessions/session-service.ts';
+import type { OwedStepUp, SessionTrustStore } from '../assurance/session-trust.ts';
 import type { ContinuousConnection } from './continuous-connection.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
 
@@ -21,9 +21,15 @@ export interface PolicyConfig {
   impostor: PolicyAction;
   /** VIGIL_CV_STEPUP_TIMEOUT_SECONDS: time to prove after `stepup.required`, default 120. */
   stepUpTimeoutSeconds: number;
-  /** How long an unproven step-up is remembered for its session (the session's longest life). */
-  stepUpMemorySeconds: number;
+  /**
+   * VIGIL_CV_STEPUP_TIMEOUT_ACTION: what an unproven step-up ends. `revoke` (default): the
+   * session, so the HTTP API and refresh stop too; `close`: only the socket.
+   */
+  stepUpTimeoutAction: 'revoke' | 'close';
 }
+
+/** A reconnect after the deadline still gets this long to present a proof it already made. */
+const LATE_PROOF_GRACE_MS = 10_000;
 
 /** What the policy needs from the session concern (SessionService provides it). */
 export interface PolicySessions {
@@ -50,7 +56,6 @@ export interface PendingStepUp {
   checking: boolean;
 }
 
-const stepUpKey = (sessionId: string) => `cv:stepup:${sessionId}`;
 const round = (value: number) => Math.round(value * 1e4) / 1e4;
 
 /**
@@ -63,8 +68,9 @@ const round = (value: number) => Math.round(value * 1e4) / 1e4;
  * session's access token in a `stepup` message. A token of the socket's own session (e.g. from a
  * refresh) proves nothing and is refused. On success every stream's trust restarts, the proof
  * session is ended and `stepup.passed` is sent; without a proof by the deadline the socket
- * closes with STREAM_STEPUP_TIMEOUT. An unproven step-up is kept in Redis for the session, so a
- * reconnect is asked again at once instead of starting from fresh trust.
+ * closes with STREAM_STEPUP_TIMEOUT and, by default, the session is revoked (HTTP and refresh
+ * stop too). An unproven step-up is kept in Redis for the session with its deadline, so a
+ * reconnect is asked again at once, by the same deadline, instead of starting from fresh trust.
  */
 export class TrustPolicy {
   constructor(
@@ -73,7 +79,7 @@ export class TrustPolicy {
       sessions: PolicySessions;
       tokens: TokenResolver;
       audit: AuditLog;
-      redis: Redis;
+      trust: SessionTrustStore;
       logger: Logger;
       metrics: ContinuousMetrics;
     },
@@ -84,15 +90,8 @@ export class TrustPolicy {
   }
 
   /** A step-up the session still owes from an earlier socket, read at authentication. */
-  async owedStepUp(sessionId: string): Promise<{ requestedAt: number; reason: 'uncertain' | 'impostor' } | undefined> {
-    const raw = await this.deps.redis.get(stepUpKey(sessionId));
-    if (!raw) return undefined;
-    try {
-      const parsed = JSON.parse(raw) as { requestedAt: number; reason: 'uncertain' | 'impostor' };
-      return typeof parsed.requestedAt === 'number' ? parsed : undefined;
-    } catch {
-      return undefined;
-    }
+  owedStepUp(sessionId: string): Promise<OwedStepUp | undefined> {
+    return this.deps.trust.owedStepUp(sessionId);
   }
 
   /** A stream's decision changed to `decision`. */
@@ -117,7 +116,13 @@ export class TrustPolicy {
   onReady(state: ContinuousConnection): void {
     const owed = state.owedStepUp;
     state.owedStepUp = undefined;
-    if (owed) this.requireStepUp(state, owed.reason, undefined, state.lowestTrust(), owed.requestedAt);
+    if (!owed) return;
+    // The deadline is the session's, not the socket's: reconnecting does not buy time.
+    const deadline = Math.max(
+      owed.deadline,
+      Date.now() + Math.min(LATE_PROOF_GRACE_MS, this.deps.config.stepUpTimeoutSeconds * 1000),
+    );
+    this.requireStepUp(state, owed.reason, undefined, state.lowestTrust(), owed.requestedAt, deadline);
   }
 
   onDisconnect(state: ContinuousConnection): void {
@@ -136,15 +141,15 @@ export class TrustPolicy {
     stream: number | undefined,
     trust: number,
     requestedAt: number,
+    deadline = Date.now() + this.deps.config.stepUpTimeoutSeconds * 1000,
   ): void {
     if (state.stepUp) return; // already asked; the first deadline stands
-    const { stepUpTimeoutSeconds, stepUpMemorySeconds } = this.deps.config;
-    const deadline = Date.now() + stepUpTimeoutSeconds * 1000;
-    const timer = setTimeout(() => this.timedOut(state), stepUpTimeoutSeconds * 1000);
+    const { stepUpTimeoutSeconds } = this.deps.config;
+    const timer = setTimeout(() => this.timedOut(state), Math.max(0, deadline - Date.now()));
     timer.unref();
     state.stepUp = { requestedAt, reason, deadline, timer, checking: false };
-    this.deps.redis
-      .set(stepUpKey(state.sessionId), JSON.stringify({ requestedAt, reason }), 'EX', stepUpMemorySeconds)
+    this.deps.trust
+      .owe(state.sessionId, { requestedAt, reason, deadline })
       .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: state.sessionId }, 'pending step-up not remembered'));
     state.conn.send({
       type: 'stepup.required',
@@ -162,11 +167,19 @@ export class TrustPolicy {
     const seconds = this.deps.config.stepUpTimeoutSeconds;
     state.stepUp = undefined;
     this.deps.metrics.policyActions.inc({ action: 'step-up-timeout' });
+    const action = this.deps.config.stepUpTimeoutAction;
     void this.deps.audit.record('biometric.stepup', 'failure', {
       ...this.auditContext(state),
-      detail: { outcome: 'timeout', seconds },
+      detail: { outcome: 'timeout', seconds, action },
     });
+    // Close first with the step-up code: the revocation that follows closes the session's other sockets.
     state.conn.close('STREAM_STEPUP_TIMEOUT', { seconds });
+    if (action !== 'revoke') return;
+    this.deps.sessions
+      .revoke(state.userId, state.sessionId, 'stepup_timeout', { ip: state.conn.ip, sessionId: state.sessionId })
+      .catch((err: unknown) =>
+        this.deps.logger.error({ err, sessionId: state.sessionId }, 'an unproven step-up could not revoke the session'),
+      );
   }
 
   private async checkProof(state: ContinuousConnection, token: string): Promise<void> {
@@ -205,8 +218,8 @@ export class TrustPolicy {
     const trust = state.restartTrust();
     this.deps.metrics.policyActions.inc({ action: 'step-up-passed' });
     state.conn.send({ type: 'stepup.passed', trust });
-    this.deps.redis
-      .del(stepUpKey(state.sessionId))
+    this.deps.trust
+      .passed(state.sessionId, trust)
       .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: state.sessionId }, 'passed step-up not forgotten'));
     void this.deps.audit.record('biometric.stepup', 'success', {
       ...this.auditContext(state),

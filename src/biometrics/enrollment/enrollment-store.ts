@@ -1,8 +1,9 @@
-import { ObjectId, type Binary, type Collection, type Db, type Filter } from 'mongodb';
+import { Binary, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import type { DetectorName, FeatureSpec, ModelMetrics } from '../../../protocol/biometrics.ts';
 import type { ErrorCode, ErrorParams } from '../../../protocol/errors.ts';
 import type { EnrollmentStatus } from '../../../protocol/http/biometrics.ts';
 import { isDuplicateKey } from '../../storage/mongo.ts';
+import type { BiometricCipher } from '../assurance/biometric-cipher.ts';
 import { binaryToFloat32, float32ToBinary } from '../models/float32-binary.ts';
 
 export type { EnrollmentStatus };
@@ -53,7 +54,10 @@ export interface EnrollmentPart {
   /** Parts with the same segment are one continuous recording; windows never cross segments. */
   segment: number;
   rows: number;
+  /** Float32 rows; sealed (AES-256-GCM, bound to this part) when `keyId` is set. */
   data: Binary;
+  /** The key that sealed `data`; absent on deployments without VIGIL_BIOMETRIC_KEYS. */
+  keyId?: string;
 }
 
 /** One continuous recording, reassembled from its parts. */
@@ -86,7 +90,11 @@ export class EnrollmentStore {
   private readonly enrollments: Collection<EnrollmentRecord>;
   private readonly parts: Collection<EnrollmentPart>;
 
-  constructor(db: Db) {
+  /** `cipher` seals samples at rest (VIGIL_BIOMETRIC_KEYS); without one they are stored as they are. */
+  constructor(
+    db: Db,
+    private readonly cipher?: BiometricCipher,
+  ) {
     this.enrollments = db.collection<EnrollmentRecord>('enrollments');
     this.parts = db.collection<EnrollmentPart>('enrollment_parts');
   }
@@ -173,7 +181,7 @@ export class EnrollmentStore {
         // A new segment is named after its first part, so concurrent uploads cannot share one.
         segment: segment ?? part,
         rows,
-        data: float32ToBinary(slice),
+        ...this.sealed(enrollment._id, part, slice),
       };
       try {
         await this.parts.insertOne(record);
@@ -183,6 +191,18 @@ export class EnrollmentStore {
       }
     }
     throw new Error(`could not allocate a part of enrolment ${enrollment._id.toHexString()}`);
+  }
+
+  private sealed(enrollmentId: ObjectId, part: number, values: Float32Array): Pick<EnrollmentPart, 'data' | 'keyId'> {
+    if (!this.cipher) return { data: float32ToBinary(values) };
+    const plain = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    return { data: new Binary(this.cipher.seal(plain, partContext(enrollmentId, part))), keyId: this.cipher.keyId };
+  }
+
+  private opened(p: EnrollmentPart): Float32Array {
+    if (p.keyId === undefined) return binaryToFloat32(p.data);
+    if (!this.cipher) throw new Error('enrolment samples are sealed but VIGIL_BIOMETRIC_KEYS is not set');
+    return binaryToFloat32(new Binary(this.cipher.open(p.data.value(), partContext(p.enrollmentId, p.part))));
   }
 
   /** Rows per segment, from the parts themselves (authoritative, whatever the counters say). */
@@ -205,7 +225,7 @@ export class EnrollmentStore {
       let entry = bySegment.get(p.segment);
       if (!entry) bySegment.set(p.segment, (entry = { rows: 0, chunks: [] }));
       entry.rows += p.rows;
-      entry.chunks.push(binaryToFloat32(p.data));
+      entry.chunks.push(this.opened(p));
       total += p.rows;
       if (total >= maxRows) break;
     }
@@ -313,6 +333,8 @@ export class EnrollmentStore {
     return (await this.enrollments.deleteMany({ userId })).deletedCount;
   }
 }
+
+const partContext = (enrollmentId: ObjectId, part: number) => `enrollment_parts:${enrollmentId.toHexString()}:${part}`;
 
 function concat(chunks: Float32Array[]): Float32Array {
   if (chunks.length === 1) return chunks[0] as Float32Array;

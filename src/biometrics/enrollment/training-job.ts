@@ -3,6 +3,7 @@ import type { TrainingJob } from '../../storage/queues.ts';
 import { alignToSpec, extractWindows } from '../features/extract-windows.ts';
 import { FeatureExtractor } from '../features/feature-extractor.ts';
 import { windowCount } from '../features/windowing.ts';
+import { withBackground, type BackgroundPopulation } from '../background/background-population.ts';
 import type { ModelStore } from '../models/model-store.ts';
 import { featureRowSet, sampleSet, stackRows, type BiometricData, type FeatureMatrix } from '../samples.ts';
 import { DEFAULT_TRAINING_OPTIONS, trainModel } from '../training.ts';
@@ -11,8 +12,12 @@ import { toObjectId, type EnrollmentRecord, type EnrollmentStore, type Segment }
 export interface TrainingJobOptions {
   /** Other accounts sampled as the cohort (VIGIL_BIOMETRIC_COHORT_MEMBERS). */
   cohortMembers: number;
-  /** Detector when the enrolment names none (VIGIL_BIOMETRIC_DETECTOR). */
+  /** Detector for sample signals when the enrolment names none (VIGIL_BIOMETRIC_DETECTOR). */
   defaultDetector: DetectorName;
+  /** Detector for feature rows when the enrolment names none (VIGIL_BIOMETRIC_ROWS_DETECTOR). */
+  defaultRowsDetector: DetectorName;
+  /** Tops a small live cohort up to `cohortMembers` when built for the same spec (VIGIL_BIOMETRIC_BACKGROUND). */
+  background?: BackgroundPopulation | undefined;
 }
 
 export type TrainingOutcome =
@@ -105,9 +110,9 @@ export async function runTrainingJob(
   const pending: Promise<void>[] = [];
   const artifact = await trainModel({
     featureRows: genuine ?? { data: new Float32Array(0), n: 0, d: spec.names.length },
-    cohortRows: cohort,
+    cohortRows: withBackground(cohort, spec, options.background, options.cohortMembers),
     spec,
-    detector: enrollment.detector ?? options.defaultDetector,
+    detector: enrollment.detector ?? (spec.kind === 'features' ? options.defaultRowsDetector : options.defaultDetector),
     onProgress: (f) => void pending.push(progress(PREPARED + f * (0.95 - PREPARED))),
   });
   await Promise.all(pending);

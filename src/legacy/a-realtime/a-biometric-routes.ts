@@ -1,5 +1,6 @@
 import { VigilError } from '../../../protocol/errors.ts';
 import { ACheckReply, ADetailReply, AErrorReply, AUploadBody } from '../../../protocol/legacy/a-realtime.ts';
+import type { OwnerChanges } from '../../biometrics/assurance/owner-change.ts';
 import type { BiometricService } from '../../biometrics/biometric-service.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
 import type { UploadedFile } from '../../server/http/body.ts';
@@ -11,6 +12,7 @@ const TAGS = ['legacy A'];
 const failures = {
   400: AErrorReply,
   401: AErrorReply,
+  403: AErrorReply,
   404: AErrorReply,
   413: AErrorReply,
   415: AErrorReply,
@@ -40,8 +42,13 @@ function dataOf(
  * wait is VIGIL_LEGACY_A_MODEL_WAIT_SECONDS), check_user verifies a file against the latest
  * model and answers in A's words. File formats: docs/biometrics.md, "Legacy files".
  */
-export function aBiometricRoutes(deps: { biometrics: BiometricService; tokens: ATokens; waitSeconds: number }): Route[] {
-  const { biometrics, tokens, waitSeconds } = deps;
+export function aBiometricRoutes(deps: {
+  biometrics: BiometricService;
+  owner: OwnerChanges;
+  tokens: ATokens;
+  waitSeconds: number;
+}): Route[] {
+  const { biometrics, owner, tokens, waitSeconds } = deps;
   return [
     defineRoute({
       method: 'POST',
@@ -53,6 +60,8 @@ export function aBiometricRoutes(deps: { biometrics: BiometricService; tokens: A
       schema: { body: AUploadBody, response: { 200: ADetailReply, ...failures } },
     }).handle(async ({ body, files, info }) => {
       const session = await tokens.resolve(body.token);
+      // A's token is the session's: a make_model replaces the model, so it needs a recent login too.
+      await owner.assertFresh({ userId: session.userId, sessionId: session.id }, 'enrolled', auditContext(info, session.id));
       const accepted = await biometrics.enrollFile(session.userId, dataOf(files, body), auditContext(info, session.id));
       // The data is saved at this point; a model still training after the wait is used once ready.
       await biometrics.awaitTraining(session.userId, accepted.enrollmentId, waitSeconds * 1000);

@@ -95,9 +95,14 @@ export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     }),
   ];
 
-  if (deps.biometrics) {
+  if (deps.biometrics && deps.ownerChanges) {
     routes.push(
-      ...aBiometricRoutes({ biometrics: deps.biometrics, tokens, waitSeconds: ctx.config.VIGIL_LEGACY_A_MODEL_WAIT_SECONDS }),
+      ...aBiometricRoutes({
+        biometrics: deps.biometrics,
+        owner: deps.ownerChanges,
+        tokens,
+        waitSeconds: ctx.config.VIGIL_LEGACY_A_MODEL_WAIT_SECONDS,
+      }),
     );
   }
   return { name: 'legacy-a', routes };

@@ -1,4 +1,5 @@
 import type { IdentityFlows, IdentityServices } from '../../accounts/identity.ts';
+import type { OwnerChanges } from '../../biometrics/assurance/owner-change.ts';
 import type { BiometricService } from '../../biometrics/biometric-service.ts';
 import type { LoginService } from '../../sessions/login-service.ts';
 import type { SessionCore } from '../../sessions/sessions-module.ts';
@@ -11,4 +12,6 @@ export interface LegacyDeps {
   login: LoginService;
   /** Enrolment and verification of uploaded files (dialect A's make_model / check_user). */
   biometrics?: BiometricService;
+  /** The fresh-proof rule make_model obeys like every other enrolment. */
+  ownerChanges?: OwnerChanges;
 }

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerMessageOf } from '../../protocol/messages.ts';
+import type { SampleSet } from '../../src/biometrics/samples.ts';
+import { enrolSubject, sendSamples } from '../continuous/support.ts';
+import { slice } from '../biometrics/support.ts';
+import { testPart } from '../continuous/wisdm.ts';
+import { TestSocket, closedWithin, login, startNode, type Node } from '../realtime/support.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { startTestGateway } from '../support/gateway.ts';
+
+// A thief holding the owner's device and session streams their own motion. One window moves trust
+// by at most 2 nats and `impostor` is −3, so if every stream (or socket) started from fresh trust,
+// closing and reopening after each window would never read `impostor`. Trust belongs to the
+// session: the thief gets there anyway. A step-up that is never proven ends the whole session.
+
+const OWNER = `trust-owner-${process.pid}`;
+const WINDOW = 50; // samples in one 2.5 s window at 20 Hz
+const ATTEMPTS = 12;
+const TIMEOUT_SECONDS = 2;
+let gw: TestGateway;
+let node: Node;
+let thief: SampleSet;
+const sockets: TestSocket[] = [];
+
+beforeAll(async () => {
+  gw = await startTestGateway({
+    // Notify only: the test watches verdicts; the timeout test below turns step-up on itself.
+    VIGIL_CV_POLICY_IMPOSTOR: 'notify',
+    VIGIL_CV_BATCH_DEADLINE_MS: '2',
+  });
+  node = await startNode(gw.config);
+  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+  await enrolSubject(gw, OWNER, '1611');
+  thief = await testPart('1616');
+}, 240_000);
+
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  await node?.close();
+  await gw?.close();
+});
+
+/** One window of the thief's motion on a new stream of `socket`; the stream is closed after its verdict. */
+async function oneWindow(socket: TestSocket, stream: number, attempt: number): Promise<ServerMessageOf<'verdict'>> {
+  socket.sendJson({ type: 'stream.open', stream, rate: 20, channels: ['x', 'y', 'z'] });
+  sendSamples(socket, stream, slice(thief, attempt * WINDOW, (attempt + 1) * WINDOW), 0);
+  const verdict = await socket.until('verdict', 20_000);
+  socket.sendJson({ type: 'stream.close', stream });
+  return verdict;
+}
+
+async function connect(token: string): Promise<TestSocket> {
+  const socket = new TestSocket(gw.url, { token });
+  sockets.push(socket);
+  await socket.next('ready');
+  return socket;
+}
+
+describe('trust belongs to the session', () => {
+  it('reopening a stream after every window cannot keep an impostor out of `impostor`', async () => {
+    const session = await login(node, OWNER);
+    const socket = await connect(session.accessToken);
+    const seen: ServerMessageOf<'verdict'>[] = [];
+    for (let attempt = 0; attempt < ATTEMPTS && !seen.some((v) => v.decision === 'impostor'); attempt++) {
+      seen.push(await oneWindow(socket, attempt + 1, attempt));
+    }
+    expect(seen.map((v) => v.window)).toEqual(seen.map(() => 0)); // one window per stream
+    expect(seen.map((v) => v.decision)).toContain('impostor');
+  });
+
+  it('reconnecting after every window cannot either', async () => {
+    const session = await login(node, OWNER);
+    const seen: ServerMessageOf<'verdict'>[] = [];
+    for (let attempt = 0; attempt < ATTEMPTS && !seen.some((v) => v.decision === 'impostor'); attempt++) {
+      const socket = await connect(session.accessToken);
+      seen.push(await oneWindow(socket, 1, attempt));
+      socket.close();
+      await socket.closed;
+    }
+    expect(seen.map((v) => v.decision)).toContain('impostor');
+  });
+
+  it('a new login (a passed step-up is one) is a new session and starts from fresh trust', async () => {
+    const session = await login(node, OWNER);
+    const socket = await connect(session.accessToken);
+    const first = await oneWindow(socket, 1, 0);
+    expect(Math.abs(first.trust)).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('an unproven step-up ends the session', () => {
+  let stepUp: TestGateway;
+  let stepUpNode: Node;
+
+  beforeAll(async () => {
+    stepUp = await startTestGateway({
+      VIGIL_CV_POLICY_IMPOSTOR: 'step-up',
+      VIGIL_CV_STEPUP_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
+      VIGIL_CV_BATCH_DEADLINE_MS: '2',
+    });
+    stepUpNode = await startNode(stepUp.config);
+    for (const subject of ['1600', '1601', '1602']) await enrolSubject(stepUp, `cohort-${subject}-${process.pid}`, subject);
+    await enrolSubject(stepUp, OWNER, '1611');
+  }, 240_000);
+
+  afterAll(async () => {
+    await stepUpNode?.close();
+    await stepUp?.close();
+  });
+
+  it('by default the session is revoked at the deadline: the HTTP API and refresh stop too', async () => {
+    const session = await login(stepUpNode, OWNER);
+    const headers = { authorization: `Bearer ${session.accessToken}` };
+    expect((await fetch(`${stepUp.url}/v1/biometrics/model`, { headers })).status).toBe(200);
+    const socket = new TestSocket(stepUp.url, { token: session.accessToken });
+    sockets.push(socket);
+    await socket.next('ready');
+    socket.sendJson({ type: 'stream.open', stream: 1, rate: 20, channels: ['x', 'y', 'z'] });
+    sendSamples(socket, 1, thief, 0);
+    await socket.until('stepup.required', 20_000);
+    const closed = await closedWithin(socket, TIMEOUT_SECONDS * 1000 + 5_000);
+    expect(closed.reason).toBe('STREAM_STEPUP_TIMEOUT');
+
+    const api = await fetch(`${stepUp.url}/v1/biometrics/model`, { headers });
+    expect(api.status).toBe(401);
+    const refresh = await fetch(`${stepUp.url}/v1/sessions/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: session.refreshToken }),
+    });
+    expect(refresh.status).toBe(401);
+    expect(await stepUpNode.core.sessions.isLive(session.sessionId)).toBe(false);
+    // And a reconnect with the old token is refused instead of getting a fresh deadline.
+    const again = new TestSocket(stepUp.url, { token: session.accessToken });
+    sockets.push(again);
+    const refused = await closedWithin(again, 10_000);
+    expect(refused.reason).toBe('TOKEN_REVOKED');
+  });
+});
