@@ -464,25 +464,26 @@ export const ConfigSchema = Type.Object({
   VIGIL_SCORING_TIMEOUT_MS: Type.Integer({
     default: 5_000,
     minimum: 100,
-    description: 'A scoring task running or queued longer fails with SCORING_TIMEOUT and its thread is replaced.',
+    description:
+      'A scoring task running or queued longer fails with SCORING_TIMEOUT; its thread is retired (replaced once any onnxruntime call in progress returns, never terminated inside one).',
   }),
   VIGIL_TRAINING_CONCURRENCY: Type.Integer({
     default: 1,
     minimum: 1,
     maximum: 64,
     description:
-      'Training jobs one process (gateway with embedded workers, or workers/main.ts) runs at once, each in its own worker thread.',
+      'Training jobs one process (gateway with embedded workers, or workers/main.ts) runs at once, each in its own child process.',
   }),
   VIGIL_TRAINING_ATTEMPTS: Type.Integer({
     default: 2,
     minimum: 1,
     maximum: 10,
-    description: 'Tries per training job when its thread dies or a store fails; unusable data fails at the first try.',
+    description: 'Tries per training job when its child process dies or a store fails; unusable data fails at the first try.',
   }),
   VIGIL_TRAINING_MEMORY_MB: Type.Integer({
     default: 1_024,
     minimum: 64,
-    description: 'Heap limit of a training thread; a job that needs more fails (the thread dies, not the process).',
+    description: 'Heap limit of a training child process; a job that needs more fails (the child dies, not the gateway).',
   }),
   VIGIL_BIOMETRIC_DETECTOR: Type.Union(
     DETECTOR_NAMES.map((name) => Type.Literal(name)),

@@ -3,6 +3,7 @@ import { signUpMember, type Member } from './support/accounts.ts';
 import { enrol, enrolment, enrolmentCsv } from './support/biometric-data.ts';
 import { eventually, sleep, startCluster, type Cluster } from './support/cluster.ts';
 import { startHoldingSmtp } from './support/holding-smtp.ts';
+import { isRunning, trainingChildrenOf } from './support/processes.ts';
 import { LoadDriver, contractBreaches, summary } from './support/load-driver.ts';
 
 // The worker process (workers/main.ts: mail/SMS delivery and model training) killed with SIGKILL
@@ -109,6 +110,14 @@ describe('the worker process killed mid-job', () => {
       versions: number[];
     };
     expect(model.versions).toEqual([1]);
+    // The worker that trained it keeps its training child for the next job. Killed outright, the
+    // worker must not leave that idle child behind (orphaned, it would hold Mongo connections forever).
+    const trainer = cluster.workers.at(-1)!;
+    const children = trainingChildrenOf(trainer.child.pid!);
+    expect(children.length).toBeGreaterThan(0);
+    await trainer.kill();
+    await cluster.addWorker();
+    await eventually(() => children.every((pid) => !isRunning(pid)), 10_000, 'the killed worker’s training child to exit');
   }, 120_000);
 
   it('kept the gateways serving throughout, and every code the load asked for arrived exactly once', async () => {

@@ -1,4 +1,3 @@
-import { threadId } from 'node:worker_threads';
 import type { DetectorName, ModelMetrics } from '../../../protocol/biometrics.ts';
 import type { TrainingJob } from '../../storage/queues.ts';
 import { alignToSpec, extractWindows } from '../features/extract-windows.ts';
@@ -28,8 +27,8 @@ export type TrainingOutcome =
       modelVersion: number;
       detector: DetectorName;
       metrics: ModelMetrics;
-      /** worker_threads id of the thread that trained (0 would mean the event loop's thread). */
-      threadId: number;
+      /** Process that trained: a child of the queue worker's process, never the gateway itself. */
+      pid: number;
     }
   | { status: 'skipped'; reason: string };
 
@@ -91,7 +90,7 @@ export async function runTrainingJob(
       modelVersion: earlier.version,
       detector: earlier.detector,
       metrics: earlier.metrics,
-      threadId,
+      pid: process.pid,
     };
   }
   if (!(await enrollments.markTraining(id))) return { status: 'skipped', reason: 'enrolment settled meanwhile' };
@@ -130,6 +129,6 @@ export async function runTrainingJob(
     modelVersion: model.version,
     detector: model.detector,
     metrics: model.metrics,
-    threadId,
+    pid: process.pid,
   };
 }
