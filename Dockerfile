@@ -16,6 +16,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
+# The background population (VIGIL_BIOMETRIC_BACKGROUND=builtin), read by the training threads.
+COPY assets assets
 USER node
 EXPOSE 8080
 CMD ["node", "dist/src/main.js"]

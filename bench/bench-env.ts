@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 const NODE_MODULES = fileURLToPath(new URL('../node_modules/', import.meta.url));
 
 /** The installed version of `name`, or '?' when it is not installed. */
+/** The introspection credential the benchmarked gateway is started with (production requires one). */
+export const BENCH_INTROSPECTION_TOKEN = 'bench-introspection-credential';
+
 export function packageVersion(name: string): string {
   const file = `${NODE_MODULES}${name}/package.json`;
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : '?';

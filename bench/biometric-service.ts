@@ -26,12 +26,13 @@ const { values: args } = parseArgs({
 });
 const MEMBERS = Number(args.members);
 const VERIFIES = Number(args.verifies);
-const DATA = fileURLToPath(new URL('../../shared/data/wisdm-watch-dev', import.meta.url));
+const DATA = process.env.WISDM_DIR ?? fileURLToPath(new URL('../test/fixtures/wisdm-walking', import.meta.url));
 
 const id = randomBytes(4).toString('hex');
 const config = loadConfig({
   ...process.env,
   NODE_ENV: 'production',
+  VIGIL_JWT_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
   VIGIL_BIOMETRIC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
   PORT: '0',
   LOG_LEVEL: 'warn',

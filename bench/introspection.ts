@@ -11,7 +11,7 @@ import { generateSigningJwk } from '../src/tokens/key-ring.ts';
 import { configEnv } from '../test/support/config.ts';
 import { dropTestData } from '../test/support/gateway.ts';
 import { startNode } from '../test/sessions/support.ts';
-import { packageVersion } from './bench-env.ts';
+import { BENCH_INTROSPECTION_TOKEN, packageVersion } from './bench-env.ts';
 
 /**
  * `npm run bench`: POST /v1/tokens/introspect throughput, p50/p99 latency, server CPU time and
@@ -65,6 +65,9 @@ const config: Config = loadConfig({
   MONGO_DB: `vigil_bench_${id}`,
   REDIS_PREFIX: `vigil:bench:${id}:`,
   VIGIL_JWT_PRIVATE_KEYS: JSON.stringify({ keys: [key.privateJwk] }),
+  VIGIL_INTROSPECTION_TOKEN: BENCH_INTROSPECTION_TOKEN,
+  // One client address drives the whole benchmark.
+  VIGIL_INTROSPECTION_PER_SECOND: '10000000',
 });
 const work = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
 const servers: Server[] = [];
@@ -160,7 +163,7 @@ async function startBaseline(publicJwk: object): Promise<Server> {
 async function assertActive(server: Server, token: string): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${server.port}/v1/tokens/introspect`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_INTROSPECTION_TOKEN}` },
     body: JSON.stringify({ token }),
   });
   const body = (await res.json()) as { active?: boolean };

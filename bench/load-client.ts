@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import * as hdr from 'hdr-histogram-js';
+import { BENCH_INTROSPECTION_TOKEN } from './bench-env.ts';
 
 /**
  * Closed-loop keep-alive load over raw sockets (so the client, which shares the machine, costs
@@ -22,7 +23,7 @@ const tokens = JSON.parse(readFileSync(options.tokensFile, 'utf8')) as string[];
 const requests = tokens.map((token) => {
   const body = JSON.stringify({ token });
   return Buffer.from(
-    `POST /v1/tokens/introspect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `POST /v1/tokens/introspect HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${BENCH_INTROSPECTION_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 });
 

@@ -51,6 +51,12 @@ export const ERRORS = {
   // ── admin ────────────────────────────────────────────────────────────────
   ADMIN_UNAUTHORIZED: { status: 401, close: 4501, message: 'Admin credential missing or wrong' },
   ADMIN_DISABLED: { status: 403, close: 4501, message: 'Admin API is disabled: VIGIL_ADMIN_TOKEN is not set' },
+  INTERNAL_CREDENTIAL_REQUIRED: { status: 401, close: 4501, message: '{endpoint} needs its bearer credential ({variable})' },
+  INTERNAL_ENDPOINT_DISABLED: {
+    status: 403,
+    close: 4501,
+    message: '{endpoint} is disabled in production until {variable} is set',
+  },
 
   // ── abuse protection ─────────────────────────────────────────────────────
   RATE_LIMITED: { status: 429, close: 4429, message: 'Too many requests; retry in {retryAfter} s' },
@@ -108,6 +114,26 @@ export const ERRORS = {
   },
   LOGIN_FAILED: { status: 401, close: 4523, message: 'The identifier or password is wrong' },
   LOGIN_LOCKED: { status: 429, close: 4429, message: 'Too many failed logins for this identifier; retry in {retryAfter} s' },
+  // Second factors (authenticator apps). A login of an account with one answers an MFA ticket first.
+  MFA_REQUIRED: {
+    status: 401,
+    close: 4523,
+    message: 'This account needs a second factor, which this login path cannot take; log in through POST /v1/sessions',
+  },
+  MFA_TICKET_INVALID: { status: 401, close: 4523, message: 'The MFA ticket is invalid, expired, used up or already spent' },
+  MFA_CODE_INVALID: { status: 401, close: 4523, message: 'The authenticator code or recovery code is wrong or already used' },
+  MFA_PROOF_STALE: {
+    status: 403,
+    close: 4500,
+    message: 'Changing second factors needs a login within the last {seconds} s; log in again (with the current factors)',
+  },
+  TOTP_ALREADY_ENABLED: { status: 409, close: 4500, message: 'An authenticator app is already set up; remove it first' },
+  TOTP_UNAVAILABLE: {
+    status: 503,
+    close: 1011,
+    message: 'Authenticator apps need VIGIL_MFA_KEYS on this gateway (secrets are never stored in plaintext in production)',
+  },
+  TOTP_NOT_ENABLED: { status: 404, close: 4500, message: 'No authenticator app is set up (or its setup was not confirmed)' },
   SIGNING_KEYS_FROM_CONFIG: {
     status: 409,
     close: 4500,
@@ -144,7 +170,8 @@ export const ERRORS = {
   BIOMETRIC_MODEL_MISSING: {
     status: 404,
     close: 4500,
-    message: 'This account has no biometric model yet; enrol first (POST /v1/biometrics/enrollments)',
+    message:
+      'This account has no biometric model yet; enrol first (enroll.begin on the socket, or POST /v1/biometrics/enrollments)',
   },
   // Changing who "the owner" is (enrol, re-enrol, delete the model) needs the same fresh proof as
   // a step-up: a stolen access token alone must not be enough (docs/biometrics.md, trust model).

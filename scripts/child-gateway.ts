@@ -4,6 +4,17 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
+/**
+ * The /metrics credential of gateways the load and soak tools spawn in production mode (where
+ * /metrics is closed without one); a gateway given with --url is read with VIGIL_METRICS_TOKEN.
+ */
+export const TOOLS_METRICS_TOKEN = 'local-tools-metrics-credential';
+
+/** Headers that read /metrics of a gateway a tool spawned or was pointed at. */
+export function metricsHeaders(): Record<string, string> {
+  return { authorization: `Bearer ${process.env.VIGIL_METRICS_TOKEN ?? TOOLS_METRICS_TOKEN}` };
+}
+
 export interface ChildGateway {
   child: ChildProcess;
   url: string;

@@ -11,6 +11,20 @@ require_node20() {
   [[ "$major" == 20 ]] || fail "Node.js 20 is required (found $(node -v)); uWebSockets.js ships native binaries for Node ≤ 20 only"
 }
 
+# Debian's chromium, for the browser tests (the operator console); installed once, quietly.
+ensure_chromium() {
+  command -v chromium >/dev/null && return 0
+  local log sudo=""
+  [[ $(id -u) == 0 ]] || sudo="sudo -n"
+  log=$(mktemp)
+  if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    fail "apt-get install chromium failed (the browser tests need it)"
+  fi
+  rm -f "$log"
+}
+
 # Installs npm dependencies when node_modules is missing or older than the lockfile.
 # `npm install`, not `npm ci`: the lockfile cannot list optional platform packages (darwin,
 # win32 builds of msgpackr-extract) that the registry mirror here does not serve, and npm ci

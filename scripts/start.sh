@@ -9,4 +9,6 @@ ensure_deps
 bash "$root/scripts/services.sh" start
 cd "$root"
 export VIGIL_DEV_OUTBOX=${VIGIL_DEV_OUTBOX:-1}
+# The dev outbox is served only when development is said out loud (and on loopback).
+export NODE_ENV=${NODE_ENV:-development}
 exec node --import tsx src/main.ts

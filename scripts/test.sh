@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# One command from a fresh clone to the whole test suite: installs npm dependencies, starts local
-# Redis and FerretDB (unless REDIS_URL / MONGO_URL are set), type-checks, checks formatting and
-# runs every test against the real services. Extra arguments go to vitest.
+# One command from a fresh clone to the whole test suite: installs npm dependencies and Debian's
+# chromium (browser tests), starts local Redis and FerretDB (unless REDIS_URL / MONGO_URL are set),
+# type-checks, checks formatting and runs every test against the real services. Extra arguments
+# go to vitest.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_node20
 ensure_deps
+ensure_chromium
 bash "$root/scripts/services.sh" start --quiet
 cd "$root"
 status=0

@@ -5,9 +5,10 @@
  * created in this worker.
  */
 import * as ort from 'onnxruntime-node';
-import { workerData } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
 import { ONNX_INPUT, ONNX_OUTPUT } from '../src/biometrics/onnx/graph-io.ts';
 import { SESSION_OPTIONS } from '../src/biometrics/onnx/session-options.ts';
+import { TaskGate } from '../src/biometrics/native-gate.ts';
 import { SessionCache } from '../src/biometrics/session-cache.ts';
 import { scoreWindowBatch } from '../src/biometrics/continuous/window-batch-scorer.ts';
 import type { WindowBatchResult, WindowBatchTask } from '../src/biometrics/continuous/window-batch.ts';
@@ -22,21 +23,42 @@ export interface ScoringTask {
   n: number;
   d: number;
   /** Fault injection, honoured only when the pool was created with testHooks (tests). */
-  fault?: 'exit' | 'throw' | 'hang';
+  fault?: ScoringFault | undefined;
 }
+
+/**
+ * Faults a test can inject (first attempt of a task only): the thread exits, dies of an uncaught
+ * exception, hangs in JavaScript, or stalls inside onnxruntime (scores the task again and again,
+ * one real native call after another, until the pool retires the thread or STALL_LIMIT_MS pass).
+ */
+export type ScoringFault = 'exit' | 'throw' | 'hang' | 'stall';
 
 /** Model errors come back as values; a rejected task therefore always means the worker failed. */
 export type ScoringResult = { scores: Float32Array } | { error: string };
 
+/** What every task carries besides its payload: its slot among the pool's native gates. */
+export interface GatedTask {
+  slot: number;
+}
+
 export interface ScoringWorkerData {
   maxSessions: number;
   testHooks: boolean;
+  /** The pool's TaskGates cells (shared memory): see src/biometrics/native-gate.ts. */
+  gates: Int32Array;
+}
+
+/** What a task the pool gave up on before it started returns: nobody reads it. */
+export interface SkippedTask {
+  skipped: true;
 }
 
 const config = workerData as ScoringWorkerData;
 const sessions = new SessionCache<ort.InferenceSession>(config.maxSessions, (session) => session.release());
 
-function injectFault(fault: NonNullable<ScoringTask['fault']>): Promise<never> {
+const STALL_LIMIT_MS = 30_000;
+
+function injectFault(fault: 'exit' | 'throw' | 'hang'): Promise<never> {
   if (fault === 'exit') process.exit(70);
   if (fault === 'throw') {
     setImmediate(() => {
@@ -51,8 +73,32 @@ function sessionFor(key: string, bytes: SharedArrayBuffer): Promise<ort.Inferenc
   return sessions.get(key, () => ort.InferenceSession.create(new Uint8Array(bytes).slice(), SESSION_OPTIONS));
 }
 
-export default async function score(task: ScoringTask | WindowBatchTask): Promise<ScoringResult | WindowBatchResult> {
-  if (task.fault && config.testHooks) await injectFault(task.fault);
+/** Never settles: the main thread is terminating this thread (it is in JavaScript, so that is safe). */
+const parked = () => new Promise<never>(() => {});
+
+export default async function score(
+  task: (ScoringTask | WindowBatchTask) & GatedTask,
+): Promise<ScoringResult | WindowBatchResult | SkippedTask> {
+  const gate = new TaskGate(config.gates, task.slot);
+  if (!gate.begin(threadId)) return { skipped: true };
+  const fault = config.testHooks ? task.fault : undefined;
+  if (fault && fault !== 'stall') await injectFault(fault);
+  if (!gate.enterNative()) return parked();
+  let result: ScoringResult | WindowBatchResult;
+  try {
+    result = await scoreTask(task);
+    const started = performance.now();
+    while (fault === 'stall' && !gate.retiring() && performance.now() - started < STALL_LIMIT_MS) result = await scoreTask(task);
+  } finally {
+    // The pool gave up on this task while it was in onnxruntime: leave the pool now (it starts a
+    // replacement), at a point where no native call is in progress.
+    if (!gate.finish()) process.exit(0);
+  }
+  return result;
+}
+
+/** Every onnxruntime call of the worker happens in here, between enterNative() and finish(). */
+async function scoreTask(task: ScoringTask | WindowBatchTask): Promise<ScoringResult | WindowBatchResult> {
   // Micro-batches of the socket path: windows of many models (src/biometrics/continuous/).
   if ('kind' in task) return scoreWindowBatch(task, (ref) => sessionFor(ref.key, ref.bytes));
   let session: ort.InferenceSession;

@@ -1,25 +1,22 @@
 /**
- * BullMQ sandboxed processor for the `training` queue: BullMQ runs it in a worker thread
- * (`useWorkerThreads`), so feature extraction, detector training and the onnxruntime check never
- * touch the event loop of the process that hosts the queue worker (the gateway when workers are
- * embedded). The thread opens its own Mongo connection, reused across the jobs it runs.
+ * BullMQ sandboxed processor for the `training` queue: BullMQ runs it in a child process, so
+ * feature extraction, detector training and the onnxruntime check never touch the event loop of
+ * the process that hosts the queue worker (the gateway when workers are embedded), and a child
+ * that crashes or is killed mid-job costs one job attempt, never that process. The child opens
+ * its own Mongo connection, reused across the jobs it runs.
  */
-import { workerData } from 'node:worker_threads';
 import type { Job } from 'bullmq';
 import { MongoClient, type Db } from 'mongodb';
 import { VigilError } from '../protocol/errors.ts';
-import type { Config } from '../src/config/schema.ts';
 import { biometricCipher } from '../src/biometrics/assurance/biometric-cipher.ts';
+import { loadBackground, type BackgroundPopulation } from '../src/biometrics/background/background-population.ts';
 import { EnrollmentStore } from '../src/biometrics/enrollment/enrollment-store.ts';
 import { poolAccountsOf } from '../src/biometrics/cohort/cohort-pool.ts';
 import { NO_BACKGROUND } from '../src/biometrics/cohort/training-cohort.ts';
 import { runTrainingJob, type TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
 import { ModelStore } from '../src/biometrics/models/model-store.ts';
 import type { TrainingJob } from '../src/storage/queues.ts';
-
-export interface TrainingThreadData {
-  config: Config;
-}
+import { inheritedTrainingSettings } from './training-settings.ts';
 
 /** What a sandboxed job rejects with when retrying cannot help; the parent reads `name` and `code`. */
 export interface TrainingFailure {
@@ -29,9 +26,14 @@ export interface TrainingFailure {
   params: VigilError['params'];
 }
 
-const { config } = workerData as TrainingThreadData;
+const config = inheritedTrainingSettings();
+// A parent killed outright (SIGKILL) leaves this child running: its Mongo connection keeps the
+// event loop alive. Whatever it was training is taken over by another worker once the job lock
+// expires, and nobody could hear its result, so it leaves with its parent.
+process.on('disconnect', () => process.exit(0));
 const cipher = biometricCipher(config);
 let db: Promise<Db> | undefined;
+let background: Promise<BackgroundPopulation | undefined> | undefined;
 
 function database(): Promise<Db> {
   db ??= (async () => {
@@ -51,17 +53,24 @@ function database(): Promise<Db> {
 
 export default async function train(job: Job<TrainingJob>): Promise<TrainingOutcome> {
   const store = await database();
+  // Read once per child; a missing or malformed file fails the job loudly (and is retried).
+  background ??= loadBackground(config.VIGIL_BIOMETRIC_BACKGROUND).catch((err: unknown) => {
+    background = undefined;
+    throw err;
+  });
   try {
     return await runTrainingJob(
       {
         enrollments: new EnrollmentStore(store, cipher),
         models: new ModelStore(store, cipher),
         accounts: poolAccountsOf(store),
-        // The shipped background population plugs in here once it exists (cohort/training-cohort.ts).
+        // Screening's population: the shipped background enters through options.background (fills small cohorts).
         background: NO_BACKGROUND,
         options: {
           cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS,
           defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR,
+          defaultRowsDetector: config.VIGIL_BIOMETRIC_ROWS_DETECTOR,
+          background: await background,
           pool: {
             vetting: config.VIGIL_BIOMETRIC_COHORT_VETTING,
             minAccountAgeSeconds: config.VIGIL_BIOMETRIC_COHORT_MIN_ACCOUNT_AGE_SECONDS,

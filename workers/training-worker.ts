@@ -10,18 +10,18 @@ import type { Logger } from '../src/observability/logger.ts';
 import { connectMongo, type MongoStore } from '../src/storage/mongo.ts';
 import { JOB_LOCK_OPTIONS, QUEUE_NAMES, queueConnection, type TrainingJob } from '../src/storage/queues.ts';
 import { connectRedis, createRedis } from '../src/storage/redis.ts';
-import type { TrainingThreadData } from './training-processor.ts';
+import { TRAINING_SETTINGS_ENV, trainingSettings } from './training-settings.ts';
 
 /**
  * Where the sandboxed processor lives, in both layouts: compiled (`dist/workers/*.js`, imported
- * as is) and source, where the thread gets the tsx loader and a CommonJS entry that requires the
- * TypeScript file (training-thread.cjs says why).
+ * as is) and source, where the child gets the tsx loader and a CommonJS entry that requires the
+ * TypeScript file (training-entry.cjs says why).
  */
-export function trainingProcessorLocation(): { file: URL; execArgv: string[] | undefined } {
+export function trainingProcessorLocation(): { file: URL; execArgv: string[] } {
   const typescript = import.meta.url.endsWith('.ts');
   return {
-    file: new URL(typescript ? './training-thread.cjs' : './training-processor.js', import.meta.url),
-    execArgv: typescript ? ['--import', 'tsx'] : undefined,
+    file: new URL(typescript ? './training-entry.cjs' : './training-processor.js', import.meta.url),
+    execArgv: typescript ? ['--import', 'tsx'] : [],
   };
 }
 
@@ -30,7 +30,7 @@ export interface TrainingWorker {
   close(): Promise<void>;
 }
 
-/** The catalogued reason: the thread's VigilError code, or MODEL_TRAINING_FAILED (thread died, store failed). */
+/** The catalogued reason: the child's VigilError code, or MODEL_TRAINING_FAILED (child died, store failed). */
 function failureOf(err: Error): EnrollmentFailure {
   const { code, params } = err as { code?: unknown; params?: unknown };
   if (typeof code === 'string' && code in ERRORS) {
@@ -50,8 +50,8 @@ function isFinal(job: Job<TrainingJob>, err: Error): boolean {
 
 /**
  * Runs the `training` queue in this process (embedded in the gateway, or workers/main.ts): each
- * job in its own worker thread (workers/training-processor.ts). This side only does I/O: it turns
- * the job's lifecycle into enrolment events on Redis pub/sub, records a final failure (a thread
+ * job in a child process (workers/training-processor.ts). This side only does I/O: it turns
+ * the job's lifecycle into enrolment events on Redis pub/sub, records a final failure (a child
  * that died cannot) and audits the outcome.
  */
 export async function startTrainingWorker(config: Config, logger: Logger): Promise<TrainingWorker> {
@@ -75,17 +75,19 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
     }).catch((err: unknown) => logger.warn({ err, jobId: job.id }, 'enrolment event not published'));
 
   const { file, execArgv } = trainingProcessorLocation();
-  const threadData: TrainingThreadData = { config };
   const worker = new Worker<TrainingJob, TrainingOutcome>(QUEUE_NAMES.training, file, {
     ...queueConnection(config),
     // A job of a worker process that died is taken over within ~15 s, not BullMQ's up to a minute.
     ...JOB_LOCK_OPTIONS,
     concurrency: config.VIGIL_TRAINING_CONCURRENCY,
-    useWorkerThreads: true,
-    workerThreadsOptions: {
-      ...(execArgv ? { execArgv } : {}),
-      workerData: threadData,
-      resourceLimits: { maxOldGenerationSizeMb: config.VIGIL_TRAINING_MEMORY_MB },
+    // Child processes, not worker threads: training runs onnxruntime, and a thread ended inside an
+    // onnxruntime call (BullMQ terminates a thread that does not stop in time) aborts the whole
+    // process hosting it (src/biometrics/native-gate.ts); a child that dies costs one job attempt.
+    // Children are reused across jobs, so the start-up (~1 s) is paid once per concurrent job.
+    useWorkerThreads: false,
+    workerForkOptions: {
+      execArgv: [...execArgv, `--max-old-space-size=${config.VIGIL_TRAINING_MEMORY_MB}`],
+      env: { ...process.env, [TRAINING_SETTINGS_ENV]: JSON.stringify(trainingSettings(config)) },
     },
   });
   worker.on('error', (err) => logger.warn({ err: err.message }, 'training worker error'));

@@ -82,6 +82,12 @@ export type StreamClientEvents = { [T in ServerMessageType]: ServerMessageOf<T> 
   reconnecting: { attempt: number; delayMs: number };
   /** An enrolment stream was cut by a disconnect (verification streams are re-opened). */
   'stream.lost': { stream: number };
+  /**
+   * The server refused to open a stream (`stream.open` / `enroll.begin` answered with `error`,
+   * e.g. BIOMETRIC_MODEL_MISSING for an account that has not enrolled): the stream is ended and
+   * its sends refused, so no frame for it reaches the server (which would close the socket).
+   */
+  'stream.refused': { stream: number; code: string; message: string };
 };
 
 type ReadyMessage = ServerMessageOf<'ready'>;
@@ -92,6 +98,8 @@ const OPEN = 1;
 export class SampleStream {
   /** Sequence number of the next frame. */
   nextSeq = 0;
+  /** Why the server refused this stream, once it has (the stream is then ended). */
+  refusal: { code: string; message: string } | undefined;
   private ended = false;
 
   constructor(
@@ -103,7 +111,8 @@ export class SampleStream {
 
   /**
    * Sends `values` (samples × channels, sample-major) as one binary frame. Returns its sequence
-   * number, or undefined when the client is not ready (nothing was sent).
+   * number, or undefined when nothing was sent: the client is not ready, or the stream ended or
+   * was refused (see `refusal`).
    */
   send(values: ArrayLike<number>, options: SendOptions = {}): number | undefined {
     if (this.ended || this.client.state !== 'ready') return undefined;
@@ -361,10 +370,24 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
       case 'expiring':
         void this.refresh().catch(() => undefined);
         break;
+      case 'error':
+        this.refuseStream(message);
+        break;
       default:
         break;
     }
     this.emit(message.type, message as never);
+  }
+
+  /** An `error` answering a stream's declaration ends that stream before anything is sent on it. */
+  private refuseStream(message: ServerMessageOf<'error'>): void {
+    if (message.stream === undefined || (message.ref !== 'stream.open' && message.ref !== 'enroll.begin')) return;
+    const stream = this.streams.get(message.stream);
+    if (!stream) return;
+    stream.refusal = { code: message.code, message: message.message };
+    stream.markEnded();
+    this.streams.delete(stream.id);
+    this.emit('stream.refused', { stream: stream.id, code: message.code, message: message.message });
   }
 
   private afterClose(code: number, reason: string): void {

@@ -1,5 +1,5 @@
 import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
-import { ErrorBodySchema } from './common.ts';
+import { ErrorBodySchema, documentedRules } from './common.ts';
 
 /**
  * Accounts: sign-up, availability, the caller's own account, withdrawal, operator approval.
@@ -47,6 +47,9 @@ export const PhoneInput = Type.String({
 });
 /** Passwords are length-checked by the policy (bytes, not characters), which names the field itself. */
 export const PasswordInput = Type.String({ maxLength: 1024 });
+
+/** A password being set: the policy (credentials/password-policy.ts) refuses fewer than 8 characters. */
+export const NewPasswordInput = documentedRules(Type.String({ maxLength: 1024 }), { minLength: 8 });
 
 export const DeviceInput = Type.Object(
   {
@@ -153,12 +156,12 @@ export function profilePatchSchema(fields: readonly ProfileFieldSpec[]) {
 export function signUpBodySchema(fields: readonly ProfileFieldSpec[]) {
   const hasRequired = fields.some((f) => f.required);
   const profile = profileInputSchema(fields);
-  return Type.Object(
+  const body = Type.Object(
     {
       username: Type.Optional(Username),
       email: Type.Optional(Email),
       phone: Type.Optional(PhoneInput),
-      password: Type.Optional(PasswordInput),
+      password: Type.Optional(NewPasswordInput),
       ticket: Type.Optional(
         Type.String({
           minLength: 16,
@@ -175,6 +178,7 @@ export function signUpBodySchema(fields: readonly ProfileFieldSpec[]) {
       description: 'At least one of username, email, phone; password optional for code-only (phone/email) accounts',
     },
   );
+  return documentedRules(body, { anyOf: [{ required: ['username'] }, { required: ['email'] }, { required: ['phone'] }] });
 }
 
 export function patchMeBodySchema(fields: readonly ProfileFieldSpec[]) {

@@ -1,6 +1,18 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ERRORS } from '../errors.ts';
 
+/**
+ * Rules the server enforces in code, because they span fields or come from a policy with its own
+ * error code (PASSWORD_TOO_SHORT), declared for the OpenAPI document so generated clients and
+ * fuzzers send what the server accepts. Request validation ignores this key; the document merges
+ * its JSON Schema keywords into the schema.
+ */
+export const DOCUMENTED_RULES = 'x-enforced-in-code';
+
+export function documentedRules<T extends object>(schema: T, rules: Record<string, unknown>): T {
+  return Object.assign(schema, { [DOCUMENTED_RULES]: rules });
+}
+
 export const ErrorDetailSchema = Type.Object({
   field: Type.String({ description: 'JSON pointer of the offending field, or query./header. name' }),
   message: Type.String(),

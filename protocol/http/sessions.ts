@@ -1,30 +1,66 @@
 import { Type } from '@sinclair/typebox';
 import { DeviceInput, Email, PasswordInput, PhoneInput } from './accounts.ts';
+import { documentedRules } from './common.ts';
 
 /** Sessions: login, refresh, listing and revoking sessions, devices, the caller's audit trail. */
 
 export const SessionIdPattern = '^[A-Za-z0-9_-]{22}$';
 
-export const LoginBody = Type.Object(
+export const LoginBody = documentedRules(
+  Type.Object(
+    {
+      identifier: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'Username, email or phone' })),
+      password: Type.Optional(PasswordInput),
+      email: Type.Optional(Email),
+      phone: Type.Optional(PhoneInput),
+      code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', description: 'From POST /v1/codes with purpose login' })),
+      ticket: Type.Optional(
+        Type.String({
+          minLength: 16,
+          maxLength: 128,
+          description: 'From POST /v1/codes/verify with purpose login (instead of code)',
+        }),
+      ),
+      device: Type.Optional(DeviceInput),
+    },
+    {
+      additionalProperties: false,
+      description: 'Either {identifier, password}, or {email | phone, code}, or {ticket}; device optional in each case',
+    },
+  ),
   {
-    identifier: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'Username, email or phone' })),
-    password: Type.Optional(PasswordInput),
-    email: Type.Optional(Email),
-    phone: Type.Optional(PhoneInput),
-    code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', description: 'From POST /v1/codes with purpose login' })),
-    ticket: Type.Optional(
-      Type.String({
-        minLength: 16,
-        maxLength: 128,
-        description: 'From POST /v1/codes/verify with purpose login (instead of code)',
-      }),
-    ),
-    device: Type.Optional(DeviceInput),
+    anyOf: [
+      { required: ['identifier', 'password'] },
+      { required: ['email', 'code'] },
+      { required: ['phone', 'code'] },
+      { required: ['ticket'] },
+    ],
   },
+);
+
+export const MfaChallengeReply = Type.Object(
   {
-    additionalProperties: false,
-    description: 'Either {identifier, password}, or {email | phone, code}, or {ticket}; device optional in each case',
+    mfa: Type.Object({
+      ticket: Type.String({ description: 'Single use; send to POST /v1/sessions/mfa with the second factor' }),
+      methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('recovery_code')])),
+      expiresIn: Type.Integer({ description: 'Seconds the ticket lives' }),
+    }),
   },
+  { description: 'The first factor passed; this account also needs its second' },
+);
+
+export const MfaBody = documentedRules(
+  Type.Object(
+    {
+      ticket: Type.String({ minLength: 16, maxLength: 128, description: 'From the 202 answer of POST /v1/sessions' }),
+      code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', description: 'From the authenticator app' })),
+      recoveryCode: Type.Optional(
+        Type.String({ minLength: 10, maxLength: 16, description: 'One of the recovery codes (single use)' }),
+      ),
+    },
+    { additionalProperties: false, description: 'The ticket and exactly one of code or recoveryCode' },
+  ),
+  { oneOf: [{ required: ['code'] }, { required: ['recoveryCode'] }] },
 );
 
 export const TokenPairSchema = Type.Object({

@@ -18,8 +18,30 @@ export const JwksReply = Type.Object(
 export type JwksReply = Static<typeof JwksReply>;
 
 export const IntrospectBody = Type.Object(
-  { token: Type.String({ minLength: 1, maxLength: 8192, description: 'An access token' }) },
-  { additionalProperties: false },
+  {
+    token: Type.String({
+      minLength: 1,
+      maxLength: 8192,
+      description: 'A core access token, or (with tokenType) a token of legacy dialect B or E',
+    }),
+    tokenType: Type.Optional(
+      Type.Union([Type.Literal('access_token'), Type.Literal('legacy-b'), Type.Literal('legacy-e')], {
+        description:
+          'The kind of token the caller accepts (default access_token). A legacy token is active only when asked for by its kind, so a resource server of the core API never mistakes one for an access token.',
+      }),
+    ),
+    token_type_hint: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description:
+          'RFC 7662 hint (access_token, refresh_token, …); accepted and ignored: only access tokens (or tokenType) are introspected',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'JSON, or an RFC 7662 form (application/x-www-form-urlencoded: token=…&token_type_hint=…)',
+  },
 );
 
 export const IntrospectReply = Type.Union(
@@ -35,7 +57,19 @@ export const IntrospectReply = Type.Union(
       exp: Type.Integer(),
       kid: Type.Optional(Type.String()),
       tokenType: Type.Literal('access_token'),
+      token_type: Type.Literal('Bearer', { description: 'RFC 7662: how the token is presented' }),
     }),
+    Type.Object(
+      {
+        active: Type.Literal(true),
+        sub: Type.String({ description: 'User id' }),
+        sid: Type.String({ description: 'Session id' }),
+        exp: Type.Integer({ description: 'When the token itself expires (epoch seconds)' }),
+        tokenType: Type.String({ pattern: '^legacy-[a-e]$', description: 'A legacy dialect’s token (legacy-b, legacy-e)' }),
+        token_type: Type.Literal('Bearer', { description: 'RFC 7662: how the token is presented' }),
+      },
+      { description: 'A legacy dialect token the gateway issued, whose session is live' },
+    ),
     Type.Object({
       active: Type.Literal(false),
       code: Type.String({ description: 'Why not: a TOKEN_* code of the error catalogue' }),

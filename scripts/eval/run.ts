@@ -3,7 +3,7 @@
  * disjoint rest (genuine) and on other subjects' rest (impostors). Impostors used for testing
  * are never in the cohort the model was trained against.
  *
- *   npx tsx scripts/eval/run.ts --data ../shared/data/wisdm-watch-dev [--activity A[,B…]]
+ *   npx tsx scripts/eval/run.ts [--data DIR (default test/fixtures/wisdm-walking)] [--activity A[,B…]]
  *       [--detector name[,name…]] [--enrol 0.6] [--svg reports/biometrics-det.svg] [--json file]
  *       [--fusion llr|score] [--set detectorOption=value …]
  *
@@ -12,21 +12,31 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
 import { DETECTOR_NAMES, type DetectorName } from '../../protocol/biometrics.ts';
-import { detPoints, equalErrorPoint, errorRates, windowLlr } from '../../src/biometrics/calibration.ts';
+import { detPoints, equalErrorPoint } from '../../src/biometrics/calibration.ts';
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
-import { sampleFeatureSpec, type FeatureSpec } from '../../src/biometrics/features/feature-spec.ts';
-import { SESSION_OPTIONS, scoreOnnx } from '../../src/biometrics/onnx/onnx-check.ts';
-import { sampleSet, type FeatureMatrix, type SampleSet } from '../../src/biometrics/samples.ts';
-import { trainModel, type ModelArtifact } from '../../src/biometrics/training.ts';
-import { TrustAccumulator, resolveTrustConfig, trustBounds } from '../../src/biometrics/trust.ts';
+import { sampleFeatureSpec } from '../../src/biometrics/features/feature-spec.ts';
+import { sampleSet, type SampleSet } from '../../src/biometrics/samples.ts';
+import { resolveTrustConfig, trustBounds } from '../../src/biometrics/trust.ts';
 import { detSvg, type DetSeries } from './det-svg.ts';
+import {
+  concat,
+  halvesProtocol,
+  horizonMetrics,
+  horizonsFor,
+  mean,
+  pct,
+  trustReplay,
+  type Fusion,
+  type HorizonRow,
+  type SubjectData,
+  type TrustSummary,
+} from './eval-core.ts';
 import { WISDM_ACTIVITIES, importWisdm } from './wisdm-importer.ts';
 
 const { values: args } = parseArgs({
   options: {
-    data: { type: 'string', default: '../shared/data/wisdm-watch-dev' },
+    data: { type: 'string', default: 'test/fixtures/wisdm-walking' },
     activity: { type: 'string' },
     detector: { type: 'string' },
     enrol: { type: 'string', default: '0.6' },
@@ -48,21 +58,6 @@ const detectorOverrides: Record<string, number> = Object.fromEntries(
   }),
 );
 
-interface SubjectData {
-  subject: string;
-  enrol: FeatureMatrix;
-  test: FeatureMatrix;
-}
-
-interface SubjectResult {
-  subject: string;
-  threshold: number;
-  genuine: Float32Array;
-  /** Test-window scores of each impostor (subjects outside this model's cohort). */
-  impostors: Float32Array[];
-  model: ModelArtifact;
-}
-
 function split(samples: SampleSet, fraction: number): [SampleSet, SampleSet] {
   const cut = Math.floor(samples.length * fraction);
   const c = samples.channels.length;
@@ -70,149 +65,6 @@ function split(samples: SampleSet, fraction: number): [SampleSet, SampleSet] {
     sampleSet(samples.rate, samples.channels, samples.data.subarray(0, cut * c)),
     sampleSet(samples.rate, samples.channels, samples.data.subarray(cut * c)),
   ];
-}
-
-/** Sliding means of `h` consecutive window scores: the fused score after h windows. */
-function fuse(scores: Float32Array, h: number): Float32Array {
-  if (h <= 1) return scores;
-  const out = new Float32Array(Math.max(0, scores.length - h + 1));
-  let sum = 0;
-  for (let i = 0; i < scores.length; i++) {
-    sum += scores[i] as number;
-    if (i >= h) sum -= scores[i - h] as number;
-    if (i >= h - 1) out[i - h + 1] = sum / h;
-  }
-  return out;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const pct = (v: number) => `${(v * 100).toFixed(2)}%`.padStart(7);
-const quantileOf = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-};
-
-async function evaluateDetector(detector: DetectorName, subjects: SubjectData[], spec: FeatureSpec): Promise<SubjectResult[]> {
-  const results: SubjectResult[] = [];
-  for (const [k, target] of subjects.entries()) {
-    const others = subjects.filter((_, j) => j !== k);
-    // Alternate the others between cohort and test impostors, rotating with the target.
-    const cohort = others.filter((_, j) => (j + k) % 2 === 0);
-    const impostors = others.filter((_, j) => (j + k) % 2 === 1);
-    const model = await trainModel({
-      featureRows: target.enrol,
-      cohortRows: cohort.map((s) => s.enrol),
-      spec,
-      detector,
-      options: { detector: detectorOverrides },
-    });
-    const session = await ort.InferenceSession.create(model.onnx, SESSION_OPTIONS);
-    const genuine = Float32Array.from(await scoreOnnx(session, target.test));
-    const impostorScores: Float32Array[] = [];
-    for (const other of impostors) impostorScores.push(Float32Array.from(await scoreOnnx(session, other.test)));
-    await session.release();
-    results.push({ subject: target.subject, threshold: model.threshold, genuine, impostors: impostorScores, model });
-  }
-  return results;
-}
-
-interface HorizonRow {
-  horizon: string;
-  windows: number;
-  eer: number;
-  pooledEer: number;
-  far: number;
-  frr: number;
-}
-
-/** Per-window values to fuse, and the threshold on their mean that matches the model's threshold. */
-function fusionInputs(r: SubjectResult, h: number): { genuine: Float32Array; impostors: Float32Array[]; threshold: number } {
-  if (h === 1 || args.fusion === 'score') return { genuine: r.genuine, impostors: r.impostors, threshold: r.threshold };
-  const cal = r.model.calibration;
-  const llr = (scores: Float32Array) => scores.map((s) => windowLlr(cal, s));
-  return { genuine: llr(r.genuine), impostors: r.impostors.map(llr), threshold: windowLlr(cal, r.threshold) };
-}
-
-function horizonMetrics(results: SubjectResult[], label: string, h: number): HorizonRow {
-  const eers: number[] = [];
-  const fars: number[] = [];
-  const frrs: number[] = [];
-  const pooledGenuine: Float32Array[] = [];
-  const pooledImpostor: Float32Array[] = [];
-  for (const r of results) {
-    const inputs = fusionInputs(r, h);
-    const g = fuse(inputs.genuine, h);
-    const i = concat(inputs.impostors.map((s) => fuse(s, h)));
-    eers.push(equalErrorPoint(g, i).eer);
-    const at = errorRates(g, i, inputs.threshold);
-    fars.push(at.far);
-    frrs.push(at.frr);
-    // Pooled over subjects after subtracting each model's own threshold.
-    pooledGenuine.push(g.map((s) => s - inputs.threshold));
-    pooledImpostor.push(i.map((s) => s - inputs.threshold));
-  }
-  const pooled = equalErrorPoint(concat(pooledGenuine), concat(pooledImpostor));
-  return { horizon: label, windows: h, eer: mean(eers), pooledEer: pooled.eer, far: mean(fars), frr: mean(frrs) };
-}
-
-interface TrustSummary {
-  streams: number;
-  falseImpostorStreams: number;
-  genuineShareGenuine: number;
-  detected: number;
-  medianDelay: number;
-  p95Delay: number;
-  maxDelay: number;
-}
-
-/** Replays genuine test windows then an impostor's, through the trust accumulator. */
-function trustReplay(results: SubjectResult[]): TrustSummary {
-  let streams = 0;
-  let falseImpostor = 0;
-  let detected = 0;
-  const genuineShares: number[] = [];
-  const delays: number[] = [];
-  for (const r of results) {
-    for (const impostor of r.impostors) {
-      streams++;
-      const trust = new TrustAccumulator(r.model.calibration);
-      let sawImpostor = false;
-      let genuineWindows = 0;
-      for (const s of r.genuine) {
-        const u = trust.update(s);
-        if (u.decision === 'impostor') sawImpostor = true;
-        if (u.decision === 'genuine') genuineWindows++;
-      }
-      genuineShares.push(genuineWindows / r.genuine.length);
-      if (sawImpostor) falseImpostor++;
-      for (let w = 0; w < impostor.length; w++) {
-        if (trust.update(impostor[w] as number).decision === 'impostor') {
-          detected++;
-          delays.push(w + 1);
-          break;
-        }
-      }
-    }
-  }
-  return {
-    streams,
-    falseImpostorStreams: falseImpostor / streams,
-    genuineShareGenuine: mean(genuineShares),
-    detected: detected / streams,
-    medianDelay: quantileOf(delays, 0.5),
-    p95Delay: quantileOf(delays, 0.95),
-    maxDelay: Math.max(...delays),
-  };
 }
 
 async function main(): Promise<void> {
@@ -229,13 +81,7 @@ async function main(): Promise<void> {
 
   const first = recordings[0] as (typeof recordings)[number];
   const spec = sampleFeatureSpec({ rate: first.samples.rate, channels: first.samples.channels, modality: 'motion' });
-  const windowsFor = (seconds: number) => 1 + Math.round((seconds - spec.window) / spec.hop);
-  const horizons: [string, number][] = [
-    ['1 window', 1],
-    ['5 windows', 5],
-    ['10 s', windowsFor(10)],
-    ['30 s', windowsFor(30)],
-  ];
+  const horizons = horizonsFor(spec);
 
   console.log(`Vigil biometric accuracy — ${dataDir}`);
   console.log(
@@ -269,9 +115,9 @@ async function main(): Promise<void> {
     console.log('detector            horizon     windows  EER(mean) EER(pooled)  FAR@thr  FRR@thr');
     for (const detector of detectors) {
       const t0 = performance.now();
-      const results = await evaluateDetector(detector, subjects, spec);
+      const results = await halvesProtocol({ detector, detectorOptions: detectorOverrides }, subjects, spec);
       const trainMs = (performance.now() - t0) / results.length;
-      const rows = horizons.map(([label, h]) => horizonMetrics(results, label, h));
+      const rows = horizons.map(([label, h]) => horizonMetrics(results, label, h, args.fusion as Fusion));
       for (const row of rows) {
         console.log(
           `${detector.padEnd(19)} ${row.horizon.padEnd(11)} ${String(row.windows).padStart(7)}  ${pct(row.eer)}   ${pct(row.pooledEer)}  ${pct(row.far)}  ${pct(row.frr)}`,

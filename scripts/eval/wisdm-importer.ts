@@ -1,7 +1,9 @@
 /**
- * The only code that knows the WISDM 2019 smartwatch layout (shared/data/wisdm-watch-dev):
- * one file per subject `data_<subject>_accel_watch.txt`, lines `subject,activity,x,y,z;`,
- * 20 Hz, consecutive samples, no timestamps. Everything downstream sees plain SampleSets.
+ * The only code that knows the WISDM 2019 smartwatch layout (test/fixtures/wisdm-walking, or the
+ * full public recordings in the same form):
+ * one file per subject `data_<subject>_accel_watch.txt`, lines `subject,activity,x,y,z;` (the
+ * public release's `raw/watch/accel` files also carry a timestamp column, ignored), 20 Hz,
+ * consecutive samples. Everything downstream sees plain SampleSets.
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,9 +28,17 @@ export interface Recording {
 
 const FILE = /^data_(\d+)_accel_watch\.txt$/;
 
+/** Where the data comes from, for error messages: a missing directory must say what to do. */
+const WHERE = 'the walking subset ships in test/fixtures/wisdm-walking (see its README for the public dataset)';
+
 export async function importWisdm(dir: string): Promise<Recording[]> {
-  const files = (await readdir(dir)).filter((f) => FILE.test(f)).sort();
-  if (files.length === 0) throw new Error(`no data_<subject>_accel_watch.txt files in ${dir}`);
+  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
+      throw new Error(`WISDM data directory ${dir} does not exist: ${WHERE}`);
+    throw error;
+  });
+  const files = entries.filter((f) => FILE.test(f)).sort();
+  if (files.length === 0) throw new Error(`no data_<subject>_accel_watch.txt files in ${dir}: ${WHERE}`);
   const recordings: Recording[] = [];
   for (const file of files) {
     const text = await readFile(join(dir, file), 'utf8');
@@ -38,7 +48,10 @@ export async function importWisdm(dir: string): Promise<Recording[]> {
       const line = raw.trim().replace(/;$/, '');
       if (line === '') return;
       const cells = line.split(',');
-      if (cells.length !== 5) throw new Error(`${file}:${i + 1}: expected subject,activity,x,y,z`);
+      // The public release adds a timestamp column (subject,activity,timestamp,x,y,z); samples stay consecutive.
+      if (cells.length === 6) cells.splice(2, 1);
+      if (cells.length !== 5)
+        throw new Error(`${file}:${i + 1}: expected subject,activity,x,y,z (or subject,activity,timestamp,x,y,z)`);
       const [id, activity, ...xyz] = cells as [string, string, string, string, string];
       subject = id;
       const values = xyz.map(Number);

@@ -66,7 +66,7 @@ export const LOAD_DEFAULTS: LoadOptions = {
   accountsFile: '.data/load-accounts.json',
   verify: false,
   processes: 1,
-  data: '../shared/data/wisdm-watch-dev',
+  data: 'test/fixtures/wisdm-walking',
 };
 
 export class LoadOptionError extends Error {

@@ -1,4 +1,5 @@
 /** The gateway's own view of itself, read from its Prometheus endpoint. */
+import { metricsHeaders } from '../child-gateway.ts';
 export interface ServerSample {
   at: number;
   rssBytes: number;
@@ -68,7 +69,7 @@ function metric(text: string, name: string, labels = ''): number | undefined {
 /** One sample, or undefined when /metrics is not reachable (the report then omits server figures). */
 export async function sampleServer(baseUrl: string): Promise<ServerSample | undefined> {
   try {
-    const res = await fetch(new URL('/metrics', baseUrl), { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(new URL('/metrics', baseUrl), { headers: metricsHeaders(), signal: AbortSignal.timeout(2_000) });
     if (!res.ok) return undefined;
     const text = await res.text();
     const rssBytes = metric(text, 'vigil_process_resident_memory_bytes');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { spawnChildGateway, type ChildGateway } from '../child-gateway.ts';
+import { spawnChildGateway, type ChildGateway, TOOLS_METRICS_TOKEN } from '../child-gateway.ts';
 
 export type SpawnedGateway = ChildGateway;
 
@@ -17,6 +17,9 @@ export type SpawnedGateway = ChildGateway;
 export function spawnLoadGateway(perUser: number, verify = false): Promise<SpawnedGateway> {
   const env: Record<string, string> = {
     NODE_ENV: 'production',
+    // Production refuses to store generated signing keys in the clear; a fixed key, as the load database is reused.
+    VIGIL_METRICS_TOKEN: TOOLS_METRICS_TOKEN,
+    VIGIL_JWT_KEY_ENCRYPTION_KEY: 'bG9hZC1nYXRld2F5LWtleS1lbmNyeXB0aW9uLWtleSE',
     VIGIL_BIOMETRIC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'info',
     MONGO_DB: 'vigil_load',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { spawnChildGateway, type ChildGateway } from '../child-gateway.ts';
+import { spawnChildGateway, type ChildGateway, TOOLS_METRICS_TOKEN } from '../child-gateway.ts';
 
 export type SoakGateway = ChildGateway;
 
@@ -13,6 +13,9 @@ export type SoakGateway = ChildGateway;
 export function spawnSoakGateway(perUser: number): Promise<SoakGateway> {
   return spawnChildGateway({
     NODE_ENV: 'production',
+    // Production refuses to store generated signing keys in the clear; a fixed key, as the soak's database is reused.
+    VIGIL_METRICS_TOKEN: TOOLS_METRICS_TOKEN,
+    VIGIL_JWT_KEY_ENCRYPTION_KEY: 'c29hay1nYXRld2F5LWtleS1lbmNyeXB0aW9uLWtleSE',
     VIGIL_BIOMETRIC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     // info: one line per HTTP request (tens per second here) and the "listening" line with the port.
     LOG_LEVEL: 'info',

@@ -1,4 +1,5 @@
 import type { TrafficWindow } from './soak-traffic.ts';
+import { metricsHeaders } from '../child-gateway.ts';
 
 /** The gateway's own view at one moment, from its Prometheus endpoint. */
 export interface GatewaySample {
@@ -36,7 +37,7 @@ function metric(text: string, name: string, labels?: string): number | undefined
 const MiB = 1024 * 1024;
 
 export async function sampleGateway(url: string): Promise<GatewaySample> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: metricsHeaders(), signal: AbortSignal.timeout(5_000) })).text();
   const need = (name: string, labels?: string) => {
     const value = metric(text, name, labels);
     if (value === undefined) throw new Error(`/metrics has no ${name}`);

@@ -23,6 +23,7 @@ import {
 import { normalizePhone } from './phone-number.ts';
 import { ProfileValidator } from './profile-fields.ts';
 import { enforceLimit } from './rate-limit.ts';
+import { clientKey } from '../rate-limits/client-key.ts';
 
 export { publicView };
 export type { Account, AccountView };
@@ -84,6 +85,14 @@ export interface AccountWithdrawnEvent {
   meta: RequestMeta;
 }
 
+export interface AccountStatusChangedEvent {
+  /** The account after the change. */
+  account: Account;
+  from: AccountStatus;
+  to: AccountStatus;
+  meta: RequestMeta;
+}
+
 export interface ProfilePatch {
   username?: string;
   locale?: Locale;
@@ -105,6 +114,7 @@ export class AccountService {
   readonly profiles: ProfileValidator;
   private readonly created: Listener<AccountCreatedEvent>[] = [];
   private readonly withdrawn: Listener<AccountWithdrawnEvent>[] = [];
+  private readonly statusChanged: Listener<AccountStatusChangedEvent>[] = [];
 
   constructor(
     private readonly deps: {
@@ -134,6 +144,14 @@ export class AccountService {
   /** Runs after a withdrawal (e.g. to delete biometric models). Failures are logged, not thrown. */
   onWithdrawn(listener: Listener<AccountWithdrawnEvent>): void {
     this.withdrawn.push(listener);
+  }
+
+  /**
+   * Runs after an operator moves an account (approve, reject), awaited in order: unlike the other
+   * listeners a failure fails the request, because ending sessions is part of a rejection.
+   */
+  onStatusChanged(listener: Listener<AccountStatusChangedEvent>): void {
+    this.statusChanged.push(listener);
   }
 
   // ── lookup ───────────────────────────────────────────────────────────────
@@ -219,7 +237,10 @@ export class AccountService {
     const { store, devices, hasher, tickets, audit, rateLimiter, options } = this.deps;
     // Before anything costly (bcrypt, queries): sign-ups per IP.
     if (meta.ip)
-      await enforceLimit(rateLimiter, `signup:ip:${meta.ip}`, { limit: options.signupPerIpHourly, windowSeconds: 3600 });
+      await enforceLimit(rateLimiter, `signup:ip:${clientKey(meta.ip)}`, {
+        limit: options.signupPerIpHourly,
+        windowSeconds: 3600,
+      });
 
     const problems: ErrorDetail[] = [];
     const take = (kind: IdentifierKind): string | undefined => {
@@ -372,7 +393,7 @@ export class AccountService {
     const kinds = IDENTIFIER_KINDS.filter((k) => query[k] !== undefined);
     if (kinds.length === 0) throw fieldError('username', 'ask about at least one of username, email, phone');
     if (meta.ip) {
-      await enforceLimit(this.deps.rateLimiter, `availability:ip:${meta.ip}`, {
+      await enforceLimit(this.deps.rateLimiter, `availability:ip:${clientKey(meta.ip)}`, {
         limit: this.options.availabilityPerIpPerMinute,
         windowSeconds: 60,
       });
@@ -462,6 +483,7 @@ export class AccountService {
       throw new VigilError('ACCOUNT_STATUS_INVALID', { status: now?.status ?? 'gone', action });
     }
     await audit.record(event, 'success', { ...meta, userId: id, detail: { from: current.status, actor: 'admin' } });
+    for (const listener of this.statusChanged) await listener({ account: updated, from: current.status, to, meta });
     return updated;
   }
 

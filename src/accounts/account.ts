@@ -2,6 +2,11 @@ import type { AccountStatus, Locale } from '../../protocol/http/accounts.ts';
 
 export type { AccountStatus, Locale };
 
+/** Statuses whose accounts may hold no session at all: login is refused and live sessions end. */
+export function statusEndsSessions(status: AccountStatus): boolean {
+  return status === 'rejected' || status === 'withdrawn';
+}
+
 /** Profile values: the built-ins plus operator-declared fields (validated against their schema). */
 export interface AccountProfile {
   name?: string;

@@ -12,6 +12,7 @@ import { PasswordHasher } from '../credentials/password-hasher.ts';
 import { passwordRoutes } from '../credentials/password-routes.ts';
 import { PasswordService } from '../credentials/password-service.ts';
 import type { Notifier } from '../notify/notifier.ts';
+import { statusEndsSessions } from './account.ts';
 import { accountRoutes } from './account-routes.ts';
 import { AccountService } from './account-service.ts';
 import { AccountStore } from './account-store.ts';
@@ -125,8 +126,14 @@ export function createIdentityFlows(ctx: GatewayContext, services: IdentityServi
     audit: ctx.audit,
     rateLimiter: ctx.rateLimiter,
     checksPerUserHourly: ctx.config.VIGIL_PASSWORD_CHECKS_PER_USER_HOURLY,
+    anonymousChecksPerUserHourly: ctx.config.VIGIL_PASSWORD_CHECKS_ANONYMOUS_PER_USER_HOURLY,
   });
   const withdrawal = new Withdrawal({ accounts, passwords, tickets, sessions, audit: ctx.audit });
+  // A status that forbids sessions ends them all, sockets included, in the same request.
+  accounts.onStatusChanged(async ({ account, from, to }) => {
+    if (statusEndsSessions(to)) await sessions.revokeAccount(account.id, { reason: `account ${to}`, block: true });
+    else if (statusEndsSessions(from)) await sessions.reopenAccount(account.id);
+  });
   return { passwords, withdrawal };
 }
 

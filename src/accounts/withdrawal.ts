@@ -39,7 +39,7 @@ export class Withdrawal {
       }
     }
     await accounts.anonymise(account, meta);
-    const revokedSessions = await sessions.revokeAllForUser(userId, { reason: 'account withdrawn' });
+    const revokedSessions = await sessions.revokeAccount(userId, { reason: 'account withdrawn', block: true });
     await audit.record('account.withdrawn', 'success', {
       ...meta,
       userId,

@@ -155,6 +155,69 @@ describe('ScoringPool failure limits', () => {
   });
 });
 
+// A thread ended inside an onnxruntime call aborts the whole process (native-gate.ts): the pool
+// retires such threads instead, and these tests would crash the test process if it did not.
+describe('ScoringPool retirement', () => {
+  it('answers a task stalled inside onnxruntime with SCORING_TIMEOUT, retires the thread when its call returns, and keeps serving', async () => {
+    // The timeout also covers starting the replacement worker (tsx + onnxruntime) on a busy machine.
+    const pool = new ScoringPool({ threads: 1, retries: 0, taskTimeoutMs: 4000, testHooks: true });
+    try {
+      const model = scoringModel('m', onnx);
+      await pool.score(model, probe.data.slice(0, D), 1, D); // warm: the worker is up
+      const err = await errorOf(pool.score(model, probe.data.slice(0, D), 1, D, { fault: 'stall' }));
+      expect(err.code).toBe('SCORING_TIMEOUT');
+      expect(pool.stats.retiredInNative).toBe(1);
+      expectReference(await pool.score(model, probe.data.slice(0, 8 * D), 8, D));
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('re-runs the tasks of threads retired by retireBusyThreads on fresh threads', async () => {
+    const pool = new ScoringPool({ threads: 2, retries: 1, taskTimeoutMs: 60_000, testHooks: true });
+    try {
+      const model = scoringModel('m', onnx);
+      await Promise.all([pool.score(model, probe.data.slice(0, D), 1, D), pool.score(model, probe.data.slice(0, D), 1, D)]);
+      pool.injectFault('stall', 2);
+      const first = pool.score(model, probe.data.slice(0, 4 * D), 4, D);
+      const second = pool.score(model, probe.data.slice(4 * D, 8 * D), 4, D);
+      let retired = 0;
+      while (retired < 2) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        retired += pool.retireBusyThreads();
+      }
+      expectReference(await first);
+      expectReference(await second, 4);
+      expect(pool.stats).toMatchObject({ retiredThreads: 2, retiredInNative: 2, retriedTasks: 2, failedTasks: 0 });
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('does not end a running thread when its caller gives up, and destroy() waits for its native call', async () => {
+    const pool = new ScoringPool({ threads: 1, taskTimeoutMs: 60_000, testHooks: true });
+    const controller = new AbortController();
+    const pending = pool.score(scoringModel('m', onnx), probe.data.slice(0, D), 1, D, {
+      fault: 'stall',
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(new Error('socket closed')), 300);
+    await expect(pending).rejects.toThrow('socket closed');
+    expect(pool.stats).toMatchObject({ retiredThreads: 0, inFlight: 1 });
+    await pool.destroy();
+    expect(pool.stats.inFlight).toBe(0);
+  });
+
+  it('refuses fault injection without testHooks', () => {
+    const pool = new ScoringPool({ threads: 1 });
+    try {
+      expect(() => pool.injectFault('stall')).toThrow(new TypeError('injectFault needs a pool created with options.testHooks'));
+    } finally {
+      void pool.destroy();
+    }
+  });
+});
+
 describe('ScoringPool options', () => {
   it.each([
     [{ threads: 0 }, 'options.threads must be an integer >= 1, got 0'],

@@ -1,8 +1,16 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { VigilError } from '../../protocol/errors.ts';
-import type { ScoringResult, ScoringTask, ScoringWorkerData } from '../../workers/scoring-worker.ts';
+import type {
+  GatedTask,
+  ScoringFault,
+  ScoringResult,
+  ScoringTask,
+  ScoringWorkerData,
+  SkippedTask,
+} from '../../workers/scoring-worker.ts';
 import type { WindowBatchResult, WindowBatchTask } from './continuous/window-batch.ts';
+import { TASK_STATE, TaskGates } from './native-gate.ts';
 
 /** One model version as the pool ships it to workers: bytes in shared memory, copied once. */
 export interface ScoringModel {
@@ -31,11 +39,12 @@ export interface ScoringPoolOptions {
    */
   maxQueue: number;
   /**
-   * A task running or queued longer than this rejects with SCORING_TIMEOUT (a running worker is
-   * replaced). Checked every timeout/4 (10 ms–1 s), so a timeout fires up to 25 % late. Default 5000.
+   * A task running or queued longer than this rejects with SCORING_TIMEOUT and its thread is
+   * retired (terminated at once if in JavaScript, else as soon as its onnxruntime call returns).
+   * Checked every timeout/4 (10 ms–1 s), so a timeout fires up to 25 % late. Default 5000.
    */
   taskTimeoutMs: number;
-  /** Times a task is re-run after its worker died (crash, exit, timeout kill). Default 1. */
+  /** Times a task is re-run after its worker died (crash, exit) or was retired by retireBusyThreads(). Default 1. */
   retries: number;
   /** Honour fault-injection fields in tasks. Tests only. Default false. */
   testHooks: boolean;
@@ -81,16 +90,32 @@ export interface ScoreOptions {
   /** Abandons the request (e.g. the socket closed); rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
   /** Fault injection for tests (first attempt only); ignored unless the pool has testHooks. */
-  fault?: ScoringTask['fault'] | undefined;
+  fault?: ScoringFault | undefined;
 }
 
 export interface ScoringPoolStats {
   threads: number;
-  /** Tasks running or waiting for a worker. */
+  /** Tasks running or waiting for a worker (including those given up on whose thread has not let go yet). */
   inFlight: number;
   completedTasks: number;
   retriedTasks: number;
   failedTasks: number;
+  /** Threads the pool retired (a task past its timeout, or retireBusyThreads()). */
+  retiredThreads: number;
+  /** Of those, threads that were inside onnxruntime: each left the pool when its call returned. */
+  retiredInNative: number;
+}
+
+/** One task handed to Piscina, from posting until its worker can no longer touch it. */
+interface Ticket {
+  readonly slot: number;
+  readonly expires: number;
+  /** The pool gave up on it; its thread is being retired. */
+  retired: boolean;
+  /** Settles the caller (once); later outcomes are ignored. */
+  fail(err: unknown): void;
+  /** Set when the caller's failure must wait until the worker let go of the task (a retirement that retries). */
+  failWhenReleased?: WorkerDied | undefined;
 }
 
 /**
@@ -98,24 +123,39 @@ export interface ScoringPoolStats {
  * SCORING_OVERLOADED (queue full), SCORING_TIMEOUT, SCORING_FAILED (model error, or a worker
  * that kept dying after `retries` re-runs). A task whose worker dies is re-run on a fresh
  * worker, never left hanging; Piscina replaces dead workers.
+ *
+ * The pool never terminates a thread that may be inside onnxruntime (that aborts the process;
+ * native-gate.ts says why). A task past its timeout is answered with SCORING_TIMEOUT at once; its
+ * thread is terminated if it is in JavaScript, and otherwise retires itself when its native call
+ * returns. Caller aborts never end a thread: a queued task is skipped, a running one finishes unread.
  */
 export class ScoringPool {
   readonly options: Readonly<ScoringPoolOptions>;
-  private readonly piscina: Piscina<ScoringTask | WindowBatchTask, ScoringResult | WindowBatchResult>;
+  private readonly piscina: Piscina<(ScoringTask | WindowBatchTask) & GatedTask, ScoringResult | WindowBatchResult | SkippedTask>;
+  private readonly gates: TaskGates;
+  private readonly tickets = new Set<Ticket>();
   private retried = 0;
   private failed = 0;
-  private inFlight = 0;
-  private readonly deadlines = new Set<{ controller: AbortController; expires: number; timedOut: boolean }>();
+  private retiredThreads = 0;
+  private retiredInNative = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
+  private drained: (() => void) | undefined;
+  private injected: { fault: ScoringFault; tasks: number } | undefined;
 
   constructor(options: Partial<ScoringPoolOptions> = {}) {
     const o: ScoringPoolOptions = { ...DEFAULT_SCORING_POOL_OPTIONS, ...options };
     validate(o);
     this.options = Object.freeze(o);
+    // One gate per task the pool admits (running or queued): the admission limit is the slot count.
+    this.gates = new TaskGates(o.threads + o.maxQueue);
     const { filename, execArgv } = scoringWorkerLocation();
-    const workerData: ScoringWorkerData = { maxSessions: o.maxSessionsPerWorker, testHooks: o.testHooks };
-    this.piscina = new Piscina<ScoringTask | WindowBatchTask, ScoringResult | WindowBatchResult>({
+    const workerData: ScoringWorkerData = {
+      maxSessions: o.maxSessionsPerWorker,
+      testHooks: o.testHooks,
+      gates: this.gates.cells,
+    };
+    this.piscina = new Piscina({
       filename,
       ...(execArgv ? { execArgv } : {}),
       minThreads: o.threads,
@@ -131,11 +171,29 @@ export class ScoringPool {
   get stats(): ScoringPoolStats {
     return {
       threads: this.piscina.threads.length,
-      inFlight: this.inFlight,
+      inFlight: this.gates.inUse,
       completedTasks: this.piscina.completed,
       retriedTasks: this.retried,
       failedTasks: this.failed,
+      retiredThreads: this.retiredThreads,
+      retiredInNative: this.retiredInNative,
     };
+  }
+
+  /**
+   * Test hook (pools with testHooks only): the first attempts of the next `tasks` tasks, on any
+   * path (HTTP verification or socket micro-batches), hit `fault`; e.g. 'stall' forces timeouts.
+   */
+  injectFault(fault: ScoringFault, tasks = 1): void {
+    if (!this.options.testHooks) throw new TypeError('injectFault needs a pool created with options.testHooks');
+    this.injected = tasks > 0 ? { fault, tasks } : undefined;
+  }
+
+  private faultFor(requested: ScoringFault | undefined): ScoringFault | undefined {
+    if (requested || !this.injected) return requested;
+    const { fault } = this.injected;
+    if (--this.injected.tasks <= 0) this.injected = undefined;
+    return fault;
   }
 
   /**
@@ -175,7 +233,8 @@ export class ScoringPool {
     d: number,
     options: ScoreOptions,
   ): Promise<Float32Array> {
-    const { fault, signal } = options;
+    const { signal } = options;
+    const fault = this.faultFor(options.fault);
     // Keep a copy only if a retry may be needed: the transferred buffer is gone after a crash.
     const spare = this.options.retries > 0 ? features.slice() : undefined;
     let attempt = 0;
@@ -201,14 +260,16 @@ export class ScoringPool {
   }
 
   /**
-   * Scores one micro-batch of windows of many models (the socket path, issue 7). Its arrays live
-   * in shared memory, so nothing is copied or transferred and a batch whose worker died is simply
-   * run again (up to `retries` times) on a fresh worker. Scores land in `task.scores`; models that
-   * fail come back in `failures` while the other rows are scored.
+   * Scores one micro-batch of windows of many models (the socket path). Its arrays live in shared
+   * memory, so nothing is copied or transferred and a batch whose worker died is simply run again
+   * (up to `retries` times) on a fresh worker. Scores land in `task.scores`; models that fail come
+   * back in `failures` while the other rows are scored. After SCORING_TIMEOUT a retiring worker may
+   * still write into the batch's arrays: do not reuse them.
    */
   async scoreWindowBatch(task: WindowBatchTask, options: ScoreOptions = {}): Promise<WindowBatchResult> {
     if (this.closed) throw new VigilError('SCORING_FAILED', { reason: 'the scoring pool is closed' });
-    const { fault, signal } = options;
+    const { signal } = options;
+    const fault = this.faultFor(options.fault);
     for (let attempt = 0; ; attempt++) {
       try {
         const run = fault && attempt === 0 ? { ...task, fault } : task;
@@ -223,50 +284,117 @@ export class ScoringPool {
     }
   }
 
-  private async runOnce(
+  private runOnce(
     task: ScoringTask | WindowBatchTask,
     transfer: PiscinaTransferList | undefined,
     callerSignal: AbortSignal | undefined,
   ): Promise<ScoringResult | WindowBatchResult> {
-    if (this.inFlight >= this.options.threads + this.options.maxQueue) throw new VigilError('SCORING_OVERLOADED', {});
-    // One controller per task, expired by the shared watchdog: cheaper than a timer per task.
-    const controller = new AbortController();
-    const deadline = { controller, expires: performance.now() + this.options.taskTimeoutMs, timedOut: false };
-    this.deadlines.add(deadline);
-    this.startWatchdog();
-    const onCallerAbort = () => controller.abort(callerSignal?.reason);
-    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    let result: ScoringResult | WindowBatchResult;
-    this.inFlight++;
-    try {
-      result = await this.piscina.run(task, { ...(transfer ? { transferList: transfer } : {}), signal: controller.signal });
-    } catch (err) {
-      const message = (err as Error).message ?? String(err);
-      if (callerSignal?.aborted) throw callerSignal.reason;
-      if (deadline.timedOut) throw new VigilError('SCORING_TIMEOUT', { timeoutMs: this.options.taskTimeoutMs }, { cause: err });
-      throw new WorkerDied(new VigilError('SCORING_FAILED', { reason: `scoring worker died: ${message}` }, { cause: err }));
-    } finally {
-      this.inFlight--;
-      this.deadlines.delete(deadline);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
-    }
-    return result;
+    if (callerSignal?.aborted) return Promise.reject(callerSignal.reason);
+    const slot = this.gates.acquire();
+    if (slot === undefined) return Promise.reject(new VigilError('SCORING_OVERLOADED', {}));
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const onCallerAbort = () => {
+        ticket.fail(callerSignal?.reason);
+        // Still queued: its worker will skip it. Running: it finishes and nobody reads it.
+        if (this.gates.state(slot) === TASK_STATE.queued) this.gates.giveUp(slot);
+      };
+      const settle = () => {
+        settled = true;
+        callerSignal?.removeEventListener('abort', onCallerAbort);
+      };
+      const ticket: Ticket = {
+        slot,
+        expires: performance.now() + this.options.taskTimeoutMs,
+        retired: false,
+        fail(err) {
+          if (settled) return;
+          settle();
+          reject(err);
+        },
+      };
+      callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+      this.tickets.add(ticket);
+      this.startWatchdog();
+      // One task object per run: the slot differs between attempts.
+      const gated = { ...task, slot };
+      this.piscina.run(gated, transfer ? { transferList: transfer } : {}).then(
+        (result) => {
+          if (ticket.failWhenReleased) ticket.fail(ticket.failWhenReleased);
+          else if (!settled) {
+            settle();
+            resolve(result as ScoringResult | WindowBatchResult);
+          }
+          this.release(ticket);
+        },
+        (err: unknown) => {
+          const message = (err as Error).message ?? String(err);
+          ticket.fail(
+            ticket.failWhenReleased ??
+              new WorkerDied(new VigilError('SCORING_FAILED', { reason: `scoring worker died: ${message}` }, { cause: err })),
+          );
+          this.release(ticket);
+        },
+      );
+    });
   }
 
-  /** Aborts tasks past their deadline; runs only while tasks are in flight. */
+  /** The task's worker is done with it (returned, skipped it, or exited): its slot is free again. */
+  private release(ticket: Ticket): void {
+    this.tickets.delete(ticket);
+    this.gates.release(ticket.slot);
+    if (this.tickets.size === 0) this.drained?.();
+  }
+
+  /**
+   * Gives up on a task without ever terminating a thread inside onnxruntime: a queued task is
+   * skipped; a running one's thread is terminated if it is in JavaScript (it can no longer enter
+   * onnxruntime), and otherwise exits by itself when its native call returns.
+   */
+  private retire(ticket: Ticket): boolean {
+    ticket.retired = true;
+    const next = this.gates.giveUp(ticket.slot);
+    if (next.action === 'none') return false;
+    this.retiredThreads++;
+    if (next.action === 'await-exit') this.retiredInNative++;
+    if (next.action === 'terminate') {
+      const thread = this.piscina.threads.find((t) => t.threadId === next.threadId);
+      void thread?.terminate().catch(() => {});
+    }
+    return true;
+  }
+
+  /**
+   * Retires every thread that is running a task, as a timeout would, but their tasks are re-run
+   * on fresh threads (within `retries`) once the retired thread let go of them. Returns how many
+   * threads it retired. For operators and fault tests: the way to end a busy thread that cannot
+   * abort the process.
+   */
+  retireBusyThreads(): number {
+    let retired = 0;
+    for (const ticket of this.tickets) {
+      const state = this.gates.state(ticket.slot);
+      if (ticket.retired || (state !== TASK_STATE.running && state !== TASK_STATE.native)) continue;
+      if (!this.retire(ticket)) continue;
+      // The run settles asynchronously, after this.
+      ticket.failWhenReleased = new WorkerDied(new VigilError('SCORING_FAILED', { reason: 'scoring worker retired' }));
+      retired++;
+    }
+    return retired;
+  }
+
+  /** Answers tasks past their deadline with SCORING_TIMEOUT and retires their threads; runs only while tasks are in flight. */
   private startWatchdog(): void {
     if (this.watchdog) return;
     const period = Math.max(10, Math.min(1000, Math.floor(this.options.taskTimeoutMs / 4)));
     this.watchdog = setInterval(() => {
       const now = performance.now();
-      for (const d of this.deadlines) {
-        if (d.expires <= now) {
-          d.timedOut = true;
-          d.controller.abort(new Error('scoring task timed out'));
-          this.deadlines.delete(d);
-        }
+      for (const ticket of this.tickets) {
+        if (ticket.retired || ticket.expires > now) continue;
+        ticket.fail(new VigilError('SCORING_TIMEOUT', { timeoutMs: this.options.taskTimeoutMs }));
+        this.retire(ticket);
       }
-      if (this.deadlines.size === 0 && this.watchdog) {
+      if (this.tickets.size === 0 && this.watchdog) {
         clearInterval(this.watchdog);
         this.watchdog = undefined;
       }
@@ -274,16 +402,41 @@ export class ScoringPool {
     this.watchdog.unref();
   }
 
-  /** Waits for running tasks, then stops the workers. */
-  async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.watchdog);
-    await this.piscina.close();
+  /** Resolves once no task is in flight, or after `ms`. */
+  private async drain(ms: number): Promise<void> {
+    if (this.tickets.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.drained = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.drained = undefined;
   }
 
-  /** Stops the workers now; pending tasks reject. */
+  /**
+   * Waits for tasks in flight (a hung one is ended by its timeout), then stops the workers: with
+   * no task left, no thread is inside onnxruntime.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.drain(Number.POSITIVE_INFINITY);
+    clearInterval(this.watchdog);
+    await this.piscina.destroy();
+  }
+
+  /**
+   * Fails pending tasks now and stops the workers once none is inside onnxruntime (waiting at
+   * most taskTimeoutMs for a native call to return).
+   */
   async destroy(): Promise<void> {
     this.closed = true;
+    const closed = new VigilError('SCORING_FAILED', { reason: 'the scoring pool is closed' });
+    for (const ticket of this.tickets) {
+      ticket.fail(closed);
+      if (!ticket.retired) this.retire(ticket);
+    }
+    await this.drain(this.options.taskTimeoutMs);
     clearInterval(this.watchdog);
     await this.piscina.destroy();
   }

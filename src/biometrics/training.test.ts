@@ -29,6 +29,24 @@ async function rejection(promise: Promise<unknown>): Promise<VigilError> {
 }
 
 describe('trainModel', () => {
+  it('feature rows default to scaled Manhattan on log inputs with a cohort scale prior (the cross-validated pick)', async () => {
+    const model = await trainModel({ featureRows: head(owner, 12), cohortRows: cohort, spec });
+    expect(model).toMatchObject({ detector: 'scaled-manhattan', requestedDetector: 'scaled-manhattan', oneClassFallback: false });
+    expect(model.params).toMatchObject({ name: 'scaled-manhattan', logInputs: true });
+    const explicit = await trainModel({
+      featureRows: head(owner, 12),
+      cohortRows: cohort,
+      spec,
+      options: { detector: { manhattanLogInputs: false } },
+    });
+    expect(explicit.params).toMatchObject({ logInputs: false });
+  });
+
+  it('trains on as few as four rows when allowed (two folds of two)', async () => {
+    const model = await trainModel({ featureRows: head(owner, 4), cohortRows: cohort, spec, options: { minWindows: 4 } });
+    expect(model.metrics).toMatchObject({ genuineWindows: 4, folds: 2 });
+  });
+
   it('returns a verified ONNX model whose held-out error rates match its threshold', async () => {
     const model = await trainModel({ featureRows: head(owner, 60), cohortRows: cohort, spec, detector: 'logistic-cohort' });
     expect(model.detector).toBe('logistic-cohort');

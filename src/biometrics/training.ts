@@ -15,8 +15,21 @@ import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, exportDetector } from './onnx/expo
 import { SESSION_OPTIONS, scoreOnnx, worstDisagreement } from './onnx/onnx-check.ts';
 import { pickRows, stackRows, type FeatureMatrix } from './samples.ts';
 
-/** The detector used when none is requested: lowest measured EER on the development set (docs/biometrics.md). */
+/** The detector for sample signals when none is requested (picked by cross-validation, docs/biometrics.md). */
 export const DEFAULT_DETECTOR: DetectorName = 'logistic-cohort';
+
+/**
+ * Per kind of data, the detector and options that subject-level cross-validation picked
+ * (docs/biometrics.md): a cohort logistic regression for windowed signals; for ready-made
+ * feature rows (few, low-dimensional, e.g. keystroke latencies), scaled Manhattan on log inputs
+ * with its spread shrunk towards the cohort's, which beat every cohort model on Keystroke100.
+ * The options also apply when feature rows request a detector by name (or fall back to one).
+ */
+export const KIND_DEFAULTS: Readonly<Record<FeatureSpec['kind'], { detector: DetectorName; options: Partial<DetectorOptions> }>> =
+  Object.freeze({
+    samples: { detector: DEFAULT_DETECTOR, options: {} },
+    features: { detector: 'scaled-manhattan', options: { manhattanLogInputs: true, manhattanScalePrior: 5 } },
+  });
 
 export interface TrainingOptions {
   /** Cross-validation folds for the held-out scores that set threshold and calibration. Default 4. */
@@ -124,8 +137,9 @@ export async function trainModel(input: TrainModelInput): Promise<ModelArtifact>
   const started = performance.now();
   const o: TrainingOptions = { ...DEFAULT_TRAINING_OPTIONS, ...input.options };
   checkOptions(o);
-  const detectorOptions = { ...DEFAULT_DETECTOR_OPTIONS, ...o.detector };
   const { spec, featureRows: genuine } = input;
+  const kindDefaults = KIND_DEFAULTS[spec.kind];
+  const detectorOptions = { ...DEFAULT_DETECTOR_OPTIONS, ...kindDefaults.options, ...o.detector };
   const d = spec.names.length;
   if (genuine.d !== d) throw new RangeError(`featureRows have ${genuine.d} columns; the spec names ${d} features`);
   if (genuine.n < o.minWindows) throw new VigilError('ENROLLMENT_TOO_SMALL', { got: genuine.n, required: o.minWindows });
@@ -136,14 +150,15 @@ export async function trainModel(input: TrainModelInput): Promise<ModelArtifact>
     checkFinite(m, `cohort member ${i}`);
   });
 
-  const requested = input.detector ?? DEFAULT_DETECTOR;
+  const requested = input.detector ?? kindDefaults.detector;
   const cohortWindows = cohort.reduce((a, m) => a + m.n, 0);
   const cohortTooSmall = cohort.length < o.minCohortMembers || cohortWindows < o.minCohortWindows;
   const detector = needsCohort(requested) && cohortTooSmall ? o.fallbackDetector : requested;
   const progress = input.onProgress ?? (() => {});
 
   // Held-out scores, each window scored by a model that never saw it (nor its overlapping neighbours).
-  const folds = Math.min(o.folds, Math.floor(genuine.n / 3));
+  // At least two folds (so every fold trains on something), at most one per three windows.
+  const folds = Math.max(2, Math.min(o.folds, Math.floor(genuine.n / 3)));
   const plan = planFolds(genuine.n, cohort.length, folds, overlapGap(spec.windowSamples, spec.hopSamples));
   const genuineScores = new Float32Array(genuine.n);
   const impostorScores: number[] = [];

@@ -8,6 +8,7 @@ import type { Notifier } from '../notify/notifier.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { CodePurpose, CodeTarget, OneTimeCodes } from './one-time-codes.ts';
 import type { Tickets } from './tickets.ts';
+import { clientKey } from '../rate-limits/client-key.ts';
 
 export interface CodeRequestLimits {
   perDestinationHourly: number;
@@ -66,7 +67,8 @@ export class CodeRequests {
     const to = accounts.normalizeContact(input.channel, input.to, 'to');
     notifier.assertDeliverable(input.channel);
     const target: CodeTarget = { channel: input.channel, to, purpose: input.purpose };
-    if (meta.ip) await enforceLimit(rateLimiter, `codes:ip:${meta.ip}`, { limit: limits.perIpHourly, windowSeconds: 3600 });
+    if (meta.ip)
+      await enforceLimit(rateLimiter, `codes:ip:${clientKey(meta.ip)}`, { limit: limits.perIpHourly, windowSeconds: 3600 });
     await codes.claimCooldown(target);
     await enforceLimit(rateLimiter, `codes:to:${input.channel}:${to}`, {
       limit: limits.perDestinationHourly,
@@ -118,7 +120,10 @@ export class CodeRequests {
     const to = accounts.normalizeContact(input.channel, input.to, 'to');
     const target: CodeTarget = { channel: input.channel, to, purpose: input.purpose };
     if (meta.ip)
-      await enforceLimit(rateLimiter, `codes:verify:ip:${meta.ip}`, { limit: limits.verifyPerIpHourly, windowSeconds: 3600 });
+      await enforceLimit(rateLimiter, `codes:verify:ip:${clientKey(meta.ip)}`, {
+        limit: limits.verifyPerIpHourly,
+        windowSeconds: 3600,
+      });
     try {
       await codes.verify(target, input.code);
     } catch (err) {

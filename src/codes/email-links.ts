@@ -9,6 +9,7 @@ import { enforceLimit } from '../accounts/rate-limit.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
+import { clientKey } from '../rate-limits/client-key.ts';
 
 export interface EmailLinkOptions {
   /** Default lifetime (VIGIL_VERIFY_LINK_TTL_SECONDS); each send may choose its own. */
@@ -85,7 +86,8 @@ export class EmailLinks {
   async resend(email: string, locale: Locale | undefined, meta: RequestMeta = {}): Promise<void> {
     const { accounts, rateLimiter, redis, options } = this.deps;
     const to = accounts.normalize('email', email);
-    if (meta.ip) await enforceLimit(rateLimiter, `links:ip:${meta.ip}`, { limit: options.perIpHourly, windowSeconds: 3600 });
+    if (meta.ip)
+      await enforceLimit(rateLimiter, `links:ip:${clientKey(meta.ip)}`, { limit: options.perIpHourly, windowSeconds: 3600 });
     if (options.resendSeconds > 0) {
       const fresh = await redis.set(`link:cool:${to}`, '1', 'EX', options.resendSeconds, 'NX');
       if (fresh !== 'OK') {

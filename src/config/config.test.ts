@@ -22,7 +22,7 @@ describe('loadConfig', () => {
   });
 
   it('converts numbers and booleans from strings', () => {
-    const config = loadConfig({ PORT: '9000', VIGIL_DEV_OUTBOX: '1', TRUST_PROXY: 'true' });
+    const config = loadConfig({ NODE_ENV: 'development', PORT: '9000', VIGIL_DEV_OUTBOX: '1', TRUST_PROXY: 'true' });
     expect(config.PORT).toBe(9000);
     expect(config.VIGIL_DEV_OUTBOX).toBe(true);
     expect(config.TRUST_PROXY).toBe(true);
@@ -40,18 +40,57 @@ describe('loadConfig', () => {
     expect(problemsOf({ PORT: '70000' })[0]).toMatch(/^PORT:/);
   });
 
-  it('refuses the dev outbox in production', () => {
-    expect(problemsOf({ NODE_ENV: 'production', VIGIL_DEV_OUTBOX: '1' })).toEqual([
-      'VIGIL_DEV_OUTBOX: the dev outbox is refused when NODE_ENV=production',
+  it('takes CORS origins as a list of http(s) origins or *, and refuses credentials for every origin', () => {
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: 'https://app.example, http://localhost:3000' })).toEqual([]);
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: 'app.example' })[0]).toMatch(/^VIGIL_CORS_ORIGINS:/);
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: 'https://app.example/path' })[0]).toMatch(/^VIGIL_CORS_ORIGINS:/);
+    expect(problemsOf({ VIGIL_CORS_ORIGINS: '*', VIGIL_CORS_CREDENTIALS: 'true' })).toEqual([
+      'VIGIL_CORS_CREDENTIALS: credentials cannot be allowed for every origin (VIGIL_CORS_ORIGINS=*); list the origins',
+    ]);
+  });
+
+  it('refuses the console without the admin token it signs in with', () => {
+    expect(problemsOf({ VIGIL_CONSOLE: 'true' })).toEqual([
+      'VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN',
+    ]);
+    expect(problemsOf({ VIGIL_CONSOLE: 'true', VIGIL_ADMIN_TOKEN: 'x'.repeat(32) })).toEqual([]);
+  });
+
+  it('serves the dev outbox only in an explicit development or test run on loopback', () => {
+    const keyed = {
+      VIGIL_JWT_KEY_ENCRYPTION_KEY: 'x'.repeat(43),
+      VIGIL_BIOMETRIC_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+    };
+    expect(problemsOf({ NODE_ENV: 'production', VIGIL_DEV_OUTBOX: '1', ...keyed })).toEqual([
+      'VIGIL_DEV_OUTBOX: the dev outbox is served only when NODE_ENV=development (or test) is set explicitly (got NODE_ENV=production)',
+    ]);
+    expect(problemsOf({ VIGIL_DEV_OUTBOX: '1' })).toEqual([
+      'VIGIL_DEV_OUTBOX: the dev outbox is served only when NODE_ENV=development (or test) is set explicitly (got NODE_ENV unset)',
+    ]);
+    expect(problemsOf({ NODE_ENV: 'development', VIGIL_DEV_OUTBOX: '1', HOST: '0.0.0.0' })).toEqual([
+      'VIGIL_DEV_OUTBOX: the dev outbox is served only on a loopback listener (got HOST=0.0.0.0)',
+    ]);
+    expect(problemsOf({ NODE_ENV: 'test', VIGIL_DEV_OUTBOX: '1', HOST: '::1' })).toEqual([]);
+  });
+
+  it('refuses production with generated signing keys stored in the clear, listing every missing key at once', () => {
+    const jwtProblem =
+      'VIGIL_JWT_KEY_ENCRYPTION_KEY: required when NODE_ENV=production and VIGIL_JWT_PRIVATE_KEYS is unset (generated signing keys would be stored unencrypted in MongoDB)';
+    const biometric = { VIGIL_BIOMETRIC_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+    expect(problemsOf({ NODE_ENV: 'production', ...biometric })).toEqual([jwtProblem]);
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+      jwtProblem,
+      'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
     ]);
   });
 
   it('requires biometric keys in production, and names a malformed one', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
-    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+    const signingKeysSealed = { VIGIL_JWT_KEY_ENCRYPTION_KEY: 'x'.repeat(43) };
+    expect(problemsOf({ NODE_ENV: 'production', ...signingKeysSealed })).toEqual([
       'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
     ]);
-    expect(problemsOf({ NODE_ENV: 'production', VIGIL_BIOMETRIC_KEYS: `k1:${key}` })).toEqual([]);
+    expect(problemsOf({ NODE_ENV: 'production', VIGIL_BIOMETRIC_KEYS: `k1:${key}`, ...signingKeysSealed })).toEqual([]);
     expect(problemsOf({ VIGIL_BIOMETRIC_KEYS: 'k1:c2hvcnQ=' })).toEqual([
       'VIGIL_BIOMETRIC_KEYS: key "k1" must be 32 bytes (base64), got 5',
     ]);

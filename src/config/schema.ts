@@ -9,7 +9,8 @@ import { DETECTOR_NAMES } from '../../protocol/biometrics.ts';
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
     default: 'development',
-    description: 'production refuses development conveniences such as the dev outbox.',
+    description:
+      'production refuses development conveniences (the dev outbox) and unencrypted generated signing keys; the dev outbox needs development or test set explicitly.',
   }),
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Interface the HTTP/WS listener binds.' }),
   PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: 'HTTP and WebSocket port (0 picks a free one).' }),
@@ -32,9 +33,29 @@ export const ConfigSchema = Type.Object({
   VIGIL_ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'Bearer credential for /v1/admin/*. Unset disables the admin API.' }),
   ),
+  VIGIL_METRICS_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description: 'Bearer credential for GET /metrics. Unset: open in development and test, disabled (403) in production.',
+    }),
+  ),
+  VIGIL_INTROSPECTION_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description:
+        'Bearer credential for POST /v1/tokens/introspect (resource servers). Unset: open in development and test, disabled (403) in production.',
+    }),
+  ),
+  VIGIL_INTROSPECTION_PER_SECOND: Type.Integer({
+    default: 2_000,
+    minimum: 1,
+    description:
+      'Introspections per client address per second on each gateway process (counted in memory, after the credential).',
+  }),
   VIGIL_DEV_OUTBOX: Type.Boolean({
     default: false,
-    description: 'Store outgoing mail/SMS in Redis and serve them at GET /v1/dev/outbox. Refused in production.',
+    description:
+      'Store outgoing mail/SMS in Redis and serve them at GET /v1/dev/outbox. Only with NODE_ENV=development or test set explicitly and HOST on loopback.',
   }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -57,7 +78,34 @@ export const ConfigSchema = Type.Object({
   }),
   TRUST_PROXY: Type.Boolean({
     default: false,
-    description: 'Take the client IP from X-Forwarded-For (only behind a proxy you control).',
+    description:
+      'Take the client IP from X-Forwarded-For: the right-most hop that is not a trusted proxy (VIGIL_TRUSTED_PROXIES), read only when the peer itself is one.',
+  }),
+  VIGIL_TRUSTED_PROXIES: Type.String({
+    default: '127.0.0.0/8,::1/128',
+    description:
+      'Addresses and CIDR ranges of the proxies in front of the gateway (comma-separated), whose X-Forwarded-For hops are believed when TRUST_PROXY is on.',
+  }),
+  VIGIL_CONSOLE: Type.Boolean({
+    default: false,
+    description: 'Serve the operator console at /console (it signs in with VIGIL_ADMIN_TOKEN, which must be set).',
+  }),
+  VIGIL_CORS_ORIGINS: Type.String({
+    default: '',
+    pattern: '^(\\*|(https?://[^,\\s/]+)(,\\s*https?://[^,\\s/]+)*)?$',
+    description:
+      'Browser origins allowed to call the HTTP API (comma-separated, e.g. https://app.example.com, or * for any); empty: no CORS headers.',
+  }),
+  VIGIL_CORS_CREDENTIALS: Type.Boolean({
+    default: false,
+    description:
+      'Send Access-Control-Allow-Credentials (cookies, HTTP auth); refused with VIGIL_CORS_ORIGINS=*. Bearer tokens do not need it.',
+  }),
+  VIGIL_CORS_MAX_AGE_SECONDS: Type.Integer({
+    default: 600,
+    minimum: 0,
+    maximum: 86_400,
+    description: 'How long browsers may cache a preflight answer.',
   }),
 
   // ── realtime channel /v1/stream (issue 5) ────────────────────────────────
@@ -100,6 +148,12 @@ export const ConfigSchema = Type.Object({
     default: 262_144,
     minimum: 4096,
     description: 'Unsent bytes one socket may queue; a slower reader is closed with 3003 so it cannot grow memory.',
+  }),
+  VIGIL_WS_MAX_PENDING_PER_CLIENT: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description:
+      'Sockets one client address may hold open on a gateway process before authenticating (opened without a token, `auth` not yet sent); more are refused with 429.',
   }),
   VIGIL_WS_AUTH_TIMEOUT_MS: Type.Integer({
     default: 5_000,
@@ -156,7 +210,14 @@ export const ConfigSchema = Type.Object({
   VIGIL_PASSWORD_CHECKS_PER_USER_HOURLY: Type.Integer({
     default: 10,
     minimum: 1,
-    description: 'Current-password checks (password change, withdrawal) per account per hour.',
+    description:
+      'Current-password checks (password change, withdrawal) per account per hour when signed in; per account and client IP when not (dialect B withdrawal).',
+  }),
+  VIGIL_PASSWORD_CHECKS_ANONYMOUS_PER_USER_HOURLY: Type.Integer({
+    default: 50,
+    minimum: 1,
+    description:
+      'Current-password checks per account per hour from callers that are not signed in, all clients together (a budget apart from the signed-in owner’s).',
   }),
   VIGIL_CODE_TTL_SECONDS: Type.String({
     default: 'email=600,sms=180',
@@ -325,6 +386,40 @@ export const ConfigSchema = Type.Object({
     description: 'Login attempts per identifier (username, email, phone) per VIGIL_LOGIN_WINDOW_SECONDS.',
   }),
   VIGIL_LOGIN_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, description: 'Window of the login rate limits.' }),
+  VIGIL_MFA_KEYS: Type.Optional(
+    Type.String({
+      description:
+        'AES-256-GCM keys sealing authenticator-app secrets at rest: `id:base64-32-bytes[,id:key…]`, the first seals, all open. Unset: secrets are stored in plaintext, and refused (TOTP_UNAVAILABLE) when NODE_ENV=production.',
+    }),
+  ),
+  VIGIL_MFA_PROOF_MAX_AGE_SECONDS: Type.Integer({
+    default: 600,
+    minimum: 1,
+    description: 'Setting up or removing an authenticator app needs a session created by a login this recent.',
+  }),
+  VIGIL_MFA_TICKET_TTL_SECONDS: Type.Integer({
+    default: 300,
+    minimum: 30,
+    maximum: 1800,
+    description: 'How long the MFA ticket between the two login steps lives.',
+  }),
+  VIGIL_MFA_MAX_ATTEMPTS: Type.Integer({
+    default: 5,
+    minimum: 1,
+    maximum: 20,
+    description: 'Wrong second-factor answers that kill an MFA ticket.',
+  }),
+  VIGIL_MFA_PER_ACCOUNT_HOURLY: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description: 'Second-factor answers per account per hour, whatever the ticket (caps guessing across logins).',
+  }),
+  VIGIL_TOTP_ISSUER: Type.String({
+    default: 'Vigil',
+    minLength: 1,
+    maxLength: 64,
+    description: 'Issuer shown in authenticator apps.',
+  }),
   VIGIL_LOCKOUT_MAX_FAILURES: Type.Integer({
     default: 10,
     minimum: 1,
@@ -369,33 +464,49 @@ export const ConfigSchema = Type.Object({
   VIGIL_SCORING_TIMEOUT_MS: Type.Integer({
     default: 5_000,
     minimum: 100,
-    description: 'A scoring task running or queued longer fails with SCORING_TIMEOUT and its thread is replaced.',
+    description:
+      'A scoring task running or queued longer fails with SCORING_TIMEOUT; its thread is retired (replaced once any onnxruntime call in progress returns, never terminated inside one).',
   }),
   VIGIL_TRAINING_CONCURRENCY: Type.Integer({
     default: 1,
     minimum: 1,
     maximum: 64,
     description:
-      'Training jobs one process (gateway with embedded workers, or workers/main.ts) runs at once, each in its own worker thread.',
+      'Training jobs one process (gateway with embedded workers, or workers/main.ts) runs at once, each in its own child process.',
   }),
   VIGIL_TRAINING_ATTEMPTS: Type.Integer({
     default: 2,
     minimum: 1,
     maximum: 10,
-    description: 'Tries per training job when its thread dies or a store fails; unusable data fails at the first try.',
+    description: 'Tries per training job when its child process dies or a store fails; unusable data fails at the first try.',
   }),
   VIGIL_TRAINING_MEMORY_MB: Type.Integer({
     default: 1_024,
     minimum: 64,
-    description: 'Heap limit of a training thread; a job that needs more fails (the thread dies, not the process).',
+    description: 'Heap limit of a training child process; a job that needs more fails (the child dies, not the gateway).',
   }),
   VIGIL_BIOMETRIC_DETECTOR: Type.Union(
     DETECTOR_NAMES.map((name) => Type.Literal(name)),
     {
       default: 'logistic-cohort',
-      description: 'Detector trained when an enrolment names none (docs/biometrics.md compares them).',
+      description:
+        'Detector trained for sample signals (motion, PPG, …) when an enrolment names none (docs/biometrics.md compares them).',
     },
   ),
+  VIGIL_BIOMETRIC_ROWS_DETECTOR: Type.Union(
+    DETECTOR_NAMES.map((name) => Type.Literal(name)),
+    {
+      default: 'scaled-manhattan',
+      description:
+        'Detector trained for feature rows (kind=features, e.g. keystroke timings) when an enrolment names none; picked by cross-validation on Keystroke100.',
+    },
+  ),
+  VIGIL_BIOMETRIC_BACKGROUND: Type.String({
+    default: 'builtin',
+    minLength: 1,
+    description:
+      'Background population that tops a small cohort up to VIGIL_BIOMETRIC_COHORT_MEMBERS (cold start): builtin (WISDM walking, x/y/z at 20 Hz, default windows), off, or a file built by scripts/eval/build-background.ts. Used only for enrolments with exactly its feature spec.',
+  }),
   VIGIL_BIOMETRIC_COHORT_MEMBERS: Type.Integer({
     default: 20,
     minimum: 0,
@@ -557,6 +668,24 @@ export const ConfigSchema = Type.Object({
     default: 86_400,
     minimum: 60,
     description: "Lifetime of B's HS512 and E's JWTs (the documents show a day); the session behind them may end sooner.",
+  }),
+  VIGIL_LEGACY_PROOF_CHECKS_PER_CLIENT_HOURLY: Type.Integer({
+    default: 30,
+    minimum: 1,
+    description:
+      "Claims of a held legacy proof (E's password change and sign-up after sms_auth_res, B's sign-up and reset after check/auth-code) per client IP per hour, counted before anything is compared.",
+  }),
+  VIGIL_LEGACY_PROOF_CHECKS_PER_SUBJECT_HOURLY: Type.Integer({
+    default: 100,
+    minimum: 1,
+    description:
+      'Claims of a held legacy proof per subject (account id, email, phone) per hour, from every client together; above the per-client limit so one client cannot lock an owner out.',
+  }),
+  VIGIL_LEGACY_PROOF_MAX_ATTEMPTS: Type.Integer({
+    default: 5,
+    minimum: 1,
+    maximum: 20,
+    description: 'Claims by the client that earned a held legacy proof (a wrong code counts) after which the proof is dead.',
   }),
   VIGIL_LEGACY_A_MODEL_WAIT_SECONDS: Type.Integer({
     default: 30,

@@ -7,6 +7,7 @@ import { enforceLimit } from '../accounts/rate-limit.ts';
 import type { SessionRevoker } from '../accounts/session-revoker.ts';
 import type { CodeRequests } from '../codes/code-requests.ts';
 import type { Tickets } from '../codes/tickets.ts';
+import { clientKey } from '../rate-limits/client-key.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
@@ -32,13 +33,18 @@ export class PasswordService {
       sessions: SessionRevoker;
       audit: AuditLog;
       rateLimiter: RateLimiter;
-      /** Current-password checks per account per hour. */
+      /** Current-password checks per account per hour (signed in), or per account and client (not signed in). */
       checksPerUserHourly: number;
+      /** Current-password checks per account per hour from callers that are not signed in, all clients together. */
+      anonymousChecksPerUserHourly: number;
     },
   ) {}
 
   /**
-   * Checks the account's current password, rate-limited per account before any bcrypt work.
+   * Checks the account's current password, rate-limited before any bcrypt work. A signed-in caller
+   * (`meta.sessionId`) is limited per account. A caller that is not (dialect B's withdrawal names
+   * an account and a password) is limited per account and client, and all of them together per
+   * account with a separate, larger budget: a stranger's guesses never spend the owner's checks.
    * Throws PASSWORD_INCORRECT naming `field`.
    */
   async assertCurrentPassword(
@@ -48,8 +54,19 @@ export class PasswordService {
     meta: RequestMeta,
     event: string,
   ): Promise<void> {
-    const { hasher, rateLimiter, audit, checksPerUserHourly } = this.deps;
-    await enforceLimit(rateLimiter, `password:check:user:${account.id}`, { limit: checksPerUserHourly, windowSeconds: 3600 });
+    const { hasher, rateLimiter, audit, checksPerUserHourly, anonymousChecksPerUserHourly } = this.deps;
+    if (meta.sessionId) {
+      await enforceLimit(rateLimiter, `password:check:user:${account.id}`, { limit: checksPerUserHourly, windowSeconds: 3600 });
+    } else {
+      await enforceLimit(rateLimiter, `password:check:anon:${account.id}:${clientKey(meta.ip)}`, {
+        limit: checksPerUserHourly,
+        windowSeconds: 3600,
+      });
+      await enforceLimit(rateLimiter, `password:check:anon:${account.id}`, {
+        limit: anonymousChecksPerUserHourly,
+        windowSeconds: 3600,
+      });
+    }
     if (!(await hasher.verifyPassword(account, password))) {
       await audit.record(event, 'failure', { ...meta, userId: account.id, detail: { reason: 'wrong current password' } });
       throw new VigilError('PASSWORD_INCORRECT', {}, { details: [{ field, message: 'does not match the current password' }] });

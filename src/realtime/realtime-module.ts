@@ -5,6 +5,7 @@ import { RealtimeChannel } from './realtime-channel.ts';
 import { createRealtimeMetrics } from './realtime-metrics.ts';
 import type { SessionEvents, TokenResolver } from './stream-auth.ts';
 import { mountStreamEndpoint } from './stream-endpoint.ts';
+import { ClientAddressResolver } from '../server/http/client-address.ts';
 
 export interface RealtimeModule extends GatewayModule {
   /** Hooks attach here; other concerns push to and close sockets through it. */
@@ -47,7 +48,13 @@ export function createRealtimeModule(
     start: () => channel.start(),
     close: () => channel.stop(),
     mountWs(app, host) {
-      mountStreamEndpoint(app, channel, host, { ...limits, trustProxy: config.TRUST_PROXY, metrics, logger });
+      mountStreamEndpoint(app, channel, host, {
+        ...limits,
+        clientAddress: ClientAddressResolver.fromConfig(config.TRUST_PROXY, config.VIGIL_TRUSTED_PROXIES),
+        maxPendingPerClient: config.VIGIL_WS_MAX_PENDING_PER_CLIENT,
+        metrics,
+        logger,
+      });
     },
   };
 }

@@ -9,12 +9,17 @@ import type { RealtimeChannel } from './realtime-channel.ts';
 import type { RealtimeMetrics } from './realtime-metrics.ts';
 import { upgradeCredentials } from './stream-auth.ts';
 import type { SocketData, StreamConnection } from './stream-connection.ts';
+import type { ClientAddressResolver } from '../server/http/client-address.ts';
+import { PendingSockets } from './pending-sockets.ts';
 
 export interface EndpointOptions {
   maxMessageBytes: number;
   maxBackpressure: number;
   idleTimeoutSeconds: number;
-  trustProxy: boolean;
+  clientAddress: ClientAddressResolver;
+  /** Sockets a client address may hold open before authenticating. */
+  maxPendingPerClient: number;
+  authTimeoutMs: number;
   metrics: RealtimeMetrics;
   logger: Logger;
 }
@@ -34,6 +39,17 @@ export function mountStreamEndpoint(
   options: EndpointOptions,
 ): void {
   const { metrics, logger } = options;
+  const pending = new PendingSockets(options.maxPendingPerClient);
+  /** Connections counted in `pending`, with the address they were counted under. */
+  const pendingFrom = new WeakMap<StreamConnection, string>();
+  const settle = (conn: StreamConnection) => {
+    const ip = pendingFrom.get(conn);
+    if (ip !== undefined && conn.phase !== 'awaiting-auth' && conn.phase !== 'upgrading') {
+      pendingFrom.delete(conn);
+      pending.release(ip);
+    }
+  };
+
   app.ws<SocketData>(STREAM_PATH, {
     compression: uws.DISABLED,
     maxPayloadLength: options.maxMessageBytes * 2,
@@ -49,8 +65,8 @@ export function mountStreamEndpoint(
       const protocols = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const authorization = req.getHeader('authorization');
-      const forwarded = options.trustProxy ? req.getHeader('x-forwarded-for').split(',', 1)[0]!.trim() : '';
-      const ip = forwarded || Buffer.from(res.getRemoteAddressAsText()).toString();
+      const forwarded = req.getHeader('x-forwarded-for');
+      const ip = options.clientAddress.resolve(Buffer.from(res.getRemoteAddressAsText()).toString(), forwarded || undefined);
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
@@ -58,9 +74,14 @@ export function mountStreamEndpoint(
 
       if (host.isDraining()) return refuse(res, new VigilError('SHUTTING_DOWN'));
       const { token, protocol } = upgradeCredentials(authorization, protocols);
+      if (!token && !pending.admit(ip)) {
+        const retryAfter = Math.ceil(options.authTimeoutMs / 1000);
+        return refuse(res, new VigilError('RATE_LIMITED', { retryAfter }, { headers: { 'retry-after': String(retryAfter) } }));
+      }
       const conn = channel.createConnection(ip);
       if (!token) {
         // Authentication comes as the first message; the channel times it out.
+        pendingFrom.set(conn, ip);
         metrics.upgrades.inc({ outcome: 'deferred' });
         res.upgrade<SocketData>({ conn }, key, protocol, extensions, context);
         return;
@@ -100,6 +121,7 @@ export function mountStreamEndpoint(
     message: (ws, message, isBinary) => {
       const { conn } = ws.getUserData();
       guard(conn, () => channel.received(conn, message, isBinary));
+      settle(conn);
     },
 
     drain: (ws) => {
@@ -110,6 +132,11 @@ export function mountStreamEndpoint(
     close: (ws, code) => {
       host.sockets.delete(ws as WebSocket<unknown>);
       const { conn } = ws.getUserData();
+      const ip = pendingFrom.get(conn);
+      if (ip !== undefined) {
+        pendingFrom.delete(conn);
+        pending.release(ip);
+      }
       try {
         channel.closed(conn, code);
       } catch (err) {

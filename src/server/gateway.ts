@@ -9,11 +9,15 @@ import { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { adminAuthenticator } from './admin-auth.ts';
 import type { GatewayContext } from './context.ts';
 import { assembleModules, type GatewayModule } from './modules.ts';
+import { apiDocsRoutes } from './api-docs.ts';
+import { Cors } from './http/cors.ts';
 import { Router } from './http/router.ts';
 import type { Route } from './http/route.ts';
 import { systemRoutes } from './system-routes.ts';
 import { version } from './version.ts';
 import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './uws.ts';
+import { ClientAddressResolver } from './http/client-address.ts';
+import { internalCredential } from './internal-auth.ts';
 
 /** A running gateway. Tests start several in one process; main.ts starts one. */
 export interface Gateway {
@@ -52,7 +56,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     metrics,
     jsonBodyLimit: config.HTTP_BODY_LIMIT,
     uploadBodyLimit: config.UPLOAD_BODY_LIMIT,
-    trustProxy: config.TRUST_PROXY,
+    clientAddress: ClientAddressResolver.fromConfig(config.TRUST_PROXY, config.VIGIL_TRUSTED_PROXIES),
+    cors: new Cors({
+      origins: config.VIGIL_CORS_ORIGINS,
+      credentials: config.VIGIL_CORS_CREDENTIALS,
+      maxAgeSeconds: config.VIGIL_CORS_MAX_AGE_SECONDS,
+    }),
     validateResponses: config.NODE_ENV !== 'production',
     isDraining: () => draining,
   });
@@ -89,11 +98,17 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       { name: 'redis', ping: async () => void (await redis.ping()) },
     ],
     metrics,
+    metricsAuth: internalCredential({
+      endpoint: 'GET /metrics',
+      variable: 'VIGIL_METRICS_TOKEN',
+      token: config.VIGIL_METRICS_TOKEN,
+      production: config.NODE_ENV === 'production',
+    }),
     routes: () => router.list(),
     version,
   });
   for (const module of modules) module.mountWs?.(app, { sockets, isDraining: () => draining });
-  router.mount(app, [...system, ...modules.flatMap((m) => m.routes ?? [])]);
+  router.mount(app, [...system, ...apiDocsRoutes(), ...modules.flatMap((m) => m.routes ?? [])]);
   router.mountNotFound(app);
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import { HealthSchema, ReadinessSchema, type Readiness } from '../../protocol/http/common.ts';
+import { ErrorBodySchema, HealthSchema, ReadinessSchema, type Readiness } from '../../protocol/http/common.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { defineRoute, type Route } from './http/route.ts';
+import { defineRoute, type Authenticator, type Route } from './http/route.ts';
+import type { InternalCaller } from './internal-auth.ts';
 import { buildOpenApi } from './http/openapi.ts';
 
 export interface DependencyCheck {
@@ -27,6 +28,8 @@ async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
 export function systemRoutes(deps: {
   checks: DependencyCheck[];
   metrics: Metrics;
+  /** Who may read /metrics (VIGIL_METRICS_TOKEN). */
+  metricsAuth: Authenticator<InternalCaller>;
   routes: () => readonly Route[];
   version: string;
 }): Route[] {
@@ -68,7 +71,8 @@ export function systemRoutes(deps: {
       summary: 'Prometheus metrics (text exposition format)',
       tags: ['system'],
       produces: 'text/plain; version=0.0.4; charset=utf-8',
-      schema: { response: { 200: Type.String() } },
+      auth: deps.metricsAuth,
+      schema: { response: { 200: Type.String(), 401: ErrorBodySchema, 403: ErrorBodySchema } },
     }).handle(async () => ({ status: 200, body: await deps.metrics.registry.metrics() })),
     defineRoute({
       method: 'GET',

@@ -115,7 +115,7 @@ export function sessionRoutes(deps: {
   ];
 }
 
-function sessionView(session: SessionRecord, currentId: string, device: Device | undefined): Static<typeof SessionView> {
+export function sessionView(session: SessionRecord, currentId: string, device: Device | undefined): Static<typeof SessionView> {
   const view: Static<typeof SessionView> = {
     id: session.id,
     current: session.id === currentId,

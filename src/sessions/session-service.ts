@@ -19,6 +19,20 @@ export interface RevokeAllOptions {
   audit?: AuditContext;
 }
 
+export interface RevokeAccountOptions {
+  /** Why, for the audit trail and revocation listeners (account rejected, account withdrawn, …). */
+  reason: string;
+  /**
+   * Also refuse, from now on, any session of the account that slipped past this revocation (a
+   * login racing it): for statuses that forbid sessions until an operator reopens the account.
+   */
+  block?: boolean;
+  audit?: AuditContext;
+}
+
+/** Whether an account may keep its sessions: asked on every refresh (the account's real status). */
+export type AccountGate = (userId: string) => Promise<boolean>;
+
 /**
  * Sessions and their tokens: the one service every way of logging in goes through. Core logins
  * get an access + refresh pair; a legacy dialect may open a session without one and attach its
@@ -34,6 +48,15 @@ export class SessionService {
     private readonly audit: AuditLog,
     private readonly metrics?: SessionMetrics,
   ) {}
+
+  private accountGate: AccountGate | undefined;
+  /** Attached-token kinds introspection may answer for (dialect tokens that resource servers verify offline). */
+  private readonly introspectable = new Set<string>();
+
+  /** Sessions are built before accounts: the composition point hands the status check in here. */
+  useAccountGate(gate: AccountGate): void {
+    this.accountGate = gate;
+  }
 
   /** A new session with its first access + refresh pair (POST /v1/sessions and dialects that use the core pair). */
   async start(input: NewSession): Promise<{ session: SessionRecord; tokens: TokenPair }> {
@@ -78,6 +101,12 @@ export class SessionService {
         throw new VigilError('REFRESH_TOKEN_REUSED');
       case 'rotated':
       case 'grace':
+        // A session of an account that may no longer hold one (rejected, withdrawn) ends here even
+        // if its revocation was missed; the pair just rotated dies with it.
+        if (this.accountGate && !(await this.accountGate(outcome.userId))) {
+          await this.revokeIds(outcome.userId, [outcome.sessionId], 'account_ended');
+          throw new VigilError('TOKEN_REVOKED');
+        }
         await this.audit.record('token.refreshed', 'success', {
           ...audit,
           userId: outcome.userId,
@@ -135,6 +164,22 @@ export class SessionService {
     return removed;
   }
 
+  /**
+   * Ends the whole account's presence at once: every session (and so every refresh family, attached
+   * dialect token and cached verification), and every socket of those sessions on every gateway
+   * process (they close on the revocation event). With `block`, sessions that escape it are
+   * refused too, until `reopenAccount`.
+   */
+  async revokeAccount(userId: string, options: RevokeAccountOptions): Promise<number> {
+    if (options.block) await this.store.endAccount(userId);
+    return this.revokeAllForUser(userId, { reason: options.reason, audit: options.audit });
+  }
+
+  /** The account may hold sessions again (an operator approved it after a rejection). */
+  async reopenAccount(userId: string): Promise<void> {
+    await this.store.reopenAccount(userId);
+  }
+
   /** Listens for revocations from every gateway process (WebSocket sessions close on these). */
   onRevoked(listener: RevocationListener): () => void {
     return this.bus.onRevoked(listener);
@@ -163,7 +208,32 @@ export class SessionService {
   /** The live session a dialect token belongs to, or undefined. */
   async resolveAttachedToken(kind: string, token: string): Promise<SessionRecord | undefined> {
     const sessionId = await this.redis.get(attachedTokenKey(kind, token));
-    return sessionId ? this.store.get(sessionId) : undefined;
+    const session = sessionId ? await this.store.get(sessionId) : undefined;
+    return session && !(await this.store.accountEnded(session.userId)) ? session : undefined;
+  }
+
+  /** Lets introspection answer for tokens of `kind` (a dialect whose resource servers verify offline). */
+  allowIntrospection(kind: string): void {
+    this.introspectable.add(kind);
+  }
+
+  /**
+   * The live session behind a dialect token of `kind` introspection may answer for, and when
+   * its attachment ends (the token's own expiry, or the session's end if sooner). The attachment
+   * is keyed by the token's hash and only the gateway writes it: a hit means we issued this exact
+   * token and its session still stands.
+   */
+  async introspectAttached(kind: string, token: string): Promise<{ session: SessionRecord; expiresAt: number } | undefined> {
+    if (!this.introspectable.has(kind)) return undefined;
+    const key = attachedTokenKey(kind, token);
+    const [[, sessionId], [, ttlMs]] = (await this.redis.multi().get(key).pttl(key).exec()) as [
+      [unknown, string | null],
+      [unknown, number],
+    ];
+    if (!sessionId) return undefined;
+    const session = await this.store.get(sessionId);
+    if (!session || (await this.store.accountEnded(session.userId))) return undefined;
+    return { session, expiresAt: Math.floor((Date.now() + Math.max(0, ttlMs)) / 1000) };
   }
 
   /** Forgets one attached token (e.g. a legacy refresh token blacklisted on logout). */

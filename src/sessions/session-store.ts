@@ -32,11 +32,23 @@ export interface NewSession {
  *   usess:<userId>     sorted set of the user's session ids, scored by absolute end
  *   rg:<id>            the sealed pair answering a retry of the previous refresh token (grace)
  *   sattach:<id>       set of dialect token keys bound to the session, deleted with it
+ *   uended:<userId>    present while the account's status forbids sessions (rejected, withdrawn):
+ *                      a session that slipped past the revocation (a login racing it) is not live
  */
 export const sessionKey = (id: string) => `sess:${id}`;
 export const userSessionsKey = (userId: string) => `usess:${userId}`;
 export const graceKey = (id: string) => `rg:${id}`;
 export const attachedKey = (id: string) => `sattach:${id}`;
+export const accountEndedKey = (userId: string) => `uended:${userId}`;
+
+// The session's user, unless the session is gone or its account has ended. KEYS: sess.
+// ARGV: the prefixed name of the ended-account key without the user id.
+const LIVE_USER = `
+local uid = redis.call('HGET', KEYS[1], 'uid')
+if not uid then return false end
+if redis.call('EXISTS', ARGV[1] .. uid) == 1 then return false end
+return uid
+`;
 
 // Deletes sessions and their index entries; returns how many existed. KEYS: usess, then pairs
 // of (sess, rg, sattach) per session; ARGV: the session ids. Attached dialect tokens go too.
@@ -67,6 +79,7 @@ export class SessionStore {
     readonly absoluteMs: number,
   ) {
     redis.defineCommand('vigilDeleteSessions', { lua: DELETE_SESSIONS });
+    redis.defineCommand('vigilLiveUser', { numberOfKeys: 1, lua: LIVE_USER });
   }
 
   /** Creates a session (with its refresh family's fields, if it has one). */
@@ -110,9 +123,23 @@ export class SessionStore {
     return toRecord(id, await this.redis.hgetall(sessionKey(id)));
   }
 
-  /** The session's user if it is live (one Redis round trip), else undefined. */
+  /** The session's user if it is live and its account has not ended (one Redis round trip), else undefined. */
   async liveUser(id: string): Promise<string | undefined> {
-    return (await this.redis.hget(sessionKey(id), 'uid')) ?? undefined;
+    const uid = await (this.redis as unknown as SessionCommands).vigilLiveUser(sessionKey(id), `${this.prefix}uended:`);
+    return typeof uid === 'string' ? uid : undefined;
+  }
+
+  /** Marks the account ended for longer than any session it could still hold may live. */
+  async endAccount(userId: string): Promise<void> {
+    await this.redis.set(accountEndedKey(userId), '1', 'PX', this.absoluteMs + this.idleMs);
+  }
+
+  async reopenAccount(userId: string): Promise<void> {
+    await this.redis.del(accountEndedKey(userId));
+  }
+
+  async accountEnded(userId: string): Promise<boolean> {
+    return (await this.redis.exists(accountEndedKey(userId))) === 1;
   }
 
   /** The user's live sessions, newest first; index entries of ended sessions are cleaned up. */
@@ -160,6 +187,7 @@ export class SessionStore {
 
 interface SessionCommands {
   vigilDeleteSessions(numKeys: number, ...args: string[]): Promise<unknown>;
+  vigilLiveUser(key: string, endedPrefix: string): Promise<unknown>;
 }
 
 function toRecord(id: string, hash: Record<string, string> | undefined): SessionRecord | undefined {

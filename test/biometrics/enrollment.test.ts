@@ -68,7 +68,7 @@ const verify = (user: User, samples: SampleSet) =>
 const evaluate = (user: User, samples: SampleSet) => adminVerify(gw.url, user, toCsv(samples), 'text/csv');
 
 describe('enrolment end to end', () => {
-  it('queues a BullMQ job, trains in a worker thread (queued → training → ready) and stores version 1', async () => {
+  it('queues a BullMQ job, trains in a child process (queued → training → ready) and stores version 1', async () => {
     const listener = await listenToEnrollments(gw);
     try {
       const reply = await send<{ enrollmentId: string; status: string; windows: number; uploads: number }>(
@@ -101,7 +101,7 @@ describe('enrolment end to end', () => {
       // The cohort was big enough for the default (discriminative) detector.
       expect(first.metrics).toMatchObject({ cohortMembers: 3, genuineWindows: 59, thresholdRule: 'eer' });
 
-      // The record turns ready in the training thread; the event follows from the worker's host.
+      // The record turns ready in the training child; the event follows from the worker's host.
       const ofThis = () => listener.events.filter((e) => e.enrollmentId === reply.body.enrollmentId);
       await vi.waitFor(() => expect(ofThis().at(-1)?.status).toBe('ready'), { timeout: 10_000 });
       const mine = ofThis();
@@ -117,12 +117,13 @@ describe('enrolment end to end', () => {
     }
   });
 
-  it('trained off the event loop: the job ran in a worker thread', async () => {
+  it('trained off the event loop: the job ran in a child process', async () => {
     const job = await gw.gateway.redis.hget(`bull:training:train-${first.enrollmentId}`, 'returnvalue');
     expect(job).not.toBeNull();
-    const outcome = JSON.parse(job!) as { status: string; threadId: number };
+    const outcome = JSON.parse(job!) as { status: string; pid: number };
     expect(outcome.status).toBe('ready');
-    expect(outcome.threadId).toBeGreaterThan(0);
+    expect(outcome.pid).toBeGreaterThan(0);
+    expect(outcome.pid).not.toBe(process.pid);
   });
 
   it('serves the model metadata (no bytes) and audits the enrolment', async () => {

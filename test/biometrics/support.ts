@@ -1,25 +1,13 @@
 import { Redis } from 'ioredis';
-import { fileURLToPath } from 'node:url';
 import type { ErrorBody } from '../../protocol/errors.ts';
 import { encodeFrame } from '../../protocol/frames.ts';
 import type { EnrollmentView } from '../../protocol/http/biometrics.ts';
 import type { VerificationResult } from '../../protocol/biometrics.ts';
 import type { EnrollmentEvent } from '../../src/biometrics/enrollment/enrollment-events.ts';
 import { sampleSet, type SampleSet } from '../../src/biometrics/samples.ts';
-import { importWisdm, type Recording } from '../../scripts/eval/wisdm-importer.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
-/** The shared development set; only tests and the harness know its layout (through the importer). */
-export const WISDM_DIR = process.env.WISDM_DIR ?? fileURLToPath(new URL('../../../shared/data/wisdm-watch-dev', import.meta.url));
-
-let recordings: Promise<Recording[]> | undefined;
-
-/** Walking (activity A) recordings by subject: 20 Hz x, y, z, ~2,400 samples each. */
-export async function walking(): Promise<Map<string, SampleSet>> {
-  recordings ??= importWisdm(WISDM_DIR);
-  const all = await recordings;
-  return new Map(all.filter((r) => r.activity === 'A').map((r) => [r.subject, r.samples]));
-}
+export { WISDM_DIR, walking } from '../support/wisdm.ts';
 
 /** Rows [from, to) of a sample set (a view). */
 export function slice(samples: SampleSet, from: number, to: number): SampleSet {

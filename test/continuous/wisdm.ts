@@ -1,29 +1,17 @@
-import { fileURLToPath } from 'node:url';
-import { importWisdm, type Recording } from '../../scripts/eval/wisdm-importer.ts';
+/**
+ * Continuous-verification views of the walking fixture: each subject's recording is split in
+ * time, the first 60 % enrols and the last 40 % is streamed (never seen in training), exactly as
+ * the accuracy harness does.
+ */
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
 import { sampleFeatureSpec, type FeatureSpec } from '../../src/biometrics/features/feature-spec.ts';
 import { sampleSet, type SampleSet } from '../../src/biometrics/samples.ts';
 import { trainModel, type ModelArtifact } from '../../src/biometrics/training.ts';
+import { WISDM_DIR, walking } from '../support/wisdm.ts';
 
-/**
- * Real data for continuous-verification tests: the shared WISDM smartwatch development set
- * (accelerometer x, y, z at 20 Hz), read through the evaluation importer. Each subject's walking
- * recording is split in time: the first 60 % enrols, the last 40 % is streamed (never seen in
- * training), exactly as the accuracy harness does.
- */
-export const WISDM_DIR = process.env.WISDM_DIR ?? fileURLToPath(new URL('../../../shared/data/wisdm-watch-dev', import.meta.url));
+export { WISDM_DIR, walking };
 
 export const SPEC: FeatureSpec = sampleFeatureSpec({ rate: 20, channels: ['x', 'y', 'z'], modality: 'motion' });
-
-let loaded: Promise<Map<string, SampleSet>> | undefined;
-
-/** Walking recordings by subject id ('1600' … '1625'). */
-export function walking(): Promise<Map<string, SampleSet>> {
-  loaded ??= importWisdm(WISDM_DIR).then(
-    (recordings: Recording[]) => new Map(recordings.filter((r) => r.activity === 'A').map((r) => [r.subject, r.samples])),
-  );
-  return loaded;
-}
 
 function part(samples: SampleSet, from: number, to: number): SampleSet {
   const c = samples.channels.length;

@@ -3,10 +3,12 @@ import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
+import { Cors } from '../../src/server/http/cors.ts';
 import { Router } from '../../src/server/http/router.ts';
 import { defineRoute } from '../../src/server/http/route.ts';
 import type { ErrorBody } from '../../protocol/errors.ts';
 import { uws, type us_listen_socket } from '../../src/server/uws.ts';
+import { ClientAddressResolver } from '../../src/server/http/client-address.ts';
 
 // A real uWS server with the real router and a few routes shaped like later ones; a real
 // HTTP client (fetch, raw TCP for the abort case) talks to it.
@@ -22,7 +24,8 @@ beforeAll(async () => {
     metrics,
     jsonBodyLimit: 1024,
     uploadBodyLimit: 4096,
-    trustProxy: false,
+    clientAddress: ClientAddressResolver.fromConfig(false, ''),
+    cors: new Cors({ origins: 'https://app.example, https://admin.example', credentials: false, maxAgeSeconds: 600 }),
     validateResponses: true,
     isDraining: () => false,
   });
@@ -135,6 +138,15 @@ describe('HTTP plumbing', () => {
     expect(fields).toEqual(['path.id', 'query.limit']);
   });
 
+  it('takes only integers written as integers: ?limit=true, 2.5, 0x3, 1e0 or empty are refused, not read as numbers', async () => {
+    for (const limit of ['true', 'false', '2.5', '0x3', '1e0', '', ' 3', '3abc']) {
+      const res = await fetch(`${base}/things/abc?limit=${encodeURIComponent(limit)}`);
+      expect(res.status, `limit=${JSON.stringify(limit)}`).toBe(400);
+      expect((await errorOf(res)).details!.map((d) => d.field)).toEqual(['query.limit']);
+    }
+    expect(await (await fetch(`${base}/things/abc?limit=7`)).json()).toEqual({ id: 'abc', limit: 7 });
+  });
+
   it('answers unknown routes with 404 and wrong methods with 405 + Allow', async () => {
     const missing = await fetch(`${base}/nowhere`);
     expect(missing.status).toBe(404);
@@ -172,5 +184,99 @@ describe('HTTP plumbing', () => {
     expect(aborted).toMatch(/route="\/uploads"} 20/);
     const res = await post('/uploads', 'a,b\n1,2\n', 'text/csv');
     expect(await res.json()).toEqual({ bytes: 8 });
+  });
+});
+
+describe('CORS (origins https://app.example and https://admin.example, credentials off)', () => {
+  const preflight = (path: string, origin: string, method: string) =>
+    fetch(base + path, {
+      method: 'OPTIONS',
+      headers: {
+        origin,
+        'access-control-request-method': method,
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    });
+
+  it('answers a preflight from an allowed origin with the path’s methods, the headers the API reads and a max age', async () => {
+    const res = await preflight('/things', 'https://app.example', 'POST');
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(res.headers.get('access-control-allow-methods')).toBe('POST');
+    expect(res.headers.get('access-control-allow-headers')).toMatch(/authorization, content-type/);
+    expect(res.headers.get('access-control-max-age')).toBe('600');
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(res.headers.get('vary')).toBe('Origin');
+  });
+
+  it('gives a stranger origin, or a method the path does not serve, no permission', async () => {
+    const stranger = await preflight('/things', 'https://evil.example', 'POST');
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+    expect(stranger.headers.get('access-control-allow-methods')).toBeNull();
+    const wrongMethod = await preflight('/things', 'https://app.example', 'DELETE');
+    expect(wrongMethod.headers.get('access-control-allow-methods')).toBeNull();
+  });
+
+  it('labels ordinary answers (errors too) for allowed origins only', async () => {
+    const ok = await fetch(`${base}/things/abc`, { headers: { origin: 'https://admin.example' } });
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://admin.example');
+    expect(ok.headers.get('access-control-expose-headers')).toMatch(/x-request-id/);
+    const missing = await fetch(`${base}/nowhere`, { headers: { origin: 'https://app.example' } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const stranger = await fetch(`${base}/things/abc`, { headers: { origin: 'https://evil.example' } });
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+    expect(stranger.headers.get('vary')).toBe('Origin');
+  });
+
+  it('answers an OPTIONS that is no preflight like any unsupported method (405 with Allow)', async () => {
+    const res = await fetch(`${base}/things`, { method: 'OPTIONS' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+});
+
+/** What comes back on a raw connection for `request`, and whether the server closed it, within `ms`. */
+function rawExchange(request: string, ms: number): Promise<{ reply: string; closed: boolean }> {
+  const { port } = new URL(base);
+  return new Promise((resolve) => {
+    let reply = '';
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(request));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ reply, closed: false });
+    }, ms);
+    socket.on('data', (chunk) => (reply += chunk.toString()));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ reply, closed: true });
+    });
+    socket.on('error', () => {});
+  });
+}
+
+// uWebSockets.js' own parser refuses these before any handler runs, and answers nothing.
+// docs/operations.md says which proxy settings keep users from meeting it; if uWS starts
+// answering, these fail and the doc must change.
+describe('requests uWebSockets.js drops unanswered (see docs/operations.md)', () => {
+  it('closes at once, with no reply, a request whose method it does not know', async () => {
+    for (const method of ['QUERY', 'PROPFIND', 'FOO', 'get']) {
+      expect(await rawExchange(`${method} /things/abc HTTP/1.1\r\nHost: x\r\n\r\n`, 2_000), method).toEqual({
+        reply: '',
+        closed: true,
+      });
+    }
+  });
+
+  it('answers nothing to a header name with a legal token character other than "-" (held until its idle timeout)', async () => {
+    for (const name of ['X_A', 'X.A', 'X~A', 'X!A']) {
+      expect(await rawExchange(`GET /things/abc HTTP/1.1\r\nHost: x\r\n${name}: b\r\n\r\n`, 500), name).toEqual({
+        reply: '',
+        closed: false,
+      });
+    }
+    expect(
+      (await rawExchange('GET /things/abc HTTP/1.1\r\nHost: x\r\nX-A: b\r\nConnection: close\r\n\r\n', 2_000)).reply,
+    ).toMatch(/^HTTP\/1\.1 200/);
   });
 });

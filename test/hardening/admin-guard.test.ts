@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route } from '../../src/server/http/route.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -17,7 +18,7 @@ let pendingId: string;
 let adminRoutes: Route[];
 
 beforeAll(async () => {
-  gw = await startFuzzGateway({ VIGIL_REQUIRE_APPROVAL: '1' });
+  gw = await startFuzzGateway({ VIGIL_REQUIRE_APPROVAL: '1', VIGIL_CONSOLE: '1' });
   http = new HttpClient(gw.url);
   adminRoutes = gw.gateway.routes.filter((r) => r.auth?.scheme === 'admin');
   const signUp = async (username: string) => {
@@ -68,7 +69,14 @@ const near = (token: string) => [
 async function call(route: Route, authorization: string | undefined, client = http): Promise<RawResponse> {
   const ids: Record<string, string> = { id: pendingId, kind: 'interests', uuid: 'a'.repeat(22) };
   const path = route.path.replace(/:(\w+)/g, (_, name: string) => ids[name] ?? 'x');
-  const query = route.schema.query ? '' : `?token=${encodeURIComponent(FUZZ_ADMIN_TOKEN)}`;
+  // Routes with a query get their required fields (a string value fits every one so far).
+  const schema = route.schema.query as { required?: string[]; properties: Record<string, { default?: unknown }> } | undefined;
+  const required = (schema?.required ?? []).filter((name) => schema!.properties[name]?.default === undefined);
+  const query = route.schema.query
+    ? required.length > 0
+      ? `?${required.map((name) => `${name}=${encodeURIComponent(pendingId)}`).join('&')}`
+      : ''
+    : `?token=${encodeURIComponent(FUZZ_ADMIN_TOKEN)}`;
   const headers: Record<string, string> = { 'x-admin-token': FUZZ_ADMIN_TOKEN, cookie: `admin=${FUZZ_ADMIN_TOKEN}` };
   if (authorization !== undefined) headers.authorization = authorization;
   let body: Buffer | undefined;
@@ -80,15 +88,56 @@ async function call(route: Route, authorization: string | undefined, client = ht
 }
 
 describe('the admin API refuses everything but the admin credential', () => {
-  it('has admin routes to guard (accounts, keys, the legacy C catalogue)', () => {
+  it('has admin routes to guard (accounts, keys, the console’s, the legacy C catalogue)', () => {
     expect(adminRoutes.map((r) => r.path)).toEqual(
       expect.arrayContaining([
         '/v1/admin/accounts',
         '/v1/admin/accounts/:id/approve',
+        '/v1/admin/accounts/lookup',
+        '/v1/admin/accounts/:id/sessions/:sessionId',
+        '/v1/admin/audit',
         '/v1/admin/keys/rotate',
         '/v1/admin/legacy/c/catalogue',
       ]),
     );
+  });
+
+  it('guards the console’s live trust stream (served beside the router) the same way', async () => {
+    for (const authorization of [...near(FUZZ_ADMIN_TOKEN), `Bearer ${user.accessToken}`]) {
+      const res = await fetch(`${gw.url}/v1/admin/accounts/${user.userId}/trust`, { headers: { authorization } });
+      expect(res.status, authorization).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('ADMIN_UNAUTHORIZED');
+    }
+    const open = await fetch(`${gw.url}/v1/admin/accounts/${user.userId}/trust`, {
+      headers: { authorization: `Bearer ${FUZZ_ADMIN_TOKEN}` },
+    });
+    expect(open.status).toBe(200);
+    expect(open.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    await open.body?.cancel();
+  });
+
+  it('closes the live trust stream’s connection on ambiguous framing, so nothing smuggled behind it runs', async () => {
+    const { port } = new URL(gw.url);
+    const smuggled = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+    // uWS takes the first Content-Length (0), so without the guard the bytes after the head are a second request.
+    const bytes = `GET /v1/admin/accounts/${user.userId}/trust HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`;
+    const { reply, closed } = await new Promise<{ reply: string; closed: boolean }>((resolve) => {
+      let data = '';
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write(bytes));
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve({ reply: data, closed: false });
+      }, 1_000);
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve({ reply: data, closed: true });
+      });
+      socket.on('error', () => undefined);
+    });
+    expect(reply).not.toContain('"status":"ok"');
+    expect(reply).toBe('');
+    expect(closed).toBe(true);
   });
 
   it('answers every near miss of the token (and the token in a query or another header) with 401 ADMIN_UNAUTHORIZED', async () => {

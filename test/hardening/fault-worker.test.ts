@@ -3,6 +3,7 @@ import { signUpMember, type Member } from './support/accounts.ts';
 import { enrol, enrolment, enrolmentCsv } from './support/biometric-data.ts';
 import { eventually, sleep, startCluster, type Cluster } from './support/cluster.ts';
 import { startHoldingSmtp } from './support/holding-smtp.ts';
+import { isRunning, trainingChildrenOf } from './support/processes.ts';
 import { LoadDriver, contractBreaches, summary } from './support/load-driver.ts';
 
 // The worker process (workers/main.ts: mail/SMS delivery and model training) killed with SIGKILL
@@ -43,7 +44,21 @@ afterAll(async () => {
   await smtp?.close();
 });
 
-const mailsTo = (email: string) => smtp.accepted.filter((m) => m.to.includes(email));
+/** A mail's Subject, MIME encoded-words (RFC 2047, as nodemailer writes Korean) decoded. */
+function subjectOf(raw: string): string {
+  const header = /^Subject: (.*(?:\r?\n[ \t].*)*)/m.exec(raw)?.[1] ?? '';
+  return header.replace(/\r?\n[ \t]/g, ' ').replace(/=\?utf-8\?([bq])\?([^?]*)\?=\s*/gi, (_, kind: string, text: string) =>
+    kind.toLowerCase() === 'b'
+      ? Buffer.from(text, 'base64').toString('utf8')
+      : Buffer.from(
+          text.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+          'latin1',
+        ).toString('utf8'),
+  );
+}
+
+// Code mails only: an enrolment also mails its owner that the biometric model changed.
+const mailsTo = (email: string) => smtp.accepted.filter((m) => m.to.includes(email) && !/biometric|생체/.test(subjectOf(m.raw)));
 
 describe('the worker process killed mid-job', () => {
   it('delivers each mail of a send interrupted by the kill exactly once, through the next worker', async () => {
@@ -109,6 +124,14 @@ describe('the worker process killed mid-job', () => {
       versions: number[];
     };
     expect(model.versions).toEqual([1]);
+    // The worker that trained it keeps its training child for the next job. Killed outright, the
+    // worker must not leave that idle child behind (orphaned, it would hold Mongo connections forever).
+    const trainer = cluster.workers.at(-1)!;
+    const children = trainingChildrenOf(trainer.child.pid!);
+    expect(children.length).toBeGreaterThan(0);
+    await trainer.kill();
+    await cluster.addWorker();
+    await eventually(() => children.every((pid) => !isRunning(pid)), 10_000, 'the killed worker’s training child to exit');
   }, 120_000);
 
   it('kept the gateways serving throughout, and every code the load asked for arrived exactly once', async () => {

@@ -14,6 +14,7 @@ import { multipart } from './support/body-text.ts';
 import { startFuzzGateway } from './support/fuzz-gateway.ts';
 import { HttpClient, parseRawResponses, rawExchange } from './support/http-client.ts';
 import { responseProblems } from './support/response-oracle.ts';
+import { internalCredential } from '../../src/server/internal-auth.ts';
 
 // Bugs the hardening fuzzers found, one test each, named after what broke. Each was fixed at its
 // root (see the comment at the fix); these keep them fixed.
@@ -157,6 +158,12 @@ describe('regressions found by fuzzing', () => {
     const routes = systemRoutes({
       checks: [],
       metrics: createMetrics(),
+      metricsAuth: internalCredential({
+        endpoint: 'GET /metrics',
+        variable: 'VIGIL_METRICS_TOKEN',
+        token: undefined,
+        production: false,
+      }),
       routes: () => {
         built++;
         return gw.gateway.routes;

@@ -12,6 +12,7 @@ export const ROOMY_LIMITS: Record<string, string> = {
   VIGIL_CODE_HOURLY_PER_DESTINATION: '100',
   VIGIL_CODE_RESEND_SECONDS: '0',
   VIGIL_LOGIN_PER_IP: '10000',
+  VIGIL_LEGACY_PROOF_CHECKS_PER_CLIENT_HOURLY: '10000',
 };
 
 /** A gateway with the dev outbox on, the delivery worker embedded, an admin token and roomy limits. */

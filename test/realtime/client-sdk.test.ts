@@ -110,3 +110,37 @@ describe('StreamClient', () => {
     expect(await closed).toMatchObject({ code: 1000, willReconnect: false });
   });
 });
+
+describe('StreamClient with continuous verification on', () => {
+  let verifying: TestGateway;
+  let verifyingNode: Node;
+  beforeAll(async () => {
+    verifying = await startTestGateway();
+    verifyingNode = await startNode(verifying.config);
+  });
+  afterAll(async () => {
+    await verifyingNode?.close();
+    await verifying?.close();
+  });
+
+  it('ends a stream the server refuses (a new account has no model): it emits, refuses sends and keeps the socket', async () => {
+    const user = await login(verifyingNode);
+    const c = new StreamClient({ url: verifying.url, WebSocket, getToken: () => user.accessToken });
+    clients.push(c);
+    const closes = record(c, 'close');
+    const ready = await c.connect();
+    expect(ready.model).toBeNull();
+    const refused = c.once('stream.refused');
+    const accel = c.openStream({ rate: 20, channels: ['x', 'y', 'z'] });
+    expect(await refused).toMatchObject({ stream: accel.id, code: 'BIOMETRIC_MODEL_MISSING' });
+    expect((await refused).message).toMatch(/enroll\.begin/);
+    expect(accel.refusal).toMatchObject({ code: 'BIOMETRIC_MODEL_MISSING' });
+    expect(accel.isEnded).toBe(true);
+    expect(accel.send([1, 2, 3])).toBeUndefined();
+    // Nothing reached the server for the refused stream, so the socket is still up.
+    const pong = c.openStream({ stream: accel.id, rate: 20, channels: ['x', 'y', 'z'] });
+    expect(await c.once('stream.refused')).toMatchObject({ stream: pong.id });
+    expect(closes).toEqual([]);
+    expect(c.state).toBe('ready');
+  });
+});

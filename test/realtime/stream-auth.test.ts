@@ -102,6 +102,22 @@ describe('upgrade authentication', () => {
     socket.sendJson({ type: 'auth', token: 'not-a-jwt' });
     await expectClosedWith(socket, 'TOKEN_MALFORMED');
   });
+
+  it('accepts a socket that offers no subprotocol (answered without one) and speaks the same protocol', async () => {
+    const user = await login(node);
+    const socket = open(gw.url, { token: user.accessToken, protocols: [] });
+    await socket.opened;
+    expect(socket.ws.protocol).toBe('');
+    expect(await socket.next('ready')).toMatchObject({ sessionId: user.sessionId });
+  });
+
+  it('refuses a message with an unknown field by closing with 3502 after a bye, not with an error reply', async () => {
+    const user = await login(node);
+    const socket = open(gw.url);
+    await socket.opened;
+    socket.sendJson({ type: 'auth', token: user.accessToken, extra: 1 });
+    await expectClosedWith(socket, 'STREAM_MESSAGE_MALFORMED');
+  });
 });
 
 describe('sockets without authentication', () => {

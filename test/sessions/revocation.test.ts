@@ -44,6 +44,21 @@ describe('revocation', () => {
     expect(await introspect(a.token)).toEqual({ active: false, code: 'TOKEN_REVOKED' });
   });
 
+  it('introspects an RFC 7662 form post as well as JSON, answering token_type Bearer', async () => {
+    const a = await login('u-rfc7662');
+    const form = (token: string) =>
+      fetch(`${gw.url}/v1/tokens/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      });
+    const active = (await (await form(a.token)).json()) as Record<string, unknown>;
+    expect(active).toMatchObject({ active: true, token_type: 'Bearer', sid: a.id, tokenType: 'access_token' });
+    expect(await introspect(a.token)).toMatchObject({ active: true, token_type: 'Bearer' });
+    await del('/v1/sessions/current', a.token);
+    expect(await (await form(a.token)).json()).toEqual({ active: false, code: 'TOKEN_REVOKED' });
+  });
+
   it('revokes one session from another; the other stays', async () => {
     const a = await login('u-one');
     const b = await login('u-one');

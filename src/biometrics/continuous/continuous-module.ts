@@ -11,6 +11,7 @@ import { resolveTrustConfig } from '../trust.ts';
 import { continuousHooks } from './continuous-hooks.ts';
 import { createContinuousMetrics } from './continuous-metrics.ts';
 import { LiveModels } from './live-models.ts';
+import type { VerifierEnv } from './stream-verifier.ts';
 import { TrustPolicy, type PolicyConfig, type PolicySessions } from './trust-policy.ts';
 import { WindowBatcher, type WindowBatcherOptions } from './window-batcher.ts';
 
@@ -54,6 +55,8 @@ export function createContinuousModule(
     replay: ReplayIndexes;
     sessions: PolicySessions;
     tokens: TokenResolver;
+    /** Where verdicts go besides the socket (the console's live trust feed). */
+    onVerdict?: VerifierEnv['onVerdict'];
   },
 ): ContinuousModule {
   const { config, logger } = ctx;
@@ -107,6 +110,7 @@ export function createContinuousModule(
             lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS,
             replay: deps.replay,
             clockSkewMs: config.VIGIL_CV_CLOCK_SKEW_MS,
+            onVerdict: deps.onVerdict,
           },
           enrolment: {
             admission: { open: 0, max: config.VIGIL_CV_MAX_ENROLMENT_STREAMS },

@@ -9,6 +9,7 @@ import type { ConnectionStream, ContinuousConnection } from './continuous-connec
 import type { ContinuousMetrics } from './continuous-metrics.ts';
 import type { LiveModel } from './live-models.ts';
 import type { TrustPolicy } from './trust-policy.ts';
+import type { TrustPoint } from '../../console/trust-feed.ts';
 import { WindowAssembler, type WindowTarget } from './window-assembler.ts';
 import type { WindowBatcher } from './window-batcher.ts';
 import type { WindowSink } from './window-slab.ts';
@@ -24,6 +25,8 @@ export interface VerifierEnv {
   /** Replay detection: fingerprints (when on) and how far sample times may run ahead of arrival. */
   replay: Pick<ReplayIndexes, 'enabled' | 'fingerprint'>;
   clockSkewMs: number;
+  /** Told of every verdict (the operator console's live trust feed). */
+  onVerdict?(userId: string, point: TrustPoint): void;
 }
 
 /** Windows whose fingerprints are held back from the index: later windows of the stream overlap them. */
@@ -169,6 +172,14 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
       decision: update.decision,
       modelVersion: model.version,
       latencyMs,
+    });
+    this.env.onVerdict?.(this.owner.userId, {
+      sessionId: this.owner.sessionId,
+      stream: this.spec.stream,
+      window,
+      trust: round(update.trust),
+      decision: update.decision,
+      at: Date.now(),
     });
     const changed = update.decision !== this.decision;
     this.owner.trustScored(update.trust, changed);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FeatureSpec } from '../../../protocol/biometrics.ts';
 import type { ScoringModel } from '../scoring-pool.ts';
+import type { ScoringFault } from '../../../workers/scoring-worker.ts';
 
 /*
  * The contract of one micro-batch between the socket path (main thread) and a scoring worker.
@@ -36,7 +37,7 @@ export interface WindowBatchTask {
   scores: Float32Array;
   models: BatchModelRef[];
   /** Fault injection, honoured only by a pool created with testHooks (tests). */
-  fault?: 'exit' | 'throw' | 'hang';
+  fault?: ScoringFault | undefined;
 }
 
 /** Models that could not score their rows (does not load, rejects the batch); other rows are scored. */

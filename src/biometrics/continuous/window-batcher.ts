@@ -258,7 +258,13 @@ export class WindowBatcher {
       }
     }
     this.metrics.windows.inc({ outcome: 'failed' }, slab.n);
-    this.recycle(slab);
+    if (error.code !== 'SCORING_TIMEOUT') {
+      this.recycle(slab);
+      return;
+    }
+    // A thread retiring from onnxruntime may still write into this slab: never reuse it.
+    this.pendingWindows -= slab.n;
+    this.slabs--;
   }
 
   private recycle(slab: WindowSlab): void {

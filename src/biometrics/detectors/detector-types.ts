@@ -11,6 +11,8 @@ export type { DetectorName };
 export type DetectorParams =
   | {
       name: 'scaled-manhattan';
+      /** Inputs pass through sign(x)·ln(1 + |x|) before anything else (see `manhattanLogInputs`). */
+      logInputs: boolean;
       mean: Float32Array;
       /** 1 / (D · mean absolute deviation): score = −Σ |x − mean| · weight. */
       weight: Float32Array;
@@ -57,6 +59,16 @@ export interface DetectorTrainingData {
 export interface DetectorOptions {
   /** Seed of every random choice (MLP initialisation); same data + seed → same model. Default 1. */
   seed: number;
+  /**
+   * Scaled Manhattan: pseudo-rows of the cohort's typical within-person spread mixed into the
+   * owner's (0 = the owner's alone, as Killourhy & Maxion). Default 0.
+   */
+  manhattanScalePrior: number;
+  /**
+   * Scaled Manhattan on sign(x)·ln(1 + |x|) instead of x: timings (keystroke latencies) are
+   * roughly log-normal, so a slow typing's long tail stops dominating the distance. Default false.
+   */
+  manhattanLogInputs: boolean;
   /** Outlier-count z threshold. Default 1.96 (Killourhy & Maxion). */
   outlierZ: number;
   /** Smallest Mahalanobis shrinkage, whatever Ledoit–Wolf estimates. Default 0.01. */
@@ -73,6 +85,8 @@ export interface DetectorOptions {
 
 export const DEFAULT_DETECTOR_OPTIONS: Readonly<DetectorOptions> = Object.freeze({
   seed: 1,
+  manhattanScalePrior: 0,
+  manhattanLogInputs: false,
   outlierZ: 1.96,
   minShrinkage: 0.01,
   logisticL2: 0.01,

@@ -7,6 +7,31 @@ import { auc, gaussianRows, syntheticPeople } from './test-data.ts';
 
 const m = (rows: number[][]): FeatureMatrix => ({ data: Float32Array.from(rows.flat()), n: rows.length, d: rows[0]!.length });
 
+describe('few identical enrolment rows', () => {
+  // Keystroke rows repeat exactly at a coarse clock (Keystroke100 has such typings): no spread at all.
+  const same = m([
+    [235, 265, 1235],
+    [235, 265, 1235],
+    [235, 265, 1235],
+  ]);
+
+  it.each(DETECTOR_NAMES.filter((n) => n !== 'logistic-cohort' && n !== 'mlp-cohort'))(
+    '%s trains and scores finitely',
+    (name) => {
+      const params = trainDetector(name, { genuine: same, cohort: [] });
+      const scores = scoreReference(
+        params,
+        m([
+          [235, 265, 1235],
+          [250, 300, 1100],
+        ]),
+      );
+      expect([...scores].every(Number.isFinite)).toBe(true);
+      expect(scores[0]).toBeGreaterThan(scores[1] as number);
+    },
+  );
+});
+
 describe('one-class detectors on hand-computed examples', () => {
   const genuine = m([
     [0, 0],

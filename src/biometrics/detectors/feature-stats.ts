@@ -46,3 +46,19 @@ export function flooredScale(scale: Float64Array, mean: Float64Array, population
     Math.max(s, 1e-6, 1e-3 * Math.abs(mean[j] as number), population ? 0.05 * (population[j] as number) : 0),
   );
 }
+
+/**
+ * How much one person's rows typically spread around their own mean, per column: each cohort
+ * member's mean absolute deviation, averaged over members (equal weight per person).
+ */
+export function withinPersonMeanAbsDev(people: readonly FeatureMatrix[]): Float64Array | undefined {
+  const members = people.filter((m) => m.n >= 2);
+  if (members.length === 0) return undefined;
+  const d = (members[0] as FeatureMatrix).d;
+  const sum = new Float64Array(d);
+  for (const m of members) {
+    const own = columnStats([m]).meanAbsDev;
+    for (let j = 0; j < d; j++) sum[j] = (sum[j] as number) + (own[j] as number);
+  }
+  return sum.map((v) => v / members.length);
+}

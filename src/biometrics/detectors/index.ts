@@ -26,7 +26,7 @@ export function trainDetector(
     if (m.d !== data.genuine.d) throw new RangeError(`cohort rows have ${m.d} features, genuine rows ${data.genuine.d}`);
   switch (name) {
     case 'scaled-manhattan':
-      return trainScaledManhattan(data);
+      return trainScaledManhattan(data, o.manhattanScalePrior, o.manhattanLogInputs);
     case 'outlier-count':
       return trainOutlierCount(data, o.outlierZ);
     case 'shrunk-mahalanobis':

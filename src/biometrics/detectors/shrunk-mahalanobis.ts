@@ -29,6 +29,9 @@ export function ledoitWolf(z: Float64Array, n: number, d: number): { covariance:
   }
   let trace = 0;
   for (let a = 0; a < d; a++) trace += s[a * d + a] as number;
+  // Rows that all coincide (a few identical typings) give S = 0: all shrinkage, towards I instead of 0.
+  if (!(trace > 0))
+    return { covariance: Float64Array.from({ length: d * d }, (_, k) => (k % (d + 1) === 0 ? 1 : 0)), shrinkage: 1 };
   const mu = trace / d;
   let delta = 0;
   let sNormSq = 0;

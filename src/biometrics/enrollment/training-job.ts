@@ -1,9 +1,9 @@
-import { threadId } from 'node:worker_threads';
 import type { DetectorName, ModelMetrics } from '../../../protocol/biometrics.ts';
 import type { TrainingJob } from '../../storage/queues.ts';
 import { alignToSpec, extractWindows } from '../features/extract-windows.ts';
 import { FeatureExtractor } from '../features/feature-extractor.ts';
 import { windowCount } from '../features/windowing.ts';
+import { withBackground, type BackgroundPopulation } from '../background/background-population.ts';
 import type { ModelStore } from '../models/model-store.ts';
 import { featureRowSet, sampleSet, stackRows, type BiometricData, type FeatureMatrix } from '../samples.ts';
 import { DEFAULT_TRAINING_OPTIONS, trainModel } from '../training.ts';
@@ -16,8 +16,12 @@ export interface TrainingJobOptions {
   cohortMembers: number;
   /** Who may join cohorts (VIGIL_BIOMETRIC_COHORT_VETTING, _MIN_ACCOUNT_AGE_SECONDS, _PER_SIGNUP_IP_DAILY). */
   pool: PoolRules;
-  /** Detector when the enrolment names none (VIGIL_BIOMETRIC_DETECTOR). */
+  /** Detector for sample signals when the enrolment names none (VIGIL_BIOMETRIC_DETECTOR). */
   defaultDetector: DetectorName;
+  /** Detector for feature rows when the enrolment names none (VIGIL_BIOMETRIC_ROWS_DETECTOR). */
+  defaultRowsDetector: DetectorName;
+  /** Tops a small live cohort up to `cohortMembers` when built for the same spec (VIGIL_BIOMETRIC_BACKGROUND). */
+  background?: BackgroundPopulation | undefined;
 }
 
 export type TrainingOutcome =
@@ -27,8 +31,8 @@ export type TrainingOutcome =
       modelVersion: number;
       detector: DetectorName;
       metrics: ModelMetrics;
-      /** worker_threads id of the thread that trained (0 would mean the event loop's thread). */
-      threadId: number;
+      /** Process that trained: a child of the queue worker's process, never the gateway itself. */
+      pid: number;
     }
   | { status: 'skipped'; reason: string };
 
@@ -98,7 +102,7 @@ export async function runTrainingJob(
       modelVersion: earlier.version,
       detector: earlier.detector,
       metrics: earlier.metrics,
-      threadId,
+      pid: process.pid,
     };
   }
   if (!(await enrollments.markTraining(id))) return { status: 'skipped', reason: 'enrolment settled meanwhile' };
@@ -120,9 +124,9 @@ export async function runTrainingJob(
   const pending: Promise<void>[] = [];
   const artifact = await trainModel({
     featureRows: genuine ?? { data: new Float32Array(0), n: 0, d: spec.names.length },
-    cohortRows: cohort,
+    cohortRows: withBackground(cohort, spec, options.background, options.cohortMembers),
     spec,
-    detector: enrollment.detector ?? options.defaultDetector,
+    detector: enrollment.detector ?? (spec.kind === 'features' ? options.defaultRowsDetector : options.defaultDetector),
     onProgress: (f) => void pending.push(progress(PREPARED + f * (0.95 - PREPARED))),
   });
   await Promise.all(pending);
@@ -139,6 +143,6 @@ export async function runTrainingJob(
     modelVersion: model.version,
     detector: model.detector,
     metrics: model.metrics,
-    threadId,
+    pid: process.pid,
   };
 }

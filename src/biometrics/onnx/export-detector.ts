@@ -11,7 +11,13 @@ export { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT } from './graph-io.ts';
  */
 export function exportDetector(params: DetectorParams, d: number): Uint8Array {
   const g = new GraphBuilder(ONNX_INPUT, d);
-  const centred = g.op('Sub', [ONNX_INPUT, g.constant('mean', params.mean, [d])], [], 'centred');
+  let input = ONNX_INPUT;
+  if (params.name === 'scaled-manhattan' && params.logInputs) {
+    // sign(x)·ln(1 + |x|)
+    const magnitude = g.op('Log', [g.op('Add', [g.op('Abs', [ONNX_INPUT]), g.constant('one', [1], [])])]);
+    input = g.op('Mul', [g.op('Sign', [ONNX_INPUT]), magnitude]);
+  }
+  const centred = g.op('Sub', [input, g.constant('mean', params.mean, [d])], [], 'centred');
   let score: string;
   switch (params.name) {
     case 'scaled-manhattan': {

@@ -38,6 +38,19 @@ describe('ONNX export', () => {
     expect(one[0]).toBeCloseTo(onnx[0]!, 5);
   });
 
+  it('scaled Manhattan on sign·log inputs with a cohort scale prior: onnxruntime reproduces the reference', async () => {
+    const params = trainDetector(
+      'scaled-manhattan',
+      { genuine: owner, cohort: others.slice(0, 6) },
+      { manhattanLogInputs: true, manhattanScalePrior: 5 },
+    );
+    const session = await ort.InferenceSession.create(exportDetector(params, D), SESSION_OPTIONS);
+    const reference = scoreReference(params, probe); // probe has negative values too
+    const onnx = await scoreOnnx(session, probe);
+    for (let i = 0; i < probe.n; i++)
+      expect(scoresAgree(onnx[i]!, reference[i]!), `window ${i}: onnx ${onnx[i]} vs reference ${reference[i]}`).toBe(true);
+  });
+
   it('refuses an input of the wrong width', async () => {
     const model = exportDetector(trainDetector('scaled-manhattan', { genuine: owner, cohort: [] }), D);
     await expect(scoreOnnx(model, { data: new Float32Array(2 * (D + 1)), n: 2, d: D + 1 })).rejects.toThrow();

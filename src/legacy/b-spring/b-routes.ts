@@ -25,10 +25,10 @@ import { defineRoute, type RequestInfo, type Route } from '../../server/http/rou
 import type { GatewayModule } from '../../server/modules.ts';
 import { auditContext } from '../../sessions/session-routes.ts';
 import { sessionKind } from '../shared/dialects.ts';
-import { HeldProofs } from '../shared/held-proofs.ts';
+import { heldProofsFor } from '../shared/held-proofs.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
 import { bErrorFormatter } from './b-errors.ts';
-import { BTokens } from './b-tokens.ts';
+import { B_TOKEN_KIND, BTokens } from './b-tokens.ts';
 
 /** "회원가입의 경우 같은 타입의 요청, 10분 이내의 요청 일 경우 정상적인 인증 코드로 판단" */
 const CODE_TTL_SECONDS = 600;
@@ -50,7 +50,9 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   const { accounts, codeRequests } = deps.identity;
   const { passwords, withdrawal } = deps.flows;
   const tokens = new BTokens(deps.sessions.sessions, ctx.config.VIGIL_LEGACY_TOKEN_TTL_SECONDS);
-  const proofs = new HeldProofs(ctx.redis, 'b');
+  // B's resource servers verify offline; introspection is how they can see a session end.
+  deps.sessions.sessions.allowIntrospection(B_TOKEN_KIND);
+  const proofs = heldProofsFor(ctx, 'b');
   const minLength = ctx.config.VIGIL_LEGACY_PASSWORD_MIN_LENGTH;
   const formatError = bErrorFormatter();
 
@@ -69,17 +71,19 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   const checkAuthCode = async (body: typeof BCheckAuthCodeBody.static, info: RequestInfo) => {
     const email = accounts.normalize('email', body.email, 'email');
     const purpose = PURPOSE[body.type];
+    const meta = metaOf(info);
     try {
       const { ticket, expiresIn } = await codeRequests.verifyForTicket(
         { channel: 'email', to: email, purpose, code: body.authCode },
-        metaOf(info),
+        meta,
       );
-      // Held for the next step: sign-up (by email) or reset (by user id and the same code).
+      // Held for this client's next step: sign-up (by email) or reset (by user id and the same code).
       await proofs.hold(
         purpose,
         email,
         ticket,
         Math.min(expiresIn, CODE_TTL_SECONDS),
+        meta,
         purpose === 'reset' ? body.authCode : undefined,
       );
       return true;
@@ -112,8 +116,8 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       schema: { body: BSignUpBody, response: { 200: BSignUpReply, ...failures } },
     }).handle(async ({ body, info }) => {
       const email = accounts.normalize('email', body.email, 'email');
-      // An email proven by check/auth-code (SIGN_UP) within 10 minutes starts verified.
-      const proof = await proofs.peek('signup', email);
+      // An email proven by check/auth-code (SIGN_UP) within 10 minutes, by this same client, starts verified.
+      const proof = await proofs.claim('signup', email, metaOf(info));
       const { account } = await accounts.signUp(
         {
           username: body.authId,
@@ -247,8 +251,9 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       // An unknown user id gets the same answer as a wrong code.
       if (!account?.email || account.status === 'withdrawn') throw new VigilError('CODE_INVALID');
       const meta = metaOf(info);
-      const held = await proofs.peek('reset', account.email);
-      if (held && HeldProofs.matchesCode(held, body.authCode)) {
+      // Limited per client and per email before the code is compared; wrong codes wear the proof out.
+      const held = await proofs.claim('reset', account.email, meta, body.authCode);
+      if (held) {
         // check/auth-code already spent the code on a ticket; the same code now spends the ticket.
         await passwords.reset({ ticket: held.ticket }, body.newPassword, meta, { minLength });
         await proofs.drop('reset', account.email);

@@ -26,6 +26,7 @@ import type { CProfiles } from './c-profiles.ts';
 import { cUser, type MediaUrls } from './c-views.ts';
 import { shortUuid } from './short-uuid.ts';
 import type { UploadRef, UploadStore } from './uploads/upload-store.ts';
+import { clientKey } from '../../rate-limits/client-key.ts';
 
 const TAGS = ['legacy C'];
 // 413/415: the router refuses oversize bodies and unknown content types before the handler runs.
@@ -71,7 +72,7 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
       schema: { body: CRegistrationBody, response: { 201: CSessionReply, ...failures } },
     }).handle(async ({ body, info }) => {
       // Before the catalogue and upload checks (which may ask the S3 store), like the core sign-up limit.
-      await enforceLimit(deps.rateLimiter, `legacy:c:registration:ip:${info.ip}`, {
+      await enforceLimit(deps.rateLimiter, `legacy:c:registration:ip:${clientKey(info.ip)}`, {
         limit: deps.signupPerIpHourly,
         windowSeconds: 3600,
       });
@@ -162,7 +163,7 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
       formatError: formatCError,
       schema: { body: CTokenBody, response: { 200: CSessionReply, ...failures } },
     }).handle(async ({ body, info }) => {
-      const { account, tokens } = await deps.login.login(
+      const { account, tokens } = await deps.login.loginOneStep(
         { method: 'code', channel: 'sms', to: body.mobile, code: body.token },
         auditContext(info),
         { kind: sessionKind('c') },

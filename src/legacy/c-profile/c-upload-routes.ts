@@ -4,6 +4,7 @@ import type { RateLimiter } from '../../rate-limits/rate-limiter.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
 import { formatCError } from './c-errors.ts';
 import { UPLOAD_TYPES, type UploadStore } from './uploads/upload-store.ts';
+import { clientKey } from '../../rate-limits/client-key.ts';
 
 const TAGS = ['legacy C'];
 /** Signed upload URLs per client IP per hour (sign-s3 needs no login: it comes before registration). */
@@ -26,7 +27,10 @@ export function cUploadRoutes(deps: { uploads: UploadStore; rateLimiter: RateLim
         response: { 200: CSignReply, 400: CErrorReply, 413: CErrorReply, 415: CErrorReply, 429: CErrorReply, 503: CErrorReply },
       },
     }).handle(async ({ body, info }) => {
-      await enforceLimit(deps.rateLimiter, `legacy:c:sign:ip:${info.ip}`, { limit: SIGNS_PER_IP_HOURLY, windowSeconds: 3600 });
+      await enforceLimit(deps.rateLimiter, `legacy:c:sign:ip:${clientKey(info.ip)}`, {
+        limit: SIGNS_PER_IP_HOURLY,
+        windowSeconds: 3600,
+      });
       return { status: 200, body: await uploads.sign({ fileName: body.file_name, fileType: body.file_type, kind: body.kind }) };
     }),
   ];

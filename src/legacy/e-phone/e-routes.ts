@@ -22,10 +22,10 @@ import type { GatewayModule } from '../../server/modules.ts';
 import { auditContext } from '../../sessions/session-routes.ts';
 import { eddsaSigner } from '../../tokens/jwt-signer.ts';
 import { sessionKind } from '../shared/dialects.ts';
-import { HeldProofs } from '../shared/held-proofs.ts';
+import { heldProofsFor } from '../shared/held-proofs.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
 import { eOk, formatEError } from './e-envelope.ts';
-import { ETokens } from './e-tokens.ts';
+import { E_TOKEN_KIND, ETokens } from './e-tokens.ts';
 
 /** How long a passed sms_auth_res allows a password change by user id ("the last few minutes"). */
 export const E_SMS_PROOF_SECONDS = 300;
@@ -44,7 +44,9 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     issuer: ctx.config.VIGIL_JWT_ISSUER,
     ttlSeconds: ctx.config.VIGIL_LEGACY_TOKEN_TTL_SECONDS,
   });
-  const proofs = new HeldProofs(ctx.redis, 'e');
+  const proofs = heldProofsFor(ctx, 'e');
+  // E's resource servers verify with the JWKS; introspection is how they can see a session end.
+  deps.sessions.sessions.allowIntrospection(E_TOKEN_KIND);
   const minLength = ctx.config.VIGIL_LEGACY_PASSWORD_MIN_LENGTH;
   const phoneOf = (value: string, field: string) => accounts.normalize('phone', value, field);
 
@@ -61,13 +63,16 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   };
 
   const passwordChange = async (body: Static<typeof EPasswordChangeBody>, info: RequestInfo) => {
-    const account = await accounts.findByNumber(body.id);
-    // The document's change names only a user id; it is honoured only for the account whose phone
-    // just passed sms_auth_res, and goes through the core reset (policy, every session ended, audit).
-    const proof = account && account.status !== 'withdrawn' ? await proofs.peek('reset', account.id) : undefined;
-    if (!account || !proof) throw new VigilError('LEGACY_SMS_PROOF_REQUIRED', { seconds: E_SMS_PROOF_SECONDS });
-    await passwords.reset({ ticket: proof.ticket }, body.password, metaOf(info), { minLength });
-    await proofs.drop('reset', account.id);
+    const meta = metaOf(info);
+    // The document's change names only a user id; it is honoured only for the client whose
+    // sms_auth_res just proved that account's phone (limited per client and per id before any
+    // lookup), and goes through the core reset (policy, every session ended, audit).
+    const proof = await proofs.claim('reset', String(body.id), meta);
+    const account = proof ? await accounts.findByNumber(body.id) : null;
+    if (!account || !proof || account.status === 'withdrawn')
+      throw new VigilError('LEGACY_SMS_PROOF_REQUIRED', { seconds: E_SMS_PROOF_SECONDS });
+    await passwords.reset({ ticket: proof.ticket }, body.password, meta, { minLength });
+    await proofs.drop('reset', String(body.id));
     return eOk([true]);
   };
 
@@ -104,11 +109,12 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
         : undefined;
       if (device)
         for (const key of Object.keys(device) as (keyof DeviceInfo)[]) if (device[key] === undefined) delete device[key];
-      // A number proven by sms_auth_res just before starts verified.
-      const proof = await proofs.peek('signup', phone);
+      // A number proven by sms_auth_res just before, by this same client, starts verified.
+      const meta = metaOf(info);
+      const proof = await proofs.claim('signup', phone, meta);
       const { account } = await accounts.signUp(
         { phone: body.num, password: body.password, ticket: proof?.ticket, device, passwordMinLength: minLength },
-        { ...metaOf(info), deviceId: body.device_id },
+        { ...meta, deviceId: body.device_id },
       );
       if (proof) await proofs.drop('signup', phone);
       return { status: 200, body: eOk([account.number]) };
@@ -150,13 +156,13 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
           // Marks the phone verified, then holds the core's proof for a password change by user id.
           await codeRequests.verifyCode({ channel: 'sms', to: phone, purpose: 'verify', code }, meta);
           const { ticket, expiresIn } = await tickets.issue({ purpose: 'reset', channel: 'sms', to: phone });
-          await proofs.hold('reset', account.id, ticket, Math.min(expiresIn, E_SMS_PROOF_SECONDS));
+          await proofs.hold('reset', String(account.number), ticket, Math.min(expiresIn, E_SMS_PROOF_SECONDS), meta);
         } else {
           const { ticket, expiresIn } = await codeRequests.verifyForTicket(
             { channel: 'sms', to: phone, purpose: 'signup', code },
             meta,
           );
-          await proofs.hold('signup', phone, ticket, expiresIn);
+          await proofs.hold('signup', phone, ticket, Math.min(expiresIn, E_SMS_PROOF_SECONDS), meta);
         }
       } catch (err) {
         if (err instanceof VigilError && (err.code === 'CODE_INVALID' || err.code === 'CODE_EXHAUSTED'))

@@ -1,5 +1,5 @@
 import type { TObject, TSchema } from '@sinclair/typebox';
-import { ErrorBodySchema } from '../../../protocol/http/common.ts';
+import { DOCUMENTED_RULES, ErrorBodySchema } from '../../../protocol/http/common.ts';
 import type { Route } from './route.ts';
 
 interface SecurityScheme {
@@ -16,6 +16,22 @@ const SECURITY_SCHEMES: Record<string, SecurityScheme> = {
 };
 
 /**
+ * The JSON Schema 2020-12 form OpenAPI 3.1 expects of one schema object: rules enforced in code
+ * are merged in (DOCUMENTED_RULES), and a tuple's array-form `items` (draft 7, what TypeBox's
+ * Tuple emits) becomes `prefixItems`.
+ */
+function jsonSchema2020(schema: Record<string, unknown>): Record<string, unknown> {
+  const { [DOCUMENTED_RULES]: rules, ...rest } = schema;
+  const out: Record<string, unknown> = { ...rest, ...(rules as Record<string, unknown> | undefined) };
+  if (Array.isArray(out.items)) {
+    out.prefixItems = out.items;
+    out.items = out.additionalItems === false ? false : true;
+    delete out.additionalItems;
+  }
+  return out;
+}
+
+/**
  * TypeBox schemas are JSON Schema; stringify/parse drops TypeBox's symbol keys. A schema with an
  * `$id` is hoisted into components once and referenced, since an `$id` may appear only once in a
  * document.
@@ -25,7 +41,7 @@ function plain(schema: TSchema, components: Record<string, unknown>): unknown {
     if (Array.isArray(value)) return value.map(hoist);
     if (typeof value !== 'object' || value === null) return value;
     const entries = Object.entries(value as Record<string, unknown>).map(([key, inner]) => [key, hoist(inner)] as const);
-    const copy = Object.fromEntries(entries.filter(([key]) => key !== '$id'));
+    const copy = jsonSchema2020(Object.fromEntries(entries.filter(([key]) => key !== '$id')));
     const id = (value as { $id?: unknown }).$id;
     if (typeof id !== 'string') return copy;
     components[id] ??= copy;
@@ -102,6 +118,8 @@ export function buildOpenApi(routes: readonly Route[], info: { title: string; ve
     if (route.auth) {
       usedSchemes.add(route.auth.scheme);
       operation.security = [{ [route.auth.scheme]: [] }];
+    } else {
+      operation.security = []; // public: says so, rather than leaving it to a document-wide default
     }
     paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation };
   }
@@ -111,6 +129,8 @@ export function buildOpenApi(routes: readonly Route[], info: { title: string; ve
   return {
     openapi: '3.1.0',
     info,
+    // Relative: the document describes the gateway that serves it, wherever it is deployed.
+    servers: [{ url: '/', description: 'This gateway' }],
     paths,
     components: { schemas, securitySchemes },
   };

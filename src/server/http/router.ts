@@ -7,16 +7,21 @@ import { toVigilError } from '../../storage/dependency-errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { HttpRequest, HttpResponse, TemplatedApp } from '../uws.ts';
+import type { Cors } from './cors.ts';
 import { ClientAborted, mediaType, parseForm, parseJson, readBody, type FormData } from './body.ts';
 import type { HttpMethod, RequestContext, RequestInfo, Route, RouteSchema } from './route.ts';
 import { compileValidator, describeErrors, validationError, type Validator } from './validation.ts';
+import type { ClientAddressResolver } from './client-address.ts';
 
 export interface RouterOptions {
   logger: Logger;
   metrics: Metrics;
   jsonBodyLimit: number;
   uploadBodyLimit: number;
-  trustProxy: boolean;
+  /** Resolves the client address from the peer and X-Forwarded-For (see client-address.ts). */
+  clientAddress: ClientAddressResolver;
+  /** CORS headers on every answer, and preflights answered (off when no origins are configured). */
+  cors: Cors;
   /** Check every reply against its response schema (development and test). */
   validateResponses: boolean;
   /** Set while shutting down: new requests get SHUTTING_DOWN. */
@@ -47,7 +52,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * Framing a proxy in front could read differently from uWS (which takes the first Content-Length):
  * the bytes after the body uWS sees would be a second, smuggled request (RFC 9112 §6.3).
  */
-function ambiguousFraming(headers: Readonly<Record<string, string>>): string | undefined {
+export function ambiguousFraming(headers: Readonly<Record<string, string | undefined>>): string | undefined {
   const length = headers['content-length'];
   if (length === undefined) return undefined;
   if (length.includes(',')) return 'more than one Content-Length';
@@ -115,6 +120,7 @@ export class Router {
       app.any(path, (res, req) => {
         const info = this.copyRequest(res, req, path, []);
         if (this.refuseAmbiguous(res, info)) return;
+        if ((info.method as string) === 'OPTIONS' && this.answerPreflight(res, info, methods)) return;
         this.fail(
           res,
           info,
@@ -131,6 +137,23 @@ export class Router {
       if (this.refuseAmbiguous(res, info)) return;
       this.fail(res, info, new VigilError('ROUTE_NOT_FOUND', { method: info.method, path: info.path }));
     });
+  }
+
+  /** Answers a CORS preflight with 204 and the CORS headers; false when CORS is off or it is no preflight. */
+  private answerPreflight(res: HttpResponse, info: RequestInfo, methods: readonly HttpMethod[]): boolean {
+    const headers = this.options.cors.preflight(info.headers.origin, info.headers['access-control-request-method'], methods);
+    if (!headers) return false;
+    try {
+      res.cork(() => {
+        res.writeStatus('204 No Content');
+        res.writeHeader('x-request-id', info.requestId);
+        for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+        res.endWithoutBody();
+      });
+    } catch (err) {
+      this.options.logger.debug({ err, requestId: info.requestId }, 'response write failed');
+    }
+    return true;
   }
 
   /** Drops the connection of a request whose framing is ambiguous (see ambiguousFraming); true if it did. */
@@ -156,14 +179,13 @@ export class Router {
       params[name] = safeDecode(req.getParameter(index) ?? '');
     });
     const incomingId = headers['x-request-id'];
-    const forwarded = this.options.trustProxy ? headers['x-forwarded-for']?.split(',', 1)[0]?.trim() : undefined;
     return {
       method: req.getCaseSensitiveMethod().toUpperCase() as HttpMethod,
       path: req.getUrl(),
       rawQuery: req.getQuery() ?? '',
       headers,
       params,
-      ip: forwarded || Buffer.from(res.getRemoteAddressAsText()).toString(),
+      ip: this.options.clientAddress.resolve(Buffer.from(res.getRemoteAddressAsText()).toString(), headers['x-forwarded-for']),
       requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
       route,
       startedAt: process.hrtime.bigint(),
@@ -323,6 +345,8 @@ export class Router {
         // Auth answers carry tokens and personal data: no caching unless a route says otherwise.
         if (!('cache-control' in headers)) res.writeHeader('cache-control', 'no-store');
         res.writeHeader('x-content-type-options', 'nosniff');
+        for (const [name, value] of Object.entries(this.options.cors.responseHeaders(info.headers.origin)))
+          res.writeHeader(name, value);
         for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
         // A HEAD answer is headers only (RFC 9110 §9.3.2): a body would be read as the next
         // response on a kept-alive connection and desynchronise the client or proxy. (This uWS

@@ -3,6 +3,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import '../../../protocol/formats.ts';
 import { VigilError, type ErrorDetail } from '../../../protocol/errors.ts';
+import { coerceStrings as fromStrings } from './string-coercion.ts';
 
 /** Where a value came from; names the field in error details ("email", "query.rate", "header.x-device"). */
 export type Location = 'body' | 'query' | 'params' | 'headers';
@@ -45,7 +46,7 @@ export function validationError(details: ErrorDetail[]): VigilError {
 
 /**
  * Compiles a schema once. Documented defaults are applied. Query, path, header and form values
- * arrive as strings, so they are converted (numbers, booleans) before checking; JSON bodies are
+ * arrive as strings, so those written as the declared type are converted before checking; JSON bodies are
  * checked as sent.
  */
 export function compileValidator<T>(schema: TSchema, location: Location, coerceStrings = location !== 'body'): Validator<T> {
@@ -53,7 +54,7 @@ export function compileValidator<T>(schema: TSchema, location: Location, coerceS
   const validator: Validator<T> = {
     check(value) {
       const withDefaults = Value.Default(schema, value);
-      const input = coerceStrings ? Value.Convert(schema, withDefaults) : withDefaults;
+      const input = coerceStrings ? fromStrings(schema, withDefaults) : withDefaults;
       return check.Check(input)
         ? { ok: true, value: input as T }
         : { ok: false, details: describeErrors(check, input, location) };
