@@ -56,6 +56,8 @@ interface ProvenLogin {
   account: Account;
   device: DeviceInfo | undefined;
   method: string;
+  /** Where a code or ticket login's code went (its amr: sms, or otp for email). */
+  channel?: Channel;
 }
 
 export interface LoginLimits {
@@ -94,7 +96,12 @@ export class LoginService {
     const proven = await this.prove(request, meta);
     const second = this.deps.secondFactor;
     if (second && (await second.factors.enabled(proven.account.id))) {
-      const ticket = await second.tickets.issue({ userId: proven.account.id, method: proven.method, device: proven.device });
+      const ticket = await second.tickets.issue({
+        userId: proven.account.id,
+        method: proven.method,
+        device: proven.device,
+        ...(proven.channel ? { channel: proven.channel } : {}),
+      });
       await this.deps.audit.record('login.mfa_required', 'success', {
         ...meta,
         userId: proven.account.id,
@@ -155,7 +162,11 @@ export class LoginService {
     if (!account) throw new VigilError('MFA_TICKET_INVALID');
     const blocker = this.deps.accounts.loginBlocker(account);
     if (blocker) throw blocker;
-    return this.open({ account, device: pending.device, method: `${pending.method}+${factor}` }, meta, undefined);
+    return this.open(
+      { account, device: pending.device, method: `${pending.method}+${factor}`, channel: pending.channel },
+      meta,
+      undefined,
+    );
   }
 
   private async open(proven: ProvenLogin, meta: AuditContext, kind: string | undefined): Promise<LoginResult> {
@@ -260,7 +271,7 @@ export class LoginService {
       throw blocker;
     }
     await lockout.succeed(to);
-    return { account, device, method };
+    return { account, device, method, channel };
   }
 
   /** Counts the attempt against both limits and refuses a locked identifier, before any real work. */
@@ -301,8 +312,18 @@ export class LoginService {
     if (lockedFor > 0) await audit.record('login.locked', 'failure', { ...fields, detail: { method, seconds: lockedFor } });
   }
 
-  private newSession({ account, device }: ProvenLogin, meta: AuditContext, kind: string | undefined): NewSession {
-    const session: NewSession = { userId: account.id, ip: meta.ip, userAgent: meta.userAgent, deviceId: device?.id };
+  private newSession(
+    { account, device, method, channel }: ProvenLogin,
+    meta: AuditContext,
+    kind: string | undefined,
+  ): NewSession {
+    const session: NewSession = {
+      userId: account.id,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      deviceId: device?.id,
+      amr: amrOf(method, channel),
+    };
     if (kind !== undefined) session.kind = kind;
     return session;
   }
@@ -338,6 +359,20 @@ export class LoginService {
       .then((hash) => accounts.setPasswordHash(account.id, hash))
       .catch((err: unknown) => logger.warn({ err, userId: account.id }, 'password rehash failed'));
   }
+}
+
+/**
+ * RFC 8176 authentication method references for a login: `password`, `code` or `ticket` (by
+ * `channel`), and a second factor appended as `+totp` or `+recovery_code`.
+ */
+export function amrOf(method: string, channel?: Channel): string[] {
+  const [first, second] = method.split('+');
+  const amr = new Set<string>();
+  if (first === 'password') amr.add('pwd');
+  else if (channel === 'sms') amr.add('sms').add('otp');
+  else amr.add('otp'); // an emailed code, or a ticket from a verified code
+  if (second) amr.add('otp').add('mfa');
+  return [...amr];
 }
 
 /** Which way of logging in a body asks for, or VALIDATION_FAILED naming what is missing or extra. */

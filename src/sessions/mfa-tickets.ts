@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Channel } from '../accounts/account.ts';
 import type { DeviceInfo } from '../accounts/device-store.ts';
 
 /** A first factor that passed, waiting for the second. */
@@ -7,6 +8,8 @@ export interface MfaPending {
   userId: string;
   /** How the first factor was proven (password, code, ticket). */
   method: string;
+  /** Where a code or ticket login's code went. */
+  channel?: Channel;
   device?: DeviceInfo;
 }
 

@@ -110,11 +110,14 @@ export class RefreshFamilies {
    */
   async rotate(
     presented: string,
-    mint: (session: { id: string; userId: string; expiresAt: number }, refreshToken: string) => Promise<TokenPair>,
+    mint: (
+      session: { id: string; userId: string; expiresAt: number; amr?: string[] },
+      refreshToken: string,
+    ) => Promise<TokenPair>,
   ): Promise<RotationOutcome> {
     const sessionId = TOKEN.exec(presented)?.[1];
     if (!sessionId) return { kind: 'unknown' };
-    const [userId, abs, current, familyKey] = await this.redis.hmget(sessionKey(sessionId), 'uid', 'abs', 'rc', 'fk');
+    const [userId, abs, current, familyKey, amr] = await this.redis.hmget(sessionKey(sessionId), 'uid', 'abs', 'rc', 'fk', 'amr');
     if (!userId || !abs || !familyKey) return { kind: 'ended', sessionId };
     // Not minted under this family's key: a forgery or garbage, which must not revoke anything.
     if (!macMatches(presented, familyKey)) return { kind: 'unknown' };
@@ -125,7 +128,8 @@ export class RefreshFamilies {
     let sealed = '';
     if (current === hash) {
       const refreshToken = mintToken(sessionId, familyKey);
-      pair = await mint({ id: sessionId, userId, expiresAt: Number(abs) }, refreshToken);
+      // The refreshed access token keeps the login's amr: refreshing proves nothing new.
+      pair = await mint({ id: sessionId, userId, expiresAt: Number(abs), ...(amr ? { amr: amr.split(' ') } : {}) }, refreshToken);
       nextHash = hashRefreshToken(refreshToken);
       sealed = seal(graceKeyFor(presented, sessionId), JSON.stringify(pair), sessionId);
     }

@@ -72,8 +72,8 @@ export class SessionService {
   }
 
   /** Access token for a live session (a dialect that refreshes in its own way). */
-  async issueAccessToken(session: Pick<SessionRecord, 'id' | 'userId' | 'expiresAt'>) {
-    return this.tokens.issue(session.userId, session.id, Math.floor(session.expiresAt / 1000));
+  async issueAccessToken(session: Pick<SessionRecord, 'id' | 'userId' | 'expiresAt' | 'amr'>) {
+    return this.tokens.issue(session.userId, session.id, Math.floor(session.expiresAt / 1000), session.amr);
   }
 
   /**
@@ -249,7 +249,10 @@ export class SessionService {
     return removed;
   }
 
-  private async pairFor(session: Pick<SessionRecord, 'id' | 'userId' | 'expiresAt'>, refreshToken: string): Promise<TokenPair> {
+  private async pairFor(
+    session: Pick<SessionRecord, 'id' | 'userId' | 'expiresAt' | 'amr'>,
+    refreshToken: string,
+  ): Promise<TokenPair> {
     const access = await this.issueAccessToken(session);
     return {
       tokenType: 'Bearer',

@@ -14,11 +14,14 @@ export interface SessionRecord {
   ip?: string;
   userAgent?: string;
   deviceId?: string;
+  /** How the login proved the user (RFC 8176 values: pwd, otp, sms, mfa); carried as the tokens' `amr`. */
+  amr?: string[];
 }
 
 export interface NewSession {
   userId: string;
   kind?: string;
+  amr?: string[];
   ip?: string;
   userAgent?: string;
   deviceId?: string;
@@ -26,7 +29,7 @@ export interface NewSession {
 
 /**
  * Redis layout (every key under REDIS_PREFIX):
- *   sess:<id>          hash: uid kind created seen abs ip ua dev, and the refresh family
+ *   sess:<id>          hash: uid kind created seen abs ip ua dev amr, and the refresh family
  *                      (fk = family key, rc = hash of the current refresh token, rp = the previous one)
  *                      TTL = min(idle TTL, time to absolute end), renewed on refresh
  *   usess:<userId>     sorted set of the user's session ids, scored by absolute end
@@ -96,6 +99,7 @@ export class SessionStore {
       userAgent: input.userAgent?.slice(0, 512),
       deviceId: input.deviceId,
     };
+    if (input.amr?.length) record.amr = input.amr;
     const fields: Record<string, string | number> = {
       uid: record.userId,
       kind: record.kind,
@@ -106,6 +110,7 @@ export class SessionStore {
     if (record.ip) fields.ip = record.ip;
     if (record.userAgent) fields.ua = record.userAgent;
     if (record.deviceId) fields.dev = record.deviceId;
+    if (record.amr) fields.amr = record.amr.join(' ');
     if (family) Object.assign(fields, family);
     const ttl = Math.min(this.idleMs, this.absoluteMs);
     const multi = this.redis
@@ -203,5 +208,6 @@ function toRecord(id: string, hash: Record<string, string> | undefined): Session
   if (hash.ip) record.ip = hash.ip;
   if (hash.ua) record.userAgent = hash.ua;
   if (hash.dev) record.deviceId = hash.dev;
+  if (hash.amr) record.amr = hash.amr.split(' ');
   return record;
 }

@@ -49,12 +49,22 @@ export class AccessTokens {
    * A token for `userId` in `sessionId`, never outliving the session's absolute end
    * (`notAfter`, epoch seconds), so a cached verification cannot outlast its session.
    */
-  async issue(userId: string, sessionId: string, notAfter?: number): Promise<IssuedAccessToken> {
+  async issue(userId: string, sessionId: string, notAfter?: number, amr?: readonly string[]): Promise<IssuedAccessToken> {
     const now = Math.floor(Date.now() / 1000);
     const exp = Math.min(now + this.options.ttlSeconds, notAfter ?? Number.MAX_SAFE_INTEGER);
     const jti = randomUUID();
     const token = await this.signer.sign(
-      { iss: this.options.issuer, aud: this.options.audience, sub: userId, sid: sessionId, jti, iat: now, exp },
+      {
+        iss: this.options.issuer,
+        aud: this.options.audience,
+        sub: userId,
+        sid: sessionId,
+        jti,
+        iat: now,
+        exp,
+        // RFC 8176: how the session's login authenticated the user (set at login, kept on refresh).
+        ...(amr?.length ? { amr: [...amr] } : {}),
+      },
       { typ: ACCESS_TOKEN_TYP },
     );
     return { token, jti, expiresAt: exp, expiresIn: exp - now };

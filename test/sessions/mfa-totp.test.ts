@@ -101,6 +101,11 @@ describe('authenticator apps (TOTP)', () => {
     const done = await call('POST', '/v1/sessions/mfa', { ticket: await firstStep(username), code });
     expect(done.status).toBe(201);
     expect(done.body.accessToken).toMatch(/^ey/);
+    // RFC 8176: the token says how its session's login authenticated the user.
+    const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { amr?: string[] };
+    expect(claims(done.body.accessToken).amr).toEqual(['pwd', 'otp', 'mfa']);
+    const refreshed = await call('POST', '/v1/sessions/refresh', { refreshToken: done.body.refreshToken });
+    expect(claims(refreshed.body.accessToken).amr).toEqual(['pwd', 'otp', 'mfa']);
     const replay = await call('POST', '/v1/sessions/mfa', { ticket: await firstStep(username), code });
     expect(replay.status).toBe(401);
     expect(replay.body.error.code).toBe('MFA_CODE_INVALID');
@@ -163,6 +168,8 @@ describe('authenticator apps (TOTP)', () => {
     const { username, secret } = await withAuthenticator();
     const fresh = await call('POST', '/v1/sessions/mfa', { ticket: await firstStep(username), code: await nextCode(secret) });
     expect((await call('DELETE', '/v1/mfa/totp', undefined, fresh.body.accessToken)).body).toEqual({ removed: true });
-    expect((await call('POST', '/v1/sessions', { identifier: username, password: PASSWORD })).status).toBe(201);
+    const oneStep = await call('POST', '/v1/sessions', { identifier: username, password: PASSWORD });
+    expect(oneStep.status).toBe(201);
+    expect(JSON.parse(Buffer.from(oneStep.body.accessToken.split('.')[1], 'base64url').toString()).amr).toEqual(['pwd']);
   });
 });
