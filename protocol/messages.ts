@@ -212,8 +212,9 @@ export const StepUpRequiredMessage = message(
       description: 'Prove by then (ms since the epoch), or the socket closes with STREAM_STEPUP_TIMEOUT',
     }),
     timeoutSeconds: Type.Integer({ minimum: 1 }),
-    methods: Type.Array(Type.Union([Type.Literal('password'), Type.Literal('code')]), {
-      description: 'How to log in for the proof: POST /v1/sessions with a password or a one-time code',
+    methods: Type.Array(Type.Union([Type.Literal('password'), Type.Literal('code'), Type.Literal('totp')]), {
+      description:
+        'What the account can prove with, for the fresh login (POST /v1/sessions, then POST /v1/sessions/mfa when `totp` is listed: the login then needs the authenticator app too)',
     }),
   },
   'Continuous verification wants the holder to prove who they are: log in again, then send `stepup` with the new access token.',

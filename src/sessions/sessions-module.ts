@@ -174,6 +174,8 @@ export interface LoginDependencies {
 /** The login concern: its routes, and the service legacy dialects log in through. */
 export interface LoginModule extends GatewayModule {
   login: LoginService;
+  /** Authenticator-app factors (the step-up policy lists them). */
+  totp: TotpFactors;
 }
 
 /**
@@ -218,6 +220,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
   return {
     name: 'login',
     login,
+    totp,
     routes: loginRoutes({
       login,
       sessions: core.sessions,

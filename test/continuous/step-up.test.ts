@@ -5,6 +5,8 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { TestSocket, closedWithin, login, startNode, type Login, type Node } from '../realtime/support.ts';
 import { enrolSubject, eventually, sendSamples } from './support.ts';
 import { testPart } from './wisdm.ts';
+import { generate } from 'otplib';
+import type { TotpFactors } from '../../src/credentials/totp/totp-factors.ts';
 
 // The step-up policy on real sockets: an impostor decision asks the holder to log in again;
 // a fresh login's token passes it, a refreshed token of the same session does not, and silence
@@ -176,5 +178,17 @@ describe('step-up policy', () => {
     const deleted = await fetch(`${gw.url}/v1/biometrics/model`, { method: 'DELETE', headers });
     expect(deleted.status).toBe(403);
     expect(((await deleted.json()) as { error: { code: string } }).error.code).toBe('BIOMETRIC_STEPUP_OWED');
+  });
+
+  it('lists the authenticator app among the methods when the account has one', async () => {
+    const totp = (gw.gateway.modules.find((m) => m.name === 'login') as unknown as { totp: TotpFactors }).totp;
+    const { secret } = await totp.begin(OWNER, 'owner');
+    await totp.confirm(OWNER, await generate({ secret }));
+    try {
+      const { required } = await streamingImpostor(await login(node, OWNER));
+      expect(required.methods).toEqual(['password', 'code', 'totp']);
+    } finally {
+      await totp.remove(OWNER);
+    }
   });
 });

@@ -57,6 +57,8 @@ export function createContinuousModule(
     tokens: TokenResolver;
     /** Where verdicts go besides the socket (the console's live trust feed). */
     onVerdict?: VerifierEnv['onVerdict'];
+    /** Authenticator apps, so a step-up lists `totp` for accounts that have one. */
+    secondFactors?: { enabled(userId: string): Promise<boolean> };
   },
 ): ContinuousModule {
   const { config, logger } = ctx;
@@ -72,6 +74,7 @@ export function createContinuousModule(
     trust: deps.sessionTrust,
     logger: log,
     metrics,
+    ...(deps.secondFactors ? { secondFactors: deps.secondFactors } : {}),
   });
   let batcher: WindowBatcher | undefined;
   let unsubscribe: (() => void) | undefined;

@@ -82,6 +82,8 @@ export class TrustPolicy {
       trust: SessionTrustStore;
       logger: Logger;
       metrics: ContinuousMetrics;
+      /** Whether the account has an authenticator app (then its fresh login takes it too). */
+      secondFactors?: { enabled(userId: string): Promise<boolean> };
     },
   ) {}
 
@@ -153,15 +155,25 @@ export class TrustPolicy {
     this.deps.trust
       .owe(state.sessionId, { requestedAt, reason, deadline })
       .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: state.sessionId }, 'pending step-up not remembered'));
-    state.conn.send({
-      type: 'stepup.required',
-      reason,
-      ...(stream !== undefined ? { stream } : {}),
-      trust: round(trust),
-      deadline,
-      timeoutSeconds: stepUpTimeoutSeconds,
-      methods: ['password', 'code'],
-    });
+    const ask = (methods: Array<'password' | 'code' | 'totp'>) => {
+      if (!state.conn.isOpen) return;
+      state.conn.send({
+        type: 'stepup.required',
+        reason,
+        ...(stream !== undefined ? { stream } : {}),
+        trust: round(trust),
+        deadline,
+        timeoutSeconds: stepUpTimeoutSeconds,
+        methods,
+      });
+    };
+    const factors = this.deps.secondFactors;
+    if (!factors) return ask(['password', 'code']);
+    // The deadline already runs; an unreachable store still asks, naming what every account has.
+    void factors.enabled(state.userId).then(
+      (totp) => ask(totp ? ['password', 'code', 'totp'] : ['password', 'code']),
+      () => ask(['password', 'code']),
+    );
   }
 
   private timedOut(state: ContinuousConnection): void {
