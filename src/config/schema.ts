@@ -527,6 +527,22 @@ export const ConfigSchema = Type.Object({
     description:
       'Enrolment, re-enrolment and model deletion need a session logged in (password or code) at most this long ago, and no step-up owed (BIOMETRIC_PROOF_STALE / BIOMETRIC_STEPUP_OWED).',
   }),
+  VIGIL_BIOMETRIC_COHORT_VETTING: Type.Boolean({
+    default: true,
+    description:
+      'Only verified, active accounts old enough (and few per sign-up address) lend their enrolment to cohorts. false: any ready enrolment of the signature (fixtures without accounts).',
+  }),
+  VIGIL_BIOMETRIC_COHORT_MIN_ACCOUNT_AGE_SECONDS: Type.Integer({
+    default: 604_800,
+    minimum: 0,
+    description: 'How old an account must be before its enrolment may join other accounts’ cohorts (default 7 days).',
+  }),
+  VIGIL_BIOMETRIC_COHORT_PER_SIGNUP_IP_DAILY: Type.Integer({
+    default: 2,
+    minimum: 1,
+    description:
+      'Cohort pool members at most per sign-up IP address and day: a farm of accounts lends two enrolments, not twenty.',
+  }),
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: Type.Integer({
     default: 30,
     minimum: 1,
@@ -611,6 +627,22 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description:
       'Socket enrolment streams open at once per gateway process (each buffers at most 512 KiB); beyond, enroll.begin is refused.',
+  }),
+  VIGIL_CV_REPLAY_DETECTION: Type.Boolean({
+    default: true,
+    description:
+      'Flag windows that repeat samples the account sent before (its enrolment, earlier streams) or whose timestamps run ahead of arrival: verdict `replay`, treated like impostor. Load tests that stream one recording many times turn it off.',
+  }),
+  VIGIL_CV_REPLAY_QUANTUM: Type.Number({
+    default: 0.05,
+    exclusiveMinimum: 0,
+    description:
+      'Step sample values are rounded to before fingerprinting (units of the samples): re-encoding or noise below it still matches.',
+  }),
+  VIGIL_CV_CLOCK_SKEW_MS: Type.Integer({
+    default: 5_000,
+    minimum: 0,
+    description: 'How far a frame’s last sample time may lie ahead of its arrival before the stream counts as a replay.',
   }),
   VIGIL_CV_LATE_FRAME_MS: Type.Integer({
     default: 1_000,

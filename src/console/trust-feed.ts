@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { TrustDecision } from '../../protocol/biometrics.ts';
+import type { VerdictDecision } from '../../protocol/biometrics.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** One scored window of one streaming device, as the operator console draws it. */
@@ -8,7 +8,7 @@ export interface TrustPoint {
   stream: number;
   window: number;
   trust: number;
-  decision: TrustDecision;
+  decision: VerdictDecision;
   /** Epoch ms when the verdict was sent. */
   at: number;
 }
