@@ -109,3 +109,26 @@ describe('B: a sign-up proof by email', () => {
     expect((await accounts().findOne({ email: mine }))?.emailVerifiedAt).toBeInstanceOf(Date);
   });
 });
+
+describe('E: polling password_change for one id from many addresses', () => {
+  let limited: TestGateway;
+  beforeAll(async () => {
+    limited = await startLegacyGateway('e', { VIGIL_LEGACY_PROOF_CHECKS_PER_SUBJECT_HOURLY: '3' });
+  });
+  afterAll(() => limited.close());
+
+  it('is limited per id across clients, before anything is looked up', async () => {
+    const pollers = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'].map((address) => clientFrom(limited.url, address));
+    const answers: Array<[number, number]> = [];
+    for (const poller of pollers) {
+      const reply = await poller.post<EReply>('/api/v1/auth/password_change', { id: 1, password: 'stranger-pass-1' });
+      answers.push([reply.status, reply.body.code]);
+    }
+    expect(answers).toEqual([
+      [200, 2006],
+      [200, 2006],
+      [200, 2006],
+      [429, 4290],
+    ]);
+  });
+});
