@@ -188,6 +188,10 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
   // Authenticator-app secrets are sealed with VIGIL_MFA_KEYS (the same AES-256-GCM sealing as biometric data).
   const mfaCipher = biometricCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
   const totp = new TotpFactors(ctx.mongo.db, config.VIGIL_TOTP_ISSUER, mfaCipher);
+  // Withdrawal erases the account's authenticator secret and recovery codes with the rest of it.
+  identity.accounts.onWithdrawn(async ({ account }) => {
+    await totp.remove(account.id);
+  });
   const login = new LoginService({
     accounts: identity.accounts,
     hasher: identity.hasher,

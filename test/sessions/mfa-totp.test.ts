@@ -164,6 +164,22 @@ describe('authenticator apps (TOTP)', () => {
     expect(JSON.stringify(res.body)).not.toMatch(/"token":"ey/);
   });
 
+  it('is erased when the account withdraws', async () => {
+    const { userId, token } = await withAuthenticator();
+    expect((await call('POST', '/v1/accounts/me/withdraw', { password: PASSWORD }, token)).status).toBe(200);
+    const mongo = await MongoClient.connect(gw.config.MONGO_URL);
+    try {
+      expect(
+        await mongo
+          .db(gw.config.MONGO_DB)
+          .collection('totp_factors')
+          .countDocuments({ _id: userId as never }),
+      ).toBe(0);
+    } finally {
+      await mongo.close();
+    }
+  });
+
   it('lets the owner remove it after a fresh login, and logins are one step again', async () => {
     const { username, secret } = await withAuthenticator();
     const fresh = await call('POST', '/v1/sessions/mfa', { ticket: await firstStep(username), code: await nextCode(secret) });
