@@ -24,6 +24,11 @@ export const formatAError = drfErrorFormatter({
       field: 'data',
       detail: '데이터가 너무 적습니다. 최소 {required}개의 구간이 필요합니다(받은 수: {got}).',
     },
+    ENROLLMENT_TOO_UNIFORM: {
+      status: 400,
+      field: 'data',
+      detail: '데이터가 거의 변하지 않습니다. 활동을 하면서 최소 {required}개의 구간을 기록하세요.',
+    },
     BIOMETRIC_MODEL_MISSING: { status: 404, detail: '저장된 모델이 없습니다. 먼저 make_model로 데이터를 저장하세요.' },
   },
 });
