@@ -161,6 +161,12 @@ export const ERRORS = {
     close: 4500,
     message: 'Enrolment has {got} windows; at least {required} are needed to train a model',
   },
+  ENROLLMENT_TOO_UNIFORM: {
+    status: 422,
+    close: 4500,
+    message:
+      'Enrolment data barely varies: {constant} of {features} features are identical in every window; record at least {required} windows while performing the activity (a device lying still or a repeated recording carries no identity)',
+  },
   MODEL_TRAINING_FAILED: { status: 500, close: 1011, message: 'Model training failed: {reason}' },
   SCORING_FAILED: { status: 503, close: 1011, message: 'Scoring failed: {reason}' },
   SCORING_TIMEOUT: { status: 503, close: 1011, message: 'Scoring did not finish within {timeoutMs} ms' },

@@ -118,6 +118,22 @@ function checkFinite(m: FeatureMatrix, what: string): void {
   }
 }
 
+/**
+ * Refuses an enrolment where at least half the features never change: the data cannot tell
+ * its owner from anyone (a sensor stuck at one value, a file of repeated rows), and every
+ * detector's spread estimate would be the floor, so any later window would look like an impostor.
+ */
+function checkVaries(m: FeatureMatrix, required: number): void {
+  let constant = 0;
+  for (let j = 0; j < m.d; j++) {
+    const first = m.data[j] as number;
+    let same = true;
+    for (let i = 1; i < m.n && same; i++) same = m.data[i * m.d + j] === first;
+    if (same) constant++;
+  }
+  if (constant * 2 >= m.d) throw new VigilError('ENROLLMENT_TOO_UNIFORM', { constant, features: m.d, required });
+}
+
 /** At most `max` rows, evenly spaced, so one chatty cohort member cannot dominate or slow training. */
 function thin(m: FeatureMatrix, max: number): FeatureMatrix {
   if (m.n <= max) return m;
@@ -144,6 +160,7 @@ export async function trainModel(input: TrainModelInput): Promise<ModelArtifact>
   if (genuine.d !== d) throw new RangeError(`featureRows have ${genuine.d} columns; the spec names ${d} features`);
   if (genuine.n < o.minWindows) throw new VigilError('ENROLLMENT_TOO_SMALL', { got: genuine.n, required: o.minWindows });
   checkFinite(genuine, 'enrolment');
+  checkVaries(genuine, o.minWindows);
   const cohort = (input.cohortRows ?? []).filter((m) => m.n > 0).map((m) => thin(m, o.maxWindowsPerMember));
   cohort.forEach((m, i) => {
     if (m.d !== d) throw new RangeError(`cohort member ${i} has ${m.d} columns; the spec names ${d} features`);

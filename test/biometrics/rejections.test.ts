@@ -267,6 +267,24 @@ describe('enrolment lifecycle refusals', () => {
     await refused(send(gw.url, 'POST', `/v1/biometrics/enrollments/${id}/commit`, uploader), 404, 'NOT_FOUND');
   });
 
+  it('an enrolment that never varies (a device lying still) fails with ENROLLMENT_TOO_UNIFORM, saying what to record', async () => {
+    const still = await newUser(gw.url); // its own account: the next test reads the uploader's failure audit
+    const flat = `x,y,z\n${Array.from({ length: 400 }, () => '0.1,-0.2,9.81').join('\n')}\n`;
+    const reply = await send<{ enrollmentId: string }>(
+      gw.url,
+      'POST',
+      '/v1/biometrics/enrollments?rate=20',
+      still,
+      flat,
+      'text/csv',
+    );
+    expect(reply.status).toBe(202);
+    const view = await settled(gw.url, still, reply.body.enrollmentId);
+    expect(view, JSON.stringify(view.error)).toMatchObject({ status: 'failed', error: { code: 'ENROLLMENT_TOO_UNIFORM' } });
+    expect(view.error?.message).toMatch(/features are identical in every window; record at least 10 windows while performing/);
+    expect(view.modelVersion).toBeUndefined();
+  });
+
   it('data that passes ingest but cannot train fails the job with a catalogued reason', async () => {
     // Values near the float32 limit: every cell is a valid float32, but energies overflow. A
     // modality without a physical range (motion would refuse them at ingest as implausible).

@@ -29,6 +29,11 @@ export const formatAError = drfErrorFormatter({
       detail: '모델을 바꾸려면 {seconds}초 이내에 다시 로그인해야 합니다. 다시 로그인한 뒤 새 토큰으로 시도하세요.',
     },
     BIOMETRIC_STEPUP_OWED: { status: 403, detail: '본인 재확인(step-up)이 끝나지 않아 모델을 바꿀 수 없습니다.' },
+    ENROLLMENT_TOO_UNIFORM: {
+      status: 400,
+      field: 'data',
+      detail: '데이터가 거의 변하지 않습니다. 활동을 하면서 최소 {required}개의 구간을 기록하세요.',
+    },
     BIOMETRIC_MODEL_MISSING: { status: 404, detail: '저장된 모델이 없습니다. 먼저 make_model로 데이터를 저장하세요.' },
   },
 });
