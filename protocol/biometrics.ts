@@ -162,6 +162,14 @@ export type ModelSummary = Static<typeof ModelSummarySchema>;
 export const TrustDecisionSchema = Type.Union([Type.Literal('genuine'), Type.Literal('uncertain'), Type.Literal('impostor')]);
 export type TrustDecision = Static<typeof TrustDecisionSchema>;
 
+/**
+ * What a verdict says: the trust decision, or `replay` when the window repeats data the account
+ * sent before (its enrolment, an earlier stream) or its timestamps run ahead of arrival. The
+ * policy treats `replay` like `impostor`, and trust drops to its floor.
+ */
+export const VerdictDecisionSchema = Type.Union([...TrustDecisionSchema.anyOf, Type.Literal('replay')]);
+export type VerdictDecision = Static<typeof VerdictDecisionSchema>;
+
 /** One window of a batch verification. */
 export const WindowVerdictSchema = Type.Object({
   index: Type.Integer({ minimum: 0 }),

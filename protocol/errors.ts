@@ -114,6 +114,26 @@ export const ERRORS = {
   },
   LOGIN_FAILED: { status: 401, close: 4523, message: 'The identifier or password is wrong' },
   LOGIN_LOCKED: { status: 429, close: 4429, message: 'Too many failed logins for this identifier; retry in {retryAfter} s' },
+  // Second factors (authenticator apps). A login of an account with one answers an MFA ticket first.
+  MFA_REQUIRED: {
+    status: 401,
+    close: 4523,
+    message: 'This account needs a second factor, which this login path cannot take; log in through POST /v1/sessions',
+  },
+  MFA_TICKET_INVALID: { status: 401, close: 4523, message: 'The MFA ticket is invalid, expired, used up or already spent' },
+  MFA_CODE_INVALID: { status: 401, close: 4523, message: 'The authenticator code or recovery code is wrong or already used' },
+  MFA_PROOF_STALE: {
+    status: 403,
+    close: 4500,
+    message: 'Changing second factors needs a login within the last {seconds} s; log in again (with the current factors)',
+  },
+  TOTP_ALREADY_ENABLED: { status: 409, close: 4500, message: 'An authenticator app is already set up; remove it first' },
+  TOTP_UNAVAILABLE: {
+    status: 503,
+    close: 1011,
+    message: 'Authenticator apps need VIGIL_MFA_KEYS on this gateway (secrets are never stored in plaintext in production)',
+  },
+  TOTP_NOT_ENABLED: { status: 404, close: 4500, message: 'No authenticator app is set up (or its setup was not confirmed)' },
   SIGNING_KEYS_FROM_CONFIG: {
     status: 409,
     close: 4500,

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { TrustDecisionSchema } from './biometrics.ts';
+import { VerdictDecisionSchema } from './biometrics.ts';
 import { ERRORS } from './errors.ts';
 
 /**
@@ -175,7 +175,7 @@ export const VerdictMessage = message(
     window: Type.Integer({ minimum: 0 }),
     score: Type.Number(),
     trust: Type.Number(),
-    decision: TrustDecisionSchema,
+    decision: VerdictDecisionSchema,
     modelVersion: Type.Integer({ minimum: 1 }),
     latencyMs: Type.Number({ minimum: 0, description: 'From the window’s last sample arriving to this message' }),
   },

@@ -11,6 +11,8 @@ import { VigilError } from '../protocol/errors.ts';
 import { biometricCipher } from '../src/biometrics/assurance/biometric-cipher.ts';
 import { loadBackground, type BackgroundPopulation } from '../src/biometrics/background/background-population.ts';
 import { EnrollmentStore } from '../src/biometrics/enrollment/enrollment-store.ts';
+import { poolAccountsOf } from '../src/biometrics/cohort/cohort-pool.ts';
+import { NO_BACKGROUND } from '../src/biometrics/cohort/training-cohort.ts';
 import { runTrainingJob, type TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
 import { ModelStore } from '../src/biometrics/models/model-store.ts';
 import type { TrainingJob } from '../src/storage/queues.ts';
@@ -61,11 +63,19 @@ export default async function train(job: Job<TrainingJob>): Promise<TrainingOutc
       {
         enrollments: new EnrollmentStore(store, cipher),
         models: new ModelStore(store, cipher),
+        accounts: poolAccountsOf(store),
+        // Screening's population: the shipped background enters through options.background (fills small cohorts).
+        background: NO_BACKGROUND,
         options: {
           cohortMembers: config.VIGIL_BIOMETRIC_COHORT_MEMBERS,
           defaultDetector: config.VIGIL_BIOMETRIC_DETECTOR,
           defaultRowsDetector: config.VIGIL_BIOMETRIC_ROWS_DETECTOR,
           background: await background,
+          pool: {
+            vetting: config.VIGIL_BIOMETRIC_COHORT_VETTING,
+            minAccountAgeSeconds: config.VIGIL_BIOMETRIC_COHORT_MIN_ACCOUNT_AGE_SECONDS,
+            perSignupIpDaily: config.VIGIL_BIOMETRIC_COHORT_PER_SIGNUP_IP_DAILY,
+          },
         },
       },
       job.data,

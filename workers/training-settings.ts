@@ -12,6 +12,9 @@ export type TrainingSettings = Pick<
   | 'VIGIL_BIOMETRIC_ROWS_DETECTOR'
   | 'VIGIL_BIOMETRIC_BACKGROUND'
   | 'VIGIL_BIOMETRIC_KEYS'
+  | 'VIGIL_BIOMETRIC_COHORT_VETTING'
+  | 'VIGIL_BIOMETRIC_COHORT_MIN_ACCOUNT_AGE_SECONDS'
+  | 'VIGIL_BIOMETRIC_COHORT_PER_SIGNUP_IP_DAILY'
 >;
 
 export function trainingSettings(config: Config): TrainingSettings {
@@ -24,6 +27,9 @@ export function trainingSettings(config: Config): TrainingSettings {
     VIGIL_BIOMETRIC_BACKGROUND: config.VIGIL_BIOMETRIC_BACKGROUND,
     // Already in this process's environment in production; tests configure it in-process.
     VIGIL_BIOMETRIC_KEYS: config.VIGIL_BIOMETRIC_KEYS,
+    VIGIL_BIOMETRIC_COHORT_VETTING: config.VIGIL_BIOMETRIC_COHORT_VETTING,
+    VIGIL_BIOMETRIC_COHORT_MIN_ACCOUNT_AGE_SECONDS: config.VIGIL_BIOMETRIC_COHORT_MIN_ACCOUNT_AGE_SECONDS,
+    VIGIL_BIOMETRIC_COHORT_PER_SIGNUP_IP_DAILY: config.VIGIL_BIOMETRIC_COHORT_PER_SIGNUP_IP_DAILY,
   };
 }
 

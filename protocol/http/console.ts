@@ -21,8 +21,8 @@ export const AdminAuditQuery = Type.Object(
     event: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'e.g. login.failed' })),
     outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('failure')])),
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-    before: Type.Optional(
-      Type.String({ format: 'date-time', description: 'Continue with events older than this (the previous page’s `next`)' }),
+    after: Type.Optional(
+      Type.String({ pattern: '^[0-9a-f]{24}$', description: 'Continue after this event (the previous page’s `next`)' }),
     ),
   },
   { additionalProperties: false },
@@ -32,7 +32,7 @@ export const AdminAuditEntry = Type.Composite([AuditEntry, Type.Object({ userId:
 
 export const AdminAuditReply = Type.Object({
   events: Type.Array(AdminAuditEntry),
-  next: Type.Optional(Type.String({ format: 'date-time', description: 'Pass as `before` for older events' })),
+  next: Type.Optional(Type.String({ description: 'Pass as `after` for older events' })),
 });
 
 export const AdminRevokedReply = Type.Object({

@@ -38,6 +38,31 @@ export const LoginBody = documentedRules(
   },
 );
 
+export const MfaChallengeReply = Type.Object(
+  {
+    mfa: Type.Object({
+      ticket: Type.String({ description: 'Single use; send to POST /v1/sessions/mfa with the second factor' }),
+      methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('recovery_code')])),
+      expiresIn: Type.Integer({ description: 'Seconds the ticket lives' }),
+    }),
+  },
+  { description: 'The first factor passed; this account also needs its second' },
+);
+
+export const MfaBody = documentedRules(
+  Type.Object(
+    {
+      ticket: Type.String({ minLength: 16, maxLength: 128, description: 'From the 202 answer of POST /v1/sessions' }),
+      code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', description: 'From the authenticator app' })),
+      recoveryCode: Type.Optional(
+        Type.String({ minLength: 10, maxLength: 16, description: 'One of the recovery codes (single use)' }),
+      ),
+    },
+    { additionalProperties: false, description: 'The ticket and exactly one of code or recoveryCode' },
+  ),
+  { oneOf: [{ required: ['code'] }, { required: ['recoveryCode'] }] },
+);
+
 export const TokenPairSchema = Type.Object({
   tokenType: Type.Literal('Bearer'),
   accessToken: Type.String({ description: 'EdDSA JWT; send as Authorization: Bearer <token>' }),

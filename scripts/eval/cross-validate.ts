@@ -45,7 +45,7 @@ import {
   type TrustSummary,
 } from './eval-core.ts';
 import { importKeystroke, isKeystrokeDir, keystrokeColumns } from './keystroke-importer.ts';
-import { subjectFolds } from './subject-folds.ts';
+import { subjectFoldPlan, type SubjectFold } from './subject-folds.ts';
 import { WISDM_ACTIVITIES, importWisdm } from './wisdm-importer.ts';
 
 const { values: args } = parseArgs({
@@ -143,13 +143,14 @@ interface FoldOutcome {
 }
 
 async function runFold(
-  train: SubjectData[],
-  test: SubjectData[],
+  fold: SubjectFold<SubjectData>,
   spec: FeatureSpec,
   configs: EvalConfig[],
   selectHorizon: [string, number],
-  cohort: { members: number; live: number; backgroundWindows: number },
+  cohort: { members: number; backgroundWindows: number },
 ): Promise<FoldOutcome> {
+  const train = fold.tuning;
+  const test = fold.heldOut;
   const inner: { label: string; eer: number }[] = [];
   let best: { config: EvalConfig; eer: number } | undefined;
   for (const config of configs) {
@@ -160,12 +161,11 @@ async function runFold(
   }
   const chosen = (best as { config: EvalConfig }).config;
   // Held-out people enrol against training people, as a deployment's accounts enrol against earlier ones.
-  const liveCount = Math.min(cohort.live, cohort.members);
-  const live = train.slice(0, liveCount).map((s) => s.enrol);
+  const live = fold.live.map((s) => s.enrol);
   const background =
     cohort.backgroundWindows > 0
       ? buildBackground(
-          train.slice(liveCount).map((s) => ({ subject: s.subject, windows: stackRows([s.enrol, s.test]) })),
+          fold.background.map((s) => ({ subject: s.subject, windows: stackRows([s.enrol, s.test]) })),
           spec,
           cohort.backgroundWindows,
           'per-fold',
@@ -219,22 +219,17 @@ async function main(): Promise<void> {
     [];
   const svgSeries: DetSeries[] = [];
   for (const { label, subjects } of datasets) {
-    const folds = subjectFolds(subjects, k, seed);
+    const folds = subjectFoldPlan(subjects, k, seed, { members: cohortMembers, live, background: backgroundWindows > 0 });
     console.log(
       `\n== ${label}: ${subjects.length} subjects, ~${subjects[0]?.enrol.n} enrolment / ~${subjects[0]?.test.n} test rows each ==`,
     );
     const outcomes: FoldOutcome[] = [];
-    for (const [f, test] of folds.entries()) {
-      const train = folds.filter((_, j) => j !== f).flat();
-      const outcome = await runFold(train, test, spec, configs, selectHorizon, {
-        members: cohortMembers,
-        live,
-        backgroundWindows,
-      });
+    for (const [f, fold] of folds.entries()) {
+      const outcome = await runFold(fold, spec, configs, selectHorizon, { members: cohortMembers, backgroundWindows });
       outcomes.push(outcome);
       const own = horizonMetrics(outcome.heldOut, selectHorizon[0], selectHorizon[1]);
       console.log(
-        `fold ${f + 1}: ${train.length} training / ${test.length} held-out people; training-fold ${selectHorizon[0]} EER ` +
+        `fold ${f + 1}: ${fold.tuning.length} training / ${fold.heldOut.length} held-out people; training-fold ${selectHorizon[0]} EER ` +
           outcome.inner.map((c) => `${c.label} ${pct(c.eer).trim()}`).join(', ') +
           ` → ${configLabel(outcome.chosen)}; held-out ${pct(own.eer).trim()}`,
       );

@@ -73,6 +73,8 @@ export interface Counters {
   genuine: number;
   uncertain: number;
   impostor: number;
+  /** Windows read as replays (replay detection on, one recording streamed again). */
+  replay: number;
   /** `error` messages by code (e.g. windows the server could not score). */
   errors: Record<string, number>;
 }
@@ -88,6 +90,7 @@ export function emptyCounters(): Counters {
     genuine: 0,
     uncertain: 0,
     impostor: 0,
+    replay: 0,
     errors: {},
   };
 }

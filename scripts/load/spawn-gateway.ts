@@ -29,7 +29,13 @@ export function spawnLoadGateway(perUser: number, verify = false): Promise<Spawn
     VIGIL_LOGIN_PER_IDENTIFIER: '1000',
     VIGIL_WS_MAX_CONNECTIONS_PER_USER: String(perUser),
     ...(verify
-      ? { VIGIL_CV_ENABLED: 'true', VIGIL_CV_POLICY_IMPOSTOR: 'notify', VIGIL_CV_POLICY_UNCERTAIN: 'notify' }
+      ? {
+          VIGIL_CV_ENABLED: 'true',
+          VIGIL_CV_POLICY_IMPOSTOR: 'notify',
+          VIGIL_CV_POLICY_UNCERTAIN: 'notify',
+          // Every simulated device streams the same recordings over and over: replays by design.
+          VIGIL_CV_REPLAY_DETECTION: 'false',
+        }
       : { VIGIL_CV_ENABLED: 'false' }),
   };
   for (const [key, value] of Object.entries(process.env))

@@ -84,17 +84,24 @@ export class AuditLog {
     }
   }
 
-  /** Every account's events, newest first, narrowed by any of the filters (the operator console). */
+  /**
+   * Every account's events, newest first, narrowed by any of the filters (the operator console).
+   * Paged by (at, _id): events of the same millisecond are neither skipped nor repeated.
+   */
   async list(
-    filter: { userId?: string; event?: string; outcome?: AuditRecord['outcome']; before?: Date },
+    filter: { userId?: string; event?: string; outcome?: AuditRecord['outcome']; after?: { at: Date; id: ObjectId } },
     limit: number,
   ): Promise<AuditRecord[]> {
     const query: Record<string, unknown> = {};
     if (filter.userId) query.userId = filter.userId;
     if (filter.event) query.event = filter.event;
     if (filter.outcome) query.outcome = filter.outcome;
-    if (filter.before) query.at = { $lt: filter.before };
-    return this.collection.find(query).sort({ at: -1 }).limit(limit).toArray();
+    if (filter.after) query.$or = [{ at: { $lt: filter.after.at } }, { at: filter.after.at, _id: { $lt: filter.after.id } }];
+    return this.collection.find(query).sort({ at: -1, _id: -1 }).limit(limit).toArray();
+  }
+
+  async find(id: ObjectId): Promise<AuditRecord | null> {
+    return this.collection.findOne({ _id: id });
   }
 
   async listForUser(userId: string, options: { limit: number; before?: Date }): Promise<AuditRecord[]> {

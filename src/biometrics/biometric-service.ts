@@ -8,6 +8,7 @@ import { enforceLimit } from '../accounts/rate-limit.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { OwnerChanges } from './assurance/owner-change.ts';
+import type { ReplayIndexes } from './assurance/replay-index.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import { trainingJobId, type TrainingJob } from '../storage/queues.ts';
 import type { EnrollmentEvents, EnrollmentListener, ModelsDeletedListener } from './enrollment/enrollment-events.ts';
@@ -18,6 +19,7 @@ import {
   type EnrollmentSource,
   type EnrollmentStore,
 } from './enrollment/enrollment-store.ts';
+import { assertPlausible } from './ingest/plausibility.ts';
 import { alignToSpec, type WindowFeatures } from './features/extract-windows.ts';
 import { rowFeatureSpec, sampleFeatureSpec } from './features/feature-spec.ts';
 import { windowCount } from './features/windowing.ts';
@@ -165,6 +167,8 @@ export class BiometricService {
       audit: AuditLog;
       /** Audits and notifies changes of who "the owner" is (a committed enrolment, a deletion). */
       ownerChanges: Pick<OwnerChanges, 'changed'>;
+      /** Fingerprints of enrolled samples, so a replay of them over the socket is recognised. */
+      replay: Pick<ReplayIndexes, 'addRecording' | 'erase'>;
       rateLimiter: RateLimiter;
       logger: Logger;
       options: BiometricServiceOptions;
@@ -218,6 +222,8 @@ export class BiometricService {
     const { spec } = enrollment;
     checkSameData(data, spec);
     const continues = options.continues === true && enrollment.parts > 0;
+    // Physically impossible values are fabricated data (they poisoned cohorts): refused at ingest.
+    assertPlausible(data, spec.modality);
     if (options.continues !== true && data.length < spec.windowSamples) throw tooFew(spec, data.length);
     const limits = ENROLLMENT_LIMITS;
     if (enrollment.rows + data.length > limits.maxRows) throw tooManyRows(enrollment.rows + data.length);
@@ -235,7 +241,11 @@ export class BiometricService {
         limit: limits.maxParts,
       });
     }
-    if (data.length > 0) await enrollments.appendRows(enrollment, alignToSpec(data, spec), data.length, continues);
+    if (data.length > 0) {
+      const rows = alignToSpec(data, spec);
+      await enrollments.appendRows(enrollment, rows, data.length, continues);
+      if (spec.kind === 'samples') await this.deps.replay.addRecording(userId, rows, data.length, spec.channels.length);
+    }
     return this.accepted(enrollment._id, spec, 'open');
   }
 
@@ -297,6 +307,7 @@ export class BiometricService {
     // Refuse what the append or commit would refuse before anything is stored, so a one-shot
     // upload that fails leaves no open enrolment behind.
     const spec = enrollmentSpec(data, setup);
+    assertPlausible(data, spec.modality);
     if (data.length < spec.windowSamples) throw tooFew(spec, data.length);
     if (data.length > ENROLLMENT_LIMITS.maxRows) throw tooManyRows(data.length);
     const windows = windowCount(data.length, spec.windowSamples, spec.hopSamples);
@@ -533,6 +544,7 @@ export class BiometricService {
     }
     const deletedEnrollments = await enrollments.deleteForUser(userId);
     const deletedVersions = await models.deleteForUser(userId);
+    await this.deps.replay.erase(userId);
     await publishModelsDeleted(this.deps.redis, this.deps.options.redisPrefix, userId).catch((err: unknown) =>
       logger.warn({ err, userId }, 'model deletion not published'),
     );

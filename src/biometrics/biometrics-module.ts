@@ -12,6 +12,7 @@ import type { Notifier } from '../notify/notifier.ts';
 import type { SessionRecord } from '../sessions/session-store.ts';
 import { biometricCipher } from './assurance/biometric-cipher.ts';
 import { OwnerChanges } from './assurance/owner-change.ts';
+import { ReplayIndexes } from './assurance/replay-index.ts';
 import { SessionTrustStore } from './assurance/session-trust.ts';
 import { biometricRoutes } from './biometric-routes.ts';
 import { BiometricService } from './biometric-service.ts';
@@ -36,6 +37,8 @@ export interface Biometrics {
   ownerChanges: OwnerChanges;
   /** Trust and owed step-ups per session, shared with continuous verification. */
   sessionTrust: SessionTrustStore;
+  /** Fingerprints of what each account sent (enrolment, streams), for replay detection. */
+  replay: ReplayIndexes;
   module: BiometricsModule;
 }
 
@@ -87,6 +90,16 @@ export function createBiometrics(
   let sweeper: NodeJS.Timeout | undefined;
   let worker: TrainingWorker | undefined;
 
+  const replay = new ReplayIndexes(
+    ctx.redis,
+    {
+      enabled: config.VIGIL_CV_REPLAY_DETECTION,
+      quantum: config.VIGIL_CV_REPLAY_QUANTUM,
+      matchShare: 0.5,
+      ttlSeconds: 180 * 86_400,
+    },
+    (err) => logger.warn({ err }, 'replay fingerprints not stored'),
+  );
   const service = new BiometricService({
     enrollments,
     models,
@@ -100,6 +113,7 @@ export function createBiometrics(
     redis: ctx.redis,
     audit: ctx.audit,
     ownerChanges,
+    replay,
     rateLimiter: ctx.rateLimiter,
     logger,
     options: {
@@ -121,6 +135,7 @@ export function createBiometrics(
     service,
     ownerChanges,
     sessionTrust,
+    replay,
     module: {
       name: 'biometrics',
       service,

@@ -57,7 +57,10 @@ describe('loadConfig', () => {
   });
 
   it('serves the dev outbox only in an explicit development or test run on loopback', () => {
-    const keyed = { VIGIL_JWT_KEY_ENCRYPTION_KEY: 'x'.repeat(43) };
+    const keyed = {
+      VIGIL_JWT_KEY_ENCRYPTION_KEY: 'x'.repeat(43),
+      VIGIL_BIOMETRIC_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+    };
     expect(problemsOf({ NODE_ENV: 'production', VIGIL_DEV_OUTBOX: '1', ...keyed })).toEqual([
       'VIGIL_DEV_OUTBOX: the dev outbox is served only when NODE_ENV=development (or test) is set explicitly (got NODE_ENV=production)',
     ]);
@@ -70,18 +73,24 @@ describe('loadConfig', () => {
     expect(problemsOf({ NODE_ENV: 'test', VIGIL_DEV_OUTBOX: '1', HOST: '::1' })).toEqual([]);
   });
 
-  it('refuses production with generated signing keys stored in the clear', () => {
+  it('refuses production with generated signing keys stored in the clear, listing every missing key at once', () => {
+    const jwtProblem =
+      'VIGIL_JWT_KEY_ENCRYPTION_KEY: required when NODE_ENV=production and VIGIL_JWT_PRIVATE_KEYS is unset (generated signing keys would be stored unencrypted in MongoDB)';
+    const biometric = { VIGIL_BIOMETRIC_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+    expect(problemsOf({ NODE_ENV: 'production', ...biometric })).toEqual([jwtProblem]);
     expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
-      'VIGIL_JWT_KEY_ENCRYPTION_KEY: required when NODE_ENV=production and VIGIL_JWT_PRIVATE_KEYS is unset (generated signing keys would be stored unencrypted in MongoDB)',
+      jwtProblem,
+      'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
     ]);
   });
 
   it('requires biometric keys in production, and names a malformed one', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
-    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+    const signingKeysSealed = { VIGIL_JWT_KEY_ENCRYPTION_KEY: 'x'.repeat(43) };
+    expect(problemsOf({ NODE_ENV: 'production', ...signingKeysSealed })).toEqual([
       'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
     ]);
-    expect(problemsOf({ NODE_ENV: 'production', VIGIL_BIOMETRIC_KEYS: `k1:${key}` })).toEqual([]);
+    expect(problemsOf({ NODE_ENV: 'production', VIGIL_BIOMETRIC_KEYS: `k1:${key}`, ...signingKeysSealed })).toEqual([]);
     expect(problemsOf({ VIGIL_BIOMETRIC_KEYS: 'k1:c2hvcnQ=' })).toEqual([
       'VIGIL_BIOMETRIC_KEYS: key "k1" must be 32 bytes (base64), got 5',
     ]);

@@ -57,16 +57,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(`${name}: ${e.message} (got ${shown})`);
   }
   const config = withDefaults as Config;
-  if (problems.length === 0) problems.push(...deploymentProblems(config, env));
-  if (problems.length === 0 && config.VIGIL_CONSOLE && !config.VIGIL_ADMIN_TOKEN) {
+  // Settings unsafe or inconsistent together are checked once each one is valid, and reported
+  // together, so an operator fixes a production environment in one pass.
+  const valid = problems.length === 0;
+  if (valid) problems.push(...deploymentProblems(config, env));
+  if (valid && config.VIGIL_CONSOLE && !config.VIGIL_ADMIN_TOKEN) {
     problems.push('VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN');
   }
-  if (problems.length === 0 && config.VIGIL_CORS_CREDENTIALS && config.VIGIL_CORS_ORIGINS.trim() === '*') {
+  if (valid && config.VIGIL_CORS_CREDENTIALS && config.VIGIL_CORS_ORIGINS.trim() === '*') {
     problems.push(
       'VIGIL_CORS_CREDENTIALS: credentials cannot be allowed for every origin (VIGIL_CORS_ORIGINS=*); list the origins',
     );
   }
-  if (problems.length === 0) {
+  if (valid) {
     try {
       const keys = parseBiometricKeys(config.VIGIL_BIOMETRIC_KEYS);
       if (!keys && config.NODE_ENV === 'production') {
@@ -76,6 +79,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }
     } catch (err) {
       problems.push((err as Error).message);
+    }
+    try {
+      parseBiometricKeys(config.VIGIL_MFA_KEYS);
+    } catch (err) {
+      problems.push((err as Error).message.replaceAll('VIGIL_BIOMETRIC_KEYS', 'VIGIL_MFA_KEYS'));
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -386,6 +386,40 @@ export const ConfigSchema = Type.Object({
     description: 'Login attempts per identifier (username, email, phone) per VIGIL_LOGIN_WINDOW_SECONDS.',
   }),
   VIGIL_LOGIN_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, description: 'Window of the login rate limits.' }),
+  VIGIL_MFA_KEYS: Type.Optional(
+    Type.String({
+      description:
+        'AES-256-GCM keys sealing authenticator-app secrets at rest: `id:base64-32-bytes[,id:key…]`, the first seals, all open. Unset: secrets are stored in plaintext, and refused (TOTP_UNAVAILABLE) when NODE_ENV=production.',
+    }),
+  ),
+  VIGIL_MFA_PROOF_MAX_AGE_SECONDS: Type.Integer({
+    default: 600,
+    minimum: 1,
+    description: 'Setting up or removing an authenticator app needs a session created by a login this recent.',
+  }),
+  VIGIL_MFA_TICKET_TTL_SECONDS: Type.Integer({
+    default: 300,
+    minimum: 30,
+    maximum: 1800,
+    description: 'How long the MFA ticket between the two login steps lives.',
+  }),
+  VIGIL_MFA_MAX_ATTEMPTS: Type.Integer({
+    default: 5,
+    minimum: 1,
+    maximum: 20,
+    description: 'Wrong second-factor answers that kill an MFA ticket.',
+  }),
+  VIGIL_MFA_PER_ACCOUNT_HOURLY: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description: 'Second-factor answers per account per hour, whatever the ticket (caps guessing across logins).',
+  }),
+  VIGIL_TOTP_ISSUER: Type.String({
+    default: 'Vigil',
+    minLength: 1,
+    maxLength: 64,
+    description: 'Issuer shown in authenticator apps.',
+  }),
   VIGIL_LOCKOUT_MAX_FAILURES: Type.Integer({
     default: 10,
     minimum: 1,
@@ -493,6 +527,22 @@ export const ConfigSchema = Type.Object({
     description:
       'Enrolment, re-enrolment and model deletion need a session logged in (password or code) at most this long ago, and no step-up owed (BIOMETRIC_PROOF_STALE / BIOMETRIC_STEPUP_OWED).',
   }),
+  VIGIL_BIOMETRIC_COHORT_VETTING: Type.Boolean({
+    default: true,
+    description:
+      'Only verified, active accounts old enough (and few per sign-up address) lend their enrolment to cohorts. false: any ready enrolment of the signature (fixtures without accounts).',
+  }),
+  VIGIL_BIOMETRIC_COHORT_MIN_ACCOUNT_AGE_SECONDS: Type.Integer({
+    default: 604_800,
+    minimum: 0,
+    description: 'How old an account must be before its enrolment may join other accounts’ cohorts (default 7 days).',
+  }),
+  VIGIL_BIOMETRIC_COHORT_PER_SIGNUP_IP_DAILY: Type.Integer({
+    default: 2,
+    minimum: 1,
+    description:
+      'Cohort pool members at most per sign-up IP address and day: a farm of accounts lends two enrolments, not twenty.',
+  }),
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: Type.Integer({
     default: 30,
     minimum: 1,
@@ -577,6 +627,22 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description:
       'Socket enrolment streams open at once per gateway process (each buffers at most 512 KiB); beyond, enroll.begin is refused.',
+  }),
+  VIGIL_CV_REPLAY_DETECTION: Type.Boolean({
+    default: true,
+    description:
+      'Flag windows that repeat samples the account sent before (its enrolment, earlier streams) or whose timestamps run ahead of arrival: verdict `replay`, treated like impostor. Load tests that stream one recording many times turn it off.',
+  }),
+  VIGIL_CV_REPLAY_QUANTUM: Type.Number({
+    default: 0.05,
+    exclusiveMinimum: 0,
+    description:
+      'Step sample values are rounded to before fingerprinting (units of the samples): re-encoding or noise below it still matches.',
+  }),
+  VIGIL_CV_CLOCK_SKEW_MS: Type.Integer({
+    default: 5_000,
+    minimum: 0,
+    description: 'How far a frame’s last sample time may lie ahead of its arrival before the stream counts as a replay.',
   }),
   VIGIL_CV_LATE_FRAME_MS: Type.Integer({
     default: 1_000,

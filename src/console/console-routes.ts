@@ -1,3 +1,4 @@
+import { ObjectId } from 'mongodb';
 import { VigilError } from '../../protocol/errors.ts';
 import { accountViewSchema, ErrorReply } from '../../protocol/http/accounts.ts';
 import { ModelView } from '../../protocol/http/biometrics.ts';
@@ -106,13 +107,14 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Route[] {
       auth: admin,
       schema: { query: AdminAuditQuery, response: { 200: AdminAuditReply, 400: E, 401: E, 403: E } },
     }).handle(async ({ query }) => {
+      let after: { at: Date; id: ObjectId } | undefined;
+      if (query.after) {
+        const id = new ObjectId(query.after);
+        const cursor = await audit.find(id);
+        if (cursor) after = { at: cursor.at, id };
+      }
       const records = await audit.list(
-        {
-          userId: query.userId,
-          event: query.event,
-          outcome: query.outcome,
-          before: query.before ? new Date(query.before) : undefined,
-        },
+        { userId: query.userId, event: query.event, outcome: query.outcome, after },
         query.limit + 1,
       );
       const page = records.slice(0, query.limit);
@@ -127,7 +129,10 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Route[] {
         return entry;
       });
       const last = page[page.length - 1];
-      return { status: 200, body: records.length > query.limit && last ? { events, next: last.at.toISOString() } : { events } };
+      return {
+        status: 200,
+        body: records.length > query.limit && last?._id ? { events, next: last._id.toHexString() } : { events },
+      };
     }),
   ];
 }

@@ -3,6 +3,7 @@ import { VigilError, errorBody } from '../../protocol/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { AdminPrincipal } from '../server/admin-auth.ts';
 import type { Authenticator, RequestInfo } from '../server/http/route.ts';
+import { ambiguousFraming } from '../server/http/router.ts';
 import type { HttpResponse, TemplatedApp } from '../server/uws.ts';
 import type { TrustFeed } from './trust-feed.ts';
 
@@ -35,6 +36,16 @@ export class LiveTrustEndpoint {
 
   mount(app: TemplatedApp): void {
     app.get(LIVE_TRUST_PATH, (res, req) => {
+      // Same rule as the router: uWS reads on after an answer, so ambiguous framing closes at once.
+      const framing: Record<string, string> = {};
+      req.forEach((name, value) => {
+        if (name === 'content-length' || name === 'transfer-encoding')
+          framing[name] = name in framing ? `${framing[name]}, ${value}` : value;
+      });
+      if (ambiguousFraming(framing)) {
+        res.close();
+        return;
+      }
       const userId = req.getParameter(0) ?? '';
       const authorization = req.getHeader('authorization');
       const state: Watch = { aborted: false, stop: undefined, keepalive: undefined };
@@ -47,22 +58,31 @@ export class LiveTrustEndpoint {
   }
 
   private async serve(res: HttpResponse, userId: string, authorization: string, state: Watch): Promise<void> {
+    // Points that arrive before the 200 is written are dropped (the curve starts with the next one).
+    let ready = false;
+    const send = (chunk: string) => {
+      if (state.aborted || !ready) return;
+      res.cork(() => res.write(chunk));
+    };
     try {
       await this.admin.authenticate({ headers: { authorization } } as unknown as RequestInfo);
       if (this.closing) throw new VigilError('SHUTTING_DOWN');
       if (this.open.size >= MAX_WATCHERS) throw new VigilError('RATE_LIMITED', { retryAfter: 5 });
       if (!/^[A-Za-z0-9-]{1,64}$/.test(userId)) throw new VigilError('NOT_FOUND', { what: 'Account' });
+      state.stop = await this.feed.watch(userId, (point) => send(`event: trust\ndata: ${JSON.stringify(point)}\n\n`));
     } catch (err) {
       if (state.aborted) return;
-      const error = err instanceof VigilError ? err : new VigilError('INTERNAL');
+      // Redis unreachable: say so now rather than hold a stream that will never carry a point.
+      const error = err instanceof VigilError ? err : new VigilError('DEPENDENCY_UNAVAILABLE', { dependency: 'redis' });
       res.cork(() => {
         res.writeStatus(`${error.status} ${STATUS_CODES[error.status] ?? ''}`);
         res.writeHeader('content-type', 'application/json; charset=utf-8');
+        if (error.code === 'RATE_LIMITED') res.writeHeader('retry-after', '5');
         res.end(JSON.stringify(errorBody(error)));
       });
       return;
     }
-    if (state.aborted) return;
+    if (state.aborted) return this.release(res, state);
     this.open.set(res, state);
     res.cork(() => {
       res.writeStatus('200 OK');
@@ -71,12 +91,7 @@ export class LiveTrustEndpoint {
       res.writeHeader('x-content-type-options', 'nosniff');
       res.write(': watching\n\n');
     });
-    const send = (chunk: string) => {
-      if (state.aborted) return;
-      res.cork(() => res.write(chunk));
-    };
-    state.stop = await this.feed.watch(userId, (point) => send(`event: trust\ndata: ${JSON.stringify(point)}\n\n`));
-    if (state.aborted) return this.release(res, state);
+    ready = true;
     state.keepalive = setInterval(() => send(': keepalive\n\n'), KEEPALIVE_MS);
   }
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { TrustDecision } from '../../protocol/biometrics.ts';
+import type { VerdictDecision } from '../../protocol/biometrics.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** One scored window of one streaming device, as the operator console draws it. */
@@ -8,7 +8,7 @@ export interface TrustPoint {
   stream: number;
   window: number;
   trust: number;
-  decision: TrustDecision;
+  decision: VerdictDecision;
   /** Epoch ms when the verdict was sent. */
   at: number;
 }
@@ -39,13 +39,20 @@ export class TrustFeed {
 
   async start(): Promise<void> {
     this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.watchChannel) this.watched.set(message, Date.now() + WATCH_MS);
+      if (channel === this.watchChannel) this.noteWatch(message);
       else if (channel.startsWith(this.trustChannel(''))) this.deliver(channel.slice(this.trustChannel('').length), message);
     });
     // ioredis subscribes again by itself after a reconnect (autoResubscribe).
     if (this.subscriber.status === 'wait') await this.subscriber.connect();
     await this.subscriber.subscribe(this.watchChannel);
     this.started = true;
+  }
+
+  private noteWatch(userId: string): void {
+    const now = Date.now();
+    // Watches of accounts that never stream expire here, so the map holds only live watches.
+    for (const [id, until] of this.watched) if (until < now) this.watched.delete(id);
+    this.watched.set(userId, now + WATCH_MS);
   }
 
   /** Called for every verdict; publishes only for accounts someone watches. */
@@ -66,8 +73,15 @@ export class TrustFeed {
     if (!this.started) throw new Error('TrustFeed.watch before start()');
     let set = this.listeners.get(userId);
     if (!set) {
-      this.listeners.set(userId, (set = new Set()));
-      await this.subscriber.subscribe(this.trustChannel(userId));
+      const fresh = new Set<(point: TrustPoint) => void>();
+      this.listeners.set(userId, (set = fresh));
+      try {
+        await this.subscriber.subscribe(this.trustChannel(userId));
+      } catch (err) {
+        // Not subscribed: forget the set, or every later watch of this account would hear nothing.
+        if (this.listeners.get(userId) === fresh && fresh.size === 0) this.listeners.delete(userId);
+        throw err;
+      }
     }
     set.add(listener);
     const announce = () => void this.publisher.publish(this.watchChannel, userId).catch(() => undefined);

@@ -105,6 +105,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
         biometrics: biometrics.service,
         ownerChanges: biometrics.ownerChanges,
         sessionTrust: biometrics.sessionTrust,
+        replay: biometrics.replay,
         sessions: sessionCore.sessions,
         tokens: sessionCore.resolver,
         onVerdict: operatorConsole && ((userId, point) => operatorConsole.feed.publish(userId, point)),

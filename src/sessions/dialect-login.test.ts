@@ -57,7 +57,7 @@ describe('LoginService.loginForDialect', () => {
   });
 
   it('a core login may name its kind and still gets the core pair', async () => {
-    const result = await login.login({ method: 'password', identifier: 'dialect', password: 'passphrase 12' }, meta, {
+    const result = await login.loginOneStep({ method: 'password', identifier: 'dialect', password: 'passphrase 12' }, meta, {
       kind: 'legacy-y',
     });
     expect(result.session.kind).toBe('legacy-y');
@@ -67,14 +67,17 @@ describe('LoginService.loginForDialect', () => {
 
 describe('SessionService.revokeByRefreshToken', () => {
   it('ends the session of a current or earlier refresh token; an unknown token ends nothing', async () => {
-    const { session, tokens } = await login.login({ method: 'password', identifier: 'dialect', password: 'passphrase 12' }, meta);
+    const { session, tokens } = await login.loginOneStep(
+      { method: 'password', identifier: 'dialect', password: 'passphrase 12' },
+      meta,
+    );
     const rotated = await node.core.sessions.refresh(tokens.refreshToken);
     expect(await node.core.sessions.revokeByRefreshToken('not-a-refresh-token', 'logout')).toBe(false);
     expect(await node.core.sessions.revokeByRefreshToken(rotated.tokens.refreshToken, 'logout', meta)).toBe(true);
     expect(await node.core.sessions.isLive(session.id)).toBe(false);
     expect(await node.core.sessions.revokeByRefreshToken(rotated.tokens.refreshToken, 'logout')).toBe(false);
 
-    const second = await login.login({ method: 'password', identifier: 'dialect', password: 'passphrase 12' }, meta);
+    const second = await login.loginOneStep({ method: 'password', identifier: 'dialect', password: 'passphrase 12' }, meta);
     await node.core.sessions.refresh(second.tokens.refreshToken);
     // The first token of the family still names the session.
     expect(await node.core.sessions.revokeByRefreshToken(second.tokens.refreshToken, 'logout')).toBe(true);

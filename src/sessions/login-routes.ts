@@ -9,6 +9,8 @@ import {
   DeviceListReply,
   DeviceRemovedReply,
   LoginBody,
+  MfaBody,
+  MfaChallengeReply,
   TokenPairSchema,
 } from '../../protocol/http/sessions.ts';
 import { Type } from '@sinclair/typebox';
@@ -49,12 +51,37 @@ export function loginRoutes(deps: {
     defineRoute({
       method: 'POST',
       path: '/v1/sessions',
-      summary: 'Log in with identifier + password, email/phone + one-time code, or a login ticket',
+      summary:
+        'Log in with identifier + password, email/phone + one-time code, or a login ticket; an account with an authenticator app gets 202 and an MFA ticket',
       tags: ['sessions'],
-      schema: { body: LoginBody, response: { 201: LoginReply, ...failures } },
+      schema: { body: LoginBody, response: { 201: LoginReply, 202: MfaChallengeReply, ...failures } },
     }).handle(async ({ body, info }) => {
       const request = loginRequestOf(body);
-      const { account, session, tokens } = await login.login(request, auditContext(info));
+      const result = await login.login(request, auditContext(info));
+      if ('mfa' in result) return { status: 202, body: result };
+      const { account, session, tokens } = result;
+      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } as Static<typeof LoginReply> };
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/sessions/mfa',
+      summary: 'The second step of a login: the MFA ticket with an authenticator code or a recovery code',
+      tags: ['sessions'],
+      schema: { body: MfaBody, response: { 201: LoginReply, ...failures } },
+    }).handle(async ({ body, info }) => {
+      if ((body.code === undefined) === (body.recoveryCode === undefined)) {
+        throw new VigilError(
+          'VALIDATION_FAILED',
+          { summary: 'code: give exactly one of code or recoveryCode' },
+          { details: [{ field: 'code', message: 'give exactly one of code or recoveryCode' }] },
+        );
+      }
+      const answer =
+        body.code !== undefined
+          ? { ticket: body.ticket, code: body.code }
+          : { ticket: body.ticket, recoveryCode: body.recoveryCode! };
+      const { account, session, tokens } = await login.completeMfa(answer, auditContext(info));
       return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } as Static<typeof LoginReply> };
     }),
 

@@ -12,6 +12,7 @@ import type { Lockout } from '../rate-limits/lockout.ts';
 import type { LimitRule, RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { NewSession, SessionRecord, SessionService, TokenPair } from './session-service.ts';
 import type { SessionMetrics } from './session-metrics.ts';
+import type { MfaTickets } from './mfa-tickets.ts';
 import { clientKey } from '../rate-limits/client-key.ts';
 
 export type LoginRequest =
@@ -23,6 +24,20 @@ export interface LoginResult {
   account: Account;
   session: SessionRecord;
   tokens: TokenPair;
+}
+
+/** The first factor passed; the account also needs its second (POST /v1/sessions/mfa). */
+export interface MfaChallenge {
+  mfa: { ticket: string; methods: Array<'totp' | 'recovery_code'>; expiresIn: number };
+}
+
+export type SecondFactorAnswer = { ticket: string; code: string } | { ticket: string; recoveryCode: string };
+
+/** What logins need from the second-factor store. */
+export interface SecondFactors {
+  enabled(userId: string): Promise<boolean>;
+  verify(userId: string, code: string): Promise<boolean>;
+  useRecoveryCode(userId: string, code: string): Promise<boolean>;
 }
 
 /** A login whose session carries no core tokens: the dialect that asked attaches its own (SessionService.attachToken). */
@@ -70,13 +85,82 @@ export class LoginService {
       limits: LoginLimits;
       phoneRegion: string;
       metrics?: Pick<SessionMetrics, 'logins'>;
+      /** Authenticator apps and the tickets that bridge the two steps; without them no account needs a second factor. */
+      secondFactor?: { factors: SecondFactors; tickets: MfaTickets; perAccount: LimitRule };
     },
   ) {}
 
-  async login(request: LoginRequest, meta: AuditContext, options: LoginOptions = {}): Promise<LoginResult> {
+  async login(request: LoginRequest, meta: AuditContext, options: LoginOptions = {}): Promise<LoginResult | MfaChallenge> {
     const proven = await this.prove(request, meta);
+    const second = this.deps.secondFactor;
+    if (second && (await second.factors.enabled(proven.account.id))) {
+      const ticket = await second.tickets.issue({ userId: proven.account.id, method: proven.method, device: proven.device });
+      await this.deps.audit.record('login.mfa_required', 'success', {
+        ...meta,
+        userId: proven.account.id,
+        detail: { method: proven.method },
+      });
+      return { mfa: { ticket, methods: ['totp', 'recovery_code'], expiresIn: second.tickets.ttlSeconds } };
+    }
+    return this.open(proven, meta, options.kind);
+  }
+
+  /** For clients that cannot take a second step (legacy dialects): MFA_REQUIRED for an account that has one. */
+  async loginOneStep(request: LoginRequest, meta: AuditContext, options: LoginOptions = {}): Promise<LoginResult> {
+    const proven = await this.prove(request, meta);
+    await this.refuseIfSecondFactor(proven, meta, options.kind ?? 'core');
+    return this.open(proven, meta, options.kind);
+  }
+
+  private async refuseIfSecondFactor(proven: ProvenLogin, meta: AuditContext, kind: string): Promise<void> {
+    // Old clients cannot answer a second factor; an account that has one logs in through the core API.
+    if (!this.deps.secondFactor || !(await this.deps.secondFactor.factors.enabled(proven.account.id))) return;
+    await this.deps.audit.record('login.failed', 'failure', {
+      ...meta,
+      userId: proven.account.id,
+      detail: { method: proven.method, reason: 'mfa_required', kind },
+    });
+    throw new VigilError('MFA_REQUIRED');
+  }
+
+  /**
+   * The second step: an authenticator code (each accepted once) or a recovery code (single use)
+   * for a ticket from the first. Counted per IP and per account before any check; wrong answers
+   * count against the ticket too.
+   */
+  async completeMfa(answer: SecondFactorAnswer, meta: AuditContext): Promise<LoginResult> {
+    const second = this.deps.secondFactor;
+    if (!second) throw new VigilError('MFA_TICKET_INVALID');
+    await this.hit(`login:ip:${clientKey(meta.ip)}`, this.deps.limits.perIp);
+    const pending = await second.tickets.peek(answer.ticket);
+    if (!pending) throw new VigilError('MFA_TICKET_INVALID');
+    await this.hit(`mfa:user:${pending.userId}`, second.perAccount);
+    const factor = 'code' in answer ? 'totp' : 'recovery_code';
+    const ok =
+      'code' in answer
+        ? await second.factors.verify(pending.userId, answer.code)
+        : await second.factors.useRecoveryCode(pending.userId, answer.recoveryCode);
+    if (!ok) {
+      await second.tickets.failed(answer.ticket);
+      this.deps.metrics?.logins.inc({ method: factor, outcome: 'failure' });
+      await this.deps.audit.record('login.failed', 'failure', {
+        ...meta,
+        userId: pending.userId,
+        detail: { method: factor, reason: 'mfa_code' },
+      });
+      throw new VigilError('MFA_CODE_INVALID');
+    }
+    if (!(await second.tickets.consume(answer.ticket))) throw new VigilError('MFA_TICKET_INVALID');
+    const account = await this.deps.accounts.findById(pending.userId);
+    if (!account) throw new VigilError('MFA_TICKET_INVALID');
+    const blocker = this.deps.accounts.loginBlocker(account);
+    if (blocker) throw blocker;
+    return this.open({ account, device: pending.device, method: `${pending.method}+${factor}` }, meta, undefined);
+  }
+
+  private async open(proven: ProvenLogin, meta: AuditContext, kind: string | undefined): Promise<LoginResult> {
     await this.recordDevice(proven, meta);
-    const { session, tokens } = await this.deps.sessions.start(this.newSession(proven, meta, options.kind));
+    const { session, tokens } = await this.deps.sessions.start(this.newSession(proven, meta, kind));
     await this.opened(proven, session, meta);
     return { account: proven.account, session, tokens };
   }
@@ -88,6 +172,7 @@ export class LoginService {
    */
   async loginForDialect(request: LoginRequest, meta: AuditContext, kind: string): Promise<DialectLoginResult> {
     const proven = await this.prove(request, meta);
+    await this.refuseIfSecondFactor(proven, meta, kind);
     await this.recordDevice(proven, meta);
     const session = await this.deps.sessions.open(this.newSession(proven, meta, kind));
     await this.opened(proven, session, meta);

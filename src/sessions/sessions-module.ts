@@ -21,6 +21,10 @@ import { SigningKeyStore } from '../tokens/signing-key-store.ts';
 import { tokenRoutes } from '../tokens/token-routes.ts';
 import { loginRoutes } from './login-routes.ts';
 import { LoginService } from './login-service.ts';
+import { MfaTickets } from './mfa-tickets.ts';
+import { TotpFactors } from '../credentials/totp/totp-factors.ts';
+import { totpRoutes } from '../credentials/totp/totp-routes.ts';
+import { biometricCipher } from '../biometrics/assurance/biometric-cipher.ts';
 import type { Principal } from './principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
 import { RefreshFamilies } from './refresh-family.ts';
@@ -179,6 +183,9 @@ export interface LoginModule extends GatewayModule {
 export function createLoginModule(ctx: GatewayContext, core: SessionCore, identity: LoginDependencies): LoginModule {
   const { config } = ctx;
   const window = config.VIGIL_LOGIN_WINDOW_SECONDS;
+  // Authenticator-app secrets are sealed with VIGIL_MFA_KEYS (the same AES-256-GCM sealing as biometric data).
+  const mfaCipher = biometricCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
+  const totp = new TotpFactors(ctx.mongo.db, config.VIGIL_TOTP_ISSUER, mfaCipher);
   const login = new LoginService({
     accounts: identity.accounts,
     hasher: identity.hasher,
@@ -202,6 +209,11 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     },
     phoneRegion: config.VIGIL_PHONE_REGION,
     metrics: core.metrics,
+    secondFactor: {
+      factors: totp,
+      tickets: new MfaTickets(ctx.redis, config.VIGIL_MFA_TICKET_TTL_SECONDS, config.VIGIL_MFA_MAX_ATTEMPTS),
+      perAccount: { limit: config.VIGIL_MFA_PER_ACCOUNT_HOURLY, windowSeconds: 3600 },
+    },
   });
   return {
     name: 'login',
@@ -213,7 +225,17 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
       audit: ctx.audit,
       auth: core.authenticator,
       profileFields: identity.accounts.profiles.fields,
-    }),
+    }).concat(
+      totpRoutes({
+        factors: totp,
+        accounts: identity.accounts,
+        sessions: core.sessions,
+        audit: ctx.audit,
+        auth: core.authenticator,
+        proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
+        available: mfaCipher !== undefined || config.NODE_ENV !== 'production',
+      }),
+    ),
     async start() {
       await core.devices.ensureIndexes();
     },

@@ -268,12 +268,13 @@ describe('enrolment lifecycle refusals', () => {
   });
 
   it('data that passes ingest but cannot train fails the job with a catalogued reason', async () => {
-    // Values near the float32 limit: every cell is a valid float32, but energies overflow.
+    // Values near the float32 limit: every cell is a valid float32, but energies overflow. A
+    // modality without a physical range (motion would refuse them at ingest as implausible).
     const huge = `x,y,z\n${Array.from({ length: 400 }, (_, i) => `${i % 2 ? 3e38 : -3e38},3e38,${(i % 3) * 1e38}`).join('\n')}\n`;
     const reply = await send<{ enrollmentId: string }>(
       gw.url,
       'POST',
-      '/v1/biometrics/enrollments?rate=20',
+      '/v1/biometrics/enrollments?rate=20&modality=strain',
       uploader,
       huge,
       'text/csv',

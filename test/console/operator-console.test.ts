@@ -135,4 +135,24 @@ describe('operator console', () => {
     })()`);
     await screenshot(page, 'console-audit');
   });
+
+  it('pages the audit log without skipping events of the same millisecond', async () => {
+    const at = new Date();
+    const userId = `audit-paging-${Date.now()}`;
+    await gw.gateway.mongo.db
+      .collection('audit')
+      .insertMany(['a', 'b', 'c'].map((tag) => ({ at, event: 'login.failed', outcome: 'failure', userId, detail: { tag } })));
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 4; page++) {
+      const res = await fetch(`${gw.url}/v1/admin/audit?userId=${userId}&limit=1${after ? `&after=${after}` : ''}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      const body = (await res.json()) as { events: Array<{ detail: { tag: string } }>; next?: string };
+      seen.push(...body.events.map((e) => e.detail.tag));
+      if (!body.next) break;
+      after = body.next;
+    }
+    expect(seen.sort()).toEqual(['a', 'b', 'c']);
+  });
 });

@@ -30,6 +30,9 @@ beforeAll(async () => {
     VIGIL_CV_POLICY_IMPOSTOR: 'revoke',
     VIGIL_CV_BATCH_DEADLINE_MS: '2',
     VIGIL_WS_MAX_CONNECTIONS_PER_USER: '40',
+    // The same held-out recordings are streamed by test after test: replays by design here
+    // (test/assurance/replay.test.ts covers detection).
+    VIGIL_CV_REPLAY_DETECTION: 'false',
   });
   node = await startNode(gw.config);
   // Cohort first: the owner's model is then trained against them (logistic-cohort, the default).

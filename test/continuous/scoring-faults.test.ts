@@ -17,7 +17,14 @@ let data: SampleSet;
 const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
-  gw = await startTestGateway({ VIGIL_SCORING_TIMEOUT_MS: '1000', VIGIL_CV_BATCH_DEADLINE_MS: '20' });
+  gw = await startTestGateway({
+    // Long enough for a replacement thread to load onnxruntime on a loaded CI machine (the re-run
+    // batch must not time out), short enough for the hung batch's test.
+    VIGIL_SCORING_TIMEOUT_MS: '4000',
+    VIGIL_CV_BATCH_DEADLINE_MS: '20',
+    // Both tests stream the same held-out recording: a replay by design here.
+    VIGIL_CV_REPLAY_DETECTION: 'false',
+  });
   node = await startNode(gw.config);
   await enrolSubject(gw, OWNER, '1611');
   data = await testPart('1611');
@@ -64,8 +71,8 @@ describe('scoring worker faults under live streams', () => {
     const first = { ...data, data: data.data.subarray(0, 100 * 3), length: 100 }; // windows 0–2
     continuousOf(gw).batcher!.injectFault('hang');
     let seq = sendSamples(socket, 1, first, 0);
-    // The hung batch fails with SCORING_TIMEOUT after 1 s: one error per window, naming it.
-    await eventually(() => ofType(socket, 'error').length === 3, 'three window errors', 10_000);
+    // The hung batch fails with SCORING_TIMEOUT after 4 s: one error per window, naming it.
+    await eventually(() => ofType(socket, 'error').length === 3, 'three window errors', 15_000);
     const errors = ofType(socket, 'error');
     expect(errors.map((e) => e.code)).toEqual(['SCORING_TIMEOUT', 'SCORING_TIMEOUT', 'SCORING_TIMEOUT']);
     expect(errors.map((e) => e.details?.[0]?.field)).toEqual(['/windows/0', '/windows/1', '/windows/2']);

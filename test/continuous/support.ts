@@ -67,14 +67,18 @@ export async function expectedFor(gw: TestGateway, userId: string, data: SampleS
   };
 }
 
-/** Sends `data` as binary frames of `frame` samples (timestamps at the real rate), from sequence `seq`. Returns the next seq. */
+/**
+ * Sends `data` as binary frames of `frame` samples (timestamps at the real rate), from sequence
+ * `seq`. Returns the next seq. By default the samples are a recording that ended just now: sent
+ * at once, their timestamps never run ahead of arrival (replay detection would flag that).
+ */
 export function sendSamples(
   socket: TestSocket,
   stream: number,
   data: SampleSet,
   seq: number,
   frame = 25,
-  t0 = Date.now(),
+  t0 = Date.now() - (data.length * 1000) / data.rate,
 ): number {
   const c = data.channels.length;
   for (let at = 0; at < data.length; at += frame) {

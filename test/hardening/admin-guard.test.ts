@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route } from '../../src/server/http/route.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -113,6 +114,30 @@ describe('the admin API refuses everything but the admin credential', () => {
     expect(open.status).toBe(200);
     expect(open.headers.get('content-type')).toMatch(/^text\/event-stream/);
     await open.body?.cancel();
+  });
+
+  it('closes the live trust stream’s connection on ambiguous framing, so nothing smuggled behind it runs', async () => {
+    const { port } = new URL(gw.url);
+    const smuggled = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+    // uWS takes the first Content-Length (0), so without the guard the bytes after the head are a second request.
+    const bytes = `GET /v1/admin/accounts/${user.userId}/trust HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`;
+    const { reply, closed } = await new Promise<{ reply: string; closed: boolean }>((resolve) => {
+      let data = '';
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write(bytes));
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve({ reply: data, closed: false });
+      }, 1_000);
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve({ reply: data, closed: true });
+      });
+      socket.on('error', () => undefined);
+    });
+    expect(reply).not.toContain('"status":"ok"');
+    expect(reply).toBe('');
+    expect(closed).toBe(true);
   });
 
   it('answers every near miss of the token (and the token in a query or another header) with 401 ADMIN_UNAUTHORIZED', async () => {

@@ -24,6 +24,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     VIGIL_BIOMETRIC_KEYS: TEST_BIOMETRIC_KEYS,
     // Tests count their cohorts exactly; the background population has its own test.
     VIGIL_BIOMETRIC_BACKGROUND: 'off',
+    // Fixture cohorts are enrolments of user ids without accounts; the poisoning test vets its pool.
+    VIGIL_BIOMETRIC_COHORT_VETTING: 'false',
     ...overrides,
   });
 }

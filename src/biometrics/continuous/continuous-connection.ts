@@ -1,5 +1,6 @@
 import type { ChannelConnection } from '../../realtime/channel-hooks.ts';
 import type { LiveModel, ModelHolder } from './live-models.ts';
+import type { ReplayIndex } from '../assurance/replay-index.ts';
 import type { OwedStepUp } from '../assurance/session-trust.ts';
 import type { PendingStepUp } from './trust-policy.ts';
 
@@ -36,6 +37,8 @@ export class ContinuousConnection implements ModelHolder {
   /** A step-up an earlier socket of this session left unproven (asked again once ready). */
   owedStepUp: OwedStepUp | undefined;
   ready = false;
+  /** The account's fingerprints, when replay detection is on. */
+  replay: ReplayIndex | undefined;
   /** Where the session stands: what the next stream starts from. */
   sessionTrust: number;
   /** The value last written to Redis (writes happen on changes of decision and when streams end). */

@@ -1,6 +1,7 @@
 import { VigilError } from '../../../protocol/errors.ts';
 import type { ReadyModel } from '../../../protocol/messages.ts';
 import type { ChannelConnection, ChannelHooks, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
+import type { ReplayIndexes } from '../assurance/replay-index.ts';
 import type { SessionTrustStore } from '../assurance/session-trust.ts';
 import type { TrustConfig } from '../trust.ts';
 import { ContinuousConnection } from './continuous-connection.ts';
@@ -19,6 +20,7 @@ export interface ContinuousHooksEnv {
   trust: TrustConfig;
   /** The session's trust and owed step-up, shared by its sockets and streams. */
   sessionTrust: SessionTrustStore;
+  replay: ReplayIndexes;
 }
 
 function stateOf(conn: ChannelConnection): ContinuousConnection | undefined {
@@ -35,12 +37,14 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
   return {
     async onAuthenticated(conn): Promise<ReadyModel | null> {
       const { userId, sessionId } = conn.principal;
-      const [model, owed, trust] = await Promise.all([
+      const [model, owed, trust, replay] = await Promise.all([
         models.current(userId),
         policy.owedStepUp(sessionId),
         env.sessionTrust.trust(sessionId),
+        env.replay.enabled ? env.replay.load(userId) : undefined,
       ]);
       const state = new ContinuousConnection(conn, model, env.trust.initial, env.sessionTrust, trust);
+      state.replay = replay;
       state.owedStepUp = owed;
       conn.attachment = state;
       return model?.ready ?? null;
@@ -98,6 +102,7 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       models.release(state);
       policy.onDisconnect(state);
       state.persistTrust();
+      state.replay?.flush();
     },
   };
 }

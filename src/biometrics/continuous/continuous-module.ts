@@ -4,6 +4,7 @@ import type { TokenResolver } from '../../realtime/stream-auth.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import type { GatewayModule } from '../../server/modules.ts';
 import type { OwnerChanges } from '../assurance/owner-change.ts';
+import type { ReplayIndexes } from '../assurance/replay-index.ts';
 import type { SessionTrustStore } from '../assurance/session-trust.ts';
 import type { BiometricService } from '../biometric-service.ts';
 import { resolveTrustConfig } from '../trust.ts';
@@ -51,6 +52,7 @@ export function createContinuousModule(
     biometrics: BiometricService;
     ownerChanges: OwnerChanges;
     sessionTrust: SessionTrustStore;
+    replay: ReplayIndexes;
     sessions: PolicySessions;
     tokens: TokenResolver;
     /** Where verdicts go besides the socket (the console's live trust feed). */
@@ -99,7 +101,17 @@ export function createContinuousModule(
           metrics,
           trust,
           sessionTrust: deps.sessionTrust,
-          verifier: { batcher, policy, metrics, trust, lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS, onVerdict: deps.onVerdict },
+          replay: deps.replay,
+          verifier: {
+            batcher,
+            policy,
+            metrics,
+            trust,
+            lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS,
+            replay: deps.replay,
+            clockSkewMs: config.VIGIL_CV_CLOCK_SKEW_MS,
+            onVerdict: deps.onVerdict,
+          },
           enrolment: {
             admission: { open: 0, max: config.VIGIL_CV_MAX_ENROLMENT_STREAMS },
             service: deps.biometrics,

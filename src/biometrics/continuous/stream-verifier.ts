@@ -1,4 +1,5 @@
-import type { TrustDecision } from '../../../protocol/biometrics.ts';
+import type { VerdictDecision } from '../../../protocol/biometrics.ts';
+import type { ReplayIndexes } from '../assurance/replay-index.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { SampleFrame } from '../../../protocol/frames.ts';
 import type { StreamEnd, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
@@ -21,9 +22,15 @@ export interface VerifierEnv {
   trust: TrustConfig;
   /** A frame arriving this much later than the stream's best delay counts as late. */
   lateFrameMs: number;
+  /** Replay detection: fingerprints (when on) and how far sample times may run ahead of arrival. */
+  replay: Pick<ReplayIndexes, 'enabled' | 'fingerprint'>;
+  clockSkewMs: number;
   /** Told of every verdict (the operator console's live trust feed). */
   onVerdict?(userId: string, point: TrustPoint): void;
 }
+
+/** Windows whose fingerprints are held back from the index: later windows of the stream overlap them. */
+const RECENT_WINDOWS = 8;
 
 const round = (value: number) => Math.round(value * 1e4) / 1e4;
 
@@ -56,7 +63,13 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   private model: LiveModel | null;
   private accumulator: TrustAccumulator | undefined;
   private trustModel: LiveModel | undefined;
-  private decision: TrustDecision;
+  private decision: VerdictDecision;
+  /** Windows found to repeat earlier data, until their scores come back. */
+  private readonly replayed = new Set<number>();
+  /** Sample times ran ahead of arrival: the stream is played from a recording. */
+  private ahead = false;
+  /** This stream's fingerprints, added to the account's index when it ends (bounded by the index). */
+  private fingerprints: number[][] = [];
   private nextWindow = 0;
   private closed = false;
   /** Smallest (arrival − last sample time) seen, ms: the stream's own clock offset plus best network delay. */
@@ -91,6 +104,8 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     const now = performance.now();
     // Lateness against the stream's own best delay, so client clock offsets cancel out.
     const delay = Date.now() - (frame.timestamp + (frame.count * 1000) / this.spec.rate);
+    // Samples from the future are samples from a file, replayed faster than they were recorded.
+    if (this.env.replay.enabled && -delay > this.env.clockSkewMs) this.ahead = true;
     if (delay < this.bestDelay) this.bestDelay = delay;
     else if (delay - this.bestDelay > this.env.lateFrameMs) this.env.metrics.framesLate.inc();
     if (gap > 0) {
@@ -105,6 +120,8 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     this.closed = true;
     this.owner.streams.delete(this);
     this.owner.persistTrust();
+    this.owner.replay?.remember(this.fingerprints.flat());
+    this.fingerprints = [];
     this.env.metrics.streams.dec({ purpose: 'verify' });
   }
 
@@ -113,6 +130,21 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   onWindow(ring: Float32Array, start: number, ringSamples: number): void {
     const model = this.model;
     if (!model) return;
+    const index = this.owner.replay;
+    if (this.env.replay.enabled) {
+      let replayed = this.ahead;
+      if (index) {
+        const c = model.spec.channels.length;
+        const hashes = this.env.replay.fingerprint(ring, ringSamples, c, (i) => (start + i) % ringSamples);
+        replayed ||= index.isReplay(hashes);
+        // Remembered later: the stream's own overlapping windows share samples by design.
+        this.fingerprints.push(hashes);
+        if (this.fingerprints.length > RECENT_WINDOWS * 8) {
+          this.owner.replay?.remember(this.fingerprints.splice(0, this.fingerprints.length - RECENT_WINDOWS).flat());
+        }
+      }
+      if (replayed) this.replayed.add(this.nextWindow);
+    }
     this.env.batcher.add(this, model, ring, start, ringSamples, this.nextWindow++, this.arrivedAt);
   }
 
@@ -120,7 +152,13 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
 
   scored(window: number, score: number, arrivedAt: number, model: LiveModel): void {
     if (this.closed || !this.owner.conn.isOpen) return;
-    const update = this.accumulatorFor(model).update(score);
+    const accumulator = this.accumulatorFor(model);
+    let update: { trust: number; decision: VerdictDecision } = accumulator.update(score);
+    if (this.replayed.delete(window)) {
+      // Evidence of an attack, not of a person: trust drops to the floor whatever the score.
+      accumulator.reset(accumulator.config.floor);
+      update = { trust: accumulator.trust, decision: 'replay' };
+    }
     const latencyMs = Math.round((performance.now() - arrivedAt) * 100) / 100;
     const { metrics } = this.env;
     metrics.verdicts.inc({ decision: update.decision });

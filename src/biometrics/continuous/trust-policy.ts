@@ -1,4 +1,4 @@
-import type { TrustDecision } from '../../../protocol/biometrics.ts';
+import type { TrustDecision, VerdictDecision } from '../../../protocol/biometrics.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { HookControlMessage } from '../../realtime/channel-hooks.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
@@ -95,8 +95,10 @@ export class TrustPolicy {
   }
 
   /** A stream's decision changed to `decision`. */
-  onDecision(state: ContinuousConnection, decision: TrustDecision, context: DecisionContext): void {
-    if (decision === 'genuine') return;
+  onDecision(state: ContinuousConnection, verdict: VerdictDecision, context: DecisionContext): void {
+    if (verdict === 'genuine') return;
+    // A replayed recording is someone else presenting the owner's data: an impostor.
+    const decision: TrustDecision = verdict === 'replay' ? 'impostor' : verdict;
     const action = this.deps.config[decision];
     this.deps.metrics.policyActions.inc({ action });
     if (action === 'notify') {

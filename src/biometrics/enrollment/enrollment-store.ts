@@ -299,20 +299,18 @@ export class EnrollmentStore {
   }
 
   /**
-   * Up to `members` other accounts' latest ready enrolments with the same signature, newest
-   * first: the cohort a discriminative detector trains against.
+   * Other accounts' ready enrolments with the same signature, one per account (its latest), up to
+   * `limit` read: the candidates of a cohort. Which of them train a model is drawn at random and
+   * vetted by the caller (cohort/training-cohort.ts), never "the newest".
    */
-  async cohortCandidates(signature: string, excludeUserId: string, members: number): Promise<EnrollmentRecord[]> {
-    if (members <= 0) return [];
+  async poolCandidates(signature: string, excludeUserId: string, limit: number): Promise<EnrollmentRecord[]> {
+    if (limit <= 0) return [];
     const picked = new Map<string, EnrollmentRecord>();
     const cursor = this.enrollments
       .find({ signature, status: 'ready', userId: { $ne: excludeUserId } })
       .sort({ finishedAt: -1 })
-      .limit(members * 4);
-    for await (const e of cursor) {
-      if (!picked.has(e.userId)) picked.set(e.userId, e);
-      if (picked.size >= members) break;
-    }
+      .limit(limit);
+    for await (const e of cursor) if (!picked.has(e.userId)) picked.set(e.userId, e);
     await cursor.close();
     return [...picked.values()];
   }

@@ -7,11 +7,15 @@ import { withBackground, type BackgroundPopulation } from '../background/backgro
 import type { ModelStore } from '../models/model-store.ts';
 import { featureRowSet, sampleSet, stackRows, type BiometricData, type FeatureMatrix } from '../samples.ts';
 import { DEFAULT_TRAINING_OPTIONS, trainModel } from '../training.ts';
+import type { PoolAccounts, PoolRules } from '../cohort/cohort-pool.ts';
+import { trainingCohort, type BackgroundSet, type NO_BACKGROUND } from '../cohort/training-cohort.ts';
 import { toObjectId, type EnrollmentRecord, type EnrollmentStore, type Segment } from './enrollment-store.ts';
 
 export interface TrainingJobOptions {
   /** Other accounts sampled as the cohort (VIGIL_BIOMETRIC_COHORT_MEMBERS). */
   cohortMembers: number;
+  /** Who may join cohorts (VIGIL_BIOMETRIC_COHORT_VETTING, _MIN_ACCOUNT_AGE_SECONDS, _PER_SIGNUP_IP_DAILY). */
+  pool: PoolRules;
   /** Detector for sample signals when the enrolment names none (VIGIL_BIOMETRIC_DETECTOR). */
   defaultDetector: DetectorName;
   /** Detector for feature rows when the enrolment names none (VIGIL_BIOMETRIC_ROWS_DETECTOR). */
@@ -68,7 +72,15 @@ function featurise(segments: Segment[], owner: EnrollmentRecord, member: Enrollm
  * by its owner) is removed again.
  */
 export async function runTrainingJob(
-  deps: { enrollments: EnrollmentStore; models: ModelStore; options: TrainingJobOptions },
+  deps: {
+    enrollments: EnrollmentStore;
+    models: ModelStore;
+    /** Candidate accounts' status, verification, age and sign-up address. */
+    accounts: PoolAccounts;
+    /** The shipped background population, or NO_BACKGROUND. */
+    background: BackgroundSet | typeof NO_BACKGROUND;
+    options: TrainingJobOptions;
+  },
   job: TrainingJob,
   progress: (fraction: number) => Promise<void>,
 ): Promise<TrainingOutcome> {
@@ -97,14 +109,16 @@ export async function runTrainingJob(
   await progress(0.02);
 
   const genuine = featurise(await enrollments.segments(enrollment), enrollment);
-  const cohort: FeatureMatrix[] = [];
   // Enough rows for the per-member window cap, so a huge enrolment is not read to use 150 windows.
   const { spec } = enrollment;
   const rowsPerMember = spec.windowSamples + (DEFAULT_TRAINING_OPTIONS.maxWindowsPerMember - 1) * spec.hopSamples;
-  for (const member of await enrollments.cohortCandidates(enrollment.signature, job.userId, options.cohortMembers)) {
-    const windows = featurise(await enrollments.segments(member, rowsPerMember), enrollment, member);
-    if (windows) cohort.push(windows);
-  }
+  const cohort = await trainingCohort(
+    { enrollments, accounts: deps.accounts, rules: options.pool, background: deps.background },
+    enrollment,
+    genuine,
+    options.cohortMembers,
+    async (member) => featurise(await enrollments.segments(member, rowsPerMember), enrollment, member),
+  );
   await progress(PREPARED);
 
   const pending: Promise<void>[] = [];

@@ -179,7 +179,11 @@ async function watchTrust(userId) {
       headers: { authorization: `Bearer ${token}` },
       signal: controller.signal,
     });
-    if (!res.ok || !res.body) return;
+    if (!res.ok || !res.body) {
+      const answer = await res.json().catch(() => ({}));
+      $('[data-testid=trust-legend]').textContent = `Live trust unavailable: ${answer.error?.message ?? `HTTP ${res.status}`}`;
+      return;
+    }
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffered = '';
     for (;;) {

@@ -10,6 +10,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   CONFLICT: '이미 존재 하는 값',
   NOT_FOUND: '존재 하지 않는 아이디',
   LOGIN_FAILED: '비밀번호 불일치',
+  MFA_REQUIRED: '2단계 인증이 필요한 사용자',
   PASSWORD_INCORRECT: '비밀번호 불일치',
   CODE_INVALID: '올바르지 않은 접근 권한',
   CODE_EXHAUSTED: '올바르지 않은 접근 권한',

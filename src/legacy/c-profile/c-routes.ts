@@ -163,7 +163,7 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
       formatError: formatCError,
       schema: { body: CTokenBody, response: { 200: CSessionReply, ...failures } },
     }).handle(async ({ body, info }) => {
-      const { account, tokens } = await deps.login.login(
+      const { account, tokens } = await deps.login.loginOneStep(
         { method: 'code', channel: 'sms', to: body.mobile, code: body.token },
         auditContext(info),
         { kind: sessionKind('c') },

@@ -13,6 +13,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   PASSWORD_TOO_LONG: '사용할 수 없는 비밀번호입니다.',
   PASSWORD_MATCHES_IDENTIFIER: '사용할 수 없는 비밀번호입니다.',
   LOGIN_FAILED: '이메일 또는 비밀번호가 올바르지 않습니다.',
+  MFA_REQUIRED: '2단계 인증이 설정된 계정입니다.',
   ACCOUNT_UNVERIFIED: '이메일 인증이 필요합니다.',
   ACCOUNT_PENDING: '승인 대기중인 계정입니다.',
   ACCOUNT_REJECTED: '사용할 수 없는 계정입니다.',

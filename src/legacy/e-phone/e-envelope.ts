@@ -28,6 +28,7 @@ export const E_CODES = {
 const ANSWERS: Partial<Record<ErrorCode, [code: number, message: string]>> = {
   CONFLICT: [E_CODES.alreadyRegistered, 'already registered'],
   LOGIN_FAILED: [E_CODES.loginFailed, 'number or password mismatch'],
+  MFA_REQUIRED: [E_CODES.loginFailed, 'second factor required'],
   ACCOUNT_UNVERIFIED: [E_CODES.accountNotActive, 'phone not verified'],
   ACCOUNT_PENDING: [E_CODES.accountNotActive, 'waiting for approval'],
   ACCOUNT_REJECTED: [E_CODES.accountNotActive, 'account rejected'],

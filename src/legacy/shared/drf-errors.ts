@@ -40,6 +40,7 @@ const DEFAULTS: Partial<Record<ErrorCode, DrfAnswer>> = {
   UNSUPPORTED_MEDIA_TYPE: { detail: '지원하지 않는 미디어 타입입니다.', code: 'unsupported_media_type' },
   BODY_TOO_LARGE: { detail: '요청이 너무 큽니다.', code: 'request_too_large' },
   LOGIN_FAILED: { status: 400, field: 'non_field_errors', detail: '제공된 인증 데이터(credentials)로는 로그인할 수 없습니다.' },
+  MFA_REQUIRED: { status: 400, field: 'non_field_errors', detail: '2단계 인증이 설정된 계정입니다.' },
   PASSWORD_TOO_SHORT: { field: 'password', detail: '비밀번호가 너무 짧습니다. 최소 {min} 문자를 포함해야 합니다.' },
   PASSWORD_TOO_LONG: { field: 'password', detail: '비밀번호가 너무 깁니다.' },
   PASSWORD_MATCHES_IDENTIFIER: { field: 'password', detail: '비밀번호가 사용자 정보와 너무 유사합니다.' },

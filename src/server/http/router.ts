@@ -52,7 +52,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * Framing a proxy in front could read differently from uWS (which takes the first Content-Length):
  * the bytes after the body uWS sees would be a second, smuggled request (RFC 9112 §6.3).
  */
-function ambiguousFraming(headers: Readonly<Record<string, string>>): string | undefined {
+export function ambiguousFraming(headers: Readonly<Record<string, string | undefined>>): string | undefined {
   const length = headers['content-length'];
   if (length === undefined) return undefined;
   if (length.includes(',')) return 'more than one Content-Length';

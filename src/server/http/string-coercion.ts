@@ -17,7 +17,14 @@ export function coerceStrings(schema: TSchema, value: unknown): unknown {
   if (value !== null && typeof value === 'object' && !Array.isArray(value) && schema.properties) {
     const properties = schema.properties as Record<string, TSchema>;
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = key in properties ? coerceStrings(properties[key]!, item) : item;
+    for (const [key, item] of Object.entries(value)) {
+      if (key === '__proto__') {
+        // Kept as an own property (never assigned, which would set the prototype) so the schema refuses it.
+        Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+        continue;
+      }
+      out[key] = Object.hasOwn(properties, key) ? coerceStrings(properties[key]!, item) : item;
+    }
     return out;
   }
   return value;
@@ -25,6 +32,8 @@ export function coerceStrings(schema: TSchema, value: unknown): unknown {
 
 function fromString(schema: TSchema, text: string): unknown {
   if (Array.isArray(schema.anyOf)) {
+    // A string member takes the text as it is ("12" stays "12" for Union([String, Integer])).
+    if ((schema.anyOf as TSchema[]).some((member) => member.type === 'string')) return text;
     for (const member of schema.anyOf as TSchema[]) {
       const converted = fromString(member, text);
       if (converted !== text) return converted;
