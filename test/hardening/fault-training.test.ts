@@ -50,7 +50,8 @@ describe('training children killed mid-job', () => {
           'a training child running the job',
         );
         if (child === 'finished') break;
-        await sleep(((e * KILLS_PER_JOB + k) % 5) * 100);
+        // Its Mongo connection opens as the job starts: kill at once or a moment into the job.
+        await sleep((k % 3) * 25);
         if ((await status()) === 'ready') break; // finished before the kill: nothing left to interrupt
         process.kill(child, 'SIGKILL');
         killed.add(child);
@@ -71,6 +72,8 @@ describe('training children killed mid-job', () => {
       expect(model.versions).toEqual([1]);
     }
     console.info(`killed ${killedMidJob} training children mid-job across ${ENROLMENTS} enrolments`);
+    // A job may finish between its child appearing and the kill (quick jobs on a quiet machine):
+    // the count varies (4–18 seen); at least one kill per enrolment on average.
     expect(killedMidJob).toBeGreaterThanOrEqual(ENROLMENTS);
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
   }, 600_000);
