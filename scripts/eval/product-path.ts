@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     'enrol-seconds': { type: 'string', default: '70' },
     'test-seconds': { type: 'string', default: '40' },
     background: { type: 'string', default: 'builtin' },
+    /** The cohort pool's vetting (verified accounts older than a week): on as in production; off lets the accounts just made join. */
+    'cohort-vetting': { type: 'string', default: 'on' },
     json: { type: 'string' },
   },
 });
@@ -83,8 +85,15 @@ async function main(): Promise<void> {
 
   const id = randomBytes(4).toString('hex');
   const database = `vigil_eval_${id}`;
+  const adminToken = randomBytes(24).toString('hex');
   const gw = await spawnChildGateway({
     NODE_ENV: 'production',
+    // What production requires: sealed signing keys and biometric data; per-window scores come
+    // from the operator's verify route (the account's own answers counts only).
+    VIGIL_JWT_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+    VIGIL_BIOMETRIC_KEYS: `eval:${randomBytes(32).toString('base64')}`,
+    VIGIL_ADMIN_TOKEN: adminToken,
+    VIGIL_BIOMETRIC_COHORT_VETTING: args['cohort-vetting'] === 'off' ? 'false' : 'true',
     LOG_LEVEL: 'info', // the port is read from the 'listening' line
     MONGO_DB: database,
     REDIS_PREFIX: `vigil:eval:${id}:`,
@@ -97,13 +106,19 @@ async function main(): Promise<void> {
     VIGIL_BIOMETRIC_BACKGROUND: args.background,
   });
   try {
-    const accounts: { subject: string; headers: Record<string, string>; model: ModelSummary; cohortMembers: number }[] = [];
+    const accounts: {
+      subject: string;
+      userId: string;
+      headers: Record<string, string>;
+      model: ModelSummary;
+      cohortMembers: number;
+    }[] = [];
     const json = { 'content-type': 'application/json' };
     // One after another: each account trains against the accounts before it (plus background).
     for (const w of walks) {
       const username = `eval${w.subject}x${id}`;
       const password = 'evaluation passphrase 1';
-      await http(`${gw.url}/v1/accounts`, {
+      const signUp = await http<{ account: { id: string } }>(`${gw.url}/v1/accounts`, {
         method: 'POST',
         headers: json,
         body: JSON.stringify({ username, password }),
@@ -135,16 +150,22 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 100));
       }
       const model = await http<ModelSummary>(`${gw.url}/v1/biometrics/model`, { headers, expect: 200 });
-      accounts.push({ subject: w.subject, headers, model, cohortMembers: model.metrics.cohortMembers });
+      accounts.push({
+        subject: w.subject,
+        userId: signUp.account.id,
+        headers,
+        model,
+        cohortMembers: model.metrics.cohortMembers,
+      });
     }
     const tests = walks.map((w) => csv(rows(w.samples, w.samples.length - testRows, w.samples.length)));
     const results: (SubjectResult & { strangers: Float32Array[] })[] = [];
     for (const [k, account] of accounts.entries()) {
       const scores: Float32Array[] = [];
       for (const body of tests) {
-        const result = await http<VerificationResult>(`${gw.url}/v1/biometrics/verify`, {
+        const result = await http<VerificationResult>(`${gw.url}/v1/admin/accounts/${account.userId}/biometrics/verify`, {
           method: 'POST',
-          headers: { ...account.headers, 'content-type': 'text/csv' },
+          headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'text/csv' },
           body,
           expect: 200,
         });
@@ -166,7 +187,7 @@ async function main(): Promise<void> {
     const horizons = horizonsFor(spec);
     console.log(
       `Vigil accuracy through the product — ${walks.length} accounts enrolled one after another over HTTP on a fresh gateway ` +
-        `(background ${background ? `${background.id}, ${background.members.length} members` : 'off'}); ` +
+        `(background ${background ? `${background.id}, ${background.members.length} members` : 'off'}, cohort vetting ${args['cohort-vetting']}); ` +
         `enrolment ${args['enrol-seconds']} s, verification ${args['test-seconds']} s; cohort members at training: ` +
         accounts.map((a) => a.cohortMembers).join(', ') +
         `; detectors: ${[...new Set(accounts.map((a) => a.model.detector))].join(', ')}`,
