@@ -17,6 +17,7 @@ import { extractWindows } from '../../src/biometrics/features/extract-windows.ts
 import { sampleFeatureSpec } from '../../src/biometrics/features/feature-spec.ts';
 import { buildBackground } from './background-builder.ts';
 import { WISDM_ACTIVITIES, importWisdm } from './wisdm-importer.ts';
+import { subjectList } from './subject-folds.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,17 +28,6 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: `assets/background/${BUILTIN_BACKGROUND}` },
   },
 });
-
-/** "1613-1625" or "1613,1615,1620-1622" → the subject ids. */
-function subjectList(text: string): Set<string> {
-  const ids = new Set<string>();
-  for (const part of text.split(',')) {
-    const [from, to = from] = part.split('-').map(Number) as [number, number?];
-    if (!Number.isInteger(from) || !Number.isInteger(to) || to < from) throw new Error(`--subjects ${part}: expected N or N-M`);
-    for (let s = from; s <= (to as number); s++) ids.add(String(s));
-  }
-  return ids;
-}
 
 async function main(): Promise<void> {
   const wanted = subjectList(args.subjects);

@@ -24,6 +24,7 @@ import { spawnChildGateway } from '../child-gateway.ts';
 import { horizonsFor, horizonMetrics, pct, trustReplay, type SubjectResult } from './eval-core.ts';
 import { sampleFeatureSpec } from '../../src/biometrics/features/feature-spec.ts';
 import { importWisdm } from './wisdm-importer.ts';
+import { subjectList } from './subject-folds.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,16 +39,6 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
   },
 });
-
-function subjectList(text: string): Set<string> {
-  const ids = new Set<string>();
-  for (const part of text.split(',')) {
-    const [from, to = from] = part.split('-').map(Number) as [number, number?];
-    if (!Number.isInteger(from) || !Number.isInteger(to) || to < from) throw new Error(`--subjects ${part}: expected N or N-M`);
-    for (let s = from; s <= (to as number); s++) ids.add(String(s));
-  }
-  return ids;
-}
 
 function csv(samples: SampleSet): string {
   const c = samples.channels.length;

@@ -45,3 +45,14 @@ export function subjectFoldPlan<T>(
     };
   });
 }
+
+/** "1613-1625" or "1613,1615,1620-1622" (a --subjects argument) → the subject ids. */
+export function subjectList(text: string): Set<string> {
+  const ids = new Set<string>();
+  for (const part of text.split(',')) {
+    const [from, to = from] = part.split('-').map(Number) as [number, number?];
+    if (!Number.isInteger(from) || !Number.isInteger(to) || to < from) throw new Error(`--subjects ${part}: expected N or N-M`);
+    for (let s = from; s <= (to as number); s++) ids.add(String(s));
+  }
+  return ids;
+}

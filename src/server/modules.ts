@@ -1,4 +1,5 @@
 import type { GatewayContext } from './context.ts';
+import { TimeoutError, withTimeout } from './timeouts.ts';
 import type { Route } from './http/route.ts';
 import type { TemplatedApp, WebSocket } from './uws.ts';
 import { createLoginModule, createSessionCore } from '../sessions/sessions-module.ts';
@@ -63,9 +64,9 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
       // Bounded well below the refresh grace period: a refresh answered late during a Mongo outage
       // (the driver waits 2 s to select a server) made a client's concurrent retry of the same
       // token look like reuse, which revokes the session.
-      account = await withinMs(identity.services.accounts.findById(userId), ACCOUNT_GATE_MS);
+      account = await withTimeout(identity.services.accounts.findById(userId), ACCOUNT_GATE_MS);
     } catch (err) {
-      if (!(err instanceof GateTimeout) && toVigilError(err).code !== 'DEPENDENCY_UNAVAILABLE') throw err;
+      if (!(err instanceof TimeoutError) && toVigilError(err).code !== 'DEPENDENCY_UNAVAILABLE') throw err;
       ctx.logger.warn({ err: (err as Error).message }, 'account status unavailable at refresh; the ended-account mark decides');
       return true;
     }
@@ -135,13 +136,3 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
 
 /** How long a refresh waits for the account's status before the Redis ended-account mark decides. */
 const ACCOUNT_GATE_MS = 300;
-
-class GateTimeout extends Error {}
-
-function withinMs<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GateTimeout(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}

@@ -4,24 +4,11 @@ import type { Metrics } from '../observability/metrics.ts';
 import { defineRoute, type Authenticator, type Route } from './http/route.ts';
 import type { InternalCaller } from './internal-auth.ts';
 import { buildOpenApi } from './http/openapi.ts';
+import { withTimeout } from './timeouts.ts';
 
 export interface DependencyCheck {
   name: string;
   ping(): Promise<void>;
-}
-
-async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Liveness, readiness, metrics and the OpenAPI document. */

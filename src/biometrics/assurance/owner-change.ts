@@ -4,6 +4,7 @@ import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
 import type { Notifier } from '../../notify/notifier.ts';
 import type { BiometricChange } from '../../notify/templates.ts';
 import type { Logger } from '../../observability/logger.ts';
+import { loginAgeMs } from '../../sessions/login-age.ts';
 import type { SessionRecord } from '../../sessions/session-store.ts';
 import type { SessionTrustStore } from './session-trust.ts';
 
@@ -50,7 +51,7 @@ export class OwnerChanges {
     };
     if (owed) return refuse(new VigilError('BIOMETRIC_STEPUP_OWED', { reason: owed.reason }));
     // A session that ended meanwhile is as stale as an old one (and the next request says TOKEN_REVOKED).
-    const age = session && session.userId === requester.userId ? Date.now() - session.createdAt : Number.POSITIVE_INFINITY;
+    const age = loginAgeMs(session, requester.userId);
     if (!(age <= maxAgeSeconds * 1000)) {
       const seconds = Number.isFinite(age) ? Math.floor(age / 1000) : 'unknown';
       return refuse(new VigilError('BIOMETRIC_PROOF_STALE', { seconds: maxAgeSeconds, age: seconds }));
