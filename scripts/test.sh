@@ -11,7 +11,7 @@ ensure_chromium
 bash "$root/scripts/services.sh" start --quiet
 cd "$root"
 status=0
-node_modules/.bin/tsc --noEmit -p . || { echo "vigil: typecheck failed" >&2; status=1; }
+node node_modules/typescript-native/bin/tsc --noEmit -p . || { echo "vigil: typecheck failed" >&2; status=1; }
 node_modules/.bin/prettier --check --log-level warn . || { echo "vigil: formatting check failed (npm run format)" >&2; status=1; }
 node_modules/.bin/vitest run "$@" || status=1
 exit $status
