@@ -4,7 +4,7 @@ import type { ObjectId } from 'mongodb';
 import type { DetectorName, FeatureSpec, VerificationResult } from '../../protocol/biometrics.ts';
 import { VigilError } from '../../protocol/errors.ts';
 import type { EnrollmentAccepted, EnrollmentView, ModelDeleted, ModelView } from '../../protocol/http/biometrics.ts';
-import { enforceLimit } from '../accounts/rate-limit.ts';
+import { enforceLimit } from '../rate-limits/enforce-limit.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { OwnerChanges } from './assurance/owner-change.ts';

@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { VigilError } from '../../protocol/errors.ts';
-import type { AccountService } from '../accounts/account-service.ts';
+import type { AccountService } from '../identity/accounts/account-service.ts';
 import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
 import type { GatewayModule } from '../server/modules.ts';
-import type { Principal } from '../sessions/principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 import { createTrainingQueue } from '../storage/queues.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { startTrainingWorker, type TrainingWorker } from '../../workers/training-worker.ts';

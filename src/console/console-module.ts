@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Type } from '@sinclair/typebox';
-import type { AccountService } from '../accounts/account-service.ts';
+import type { AccountService } from '../identity/accounts/account-service.ts';
 import type { BiometricService } from '../biometrics/biometric-service.ts';
 import type { GatewayContext } from '../server/context.ts';
 import { defineRoute, type Route } from '../server/http/route.ts';

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { VigilError } from '../../protocol/errors.ts';
 import type { Locale } from '../../protocol/http/accounts.ts';
-import type { Channel } from '../accounts/account.ts';
+import type { Channel } from '../identity/accounts/account.ts';
 import type { DeliveryJob } from '../storage/queues.ts';
 import { renderMessage, type TemplateInput } from './templates.ts';
 

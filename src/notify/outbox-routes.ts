@@ -1,8 +1,8 @@
 import { ErrorReply } from '../../protocol/http/accounts.ts';
 import { OutboxQuery, OutboxReply } from '../../protocol/http/dev-outbox.ts';
-import { normalizeEmail } from '../accounts/identifiers.ts';
-import { normalizePhone } from '../accounts/phone-number.ts';
-import { fieldError } from '../accounts/field-errors.ts';
+import { normalizeEmail } from '../identity/accounts/identifiers.ts';
+import { normalizePhone } from '../identity/accounts/phone-number.ts';
+import { fieldError } from '../identity/accounts/field-errors.ts';
 import { defineRoute, type Route } from '../server/http/route.ts';
 import type { DevOutbox } from './dev-outbox.ts';
 

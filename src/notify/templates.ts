@@ -1,5 +1,5 @@
 import type { Locale } from '../../protocol/http/accounts.ts';
-import type { CodePurpose } from '../codes/one-time-codes.ts';
+import type { CodePurpose } from '../identity/codes/one-time-codes.ts';
 
 export interface RenderedMessage {
   subject: string;

@@ -1,7 +1,7 @@
 import type { ErrorCode, ErrorParams } from '../../protocol/errors.ts';
 import type { SampleFrame } from '../../protocol/frames.ts';
 import type { ClientMessageOf, ReadyModel, ServerMessage } from '../../protocol/messages.ts';
-import type { Principal } from '../sessions/principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 
 /*
  * The seams through which continuous verification and socket enrolment (issue 7) plug into

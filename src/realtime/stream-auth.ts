@@ -1,5 +1,5 @@
 import { BEARER_SUBPROTOCOL_PREFIX, STREAM_SUBPROTOCOL } from '../../protocol/messages.ts';
-import type { Principal } from '../sessions/principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 
 /**
  * What the channel needs from the tokens concern (issue 4); `sessionCore.resolver` and

@@ -3,8 +3,8 @@ import { TimeoutError, withTimeout } from './timeouts.ts';
 import type { Route } from './http/route.ts';
 import type { TemplatedApp, WebSocket } from './uws.ts';
 import { createLoginModule, createSessionCore } from '../sessions/sessions-module.ts';
-import { statusEndsSessions } from '../accounts/account.ts';
-import { createIdentity, createIdentityFlows, identityRoutes } from '../accounts/identity.ts';
+import { statusEndsSessions } from '../identity/accounts/account.ts';
+import { createIdentity } from '../identity/identity-module.ts';
 import { createNotify } from '../notify/notify-module.ts';
 import { createRealtimeModule } from '../realtime/realtime-module.ts';
 import { createLegacyModules } from '../legacy/legacy-module.ts';
@@ -49,10 +49,12 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   // `identity.services`; password change/reset and withdrawal revoke through the session core.
   const notify = createNotify(ctx);
   modules.push(notify.module);
-  const identity = createIdentity(ctx, notify.notifier);
+  const identity = createIdentity(ctx, {
+    notifier: notify.notifier,
+    sessions: sessionCore.sessions,
+    userAuth: sessionCore.authenticator,
+  });
   modules.push(identity.module);
-  const identityFlows = createIdentityFlows(ctx, identity.services, sessionCore.sessions);
-  modules.push(identityRoutes(ctx, identity.services, identityFlows, sessionCore.authenticator));
   // Every refresh asks whether the account may still hold a session (rejected and withdrawn may
   // not; accounts are never deleted, withdrawal keeps the record, so only ids that never were an
   // account, such as a load test's, are unknown here).
@@ -123,7 +125,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   modules.push(
     ...createLegacyModules(ctx, {
       identity: identity.services,
-      flows: identityFlows,
+      flows: identity.flows,
       sessions: sessionCore,
       login: login.login,
       biometrics: biometrics.service,

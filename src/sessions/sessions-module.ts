@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { AccountService } from '../accounts/account-service.ts';
-import { DeviceStore } from '../accounts/device-store.ts';
-import type { CodeRequests } from '../codes/code-requests.ts';
-import type { Tickets } from '../codes/tickets.ts';
-import type { PasswordHasher } from '../credentials/password-hasher.ts';
+import type { AccountService } from '../identity/accounts/account-service.ts';
+import type { DeviceStore } from '../identity/devices/device-store.ts';
+import type { CodeRequests } from '../identity/codes/code-requests.ts';
+import type { Tickets } from '../identity/codes/tickets.ts';
+import type { PasswordHasher } from '../identity/credentials/password-hasher.ts';
 import { Lockout } from '../rate-limits/lockout.ts';
 import { LocalRateLimit } from '../rate-limits/local-rate.ts';
 import { internalCredential } from '../server/internal-auth.ts';
@@ -22,10 +22,10 @@ import { tokenRoutes } from '../tokens/token-routes.ts';
 import { loginRoutes } from './login-routes.ts';
 import { LoginService } from './login-service.ts';
 import { MfaTickets } from './mfa-tickets.ts';
-import { TotpFactors } from '../credentials/totp/totp-factors.ts';
-import { totpRoutes } from '../credentials/totp/totp-routes.ts';
+import { TotpFactors } from '../identity/credentials/totp/totp-factors.ts';
+import { totpRoutes } from '../identity/credentials/totp/totp-routes.ts';
 import { biometricCipher } from '../biometrics/assurance/biometric-cipher.ts';
-import type { Principal } from './principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
 import { RefreshFamilies } from './refresh-family.ts';
 import { RevocationBus } from './revocation-bus.ts';
@@ -45,7 +45,6 @@ export interface SessionCore {
   resolver: PrincipalResolver;
   accessTokens: AccessTokens;
   keys: KeyRing;
-  devices: DeviceStore;
   /** The revocation channel; `healthy` says whether revocations from other processes reach this one. */
   revocations: RevocationBus;
   metrics: SessionMetrics;
@@ -122,7 +121,6 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
   // A rotation changes which keys verify until when: cached verifications are re-earned.
   keys.onChange(() => resolver.clearCache());
   const authenticator = userAuthenticator(resolver);
-  const devices = new DeviceStore(mongo.db);
 
   if (config.VIGIL_JWT_KEY_GRACE_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
     logger.warn('VIGIL_JWT_KEY_GRACE_SECONDS is shorter than the access token TTL: a rotation cuts live tokens short');
@@ -148,7 +146,6 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
         audit,
         graceSeconds: config.VIGIL_JWT_KEY_GRACE_SECONDS,
       }),
-      ...sessionRoutes({ sessions, auth: authenticator, devices }),
     ],
     async start() {
       await connectRedis(subscriber, 15_000);
@@ -160,12 +157,13 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
       await bus.close();
     },
   };
-  return { module, sessions, authenticator, resolver, accessTokens, keys, devices, revocations: bus, metrics };
+  return { module, sessions, authenticator, resolver, accessTokens, keys, revocations: bus, metrics };
 }
 
-/** What login needs from identity (issue 3). */
+/** What login needs from identity. */
 export interface LoginDependencies {
   accounts: AccountService;
+  devices: DeviceStore;
   hasher: PasswordHasher;
   codeRequests: CodeRequests;
   tickets: Tickets;
@@ -179,8 +177,8 @@ export interface LoginModule extends GatewayModule {
 }
 
 /**
- * POST /v1/sessions (password, code or ticket login), the caller's devices and audit trail.
- * Assembled after identity, whose account service it uses.
+ * POST /v1/sessions (password, code or ticket login, second factors) and the caller's own
+ * sessions. Assembled after identity, whose accounts and devices it uses.
  */
 export function createLoginModule(ctx: GatewayContext, core: SessionCore, identity: LoginDependencies): LoginModule {
   const { config } = ctx;
@@ -197,7 +195,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     hasher: identity.hasher,
     codeRequests: identity.codeRequests,
     tickets: identity.tickets,
-    devices: core.devices,
+    devices: identity.devices,
     sessions: core.sessions,
     rateLimiter: ctx.rateLimiter,
     lockout: new Lockout(ctx.redis, {
@@ -225,14 +223,10 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     name: 'login',
     login,
     totp,
-    routes: loginRoutes({
-      login,
-      sessions: core.sessions,
-      devices: core.devices,
-      audit: ctx.audit,
-      auth: core.authenticator,
-      profileFields: identity.accounts.profiles.fields,
-    }).concat(
+    routes: [
+      ...loginRoutes({ login, profileFields: identity.accounts.profiles.fields }),
+      ...sessionRoutes({ sessions: core.sessions, auth: core.authenticator, devices: identity.devices }),
+    ].concat(
       totpRoutes({
         factors: totp,
         accounts: identity.accounts,
@@ -243,8 +237,5 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
         available: mfaCipher !== undefined || config.NODE_ENV !== 'production',
       }),
     ),
-    async start() {
-      await core.devices.ensureIndexes();
-    },
   };
 }

@@ -6,7 +6,7 @@ import { TestSocket, closedWithin, login, startNode, type Login, type Node } fro
 import { enrolSubject, eventually, sendSamples } from './support.ts';
 import { testPart } from './wisdm.ts';
 import { generate } from 'otplib';
-import type { TotpFactors } from '../../src/credentials/totp/totp-factors.ts';
+import type { TotpFactors } from '../../src/identity/credentials/totp/totp-factors.ts';
 
 // The step-up policy on real sockets: an impostor decision asks the holder to log in again;
 // a fresh login's token passes it, a refreshed token of the same session does not, and silence

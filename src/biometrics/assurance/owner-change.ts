@@ -1,5 +1,5 @@
 import { VigilError } from '../../../protocol/errors.ts';
-import type { Account } from '../../accounts/account.ts';
+import type { Account } from '../../identity/accounts/account.ts';
 import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
 import type { Notifier } from '../../notify/notifier.ts';
 import type { BiometricChange } from '../../notify/templates.ts';

@@ -1,4 +1,4 @@
-import type { IdentityFlows, IdentityServices } from '../../accounts/identity.ts';
+import type { IdentityFlows, IdentityServices } from '../../identity/identity-module.ts';
 import type { OwnerChanges } from '../../biometrics/assurance/owner-change.ts';
 import type { BiometricService } from '../../biometrics/biometric-service.ts';
 import type { LoginService } from '../../sessions/login-service.ts';
