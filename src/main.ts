@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
   // Imported after configuration so a missing native uWS binary is reported as such.
-  const { startGateway } = await import('./server/gateway.ts');
+  const { startGateway } = await import('./gateway/gateway.ts');
   const gateway = await startGateway(config, { logger });
 
   const shutdown = (signal: string) => {

@@ -1,4 +1,4 @@
-import { requestContext } from '../audit/request-context.ts';
+import { requestContext } from '../server/http/request-context.ts';
 import { Type } from '@sinclair/typebox';
 import { ErrorBodySchema } from '../../protocol/http/common.ts';
 import {

@@ -3,14 +3,13 @@ import { VigilError } from '../../protocol/errors.ts';
 import type { AccountService } from '../identity/accounts/account-service.ts';
 import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import type { Principal } from '../server/http/principal.ts';
 import { createTrainingQueue } from '../storage/queues.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { startTrainingWorker, type TrainingWorker } from '../../workers/training-worker.ts';
 import type { Notifier } from '../notify/notifier.ts';
-import type { SessionRecord } from '../sessions/session-store.ts';
-import { biometricCipher } from './assurance/biometric-cipher.ts';
+import { dataCipher } from '../crypto/data-cipher.ts';
 import { OwnerChanges } from './assurance/owner-change.ts';
 import { ReplayIndexes } from './assurance/replay-index.ts';
 import { SessionTrustStore } from './assurance/session-trust.ts';
@@ -66,7 +65,7 @@ export function createBiometrics(
   deps: {
     accounts: AccountService;
     authenticator: Authenticator<Principal>;
-    sessions: { get(sessionId: string): Promise<SessionRecord | undefined> };
+    sessions: { loginAgeMs(sessionId: string, userId: string): Promise<number> };
     notifier: Notifier;
   },
 ): Biometrics {
@@ -82,7 +81,7 @@ export function createBiometrics(
     maxAgeSeconds: config.VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS,
   });
   // Samples, graphs and parameters are sealed at rest under VIGIL_BIOMETRIC_KEYS (required in production).
-  const cipher = biometricCipher(config);
+  const cipher = dataCipher(config);
   const enrollments = new EnrollmentStore(mongo.db, cipher);
   const models = new ModelStore(mongo.db, cipher);
   const queue = createTrainingQueue(config);

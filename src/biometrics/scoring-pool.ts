@@ -1,14 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { VigilError } from '../../protocol/errors.ts';
-import type {
-  GatedTask,
-  ScoringFault,
-  ScoringResult,
-  ScoringTask,
-  ScoringWorkerData,
-  SkippedTask,
-} from '../../workers/scoring-worker.ts';
+import type { GatedTask, ScoringFault, ScoringResult, ScoringTask, ScoringWorkerData, SkippedTask } from './scoring-tasks.ts';
 import type { WindowBatchResult, WindowBatchTask } from './continuous/window-batch.ts';
 import { TASK_STATE, TaskGates } from './native-gate.ts';
 

@@ -1,5 +1,5 @@
 import type { GatewayContext } from '../server/context.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import type { Authenticator } from '../server/http/route.ts';
 import type { Principal } from '../server/http/principal.ts';
 import { CodeRequests } from './codes/code-requests.ts';
@@ -18,10 +18,12 @@ import { AccountService } from './accounts/account-service.ts';
 import { AccountStore } from './accounts/account-store.ts';
 import { DeviceStore } from './devices/device-store.ts';
 import { parseProfileFields, ProfileValidator } from './accounts/profile-fields.ts';
-import type { SessionRevoker } from './accounts/session-revoker.ts';
+import type { IdentitySessions } from './identity-sessions.ts';
 import { Withdrawal } from './accounts/withdrawal.ts';
 import { deviceRoutes } from './devices/device-routes.ts';
-import { auditRoutes } from '../audit/audit-routes.ts';
+import { outboxRoutes } from './codes/outbox-routes.ts';
+import { DevOutbox } from '../notify/dev-outbox.ts';
+import { auditRoutes } from './accounts/audit-routes.ts';
 
 /** The identity services other concerns (sessions, legacy dialects) call. */
 export interface IdentityServices {
@@ -46,7 +48,7 @@ export interface IdentityFlows {
 export interface IdentityDependencies {
   notifier: Notifier;
   /** Ends sessions (password change, withdrawal, status changes, a forgotten device). */
-  sessions: SessionRevoker;
+  sessions: IdentitySessions;
   /** The session concern's bearer authenticator, guarding the caller's own routes. */
   userAuth: Authenticator<Principal>;
 }
@@ -152,6 +154,10 @@ export function createIdentity(ctx: GatewayContext, deps: IdentityDependencies):
         ...passwordRoutes({ passwords, userAuth }),
         ...deviceRoutes({ devices, sessions, audit, auth: userAuth }),
         ...auditRoutes({ audit, auth: userAuth }),
+        // What was "sent" to an address, for development and tests; never in production.
+        ...(config.VIGIL_DEV_OUTBOX && config.NODE_ENV !== 'production'
+          ? outboxRoutes({ outbox: new DevOutbox(redis), phoneRegion: config.VIGIL_PHONE_REGION })
+          : []),
       ],
       async start() {
         await store.ensureIndexes();

@@ -1,4 +1,4 @@
-import { requestContext } from '../audit/request-context.ts';
+import { requestContext } from '../server/http/request-context.ts';
 import type { Static } from '@sinclair/typebox';
 import { VigilError } from '../../protocol/errors.ts';
 import { accountViewSchema, type ProfileFieldSpec } from '../../protocol/http/accounts.ts';

@@ -1,6 +1,6 @@
 import { VigilError, type ErrorDetail } from '../../protocol/errors.ts';
 import type { Account, AccountService } from '../identity/accounts/account-service.ts';
-import type { Channel } from '../identity/accounts/account.ts';
+import type { Channel } from '../notify/notifier.ts';
 import type { DeviceInfo, DeviceStore } from '../identity/devices/device-store.ts';
 import { classifyIdentifier } from '../identity/accounts/identifiers.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';

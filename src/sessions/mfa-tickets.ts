@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Channel } from '../identity/accounts/account.ts';
+import type { Channel } from '../notify/notifier.ts';
 import type { DeviceInfo } from '../identity/devices/device-store.ts';
 
 /** A first factor that passed, waiting for the second. */

@@ -12,7 +12,7 @@ import {
 } from '../../protocol/http/sessions.ts';
 import type { Device, DeviceStore } from '../identity/devices/device-store.ts';
 import { defineRoute, type Authenticator, type RequestInfo, type Route } from '../server/http/route.ts';
-import { requestContext } from '../audit/request-context.ts';
+import { requestContext } from '../server/http/request-context.ts';
 import type { Principal } from '../server/http/principal.ts';
 import type { SessionRecord, SessionService } from './session-service.ts';
 

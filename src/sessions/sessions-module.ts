@@ -11,20 +11,20 @@ import { ConfigError } from '../config/config.ts';
 import type { Config } from '../config/schema.ts';
 import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { AccessTokens } from '../tokens/access-tokens.ts';
 import { eddsaSigner } from '../tokens/jwt-signer.ts';
 import { eddsaVerifier } from '../tokens/jwt-verifier.ts';
 import { KeyRing } from '../tokens/key-ring.ts';
 import { SigningKeyStore } from '../tokens/signing-key-store.ts';
-import { tokenRoutes } from '../tokens/token-routes.ts';
+import { tokenRoutes } from './token-routes.ts';
 import { loginRoutes } from './login-routes.ts';
 import { LoginService } from './login-service.ts';
 import { MfaTickets } from './mfa-tickets.ts';
 import { TotpFactors } from '../identity/credentials/totp/totp-factors.ts';
 import { totpRoutes } from '../identity/credentials/totp/totp-routes.ts';
-import { biometricCipher } from '../biometrics/assurance/biometric-cipher.ts';
+import { dataCipher } from '../crypto/data-cipher.ts';
 import type { Principal } from '../server/http/principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
 import { RefreshFamilies } from './refresh-family.ts';
@@ -184,7 +184,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
   const { config } = ctx;
   const window = config.VIGIL_LOGIN_WINDOW_SECONDS;
   // Authenticator-app secrets are sealed with VIGIL_MFA_KEYS (the same AES-256-GCM sealing as biometric data).
-  const mfaCipher = biometricCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
+  const mfaCipher = dataCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
   const totp = new TotpFactors(ctx.mongo.db, config.VIGIL_TOTP_ISSUER, mfaCipher);
   // Withdrawal erases the account's authenticator secret and recovery codes with the rest of it.
   identity.accounts.onWithdrawn(async ({ account }) => {

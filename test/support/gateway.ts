@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { Config } from '../../src/config/schema.ts';
-import { startGateway, type Gateway } from '../../src/server/gateway.ts';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
 import { configEnv, testConfig } from './config.ts';
 import { listeningPort } from '../../scripts/child-gateway.ts';
 

@@ -3,7 +3,7 @@ import type { DetectorName, FeatureSpec, ModelMetrics } from '../../../protocol/
 import type { ErrorCode, ErrorParams } from '../../../protocol/errors.ts';
 import type { EnrollmentStatus } from '../../../protocol/http/biometrics.ts';
 import { isDuplicateKey } from '../../storage/mongo.ts';
-import type { BiometricCipher } from '../assurance/biometric-cipher.ts';
+import type { DataCipher } from '../../crypto/data-cipher.ts';
 import { binaryToFloat32, float32ToBinary } from '../models/float32-binary.ts';
 
 export type { EnrollmentStatus };
@@ -93,7 +93,7 @@ export class EnrollmentStore {
   /** `cipher` seals samples at rest (VIGIL_BIOMETRIC_KEYS); without one they are stored as they are. */
   constructor(
     db: Db,
-    private readonly cipher?: BiometricCipher,
+    private readonly cipher?: DataCipher,
   ) {
     this.enrollments = db.collection<EnrollmentRecord>('enrollments');
     this.parts = db.collection<EnrollmentPart>('enrollment_parts');

@@ -1,4 +1,4 @@
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import { Type } from '@sinclair/typebox';
 import {
   AcceptedReply,
@@ -24,7 +24,7 @@ import type { Principal } from '../../server/http/principal.ts';
 import type { EmailLinks } from '../codes/email-links.ts';
 import { publicView } from './account.ts';
 import type { AccountService } from './account-service.ts';
-import { prefixFields } from './field-errors.ts';
+import { prefixFields } from '../../server/http/field-errors.ts';
 import { Withdrawal } from './withdrawal.ts';
 
 export interface AccountRouteDeps {

@@ -7,10 +7,11 @@ import { checkPasswordPolicy } from '../credentials/password-policy.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { RateLimiter } from '../../rate-limits/rate-limiter.ts';
 import type { Tickets } from '../codes/tickets.ts';
-import { publicView, type Account, type AccountStatus, type AccountView, type Channel, type Locale } from './account.ts';
+import { publicView, type Account, type AccountStatus, type AccountView, type Locale } from './account.ts';
+import type { Channel } from '../../notify/notifier.ts';
 import { AccountStore, isUniqueViolation, type AccountDocument } from './account-store.ts';
 import type { Device, DeviceInfo, DeviceStore } from '../devices/device-store.ts';
-import { fieldError, fieldErrors } from './field-errors.ts';
+import { fieldError, fieldErrors } from '../../server/http/field-errors.ts';
 import {
   IDENTIFIER_KINDS,
   classifyIdentifier,

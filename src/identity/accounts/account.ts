@@ -64,7 +64,6 @@ export interface AccountView {
 }
 
 /** The contact a code or link goes to. */
-export type Channel = 'email' | 'sms';
 
 /** Whole years between a YYYY-MM-DD birth date and `now` (UTC). */
 export function ageFrom(birthDate: string, now = new Date()): number {

@@ -9,7 +9,7 @@ import {
   profilePatchSchema,
   type ProfileFieldSpec,
 } from '../../../protocol/http/accounts.ts';
-import { fieldErrors } from './field-errors.ts';
+import { fieldErrors } from '../../server/http/field-errors.ts';
 
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const KNOWN_KEYS = new Set(['name', 'type', 'required', 'maxLength', 'description']);

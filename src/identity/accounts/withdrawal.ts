@@ -3,8 +3,8 @@ import type { AuditLog } from '../../audit/audit-log.ts';
 import type { PasswordService } from '../credentials/password-service.ts';
 import type { Tickets } from '../codes/tickets.ts';
 import type { AccountService, RequestMeta } from './account-service.ts';
-import { fieldError } from './field-errors.ts';
-import type { SessionRevoker } from './session-revoker.ts';
+import { fieldError } from '../../server/http/field-errors.ts';
+import type { IdentitySessions } from '../identity-sessions.ts';
 
 /** Proof that the account holder is present: the current password, or a ticket from a fresh code (purpose withdraw). */
 export type WithdrawalProof = { password: string } | { ticket: string };
@@ -20,7 +20,7 @@ export class Withdrawal {
       accounts: AccountService;
       passwords: PasswordService;
       tickets: Tickets;
-      sessions: SessionRevoker;
+      sessions: IdentitySessions;
       audit: AuditLog;
     },
   ) {}

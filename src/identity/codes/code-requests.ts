@@ -1,6 +1,7 @@
 import type { Locale } from '../../../protocol/http/accounts.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
-import type { Account, Channel } from '../accounts/account.ts';
+import type { Account } from '../accounts/account.ts';
+import type { Channel } from '../../notify/notifier.ts';
 import type { AccountService, RequestMeta } from '../accounts/account-service.ts';
 import { enforceLimit } from '../../rate-limits/enforce-limit.ts';
 import type { Logger } from '../../observability/logger.ts';

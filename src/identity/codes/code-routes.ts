@@ -1,4 +1,4 @@
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import { ErrorReply } from '../../../protocol/http/accounts.ts';
 import { CodeRequestBody, CodeRequestReply, CodeVerifyBody, CodeVerifyReply } from '../../../protocol/http/codes.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';

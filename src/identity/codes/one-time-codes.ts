@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { VigilError } from '../../../protocol/errors.ts';
-import type { Channel } from '../accounts/account.ts';
+import type { Channel } from '../../notify/notifier.ts';
 
 /** What a code is for; a code issued for one purpose never verifies for another. */
 export type CodePurpose = 'signup' | 'login' | 'reset' | 'verify' | 'withdraw';

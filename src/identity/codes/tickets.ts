@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { VigilError } from '../../../protocol/errors.ts';
-import type { Channel } from '../accounts/account.ts';
+import type { Channel } from '../../notify/notifier.ts';
 import type { CodePurpose } from './one-time-codes.ts';
 
 /** What a verified code proved: this destination was reachable, for this purpose, just now. */

@@ -1,4 +1,4 @@
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import { ErrorReply } from '../../../protocol/http/accounts.ts';
 import { PasswordChangeBody, PasswordChangedReply, PasswordResetBody } from '../../../protocol/http/passwords.ts';
 import { defineRoute, type Authenticator, type Route } from '../../server/http/route.ts';

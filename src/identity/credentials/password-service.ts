@@ -1,10 +1,11 @@
 import { VigilError } from '../../../protocol/errors.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
-import type { Account, Channel } from '../accounts/account.ts';
+import type { Account } from '../accounts/account.ts';
+import type { Channel } from '../../notify/notifier.ts';
 import type { AccountService, RequestMeta } from '../accounts/account-service.ts';
-import { fieldError } from '../accounts/field-errors.ts';
+import { fieldError } from '../../server/http/field-errors.ts';
 import { enforceLimit } from '../../rate-limits/enforce-limit.ts';
-import type { SessionRevoker } from '../accounts/session-revoker.ts';
+import type { IdentitySessions } from '../identity-sessions.ts';
 import type { CodeRequests } from '../codes/code-requests.ts';
 import type { Tickets } from '../codes/tickets.ts';
 import { clientKey } from '../../rate-limits/client-key.ts';
@@ -30,7 +31,7 @@ export class PasswordService {
       hasher: PasswordHasher;
       codeRequests: CodeRequests;
       tickets: Tickets;
-      sessions: SessionRevoker;
+      sessions: IdentitySessions;
       audit: AuditLog;
       rateLimiter: RateLimiter;
       /** Current-password checks per account per hour (signed in), or per account and client (not signed in). */

@@ -3,15 +3,15 @@ import { VigilError } from '../../../protocol/errors.ts';
 import { ErrorBodySchema } from '../../../protocol/http/common.ts';
 import { DeviceIdParams, DeviceListReply, DeviceRemovedReply } from '../../../protocol/http/sessions.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import { defineRoute, type Authenticator, type Route } from '../../server/http/route.ts';
-import type { SessionRevoker } from '../accounts/session-revoker.ts';
+import type { IdentitySessions } from '../identity-sessions.ts';
 import type { DeviceStore } from './device-store.ts';
 
 /** The caller's devices: list them with their live sessions, forget one (ending its sessions). */
 export function deviceRoutes(deps: {
   devices: DeviceStore;
-  sessions: SessionRevoker;
+  sessions: IdentitySessions;
   audit: AuditLog;
   auth: Authenticator<{ userId: string; sessionId: string }>;
 }): Route[] {

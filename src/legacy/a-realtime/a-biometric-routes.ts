@@ -1,4 +1,4 @@
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import { ACheckReply, ADetailReply, AErrorReply, AUploadBody } from '../../../protocol/legacy/a-realtime.ts';
 import type { OwnerChanges } from '../../biometrics/assurance/owner-change.ts';

@@ -1,4 +1,4 @@
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import {
   ACreateBody,
   ACreateReply,
@@ -9,7 +9,7 @@ import {
 } from '../../../protocol/legacy/a-realtime.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
-import type { GatewayModule } from '../../server/modules.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
 import { aBiometricRoutes } from './a-biometric-routes.ts';

@@ -1,4 +1,4 @@
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import {
   BAuthIdParams,
@@ -22,7 +22,7 @@ import type { CodePurpose } from '../../identity/codes/one-time-codes.ts';
 import { ConfigError } from '../../config/config.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { defineRoute, type RequestInfo, type Route } from '../../server/http/route.ts';
-import type { GatewayModule } from '../../server/modules.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import { heldProofsFor } from '../shared/held-proofs.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';

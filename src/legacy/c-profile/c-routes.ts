@@ -1,4 +1,4 @@
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import {
   CDetailReply,

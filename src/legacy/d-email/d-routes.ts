@@ -1,4 +1,4 @@
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import { randomBytes } from 'node:crypto';
 import { VigilError } from '../../../protocol/errors.ts';
 import {
@@ -13,7 +13,7 @@ import {
 import type { Account } from '../../identity/accounts/account.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
-import type { GatewayModule } from '../../server/modules.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
 import { secondsLeft } from '../shared/session-ttl.ts';

@@ -1,4 +1,4 @@
-import { requestContext } from '../../audit/request-context.ts';
+import { requestContext } from '../../server/http/request-context.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import {
   EBooleanReply,
@@ -18,7 +18,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { DeviceInfo } from '../../identity/devices/device-store.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { defineRoute, type RequestInfo, type Route } from '../../server/http/route.ts';
-import type { GatewayModule } from '../../server/modules.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import { eddsaSigner } from '../../tokens/jwt-signer.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import { heldProofsFor } from '../shared/held-proofs.ts';

@@ -3,7 +3,7 @@ import type { Collection, Db } from 'mongodb';
 import { generateURI, verify } from 'otplib';
 import { renderSVG } from 'uqr';
 import { VigilError } from '../../../../protocol/errors.ts';
-import type { BiometricCipher } from '../../../biometrics/assurance/biometric-cipher.ts';
+import type { DataCipher } from '../../../crypto/data-cipher.ts';
 import { newRecoveryCodes, recoveryCodeDigest } from './recovery-codes.ts';
 
 /** RFC 6238 as authenticator apps implement it: SHA-1, 6 digits, 30 s steps. */
@@ -49,7 +49,7 @@ export class TotpFactors {
   constructor(
     db: Db,
     private readonly issuer: string,
-    private readonly cipher: BiometricCipher | undefined,
+    private readonly cipher: DataCipher | undefined,
   ) {
     this.collection = db.collection<TotpDocument>('totp_factors');
   }

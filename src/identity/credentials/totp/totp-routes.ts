@@ -4,9 +4,8 @@ import { ErrorBodySchema } from '../../../../protocol/http/common.ts';
 import type { AccountService } from '../../accounts/account-service.ts';
 import type { AuditLog } from '../../../audit/audit-log.ts';
 import { defineRoute, type Authenticator, type Route } from '../../../server/http/route.ts';
-import { loginAgeMs } from '../../../sessions/login-age.ts';
 import type { Principal } from '../../../server/http/principal.ts';
-import type { SessionService } from '../../../sessions/session-service.ts';
+import type { IdentitySessions } from '../../identity-sessions.ts';
 import type { TotpFactors } from './totp-factors.ts';
 
 const E = ErrorBodySchema;
@@ -14,7 +13,7 @@ const E = ErrorBodySchema;
 export interface TotpRouteDeps {
   factors: TotpFactors;
   accounts: AccountService;
-  sessions: Pick<SessionService, 'get'>;
+  sessions: Pick<IdentitySessions, 'loginAgeMs'>;
   audit: AuditLog;
   auth: Authenticator<Principal>;
   /** VIGIL_MFA_PROOF_MAX_AGE_SECONDS. */
@@ -31,8 +30,7 @@ export interface TotpRouteDeps {
 export function totpRoutes(deps: TotpRouteDeps): Route[] {
   const { factors, auth, audit } = deps;
   const fresh = async (principal: Principal) => {
-    const session = await deps.sessions.get(principal.sessionId);
-    if (!(loginAgeMs(session, principal.userId) <= deps.proofMaxAgeSeconds * 1000))
+    if (!((await deps.sessions.loginAgeMs(principal.sessionId, principal.userId)) <= deps.proofMaxAgeSeconds * 1000))
       throw new VigilError('MFA_PROOF_STALE', { seconds: deps.proofMaxAgeSeconds });
   };
   const meta = (principal: Principal, ip: string) => ({ userId: principal.userId, sessionId: principal.sessionId, ip });

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { Binary, type Collection, type Db } from 'mongodb';
 import { VigilError, type ErrorDetail } from '../../../../protocol/errors.ts';
 import type { CUploadKind } from '../../../../protocol/legacy/c-profile.ts';
-import { fieldError, fieldErrors } from '../../../identity/accounts/field-errors.ts';
+import { fieldError, fieldErrors } from '../../../server/http/field-errors.ts';
 import type { Logger } from '../../../observability/logger.ts';
 import { isDuplicateKey } from '../../../storage/mongo.ts';
 import { mediaType } from '../../../server/http/body.ts';

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 /** One data key: its id (stored beside every sealed value) and 32 bytes of AES-256 key. */
-export interface BiometricKey {
+export interface DataKey {
   id: string;
   key: Buffer;
 }
@@ -11,19 +11,21 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /**
- * Seals biometric data at rest with AES-256-GCM: enrolment samples, model graphs and detector
- * parameters. The first key seals; every key opens what it sealed, so a rotation adds a new first
+ * Seals data at rest under a ring of named keys with AES-256-GCM: biometric enrolment samples,
+ * model graphs and detector parameters (VIGIL_BIOMETRIC_KEYS), second-factor secrets
+ * (VIGIL_MFA_KEYS). Unlike sealed-box.ts (one key, strings), values carry their key id so keys
+ * rotate. The first key seals; every key opens what it sealed, so a rotation adds a new first
  * key and keeps the old ones until their data is re-enrolled or deleted (docs/biometrics.md).
  * Each value is bound to where it lives (`context`, the additional authenticated data): a sealed
  * part moved onto another account's document does not open.
  *
  * Layout: version (1) · key id length (1) · key id · IV (12) · tag (16) · ciphertext.
  */
-export class BiometricCipher {
+export class DataCipher {
   private readonly byId: Map<string, Buffer>;
 
-  constructor(private readonly keys: readonly BiometricKey[]) {
-    if (keys.length === 0) throw new TypeError('BiometricCipher needs at least one key');
+  constructor(private readonly keys: readonly DataKey[]) {
+    if (keys.length === 0) throw new TypeError('DataCipher needs at least one key');
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
   }
 
@@ -64,9 +66,9 @@ export class BiometricCipher {
  * when unset (development and tests without keys store plaintext; production refuses to start).
  * Throws TypeError naming the setting when a key is malformed.
  */
-export function parseBiometricKeys(value: string | undefined): BiometricKey[] | undefined {
+export function parseDataKeys(value: string | undefined): DataKey[] | undefined {
   if (value === undefined || value.trim() === '') return undefined;
-  const keys: BiometricKey[] = [];
+  const keys: DataKey[] = [];
   for (const entry of value.split(',')) {
     const match = /^\s*([A-Za-z0-9._-]{1,64}):([A-Za-z0-9+/=_-]+)\s*$/.exec(entry);
     if (!match) throw new TypeError('VIGIL_BIOMETRIC_KEYS must be id:base64key pairs separated by commas');
@@ -80,7 +82,7 @@ export function parseBiometricKeys(value: string | undefined): BiometricKey[] | 
 }
 
 /** The deployment's cipher, or undefined (plaintext) when no keys are configured. */
-export function biometricCipher(config: { VIGIL_BIOMETRIC_KEYS?: string | undefined }): BiometricCipher | undefined {
-  const keys = parseBiometricKeys(config.VIGIL_BIOMETRIC_KEYS);
-  return keys ? new BiometricCipher(keys) : undefined;
+export function dataCipher(config: { VIGIL_BIOMETRIC_KEYS?: string | undefined }): DataCipher | undefined {
+  const keys = parseDataKeys(config.VIGIL_BIOMETRIC_KEYS);
+  return keys ? new DataCipher(keys) : undefined;
 }

@@ -1,10 +1,10 @@
-import { ErrorReply } from '../../protocol/http/accounts.ts';
-import { OutboxQuery, OutboxReply } from '../../protocol/http/dev-outbox.ts';
-import { normalizeEmail } from '../identity/accounts/identifiers.ts';
-import { normalizePhone } from '../identity/accounts/phone-number.ts';
-import { fieldError } from '../identity/accounts/field-errors.ts';
-import { defineRoute, type Route } from '../server/http/route.ts';
-import type { DevOutbox } from './dev-outbox.ts';
+import { ErrorReply } from '../../../protocol/http/accounts.ts';
+import { OutboxQuery, OutboxReply } from '../../../protocol/http/dev-outbox.ts';
+import { normalizeEmail } from '../accounts/identifiers.ts';
+import { normalizePhone } from '../accounts/phone-number.ts';
+import { fieldError } from '../../server/http/field-errors.ts';
+import { defineRoute, type Route } from '../../server/http/route.ts';
+import type { DevOutbox } from '../../notify/dev-outbox.ts';
 
 /** GET /v1/dev/outbox?to= — mounted only when VIGIL_DEV_OUTBOX=1 (never in production). */
 export function outboxRoutes(deps: { outbox: DevOutbox; phoneRegion: string }): Route[] {

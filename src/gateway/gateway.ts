@@ -6,18 +6,19 @@ import { connectMongo, type MongoStore } from '../storage/mongo.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { RateLimiter } from '../rate-limits/rate-limiter.ts';
-import { adminAuthenticator } from './admin-auth.ts';
-import type { GatewayContext } from './context.ts';
-import { assembleModules, type GatewayModule } from './modules.ts';
-import { apiDocsRoutes } from './api-docs.ts';
-import { Cors } from './http/cors.ts';
-import { Router } from './http/router.ts';
-import type { Route } from './http/route.ts';
-import { systemRoutes } from './system-routes.ts';
-import { version } from './version.ts';
-import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './uws.ts';
-import { ClientAddressResolver } from './http/client-address.ts';
-import { internalCredential } from './internal-auth.ts';
+import { adminAuthenticator } from '../server/admin-auth.ts';
+import type { GatewayContext } from '../server/context.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
+import { assembleModules } from './modules.ts';
+import { apiDocsRoutes } from '../server/api-docs.ts';
+import { Cors } from '../server/http/cors.ts';
+import { Router } from '../server/http/router.ts';
+import type { Route } from '../server/http/route.ts';
+import { systemRoutes } from '../server/system-routes.ts';
+import { version } from '../server/version.ts';
+import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from '../server/uws.ts';
+import { ClientAddressResolver } from '../server/http/client-address.ts';
+import { internalCredential } from '../server/internal-auth.ts';
 
 /** A running gateway. Tests start several in one process; main.ts starts one. */
 export interface Gateway {

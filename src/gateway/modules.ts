@@ -1,7 +1,6 @@
-import type { GatewayContext } from './context.ts';
-import { TimeoutError, withTimeout } from './timeouts.ts';
-import type { Route } from './http/route.ts';
-import type { TemplatedApp, WebSocket } from './uws.ts';
+import type { GatewayContext } from '../server/context.ts';
+import { TimeoutError, withTimeout } from '../server/timeouts.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import { createLoginModule, createSessionCore } from '../sessions/sessions-module.ts';
 import { statusEndsSessions } from '../identity/accounts/account.ts';
 import { createIdentity } from '../identity/identity-module.ts';
@@ -12,26 +11,6 @@ import { createBiometrics } from '../biometrics/biometrics-module.ts';
 import { createContinuousModule } from '../biometrics/continuous/continuous-module.ts';
 import { createConsoleModule } from '../console/console-module.ts';
 import { toVigilError } from '../storage/dependency-errors.ts';
-
-/** A concern plugged into the gateway: its routes, start-up work and what it releases on shutdown. */
-export interface GatewayModule {
-  name: string;
-  routes?: Route[];
-  /** Start-up work (indexes, subscriptions); runs before the listener opens. */
-  start?(): Promise<void>;
-  /** Releases queues, pools, subscriptions. Runs in reverse order of assembly. */
-  close?(): Promise<void>;
-  /** Mounts WebSocket endpoints (`app.ws`); called before the HTTP routes are mounted. */
-  mountWs?(app: TemplatedApp, host: SocketHost): void;
-}
-
-/** What the gateway lends WebSocket endpoints. */
-export interface SocketHost {
-  /** Add every open socket, remove it on close: shutdown ends them all with 1001. */
-  readonly sockets: Set<WebSocket<unknown>>;
-  /** True once shutdown began: refuse new upgrades. */
-  isDraining(): boolean;
-}
 
 /**
  * The one place where concerns are assembled and wired to each other. Read it top to bottom to

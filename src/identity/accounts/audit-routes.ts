@@ -1,8 +1,8 @@
 import type { Static } from '@sinclair/typebox';
-import { ErrorBodySchema } from '../../protocol/http/common.ts';
-import { AuditQuery, AuditReply } from '../../protocol/http/sessions.ts';
-import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
-import type { AuditLog } from './audit-log.ts';
+import { ErrorBodySchema } from '../../../protocol/http/common.ts';
+import { AuditQuery, AuditReply } from '../../../protocol/http/sessions.ts';
+import { defineRoute, type Authenticator, type Route } from '../../server/http/route.ts';
+import type { AuditLog } from '../../audit/audit-log.ts';
 
 type AuditEntry = Static<typeof AuditReply>['events'][number];
 

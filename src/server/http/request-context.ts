@@ -1,5 +1,5 @@
-import type { RequestInfo } from '../server/http/route.ts';
-import type { AuditContext } from './audit-log.ts';
+import type { RequestInfo } from './route.ts';
+import type { AuditContext } from '../../audit/audit-log.ts';
 
 /**
  * Who is asking, for the audit trail and rate limits: address, user agent, the client's device id

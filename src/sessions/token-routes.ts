@@ -8,7 +8,7 @@ import type { InternalCaller } from '../server/internal-auth.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
 import type { PrincipalResolver } from '../sessions/principal-resolver.ts';
 import type { SessionService } from '../sessions/session-service.ts';
-import type { KeyRing } from './key-ring.ts';
+import type { KeyRing } from '../tokens/key-ring.ts';
 
 export function tokenRoutes(deps: {
   keys: KeyRing;
