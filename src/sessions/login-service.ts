@@ -1,5 +1,6 @@
 import { VigilError, type ErrorDetail } from '../../protocol/errors.ts';
 import type { Account, AccountService } from '../identity/accounts/account-service.ts';
+import { enforceLimit } from '../rate-limits/enforce-limit.ts';
 import type { Channel } from '../notify/notifier.ts';
 import type { DeviceInfo, DeviceStore } from '../identity/devices/device-store.ts';
 import { classifyIdentifier } from '../identity/accounts/identifiers.ts';
@@ -286,15 +287,8 @@ export class LoginService {
     }
   }
 
-  private async hit(key: string, rule: LimitRule): Promise<void> {
-    const result = await this.deps.rateLimiter.hit(key, rule);
-    if (!result.allowed) {
-      throw new VigilError(
-        'RATE_LIMITED',
-        { retryAfter: result.retryAfter },
-        { headers: { 'retry-after': String(result.retryAfter) } },
-      );
-    }
+  private hit(key: string, rule: LimitRule): Promise<void> {
+    return enforceLimit(this.deps.rateLimiter, key, rule);
   }
 
   private async failed(
