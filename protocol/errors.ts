@@ -65,7 +65,7 @@ export const ERRORS = {
   CONFLICT: { status: 409, close: 4500, message: '{field} is already taken' },
   NOT_FOUND: { status: 404, close: 4500, message: '{what} not found' },
 
-  // ── identity: accounts, passwords, one-time codes, delivery (issue 3) ───
+  // ── identity: accounts, passwords, one-time codes, delivery ───
   // Logins of accounts that exist but may not sign in yet; distinct so clients can explain why.
   ACCOUNT_UNVERIFIED: { status: 403, close: 4503, message: 'The account has not confirmed its email or phone yet' },
   ACCOUNT_PENDING: { status: 403, close: 4503, message: 'The account is awaiting operator approval' },
@@ -86,7 +86,7 @@ export const ERRORS = {
   LINK_INVALID: { status: 400, close: 4500, message: 'The verification link is invalid, expired or already used' },
   CHANNEL_UNAVAILABLE: { status: 503, close: 1011, message: 'Delivery by {channel} is not configured on this gateway' },
 
-  // ── tokens and sessions (issue 4) ───────────────────────────────────────
+  // ── tokens and sessions ───────────────────────────────────────
   // Each way an access token can be wrong has its own code, so clients and operators can tell a
   // forgery from clock trouble. Expired is reconnect-worthy (refresh, then reconnect); the rest
   // are terminal for the token.
@@ -171,7 +171,7 @@ export const ERRORS = {
   SCORING_FAILED: { status: 503, close: 1011, message: 'Scoring failed: {reason}' },
   SCORING_TIMEOUT: { status: 503, close: 1011, message: 'Scoring did not finish within {timeoutMs} ms' },
   SCORING_OVERLOADED: { status: 503, close: 1013, message: 'Scoring queue is full; retry shortly' },
-  // Enrolment and model lifecycle (issue 6, src/biometrics/biometric-service.ts). No model yet is
+  // Enrolment and model lifecycle (src/biometrics/biometric-service.ts). No model yet is
   // its own code so clients can tell "enrol first" from a wrong id; it is not a socket close.
   BIOMETRIC_MODEL_MISSING: {
     status: 404,
@@ -198,7 +198,7 @@ export const ERRORS = {
     message: 'Enrolment {enrollmentId} is {status}; uploads are only added while it is open',
   },
 
-  // ── realtime channel (/v1/stream, issue 5) ──────────────────────────────
+  // ── realtime channel (/v1/stream) ──────────────────────────────
   // Close codes of the socket; protocol/README.md has the full table. A token that is missing,
   // forged, expired or whose session is revoked closes the socket with the TOKEN_* entry above
   // (TOKEN_EXPIRED is reconnect-worthy, TOKEN_REVOKED terminal), so a code means one thing on
@@ -225,7 +225,7 @@ export const ERRORS = {
   /** Only ever sent in an `error` message; the socket stays open. */
   STREAM_REFUSED: { status: 422, close: 4500, message: '{reason}' },
 
-  // ── continuous verification (issue 7, src/biometrics/continuous/) ──────
+  // ── continuous verification (src/biometrics/continuous/) ──────
   // STREAM_POLICY_FAILED above closes a socket whose trust triggered the `revoke` policy. A
   // step-up that is not proven in time closes with its own terminal code: the client must log in
   // again (password or code) and present that proof (`stepup`) on its next socket.
@@ -237,7 +237,7 @@ export const ERRORS = {
   /** Only ever sent in an `error` message (ref `stepup`); the socket stays open and the deadline runs on. */
   STEPUP_INVALID: { status: 401, close: 4500, message: 'Step-up refused: {reason}' },
 
-  // ── legacy dialects (issue 8) ───────────────────────────────────────────
+  // ── legacy dialects ───────────────────────────────────────────
   // Each dialect renders these (and every other code) in its own envelope and language; see
   // src/legacy/*/…-errors.ts and docs/legacy.md.
   LEGACY_PASSWORDS_DIFFER: { status: 400, close: 4500, message: '{field} must repeat the password exactly' },

@@ -56,7 +56,7 @@ export function scoringThreads(configured: number): number {
 }
 
 /**
- * The biometric concern (issue 6): enrolment and model stores, the training queue (and its
+ * The biometric concern: enrolment and model stores, the training queue (and its
  * worker when VIGIL_EMBEDDED_WORKERS), the process's one Piscina scoring pool, enrolment events
  * over Redis pub/sub, the `/v1/biometrics/*` routes. Withdrawn accounts lose their models.
  */

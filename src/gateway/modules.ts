@@ -19,12 +19,12 @@ import { toVigilError } from '../storage/dependency-errors.ts';
 export async function assembleModules(ctx: GatewayContext): Promise<GatewayModule[]> {
   const modules: GatewayModule[] = [];
 
-  // Tokens and sessions (issue 4): keys, access/refresh tokens, revocation. `sessionCore.authenticator`
+  // Tokens and sessions: keys, access/refresh tokens, revocation. `sessionCore.authenticator`
   // guards user routes; `sessionCore.sessions` revokes (revokeAllForUser) and publishes revocations.
   const sessionCore = createSessionCore(ctx);
   modules.push(sessionCore.module);
 
-  // Identity (issue 3): mail/SMS delivery, then accounts, codes and passwords. Login uses
+  // Identity: mail/SMS delivery, then accounts, codes and passwords. Login uses
   // `identity.services`; password change/reset and withdrawal revoke through the session core.
   const notify = createNotify(ctx);
   modules.push(notify.module);
@@ -56,7 +56,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   const login = createLoginModule(ctx, sessionCore, identity.services);
   modules.push(login);
 
-  // Biometrics (issue 6): enrolment, training jobs, model versions, batch verification, the
+  // Biometrics: enrolment, training jobs, model versions, batch verification, the
   // process's scoring pool. `biometrics.service` is what the socket channel and dialect A call.
   const biometrics = createBiometrics(ctx, {
     accounts: identity.services.accounts,
@@ -66,7 +66,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
   });
   modules.push(biometrics.module);
 
-  // Realtime channel (issue 5): GET /v1/stream. Authenticates sockets with the session core and
+  // Realtime channel: GET /v1/stream. Authenticates sockets with the session core and
   // closes them on its revocations; continuous verification attaches to `realtime.channel`.
   const realtime = createRealtimeModule(ctx, { tokens: sessionCore.resolver, sessions: sessionCore.sessions });
   modules.push(realtime);
@@ -81,7 +81,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
     : undefined;
   if (operatorConsole) modules.push(operatorConsole);
 
-  // Continuous verification (issue 7): scores socket streams through the biometric service's pool,
+  // Continuous verification: scores socket streams through the biometric service's pool,
   // enrols over the socket, asks for step-up or revokes through the session core by policy.
   if (ctx.config.VIGIL_CV_ENABLED) {
     modules.push(
@@ -99,7 +99,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
     );
   }
 
-  // Legacy dialects (issue 8): the five documented auth APIs as thin adapters over the core
+  // Legacy dialects: the five documented auth APIs as thin adapters over the core
   // services above, each switched on by VIGIL_LEGACY_DIALECTS (docs/legacy.md).
   modules.push(
     ...createLegacyModules(ctx, {

@@ -86,7 +86,7 @@ export class RealtimeChannel {
 
   // ── public API for other concerns ────────────────────────────────────────
 
-  /** Plugs in continuous verification / enrolment (issue 7). One set of hooks per channel. */
+  /** Plugs in continuous verification / enrolment. One set of hooks per channel. */
   attach(hooks: ChannelHooks): void {
     if (Object.keys(this.hooks).length > 0) throw new Error('realtime channel hooks are already attached');
     this.hooks = hooks;

@@ -70,7 +70,7 @@ export function sessionLifetimes(config: Config): { idleMs: number; absoluteMs: 
 /**
  * Keys, access tokens, sessions, refresh families and revocation: everything about "who is
  * logged in" that does not need the account store. Built before identity, which takes the
- * authenticator and session service; the login routes come after identity (login-module.ts).
+ * authenticator and session service; the login routes come after identity (createLoginModule below).
  */
 export function createSessionCore(ctx: GatewayContext, options: { subscriberName?: string } = {}): SessionCore {
   const { config, logger, redis, audit, mongo } = ctx;

@@ -40,7 +40,7 @@ export function policyConfig(config: Config): PolicyConfig {
 }
 
 /**
- * Continuous verification (issue 7): attaches to the realtime channel and scores every
+ * Continuous verification: attaches to the realtime channel and scores every
  * verification stream through the biometric service's scoring pool; socket enrolment goes
  * through the same service. Model versions that become ready anywhere (enrolment events over
  * Redis) are swapped into this process's live streams.
