@@ -12,14 +12,7 @@ import { TaskGate } from '../src/biometrics/native-gate.ts';
 import { SessionCache } from '../src/biometrics/session-cache.ts';
 import { scoreWindowBatch } from '../src/biometrics/continuous/window-batch-scorer.ts';
 import type { WindowBatchResult, WindowBatchTask } from '../src/biometrics/continuous/window-batch.ts';
-import type {
-  GatedTask,
-  ScoringResult,
-  ScoringTask,
-  ScoringWorkerData,
-  SkippedTask,
-} from '../src/biometrics/scoring-tasks.ts';
-
+import type { GatedTask, ScoringResult, ScoringTask, ScoringWorkerData, SkippedTask } from '../src/biometrics/scoring-tasks.ts';
 
 const config = workerData as ScoringWorkerData;
 const sessions = new SessionCache<ort.InferenceSession>(config.maxSessions, (session) => session.release());
