@@ -236,20 +236,38 @@ export const ERRORS = {
   },
   /** Only ever sent in an `error` message (ref `stepup`); the socket stays open and the deadline runs on. */
   STEPUP_INVALID: { status: 401, close: 4500, message: 'Step-up refused: {reason}' },
-
-  // ── legacy dialects ───────────────────────────────────────────
-  // Each dialect renders these (and every other code) in its own envelope and language; see
-  // src/legacy/*/…-errors.ts and docs/legacy.md.
-  LEGACY_PASSWORDS_DIFFER: { status: 400, close: 4500, message: '{field} must repeat the password exactly' },
-  LEGACY_SMS_PROOF_REQUIRED: {
-    status: 403,
-    close: 4500,
-    message: "Confirm the account's phone with sms_auth_req/sms_auth_res first (valid {seconds} s)",
-  },
-  LEGACY_UPLOAD_URL_INVALID: { status: 403, close: 4500, message: 'The upload URL is invalid, expired or for another file' },
 } as const satisfies Record<string, CatalogueEntry>;
 
-export type ErrorCode = keyof typeof ERRORS;
+/**
+ * Codes an adapter owns (each legacy dialect its own, as Better Auth's plugins own theirs): the
+ * adapter augments this interface with its codes (`declare module`) and registers their entries
+ * with `extendCatalogue`. The core API never answers them, and they are not in its OpenAPI.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface CatalogueExtensions {}
+
+/** A code of the core catalogue. */
+export type CoreErrorCode = keyof typeof ERRORS;
+/** Any code a VigilError may carry: the core's, or one an adapter registered. */
+export type ErrorCode = CoreErrorCode | (keyof CatalogueExtensions & string);
+
+const extensions = new Map<string, CatalogueEntry>();
+
+/** Registers an adapter's own codes; a code the core (or another adapter) already has is refused. */
+export function extendCatalogue<const T extends Record<string, CatalogueEntry>>(entries: T): T {
+  for (const [code, entry] of Object.entries(entries)) {
+    const known = extensions.get(code);
+    if (code in ERRORS || (known && known !== entry)) throw new TypeError(`error code ${code} is already catalogued`);
+    extensions.set(code, entry);
+  }
+  return entries;
+}
+
+function entryOf(code: ErrorCode): CatalogueEntry {
+  const entry = (ERRORS as Record<string, CatalogueEntry>)[code] ?? extensions.get(code);
+  if (!entry) throw new TypeError(`error code ${code} is not catalogued (its owner's catalogue was never loaded)`);
+  return entry;
+}
 
 export interface ErrorDetail {
   /** JSON pointer of the offending field ("/email"), or a header/query name ("query.rate"). */
@@ -278,7 +296,7 @@ export class VigilError extends Error {
     params: ErrorParams = {},
     options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {},
   ) {
-    const entry: CatalogueEntry = ERRORS[code];
+    const entry = entryOf(code);
     super(render(entry.message, params), { cause: options.cause });
     this.name = 'VigilError';
     this.code = code;

@@ -46,7 +46,7 @@ export class BatchVerifier {
   async verifyUpload(
     userId: string,
     file: UploadFile,
-    source: 'body' | 'file' | 'legacy',
+    source: 'body' | 'file' | 'untyped',
     params: DeclaredParams = {},
     options: { operator?: boolean } = {},
   ): Promise<VerificationResult> {

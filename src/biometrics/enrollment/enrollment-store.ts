@@ -8,8 +8,8 @@ import { binaryToFloat32, float32ToBinary } from '../models/float32-binary.ts';
 
 export type { EnrollmentStatus };
 
-/** Where an enrolment came from (for the audit trail and diagnostics). */
-export type EnrollmentSource = 'http' | 'socket' | 'legacy-a';
+/** Where an enrolment came from (for the audit trail and diagnostics): `http`, `socket`, or an adapter's own name. */
+export type EnrollmentSource = 'http' | 'socket' | (string & {});
 
 /** One enrolment (collection `enrollments`): its spec, counters and outcome. Samples live in `enrollment_parts`. */
 export interface EnrollmentRecord {

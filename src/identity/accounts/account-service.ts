@@ -53,18 +53,21 @@ export interface SignUpInput {
   locale?: Locale;
   profile?: Record<string, unknown>;
   device?: DeviceInfo;
-  /** For dialects that confirmed a contact themselves (never exposed to clients directly). */
-  preVerified?: { email?: boolean; phone?: boolean };
-  /** Minimum password length; legacy dialects may need a laxer one than the default 8. */
+}
+
+/**
+ * Rules for one sign-up that differ from the deployment's: an adapter whose contract always
+ * verifies or always has an operator approve, accepts shorter passwords, or sends its own messages.
+ * Never taken from a client's body.
+ */
+export interface SignUpPolicy {
+  /** Minimum password length (default: the deployment's, 8). */
   passwordMinLength?: number;
   /** Send the verification link/code when the account starts unverified (default true). */
   sendVerification?: boolean;
-  /** Overrides VIGIL_REQUIRE_VERIFICATION for this sign-up (a legacy dialect whose contract always verifies). */
+  /** Instead of VIGIL_REQUIRE_VERIFICATION. */
   requireVerification?: boolean;
-  /**
-   * Overrides VIGIL_REQUIRE_APPROVAL for this sign-up (a legacy dialect whose contract always has an
-   * operator approve). Remembered on the account, so a later verification still leads to `pending`.
-   */
+  /** Instead of VIGIL_REQUIRE_APPROVAL; remembered on the account, so a later verification still leads to `pending`. */
   requireApproval?: boolean;
 }
 
@@ -234,7 +237,7 @@ export class AccountService {
 
   // ── sign-up ──────────────────────────────────────────────────────────────
 
-  async signUp(input: SignUpInput, meta: RequestMeta = {}): Promise<SignUpResult> {
+  async signUp(input: SignUpInput, meta: RequestMeta = {}, policy: SignUpPolicy = {}): Promise<SignUpResult> {
     const { store, devices, hasher, tickets, audit, rateLimiter, options } = this.deps;
     // Before anything costly (bcrypt, queries): sign-ups per IP.
     if (meta.ip)
@@ -258,7 +261,7 @@ export class AccountService {
     if (input.username === undefined && input.email === undefined && input.phone === undefined) {
       problems.push({ field: 'username', message: 'one of username, email or phone is required' });
     }
-    const requireVerification = input.requireVerification ?? options.requireVerification;
+    const requireVerification = policy.requireVerification ?? options.requireVerification;
     if (requireVerification && input.email === undefined && input.phone === undefined) {
       problems.push({ field: 'email', message: 'an email or phone is required: new accounts must confirm one' });
     }
@@ -272,7 +275,7 @@ export class AccountService {
     if (input.password !== undefined) {
       checkPasswordPolicy(input.password, {
         field: 'password',
-        minLength: input.passwordMinLength,
+        minLength: policy.passwordMinLength,
         username: input.username,
         email: ids.email,
         phone: ids.phone,
@@ -283,7 +286,7 @@ export class AccountService {
     await this.assertFree(ids);
 
     const now = new Date();
-    const verified = { email: input.preVerified?.email === true, phone: input.preVerified?.phone === true };
+    const verified = { email: false, phone: false };
     if (input.ticket !== undefined) {
       const claims = await tickets.consume(input.ticket, 'signup');
       const field = CHANNEL_FIELD[claims.channel];
@@ -304,14 +307,14 @@ export class AccountService {
       status: this.initialStatus(
         verified.email || verified.phone,
         requireVerification,
-        input.requireApproval ?? options.requireApproval,
+        policy.requireApproval ?? options.requireApproval,
       ),
       locale: input.locale ?? options.defaultLocale,
       profile,
       createdAt: now,
       updatedAt: now,
     };
-    if (input.requireApproval !== undefined) doc.approvalRequired = input.requireApproval;
+    if (policy.requireApproval !== undefined) doc.approvalRequired = policy.requireApproval;
     if (input.username !== undefined) {
       doc.username = input.username.normalize('NFKC').trim();
       doc.usernameKey = ids.username;
@@ -342,7 +345,7 @@ export class AccountService {
         via: input.ticket ? 'ticket' : 'direct',
       },
     });
-    await this.emit(this.created, { account, sendVerification: input.sendVerification ?? true, meta }, 'created');
+    await this.emit(this.created, { account, sendVerification: policy.sendVerification ?? true, meta }, 'created');
     return device ? { account, device } : { account };
   }
 

@@ -54,11 +54,10 @@ export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
           username: body.username,
           password: body.password,
           profile,
-          passwordMinLength: minLength,
-          // A's accounts have no email or phone to confirm; enabling A accepts that (docs/legacy.md).
-          requireVerification: false,
         },
         requestContext(info),
+        // A's accounts have no email or phone to confirm; enabling A accepts that (docs/legacy.md).
+        { passwordMinLength: minLength, requireVerification: false },
       );
       return { status: 200, body: { user: aUser(account) } };
     }),

@@ -124,9 +124,9 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
           password: body.password,
           profile: { name: body.name },
           ticket: proof?.ticket,
-          passwordMinLength: minLength,
         },
         requestContext(info),
+        { passwordMinLength: minLength },
       );
       if (proof) await proofs.drop('signup', email);
       return { status: 200, body: { data: { id: account.number, name: account.profile.name ?? body.name }, error: null } };

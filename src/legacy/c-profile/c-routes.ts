@@ -94,11 +94,10 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
             username: body.username,
             phone: body.mobile,
             profile: { name: body.name, gender: body.gender, birthDate: body.birth },
-            // C's document: a registration waits for an operator (status "pending"; 1006 until then).
-            requireApproval: true,
-            sendVerification: false,
           },
           meta,
+          // C's document: a registration waits for an operator (status "pending"; 1006 until then).
+          { requireApproval: true, sendVerification: false },
         ));
       } catch (err) {
         await uploads.release(holder);

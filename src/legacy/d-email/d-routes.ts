@@ -74,7 +74,7 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       notifier.assertDeliverable('email');
       if (body.password1 !== body.password2) {
         throw new VigilError(
-          'LEGACY_PASSWORDS_DIFFER',
+          'D_PASSWORDS_DIFFER',
           { field: 'password2' },
           { details: [{ field: 'password2', message: 'must equal password1' }] },
         );
@@ -86,11 +86,9 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
           {
             email: body.email,
             password: body.password1,
-            requireVerification: true,
-            sendVerification: false,
-            passwordMinLength: minLength,
           },
           meta,
+          { requireVerification: true, sendVerification: false, passwordMinLength: minLength },
         ));
       } catch (err) {
         if (!(err instanceof VigilError && err.code === 'CONFLICT')) throw err;

@@ -69,7 +69,7 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     const proof = await proofs.claim('reset', String(body.id), meta);
     const account = proof ? await accounts.findByNumber(body.id) : null;
     if (!account || !proof || account.status === 'withdrawn')
-      throw new VigilError('LEGACY_SMS_PROOF_REQUIRED', { seconds: E_SMS_PROOF_SECONDS });
+      throw new VigilError('E_SMS_PROOF_REQUIRED', { seconds: E_SMS_PROOF_SECONDS });
     await passwords.reset({ ticket: proof.ticket }, body.password, meta, { minLength });
     await proofs.drop('reset', String(body.id));
     return eOk([true]);
@@ -112,8 +112,9 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       const meta = requestContext(info);
       const proof = await proofs.claim('signup', phone, meta);
       const { account } = await accounts.signUp(
-        { phone: body.num, password: body.password, ticket: proof?.ticket, device, passwordMinLength: minLength },
+        { phone: body.num, password: body.password, ticket: proof?.ticket, device },
         { ...meta, deviceId: body.device_id },
+        { passwordMinLength: minLength },
       );
       if (proof) await proofs.drop('signup', phone);
       return { status: 200, body: eOk([account.number]) };

@@ -35,7 +35,7 @@ afterAll(async () => {
   await dropTestData(config);
 });
 
-describe('sign-up overrides of the configured requirements', () => {
+describe('a sign-up policy that differs from the deployment', () => {
   it('without overrides the configuration decides: active at once', async () => {
     const { account } = await identity.accounts.signUp({ email: 'plain@example.com', password: 'passphrase 12' });
     expect(account.status).toBe('active');
@@ -43,28 +43,26 @@ describe('sign-up overrides of the configured requirements', () => {
   });
 
   it('requireVerification keeps the account unverified until its contact is confirmed', async () => {
-    const { account } = await identity.accounts.signUp({
-      email: 'verify@example.com',
-      password: 'passphrase 12',
-      requireVerification: true,
-      sendVerification: false,
-    });
+    const { account } = await identity.accounts.signUp(
+      { email: 'verify@example.com', password: 'passphrase 12' },
+      {},
+      { requireVerification: true, sendVerification: false },
+    );
     expect(account.status).toBe('unverified');
     const verified = await identity.accounts.markContactVerified('email', 'verify@example.com');
     expect(verified?.status).toBe('active');
   });
 
   it('requireApproval starts pending, and is remembered so a later verification still ends in pending', async () => {
-    const pending = await identity.accounts.signUp({ phone: '01030000001', requireApproval: true });
+    const pending = await identity.accounts.signUp({ phone: '01030000001' }, {}, { requireApproval: true });
     expect(pending.account.status).toBe('pending');
     expect(pending.account.approvalRequired).toBe(true);
 
-    const both = await identity.accounts.signUp({
-      phone: '01030000002',
-      requireVerification: true,
-      requireApproval: true,
-      sendVerification: false,
-    });
+    const both = await identity.accounts.signUp(
+      { phone: '01030000002' },
+      {},
+      { requireVerification: true, requireApproval: true, sendVerification: false },
+    );
     expect(both.account.status).toBe('unverified');
     const verified = await identity.accounts.markContactVerified('sms', '+821030000002');
     expect(verified?.status).toBe('pending');
@@ -73,7 +71,7 @@ describe('sign-up overrides of the configured requirements', () => {
 
   it('an account needing verification must name an email or phone', async () => {
     await expect(
-      identity.accounts.signUp({ username: 'nocontact', password: 'passphrase 12', requireVerification: true }),
+      identity.accounts.signUp({ username: 'nocontact', password: 'passphrase 12' }, {}, { requireVerification: true }),
     ).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
     });
