@@ -8,7 +8,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { Tickets } from '../codes/tickets.ts';
 import { publicView, type Account, type AccountStatus, type AccountView, type Channel, type Locale } from './account.ts';
-import { AccountStore, isUniqueViolation, type AccountDocument } from './account-store.ts';
+import type { AccountStore } from './account-store.ts';
+import { isUniqueViolation, type AccountDocument } from './account-store.ts';
 import type { Device, DeviceInfo, DeviceStore } from './device-store.ts';
 import { fieldError, fieldErrors } from './field-errors.ts';
 import {

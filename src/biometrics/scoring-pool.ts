@@ -289,7 +289,7 @@ export class ScoringPool {
     transfer: PiscinaTransferList | undefined,
     callerSignal: AbortSignal | undefined,
   ): Promise<ScoringResult | WindowBatchResult> {
-    if (callerSignal?.aborted) return Promise.reject(callerSignal.reason);
+    if (callerSignal?.aborted) return Promise.reject(callerSignal.reason as unknown);
     const slot = this.gates.acquire();
     if (slot === undefined) return Promise.reject(new VigilError('SCORING_OVERLOADED', {}));
     return new Promise((resolve, reject) => {
@@ -359,6 +359,7 @@ export class ScoringPool {
     if (next.action === 'await-exit') this.retiredInNative++;
     if (next.action === 'terminate') {
       const thread = this.piscina.threads.find((t) => t.threadId === next.threadId);
+      // A thread that already exited rejects terminate(); nothing is left to do then.
       void thread?.terminate().catch(() => {});
     }
     return true;

@@ -60,7 +60,7 @@ export function loginRoutes(deps: {
       const result = await login.login(request, auditContext(info));
       if ('mfa' in result) return { status: 202, body: result };
       const { account, session, tokens } = result;
-      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } as Static<typeof LoginReply> };
+      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } };
     }),
 
     defineRoute({
@@ -82,7 +82,7 @@ export function loginRoutes(deps: {
           ? { ticket: body.ticket, code: body.code }
           : { ticket: body.ticket, recoveryCode: body.recoveryCode! };
       const { account, session, tokens } = await login.completeMfa(answer, auditContext(info));
-      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } as Static<typeof LoginReply> };
+      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } };
     }),
 
     defineRoute({

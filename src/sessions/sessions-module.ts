@@ -105,13 +105,12 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
   const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
   const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs);
   const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS);
-  let resolver: PrincipalResolver | undefined;
   const metrics = createSessionMetrics(ctx.metrics.registry, {
-    cacheSize: () => resolver?.cacheSize ?? 0,
+    cacheSize: () => resolver.cacheSize, // read on scrape, after the resolver below exists
     channelUp: () => bus.healthy,
   });
   const sessions = new SessionService(redis, store, families, accessTokens, bus, audit, metrics);
-  resolver = new PrincipalResolver(
+  const resolver = new PrincipalResolver(
     accessTokens,
     sessions,
     bus,

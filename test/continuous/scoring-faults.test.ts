@@ -70,7 +70,7 @@ describe('scoring worker faults under live streams', () => {
     const socket = await streamingSocket();
     const first = { ...data, data: data.data.subarray(0, 100 * 3), length: 100 }; // windows 0–2
     continuousOf(gw).batcher!.injectFault('hang');
-    let seq = sendSamples(socket, 1, first, 0);
+    const seq = sendSamples(socket, 1, first, 0);
     // The hung batch fails with SCORING_TIMEOUT after 4 s: one error per window, naming it.
     await eventually(() => ofType(socket, 'error').length === 3, 'three window errors', 15_000);
     const errors = ofType(socket, 'error');
@@ -80,7 +80,7 @@ describe('scoring worker faults under live streams', () => {
     expect(ofType(socket, 'verdict')).toEqual([]);
     // The worker was replaced; the stream goes on with window 3.
     const rest = { ...data, data: data.data.subarray(100 * 3, 200 * 3), length: 100 };
-    seq = sendSamples(socket, 1, rest, seq);
+    sendSamples(socket, 1, rest, seq);
     await eventually(() => ofType(socket, 'verdict').length === 4, 'the next verdicts', 10_000);
     expect(ofType(socket, 'verdict').map((v) => v.window)).toEqual([3, 4, 5, 6]);
     // Missing windows are not evidence: trust moved only on the four scored windows.

@@ -76,7 +76,7 @@ export class TestSocket {
     this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('message', (data, isBinary) => {
       if (isBinary) return;
-      this.messages.push(JSON.parse(data.toString()) as ServerMessage);
+      this.messages.push(JSON.parse((data as Buffer).toString()) as ServerMessage); // text frames arrive as a Buffer
       for (const wake of this.waiters.splice(0)) wake();
     });
     this.ws.on('close', () => {

@@ -40,7 +40,7 @@ async function signUp(
   const res = await fetch(`${gw.url}/v1/accounts`, json(account));
   expect(res.status).toBe(201);
   const body = (await res.json()) as { account?: { id: string }; id?: string };
-  return { ...account, id: body.account?.id ?? body.id! } as { id: string; username: string; email: string; password: string };
+  return { ...account, id: body.account?.id ?? body.id! };
 }
 
 const login = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
