@@ -60,7 +60,9 @@ describe('sign-up', () => {
     expect(account.number).toBeGreaterThan(0);
     const stored = await accounts().findOne({ _id: account.id as never });
     expect(stored?.usernameKey).toBe('hyeonggeun2');
-    expect(stored?.passwordHash).toMatch(/^\$2[aby]\$10\$/);
+    // Hashed at the configured cost (the suite runs at bcrypt's minimum; production refuses below 10).
+    const cost = String(gw.config.VIGIL_BCRYPT_COST).padStart(2, '0');
+    expect(stored?.passwordHash).toMatch(new RegExp(`^\\$2[aby]\\$${cost}\\$`));
     expect(JSON.stringify(reply.body)).not.toContain('passwordHash');
   });
 
