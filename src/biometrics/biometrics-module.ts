@@ -80,6 +80,7 @@ export function createBiometrics(
     audit: ctx.audit,
     logger,
     maxAgeSeconds: config.VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS,
+    clock: ctx.clock,
   });
   // Samples, graphs and parameters are sealed at rest under VIGIL_BIOMETRIC_KEYS (required in production).
   const cipher = biometricCipher(config);

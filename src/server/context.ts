@@ -7,6 +7,7 @@ import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { MongoStore } from '../storage/mongo.ts';
 import type { AdminPrincipal } from './admin-auth.ts';
 import type { Authenticator } from './http/route.ts';
+import type { Clock } from '../time/clock.ts';
 
 /** What every concern receives when the gateway assembles it. Built once per gateway. */
 export interface GatewayContext {
@@ -18,4 +19,6 @@ export interface GatewayContext {
   audit: AuditLog;
   rateLimiter: RateLimiter;
   admin: Authenticator<AdminPrincipal>;
+  /** What time-based decisions made in JavaScript read (tests move it instead of sleeping). */
+  clock: Clock;
 }

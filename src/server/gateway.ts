@@ -18,6 +18,7 @@ import { version } from './version.ts';
 import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './uws.ts';
 import { ClientAddressResolver } from './http/client-address.ts';
 import { internalCredential } from './internal-auth.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** A running gateway. Tests start several in one process; main.ts starts one. */
 export interface Gateway {
@@ -37,6 +38,8 @@ export interface Gateway {
 
 export interface StartOptions {
   logger?: Logger;
+  /** The system clock unless a test passes one it can move. */
+  clock?: Clock;
 }
 
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {
@@ -77,6 +80,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     audit,
     rateLimiter: new RateLimiter(redis),
     admin: adminAuthenticator(config.VIGIL_ADMIN_TOKEN),
+    clock: options.clock ?? systemClock,
   };
   const modules: GatewayModule[] = [];
   try {

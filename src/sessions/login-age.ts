@@ -6,6 +6,6 @@ import type { SessionRecord } from './session-store.ts';
  * its creation time, so refreshing proves nothing; an ended session, or another account's, is
  * infinitely old.
  */
-export function loginAgeMs(session: SessionRecord | undefined, userId: string, now = Date.now()): number {
+export function loginAgeMs(session: SessionRecord | undefined, userId: string, now: number): number {
   return session && session.userId === userId ? now - session.createdAt : Number.POSITIVE_INFINITY;
 }

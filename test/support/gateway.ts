@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { Config } from '../../src/config/schema.ts';
-import { startGateway, type Gateway } from '../../src/server/gateway.ts';
+import { startGateway, type Gateway, type StartOptions } from '../../src/server/gateway.ts';
 import { configEnv, testConfig } from './config.ts';
 import { listeningPort } from '../../scripts/child-gateway.ts';
 
@@ -15,10 +15,10 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Starts a gateway in this process on a free port, with isolated data. */
-export async function startTestGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
+/** Starts a gateway in this process on a free port, with isolated data (`options.clock`: a TestClock to move time). */
+export async function startTestGateway(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<TestGateway> {
   const config = testConfig(overrides);
-  const gateway = await startGateway(config);
+  const gateway = await startGateway(config, options);
   return {
     gateway,
     config,

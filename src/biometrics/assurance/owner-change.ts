@@ -7,6 +7,7 @@ import type { Logger } from '../../observability/logger.ts';
 import { loginAgeMs } from '../../sessions/login-age.ts';
 import type { SessionRecord } from '../../sessions/session-store.ts';
 import type { SessionTrustStore } from './session-trust.ts';
+import type { Clock } from '../../time/clock.ts';
 
 /** Who asks for the change: the account and the session whose token came with the request. */
 export interface ChangeRequester {
@@ -23,6 +24,7 @@ export interface OwnerChangeDeps {
   logger: Logger;
   /** VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS: how recent the login behind the session must be. */
   maxAgeSeconds: number;
+  clock: Clock;
 }
 
 /**
@@ -51,7 +53,7 @@ export class OwnerChanges {
     };
     if (owed) return refuse(new VigilError('BIOMETRIC_STEPUP_OWED', { reason: owed.reason }));
     // A session that ended meanwhile is as stale as an old one (and the next request says TOKEN_REVOKED).
-    const age = loginAgeMs(session, requester.userId);
+    const age = loginAgeMs(session, requester.userId, this.deps.clock.now());
     if (!(age <= maxAgeSeconds * 1000)) {
       const seconds = Number.isFinite(age) ? Math.floor(age / 1000) : 'unknown';
       return refuse(new VigilError('BIOMETRIC_PROOF_STALE', { seconds: maxAgeSeconds, age: seconds }));

@@ -8,6 +8,7 @@ import { loginAgeMs } from '../../sessions/login-age.ts';
 import type { Principal } from '../../sessions/principal.ts';
 import type { SessionService } from '../../sessions/session-service.ts';
 import type { TotpFactors } from './totp-factors.ts';
+import type { Clock } from '../../time/clock.ts';
 
 const E = ErrorBodySchema;
 
@@ -19,6 +20,8 @@ export interface TotpRouteDeps {
   auth: Authenticator<Principal>;
   /** VIGIL_MFA_PROOF_MAX_AGE_SECONDS. */
   proofMaxAgeSeconds: number;
+  /** What the login's age is measured against. */
+  clock: Clock;
   /** False in production without VIGIL_MFA_KEYS: no secret is ever stored in plaintext there. */
   available: boolean;
 }
@@ -32,7 +35,7 @@ export function totpRoutes(deps: TotpRouteDeps): Route[] {
   const { factors, auth, audit } = deps;
   const fresh = async (principal: Principal) => {
     const session = await deps.sessions.get(principal.sessionId);
-    if (!(loginAgeMs(session, principal.userId) <= deps.proofMaxAgeSeconds * 1000))
+    if (!(loginAgeMs(session, principal.userId, deps.clock.now()) <= deps.proofMaxAgeSeconds * 1000))
       throw new VigilError('MFA_PROOF_STALE', { seconds: deps.proofMaxAgeSeconds });
   };
   const meta = (principal: Principal, ip: string) => ({ userId: principal.userId, sessionId: principal.sessionId, ip });
