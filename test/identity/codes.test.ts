@@ -1,15 +1,15 @@
 import { expireNow } from '../support/redis-expiry.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
-import { client, errorOf, latestCode, outbox, sleep, startIdentityGateway, type Client } from './support.ts';
+import { client, errorOf, latestCode, outbox, sleep, startIdentityGateway, IN_PROCESS, type Client } from './support.ts';
 
 // One-time codes over HTTP: enumeration-safe requests, TTL, attempts, cooldown, caps, tickets.
 let gw: TestGateway;
 let api: Client;
 
 beforeAll(async () => {
-  gw = await startIdentityGateway({ VIGIL_CODE_TTL_SECONDS: 'email=600,sms=180,login.sms=2' });
-  api = client(gw.url);
+  gw = await startIdentityGateway({ VIGIL_CODE_TTL_SECONDS: 'email=600,sms=180,login.sms=2' }, IN_PROCESS);
+  api = client(gw);
   await api.post('/v1/accounts', { phone: '01040000001', email: 'member@example.com', password: 'passphrase 12' });
 });
 afterAll(() => gw.close());
@@ -140,12 +140,15 @@ describe('limits', () => {
   let other: Client;
 
   beforeAll(async () => {
-    limited = await startIdentityGateway({
-      VIGIL_CODE_RESEND_SECONDS: '60',
-      VIGIL_CODE_HOURLY_PER_DESTINATION: '2',
-      VIGIL_CODE_HOURLY_PER_IP: '5',
-    });
-    other = client(limited.url);
+    limited = await startIdentityGateway(
+      {
+        VIGIL_CODE_RESEND_SECONDS: '60',
+        VIGIL_CODE_HOURLY_PER_DESTINATION: '2',
+        VIGIL_CODE_HOURLY_PER_IP: '5',
+      },
+      IN_PROCESS,
+    );
+    other = client(limited);
   });
   afterAll(() => limited.close());
 
