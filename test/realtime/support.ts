@@ -1,3 +1,4 @@
+import { moduleOf } from '../support/modules.ts';
 import WebSocket from 'ws';
 import {
   STREAM_PATH,
@@ -8,7 +9,6 @@ import {
 } from '../../protocol/messages.ts';
 import type { Config } from '../../src/config/schema.ts';
 import type { RealtimeChannel } from '../../src/realtime/realtime-channel.ts';
-import type { RealtimeModule } from '../../src/realtime/realtime-module.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { startNode, type Node } from '../sessions/support.ts';
 
@@ -136,9 +136,7 @@ export function closedWithin(socket: TestSocket, ms: number): Promise<Closed> {
 
 /** The channel of an in-process gateway, where hooks attach (as continuous verification does). */
 export function channelOf(gw: TestGateway): RealtimeChannel {
-  const module = gw.gateway.modules.find((m) => m.name === 'realtime') as RealtimeModule | undefined;
-  if (!module) throw new Error('the gateway has no realtime module');
-  return module.channel;
+  return moduleOf(gw, 'realtime').channel;
 }
 
 /** A ready socket with one verification stream open. */
