@@ -154,7 +154,7 @@ async function main(): Promise<void> {
           (k) => () => {
             // What VIGIL_CV_FEATURES=main costs this thread: extract every window, then post.
             const slab = slabs.features[k]!;
-            for (let i = 0; i < n; i++) extractor.extract(raw, (i * 37) % (4000 - W), slab.values, slab.offsets[i]!);
+            for (let i = 0; i < n; i++) extractor.extract(raw, (i * 37) % (4000 - W), slab.values, slab.offsets[i]);
             return pool.scoreWindowBatch(slab.seal());
           },
         ],

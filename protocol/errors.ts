@@ -249,7 +249,7 @@ export interface CatalogueExtensions {}
 /** A code of the core catalogue. */
 export type CoreErrorCode = keyof typeof ERRORS;
 /** Any code a VigilError may carry: the core's, or one an adapter registered. */
-export type ErrorCode = CoreErrorCode | (keyof CatalogueExtensions & string);
+export type ErrorCode = CoreErrorCode | Extract<keyof CatalogueExtensions, string>;
 
 const extensions = new Map<string, CatalogueEntry>();
 

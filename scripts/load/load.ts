@@ -384,7 +384,7 @@ async function spawnBaseline(): Promise<{ url: string; stop(): Promise<void> }> 
   process.once('exit', killChild);
   const port = await new Promise<number>((resolve, reject) => {
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening (\d+)/.exec(output);
       if (match) resolve(Number(match[1]));

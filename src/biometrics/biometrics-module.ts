@@ -162,8 +162,8 @@ export function createBiometrics(
           maxBatch: config.VIGIL_SCORING_MAX_BATCH,
           maxSessionsPerWorker: config.VIGIL_SCORING_SESSIONS_PER_WORKER,
           taskTimeoutMs: config.VIGIL_SCORING_TIMEOUT_MS,
-          // Fault fields only ever come from test code (no request sets them); tests crash real workers with them.
-          testHooks: config.NODE_ENV === 'test',
+          // Only a test gateway is given planted faults (StartOptions.scoringFaults); they crash real workers.
+          faults: ctx.scoringFaults,
         });
         if (config.VIGIL_EMBEDDED_WORKERS) worker = await startTrainingWorker(config, logger.child({ component: 'training' }));
         // No TTL indexes on FerretDB: enrolments opened and never committed are swept here.

@@ -12,13 +12,16 @@ import type { GatewayModule } from '../server/gateway-module.ts';
 import { assembleModules } from './modules.ts';
 import { apiDocsRoutes } from '../server/api-docs.ts';
 import { Cors } from '../server/http/cors.ts';
-import { Router } from '../server/http/router.ts';
+import { Router, type InjectRequest } from '../server/http/router.ts';
+import type { InjectedReply } from '../server/http/exchange.ts';
 import type { Route } from '../server/http/route.ts';
 import { systemRoutes } from '../server/system-routes.ts';
 import { version } from '../server/version.ts';
 import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from '../server/uws.ts';
 import { ClientAddressResolver } from '../server/http/client-address.ts';
 import { internalCredential } from '../server/internal-auth.ts';
+import type { ScoringFaults } from '../biometrics/scoring-faults.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** A running gateway. Tests start several in one process; main.ts starts one. */
 export interface Gateway {
@@ -32,12 +35,20 @@ export interface Gateway {
   readonly context: GatewayContext;
   /** The assembled concerns, in assembly order (tests reach services through them). */
   readonly modules: readonly GatewayModule[];
+  /** Serves one HTTP request in memory through the router (tests that need no socket). */
+  inject(request: InjectRequest): Promise<InjectedReply>;
   /** Graceful stop: refuse new work, close sockets with 1001, drain, close stores. */
   close(): Promise<void>;
 }
 
 export interface StartOptions {
   logger?: Logger;
+  /** The system clock unless a test passes one it can move. */
+  clock?: Clock;
+  /** Faults a test plants in the scoring pool (test gateways only). */
+  scoringFaults?: ScoringFaults;
+  /** Listen on HOST:PORT (default). Off: no socket is opened, requests come through `inject` only (port 0). */
+  listen?: boolean;
 }
 
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {
@@ -78,6 +89,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     audit,
     rateLimiter: new RateLimiter(redis),
     admin: adminAuthenticator(config.VIGIL_ADMIN_TOKEN),
+    clock: options.clock ?? systemClock,
+    ...(options.scoringFaults ? { scoringFaults: options.scoringFaults } : {}),
   };
   const modules: GatewayModule[] = [];
   try {
@@ -112,20 +125,23 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   router.mount(app, [...system, ...apiDocsRoutes(), ...modules.flatMap((m) => m.routes ?? [])]);
   router.mountNotFound(app);
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.HOST, config.PORT, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new Error(`Cannot listen on ${config.HOST}:${config.PORT} (in use or not permitted)`));
-    });
-  });
-  const port = uws.us_socket_local_port(listenSocket);
-  logger.info({ host: config.HOST, port, version }, 'listening');
+  const listenSocket =
+    options.listen === false
+      ? undefined
+      : await new Promise<us_listen_socket>((resolve, reject) => {
+          app.listen(config.HOST, config.PORT, (socket) => {
+            if (socket) resolve(socket);
+            else reject(new Error(`Cannot listen on ${config.HOST}:${config.PORT} (in use or not permitted)`));
+          });
+        });
+  const port = listenSocket ? uws.us_socket_local_port(listenSocket) : 0;
+  if (listenSocket) logger.info({ host: config.HOST, port, version }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       draining = true;
-      uws.us_listen_socket_close(listenSocket);
+      if (listenSocket) uws.us_listen_socket_close(listenSocket);
       for (const socket of sockets) {
         try {
           socket.end(1001, 'server shutting down');
@@ -144,7 +160,19 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     return closing;
   };
 
-  return { port, config, logger, metrics, mongo, redis, routes: router.list(), context, modules, close };
+  return {
+    port,
+    config,
+    logger,
+    metrics,
+    mongo,
+    redis,
+    routes: router.list(),
+    context,
+    modules,
+    inject: (request) => router.inject(request),
+    close,
+  };
 }
 
 async function connectMongoWithRetry(config: Config, logger: Logger, budgetMs: number): Promise<MongoStore> {

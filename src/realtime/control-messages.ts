@@ -7,7 +7,6 @@ import {
   type ClientMessage,
   type ClientMessageOf,
   type ServerMessage,
-  type ServerMessageOf,
 } from '../../protocol/messages.ts';
 
 const clientChecks = new Map<string, TypeCheck<TSchema>>(
@@ -32,7 +31,8 @@ export function parseClientMessage(text: string): ParseResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not a JSON object');
   const type = (value as { type?: unknown }).type;
   const check = typeof type === 'string' ? clientChecks.get(type) : undefined;
-  if (!check) return fail(`unknown message type ${JSON.stringify(type)?.slice(0, 40) ?? 'undefined'}`);
+  if (!check || typeof type !== 'string')
+    return fail(`unknown message type ${JSON.stringify(type)?.slice(0, 40) ?? 'undefined'}`);
   if (!check.Check(value)) {
     const first = check.Errors(value).First();
     return fail(`${type}: ${first ? `${first.path || '/'} ${first.message}` : 'invalid'}`);

@@ -304,14 +304,14 @@ export class RealtimeChannel {
     if (message.type === 'auth') {
       if (conn.phase !== 'awaiting-auth') return conn.close('STREAM_MESSAGE_MALFORMED', { reason: 'already authenticated' });
       this.setPhase(conn, 'authenticating');
-      void this.authenticateInBand(conn, message.token);
+      void this.authenticateInBand(conn, message.token); // never rejects: a failure closes the socket
       return;
     }
     if (message.type === 'bye') return conn.end(1000, 'bye');
     if (conn.phase !== 'ready') return conn.close('STREAM_MESSAGE_MALFORMED', { reason: `send auth before ${message.type}` });
     switch (message.type) {
       case 'refresh':
-        void this.refresh(conn, message.token);
+        void this.refresh(conn, message.token); // never rejects: a failure is answered on the socket
         return;
       case 'stream.open':
         return this.openStream(conn, {

@@ -1,15 +1,12 @@
 import { requestContext } from '../server/http/request-context.ts';
-import type { Static } from '@sinclair/typebox';
 import { VigilError } from '../../protocol/errors.ts';
 import { accountViewSchema, type ProfileFieldSpec } from '../../protocol/http/accounts.ts';
 import { ErrorBodySchema } from '../../protocol/http/common.ts';
 import { LoginBody, MfaBody, MfaChallengeReply, TokenPairSchema } from '../../protocol/http/sessions.ts';
 import { Type } from '@sinclair/typebox';
 import { publicView } from '../identity/accounts/account-service.ts';
-import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
+import { defineRoute, type Route } from '../server/http/route.ts';
 import { loginRequestOf, type LoginService } from './login-service.ts';
-import type { Principal } from '../server/http/principal.ts';
-import type { SessionService } from './session-service.ts';
 
 /** POST /v1/sessions: password, code or ticket login, and the second step of a two-step login. */
 export function loginRoutes(deps: { login: LoginService; profileFields: readonly ProfileFieldSpec[] }): Route[] {
@@ -39,7 +36,7 @@ export function loginRoutes(deps: { login: LoginService; profileFields: readonly
       const result = await login.login(request, requestContext(info));
       if ('mfa' in result) return { status: 202, body: result };
       const { account, session, tokens } = result;
-      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } as Static<typeof LoginReply> };
+      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } };
     }),
 
     defineRoute({
@@ -61,7 +58,7 @@ export function loginRoutes(deps: { login: LoginService; profileFields: readonly
           ? { ticket: body.ticket, code: body.code }
           : { ticket: body.ticket, recoveryCode: body.recoveryCode! };
       const { account, session, tokens } = await login.completeMfa(answer, requestContext(info));
-      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } as Static<typeof LoginReply> };
+      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } };
     }),
   ];
 }

@@ -5,6 +5,7 @@ import type { Principal } from '../server/http/principal.ts';
 import type { RevocationBus } from './revocation-bus.ts';
 import type { SessionMetrics } from './session-metrics.ts';
 import type { SessionService } from './session-service.ts';
+import type { Clock } from '../time/clock.ts';
 
 interface CachedPrincipal extends Principal {
   claims: AccessClaims;
@@ -36,10 +37,14 @@ export class PrincipalResolver {
     private readonly sessions: SessionService,
     private readonly bus: RevocationBus,
     private readonly keys: KeyDeadlines,
-    options: { cacheMax: number; clockToleranceSeconds: number },
+    options: { cacheMax: number; clockToleranceSeconds: number; clock?: Clock },
     private readonly metrics?: Pick<SessionMetrics, 'verifications'>,
   ) {
-    this.cache = new VerifiedTokenCache(options.cacheMax, (tokens.ttlSeconds + options.clockToleranceSeconds + 1) * 1000);
+    this.cache = new VerifiedTokenCache(
+      options.cacheMax,
+      (tokens.ttlSeconds + options.clockToleranceSeconds + 1) * 1000,
+      options.clock,
+    );
     bus.onRevoked((event) => this.cache.revokeSessions(event.sessionIds));
     bus.onResync(() => this.cache.clear());
   }

@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { Redis } from 'ioredis';
 import { deriveKey, open, seal } from '../crypto/sealed-box.ts';
 import { graceKey, sessionKey } from './session-store.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** What a login or refresh hands the client. */
 export interface TokenPair {
@@ -84,6 +85,7 @@ export class RefreshFamilies {
     private readonly redis: Redis,
     private readonly idleMs: number,
     private readonly graceMs: number,
+    private readonly clock: Clock = systemClock,
   ) {
     redis.defineCommand('vigilRefreshRotate', { numberOfKeys: 2, lua: ROTATE });
   }
@@ -138,7 +140,7 @@ export class RefreshFamilies {
       graceKey(sessionId),
       hash,
       nextHash,
-      Date.now(),
+      this.clock.now(),
       sealed,
       this.graceMs,
       this.idleMs,

@@ -11,7 +11,7 @@ import {
   type SessionView,
 } from '../../protocol/http/sessions.ts';
 import type { Device, DeviceStore } from '../identity/devices/device-store.ts';
-import { defineRoute, type Authenticator, type RequestInfo, type Route } from '../server/http/route.ts';
+import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
 import { requestContext } from '../server/http/request-context.ts';
 import type { Principal } from '../server/http/principal.ts';
 import type { SessionRecord, SessionService } from './session-service.ts';

@@ -7,6 +7,7 @@ import type { RefreshFamilies, TokenPair } from './refresh-family.ts';
 import type { RevocationBus, RevocationListener } from './revocation-bus.ts';
 import type { SessionMetrics } from './session-metrics.ts';
 import { newSessionId, type NewSession, type SessionRecord, type SessionStore } from './session-store.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 export type { TokenPair } from './refresh-family.ts';
 export type { SessionRecord, NewSession } from './session-store.ts';
@@ -47,6 +48,7 @@ export class SessionService {
     private readonly bus: RevocationBus,
     private readonly audit: AuditLog,
     private readonly metrics?: SessionMetrics,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   private accountGate: AccountGate | undefined;
@@ -129,7 +131,7 @@ export class SessionService {
    */
   async loginAgeMs(sessionId: string, userId: string): Promise<number> {
     const session = await this.store.get(sessionId);
-    return session && session.userId === userId ? Date.now() - session.createdAt : Number.POSITIVE_INFINITY;
+    return session && session.userId === userId ? this.clock.now() - session.createdAt : Number.POSITIVE_INFINITY;
   }
 
   /** Whether the session is live (and belongs to `userId`, when given). One Redis round trip. */
@@ -211,7 +213,7 @@ export class SessionService {
     token: string,
     ttlSeconds: number,
   ): Promise<void> {
-    const ttlMs = Math.min(ttlSeconds * 1000, session.expiresAt - Date.now());
+    const ttlMs = Math.min(ttlSeconds * 1000, session.expiresAt - this.clock.now());
     if (ttlMs <= 0) throw new VigilError('TOKEN_REVOKED');
     await this.store.attach(session.id, attachedTokenKey(kind, token), session.id, ttlMs);
   }
@@ -244,7 +246,7 @@ export class SessionService {
     if (!sessionId) return undefined;
     const session = await this.store.get(sessionId);
     if (!session || (await this.store.accountEnded(session.userId))) return undefined;
-    return { session, expiresAt: Math.floor((Date.now() + Math.max(0, ttlMs)) / 1000) };
+    return { session, expiresAt: Math.floor((this.clock.now() + Math.max(0, ttlMs)) / 1000) };
   }
 
   /** Forgets one attached token (e.g. a legacy refresh token blacklisted on logout). */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** A live session as kept in Redis. Times are epoch ms. */
 export interface SessionRecord {
@@ -80,6 +81,7 @@ export class SessionStore {
     private readonly prefix: string,
     readonly idleMs: number,
     readonly absoluteMs: number,
+    private readonly clock: Clock = systemClock,
   ) {
     redis.defineCommand('vigilDeleteSessions', { lua: DELETE_SESSIONS });
     redis.defineCommand('vigilLiveUser', { numberOfKeys: 1, lua: LIVE_USER });
@@ -87,7 +89,7 @@ export class SessionStore {
 
   /** Creates a session (with its refresh family's fields, if it has one). */
   async create(input: NewSession, family?: Record<string, string>, id = newSessionId()): Promise<SessionRecord> {
-    const now = Date.now();
+    const now = this.clock.now();
     const record: SessionRecord = {
       id,
       userId: input.userId,

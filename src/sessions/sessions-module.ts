@@ -73,7 +73,7 @@ export function sessionLifetimes(config: Config): { idleMs: number; absoluteMs: 
  * authenticator and session service; the login routes come after identity (createLoginModule below).
  */
 export function createSessionCore(ctx: GatewayContext, options: { subscriberName?: string } = {}): SessionCore {
-  const { config, logger, redis, audit, mongo } = ctx;
+  const { config, logger, redis, audit, mongo, clock } = ctx;
   const { idleMs, absoluteMs } = sessionLifetimes(config);
 
   const keys = config.VIGIL_JWT_PRIVATE_KEYS
@@ -95,27 +95,32 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
       typ: 'at+jwt',
       clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS,
       requiredClaims: ['sub', 'sid', 'jti'],
+      clock,
     }),
-    { issuer: config.VIGIL_JWT_ISSUER, audience: config.VIGIL_JWT_AUDIENCE, ttlSeconds: config.VIGIL_ACCESS_TOKEN_TTL_SECONDS },
+    {
+      issuer: config.VIGIL_JWT_ISSUER,
+      audience: config.VIGIL_JWT_AUDIENCE,
+      ttlSeconds: config.VIGIL_ACCESS_TOKEN_TTL_SECONDS,
+      clock,
+    },
   );
 
   const subscriber: Redis = createRedis(config, options.subscriberName ?? 'vigil-revocations');
   subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'revocation subscriber error'));
   const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
-  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs);
-  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS);
-  let resolver: PrincipalResolver | undefined;
+  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs, clock);
+  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS, clock);
   const metrics = createSessionMetrics(ctx.metrics.registry, {
-    cacheSize: () => resolver?.cacheSize ?? 0,
+    cacheSize: () => resolver.cacheSize, // read on scrape, after the resolver below exists
     channelUp: () => bus.healthy,
   });
-  const sessions = new SessionService(redis, store, families, accessTokens, bus, audit, metrics);
-  resolver = new PrincipalResolver(
+  const sessions = new SessionService(redis, store, families, accessTokens, bus, audit, metrics, clock);
+  const resolver = new PrincipalResolver(
     accessTokens,
     sessions,
     bus,
     keys,
-    { cacheMax: config.VIGIL_TOKEN_CACHE_MAX, clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS },
+    { cacheMax: config.VIGIL_TOKEN_CACHE_MAX, clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS, clock },
     metrics,
   );
   // A rotation changes which keys verify until when: cached verifications are re-earned.

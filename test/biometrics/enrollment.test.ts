@@ -1,3 +1,4 @@
+import { moduleOf } from '../support/modules.ts';
 import { Value } from '@sinclair/typebox/value';
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -9,7 +10,6 @@ import {
   type ModelView,
 } from '../../protocol/http/biometrics.ts';
 import { dataCipher } from '../../src/crypto/data-cipher.ts';
-import type { BiometricsModule } from '../../src/biometrics/biometrics-module.ts';
 import { scoreReference } from '../../src/biometrics/detectors/index.ts';
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
 import { ModelStore } from '../../src/biometrics/models/model-store.ts';
@@ -304,7 +304,7 @@ describe('model deletion and withdrawal', () => {
     const user = await newUser(gw.url);
     const view = await enrolCsv(gw, user, enrolPart(subjects[4]!));
     expect(view.status).toBe('ready');
-    const biometrics = gw.gateway.modules.find((m) => m.name === 'biometrics') as BiometricsModule;
+    const biometrics = moduleOf(gw, 'biometrics');
     const heard: string[] = [];
     const off = biometrics.service.onModelsDeleted((event) => heard.push(event.userId));
     const deleted = await send(gw.url, 'DELETE', '/v1/biometrics/model', user);

@@ -28,7 +28,7 @@ let n = 0;
 
 beforeAll(async () => {
   // Lockout would answer 429 for the known identifier after ten failures: a different answer.
-  gw = await startFuzzGateway({ VIGIL_LOCKOUT_MAX_FAILURES: '1000' });
+  gw = await startFuzzGateway({ VIGIL_LOCKOUT_MAX_FAILURES: '1000', VIGIL_BCRYPT_COST: '10' });
   // Active, its email not yet confirmed: verification links go to it.
   member = await signUpMember(gw.url, 'en');
 });

@@ -208,6 +208,7 @@ describe('regressions found by fuzzing', () => {
   it('enumeration by timing: code and link requests answer without waiting for the mail to be queued, so an existing account is not slower (src/identity/codes/code-requests.ts, src/identity/codes/email-links.ts)', async () => {
     // A slow queue makes any wait visible: before the fix the answer for an existing account
     // came after the enqueue (3–18 ms in normal operation, measured by enumeration-timing.test.ts).
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the spied Notifier as `this`
     const send = Notifier.prototype.send;
     const spy = vi.spyOn(Notifier.prototype, 'send').mockImplementation(async function (this: Notifier, request) {
       await new Promise((resolve) => setTimeout(resolve, 400));

@@ -3,26 +3,32 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { Config } from '../../src/config/schema.ts';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
+import { startGateway, type Gateway, type StartOptions } from '../../src/gateway/gateway.ts';
+import type { InjectedReply } from '../../src/server/http/exchange.ts';
+import type { InjectRequest } from '../../src/server/http/router.ts';
 import { configEnv, testConfig } from './config.ts';
 import { listeningPort } from '../../scripts/child-gateway.ts';
 
 export interface TestGateway {
   gateway: Gateway;
   config: Config;
+  /** The listening gateway's base URL (empty with `listen: false`: use `inject`). */
   url: string;
+  /** One request through the gateway's router in memory (no socket); see Router.inject. */
+  inject(request: InjectRequest): Promise<InjectedReply>;
   /** Closes the gateway and deletes this test's database and Redis keys. */
   close(): Promise<void>;
 }
 
-/** Starts a gateway in this process on a free port, with isolated data. */
-export async function startTestGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
+/** Starts a gateway in this process on a free port, with isolated data (`options.clock`: a TestClock to move time). */
+export async function startTestGateway(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<TestGateway> {
   const config = testConfig(overrides);
-  const gateway = await startGateway(config);
+  const gateway = await startGateway(config, options);
   return {
     gateway,
     config,
-    url: `http://127.0.0.1:${gateway.port}`,
+    url: gateway.port ? `http://127.0.0.1:${gateway.port}` : '',
+    inject: (request) => gateway.inject(request),
     async close() {
       await gateway.close();
       await dropTestData(config);

@@ -89,6 +89,7 @@ export function createContinuousModule(
       // The pool belongs to the biometrics module, which starts first.
       batcher = new WindowBatcher(deps.biometrics.pool, batcherOptions(config), metrics);
       const offReady = deps.biometrics.onEnrollmentEvent((event) => {
+        // refresh never rejects: a model that does not load is logged and streams keep the previous one.
         if (event.status === 'ready') void models.refresh(event.userId);
       });
       // DELETE /v1/biometrics/model or withdrawal: live streams stop scoring with the deleted versions.

@@ -136,7 +136,7 @@ export class TrustPolicy {
 
   /** A `stepup` message: check the proof and lift the step-up. */
   onStepUp(state: ContinuousConnection, message: HookControlMessage): void {
-    void this.checkProof(state, message.token);
+    void this.checkProof(state, message.token); // never rejects: a bad proof is answered on the socket
   }
 
   private requireStepUp(

@@ -36,7 +36,7 @@ export interface WindowBatchTask {
   /** Written by the worker: one score per row, NaN where the row's model failed. */
   scores: Float32Array;
   models: BatchModelRef[];
-  /** Fault injection, honoured only by a pool created with testHooks (tests). */
+  /** Fault injection, honoured only by a pool given planted faults (tests; see scoring-faults.ts). */
   fault?: ScoringFault | undefined;
 }
 

@@ -68,7 +68,7 @@ export function accountRoutes(deps: AccountRouteDeps): Route[] {
           password: body.password,
           ticket: body.ticket,
           locale: body.locale,
-          profile: body.profile as Record<string, unknown> | undefined,
+          profile: body.profile,
           device: body.device,
         },
         { ...requestContext(info), deviceId: body.device?.id ?? requestContext(info).deviceId },
@@ -128,7 +128,7 @@ export function accountRoutes(deps: AccountRouteDeps): Route[] {
     }).handle(async ({ body, auth, info }) => {
       const updated = await accounts.updateProfile(
         auth.userId,
-        { username: body.username, locale: body.locale, profile: body.profile as Record<string, unknown> | undefined },
+        { username: body.username, locale: body.locale, profile: body.profile },
         requestContext(info, auth.sessionId),
       );
       return { status: 200, body: view(updated) };

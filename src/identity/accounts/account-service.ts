@@ -9,7 +9,8 @@ import type { RateLimiter } from '../../rate-limits/rate-limiter.ts';
 import type { Tickets } from '../codes/tickets.ts';
 import { publicView, type Account, type AccountStatus, type AccountView, type Locale } from './account.ts';
 import type { Channel } from '../../notify/notifier.ts';
-import { AccountStore, isUniqueViolation, type AccountDocument } from './account-store.ts';
+import type { AccountStore } from './account-store.ts';
+import { isUniqueViolation, type AccountDocument } from './account-store.ts';
 import type { Device, DeviceInfo, DeviceStore } from '../devices/device-store.ts';
 import { fieldError, fieldErrors } from '../../server/http/field-errors.ts';
 import {

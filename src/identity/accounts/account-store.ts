@@ -98,7 +98,7 @@ export class AccountStore {
   }
 
   async exists(kind: IdentifierKind, value: string): Promise<boolean> {
-    return (await this.collection.countDocuments({ [FIELD[kind]]: value } as Filter<AccountDocument>, { limit: 1 })) > 0;
+    return (await this.collection.countDocuments({ [FIELD[kind]]: value }, { limit: 1 })) > 0;
   }
 
   async listByStatus(status: AccountStatus | undefined, limit: number, after?: number): Promise<Account[]> {

@@ -25,7 +25,7 @@ export function parseProfileFields(json: string, variable = 'VIGIL_PROFILE_FIELD
   try {
     parsed = JSON.parse(json);
   } catch (err) {
-    throw new Error(`${variable}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`${variable}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
   if (!Array.isArray(parsed)) throw new Error(`${variable}: must be a JSON array of {name, type} objects`);
   const seen = new Set<string>();
@@ -50,9 +50,9 @@ export function parseProfileFields(json: string, variable = 'VIGIL_PROFILE_FIELD
     }
     if (e.description !== undefined && typeof e.description !== 'string') throw new Error(`${at}.description: must be a string`);
     const spec: ProfileFieldSpec = { name: e.name, type: e.type as ProfileFieldSpec['type'] };
-    if (e.required !== undefined) spec.required = e.required as boolean;
+    if (e.required !== undefined) spec.required = e.required;
     if (e.maxLength !== undefined) spec.maxLength = e.maxLength as number;
-    if (e.description !== undefined) spec.description = e.description as string;
+    if (e.description !== undefined) spec.description = e.description;
     return spec;
   });
 }

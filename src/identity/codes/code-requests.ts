@@ -94,13 +94,13 @@ export class CodeRequests {
         locale: input.locale ?? account?.locale ?? accounts.options.defaultLocale,
         message: { template: 'code' as const, purpose: input.purpose, code: issued.code, ttlSeconds: issued.expiresIn },
       };
-      setImmediate(() =>
+      setImmediate(() => {
         notifier
           .send(message)
           .catch((err: unknown) =>
             this.deps.logger.warn({ err, purpose: input.purpose, channel: input.channel }, 'code delivery could not be queued'),
-          ),
-      );
+          );
+      });
     }
     return { channel: input.channel, to, purpose: input.purpose, expiresIn: issued.expiresIn, resendIn: issued.resendIn };
   }

@@ -100,11 +100,11 @@ export class EmailLinks {
     // Sent after answering: awaiting it only for unverified accounts would let the response time
     // tell which addresses have one. A failure is logged; the client asks again.
     if (account && !account.emailVerifiedAt && account.status !== 'withdrawn') {
-      setImmediate(() =>
+      setImmediate(() => {
         this.send(account, { locale }, meta).catch((err: unknown) =>
           this.deps.logger.warn({ err, userId: account.id }, 'verification link could not be sent'),
-        ),
-      );
+        );
+      });
     }
   }
 

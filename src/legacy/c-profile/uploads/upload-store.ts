@@ -323,6 +323,6 @@ export class UploadStore {
       exp: String(exp),
       sig: this.signature(path, type, max, exp),
     });
-    return `${this.options.publicUrl.replace(/\/+$/, '')}/api/uploads/?${query}`;
+    return `${this.options.publicUrl.replace(/\/+$/, '')}/api/uploads/?${query.toString()}`;
   }
 }
