@@ -1,3 +1,4 @@
+import { VigilError } from '../../protocol/errors.ts';
 import type { SessionRecord } from './session-store.ts';
 
 /**
@@ -8,4 +9,16 @@ import type { SessionRecord } from './session-store.ts';
  */
 export function loginAgeMs(session: SessionRecord | undefined, userId: string, now = Date.now()): number {
   return session && session.userId === userId ? now - session.createdAt : Number.POSITIVE_INFINITY;
+}
+
+/** MFA_PROOF_STALE unless the caller's session comes from a login within `maxAgeSeconds` (changes to how the account logs in). */
+export async function requireRecentLogin(
+  sessions: { get(sessionId: string): Promise<SessionRecord | undefined> },
+  principal: { userId: string; sessionId: string },
+  maxAgeSeconds: number,
+): Promise<void> {
+  const session = await sessions.get(principal.sessionId);
+  if (!(loginAgeMs(session, principal.userId) <= maxAgeSeconds * 1000)) {
+    throw new VigilError('MFA_PROOF_STALE', { seconds: maxAgeSeconds });
+  }
 }

@@ -18,7 +18,9 @@ import { publicView } from '../accounts/account-service.ts';
 import type { DeviceStore } from '../accounts/device-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
-import { loginRequestOf, type LoginService } from './login-service.ts';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import { loginRequestOf, type LoginRequest, type LoginService, type SecondFactorAnswer } from './login-service.ts';
+import { MfaPasskeyOptionsBody, PasskeyLoginBody, PasskeyOptionsReply } from '../../protocol/http/passkeys.ts';
 import type { Principal } from './principal.ts';
 import { auditContext } from './session-routes.ts';
 import type { SessionService } from './session-service.ts';
@@ -66,24 +68,61 @@ export function loginRoutes(deps: {
     defineRoute({
       method: 'POST',
       path: '/v1/sessions/mfa',
-      summary: 'The second step of a login: the MFA ticket with an authenticator code or a recovery code',
+      summary: 'The second step of a login: the MFA ticket with an authenticator code, a recovery code or a passkey assertion',
       tags: ['sessions'],
       schema: { body: MfaBody, response: { 201: LoginReply, ...failures } },
     }).handle(async ({ body, info }) => {
-      if ((body.code === undefined) === (body.recoveryCode === undefined)) {
+      const given = [body.code, body.recoveryCode, body.passkey].filter((v) => v !== undefined).length;
+      if (given !== 1) {
         throw new VigilError(
           'VALIDATION_FAILED',
-          { summary: 'code: give exactly one of code or recoveryCode' },
-          { details: [{ field: 'code', message: 'give exactly one of code or recoveryCode' }] },
+          { summary: 'code: give exactly one of code, recoveryCode or passkey' },
+          { details: [{ field: 'code', message: 'give exactly one of code, recoveryCode or passkey' }] },
         );
       }
-      const answer =
+      const answer: SecondFactorAnswer =
         body.code !== undefined
           ? { ticket: body.ticket, code: body.code }
-          : { ticket: body.ticket, recoveryCode: body.recoveryCode! };
+          : body.passkey !== undefined
+            ? { ticket: body.ticket, passkey: body.passkey as AuthenticationResponseJSON }
+            : { ticket: body.ticket, recoveryCode: body.recoveryCode! };
       const { account, session, tokens } = await login.completeMfa(answer, auditContext(info));
       return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } as Static<typeof LoginReply> };
     }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/sessions/passkey/options',
+      summary: 'Start a username-less passkey login: options for navigator.credentials.get() (a single-use challenge)',
+      tags: ['sessions', 'passkeys'],
+      schema: { response: { 200: PasskeyOptionsReply, 429: ErrorBodySchema } },
+    }).handle(async ({ info }) => ({ status: 200, body: await login.passkeyLoginOptions(auditContext(info)) })),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/sessions/passkey',
+      summary: 'Log in with a passkey (discoverable credential) over the options of POST /v1/sessions/passkey/options',
+      tags: ['sessions', 'passkeys'],
+      schema: { body: PasskeyLoginBody, response: { 201: LoginReply, ...failures } },
+    }).handle(async ({ body, info }) => {
+      const request: LoginRequest = { method: 'passkey', response: body.response as AuthenticationResponseJSON };
+      if (body.device) request.device = body.device;
+      const result = await login.login(request, auditContext(info));
+      if ('mfa' in result) throw new VigilError('INTERNAL'); // a passkey login never asks for a second step
+      const { account, session, tokens } = result;
+      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } as Static<typeof LoginReply> };
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/v1/sessions/mfa/passkey-options',
+      summary: "Options for answering an MFA ticket with one of the account's passkeys (the challenge is bound to the ticket)",
+      tags: ['sessions', 'passkeys'],
+      schema: {
+        body: MfaPasskeyOptionsBody,
+        response: { 200: PasskeyOptionsReply, 400: ErrorBodySchema, 401: ErrorBodySchema, 429: ErrorBodySchema },
+      },
+    }).handle(async ({ body, info }) => ({ status: 200, body: await login.passkeyMfaOptions(body.ticket, auditContext(info)) })),
 
     defineRoute({
       method: 'GET',

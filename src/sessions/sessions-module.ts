@@ -24,6 +24,12 @@ import { LoginService } from './login-service.ts';
 import { MfaTickets } from './mfa-tickets.ts';
 import { TotpFactors } from '../credentials/totp/totp-factors.ts';
 import { totpRoutes } from '../credentials/totp/totp-routes.ts';
+import { AccountFactors } from '../credentials/account-factors.ts';
+import { PasskeyCeremonies } from '../credentials/passkeys/passkey-ceremonies.ts';
+import { PasskeyChallenges } from '../credentials/passkeys/passkey-challenges.ts';
+import { passkeyRoutes } from '../credentials/passkeys/passkey-routes.ts';
+import { PasskeyStore } from '../credentials/passkeys/passkey-store.ts';
+import { relyingPartyOf } from '../credentials/passkeys/relying-party.ts';
 import { biometricCipher } from '../biometrics/assurance/biometric-cipher.ts';
 import type { Principal } from './principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
@@ -174,9 +180,15 @@ export interface LoginDependencies {
 /** The login concern: its routes, and the service legacy dialects log in through. */
 export interface LoginModule extends GatewayModule {
   login: LoginService;
-  /** Authenticator-app factors (the step-up policy lists them). */
+  /** Authenticator-app factors. */
   totp: TotpFactors;
+  /** Every second factor an account has (the step-up policy lists them). */
+  factors: AccountFactors;
+  passkeys: PasskeyCeremonies;
 }
+
+/** Enough for every device a person owns, few enough that listing them stays cheap. */
+const MAX_PASSKEYS_PER_ACCOUNT = 20;
 
 /**
  * POST /v1/sessions (password, code or ticket login), the caller's devices and audit trail.
@@ -189,8 +201,19 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
   const mfaCipher = biometricCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
   const totp = new TotpFactors(ctx.mongo.db, config.VIGIL_TOTP_ISSUER, mfaCipher);
   // Withdrawal erases the account's authenticator secret and recovery codes with the rest of it.
+  const passkeyStore = new PasskeyStore(ctx.mongo.db);
+  const { rp } = relyingPartyOf(config);
+  const passkeys = new PasskeyCeremonies({
+    store: passkeyStore,
+    challenges: new PasskeyChallenges(ctx.redis, config.VIGIL_WEBAUTHN_CHALLENGE_TTL_SECONDS),
+    rp,
+    audit: ctx.audit,
+    maxPerAccount: MAX_PASSKEYS_PER_ACCOUNT,
+  });
+  const factors = new AccountFactors(totp, passkeyStore);
   identity.accounts.onWithdrawn(async ({ account }) => {
     await totp.remove(account.id);
+    await passkeyStore.removeAll(account.id);
   });
   const login = new LoginService({
     accounts: identity.accounts,
@@ -215,8 +238,9 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     },
     phoneRegion: config.VIGIL_PHONE_REGION,
     metrics: core.metrics,
+    passkeys,
     secondFactor: {
-      factors: totp,
+      factors,
       tickets: new MfaTickets(ctx.redis, config.VIGIL_MFA_TICKET_TTL_SECONDS, config.VIGIL_MFA_MAX_ATTEMPTS),
       perAccount: { limit: config.VIGIL_MFA_PER_ACCOUNT_HOURLY, windowSeconds: 3600 },
     },
@@ -225,6 +249,8 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     name: 'login',
     login,
     totp,
+    factors,
+    passkeys,
     routes: loginRoutes({
       login,
       sessions: core.sessions,
@@ -242,9 +268,19 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
         proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
         available: mfaCipher !== undefined || config.NODE_ENV !== 'production',
       }),
+      passkeyRoutes({
+        ceremonies: passkeys,
+        store: passkeyStore,
+        accounts: identity.accounts,
+        sessions: core.sessions,
+        audit: ctx.audit,
+        auth: core.authenticator,
+        proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
+      }),
     ),
     async start() {
       await core.devices.ensureIndexes();
+      await passkeyStore.ensureIndexes();
     },
   };
 }

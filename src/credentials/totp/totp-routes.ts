@@ -4,7 +4,7 @@ import { ErrorBodySchema } from '../../../protocol/http/common.ts';
 import type { AccountService } from '../../accounts/account-service.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { defineRoute, type Authenticator, type Route } from '../../server/http/route.ts';
-import { loginAgeMs } from '../../sessions/login-age.ts';
+import { requireRecentLogin } from '../../sessions/login-age.ts';
 import type { Principal } from '../../sessions/principal.ts';
 import type { SessionService } from '../../sessions/session-service.ts';
 import type { TotpFactors } from './totp-factors.ts';
@@ -30,11 +30,7 @@ export interface TotpRouteDeps {
  */
 export function totpRoutes(deps: TotpRouteDeps): Route[] {
   const { factors, auth, audit } = deps;
-  const fresh = async (principal: Principal) => {
-    const session = await deps.sessions.get(principal.sessionId);
-    if (!(loginAgeMs(session, principal.userId) <= deps.proofMaxAgeSeconds * 1000))
-      throw new VigilError('MFA_PROOF_STALE', { seconds: deps.proofMaxAgeSeconds });
-  };
+  const fresh = (principal: Principal) => requireRecentLogin(deps.sessions, principal, deps.proofMaxAgeSeconds);
   const meta = (principal: Principal, ip: string) => ({ userId: principal.userId, sessionId: principal.sessionId, ip });
 
   return [

@@ -1,0 +1,104 @@
+import { Type } from '@sinclair/typebox';
+import { DeviceInput } from './accounts.ts';
+
+/** Passkeys (WebAuthn): ceremony options and responses, the caller's named credentials. */
+
+const B64URL = '^[A-Za-z0-9_-]*$';
+const b64url = (maxLength: number, description: string) => Type.String({ pattern: B64URL, minLength: 1, maxLength, description });
+
+export const CredentialIdPattern = '^[A-Za-z0-9_-]{16,1366}$';
+
+/** What `PublicKeyCredential.toJSON()` gives after `navigator.credentials.create()`. */
+export const RegistrationResponse = Type.Object(
+  {
+    id: Type.String({ pattern: CredentialIdPattern, description: 'The credential id (base64url)' }),
+    rawId: Type.String({ pattern: CredentialIdPattern }),
+    type: Type.Literal('public-key'),
+    response: Type.Object(
+      {
+        clientDataJSON: b64url(4096, 'base64url'),
+        attestationObject: b64url(32768, 'base64url'),
+        transports: Type.Optional(Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 })),
+      },
+      { additionalProperties: true },
+    ),
+    clientExtensionResults: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    authenticatorAttachment: Type.Optional(Type.String({ maxLength: 32 })),
+  },
+  { additionalProperties: true, description: 'The new credential, as PublicKeyCredential.toJSON() serialises it' },
+);
+
+/** What `PublicKeyCredential.toJSON()` gives after `navigator.credentials.get()`. */
+export const AuthenticationResponse = Type.Object(
+  {
+    id: Type.String({ pattern: CredentialIdPattern, description: 'The credential id (base64url)' }),
+    rawId: Type.String({ pattern: CredentialIdPattern }),
+    type: Type.Literal('public-key'),
+    response: Type.Object(
+      {
+        clientDataJSON: b64url(4096, 'base64url'),
+        authenticatorData: b64url(4096, 'base64url'),
+        signature: b64url(1024, 'base64url'),
+        userHandle: Type.Optional(Type.String({ pattern: B64URL, maxLength: 128 })),
+      },
+      { additionalProperties: true },
+    ),
+    clientExtensionResults: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    authenticatorAttachment: Type.Optional(Type.String({ maxLength: 32 })),
+  },
+  { additionalProperties: true, description: 'The assertion, as PublicKeyCredential.toJSON() serialises it' },
+);
+
+export const PasskeyName = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'A name the owner recognises ("work laptop")',
+});
+
+export const RegistrationOptionsBody = Type.Object({}, { additionalProperties: false });
+
+export const PasskeyOptionsReply = Type.Object({
+  options: Type.Object(
+    { challenge: Type.String() },
+    {
+      additionalProperties: true,
+      description:
+        'PublicKeyCredentialCreationOptionsJSON / RequestOptionsJSON: hand to PublicKeyCredential.parse…OptionsFromJSON() and navigator.credentials',
+    },
+  ),
+  expiresIn: Type.Integer({ description: 'Seconds the challenge lives (single use)' }),
+});
+
+export const RegisterPasskeyBody = Type.Object(
+  { name: PasskeyName, response: RegistrationResponse },
+  { additionalProperties: false },
+);
+
+export const RenamePasskeyBody = Type.Object({ name: PasskeyName }, { additionalProperties: false });
+
+export const PasskeyIdParams = Type.Object({ id: Type.String({ pattern: CredentialIdPattern }) });
+
+export const PasskeyView = Type.Object({
+  id: Type.String({ description: 'The credential id (base64url)' }),
+  name: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  lastUsedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  backupEligible: Type.Boolean({ description: 'The authenticator may sync this passkey to other devices (BE flag)' }),
+  backedUp: Type.Boolean({ description: 'The passkey is currently synced/backed up (BS flag, as last seen)' }),
+  transports: Type.Array(Type.String()),
+});
+
+export const PasskeyListReply = Type.Object({ passkeys: Type.Array(PasskeyView) });
+
+export const PasskeyLoginBody = Type.Object(
+  { response: AuthenticationResponse, device: Type.Optional(DeviceInput) },
+  {
+    additionalProperties: false,
+    description: 'A discoverable-credential assertion over the options of POST /v1/sessions/passkey/options',
+  },
+);
+
+export const MfaPasskeyOptionsBody = Type.Object(
+  { ticket: Type.String({ minLength: 16, maxLength: 128, description: 'From the 202 answer of POST /v1/sessions' }) },
+  { additionalProperties: false },
+);
