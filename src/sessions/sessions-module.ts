@@ -25,6 +25,7 @@ import { MfaTickets } from './mfa-tickets.ts';
 import { TotpFactors } from '../credentials/totp/totp-factors.ts';
 import { totpRoutes } from '../credentials/totp/totp-routes.ts';
 import { AccountFactors } from '../credentials/account-factors.ts';
+import { StepUpFactors } from '../credentials/step-up-factors.ts';
 import { PasskeyCeremonies } from '../credentials/passkeys/passkey-ceremonies.ts';
 import { PasskeyChallenges } from '../credentials/passkeys/passkey-challenges.ts';
 import { passkeyRoutes } from '../credentials/passkeys/passkey-routes.ts';
@@ -185,6 +186,8 @@ export interface LoginModule extends GatewayModule {
   /** Every second factor an account has (the step-up policy lists them). */
   factors: AccountFactors;
   passkeys: PasskeyCeremonies;
+  /** Socket step-ups proven by a second factor alone. */
+  stepUp: StepUpFactors;
 }
 
 /** Enough for every device a person owns, few enough that listing them stays cheap. */
@@ -215,6 +218,9 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     await totp.remove(account.id);
     await passkeyStore.removeAll(account.id);
   });
+  const perAccount = { limit: config.VIGIL_MFA_PER_ACCOUNT_HOURLY, windowSeconds: 3600 };
+  const perIp = { limit: config.VIGIL_LOGIN_PER_IP, windowSeconds: window };
+  const stepUp = new StepUpFactors({ factors, totp, passkeys, rateLimiter: ctx.rateLimiter, perAccount, perIp });
   const login = new LoginService({
     accounts: identity.accounts,
     hasher: identity.hasher,
@@ -233,7 +239,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     audit: ctx.audit,
     logger: ctx.logger,
     limits: {
-      perIp: { limit: config.VIGIL_LOGIN_PER_IP, windowSeconds: window },
+      perIp,
       perIdentifier: { limit: config.VIGIL_LOGIN_PER_IDENTIFIER, windowSeconds: window },
     },
     phoneRegion: config.VIGIL_PHONE_REGION,
@@ -242,7 +248,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     secondFactor: {
       factors,
       tickets: new MfaTickets(ctx.redis, config.VIGIL_MFA_TICKET_TTL_SECONDS, config.VIGIL_MFA_MAX_ATTEMPTS),
-      perAccount: { limit: config.VIGIL_MFA_PER_ACCOUNT_HOURLY, windowSeconds: 3600 },
+      perAccount,
     },
   });
   return {
@@ -251,6 +257,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     totp,
     factors,
     passkeys,
+    stepUp,
     routes: loginRoutes({
       login,
       sessions: core.sessions,
