@@ -30,6 +30,7 @@ import { PasskeyCeremonies } from '../credentials/passkeys/passkey-ceremonies.ts
 import { PasskeyChallenges } from '../credentials/passkeys/passkey-challenges.ts';
 import { passkeyRoutes } from '../credentials/passkeys/passkey-routes.ts';
 import { PasskeyStore } from '../credentials/passkeys/passkey-store.ts';
+import { passkeyTestPageRoutes } from '../credentials/passkeys/test-page-routes.ts';
 import { relyingPartyOf } from '../credentials/passkeys/relying-party.ts';
 import { biometricCipher } from '../biometrics/assurance/biometric-cipher.ts';
 import type { Principal } from './principal.ts';
@@ -284,6 +285,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
         auth: core.authenticator,
         proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
       }),
+      config.VIGIL_WEBAUTHN_TEST_PAGE && config.NODE_ENV !== 'production' ? passkeyTestPageRoutes() : [],
     ),
     async start() {
       await core.devices.ensureIndexes();
