@@ -138,7 +138,7 @@ export const ERRORS = {
     status: 403,
     close: 4523,
     message:
-      'This deployment requires a second factor and the account has none; enrol one with the enrolment ticket (POST /v1/sessions/enrolment), then log in again',
+      "This deployment requires a second factor and this session's login had none: it can only enrol one (/v1/mfa/totp, /v1/passkeys); then log in again with it",
   },
   // Passkeys (WebAuthn). A ceremony that fails stores nothing; `details` names the field at fault.
   PASSKEY_RESPONSE_MALFORMED: { status: 400, close: 4500, message: 'The passkey response is malformed: {reason}' },

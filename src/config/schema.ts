@@ -414,6 +414,11 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: 'Second-factor answers per account per hour, whatever the ticket (caps guessing across logins).',
   }),
+  VIGIL_MFA_REQUIRE: Type.Union([Type.Literal('off'), Type.Literal('everyone')], {
+    default: 'off',
+    description:
+      'Second-factor policy for the deployment. `off`: an account needs its second factor only once it has one (authenticator app or passkey). `everyone`: a login of an account without one gets a session that can only enrol a factor (MFA_ENROLMENT_REQUIRED everywhere else, sockets and introspection included) until it logs in again with it; legacy dialect logins of such accounts answer MFA_REQUIRED. (Accounts have no admin role to scope this to.)',
+  }),
   VIGIL_WEBAUTHN_RP_ID: Type.String({
     default: 'localhost',
     minLength: 1,

@@ -39,7 +39,16 @@ export function loginRoutes(deps: {
   const { login, sessions, devices, audit, auth } = deps;
   const LoginReply = Type.Composite([
     TokenPairSchema,
-    Type.Object({ sessionId: Type.String(), user: accountViewSchema(deps.profileFields) }),
+    Type.Object({
+      sessionId: Type.String(),
+      user: accountViewSchema(deps.profileFields),
+      mfaEnrolmentRequired: Type.Optional(
+        Type.Literal(true, {
+          description:
+            'VIGIL_MFA_REQUIRE=everyone and the account has no second factor: this session can only enrol one (/v1/mfa, /v1/passkeys); log in again with it',
+        }),
+      ),
+    }),
   ]);
   const failures = {
     400: ErrorBodySchema,
@@ -62,7 +71,11 @@ export function loginRoutes(deps: {
       const result = await login.login(request, auditContext(info));
       if ('mfa' in result) return { status: 202, body: result };
       const { account, session, tokens } = result;
-      return { status: 201, body: { ...tokens, sessionId: session.id, user: publicView(account) } as Static<typeof LoginReply> };
+      const restricted = result.mfaEnrolmentRequired ? { mfaEnrolmentRequired: true as const } : {};
+      return {
+        status: 201,
+        body: { ...tokens, sessionId: session.id, user: publicView(account), ...restricted } as Static<typeof LoginReply>,
+      };
     }),
 
     defineRoute({

@@ -28,6 +28,8 @@ export interface LoginResult {
   account: Account;
   session: SessionRecord;
   tokens: TokenPair;
+  /** The deployment requires a second factor and the account has none: this session can only enrol one. */
+  mfaEnrolmentRequired?: true;
 }
 
 /** The first factor passed; the account also needs its second (POST /v1/sessions/mfa). */
@@ -104,6 +106,11 @@ export class LoginService {
       secondFactor?: { factors: SecondFactors; tickets: MfaTickets; perAccount: LimitRule };
       /** Passkey logins (username-less) and passkey second steps. */
       passkeys?: PasskeyVerifier;
+      /**
+       * VIGIL_MFA_REQUIRE=everyone: an account without a second factor gets a session that can only
+       * enrol one (the resolver refuses its tokens elsewhere), and one-step dialect logins are refused.
+       */
+      requireSecondFactor?: boolean;
     },
   ) {}
 
@@ -126,6 +133,16 @@ export class LoginService {
       });
       return { mfa: { ticket, methods, expiresIn: second.tickets.ttlSeconds } };
     }
+    if (this.deps.requireSecondFactor && proven.method !== 'passkey') {
+      // Like Kratos' aal2 requirement rather than a refusal: the person can still enrol, and nothing else.
+      const result = await this.open(proven, meta, options.kind);
+      await this.deps.audit.record('login.mfa_enrolment_required', 'success', {
+        ...meta,
+        userId: proven.account.id,
+        sessionId: result.session.id,
+      });
+      return { ...result, mfaEnrolmentRequired: true };
+    }
     return this.open(proven, meta, options.kind);
   }
 
@@ -139,7 +156,10 @@ export class LoginService {
   private async refuseIfSecondFactor(proven: ProvenLogin, meta: AuditContext, kind: string): Promise<void> {
     // Old clients cannot answer a second factor; an account that has one logs in through the core API.
     if (proven.method === 'passkey') return;
-    if (!this.deps.secondFactor || (await this.deps.secondFactor.factors.methods(proven.account.id)).length === 0) return;
+    const hasFactor =
+      this.deps.secondFactor !== undefined && (await this.deps.secondFactor.factors.methods(proven.account.id)).length > 0;
+    // Without a factor, under a deployment that requires one, there is nothing an old client could do either.
+    if (!hasFactor && !this.deps.requireSecondFactor) return;
     await this.deps.audit.record('login.failed', 'failure', {
       ...meta,
       userId: proven.account.id,

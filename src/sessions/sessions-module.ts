@@ -41,7 +41,7 @@ import { createSessionMetrics, type SessionMetrics } from './session-metrics.ts'
 import { SessionService } from './session-service.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { SessionStore } from './session-store.ts';
-import { userAuthenticator } from './user-authenticator.ts';
+import { enrolmentAuthenticator, userAuthenticator } from './user-authenticator.ts';
 
 /** What other concerns use: identity (revoke on password change), sockets, legacy dialects. */
 export interface SessionCore {
@@ -49,6 +49,8 @@ export interface SessionCore {
   sessions: SessionService;
   /** `Authorization: Bearer <access token>` → Principal; the `auth` of user routes. */
   authenticator: Authenticator<Principal>;
+  /** The same, also accepting a session that must still enrol a second factor (the factor routes). */
+  enrolmentAuthenticator: Authenticator<Principal>;
   /** Token → Principal with the verified-token cache (socket upgrades, introspection). */
   resolver: PrincipalResolver;
   accessTokens: AccessTokens;
@@ -124,12 +126,17 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     sessions,
     bus,
     keys,
-    { cacheMax: config.VIGIL_TOKEN_CACHE_MAX, clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS },
+    {
+      cacheMax: config.VIGIL_TOKEN_CACHE_MAX,
+      clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS,
+      requireMfa: config.VIGIL_MFA_REQUIRE === 'everyone',
+    },
     metrics,
   );
   // A rotation changes which keys verify until when: cached verifications are re-earned.
   keys.onChange(() => resolver.clearCache());
   const authenticator = userAuthenticator(resolver);
+  const enrolment = enrolmentAuthenticator(resolver);
   const devices = new DeviceStore(mongo.db);
 
   if (config.VIGIL_JWT_KEY_GRACE_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
@@ -156,7 +163,7 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
         audit,
         graceSeconds: config.VIGIL_JWT_KEY_GRACE_SECONDS,
       }),
-      ...sessionRoutes({ sessions, auth: authenticator, devices }),
+      ...sessionRoutes({ sessions, auth: authenticator, logoutAuth: enrolment, devices }),
     ],
     async start() {
       await connectRedis(subscriber, 15_000);
@@ -168,7 +175,18 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
       await bus.close();
     },
   };
-  return { module, sessions, authenticator, resolver, accessTokens, keys, devices, revocations: bus, metrics };
+  return {
+    module,
+    sessions,
+    authenticator,
+    enrolmentAuthenticator: enrolment,
+    resolver,
+    accessTokens,
+    keys,
+    devices,
+    revocations: bus,
+    metrics,
+  };
 }
 
 /** What login needs from identity (issue 3). */
@@ -246,6 +264,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     phoneRegion: config.VIGIL_PHONE_REGION,
     metrics: core.metrics,
     passkeys,
+    requireSecondFactor: config.VIGIL_MFA_REQUIRE === 'everyone',
     secondFactor: {
       factors,
       tickets: new MfaTickets(ctx.redis, config.VIGIL_MFA_TICKET_TTL_SECONDS, config.VIGIL_MFA_MAX_ATTEMPTS),
@@ -272,7 +291,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
         accounts: identity.accounts,
         sessions: core.sessions,
         audit: ctx.audit,
-        auth: core.authenticator,
+        auth: core.enrolmentAuthenticator,
         proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
         available: mfaCipher !== undefined || config.NODE_ENV !== 'production',
       }),
@@ -282,7 +301,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
         accounts: identity.accounts,
         sessions: core.sessions,
         audit: ctx.audit,
-        auth: core.authenticator,
+        auth: core.enrolmentAuthenticator,
         proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
       }),
       config.VIGIL_WEBAUTHN_TEST_PAGE && config.NODE_ENV !== 'production' ? passkeyTestPageRoutes() : [],
