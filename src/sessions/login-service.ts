@@ -277,21 +277,24 @@ export class LoginService {
   }
 
   /**
-   * A username-less passkey login: the same per-IP limit, and the credential id stands in for
-   * the identifier (its own limit and lockout). Only a challenge issued for a login is accepted.
+   * A username-less passkey login: the same per-IP limit as every login. No per-credential limit
+   * or lockout: a signature cannot be guessed, and counting failures against a credential id (which
+   * MFA options show to whoever knows the password) would let a stranger lock its owner out.
    */
   private async withPasskey(request: Extract<LoginRequest, { method: 'passkey' }>, meta: AuditContext): Promise<ProvenLogin> {
-    const { accounts, lockout, audit } = this.deps;
+    const { accounts, audit } = this.deps;
     if (!this.deps.passkeys) throw new VigilError('PASSKEY_UNKNOWN');
-    const key = `passkey:${request.response.id}`;
-    await this.admit(key, meta, 'passkey');
+    await this.hit(`login:ip:${clientKey(meta.ip)}`, this.deps.limits.perIp);
     let userId: string;
     try {
       ({
         passkey: { userId },
       } = await this.deps.passkeys.authenticate(request.response, (b) => b.purpose === 'login', meta));
     } catch (err) {
-      if (err instanceof VigilError) await this.failed(key, meta, 'passkey', undefined, err.code);
+      if (err instanceof VigilError) {
+        this.deps.metrics?.logins.inc({ method: 'passkey', outcome: 'failure' });
+        await audit.record('login.failed', 'failure', { ...meta, detail: { method: 'passkey', reason: err.code } });
+      }
       throw err;
     }
     const account = await accounts.findById(userId);
@@ -301,7 +304,6 @@ export class LoginService {
       await audit.record('login.failed', 'failure', { ...meta, userId, detail: { method: 'passkey', reason: blocker.code } });
       throw blocker;
     }
-    await lockout.succeed(key);
     return { account, device: request.device, method: 'passkey' };
   }
 

@@ -23,7 +23,8 @@ beforeAll(async () => {
     VIGIL_MFA_PROOF_MAX_AGE_SECONDS: '2',
     VIGIL_LOGIN_PER_IP: '1000',
     VIGIL_LOGIN_PER_IDENTIFIER: '1000',
-    VIGIL_LOCKOUT_MAX_FAILURES: '1000',
+    // Low, so a lockout keyed on a credential id would show.
+    VIGIL_LOCKOUT_MAX_FAILURES: '3',
   });
   redis = new Redis(gw.config.REDIS_URL, { keyPrefix: gw.config.REDIS_PREFIX });
 });
@@ -232,6 +233,22 @@ describe('passkeys', () => {
         })
       ).status,
     ).toBe(201);
+  });
+
+  it("a stranger's failed assertions for someone's credential id do not lock its owner out", async () => {
+    const victim = await withPasskey();
+    // The credential id is no secret (MFA options list it to whoever knows the password).
+    for (let i = 0; i < 6; i++) {
+      const forged = authenticator.get(victim.credential, await loginOptions(), { corruptSignature: true, counter: 100 + i });
+      expect((await call('POST', '/v1/sessions/passkey', { response: forged })).body.error.code).toBe(
+        'PASSKEY_VERIFICATION_FAILED',
+      );
+    }
+    const owner = await call('POST', '/v1/sessions/passkey', {
+      response: authenticator.get(victim.credential, await loginOptions()),
+    });
+    expect(owner.status).toBe(201);
+    expect(owner.body.user.id).toBe(victim.userId);
   });
 
   it('a stolen access token of an old login can neither add a passkey nor delete one', async () => {
