@@ -127,6 +127,12 @@ export const ERRORS = {
     close: 4500,
     message: 'Changing second factors needs a login within the last {seconds} s; log in again (with the current factors)',
   },
+  MFA_FACTOR_PROOF_REQUIRED: {
+    status: 403,
+    close: 4500,
+    message:
+      'This account has a second factor: adding or removing one needs a session whose login used a second factor; log in again with it',
+  },
   TOTP_ALREADY_ENABLED: { status: 409, close: 4500, message: 'An authenticator app is already set up; remove it first' },
   TOTP_UNAVAILABLE: {
     status: 503,

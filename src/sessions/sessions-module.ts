@@ -288,6 +288,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     }).concat(
       totpRoutes({
         factors: totp,
+        accountFactors: factors,
         accounts: identity.accounts,
         sessions: core.sessions,
         audit: ctx.audit,
@@ -298,6 +299,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
       passkeyRoutes({
         ceremonies: passkeys,
         store: passkeyStore,
+        factors,
         accounts: identity.accounts,
         sessions: core.sessions,
         audit: ctx.audit,

@@ -141,14 +141,6 @@ describe('passkeys', () => {
     expect(schema.status).toBe(400);
     expect(schema.body.error.code).toBe('VALIDATION_FAILED');
 
-    // Reused: the same options answered twice (the second by a fresh key pair, as a replaying client would).
-    const options = await registrationOptions(token);
-    expect(
-      (await call('POST', '/v1/passkeys', { name: 'a', response: authenticator.create(options).response }, token)).status,
-    ).toBe(201);
-    const reused = await call('POST', '/v1/passkeys', { name: 'b', response: authenticator.create(options).response }, token);
-    expect(reused.body.error.code).toBe('PASSKEY_CHALLENGE_INVALID');
-
     // Expired: the challenge lives in Redis with a TTL; let it lapse, then answer it.
     const late = await registrationOptions(token);
     const key = `webauthn:challenge:${late.challenge}`;
@@ -159,8 +151,22 @@ describe('passkeys', () => {
     while ((await redis.exists(key)) === 1) await new Promise((r) => setTimeout(r, 5));
     const expired = await call('POST', '/v1/passkeys', { name: 'c', response: authenticator.create(late).response }, token);
     expect(expired.body.error.code).toBe('PASSKEY_CHALLENGE_INVALID');
+    expect(await list(token)).toEqual([]);
 
-    expect((await list(token)).map((p) => p.name)).toEqual(['a']);
+    // Reused: the same options answered twice (the second by a fresh key pair, as a replaying client would).
+    const first = authenticator.create(await registrationOptions(token));
+    expect((await call('POST', '/v1/passkeys', { name: 'a', response: first.response }, token)).status).toBe(201);
+    const proven = await call('POST', '/v1/sessions/passkey', {
+      response: authenticator.get(first.credential, await loginOptions()),
+    });
+    const mfaToken = proven.body.accessToken as string;
+    const options = await registrationOptions(mfaToken);
+    expect(
+      (await call('POST', '/v1/passkeys', { name: 'b', response: authenticator.create(options).response }, mfaToken)).status,
+    ).toBe(201);
+    const reused = await call('POST', '/v1/passkeys', { name: 'c', response: authenticator.create(options).response }, mfaToken);
+    expect(reused.body.error.code).toBe('PASSKEY_CHALLENGE_INVALID');
+    expect((await list(token)).map((p) => p.name)).toEqual(['a', 'b']);
   });
 
   it('refuses each bad assertion with its catalogued code, and a refused login changes nothing', async () => {
@@ -235,6 +241,21 @@ describe('passkeys', () => {
     ).toBe(201);
   });
 
+  it('a password-only session made before the first factor can neither add another factor nor remove one', async () => {
+    // The thief logged in with the password while the account had no factor; then the owner added a passkey.
+    const { token: thief, credential } = await withPasskey();
+    const options = await call('POST', '/v1/passkeys/registration-options', undefined, thief);
+    expect(options.body.error.code).toBe('MFA_FACTOR_PROOF_REQUIRED');
+    expect((await call('DELETE', `/v1/passkeys/${credential.id}`, undefined, thief)).body.error.code).toBe(
+      'MFA_FACTOR_PROOF_REQUIRED',
+    );
+    expect((await call('POST', '/v1/mfa/totp', undefined, thief)).body.error.code).toBe('MFA_FACTOR_PROOF_REQUIRED');
+    // The owner, logged in with the passkey, can.
+    const owner = await call('POST', '/v1/sessions/passkey', { response: authenticator.get(credential, await loginOptions()) });
+    expect((await call('POST', '/v1/mfa/totp', undefined, owner.body.accessToken)).status).toBe(200);
+    expect((await call('DELETE', `/v1/passkeys/${credential.id}`, undefined, owner.body.accessToken)).status).toBe(200);
+  });
+
   it("a stranger's failed assertions for someone's credential id do not lock its owner out", async () => {
     const victim = await withPasskey();
     // The credential id is no secret (MFA options list it to whoever knows the password).
@@ -263,9 +284,17 @@ describe('passkeys', () => {
 
   it("a second account can neither use another session's registration challenge nor touch another account's passkey", async () => {
     const victim = await withPasskey();
-    const attacker = await newAccount();
+    // The attacker holds an account of their own, fully proven (its own passkey).
+    const attackerAccount = await withPasskey('attacker key');
+    const attackerLogin = await call('POST', '/v1/sessions/passkey', {
+      response: authenticator.get(attackerAccount.credential, await loginOptions()),
+    });
+    const attacker = { token: attackerLogin.body.accessToken as string };
     // The victim's registration options, answered from the attacker's session.
-    const stolen = await registrationOptions(victim.token);
+    const victimSession = await call('POST', '/v1/sessions/passkey', {
+      response: authenticator.get(victim.credential, await loginOptions()),
+    });
+    const stolen = await registrationOptions(victimSession.body.accessToken);
     const planted = await call(
       'POST',
       '/v1/passkeys',
@@ -297,7 +326,7 @@ describe('passkeys', () => {
       (await call('POST', '/v1/passkeys', { name: 'x', response: crossPurpose.response }, attacker.token)).body.error.code,
     ).toBe('PASSKEY_CHALLENGE_INVALID');
     expect((await list(victim.token)).map((p) => p.name)).toEqual(['laptop']);
-    expect(await list(attacker.token)).toEqual([]);
+    expect((await list(attacker.token)).map((p) => p.name)).toEqual(['attacker key']);
   });
 
   it('is the second step for an account with a passkey: only its own passkey, over a challenge bound to that ticket', async () => {

@@ -16,6 +16,7 @@ import { defineRoute, type Authenticator, type Route } from '../../server/http/r
 import { requireRecentLogin } from '../../sessions/login-age.ts';
 import type { Principal } from '../../sessions/principal.ts';
 import type { SessionService } from '../../sessions/session-service.ts';
+import type { AccountFactors } from '../account-factors.ts';
 import type { PasskeyCeremonies } from './passkey-ceremonies.ts';
 import type { PasskeyDocument, PasskeyStore } from './passkey-store.ts';
 
@@ -24,6 +25,7 @@ const E = ErrorBodySchema;
 export interface PasskeyRouteDeps {
   ceremonies: PasskeyCeremonies;
   store: PasskeyStore;
+  factors: Pick<AccountFactors, 'methods'>;
   accounts: AccountService;
   sessions: Pick<SessionService, 'get'>;
   audit: AuditLog;
@@ -53,7 +55,11 @@ export function passkeyView(doc: PasskeyDocument): Static<typeof PasskeyView> {
  */
 export function passkeyRoutes(deps: PasskeyRouteDeps): Route[] {
   const { ceremonies, store, auth, audit } = deps;
-  const fresh = (principal: Principal) => requireRecentLogin(deps.sessions, principal, deps.proofMaxAgeSeconds);
+  // Recent, and proven by a second factor once the account has one.
+  const fresh = async (principal: Principal, removing = false) =>
+    requireRecentLogin(deps.sessions, principal, deps.proofMaxAgeSeconds, {
+      secondFactor: removing || (await deps.factors.methods(principal.userId)).length > 0,
+    });
   const meta = (principal: Principal, ip: string) => ({ userId: principal.userId, sessionId: principal.sessionId, ip });
 
   return [
@@ -126,7 +132,7 @@ export function passkeyRoutes(deps: PasskeyRouteDeps): Route[] {
         response: { 200: Type.Object({ removed: Type.Literal(true) }), 400: E, 401: E, 403: E, 404: E },
       },
     }).handle(async ({ auth: principal, params, info }) => {
-      await fresh(principal);
+      await fresh(principal, true);
       if (!(await store.remove(principal.userId, params.id))) throw new VigilError('PASSKEY_NOT_FOUND');
       await audit.record('mfa.passkey_removed', 'success', { ...meta(principal, info.ip), detail: { credentialId: params.id } });
       return { status: 200, body: { removed: true as const } };

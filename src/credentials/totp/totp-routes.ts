@@ -7,12 +7,15 @@ import { defineRoute, type Authenticator, type Route } from '../../server/http/r
 import { requireRecentLogin } from '../../sessions/login-age.ts';
 import type { Principal } from '../../sessions/principal.ts';
 import type { SessionService } from '../../sessions/session-service.ts';
+import type { AccountFactors } from '../account-factors.ts';
 import type { TotpFactors } from './totp-factors.ts';
 
 const E = ErrorBodySchema;
 
 export interface TotpRouteDeps {
   factors: TotpFactors;
+  /** Every factor the account has (a passkey makes setting up an app a change that needs a factor proof). */
+  accountFactors: Pick<AccountFactors, 'methods'>;
   accounts: AccountService;
   sessions: Pick<SessionService, 'get'>;
   audit: AuditLog;
@@ -30,7 +33,11 @@ export interface TotpRouteDeps {
  */
 export function totpRoutes(deps: TotpRouteDeps): Route[] {
   const { factors, auth, audit } = deps;
-  const fresh = (principal: Principal) => requireRecentLogin(deps.sessions, principal, deps.proofMaxAgeSeconds);
+  // Recent, and proven by a second factor once the account has one (a passkey, or this app when removing it).
+  const fresh = async (principal: Principal, removing = false) =>
+    requireRecentLogin(deps.sessions, principal, deps.proofMaxAgeSeconds, {
+      secondFactor: removing || (await deps.accountFactors.methods(principal.userId)).length > 0,
+    });
   const meta = (principal: Principal, ip: string) => ({ userId: principal.userId, sessionId: principal.sessionId, ip });
 
   return [
@@ -116,7 +123,7 @@ export function totpRoutes(deps: TotpRouteDeps): Route[] {
       auth,
       schema: { response: { 200: Type.Object({ removed: Type.Boolean() }), 401: E, 403: E, 404: E } },
     }).handle(async ({ auth: principal, info }) => {
-      await fresh(principal);
+      await fresh(principal, true);
       if (!(await factors.remove(principal.userId))) throw new VigilError('TOTP_NOT_ENABLED');
       await audit.record('mfa.totp_removed', 'success', meta(principal, info.ip));
       return { status: 200, body: { removed: true } };
