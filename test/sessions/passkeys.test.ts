@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator, type SoftCredential } from '../support/soft-authenticator.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -20,7 +21,7 @@ beforeAll(async () => {
   gw = await startTestGateway({
     VIGIL_WEBAUTHN_RP_ID: RP_ID,
     VIGIL_WEBAUTHN_ORIGINS: `${ORIGIN},https://vigil.test`,
-    VIGIL_MFA_PROOF_MAX_AGE_SECONDS: '2',
+    VIGIL_MFA_PROOF_MAX_AGE_SECONDS: '6',
     VIGIL_LOGIN_PER_IP: '1000',
     VIGIL_LOGIN_PER_IDENTIFIER: '1000',
     // Low, so a lockout keyed on a credential id would show.
@@ -272,9 +273,27 @@ describe('passkeys', () => {
     expect(owner.body.user.id).toBe(victim.userId);
   });
 
+  it('records the backup state each login reports, is erased with the account, and the test page is not served', async () => {
+    const { token, credential, userId } = await withPasskey();
+    expect((await list(token))[0]).toMatchObject({ backupEligible: true, backedUp: true });
+    const login = await call('POST', '/v1/sessions/passkey', {
+      response: authenticator.get(credential, await loginOptions(), { backedUp: false }),
+    });
+    expect((await list(login.body.accessToken))[0]).toMatchObject({ backupEligible: true, backedUp: false });
+    expect((await call('POST', '/v1/accounts/me/withdraw', { password: PASSWORD }, login.body.accessToken)).status).toBe(200);
+    const mongo = await MongoClient.connect(gw.config.MONGO_URL);
+    try {
+      expect(await mongo.db(gw.config.MONGO_DB).collection('passkeys').countDocuments({ userId })).toBe(0);
+    } finally {
+      await mongo.close();
+    }
+    // Without VIGIL_WEBAUTHN_TEST_PAGE the browser test page does not exist.
+    expect((await fetch(`${gw.url}/test/passkeys`)).status).toBe(404);
+  });
+
   it('a stolen access token of an old login can neither add a passkey nor delete one', async () => {
     const { token, credential } = await withPasskey();
-    await new Promise((r) => setTimeout(r, 2_100)); // the login is now older than VIGIL_MFA_PROOF_MAX_AGE_SECONDS
+    await new Promise((r) => setTimeout(r, 6_100)); // the login is now older than VIGIL_MFA_PROOF_MAX_AGE_SECONDS
     const options = await call('POST', '/v1/passkeys/registration-options', undefined, token);
     expect(options.body.error.code).toBe('MFA_PROOF_STALE');
     const removed = await call('DELETE', `/v1/passkeys/${credential.id}`, undefined, token);
