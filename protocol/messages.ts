@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { VerdictDecisionSchema } from './biometrics.ts';
 import { ERRORS } from './errors.ts';
-import { AuthenticationResponse } from './http/passkeys.ts';
+import { AuthenticationResponse } from './webauthn.ts';
 
 /**
  * Control messages of the realtime channel (`GET /v1/stream`): JSON text messages, each an
