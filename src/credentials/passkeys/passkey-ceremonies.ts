@@ -190,8 +190,7 @@ export class PasskeyCeremonies {
     }
     if (!verified.verified) throw new VigilError('PASSKEY_VERIFICATION_FAILED', { reason: 'the signature did not verify' });
     const { newCounter, credentialBackedUp, userVerified } = verified.authenticationInfo;
-    const regressed = (newCounter > 0 || passkey.counter > 0) && newCounter <= passkey.counter;
-    if (regressed || !(await this.deps.store.used(passkey._id, passkey.counter, newCounter, credentialBackedUp))) {
+    if (!(await this.deps.store.advance(passkey._id, newCounter, credentialBackedUp))) {
       await this.deps.audit.record('passkey.counter_regressed', 'failure', {
         ...meta,
         userId: passkey.userId,

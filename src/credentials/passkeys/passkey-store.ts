@@ -58,12 +58,13 @@ export class PasskeyStore {
   }
 
   /**
-   * Records a verified assertion: the new counter and backup state. The filter keeps the counter
-   * moving forward only, so of two racing assertions with the same counter one is recorded.
+   * Records a verified assertion's counter and backup state, if the counter moves forward (or both
+   * are zero: authenticators that do not count). One conditional update, so two racing assertions
+   * cannot both pass with the same counter and a stale read cannot move it back.
    */
-  async used(credentialId: string, previousCounter: number, counter: number, backedUp: boolean): Promise<boolean> {
+  async advance(credentialId: string, counter: number, backedUp: boolean): Promise<boolean> {
     const result = await this.collection.updateOne(
-      { _id: credentialId, counter: previousCounter },
+      counter > 0 ? { _id: credentialId, counter: { $lt: counter } } : { _id: credentialId, counter: 0 },
       { $set: { counter, backedUp, lastUsedAt: new Date() } },
     );
     return result.modifiedCount === 1;
