@@ -16,6 +16,10 @@ export class AccountFactors implements SecondFactors {
     return methods;
   }
 
+  passkeyCount(userId: string): Promise<number> {
+    return this.passkeys.count(userId);
+  }
+
   verify(userId: string, code: string): Promise<boolean> {
     return this.totp.verify(userId, code);
   }

@@ -75,6 +75,8 @@ describe('authenticator apps (TOTP)', () => {
     expect((await call('GET', '/v1/mfa', undefined, token)).body).toEqual({
       totp: { enabled: false, pendingSetup: true },
       recoveryCodesLeft: 0,
+      passkeys: 0,
+      methods: [],
     });
     expect((await call('POST', '/v1/mfa/totp/confirm', { code: '000000' }, token)).body.error.code).toBe('MFA_CODE_INVALID');
     const confirmed = await call('POST', '/v1/mfa/totp/confirm', { code: await generate({ secret: setup.body.secret }) }, token);
@@ -82,6 +84,7 @@ describe('authenticator apps (TOTP)', () => {
     expect((await call('GET', '/v1/mfa', undefined, token)).body).toMatchObject({
       totp: { enabled: true },
       recoveryCodesLeft: 10,
+      methods: ['totp', 'recovery_code'],
     });
     // This password-only session predates the factor: it may not start another setup (nor remove this one).
     expect((await call('POST', '/v1/mfa/totp', undefined, token)).body.error.code).toBe('MFA_FACTOR_PROOF_REQUIRED');

@@ -118,6 +118,7 @@ describe('passkeys', () => {
     expect((await call('PATCH', `/v1/passkeys/${credential.id}`, { name: 'old laptop' }, token)).body.name).toBe('old laptop');
     expect((await call('DELETE', `/v1/passkeys/${second.credential.id}`, undefined, token)).status).toBe(200);
     expect((await list(token)).map((p) => p.name)).toEqual(['old laptop']);
+    expect((await call('GET', '/v1/mfa', undefined, token)).body).toMatchObject({ passkeys: 1, methods: ['passkey'] });
   });
 
   it('refuses each bad registration with its catalogued code, naming the field, and stores nothing', async () => {

@@ -15,7 +15,7 @@ const E = ErrorBodySchema;
 export interface TotpRouteDeps {
   factors: TotpFactors;
   /** Every factor the account has (a passkey makes setting up an app a change that needs a factor proof). */
-  accountFactors: Pick<AccountFactors, 'methods'>;
+  accountFactors: Pick<AccountFactors, 'methods' | 'passkeyCount'>;
   accounts: AccountService;
   sessions: Pick<SessionService, 'get'>;
   audit: AuditLog;
@@ -44,7 +44,8 @@ export function totpRoutes(deps: TotpRouteDeps): Route[] {
     defineRoute({
       method: 'GET',
       path: '/v1/mfa',
-      summary: "The caller's second factors",
+      summary:
+        "The caller's second factors: the authenticator app, recovery codes left, passkeys and what a login's second step takes",
       tags: ['mfa'],
       auth,
       schema: {
@@ -56,6 +57,10 @@ export function totpRoutes(deps: TotpRouteDeps): Route[] {
               confirmedAt: Type.Optional(Type.String({ format: 'date-time' })),
             }),
             recoveryCodesLeft: Type.Integer(),
+            passkeys: Type.Integer({ description: 'How many passkeys the account has (GET /v1/passkeys lists them)' }),
+            methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('recovery_code'), Type.Literal('passkey')]), {
+              description: 'What a login of this account takes as its second step (empty: none)',
+            }),
           }),
           401: E,
         },
@@ -67,7 +72,9 @@ export function totpRoutes(deps: TotpRouteDeps): Route[] {
         pendingSetup: status.pendingSetup,
       };
       if (status.confirmedAt) totp.confirmedAt = status.confirmedAt.toISOString();
-      return { status: 200, body: { totp, recoveryCodesLeft: status.recoveryCodesLeft } };
+      const methods = await deps.accountFactors.methods(principal.userId);
+      const passkeys = await deps.accountFactors.passkeyCount(principal.userId);
+      return { status: 200, body: { totp, recoveryCodesLeft: status.recoveryCodesLeft, passkeys, methods } };
     }),
 
     defineRoute({
