@@ -1,3 +1,4 @@
+import { relyingPartyOf } from '../identity/credentials/passkeys/relying-party.ts';
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parseDataKeys } from '../crypto/data-cipher.ts';
@@ -85,6 +86,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     } catch (err) {
       problems.push((err as Error).message.replaceAll('VIGIL_BIOMETRIC_KEYS', 'VIGIL_MFA_KEYS'));
     }
+  }
+  if (valid) problems.push(...relyingPartyOf(config).problems);
+  if (valid && config.VIGIL_WEBAUTHN_TEST_PAGE && env.NODE_ENV !== 'test' && env.NODE_ENV !== 'development') {
+    problems.push(
+      'VIGIL_WEBAUTHN_TEST_PAGE: the passkey test page is served only when NODE_ENV=test (or development) is set explicitly',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

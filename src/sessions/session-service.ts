@@ -124,14 +124,15 @@ export class SessionService {
   }
 
   /**
-   * How long ago the login behind the session proved a credential, for changes that need a recent
-   * proof (the biometric owner, second factors). A session is created by a login and a refresh keeps
-   * its creation time, so refreshing proves nothing; an ended session, or another account's, is
-   * infinitely old.
+   * How long ago the login behind the session proved a credential, and how (RFC 8176 `amr`), for
+   * changes that need a recent proof (the biometric owner, second factors). A session is created by
+   * a login and a refresh keeps its creation time and methods, so refreshing proves nothing; an ended
+   * session, or another account's, is infinitely old and proved nothing.
    */
-  async loginAgeMs(sessionId: string, userId: string): Promise<number> {
+  async loginProof(sessionId: string, userId: string): Promise<{ ageMs: number; methods: readonly string[] }> {
     const session = await this.store.get(sessionId);
-    return session && session.userId === userId ? this.clock.now() - session.createdAt : Number.POSITIVE_INFINITY;
+    if (!session || session.userId !== userId) return { ageMs: Number.POSITIVE_INFINITY, methods: [] };
+    return { ageMs: this.clock.now() - session.createdAt, methods: session.amr ?? [] };
   }
 
   /** Whether the session is live (and belongs to `userId`, when given). One Redis round trip. */
