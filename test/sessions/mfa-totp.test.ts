@@ -35,7 +35,7 @@ async function call(method: string, path: string, body?: unknown, token?: string
     body: body ? JSON.stringify(body) : undefined,
   });
   // Replies are read loosely on purpose: each test asserts the fields it depends on.
-   
+
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
