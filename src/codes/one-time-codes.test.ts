@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import { VigilError } from '../../protocol/errors.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { testConfig } from '../../test/support/config.ts';
@@ -9,7 +9,7 @@ import { Tickets } from './tickets.ts';
 
 // Real Redis, isolated by this file's key prefix.
 const config = testConfig();
-let redis: Redis;
+let redis: RedisClient;
 let codes: OneTimeCodes;
 
 const target = (to: string, purpose: CodeTarget['purpose'] = 'login'): CodeTarget => ({ channel: 'sms', to, purpose });
@@ -41,7 +41,7 @@ describe('one-time codes', () => {
     const { code, expiresIn } = await codes.issue(t);
     expect(code).toMatch(/^\d{6}$/);
     expect(expiresIn).toBe(60);
-    const stored = await redis.hgetall('otp:login:sms:+821000000001');
+    const stored = await redis.hgetall('otp:{login:sms:+821000000001}');
     expect(Object.values(stored)).not.toContain(code);
     expect(stored.h).toMatch(/^[0-9a-f]{64}$/);
     expect(await codeOf(codes.verify(t, code))).toBe('ok');
@@ -64,7 +64,7 @@ describe('one-time codes', () => {
     for (let i = 0; i < 5; i++) results.push(await codeOf(codes.verify(t, wrong(code))));
     expect(results).toEqual(['CODE_INVALID', 'CODE_INVALID', 'CODE_INVALID', 'CODE_INVALID', 'CODE_EXHAUSTED']);
     expect(await codeOf(codes.verify(t, code))).toBe('CODE_INVALID');
-    expect(await redis.exists('otp:login:sms:+821000000004')).toBe(0);
+    expect(await redis.exists('otp:{login:sms:+821000000004}')).toBe(0);
   });
 
   it('lets the right code through on the fifth attempt', async () => {

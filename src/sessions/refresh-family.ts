@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { writeThenWait, type RedisClient } from '../storage/redis.ts';
 import { deriveKey, open, seal } from '../tokens/sealed-box.ts';
 import { graceKey, sessionKey } from './session-store.ts';
 
@@ -81,9 +81,15 @@ return {'reused', f[1]}
  */
 export class RefreshFamilies {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly idleMs: number,
     private readonly graceMs: number,
+    /**
+     * Replicas that must hold a rotation before it is answered (REDIS_WAIT_REPLICAS). Without
+     * them a failover can lose an answered rotation, and the client's new token then looks
+     * reused (theft) to the promoted replica, which ends the session.
+     */
+    private readonly wait: { replicas: number; timeoutMs: number } = { replicas: 0, timeoutMs: 500 },
   ) {
     redis.defineCommand('vigilRefreshRotate', { numberOfKeys: 2, lua: ROTATE });
   }
@@ -133,16 +139,19 @@ export class RefreshFamilies {
       nextHash = hashRefreshToken(refreshToken);
       sealed = seal(graceKeyFor(presented, sessionId), JSON.stringify(pair), sessionId);
     }
-    const result = (await (this.redis as unknown as RotateCommands).vigilRefreshRotate(
-      sessionKey(sessionId),
-      graceKey(sessionId),
-      hash,
-      nextHash,
-      Date.now(),
-      sealed,
-      this.graceMs,
-      this.idleMs,
-    )) as [string, string?, string?];
+    const now = Date.now();
+    const [result] = (await writeThenWait(this.redis, nextHash ? this.wait : NO_WAIT, (pipeline) =>
+      (pipeline as unknown as RotateCommands).vigilRefreshRotate(
+        sessionKey(sessionId),
+        graceKey(sessionId),
+        hash,
+        nextHash,
+        now,
+        sealed,
+        this.graceMs,
+        this.idleMs,
+      ),
+    )) as [[string, string?, string?]];
 
     switch (result[0]) {
       case 'rotated':
@@ -186,5 +195,8 @@ function graceKeyFor(presented: string, sessionId: string): Buffer {
 }
 
 interface RotateCommands {
-  vigilRefreshRotate(...args: Array<string | number>): Promise<unknown>;
+  vigilRefreshRotate(...args: Array<string | number>): unknown;
 }
+
+/** Presenting a token that is not current writes nothing, so there is nothing to wait for. */
+const NO_WAIT = { replicas: 0, timeoutMs: 1 };

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import { DeviceStore } from '../accounts/device-store.ts';
 import type { CodeRequests } from '../codes/code-requests.ts';
@@ -100,11 +100,12 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     { issuer: config.VIGIL_JWT_ISSUER, audience: config.VIGIL_JWT_AUDIENCE, ttlSeconds: config.VIGIL_ACCESS_TOKEN_TTL_SECONDS },
   );
 
-  const subscriber: Redis = createRedis(config, options.subscriberName ?? 'vigil-revocations');
+  const subscriber: RedisClient = createRedis(config, options.subscriberName ?? 'vigil-revocations');
   subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'revocation subscriber error'));
   const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
-  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs);
-  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS);
+  const wait = { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS };
+  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs, wait);
+  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS, wait);
   let resolver: PrincipalResolver | undefined;
   const metrics = createSessionMetrics(ctx.metrics.registry, {
     cacheSize: () => resolver?.cacheSize ?? 0,
