@@ -98,12 +98,39 @@ cluster_replicas_attached() {
 
 sentinel_ports() { echo $((base + 10)) $((base + 11)) $((base + 12)); }
 
+# The master the sentinels agree on now ("host port"), or nothing before they run.
+current_master() {
+  local p out
+  for p in $(sentinel_ports); do
+    out=$(redis-cli -p "$p" sentinel get-master-addr-by-name vigil 2>/dev/null | paste -sd' ')
+    [[ "$out" =~ ^[0-9.]+\ [0-9]+$ ]] && echo "$out" && return 0
+  done
+  return 0
+}
+
 start_sentinel() {
-  local master=$base replica=$((base + 1)) p
-  start_node "$master" --appendfsync everysec
-  # A node restarted after a failover comes back pointing at the old master; the sentinels
-  # reconfigure it as a replica of whichever node they promoted.
-  start_node "$replica" --appendfsync everysec --replicaof 127.0.0.1 "$master"
+  local master=$base replica=$((base + 1)) p known
+  # A node restarted after a failover must come back as a replica of the promoted one: started
+  # as a master, it would take writes until the sentinels noticed (seconds).
+  known=$(current_master || true)
+  # Sentinels that still name a node that is down as master are mid-failover: wait for the result.
+  for _ in $(seq 1 100); do
+    [[ -n "$known" ]] && ! ping "${known#* }" || break
+    sleep 0.1
+    known=$(current_master || true)
+  done
+  if [[ -n "$known" && "$known" != "127.0.0.1 $master" ]]; then
+    start_node "$master" --appendfsync everysec --replicaof $known
+  else
+    start_node "$master" --appendfsync everysec
+  fi
+  if [[ -n "$known" && "$known" != "127.0.0.1 $replica" ]]; then
+    start_node "$replica" --appendfsync everysec --replicaof $known
+  elif [[ -z "$known" ]]; then
+    start_node "$replica" --appendfsync everysec --replicaof 127.0.0.1 "$master"
+  else
+    start_node "$replica" --appendfsync everysec
+  fi
   for p in $(sentinel_ports); do
     ping "$p" && continue
     mkdir -p "$dir/$p"

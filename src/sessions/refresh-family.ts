@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { writeThenWait, type RedisClient } from '../storage/redis.ts';
+import type { RedisClient } from '../storage/redis.ts';
+import { ReplicatedWrites } from '../storage/replicated-writes.ts';
 import { deriveKey, open, seal } from '../tokens/sealed-box.ts';
 import { graceKey, sessionKey } from './session-store.ts';
 
@@ -89,9 +90,9 @@ export class RefreshFamilies {
      * them a failover can lose an answered rotation, and the client's new token then looks
      * reused (theft) to the promoted replica, which ends the session.
      */
-    private readonly wait: { replicas: number; timeoutMs: number } = { replicas: 0, timeoutMs: 500 },
+    private readonly writes = new ReplicatedWrites(redis, { replicas: 0, timeoutMs: 1 }),
   ) {
-    redis.defineCommand('vigilRefreshRotate', { numberOfKeys: 2, lua: ROTATE });
+    writes.define('vigilRefreshRotate', { numberOfKeys: 2, lua: ROTATE });
   }
 
   /** A new family for a session about to be created: its first token and the fields to store. */
@@ -140,17 +141,20 @@ export class RefreshFamilies {
       sealed = seal(graceKeyFor(presented, sessionId), JSON.stringify(pair), sessionId);
     }
     const now = Date.now();
-    const [result] = (await writeThenWait(this.redis, nextHash ? this.wait : NO_WAIT, (pipeline) =>
-      (pipeline as unknown as RotateCommands).vigilRefreshRotate(
-        sessionKey(sessionId),
-        graceKey(sessionId),
-        hash,
-        nextHash,
-        now,
-        sealed,
-        this.graceMs,
-        this.idleMs,
-      ),
+    const [result] = (await this.writes.run(
+      (pipeline) =>
+        (pipeline as unknown as RotateCommands).vigilRefreshRotate(
+          sessionKey(sessionId),
+          graceKey(sessionId),
+          hash,
+          nextHash,
+          now,
+          sealed,
+          this.graceMs,
+          this.idleMs,
+        ),
+      // Presenting a token that is not current writes nothing: nothing to wait for.
+      { waitForReplicas: nextHash !== '' },
     )) as [[string, string?, string?]];
 
     switch (result[0]) {
@@ -197,6 +201,3 @@ function graceKeyFor(presented: string, sessionId: string): Buffer {
 interface RotateCommands {
   vigilRefreshRotate(...args: Array<string | number>): unknown;
 }
-
-/** Presenting a token that is not current writes nothing, so there is nothing to wait for. */
-const NO_WAIT = { replicas: 0, timeoutMs: 1 };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
-import { writeThenWait, type RedisClient } from '../storage/redis.ts';
+import type { RedisClient } from '../storage/redis.ts';
+import { ReplicatedWrites } from '../storage/replicated-writes.ts';
 
 /** A live session as kept in Redis. Times are epoch ms. */
 export interface SessionRecord {
@@ -86,11 +87,11 @@ export class SessionStore {
     private readonly prefix: string,
     readonly idleMs: number,
     readonly absoluteMs: number,
-    /** Replicas that must hold a new session before it is answered (REDIS_WAIT_REPLICAS). */
-    private readonly wait: { replicas: number; timeoutMs: number } = { replicas: 0, timeoutMs: 500 },
+    /** New sessions are answered once REDIS_WAIT_REPLICAS replicas hold them. */
+    private readonly writes = new ReplicatedWrites(redis, { replicas: 0, timeoutMs: 1 }),
   ) {
     redis.defineCommand('vigilDeleteSession', { numberOfKeys: 3, lua: DELETE_SESSION });
-    redis.defineCommand('vigilCreateSession', { numberOfKeys: 1, lua: CREATE_SESSION });
+    writes.define('vigilCreateSession', { numberOfKeys: 1, lua: CREATE_SESSION });
     redis.defineCommand('vigilLiveUser', { numberOfKeys: 1, lua: LIVE_USER });
     this.onCluster = redis instanceof Cluster;
   }
@@ -132,7 +133,7 @@ export class SessionStore {
       .zadd(userSessionsKey(record.userId), record.expiresAt, record.id)
       .pexpire(userSessionsKey(record.userId), this.absoluteMs)
       .exec();
-    await writeThenWait(this.redis, this.wait, (pipeline) =>
+    await this.writes.run((pipeline) =>
       (pipeline as unknown as SessionPipeline).vigilCreateSession(sessionKey(record.id), ttl, ...Object.entries(fields).flat()),
     );
     return record;

@@ -13,6 +13,7 @@ import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
 import type { GatewayModule } from '../server/modules.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
+import { ReplicatedWrites } from '../storage/replicated-writes.ts';
 import { AccessTokens } from '../tokens/access-tokens.ts';
 import { eddsaSigner } from '../tokens/jwt-signer.ts';
 import { eddsaVerifier } from '../tokens/jwt-verifier.ts';
@@ -103,9 +104,9 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
   const subscriber: RedisClient = createRedis(config, options.subscriberName ?? 'vigil-revocations');
   subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'revocation subscriber error'));
   const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
-  const wait = { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS };
-  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs, wait);
-  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS, wait);
+  const writes = ReplicatedWrites.fromConfig(redis, config);
+  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs, writes);
+  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS, writes);
   let resolver: PrincipalResolver | undefined;
   const metrics = createSessionMetrics(ctx.metrics.registry, {
     cacheSize: () => resolver?.cacheSize ?? 0,
@@ -158,6 +159,7 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     },
     async close() {
       keys.close();
+      writes.close();
       await bus.close();
     },
   };

@@ -15,9 +15,12 @@ const REDIS_UNAVAILABLE = [
   /Reached the max retries per request limit/,
   /connect ECONNREFUSED/,
   /Connection timeout/,
+  /Command aborted due to connection close/,
   // A Redis Cluster or Sentinel failover in progress: a master is gone and its replica not yet
   // promoted, or a demoted master still answers.
   /^CLUSTERDOWN/,
+  /^MOVED /,
+  /^ASK /,
   /^TRYAGAIN/,
   /^LOADING/,
   /^READONLY/,

@@ -118,38 +118,6 @@ export function bullPrefix(config: Config): string {
   return `${config.REDIS_PREFIX}{bull}`;
 }
 
-/**
- * Writes the caller just made on `redis` reach `replicas` replicas (REDIS_WAIT_REPLICAS) within
- * the timeout, or it throws. Run in the same pipeline as the write, so on a cluster WAIT goes to
- * the connection (the master) that took it. Resolves at once when no replica is asked for.
- */
-export async function writeThenWait(
-  redis: RedisClient,
-  wait: { replicas: number; timeoutMs: number },
-  write: (pipeline: ReturnType<RedisClient['pipeline']>) => void,
-): Promise<unknown[]> {
-  const pipeline = redis.pipeline();
-  write(pipeline);
-  if (wait.replicas > 0) pipeline.wait(wait.replicas, wait.timeoutMs);
-  const results = (await pipeline.exec()) ?? [];
-  for (const [err] of results) if (err) throw err;
-  const values = results.map(([, value]) => value);
-  if (wait.replicas > 0) {
-    const acknowledged = Number(values.pop());
-    if (acknowledged < wait.replicas) {
-      throw new ReplicationTimeout(
-        `Redis: ${acknowledged} of ${wait.replicas} replicas acknowledged within ${wait.timeoutMs} ms`,
-      );
-    }
-  }
-  return values;
-}
-
-/** A write reached the master but not enough replicas in time (mapped to 503 like any outage). */
-export class ReplicationTimeout extends Error {
-  override name = 'ReplicationTimeout';
-}
-
 /** Waits for the first successful connection, or throws after `timeoutMs`. */
 export async function connectRedis(redis: RedisClient, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

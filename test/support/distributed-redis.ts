@@ -21,6 +21,8 @@ export interface DistributedRedis {
   ports: number[];
   /** The data nodes that are masters right now. */
   masters(): Promise<number[]>;
+  /** Every master has a replica that is in sync (WAIT can be satisfied everywhere). */
+  replicated(): Promise<boolean>;
   /** SIGKILL of one data node: no shutdown, no save, no goodbye to its replica. */
   kill(port: number): void;
   /** Starts whatever is not running again (the script is idempotent). */
@@ -45,13 +47,18 @@ export async function startDistributedRedis(mode: 'cluster' | 'sentinel', base: 
           REDIS_SENTINELS: [10, 11, 12].map((i) => `127.0.0.1:${base + i}`).join(','),
           REDIS_SENTINEL_MASTER: 'vigil',
         };
-  return {
+  const redis: DistributedRedis = {
     mode,
     env,
     ports,
     async masters() {
       const roles = await Promise.all(ports.map(async (port) => ((await role(port)) === 'master' ? port : 0)));
       return roles.filter((port) => port > 0);
+    },
+    async replicated() {
+      const masters = await redis.masters();
+      const infos = await Promise.all(masters.map((port: number) => info(port, 'replication')));
+      return masters.length > 0 && infos.every((text) => /^slave\d+:.*state=online/m.test(text ?? ''));
     },
     kill(port) {
       const pid = Number(readFileSync(`${DATA}redis-${mode}-${base}/${port}.pid`, 'utf8'));
@@ -62,6 +69,19 @@ export async function startDistributedRedis(mode: 'cluster' | 'sentinel', base: 
       await run('bash', [SCRIPT, mode, 'stop', '--base', String(base), '--quiet']);
     },
   };
+  return redis;
+}
+
+async function info(port: number, section: string): Promise<string | undefined> {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    return await redis.info(section);
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** 'master', 'slave', or undefined when the node does not answer. */
