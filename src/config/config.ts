@@ -62,6 +62,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // together, so an operator fixes a production environment in one pass.
   const valid = problems.length === 0;
   if (valid) problems.push(...deploymentProblems(config, env));
+  if (valid && config.REDIS_CLUSTER_NODES && config.REDIS_SENTINELS) {
+    problems.push('REDIS_CLUSTER_NODES: a cluster has no sentinels; set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both');
+  }
   if (valid && config.VIGIL_CONSOLE && !config.VIGIL_ADMIN_TOKEN) {
     problems.push('VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN');
   }

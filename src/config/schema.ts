@@ -25,6 +25,38 @@ export const ConfigSchema = Type.Object({
     pattern: '^rediss?://',
     description: 'Redis for codes, sessions, refresh families, rate limits, pub/sub and BullMQ.',
   }),
+  REDIS_CLUSTER_NODES: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$',
+      description:
+        'Redis Cluster seed nodes (host:port,host:port…): the gateway and workers use the cluster instead of REDIS_URL, whose credentials and rediss:// TLS still apply. See docs/operations.md.',
+    }),
+  ),
+  REDIS_SENTINELS: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$',
+      description:
+        'Redis Sentinels (host:port,host:port…) that name the master of REDIS_SENTINEL_MASTER; used instead of REDIS_URL, whose credentials and TLS still apply to the master.',
+    }),
+  ),
+  REDIS_SENTINEL_MASTER: Type.String({
+    default: 'vigil',
+    pattern: '^[A-Za-z0-9._-]+$',
+    description: 'Master name the sentinels monitor (only with REDIS_SENTINELS).',
+  }),
+  REDIS_WAIT_REPLICAS: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 16,
+    description:
+      'Replicas that must hold a session write (login, refresh rotation) before it is answered (Redis WAIT); 0 answers once the master has it. With replicas, 1 makes an answered rotation survive a master failover.',
+  }),
+  REDIS_WAIT_TIMEOUT_MS: Type.Integer({
+    default: 500,
+    minimum: 1,
+    maximum: 10_000,
+    description: 'How long a write waits for REDIS_WAIT_REPLICAS replicas before it is answered 503 instead.',
+  }),
   REDIS_PREFIX: Type.String({
     default: 'vigil:',
     pattern: '^[A-Za-z0-9:_-]*$',

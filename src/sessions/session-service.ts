@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import { VigilError } from '../../protocol/errors.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { AccessTokens } from '../tokens/access-tokens.ts';
@@ -41,7 +41,7 @@ export type AccountGate = (userId: string) => Promise<boolean>;
  */
 export class SessionService {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly store: SessionStore,
     private readonly families: RefreshFamilies,
     private readonly tokens: AccessTokens,

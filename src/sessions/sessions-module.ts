@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { AccountService } from '../identity/accounts/account-service.ts';
 import type { DeviceStore } from '../identity/devices/device-store.ts';
 import type { CodeRequests } from '../identity/codes/code-requests.ts';
@@ -13,6 +13,7 @@ import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
 import type { GatewayModule } from '../server/gateway-module.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
+import { ReplicatedWrites } from '../storage/replicated-writes.ts';
 import { AccessTokens } from '../tokens/access-tokens.ts';
 import { eddsaSigner } from '../tokens/jwt-signer.ts';
 import { eddsaVerifier } from '../tokens/jwt-verifier.ts';
@@ -115,11 +116,12 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     },
   );
 
-  const subscriber: Redis = createRedis(config, options.subscriberName ?? 'vigil-revocations');
+  const subscriber: RedisClient = createRedis(config, options.subscriberName ?? 'vigil-revocations');
   subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'revocation subscriber error'));
   const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
-  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs, clock);
-  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS, clock);
+  const writes = ReplicatedWrites.fromConfig(redis, config);
+  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs, writes, clock);
+  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS, writes, clock);
   const metrics = createSessionMetrics(ctx.metrics.registry, {
     cacheSize: () => resolver.cacheSize, // read on scrape, after the resolver below exists
     channelUp: () => bus.healthy,
@@ -175,6 +177,7 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     },
     async close() {
       keys.close();
+      writes.close();
       await bus.close();
     },
   };

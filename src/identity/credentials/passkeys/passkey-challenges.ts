@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../storage/redis.ts';
 
 /** What a challenge was issued for; a response is only accepted for the same purpose and binding. */
 export type ChallengeBinding =
@@ -15,7 +15,7 @@ export type ChallengeBinding =
  */
 export class PasskeyChallenges {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly ttlSeconds: number,
   ) {}
 
