@@ -18,7 +18,7 @@ import {
   startRunRedis,
   type PeerProcess,
 } from './peer-servers.ts';
-import { spawnLoadGateway, type SpawnedGateway } from './spawn-gateway.ts';
+import { spawnLoadGateway } from './spawn-gateway.ts';
 
 /**
  * `npm run load -- --peer centrifugo [--connections N] [--concurrency K] [--rounds R]`
@@ -38,13 +38,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 const MiB = 1024 * 1024;
 
+/** A server under test; started afresh for every round, so each round's RSS starts from a new process. */
 interface Target {
   name: string;
   kind: 'vigil' | 'centrifugo';
+  tokensFile: string;
+  /** One token per account: the warm-up touches every account once (the measured burst then meets a warm token cache). */
+  warmTokensFile: string;
+  usesRedis: boolean;
+  start(): Promise<Running>;
+}
+
+interface Running {
   pid: number;
   socketUrl: string;
-  tokensFile: string;
-  usesRedis: boolean;
   stop(): Promise<void>;
 }
 
@@ -80,13 +87,13 @@ class PeerClient {
   private waiter: (() => void) | undefined;
   private stderr = '';
 
-  constructor(target: Target, options: LoadOptions, latencies: string) {
+  constructor(target: Target, socketUrl: string, tokensFile: string, options: LoadOptions, latencies: string) {
     this.child = spawn(
       PEER_CLIENT_BIN,
       [
         `-server=${target.kind}`,
-        `-url=${target.socketUrl}`,
-        `-tokens=${target.tokensFile}`,
+        `-url=${socketUrl}`,
+        `-tokens=${tokensFile}`,
         `-sockets=${options.connections}`,
         `-concurrency=${options.concurrency}`,
         `-latencies=${latencies}`,
@@ -147,13 +154,20 @@ async function settledRss(pid: number, seconds: number): Promise<number> {
   return lowest;
 }
 
-async function measureRound(target: Target, redisPid: number, options: LoadOptions, index: number): Promise<PeerRound> {
-  const rssBefore = await settledRss(target.pid, 3);
+async function measureRound(
+  target: Target,
+  running: Running,
+  redisPid: number,
+  options: LoadOptions,
+  index: number,
+  tokensFile = target.tokensFile,
+): Promise<PeerRound> {
+  const rssBefore = await settledRss(running.pid, 3);
   const latencies = `${ROOT}.data/peer/latencies-${target.name}.bin`;
   const loadAverage = loadavg()[0]!;
-  const server0 = processSample(target.pid);
+  const server0 = processSample(running.pid);
   const redis0 = processSample(redisPid);
-  const client = new PeerClient(target, options, latencies);
+  const client = new PeerClient(target, running.socketUrl, tokensFile, options, latencies);
   let connected: ClientLine;
   try {
     connected = await client.next('connected', 300_000);
@@ -161,7 +175,7 @@ async function measureRound(target: Target, redisPid: number, options: LoadOptio
     await client.close().catch(() => undefined);
     throw err;
   }
-  const server1 = processSample(target.pid);
+  const server1 = processSample(running.pid);
   const redis1 = processSample(redisPid);
   const ready = Number(connected.ready);
   const seconds = Number(connected.seconds);
@@ -169,14 +183,14 @@ async function measureRound(target: Target, redisPid: number, options: LoadOptio
 
   // Idle hold: the sockets stay open and quiet; RSS settles.
   await sleep(options.settle * 1000);
-  const rssWith = await settledRss(target.pid, Math.max(3, options.duration));
+  const rssWith = await settledRss(running.pid, Math.max(3, options.duration));
 
   let upstream: PeerRound['upstream'];
   if (options.upstream > 0) {
-    const s0 = processSample(target.pid);
+    const s0 = processSample(running.pid);
     client.send(`stream ${options.upstream} ${options.duration}`);
     const streamed = await client.next('streamed', (options.duration + 60) * 1000);
-    const s1 = processSample(target.pid);
+    const s1 = processSample(running.pid);
     const sent = Number(streamed.sent);
     upstream = {
       sentPerSecond: Math.round(sent / Number(streamed.seconds)),
@@ -272,7 +286,7 @@ function report(options: LoadOptions, started: Date, summaries: Summary[], round
     '',
     `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${round(totalmem() / 1024 ** 3)} GiB, Linux ${release()}; the client, both servers and Redis share these cores with other work (1-min load average at the rounds' starts: ${rounds.map((r) => r.loadAverage).join(', ')}).`,
     `- Versions: ${versions}.`,
-    `- Load: one Go client (bench/peer-client, gorilla/websocket) opens ${fmt(options.connections)} authenticated sockets, ${options.concurrency} in flight, ${options.perUser} per account (${Math.ceil(options.connections / options.perUser)} accounts / subjects), then holds them idle; ${options.rounds} rounds, targets interleaved (order alternating), medians of the rounds. Vigil: EdDSA access token in the \`bearer.\` subprotocol, answered by \`ready\` after the per-user quota admission in Redis. Centrifugo: HS256 connection token in the JSON \`connect\` command, answered by its connect reply (memory engine, no Redis).`,
+    `- Load: one Go client (bench/peer-client, gorilla/websocket) opens ${fmt(options.connections)} authenticated sockets, ${options.concurrency} in flight, ${options.perUser} per account (${Math.ceil(options.connections / options.perUser)} accounts / subjects), then holds them idle; ${options.rounds} rounds, targets interleaved (order alternating), each server started afresh per round and warmed up off the books with 1,000 connects spread over every account (Vigil's verified-token cache then holds every token, as on a gateway that has seen its users before), medians of the rounds. Vigil: EdDSA access token in the \`bearer.\` subprotocol, answered by \`ready\` after the per-user quota admission in Redis. Centrifugo: HS256 connection token in the JSON \`connect\` command, answered by its connect reply (memory engine, no Redis).`,
     `- CPU is user + system time of the whole process (all threads) from /proc over the connect burst; Redis is a redis-server started for this run (AOF on, as scripts/services.sh runs it), so its CPU is this run's commands. RSS per socket: (lowest RSS of the hold − lowest RSS before) / sockets.`,
     '',
     '| server | ready (per round) | connects/s | connect p50 / p90 / p99 / p99.9 ms | server CPU µs/connect | Redis CPU µs/connect | server + Redis µs/connect | RSS with sockets | RSS per idle socket | client CPU µs/connect (% of a core) |' +
@@ -342,27 +356,29 @@ export async function runPeer(options: LoadOptions): Promise<void> {
   say('peer: Centrifugo and the Go client (built once into .data/bin)…');
   await Promise.all([ensureCentrifugo(say), ensurePeerClient()]);
 
-  const stops: Array<() => Promise<void>> = [];
+  const redis: PeerProcess = await startRunRedis();
   try {
-    const redis: PeerProcess = await startRunRedis();
-    stops.push(redis.stop);
     const redisUrl = `redis://127.0.0.1:${redis.port}/0`;
     // Slots to spare, so a round's last releases still in flight never refuse the next round.
     const limit = String(options.perUser * 2);
     const targets: Target[] = [];
-    const vigil = async (name: string, env: Record<string, string>): Promise<SpawnedGateway> => {
+    const socketUrl = (url: string) => `${url.replace('http://', 'ws://')}/v1/stream`;
+    const vigil = async (env: Record<string, string>): Promise<Running> => {
       const gateway = await spawnLoadGateway(options.perUser, false, {
         REDIS_URL: redisUrl,
         VIGIL_WS_MAX_CONNECTIONS_PER_USER: limit,
         ...env,
       });
-      stops.push(gateway.stop);
-      say(`${name}: gateway at ${gateway.url} (pid ${gateway.child.pid})`);
-      return gateway;
+      return { pid: gateway.child.pid!, socketUrl: socketUrl(gateway.url), stop: gateway.stop };
     };
-    const main = await vigil('vigil', {});
     say(`peer: ${accounts} accounts through Vigil's HTTP API…`);
-    const sessions = await prepareSessions({ baseUrl: main.url, key: 'peer', count: accounts, file: options.accountsFile });
+    const preparing = await spawnLoadGateway(options.perUser, false, { REDIS_URL: redisUrl });
+    const sessions = await prepareSessions({
+      baseUrl: preparing.url,
+      key: 'peer',
+      count: accounts,
+      file: options.accountsFile,
+    }).finally(() => preparing.stop());
     const perSocket = (tokenOf: (account: number) => string) =>
       Array.from({ length: options.connections }, (_, i) => tokenOf(Math.floor(i / options.perUser))).join('\n');
     const vigilTokens = `${ROOT}.data/peer/vigil-tokens.txt`;
@@ -370,33 +386,29 @@ export async function runPeer(options: LoadOptions): Promise<void> {
       vigilTokens,
       perSocket((a) => sessions[a]!.accessToken),
     );
-    const socketUrl = (url: string) => `${url.replace('http://', 'ws://')}/v1/stream`;
+    const vigilWarmTokens = `${ROOT}.data/peer/vigil-warm-tokens.txt`;
+    writeFileSync(vigilWarmTokens, sessions.map((session) => session.accessToken).join('\n'));
     targets.push({
       name: 'vigil',
       kind: 'vigil',
-      pid: main.child.pid!,
-      socketUrl: socketUrl(main.url),
       tokensFile: vigilTokens,
+      warmTokensFile: vigilWarmTokens,
       usesRedis: true,
-      stop: main.stop,
+      start: () => vigil({}),
     });
     if (options.variant) {
-      const variant = await vigil(`vigil (${options.variant})`, parseVariant(options.variant));
+      const env = parseVariant(options.variant);
       targets.push({
         name: `vigil (${options.variant})`,
         kind: 'vigil',
-        pid: variant.child.pid!,
-        socketUrl: socketUrl(variant.url),
         tokensFile: vigilTokens,
+        warmTokensFile: vigilWarmTokens,
         usesRedis: true,
-        stop: variant.stop,
+        start: () => vigil(env),
       });
     }
 
     const secret = randomBytes(32).toString('hex');
-    const centrifugo = await startCentrifugo(secret);
-    stops.push(centrifugo.stop);
-    say(`centrifugo: v${CENTRIFUGO_VERSION} at 127.0.0.1:${centrifugo.port} (pid ${centrifugo.pid})`);
     const key = new TextEncoder().encode(secret);
     const expires = Math.floor(Date.now() / 1000) + 3 * 3600;
     const centrifugoTokens: string[] = [];
@@ -409,27 +421,35 @@ export async function runPeer(options: LoadOptions): Promise<void> {
       centrifugoTokensFile,
       perSocket((a) => centrifugoTokens[a]!),
     );
+    const centrifugoWarmTokens = `${ROOT}.data/peer/centrifugo-warm-tokens.txt`;
+    writeFileSync(centrifugoWarmTokens, centrifugoTokens.join('\n'));
     targets.push({
       name: 'centrifugo',
       kind: 'centrifugo',
-      pid: centrifugo.pid,
-      socketUrl: `ws://127.0.0.1:${centrifugo.port}/connection/websocket`,
       tokensFile: centrifugoTokensFile,
+      warmTokensFile: centrifugoWarmTokens,
       usesRedis: false,
-      stop: centrifugo.stop,
+      start: async () => {
+        const server = await startCentrifugo(secret);
+        return { pid: server.pid, socketUrl: `ws://127.0.0.1:${server.port}/connection/websocket`, stop: server.stop };
+      },
     });
 
-    // Warm-up: JIT, pools and first-connection paths, off the books.
+    // Each round starts every server afresh, warms it up off the books (JIT, pools, the
+    // verified-token cache: one full verification per account), then measures.
     const warm = { ...options, connections: Math.min(options.connections, 1_000), upstream: 0, duration: 1, settle: 0 };
-    for (const target of targets) {
-      say(`warm-up: ${target.name}`);
-      await measureRound(target, redis.pid, warm, 0);
-    }
     const rounds: PeerRound[] = [];
     for (let r = 1; r <= options.rounds; r++) {
       const order = r % 2 ? targets : [...targets].reverse();
       for (const target of order) {
-        const result = await measureRound(target, redis.pid, options, r);
+        const running = await target.start();
+        let result: PeerRound;
+        try {
+          await measureRound(target, running, redis.pid, warm, 0, target.warmTokensFile);
+          result = await measureRound(target, running, redis.pid, options, r);
+        } finally {
+          await running.stop();
+        }
         rounds.push(result);
         say(
           `round ${r} ${target.name}: ${result.ready}/${options.connections} ready (${result.failed} failed${result.firstError ? `: ${result.firstError}` : ''}), ` +
@@ -467,6 +487,6 @@ export async function runPeer(options: LoadOptions): Promise<void> {
     else process.stdout.write(`\n${text}\n`);
     if (summaries.every((s) => s.rounds > 0)) writeSection(options.connections, text);
   } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await redis.stop();
   }
 }

@@ -93,3 +93,13 @@ export function errorMessage(error: VigilError, ref: string, stream?: number): S
   if (stream !== undefined) message.stream = stream;
   return message;
 }
+
+/** `ready` as JSON.stringify writes it (same keys, same order), with `limits` already serialized. */
+export function readyJson(ready: ServerMessageOf<'ready'>, limitsJson: string): string {
+  return (
+    `{"type":"ready","protocol":${ready.protocol},"connectionId":${JSON.stringify(ready.connectionId)}` +
+    `,"sessionId":${JSON.stringify(ready.sessionId)},"userId":${JSON.stringify(ready.userId)}` +
+    `,"serverTime":${ready.serverTime},"expiresAt":${ready.expiresAt},"limits":${limitsJson}` +
+    `,"model":${JSON.stringify(ready.model)}}`
+  );
+}

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** What a cached verification must carry so the cache can expire and revoke it. */
 export interface CacheableVerification {
@@ -28,8 +28,9 @@ export class VerifiedTokenCache<V extends CacheableVerification> {
     private readonly tombstoneMs: number,
   ) {}
 
+  // One-shot hash: no Hash object per lookup (every socket upgrade and introspection passes here).
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return hash('sha256', token, 'base64url');
   }
 
   get size(): number {
