@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -41,9 +42,10 @@ type options struct {
 }
 
 type conn struct {
-	ws      *websocket.Conn
-	writeMu sync.Mutex
-	seq     uint32
+	ws         *websocket.Conn
+	writeMu    sync.Mutex
+	seq        uint32
+	streamOpen bool
 }
 
 type client struct {
@@ -177,20 +179,24 @@ func (c *client) connectAll() {
 	wg.Wait()
 }
 
-// A Vigil sample frame: binary, version 1, 3 float32 channels, one sample, as protocol/frames.ts lays it out.
+// A Vigil sample frame of stream 1 as protocol/frames.ts lays it out: 24-byte header (version 1,
+// float32, flags, 3 channels, stream, 1 sample, timestamp, sequence, scale 1), then 3 float32.
 func vigilFrame(k *conn, ackEvery int) []byte {
-	k.seq++
 	flags := byte(0)
-	if ackEvery > 0 && k.seq%uint32(ackEvery) == 0 {
+	if ackEvery > 0 && (k.seq+1)%uint32(ackEvery) == 0 {
 		flags = 1
 	}
-	frame := make([]byte, 0, 32)
-	frame = append(frame, 1, flags, 3, 0)
+	frame := make([]byte, 0, 36)
+	frame = append(frame, 1, 1, flags, 3)
+	frame = binary.LittleEndian.AppendUint16(frame, 1)
+	frame = binary.LittleEndian.AppendUint16(frame, 1)
+	frame = binary.LittleEndian.AppendUint64(frame, math.Float64bits(float64(time.Now().UnixMilli())))
 	frame = binary.LittleEndian.AppendUint32(frame, k.seq)
-	frame = binary.LittleEndian.AppendUint64(frame, uint64(time.Now().UnixMilli()))
+	frame = binary.LittleEndian.AppendUint32(frame, math.Float32bits(1))
 	for ch := 0; ch < 3; ch++ {
-		frame = binary.LittleEndian.AppendUint32(frame, 0x3f800000) // 1.0f
+		frame = binary.LittleEndian.AppendUint32(frame, math.Float32bits(float32(ch)))
 	}
+	k.seq++
 	return frame
 }
 
@@ -198,6 +204,19 @@ func vigilFrame(k *conn, ackEvery int) []byte {
 func (c *client) stream(rate float64, seconds float64) (sent int64) {
 	if rate <= 0 || len(c.conns) == 0 {
 		return 0
+	}
+	if c.opts.server == "vigil" {
+		// Frames belong to a declared stream; its rate is the frame rate (one sample per frame).
+		open := fmt.Sprintf(`{"type":"stream.open","stream":1,"rate":%g,"channels":["x","y","z"]}`, rate)
+		for _, k := range c.conns {
+			k.writeMu.Lock()
+			if !k.streamOpen {
+				_ = k.ws.WriteMessage(websocket.TextMessage, []byte(open))
+				k.streamOpen = true
+			}
+			k.writeMu.Unlock()
+		}
+		time.Sleep(time.Second)
 	}
 	interval := time.Duration(float64(time.Second) / (rate * float64(len(c.conns))))
 	deadline := time.Now().Add(time.Duration(seconds * float64(time.Second)))
@@ -211,7 +230,7 @@ func (c *client) stream(rate float64, seconds float64) (sent int64) {
 			kind = websocket.BinaryMessage
 		} else {
 			k.seq++
-			// An RPC round trip is the upstream message Centrifugo answers without a proxy.
+			// A client publication (the channel allows it), answered by a reply: Centrifugo's acked upstream message.
 			message = []byte(fmt.Sprintf(`{"id":%d,"publish":{"channel":"bench","data":{"s":%d}}}`, k.seq+1, k.seq))
 		}
 		k.writeMu.Lock()
