@@ -13,7 +13,7 @@ import { VigilError } from '../../../../protocol/errors.ts';
 import type { AuditContext, AuditLog } from '../../../audit/audit-log.ts';
 import type { ChallengeBinding, PasskeyChallenges } from './passkey-challenges.ts';
 import type { PasskeyDocument, PasskeyStore } from './passkey-store.ts';
-import type { RelyingParty } from './relying-party.ts';
+import type { RelyingParty } from '../../../config/relying-party.ts';
 
 /** Options for the browser: hand to PublicKeyCredential.parse…OptionsFromJSON(). */
 export interface CeremonyOptions {
