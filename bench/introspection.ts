@@ -279,7 +279,7 @@ function writeSection(path: string, report: string): void {
   if (doc.includes(begin) && doc.includes(end)) {
     doc = doc.slice(0, doc.indexOf(begin)) + section + doc.slice(doc.indexOf(end) + end.length);
   } else {
-    doc = `${doc.trimEnd()}\n\n## Token introspection (issue 4)\n\n${section}\n`;
+    doc = `${doc.trimEnd()}\n\n## Token introspection\n\n${section}\n`;
   }
   writeFileSync(path, doc);
 }

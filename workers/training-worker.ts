@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import { ERRORS, VigilError, type ErrorCode, type ErrorParams } from '../protocol/errors.ts';
 import { AuditLog } from '../src/audit/audit-log.ts';
-import { biometricCipher } from '../src/biometrics/assurance/biometric-cipher.ts';
+import { dataCipher } from '../src/crypto/data-cipher.ts';
 import { publishEnrollmentEvent } from '../src/biometrics/enrollment/enrollment-events.ts';
 import { EnrollmentStore, toObjectId, type EnrollmentFailure } from '../src/biometrics/enrollment/enrollment-store.ts';
 import type { TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
@@ -65,7 +65,7 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
     redis.disconnect();
     throw err;
   }
-  const enrollments = new EnrollmentStore(mongo.db, biometricCipher(config));
+  const enrollments = new EnrollmentStore(mongo.db, dataCipher(config));
   const audit = new AuditLog(mongo.db, logger);
   const publish = (job: Job<TrainingJob>, event: Omit<Parameters<typeof publishEnrollmentEvent>[2], 'userId' | 'enrollmentId'>) =>
     publishEnrollmentEvent(redis, config.REDIS_PREFIX, {

@@ -1,4 +1,4 @@
-import type { ScoringFault } from '../../workers/scoring-worker.ts';
+import type { ScoringFault } from './scoring-tasks.ts';
 
 /**
  * Faults a test plants in a scoring pool's next tasks, to crash, hang or stall real workers. A

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { VigilError } from '../../protocol/errors.ts';
-import type { GatedTask, ScoringResult, ScoringTask, ScoringWorkerData, SkippedTask } from '../../workers/scoring-worker.ts';
+import type { GatedTask, ScoringResult, ScoringTask, ScoringWorkerData, SkippedTask } from './scoring-tasks.ts';
 import type { WindowBatchResult, WindowBatchTask } from './continuous/window-batch.ts';
 import { TASK_STATE, TaskGates } from './native-gate.ts';
 import { ScoringFaults } from './scoring-faults.ts';
@@ -215,24 +215,28 @@ export class ScoringPool {
     const fault = this.options.faults?.take();
     // Keep a copy only if a retry may be needed: the transferred buffer is gone after a crash.
     const spare = this.options.retries > 0 ? features.slice() : undefined;
-    let attempt = 0;
-    let input = features;
-    for (;;) {
+    return this.withRetries(signal, async (attempt) => {
+      // Injected faults hit the first attempt only, so tests can watch a retry succeed.
+      const inject = fault && attempt === 0 ? { fault } : {};
+      const input = attempt === 0 ? features : (spare as Float32Array).slice();
+      const task: ScoringTask = { modelKey: model.key, model: model.bytes, features: input, n, d, ...inject };
+      const result = (await this.runOnce(task, transferList(task.features.buffer as ArrayBuffer), signal)) as ScoringResult;
+      if ('error' in result) throw new VigilError('SCORING_FAILED', { reason: result.error });
+      return result.scores;
+    });
+  }
+
+  /** Runs `attempt` again on a fresh worker while the worker died and retries remain. */
+  private async withRetries<T>(signal: AbortSignal | undefined, run: (attempt: number) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
       try {
-        // Injected faults hit the first attempt only, so tests can watch a retry succeed.
-        const inject = fault && attempt === 0 ? { fault } : {};
-        const task: ScoringTask = { modelKey: model.key, model: model.bytes, features: input, n, d, ...inject };
-        const result = (await this.runOnce(task, transferList(task.features.buffer as ArrayBuffer), signal)) as ScoringResult;
-        if ('error' in result) throw new VigilError('SCORING_FAILED', { reason: result.error });
-        return result.scores;
+        return await run(attempt);
       } catch (err) {
         if (!(err instanceof WorkerDied) || attempt >= this.options.retries || this.closed || signal?.aborted) {
           this.failed++;
           throw err instanceof WorkerDied ? err.error : err;
         }
-        attempt++;
         this.retried++;
-        input = (spare as Float32Array).slice();
       }
     }
   }
@@ -248,18 +252,10 @@ export class ScoringPool {
     if (this.closed) throw new VigilError('SCORING_FAILED', { reason: 'the scoring pool is closed' });
     const { signal } = options;
     const fault = this.options.faults?.take();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const run = fault && attempt === 0 ? { ...task, fault } : task;
-        return (await this.runOnce(run, undefined, signal)) as WindowBatchResult;
-      } catch (err) {
-        if (!(err instanceof WorkerDied) || attempt >= this.options.retries || this.closed || signal?.aborted) {
-          this.failed++;
-          throw err instanceof WorkerDied ? err.error : err;
-        }
-        this.retried++;
-      }
-    }
+    return this.withRetries(signal, async (attempt) => {
+      const run = fault && attempt === 0 ? { ...task, fault } : task;
+      return (await this.runOnce(run, undefined, signal)) as WindowBatchResult;
+    });
   }
 
   private runOnce(

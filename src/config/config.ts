@@ -1,6 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { parseBiometricKeys } from '../biometrics/assurance/biometric-cipher.ts';
+import { parseDataKeys } from '../crypto/data-cipher.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 import { deploymentProblems } from './deployment-safety.ts';
 
@@ -71,7 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (valid) {
     try {
-      const keys = parseBiometricKeys(config.VIGIL_BIOMETRIC_KEYS);
+      const keys = parseDataKeys(config.VIGIL_BIOMETRIC_KEYS);
       if (!keys && config.NODE_ENV === 'production') {
         problems.push(
           'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
@@ -81,7 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push((err as Error).message);
     }
     try {
-      parseBiometricKeys(config.VIGIL_MFA_KEYS);
+      parseDataKeys(config.VIGIL_MFA_KEYS);
     } catch (err) {
       problems.push((err as Error).message.replaceAll('VIGIL_BIOMETRIC_KEYS', 'VIGIL_MFA_KEYS'));
     }

@@ -108,7 +108,7 @@ export const ConfigSchema = Type.Object({
     description: 'How long browsers may cache a preflight answer.',
   }),
 
-  // ── realtime channel /v1/stream (issue 5) ────────────────────────────────
+  // ── realtime channel /v1/stream ────────────────────────────────
   VIGIL_WS_MAX_CONNECTIONS_PER_USER: Type.Integer({
     default: 5,
     minimum: 1,
@@ -167,7 +167,7 @@ export const ConfigSchema = Type.Object({
     description: 'Seconds before the access token expires that the socket gets an `expiring` message (0: no warning).',
   }),
 
-  // ── identity: accounts, passwords, codes, delivery (issue 3) ─────────────
+  // ── identity: accounts, passwords, codes, delivery ─────────────
   VIGIL_PUBLIC_URL: Type.String({
     default: 'http://127.0.0.1:8080',
     pattern: '^https?://',
@@ -307,7 +307,7 @@ export const ConfigSchema = Type.Object({
     description: 'Twilio REST base URL (a local stand-in in tests).',
   }),
 
-  // ── tokens and sessions (issue 4) ────────────────────────────────────────
+  // ── tokens and sessions ────────────────────────────────────────
   VIGIL_JWT_ISSUER: Type.String({
     default: 'vigil',
     minLength: 1,
@@ -442,7 +442,7 @@ export const ConfigSchema = Type.Object({
     description: 'How long earlier locks count towards doubling the next one.',
   }),
 
-  // ── biometric enrolment, training and scoring (issue 6; docs/biometrics.md) ──
+  // ── biometric enrolment, training and scoring (docs/biometrics.md) ──
   VIGIL_SCORING_THREADS: Type.Integer({
     default: 0,
     minimum: 0,
@@ -572,7 +572,7 @@ export const ConfigSchema = Type.Object({
       "Sample rate (Hz) of legacy uploads that declare none (dialect A's files: CSV without a t column, JSON without rate).",
   }),
 
-  // ── continuous verification over /v1/stream (issue 7; docs/biometrics.md) ──
+  // ── continuous verification over /v1/stream (docs/biometrics.md) ──
   VIGIL_CV_ENABLED: Type.Boolean({
     default: true,
     description:
@@ -651,7 +651,7 @@ export const ConfigSchema = Type.Object({
       'A frame arriving this much later than its stream’s best delay (sample time to arrival) counts as late in metrics.',
   }),
 
-  // ── legacy dialects (issue 8; docs/legacy.md) ────────────────────────────
+  // ── legacy dialects (docs/legacy.md) ────────────────────────────
   VIGIL_LEGACY_DIALECTS: Type.String({
     default: '',
     pattern: '^([a-e](,[a-e])*)?$',

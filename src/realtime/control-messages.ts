@@ -7,9 +7,7 @@ import {
   type ClientMessage,
   type ClientMessageOf,
   type ServerMessage,
-  type ServerMessageOf,
 } from '../../protocol/messages.ts';
-import type { VigilError } from '../../protocol/errors.ts';
 
 const clientChecks = new Map<string, TypeCheck<TSchema>>(
   Object.entries(CLIENT_MESSAGES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
@@ -86,11 +84,4 @@ export function samplesToFrame(message: ClientMessageOf<'samples'>): DecodeResul
       values,
     },
   };
-}
-
-/** The `error` message refusing client message `ref` (of stream `stream`) with a catalogued error; the socket stays open. */
-export function errorMessage(error: VigilError, ref: string, stream?: number): ServerMessageOf<'error'> {
-  const message: ServerMessageOf<'error'> = { type: 'error', code: error.code, message: error.message, ref };
-  if (stream !== undefined) message.stream = stream;
-  return message;
 }

@@ -5,7 +5,8 @@ import type { Logger } from '../observability/logger.ts';
 import { toVigilError } from '../storage/dependency-errors.ts';
 import type { ChannelConnection, ChannelHooks, StreamEnd, StreamSink, StreamSpec } from './channel-hooks.ts';
 import type { ConnectionQuota } from './connection-quota.ts';
-import { errorMessage, parseClientMessage, samplesToFrame } from './control-messages.ts';
+import { errorMessage } from '../../protocol/messages.ts';
+import { parseClientMessage, samplesToFrame } from './control-messages.ts';
 import { DeadlineWheel } from './deadline-wheel.ts';
 import { MessageRate } from './message-rate.ts';
 import type { RealtimeMetrics } from './realtime-metrics.ts';
@@ -85,7 +86,7 @@ export class RealtimeChannel {
 
   // ── public API for other concerns ────────────────────────────────────────
 
-  /** Plugs in continuous verification / enrolment (issue 7). One set of hooks per channel. */
+  /** Plugs in continuous verification / enrolment. One set of hooks per channel. */
   attach(hooks: ChannelHooks): void {
     if (Object.keys(this.hooks).length > 0) throw new Error('realtime channel hooks are already attached');
     this.hooks = hooks;

@@ -1,5 +1,5 @@
 import type { GatewayContext } from '../server/context.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import { ConnectionQuota } from './connection-quota.ts';
 import { RealtimeChannel } from './realtime-channel.ts';
 import { createRealtimeMetrics } from './realtime-metrics.ts';

@@ -1,7 +1,7 @@
 import { VigilError, type ErrorCode, type ErrorParams } from '../../protocol/errors.ts';
 import type { ReadyModel, ServerMessage } from '../../protocol/messages.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { Principal } from '../sessions/principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 import type { WebSocket } from '../server/uws.ts';
 import type { ChannelConnection, StreamSink, StreamSpec } from './channel-hooks.ts';
 import { serializeServerMessage } from './control-messages.ts';

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { VigilError, errorBody } from '../../protocol/errors.ts';
 import { STREAM_PATH } from '../../protocol/messages.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { SocketHost } from '../server/modules.ts';
+import type { SocketHost } from '../server/gateway-module.ts';
 import { uws, type HttpResponse, type TemplatedApp } from '../server/uws.ts';
 import { toVigilError } from '../storage/dependency-errors.ts';
 import type { RealtimeChannel } from './realtime-channel.ts';

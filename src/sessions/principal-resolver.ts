@@ -1,7 +1,7 @@
 import { VigilError } from '../../protocol/errors.ts';
 import type { AccessClaims, AccessTokens } from '../tokens/access-tokens.ts';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache.ts';
-import type { Principal } from './principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 import type { RevocationBus } from './revocation-bus.ts';
 import type { SessionMetrics } from './session-metrics.ts';
 import type { SessionService } from './session-service.ts';

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { deriveKey, open, seal } from '../tokens/sealed-box.ts';
+import { deriveKey, open, seal } from '../crypto/sealed-box.ts';
 import { graceKey, sessionKey } from './session-store.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 

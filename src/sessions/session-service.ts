@@ -123,6 +123,17 @@ export class SessionService {
     return this.store.get(sessionId);
   }
 
+  /**
+   * How long ago the login behind the session proved a credential, for changes that need a recent
+   * proof (the biometric owner, second factors). A session is created by a login and a refresh keeps
+   * its creation time, so refreshing proves nothing; an ended session, or another account's, is
+   * infinitely old.
+   */
+  async loginAgeMs(sessionId: string, userId: string): Promise<number> {
+    const session = await this.store.get(sessionId);
+    return session && session.userId === userId ? this.clock.now() - session.createdAt : Number.POSITIVE_INFINITY;
+  }
+
   /** Whether the session is live (and belongs to `userId`, when given). One Redis round trip. */
   async isLive(sessionId: string, userId?: string): Promise<boolean> {
     const owner = await this.store.liveUser(sessionId);

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { AccountService } from '../accounts/account-service.ts';
-import { DeviceStore } from '../accounts/device-store.ts';
-import type { CodeRequests } from '../codes/code-requests.ts';
-import type { Tickets } from '../codes/tickets.ts';
-import type { PasswordHasher } from '../credentials/password-hasher.ts';
+import type { AccountService } from '../identity/accounts/account-service.ts';
+import type { DeviceStore } from '../identity/devices/device-store.ts';
+import type { CodeRequests } from '../identity/codes/code-requests.ts';
+import type { Tickets } from '../identity/codes/tickets.ts';
+import type { PasswordHasher } from '../identity/credentials/password-hasher.ts';
 import { Lockout } from '../rate-limits/lockout.ts';
 import { LocalRateLimit } from '../rate-limits/local-rate.ts';
 import { internalCredential } from '../server/internal-auth.ts';
@@ -11,21 +11,21 @@ import { ConfigError } from '../config/config.ts';
 import type { Config } from '../config/schema.ts';
 import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { AccessTokens } from '../tokens/access-tokens.ts';
 import { eddsaSigner } from '../tokens/jwt-signer.ts';
 import { eddsaVerifier } from '../tokens/jwt-verifier.ts';
 import { KeyRing } from '../tokens/key-ring.ts';
 import { SigningKeyStore } from '../tokens/signing-key-store.ts';
-import { tokenRoutes } from '../tokens/token-routes.ts';
+import { tokenRoutes } from './token-routes.ts';
 import { loginRoutes } from './login-routes.ts';
 import { LoginService } from './login-service.ts';
 import { MfaTickets } from './mfa-tickets.ts';
-import { TotpFactors } from '../credentials/totp/totp-factors.ts';
-import { totpRoutes } from '../credentials/totp/totp-routes.ts';
-import { biometricCipher } from '../biometrics/assurance/biometric-cipher.ts';
-import type { Principal } from './principal.ts';
+import { TotpFactors } from '../identity/credentials/totp/totp-factors.ts';
+import { totpRoutes } from '../identity/credentials/totp/totp-routes.ts';
+import { dataCipher } from '../crypto/data-cipher.ts';
+import type { Principal } from '../server/http/principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
 import { RefreshFamilies } from './refresh-family.ts';
 import { RevocationBus } from './revocation-bus.ts';
@@ -45,7 +45,6 @@ export interface SessionCore {
   resolver: PrincipalResolver;
   accessTokens: AccessTokens;
   keys: KeyRing;
-  devices: DeviceStore;
   /** The revocation channel; `healthy` says whether revocations from other processes reach this one. */
   revocations: RevocationBus;
   metrics: SessionMetrics;
@@ -71,7 +70,7 @@ export function sessionLifetimes(config: Config): { idleMs: number; absoluteMs: 
 /**
  * Keys, access tokens, sessions, refresh families and revocation: everything about "who is
  * logged in" that does not need the account store. Built before identity, which takes the
- * authenticator and session service; the login routes come after identity (login-module.ts).
+ * authenticator and session service; the login routes come after identity (createLoginModule below).
  */
 export function createSessionCore(ctx: GatewayContext, options: { subscriberName?: string } = {}): SessionCore {
   const { config, logger, redis, audit, mongo, clock } = ctx;
@@ -127,7 +126,6 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
   // A rotation changes which keys verify until when: cached verifications are re-earned.
   keys.onChange(() => resolver.clearCache());
   const authenticator = userAuthenticator(resolver);
-  const devices = new DeviceStore(mongo.db);
 
   if (config.VIGIL_JWT_KEY_GRACE_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
     logger.warn('VIGIL_JWT_KEY_GRACE_SECONDS is shorter than the access token TTL: a rotation cuts live tokens short');
@@ -153,7 +151,6 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
         audit,
         graceSeconds: config.VIGIL_JWT_KEY_GRACE_SECONDS,
       }),
-      ...sessionRoutes({ sessions, auth: authenticator, devices }),
     ],
     async start() {
       await connectRedis(subscriber, 15_000);
@@ -165,12 +162,13 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
       await bus.close();
     },
   };
-  return { module, sessions, authenticator, resolver, accessTokens, keys, devices, revocations: bus, metrics };
+  return { module, sessions, authenticator, resolver, accessTokens, keys, revocations: bus, metrics };
 }
 
-/** What login needs from identity (issue 3). */
+/** What login needs from identity. */
 export interface LoginDependencies {
   accounts: AccountService;
+  devices: DeviceStore;
   hasher: PasswordHasher;
   codeRequests: CodeRequests;
   tickets: Tickets;
@@ -184,14 +182,14 @@ export interface LoginModule extends GatewayModule {
 }
 
 /**
- * POST /v1/sessions (password, code or ticket login), the caller's devices and audit trail.
- * Assembled after identity, whose account service it uses.
+ * POST /v1/sessions (password, code or ticket login, second factors) and the caller's own
+ * sessions. Assembled after identity, whose accounts and devices it uses.
  */
 export function createLoginModule(ctx: GatewayContext, core: SessionCore, identity: LoginDependencies): LoginModule {
   const { config } = ctx;
   const window = config.VIGIL_LOGIN_WINDOW_SECONDS;
   // Authenticator-app secrets are sealed with VIGIL_MFA_KEYS (the same AES-256-GCM sealing as biometric data).
-  const mfaCipher = biometricCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
+  const mfaCipher = dataCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
   const totp = new TotpFactors(ctx.mongo.db, config.VIGIL_TOTP_ISSUER, mfaCipher);
   // Withdrawal erases the account's authenticator secret and recovery codes with the rest of it.
   identity.accounts.onWithdrawn(async ({ account }) => {
@@ -202,7 +200,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     hasher: identity.hasher,
     codeRequests: identity.codeRequests,
     tickets: identity.tickets,
-    devices: core.devices,
+    devices: identity.devices,
     sessions: core.sessions,
     rateLimiter: ctx.rateLimiter,
     lockout: new Lockout(ctx.redis, {
@@ -230,14 +228,10 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     name: 'login',
     login,
     totp,
-    routes: loginRoutes({
-      login,
-      sessions: core.sessions,
-      devices: core.devices,
-      audit: ctx.audit,
-      auth: core.authenticator,
-      profileFields: identity.accounts.profiles.fields,
-    }).concat(
+    routes: [
+      ...loginRoutes({ login, profileFields: identity.accounts.profiles.fields }),
+      ...sessionRoutes({ sessions: core.sessions, auth: core.authenticator, devices: identity.devices }),
+    ].concat(
       totpRoutes({
         factors: totp,
         accounts: identity.accounts,
@@ -245,12 +239,8 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
         audit: ctx.audit,
         auth: core.authenticator,
         proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
-        clock: ctx.clock,
         available: mfaCipher !== undefined || config.NODE_ENV !== 'production',
       }),
     ),
-    async start() {
-      await core.devices.ensureIndexes();
-    },
   };
 }

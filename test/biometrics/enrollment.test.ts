@@ -9,7 +9,7 @@ import {
   type EnrollmentView,
   type ModelView,
 } from '../../protocol/http/biometrics.ts';
-import { biometricCipher } from '../../src/biometrics/assurance/biometric-cipher.ts';
+import { dataCipher } from '../../src/crypto/data-cipher.ts';
 import { scoreReference } from '../../src/biometrics/detectors/index.ts';
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
 import { ModelStore } from '../../src/biometrics/models/model-store.ts';
@@ -172,7 +172,7 @@ describe('enrolment end to end', () => {
   });
 
   it('scores through the pool exactly as the TypeScript reference does on the stored parameters', async () => {
-    const store = new ModelStore(gw.gateway.mongo.db, biometricCipher(gw.config));
+    const store = new ModelStore(gw.gateway.mongo.db, dataCipher(gw.config));
     const meta = await store.latest(owner.userId);
     const params = await store.params(meta!._id);
     expect(params?.name).toBe(meta!.detector);

@@ -7,7 +7,7 @@ import { extractWindows } from '../../src/biometrics/features/extract-windows.ts
 import { scoreOnnx } from '../../src/biometrics/onnx/onnx-check.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { TrustAccumulator, type TrustUpdate } from '../../src/biometrics/trust.ts';
-import { biometricCipher } from '../../src/biometrics/assurance/biometric-cipher.ts';
+import { dataCipher } from '../../src/crypto/data-cipher.ts';
 import { ModelStore } from '../../src/biometrics/models/model-store.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { moduleOf } from '../support/modules.ts';
@@ -50,7 +50,7 @@ export interface Expected {
  */
 export async function expectedFor(gw: TestGateway, userId: string, data: SampleSet, initial?: number): Promise<Expected> {
   const active = await biometricsOf(gw).activeModel(userId);
-  const store = new ModelStore(gw.gateway.mongo.db, biometricCipher(gw.config));
+  const store = new ModelStore(gw.gateway.mongo.db, dataCipher(gw.config));
   const onnx = await store.onnx((await store.latest(userId))!._id);
   const scores = await scoreOnnx(onnx!, extractWindows(data, active.spec).features);
   const accumulator = new TrustAccumulator(active.calibration);

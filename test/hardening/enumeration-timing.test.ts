@@ -108,7 +108,7 @@ describe('enumeration-safe recovery and verification', () => {
     );
   });
 
-  it('the verification link (mailed only to accounts with an unconfirmed address): same answer, same time (src/codes/email-links.ts queued it before answering)', async () => {
+  it('the verification link (mailed only to accounts with an unconfirmed address): same answer, same time (src/identity/codes/email-links.ts queued it before answering)', async () => {
     await indistinguishable(
       () => post('/v1/accounts/verification-link', { email: member.email }),
       () => post('/v1/accounts/verification-link', { email: `nobody${n++}@hardening.test` }),

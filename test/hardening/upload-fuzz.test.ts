@@ -97,7 +97,7 @@ describe('upload formats and wire codecs, fuzzed', () => {
         bytes,
         contentType,
         fc.option(fc.constantFrom('a.csv', 'a.json', 'a.bin', 'a', '.csv', '../x.frames'), { nil: undefined }),
-        fc.constantFrom<'body' | 'file' | 'legacy'>('body', 'file', 'legacy'),
+        fc.constantFrom<'body' | 'file' | 'untyped'>('body', 'file', 'untyped'),
         declared,
         declared,
         (data, type, filename, source, asked, fallback) => {

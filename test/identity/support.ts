@@ -1,5 +1,5 @@
 import type { ErrorBody } from '../../protocol/errors.ts';
-import type { StartOptions } from '../../src/server/gateway.ts';
+import type { StartOptions } from '../../src/gateway/gateway.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 export const ADMIN_TOKEN = 'identity-test-admin-token-0123456789';

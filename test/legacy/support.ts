@@ -1,4 +1,4 @@
-import type { StartOptions } from '../../src/server/gateway.ts';
+import type { StartOptions } from '../../src/gateway/gateway.ts';
 import { request as httpRequest } from 'node:http';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { ADMIN_TOKEN, ROOMY_LIMITS, client as identityClient, type Reply } from '../identity/support.ts';

@@ -1,6 +1,6 @@
 import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS, type ErrorCode } from '../../protocol/errors.ts';
+import { ERRORS, type CoreErrorCode } from '../../protocol/errors.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { TestSocket, closedWithin, login, startNode, type Login, type Node } from './support.ts';
 
@@ -27,7 +27,7 @@ function open(...args: ConstructorParameters<typeof TestSocket>): TestSocket {
 }
 
 /** The socket opens, gets `bye` with `code`, and closes with that entry's close code. */
-async function expectClosedWith(socket: TestSocket, code: ErrorCode): Promise<void> {
+async function expectClosedWith(socket: TestSocket, code: CoreErrorCode): Promise<void> {
   await socket.opened;
   const bye = await socket.next('bye');
   expect(bye.code).toBe(code);

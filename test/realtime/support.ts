@@ -23,7 +23,7 @@ export interface Login {
 }
 
 /**
- * Transport tests run the channel alone: continuous verification (issue 7) would refuse their
+ * Transport tests run the channel alone: continuous verification would refuse their
  * verification streams (their users have no model) and owns the channel's hooks.
  */
 export const CHANNEL_ONLY = { VIGIL_CV_ENABLED: 'false' } as const;

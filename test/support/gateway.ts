@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { Config } from '../../src/config/schema.ts';
-import { startGateway, type Gateway, type StartOptions } from '../../src/server/gateway.ts';
+import { startGateway, type Gateway, type StartOptions } from '../../src/gateway/gateway.ts';
 import type { InjectedReply } from '../../src/server/http/exchange.ts';
 import type { InjectRequest } from '../../src/server/http/router.ts';
 import { configEnv, testConfig } from './config.ts';

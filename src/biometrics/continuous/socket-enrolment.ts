@@ -4,7 +4,7 @@ import type { SampleFrame } from '../../../protocol/frames.ts';
 import type { EnrollmentAccepted, EnrollmentView } from '../../../protocol/http/biometrics.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { StreamEnd, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
-import { errorMessage } from '../../realtime/control-messages.ts';
+import { errorMessage } from '../../../protocol/messages.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
 import type { OwnerChanges } from '../assurance/owner-change.ts';
 import type { BiometricService } from '../biometric-service.ts';

@@ -2,7 +2,7 @@ import type { TrustDecision, VerdictDecision } from '../../../protocol/biometric
 import { VigilError } from '../../../protocol/errors.ts';
 import type { HookControlMessage } from '../../realtime/channel-hooks.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
-import { errorMessage } from '../../realtime/control-messages.ts';
+import { errorMessage } from '../../../protocol/messages.ts';
 import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FeatureSpec } from '../../../protocol/biometrics.ts';
 import type { ScoringModel } from '../scoring-pool.ts';
-import type { ScoringFault } from '../../../workers/scoring-worker.ts';
+import type { ScoringFault } from '../scoring-tasks.ts';
 
 /*
  * The contract of one micro-batch between the socket path (main thread) and a scoring worker.

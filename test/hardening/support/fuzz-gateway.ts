@@ -1,4 +1,4 @@
-import type { StartOptions } from '../../../src/server/gateway.ts';
+import type { StartOptions } from '../../../src/gateway/gateway.ts';
 import { startTestGateway, type TestGateway } from '../../support/gateway.ts';
 
 export const FUZZ_ADMIN_TOKEN = 'hardening-admin-token-0123456789abcdef';
