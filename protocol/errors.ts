@@ -127,6 +127,12 @@ export const ERRORS = {
     close: 4500,
     message: 'Changing second factors needs a login within the last {seconds} s; log in again (with the current factors)',
   },
+  MFA_FACTOR_PROOF_REQUIRED: {
+    status: 403,
+    close: 4500,
+    message:
+      'This account has a second factor: adding or removing one needs a session whose login used a second factor; log in again with it',
+  },
   TOTP_ALREADY_ENABLED: { status: 409, close: 4500, message: 'An authenticator app is already set up; remove it first' },
   TOTP_UNAVAILABLE: {
     status: 503,
@@ -134,6 +140,40 @@ export const ERRORS = {
     message: 'Authenticator apps need VIGIL_MFA_KEYS on this gateway (secrets are never stored in plaintext in production)',
   },
   TOTP_NOT_ENABLED: { status: 404, close: 4500, message: 'No authenticator app is set up (or its setup was not confirmed)' },
+  MFA_ENROLMENT_REQUIRED: {
+    status: 403,
+    close: 4523,
+    message:
+      "This deployment requires a second factor and this session's login had none: it can only enrol one (/v1/mfa/totp, /v1/passkeys); then log in again with it",
+  },
+  // Passkeys (WebAuthn). A ceremony that fails stores nothing; `details` names the field at fault.
+  PASSKEY_RESPONSE_MALFORMED: { status: 400, close: 4500, message: 'The passkey response is malformed: {reason}' },
+  PASSKEY_CHALLENGE_INVALID: {
+    status: 401,
+    close: 4523,
+    message: 'The passkey challenge is unknown, expired, already used or was issued for something else; ask for new options',
+  },
+  PASSKEY_ORIGIN_MISMATCH: {
+    status: 401,
+    close: 4523,
+    message: 'The passkey response comes from origin {origin}, which is not allowed here',
+  },
+  PASSKEY_RP_ID_MISMATCH: {
+    status: 401,
+    close: 4523,
+    message: 'The passkey response was made for another relying party (RP ID)',
+  },
+  PASSKEY_VERIFICATION_FAILED: { status: 401, close: 4523, message: 'The passkey response did not verify: {reason}' },
+  PASSKEY_UNKNOWN: { status: 401, close: 4523, message: 'No passkey with this credential id can log in here' },
+  PASSKEY_COUNTER_REGRESSED: {
+    status: 401,
+    close: 4523,
+    message:
+      "The passkey's signature counter went backwards: the authenticator may have been cloned; the attempt is refused and audited",
+  },
+  PASSKEY_ALREADY_REGISTERED: { status: 409, close: 4500, message: 'This passkey (credential id) is already registered' },
+  PASSKEY_NOT_FOUND: { status: 404, close: 4500, message: 'You have no passkey with this id' },
+  PASSKEY_LIMIT_REACHED: { status: 409, close: 4500, message: 'An account holds at most {limit} passkeys; delete one first' },
   SIGNING_KEYS_FROM_CONFIG: {
     status: 409,
     close: 4500,

@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { VerdictDecisionSchema } from './biometrics.ts';
 import { ERRORS, type VigilError } from './errors.ts';
+import { AuthenticationResponse } from './webauthn.ts';
 
 /**
  * Control messages of the realtime channel (`GET /v1/stream`): JSON text messages, each an
@@ -73,8 +74,14 @@ export const EnrollCommitMessage = message(
 export const EnrollCancelMessage = message('enroll.cancel', { stream: StreamId }, 'Discards an enrolment stream.');
 export const StepUpMessage = message(
   'stepup',
-  { token: Token },
-  'Answers `stepup.required`: an access token from a login (password or one-time code) made after the step-up was asked for. Answered by `stepup.passed` or `error` (ref `stepup`).',
+  {
+    token: Type.Optional(Token),
+    code: Type.Optional(
+      Type.String({ pattern: '^[0-9]{6}$', description: 'An authenticator-app code shown after the step-up was asked for' }),
+    ),
+    passkey: Type.Optional(AuthenticationResponse),
+  },
+  'Answers `stepup.required` with exactly one proof: `token`, an access token from a login made after the step-up was asked for; `code`, a code of the account’s authenticator app; or `passkey`, an assertion (PublicKeyCredential.toJSON()) over the `passkey.options` of that `stepup.required`. Answered by `stepup.passed` or `error` (ref `stepup`).',
 );
 export const ClientByeMessage = message(
   'bye',
@@ -212,10 +219,22 @@ export const StepUpRequiredMessage = message(
       description: 'Prove by then (ms since the epoch), or the socket closes with STREAM_STEPUP_TIMEOUT',
     }),
     timeoutSeconds: Type.Integer({ minimum: 1 }),
-    methods: Type.Array(Type.Union([Type.Literal('password'), Type.Literal('code'), Type.Literal('totp')]), {
-      description:
-        'What the account can prove with, for the fresh login (POST /v1/sessions, then POST /v1/sessions/mfa when `totp` is listed: the login then needs the authenticator app too)',
-    }),
+    methods: Type.Array(
+      Type.Union([Type.Literal('password'), Type.Literal('code'), Type.Literal('totp'), Type.Literal('passkey')]),
+      {
+        description:
+          'What the account can prove with: `password`/`code` by a fresh login (its token in `stepup`), `totp` by a code in `stepup`, `passkey` by an assertion over `passkey.options` in `stepup`',
+      },
+    ),
+    passkey: Type.Optional(
+      Type.Object(
+        {
+          options: Type.Object({ challenge: Type.String() }, { additionalProperties: true }),
+          expiresIn: Type.Integer({ description: 'Seconds the challenge lives (single use)' }),
+        },
+        { description: 'When `passkey` is listed: options for navigator.credentials.get(), bound to this step-up' },
+      ),
+    ),
   },
   'Continuous verification wants the holder to prove who they are: log in again, then send `stepup` with the new access token.',
 );

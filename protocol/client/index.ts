@@ -14,3 +14,16 @@ export { isReconnectWorthy } from '../errors.ts';
 export * from '../frames.ts';
 export type * from '../messages.ts';
 export * from '../stream-handshake.ts';
+export {
+  SecondFactorClient,
+  VigilRequestError,
+  browserPasskeys,
+  passkeyStepUp,
+  totpStepUp,
+  type LoginReply,
+  type MfaChallenge,
+  type PasskeyAuthenticator,
+  type PasskeyOptions,
+  type PasskeyView,
+  type SecondFactorClientOptions,
+} from './second-factors.ts';

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { DeviceInput, Email, PasswordInput, PhoneInput } from './accounts.ts';
 import { documentedRules } from './common.ts';
+import { AuthenticationResponse } from './passkeys.ts';
 
 /** Sessions: login, refresh, listing and revoking sessions, devices, the caller's audit trail. */
 
@@ -42,7 +43,9 @@ export const MfaChallengeReply = Type.Object(
   {
     mfa: Type.Object({
       ticket: Type.String({ description: 'Single use; send to POST /v1/sessions/mfa with the second factor' }),
-      methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('recovery_code')])),
+      methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('recovery_code'), Type.Literal('passkey')]), {
+        description: 'What the second step can be answered with (passkey: POST /v1/sessions/mfa/passkey-options first)',
+      }),
       expiresIn: Type.Integer({ description: 'Seconds the ticket lives' }),
     }),
   },
@@ -57,10 +60,11 @@ export const MfaBody = documentedRules(
       recoveryCode: Type.Optional(
         Type.String({ minLength: 10, maxLength: 16, description: 'One of the recovery codes (single use)' }),
       ),
+      passkey: Type.Optional(AuthenticationResponse),
     },
-    { additionalProperties: false, description: 'The ticket and exactly one of code or recoveryCode' },
+    { additionalProperties: false, description: 'The ticket and exactly one of code, recoveryCode or passkey' },
   ),
-  { oneOf: [{ required: ['code'] }, { required: ['recoveryCode'] }] },
+  { oneOf: [{ required: ['code'] }, { required: ['recoveryCode'] }, { required: ['passkey'] }] },
 );
 
 export const TokenPairSchema = Type.Object({

@@ -56,6 +56,12 @@ export const IntrospectReply = Type.Union(
       iat: Type.Integer(),
       exp: Type.Integer(),
       kid: Type.Optional(Type.String()),
+      amr: Type.Optional(
+        Type.Array(Type.String(), {
+          description:
+            'RFC 8176 methods of the login behind the token: pwd, otp, sms, hwk, user, mfa (mfa: two factors were proven)',
+        }),
+      ),
       tokenType: Type.Literal('access_token'),
       token_type: Type.Literal('Bearer', { description: 'RFC 7662: how the token is presented' }),
     }),
@@ -65,6 +71,7 @@ export const IntrospectReply = Type.Union(
         sub: Type.String({ description: 'User id' }),
         sid: Type.String({ description: 'Session id' }),
         exp: Type.Integer({ description: 'When the token itself expires (epoch seconds)' }),
+        amr: Type.Optional(Type.Array(Type.String(), { description: 'RFC 8176 methods of the login behind the session' })),
         tokenType: Type.String({ pattern: '^legacy-[a-e]$', description: 'A legacy dialect’s token (legacy-b, legacy-e)' }),
         token_type: Type.Literal('Bearer', { description: 'RFC 7662: how the token is presented' }),
       },
@@ -72,7 +79,10 @@ export const IntrospectReply = Type.Union(
     ),
     Type.Object({
       active: Type.Literal(false),
-      code: Type.String({ description: 'Why not: a TOKEN_* code of the error catalogue' }),
+      code: Type.String({
+        description:
+          'Why not: a TOKEN_* code of the error catalogue, or MFA_ENROLMENT_REQUIRED (VIGIL_MFA_REQUIRE=everyone, login without a second factor)',
+      }),
     }),
   ],
   { description: 'RFC 7662-style: active means valid signature and claims, not expired, and its session is live' },

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { ObjectId } from 'mongodb';
 import type { DetectorName, FeatureSpec, VerificationResult } from '../../protocol/biometrics.ts';
 import { VigilError } from '../../protocol/errors.ts';
@@ -145,7 +145,7 @@ export class BiometricService {
       /** Parses uploads; large ones in a worker thread. */
       decoder: UploadDecoder;
       /** Publishes enrolment events (any command connection). */
-      redis: Redis;
+      redis: RedisClient;
       audit: AuditLog;
       /** Audits and notifies changes of who "the owner" is (a committed enrolment, a deletion). */
       ownerChanges: Pick<OwnerChanges, 'changed'>;

@@ -65,7 +65,7 @@ export function createBiometrics(
   deps: {
     accounts: AccountService;
     authenticator: Authenticator<Principal>;
-    sessions: { loginAgeMs(sessionId: string, userId: string): Promise<number> };
+    sessions: { loginProof(sessionId: string, userId: string): Promise<{ ageMs: number }> };
     notifier: Notifier;
   },
 ): Biometrics {

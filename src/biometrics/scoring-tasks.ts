@@ -12,7 +12,7 @@ export interface ScoringTask {
   features: Float32Array;
   n: number;
   d: number;
-  /** Fault injection, honoured only when the pool was given planted faults (tests; see scoring-faults.ts). */
+  /** Fault injection, honoured only when the pool was given planted faults (tests; src/biometrics/scoring-faults.ts). */
   fault?: ScoringFault | undefined;
 }
 

@@ -114,4 +114,52 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('short');
     expect(problems.every((p) => p.endsWith('(got (hidden))'))).toBe(true);
   });
+
+  describe('passkeys (VIGIL_WEBAUTHN_*)', () => {
+    it('refuses an origin whose host is not the RP ID or a subdomain of it', () => {
+      const problems = problemsOf({
+        VIGIL_WEBAUTHN_RP_ID: 'vigil.example',
+        VIGIL_WEBAUTHN_ORIGINS: 'https://app.vigil.example,https://evil-vigil.example',
+      });
+      expect(problems).toEqual([
+        'VIGIL_WEBAUTHN_ORIGINS: the host of https://evil-vigil.example is neither VIGIL_WEBAUTHN_RP_ID (vigil.example) nor a subdomain of it',
+      ]);
+    });
+
+    it('refuses http origins other than localhost in production', () => {
+      const problems = problemsOf({
+        NODE_ENV: 'production',
+        VIGIL_BIOMETRIC_KEYS: `k:${Buffer.alloc(32, 1).toString('base64')}`,
+        VIGIL_JWT_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 2).toString('base64url'),
+        VIGIL_WEBAUTHN_RP_ID: 'vigil.example',
+        VIGIL_WEBAUTHN_ORIGINS: 'http://vigil.example',
+      });
+      expect(problems).toContain(
+        'VIGIL_WEBAUTHN_ORIGINS: http://vigil.example must use https in production (only localhost may use http)',
+      );
+      expect(
+        problemsOf({
+          NODE_ENV: 'development',
+          VIGIL_WEBAUTHN_RP_ID: 'vigil.example',
+          VIGIL_WEBAUTHN_ORIGINS: 'http://vigil.example',
+        }),
+      ).toEqual([]);
+    });
+
+    it('refuses an RP ID that is not a domain, and origins with paths', () => {
+      expect(
+        problemsOf({ VIGIL_WEBAUTHN_RP_ID: 'https://vigil.example', VIGIL_WEBAUTHN_ORIGINS: 'https://vigil.example' })[0],
+      ).toMatch(/^VIGIL_WEBAUTHN_RP_ID: must be a domain name/);
+      expect(problemsOf({ VIGIL_WEBAUTHN_RP_ID: 'vigil.example', VIGIL_WEBAUTHN_ORIGINS: 'https://vigil.example/app' })).toEqual([
+        'VIGIL_WEBAUTHN_ORIGINS: "https://vigil.example/app" is not an origin (scheme://host[:port], no path)',
+      ]);
+    });
+
+    it('serves the passkey test page only in an explicit test or development run', () => {
+      expect(problemsOf({ VIGIL_WEBAUTHN_TEST_PAGE: '1' })).toEqual([
+        'VIGIL_WEBAUTHN_TEST_PAGE: the passkey test page is served only when NODE_ENV=test (or development) is set explicitly',
+      ]);
+      expect(problemsOf({ NODE_ENV: 'test', VIGIL_WEBAUTHN_TEST_PAGE: '1' })).toEqual([]);
+    });
+  });
 });

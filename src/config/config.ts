@@ -1,3 +1,4 @@
+import { relyingPartyOf } from '../identity/credentials/passkeys/relying-party.ts';
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parseDataKeys } from '../crypto/data-cipher.ts';
@@ -61,6 +62,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // together, so an operator fixes a production environment in one pass.
   const valid = problems.length === 0;
   if (valid) problems.push(...deploymentProblems(config, env));
+  if (valid && config.REDIS_CLUSTER_NODES && config.REDIS_SENTINELS) {
+    problems.push('REDIS_CLUSTER_NODES: a cluster has no sentinels; set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both');
+  }
   if (valid && config.VIGIL_CONSOLE && !config.VIGIL_ADMIN_TOKEN) {
     problems.push('VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN');
   }
@@ -85,6 +89,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     } catch (err) {
       problems.push((err as Error).message.replaceAll('VIGIL_BIOMETRIC_KEYS', 'VIGIL_MFA_KEYS'));
     }
+  }
+  if (valid) problems.push(...relyingPartyOf(config).problems);
+  if (valid && config.VIGIL_WEBAUTHN_TEST_PAGE && env.NODE_ENV !== 'test' && env.NODE_ENV !== 'development') {
+    problems.push(
+      'VIGIL_WEBAUTHN_TEST_PAGE: the passkey test page is served only when NODE_ENV=test (or development) is set explicitly',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -25,6 +25,38 @@ export const ConfigSchema = Type.Object({
     pattern: '^rediss?://',
     description: 'Redis for codes, sessions, refresh families, rate limits, pub/sub and BullMQ.',
   }),
+  REDIS_CLUSTER_NODES: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$',
+      description:
+        'Redis Cluster seed nodes (host:port,host:port…): the gateway and workers use the cluster instead of REDIS_URL, whose credentials and rediss:// TLS still apply. See docs/operations.md.',
+    }),
+  ),
+  REDIS_SENTINELS: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$',
+      description:
+        'Redis Sentinels (host:port,host:port…) that name the master of REDIS_SENTINEL_MASTER; used instead of REDIS_URL, whose credentials and TLS still apply to the master.',
+    }),
+  ),
+  REDIS_SENTINEL_MASTER: Type.String({
+    default: 'vigil',
+    pattern: '^[A-Za-z0-9._-]+$',
+    description: 'Master name the sentinels monitor (only with REDIS_SENTINELS).',
+  }),
+  REDIS_WAIT_REPLICAS: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 16,
+    description:
+      'Replicas that must hold a session write (login, refresh rotation) before it is answered (Redis WAIT); 0 answers once the master has it. With replicas, 1 makes an answered rotation survive a master failover.',
+  }),
+  REDIS_WAIT_TIMEOUT_MS: Type.Integer({
+    default: 500,
+    minimum: 1,
+    maximum: 10_000,
+    description: 'How long a write waits for REDIS_WAIT_REPLICAS replicas before it is answered 503 instead.',
+  }),
   REDIS_PREFIX: Type.String({
     default: 'vigil:',
     pattern: '^[A-Za-z0-9:_-]*$',
@@ -413,6 +445,41 @@ export const ConfigSchema = Type.Object({
     default: 20,
     minimum: 1,
     description: 'Second-factor answers per account per hour, whatever the ticket (caps guessing across logins).',
+  }),
+  VIGIL_MFA_REQUIRE: Type.Union([Type.Literal('off'), Type.Literal('everyone')], {
+    default: 'off',
+    description:
+      'Second-factor policy for the deployment. `off`: an account needs its second factor only once it has one (authenticator app or passkey). `everyone`: a login of an account without one gets a session that can only enrol a factor (MFA_ENROLMENT_REQUIRED everywhere else, sockets and introspection included) until it logs in again with it; legacy dialect logins of such accounts answer MFA_REQUIRED. (Accounts have no admin role to scope this to.)',
+  }),
+  VIGIL_WEBAUTHN_RP_ID: Type.String({
+    default: 'localhost',
+    minLength: 1,
+    maxLength: 253,
+    description:
+      'WebAuthn relying-party ID: the registrable domain passkeys are bound to (no scheme or port). Every origin in VIGIL_WEBAUTHN_ORIGINS must be this host or a subdomain of it.',
+  }),
+  VIGIL_WEBAUTHN_RP_NAME: Type.String({
+    default: 'Vigil',
+    minLength: 1,
+    maxLength: 64,
+    description: 'Relying-party name shown by browsers and authenticators when a passkey is created.',
+  }),
+  VIGIL_WEBAUTHN_ORIGINS: Type.String({
+    default: 'http://localhost:8080',
+    minLength: 1,
+    description:
+      'Comma-separated origins (scheme://host[:port]) whose pages may create and use passkeys. Refused at start when a host is not VIGIL_WEBAUTHN_RP_ID or under it, or (NODE_ENV=production) when an origin other than localhost is not https.',
+  }),
+  VIGIL_WEBAUTHN_CHALLENGE_TTL_SECONDS: Type.Integer({
+    default: 120,
+    minimum: 1,
+    maximum: 600,
+    description: 'How long a passkey ceremony challenge lives (single use, in Redis).',
+  }),
+  VIGIL_WEBAUTHN_TEST_PAGE: Type.Boolean({
+    default: false,
+    description:
+      'Serve /test/passkeys, a page for driving the passkey ceremonies from a real browser. Refused unless NODE_ENV=test or development is set explicitly.',
   }),
   VIGIL_TOTP_ISSUER: Type.String({
     default: 'Vigil',

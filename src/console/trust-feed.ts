@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { TrustPoint } from '../biometrics/continuous/trust-point.ts';
 import type { Logger } from '../observability/logger.ts';
 
@@ -18,8 +18,8 @@ export class TrustFeed {
   private started = false;
 
   constructor(
-    private readonly publisher: Redis,
-    private readonly subscriber: Redis,
+    private readonly publisher: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly prefix: string,
     private readonly logger: Logger,
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
@@ -30,7 +30,7 @@ export interface Gateway {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly mongo: MongoStore;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly routes: readonly Route[];
   readonly context: GatewayContext;
   /** The assembled concerns, in assembly order (tests reach services through them). */

@@ -94,7 +94,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
         sessions: sessionCore.sessions,
         tokens: sessionCore.resolver,
         onVerdict: operatorConsole && ((userId, point) => operatorConsole.feed.publish(userId, point)),
-        secondFactors: login.totp,
+        stepUpFactors: login.stepUp,
       }),
     );
   }

@@ -15,6 +15,6 @@ export interface IdentitySessions {
   list(userId: string): Promise<Array<{ id: string; deviceId?: string }>>;
   /** Revokes one session; false when it was not the user's or already gone. */
   revoke(userId: string, sessionId: string, reason: string, audit?: AuditContext): Promise<boolean>;
-  /** How long ago the login behind the session proved a credential (infinite for an ended or foreign session). */
-  loginAgeMs(sessionId: string, userId: string): Promise<number>;
+  /** How long ago the login behind the session proved a credential (infinite for an ended or foreign session), and how. */
+  loginProof(sessionId: string, userId: string): Promise<{ ageMs: number; methods: readonly string[] }>;
 }

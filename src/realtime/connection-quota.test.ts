@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import { createLogger } from '../observability/logger.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { dropTestData } from '../../test/support/gateway.ts';
@@ -9,7 +9,7 @@ import { ConnectionQuota } from './connection-quota.ts';
 // Two quotas on separate Redis connections stand for two gateway processes.
 const config = testConfig();
 const logger = createLogger('silent');
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 
 async function gatewayProcess(limit: number, leaseSeconds = 15): Promise<ConnectionQuota> {
   const redis = createRedis(config, 'quota-test');

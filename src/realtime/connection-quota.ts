@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /*
  * Per-user socket counts shared by every gateway process, so the limit means "per account",
  * not "per account per process". Layout:
- *   ws:users:<userId>   hash  instanceId → sockets that process holds for the user
- *   ws:instances        zset  instanceId → lease expiry (ms, Redis clock)
+ *   ws:{quota}:users:<userId>   hash  instanceId → sockets that process holds for the user
+ *   ws:{quota}:instances        zset  instanceId → lease expiry (ms, Redis clock)
+ * The admission script reads both, so they share one hash tag: on a Redis Cluster all quota
+ * keys live in one slot (one master serves every admission).
  * Each process renews its lease every lease/3. A process that crashes stops renewing, and
  * its counts stop counting when its lease lapses (VIGIL_WS_CONNECTION_LEASE_SECONDS) — no
  * per-socket heartbeat, and no count is stranded forever. One script call per admission.
@@ -46,6 +48,8 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return now
 `;
 
+const INSTANCES_KEY = 'ws:{quota}:instances';
+
 interface QuotaCommands {
   vigilWsAcquire(users: string, instances: string, instance: string, limit: number): Promise<[number, number]>;
   vigilWsRelease(users: string, instance: string): Promise<number>;
@@ -67,7 +71,7 @@ export class ConnectionQuota {
   private pendingReleases: string[] = [];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: { limit: number; leaseSeconds: number },
     private readonly logger: Logger,
   ) {
@@ -94,13 +98,13 @@ export class ConnectionQuota {
   async retire(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.redis.zrem('ws:instances', this.instanceId).catch(() => undefined);
+    await this.redis.zrem(INSTANCES_KEY, this.instanceId).catch(() => undefined);
   }
 
   async acquire(userId: string): Promise<QuotaResult> {
     const [admitted, count] = await this.commands.vigilWsAcquire(
       userKey(userId),
-      'ws:instances',
+      INSTANCES_KEY,
       this.instanceId,
       this.options.limit,
     );
@@ -113,7 +117,7 @@ export class ConnectionQuota {
   }
 
   private async renew(): Promise<void> {
-    await this.commands.vigilWsRenew('ws:instances', this.instanceId, this.options.leaseSeconds * 1000);
+    await this.commands.vigilWsRenew(INSTANCES_KEY, this.instanceId, this.options.leaseSeconds * 1000);
     if (this.pendingReleases.length > 0) {
       const retry = this.pendingReleases;
       this.pendingReleases = [];
@@ -123,5 +127,5 @@ export class ConnectionQuota {
 }
 
 function userKey(userId: string): string {
-  return `ws:users:${userId}`;
+  return `ws:{quota}:users:${userId}`;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -16,7 +16,7 @@ export interface GatewayContext {
   logger: Logger;
   metrics: Metrics;
   mongo: MongoStore;
-  redis: Redis;
+  redis: RedisClient;
   audit: AuditLog;
   rateLimiter: RateLimiter;
   admin: Authenticator<AdminPrincipal>;

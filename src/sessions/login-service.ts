@@ -15,9 +15,13 @@ import type { NewSession, SessionRecord, SessionService, TokenPair } from './ses
 import type { SessionMetrics } from './session-metrics.ts';
 import type { MfaTickets } from './mfa-tickets.ts';
 import { clientKey } from '../rate-limits/client-key.ts';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import type { CeremonyOptions, PasskeyCeremonies } from '../identity/credentials/passkeys/passkey-ceremonies.ts';
+import { ticketDigest } from '../identity/credentials/passkeys/passkey-challenges.ts';
 
 export type LoginRequest =
   | { method: 'password'; identifier: string; password: string; device?: DeviceInfo }
+  | { method: 'passkey'; response: AuthenticationResponseJSON; device?: DeviceInfo }
   | { method: 'code'; channel: Channel; to: string; code: string; device?: DeviceInfo }
   | { method: 'ticket'; ticket: string; device?: DeviceInfo };
 
@@ -25,21 +29,32 @@ export interface LoginResult {
   account: Account;
   session: SessionRecord;
   tokens: TokenPair;
+  /** The deployment requires a second factor and the account has none: this session can only enrol one. */
+  mfaEnrolmentRequired?: true;
 }
 
 /** The first factor passed; the account also needs its second (POST /v1/sessions/mfa). */
 export interface MfaChallenge {
-  mfa: { ticket: string; methods: Array<'totp' | 'recovery_code'>; expiresIn: number };
+  mfa: { ticket: string; methods: SecondFactorMethod[]; expiresIn: number };
 }
 
-export type SecondFactorAnswer = { ticket: string; code: string } | { ticket: string; recoveryCode: string };
+export type SecondFactorMethod = 'totp' | 'recovery_code' | 'passkey';
 
-/** What logins need from the second-factor store. */
+export type SecondFactorAnswer =
+  | { ticket: string; code: string }
+  | { ticket: string; recoveryCode: string }
+  | { ticket: string; passkey: AuthenticationResponseJSON };
+
+/** What logins need from the second-factor stores (authenticator apps and passkeys). */
 export interface SecondFactors {
-  enabled(userId: string): Promise<boolean>;
+  /** What the account can answer a second step with; empty when it has no second factor. */
+  methods(userId: string): Promise<SecondFactorMethod[]>;
   verify(userId: string, code: string): Promise<boolean>;
   useRecoveryCode(userId: string, code: string): Promise<boolean>;
 }
+
+/** What logins need from the passkey ceremonies. */
+export type PasskeyVerifier = Pick<PasskeyCeremonies, 'authenticate' | 'authenticationOptions'>;
 
 /** A login whose session carries no core tokens: the dialect that asked attaches its own (SessionService.attachToken). */
 export interface DialectLoginResult {
@@ -90,13 +105,22 @@ export class LoginService {
       metrics?: Pick<SessionMetrics, 'logins'>;
       /** Authenticator apps and the tickets that bridge the two steps; without them no account needs a second factor. */
       secondFactor?: { factors: SecondFactors; tickets: MfaTickets; perAccount: LimitRule };
+      /** Passkey logins (username-less) and passkey second steps. */
+      passkeys?: PasskeyVerifier;
+      /**
+       * VIGIL_MFA_REQUIRE=everyone: an account without a second factor gets a session that can only
+       * enrol one (the resolver refuses its tokens elsewhere), and one-step dialect logins are refused.
+       */
+      requireSecondFactor?: boolean;
     },
   ) {}
 
   async login(request: LoginRequest, meta: AuditContext, options: LoginOptions = {}): Promise<LoginResult | MfaChallenge> {
     const proven = await this.prove(request, meta);
     const second = this.deps.secondFactor;
-    if (second && (await second.factors.enabled(proven.account.id))) {
+    // A user-verified passkey is possession plus the PIN or biometric that unlocked it: two factors already.
+    const methods = second && proven.method !== 'passkey' ? await second.factors.methods(proven.account.id) : [];
+    if (second && methods.length > 0) {
       const ticket = await second.tickets.issue({
         userId: proven.account.id,
         method: proven.method,
@@ -108,7 +132,17 @@ export class LoginService {
         userId: proven.account.id,
         detail: { method: proven.method },
       });
-      return { mfa: { ticket, methods: ['totp', 'recovery_code'], expiresIn: second.tickets.ttlSeconds } };
+      return { mfa: { ticket, methods, expiresIn: second.tickets.ttlSeconds } };
+    }
+    if (this.deps.requireSecondFactor && proven.method !== 'passkey') {
+      // Like Kratos' aal2 requirement rather than a refusal: the person can still enrol, and nothing else.
+      const result = await this.open(proven, meta, options.kind);
+      await this.deps.audit.record('login.mfa_enrolment_required', 'success', {
+        ...meta,
+        userId: proven.account.id,
+        sessionId: result.session.id,
+      });
+      return { ...result, mfaEnrolmentRequired: true };
     }
     return this.open(proven, meta, options.kind);
   }
@@ -122,7 +156,11 @@ export class LoginService {
 
   private async refuseIfSecondFactor(proven: ProvenLogin, meta: AuditContext, kind: string): Promise<void> {
     // Old clients cannot answer a second factor; an account that has one logs in through the core API.
-    if (!this.deps.secondFactor || !(await this.deps.secondFactor.factors.enabled(proven.account.id))) return;
+    if (proven.method === 'passkey') return;
+    const hasFactor =
+      this.deps.secondFactor !== undefined && (await this.deps.secondFactor.factors.methods(proven.account.id)).length > 0;
+    // Without a factor, under a deployment that requires one, there is nothing an old client could do either.
+    if (!hasFactor && !this.deps.requireSecondFactor) return;
     await this.deps.audit.record('login.failed', 'failure', {
       ...meta,
       userId: proven.account.id,
@@ -143,20 +181,38 @@ export class LoginService {
     const pending = await second.tickets.peek(answer.ticket);
     if (!pending) throw new VigilError('MFA_TICKET_INVALID');
     await this.hit(`mfa:user:${pending.userId}`, second.perAccount);
-    const factor = 'code' in answer ? 'totp' : 'recovery_code';
-    const ok =
-      'code' in answer
-        ? await second.factors.verify(pending.userId, answer.code)
-        : await second.factors.useRecoveryCode(pending.userId, answer.recoveryCode);
+    const factor = 'code' in answer ? 'totp' : 'passkey' in answer ? 'passkey' : 'recovery_code';
+    let ok: boolean;
+    let refusal: VigilError | undefined;
+    if ('code' in answer) ok = await second.factors.verify(pending.userId, answer.code);
+    else if ('recoveryCode' in answer) ok = await second.factors.useRecoveryCode(pending.userId, answer.recoveryCode);
+    else {
+      if (!this.deps.passkeys) throw new VigilError('MFA_TICKET_INVALID');
+      const digest = ticketDigest(answer.ticket);
+      try {
+        // Only a challenge issued for this ticket, and only a passkey of the account that passed the first step.
+        const { passkey } = await this.deps.passkeys.authenticate(
+          answer.passkey,
+          (b) => b.purpose === 'mfa' && b.ticketDigest === digest,
+          meta,
+        );
+        ok = passkey.userId === pending.userId;
+        if (!ok) refusal = new VigilError('PASSKEY_UNKNOWN');
+      } catch (err) {
+        if (!(err instanceof VigilError)) throw err;
+        ok = false;
+        refusal = err;
+      }
+    }
     if (!ok) {
       await second.tickets.failed(answer.ticket);
       this.deps.metrics?.logins.inc({ method: factor, outcome: 'failure' });
       await this.deps.audit.record('login.failed', 'failure', {
         ...meta,
         userId: pending.userId,
-        detail: { method: factor, reason: 'mfa_code' },
+        detail: { method: factor, reason: refusal?.code ?? 'mfa_code' },
       });
-      throw new VigilError('MFA_CODE_INVALID');
+      throw refusal ?? new VigilError('MFA_CODE_INVALID');
     }
     if (!(await second.tickets.consume(answer.ticket))) throw new VigilError('MFA_TICKET_INVALID');
     const account = await this.deps.accounts.findById(pending.userId);
@@ -168,6 +224,23 @@ export class LoginService {
       meta,
       undefined,
     );
+  }
+
+  /** Options for a username-less passkey login; counted against the per-IP login limit (each stores a challenge). */
+  async passkeyLoginOptions(meta: AuditContext): Promise<CeremonyOptions> {
+    if (!this.deps.passkeys) throw new VigilError('PASSKEY_UNKNOWN');
+    await this.hit(`login:ip:${clientKey(meta.ip)}`, this.deps.limits.perIp);
+    return this.deps.passkeys.authenticationOptions({ purpose: 'login' });
+  }
+
+  /** Options for answering an MFA ticket with a passkey: the challenge is bound to that ticket. */
+  async passkeyMfaOptions(ticket: string, meta: AuditContext): Promise<CeremonyOptions> {
+    const second = this.deps.secondFactor;
+    if (!second || !this.deps.passkeys) throw new VigilError('MFA_TICKET_INVALID');
+    await this.hit(`login:ip:${clientKey(meta.ip)}`, this.deps.limits.perIp);
+    const pending = await second.tickets.peek(ticket);
+    if (!pending) throw new VigilError('MFA_TICKET_INVALID');
+    return this.deps.passkeys.authenticationOptions({ purpose: 'mfa', ticketDigest: ticketDigest(ticket) }, pending.userId);
   }
 
   private async open(proven: ProvenLogin, meta: AuditContext, kind: string | undefined): Promise<LoginResult> {
@@ -199,7 +272,40 @@ export class LoginService {
         return this.withCode(request, meta);
       case 'ticket':
         return this.withTicket(request, meta);
+      case 'passkey':
+        return this.withPasskey(request, meta);
     }
+  }
+
+  /**
+   * A username-less passkey login: the same per-IP limit as every login. No per-credential limit
+   * or lockout: a signature cannot be guessed, and counting failures against a credential id (which
+   * MFA options show to whoever knows the password) would let a stranger lock its owner out.
+   */
+  private async withPasskey(request: Extract<LoginRequest, { method: 'passkey' }>, meta: AuditContext): Promise<ProvenLogin> {
+    const { accounts, audit } = this.deps;
+    if (!this.deps.passkeys) throw new VigilError('PASSKEY_UNKNOWN');
+    await this.hit(`login:ip:${clientKey(meta.ip)}`, this.deps.limits.perIp);
+    let userId: string;
+    try {
+      ({
+        passkey: { userId },
+      } = await this.deps.passkeys.authenticate(request.response, (b) => b.purpose === 'login', meta));
+    } catch (err) {
+      if (err instanceof VigilError) {
+        this.deps.metrics?.logins.inc({ method: 'passkey', outcome: 'failure' });
+        await audit.record('login.failed', 'failure', { ...meta, detail: { method: 'passkey', reason: err.code } });
+      }
+      throw err;
+    }
+    const account = await accounts.findById(userId);
+    if (!account) throw new VigilError('PASSKEY_UNKNOWN');
+    const blocker = accounts.loginBlocker(account);
+    if (blocker) {
+      await audit.record('login.failed', 'failure', { ...meta, userId, detail: { method: 'passkey', reason: blocker.code } });
+      throw blocker;
+    }
+    return { account, device: request.device, method: 'passkey' };
   }
 
   private async withPassword(request: Extract<LoginRequest, { method: 'password' }>, meta: AuditContext): Promise<ProvenLogin> {
@@ -357,15 +463,19 @@ export class LoginService {
 
 /**
  * RFC 8176 authentication method references for a login: `password`, `code` or `ticket` (by
- * `channel`), and a second factor appended as `+totp` or `+recovery_code`.
+ * `channel`), or `passkey`, and a second factor appended as `+totp`, `+recovery_code` or `+passkey`.
+ * A passkey is `hwk` (proof of possession of a key held by an authenticator) and `user` (its
+ * user-presence test); Vigil requires user verification, so it is also `mfa` on its own.
  */
 export function amrOf(method: string, channel?: Channel): string[] {
   const [first, second] = method.split('+');
   const amr = new Set<string>();
   if (first === 'password') amr.add('pwd');
+  else if (first === 'passkey') amr.add('hwk').add('user').add('mfa');
   else if (channel === 'sms') amr.add('sms').add('otp');
   else amr.add('otp'); // an emailed code, or a ticket from a verified code
-  if (second) amr.add('otp').add('mfa');
+  if (second === 'passkey') amr.add('hwk').add('user').add('mfa');
+  else if (second) amr.add('otp').add('mfa');
   return [...amr];
 }
 

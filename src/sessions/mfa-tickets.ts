@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { Channel } from '../notify/notifier.ts';
 import type { DeviceInfo } from '../identity/devices/device-store.ts';
 
@@ -20,7 +20,7 @@ export interface MfaPending {
  */
 export class MfaTickets {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly ttlSeconds: number,
     private readonly maxAttempts: number,
   ) {}

@@ -37,7 +37,7 @@ export class PrincipalResolver {
     private readonly sessions: SessionService,
     private readonly bus: RevocationBus,
     private readonly keys: KeyDeadlines,
-    options: { cacheMax: number; clockToleranceSeconds: number; clock?: Clock },
+    private readonly options: { cacheMax: number; clockToleranceSeconds: number; clock?: Clock; requireMfa?: boolean },
     private readonly metrics?: Pick<SessionMetrics, 'verifications'>,
   ) {
     this.cache = new VerifiedTokenCache(
@@ -58,13 +58,30 @@ export class PrincipalResolver {
     return this.cache.size;
   }
 
+  /**
+   * A live session's principal. Under VIGIL_MFA_REQUIRE=everyone a token whose login took no
+   * second factor is good for nothing but enrolling one (resolveForEnrolment).
+   */
   async resolve(token: string): Promise<Principal> {
+    const { principal } = await this.resolveCached(token);
+    this.requireSecondFactor(principal.claims);
+    return principal;
+  }
+
+  /** Like resolve, but a session that still has to enrol a second factor is fine (the enrolment routes). */
+  async resolveForEnrolment(token: string): Promise<Principal> {
     return (await this.resolveCached(token)).principal;
   }
 
   /** The full verified claims (introspection answers with them). */
   async resolveClaims(token: string): Promise<AccessClaims> {
-    return (await this.resolveCached(token)).principal.claims;
+    const { claims } = (await this.resolveCached(token)).principal;
+    this.requireSecondFactor(claims);
+    return claims;
+  }
+
+  private requireSecondFactor(claims: AccessClaims): void {
+    if (this.options.requireMfa && !claims.amr?.includes('mfa')) throw new VigilError('MFA_ENROLMENT_REQUIRED');
   }
 
   /** Never throws for a bad token: says whether it is active and, if not, which code applies. */
@@ -72,7 +89,9 @@ export class PrincipalResolver {
     try {
       return { active: true, claims: await this.resolveClaims(token) };
     } catch (err) {
-      if (err instanceof VigilError && err.status === 401) return { active: false, code: err.code };
+      if (err instanceof VigilError && (err.status === 401 || err.code === 'MFA_ENROLMENT_REQUIRED')) {
+        return { active: false, code: err.code };
+      }
       throw err;
     }
   }

@@ -22,6 +22,8 @@ const unauthorized = { 401: ErrorBodySchema };
 export function sessionRoutes(deps: {
   sessions: SessionService;
   auth: Authenticator<Principal>;
+  /** Logging out is open to a session that could otherwise only enrol a second factor. */
+  logoutAuth?: Authenticator<Principal>;
   devices?: DeviceStore;
 }): Route[] {
   const { sessions, auth } = deps;
@@ -59,7 +61,7 @@ export function sessionRoutes(deps: {
       path: '/v1/sessions/current',
       summary: 'Log out: end the session of this access token',
       tags: ['sessions'],
-      auth,
+      auth: deps.logoutAuth ?? auth,
       schema: { response: { 200: RevokedReply, ...unauthorized } },
     }).handle(async ({ auth: principal, info }) => {
       const revoked = await sessions.revoke(

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import { VigilError } from '../../protocol/errors.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { AccessTokens } from '../tokens/access-tokens.ts';
@@ -41,7 +41,7 @@ export type AccountGate = (userId: string) => Promise<boolean>;
  */
 export class SessionService {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly store: SessionStore,
     private readonly families: RefreshFamilies,
     private readonly tokens: AccessTokens,
@@ -124,14 +124,15 @@ export class SessionService {
   }
 
   /**
-   * How long ago the login behind the session proved a credential, for changes that need a recent
-   * proof (the biometric owner, second factors). A session is created by a login and a refresh keeps
-   * its creation time, so refreshing proves nothing; an ended session, or another account's, is
-   * infinitely old.
+   * How long ago the login behind the session proved a credential, and how (RFC 8176 `amr`), for
+   * changes that need a recent proof (the biometric owner, second factors). A session is created by
+   * a login and a refresh keeps its creation time and methods, so refreshing proves nothing; an ended
+   * session, or another account's, is infinitely old and proved nothing.
    */
-  async loginAgeMs(sessionId: string, userId: string): Promise<number> {
+  async loginProof(sessionId: string, userId: string): Promise<{ ageMs: number; methods: readonly string[] }> {
     const session = await this.store.get(sessionId);
-    return session && session.userId === userId ? this.clock.now() - session.createdAt : Number.POSITIVE_INFINITY;
+    if (!session || session.userId !== userId) return { ageMs: Number.POSITIVE_INFINITY, methods: [] };
+    return { ageMs: this.clock.now() - session.createdAt, methods: session.amr ?? [] };
   }
 
   /** Whether the session is live (and belongs to `userId`, when given). One Redis round trip. */

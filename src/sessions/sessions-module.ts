@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { AccountService } from '../identity/accounts/account-service.ts';
 import type { DeviceStore } from '../identity/devices/device-store.ts';
 import type { CodeRequests } from '../identity/codes/code-requests.ts';
@@ -13,6 +13,7 @@ import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
 import type { GatewayModule } from '../server/gateway-module.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
+import { ReplicatedWrites } from '../storage/replicated-writes.ts';
 import { AccessTokens } from '../tokens/access-tokens.ts';
 import { eddsaSigner } from '../tokens/jwt-signer.ts';
 import { eddsaVerifier } from '../tokens/jwt-verifier.ts';
@@ -24,6 +25,14 @@ import { LoginService } from './login-service.ts';
 import { MfaTickets } from './mfa-tickets.ts';
 import { TotpFactors } from '../identity/credentials/totp/totp-factors.ts';
 import { totpRoutes } from '../identity/credentials/totp/totp-routes.ts';
+import { AccountFactors } from '../identity/credentials/account-factors.ts';
+import { StepUpFactors } from '../identity/credentials/step-up-factors.ts';
+import { PasskeyCeremonies } from '../identity/credentials/passkeys/passkey-ceremonies.ts';
+import { PasskeyChallenges } from '../identity/credentials/passkeys/passkey-challenges.ts';
+import { passkeyRoutes } from '../identity/credentials/passkeys/passkey-routes.ts';
+import { PasskeyStore } from '../identity/credentials/passkeys/passkey-store.ts';
+import { passkeyTestPageRoutes } from '../identity/credentials/passkeys/test-page-routes.ts';
+import { relyingPartyOf } from '../identity/credentials/passkeys/relying-party.ts';
 import { dataCipher } from '../crypto/data-cipher.ts';
 import type { Principal } from '../server/http/principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
@@ -33,7 +42,7 @@ import { createSessionMetrics, type SessionMetrics } from './session-metrics.ts'
 import { SessionService } from './session-service.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { SessionStore } from './session-store.ts';
-import { userAuthenticator } from './user-authenticator.ts';
+import { enrolmentAuthenticator, userAuthenticator } from './user-authenticator.ts';
 
 /** What other concerns use: identity (revoke on password change), sockets, legacy dialects. */
 export interface SessionCore {
@@ -41,6 +50,8 @@ export interface SessionCore {
   sessions: SessionService;
   /** `Authorization: Bearer <access token>` → Principal; the `auth` of user routes. */
   authenticator: Authenticator<Principal>;
+  /** The same, also accepting a session that must still enrol a second factor (the factor routes). */
+  enrolmentAuthenticator: Authenticator<Principal>;
   /** Token → Principal with the verified-token cache (socket upgrades, introspection). */
   resolver: PrincipalResolver;
   accessTokens: AccessTokens;
@@ -105,11 +116,12 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     },
   );
 
-  const subscriber: Redis = createRedis(config, options.subscriberName ?? 'vigil-revocations');
+  const subscriber: RedisClient = createRedis(config, options.subscriberName ?? 'vigil-revocations');
   subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'revocation subscriber error'));
   const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
-  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs, clock);
-  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS, clock);
+  const writes = ReplicatedWrites.fromConfig(redis, config);
+  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs, writes, clock);
+  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS, writes, clock);
   const metrics = createSessionMetrics(ctx.metrics.registry, {
     cacheSize: () => resolver.cacheSize, // read on scrape, after the resolver below exists
     channelUp: () => bus.healthy,
@@ -120,12 +132,18 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     sessions,
     bus,
     keys,
-    { cacheMax: config.VIGIL_TOKEN_CACHE_MAX, clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS, clock },
+    {
+      cacheMax: config.VIGIL_TOKEN_CACHE_MAX,
+      clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS,
+      clock,
+      requireMfa: config.VIGIL_MFA_REQUIRE === 'everyone',
+    },
     metrics,
   );
   // A rotation changes which keys verify until when: cached verifications are re-earned.
   keys.onChange(() => resolver.clearCache());
   const authenticator = userAuthenticator(resolver);
+  const enrolment = enrolmentAuthenticator(resolver);
 
   if (config.VIGIL_JWT_KEY_GRACE_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
     logger.warn('VIGIL_JWT_KEY_GRACE_SECONDS is shorter than the access token TTL: a rotation cuts live tokens short');
@@ -159,10 +177,21 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     },
     async close() {
       keys.close();
+      writes.close();
       await bus.close();
     },
   };
-  return { module, sessions, authenticator, resolver, accessTokens, keys, revocations: bus, metrics };
+  return {
+    module,
+    sessions,
+    authenticator,
+    enrolmentAuthenticator: enrolment,
+    resolver,
+    accessTokens,
+    keys,
+    revocations: bus,
+    metrics,
+  };
 }
 
 /** What login needs from identity. */
@@ -177,9 +206,17 @@ export interface LoginDependencies {
 /** The login concern: its routes, and the service legacy dialects log in through. */
 export interface LoginModule extends GatewayModule {
   login: LoginService;
-  /** Authenticator-app factors (the step-up policy lists them). */
+  /** Authenticator-app factors. */
   totp: TotpFactors;
+  /** Every second factor an account has (the step-up policy lists them). */
+  factors: AccountFactors;
+  passkeys: PasskeyCeremonies;
+  /** Socket step-ups proven by a second factor alone. */
+  stepUp: StepUpFactors;
 }
+
+/** Enough for every device a person owns, few enough that listing them stays cheap. */
+const MAX_PASSKEYS_PER_ACCOUNT = 20;
 
 /**
  * POST /v1/sessions (password, code or ticket login, second factors) and the caller's own
@@ -192,9 +229,23 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
   const mfaCipher = dataCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
   const totp = new TotpFactors(ctx.mongo.db, config.VIGIL_TOTP_ISSUER, mfaCipher);
   // Withdrawal erases the account's authenticator secret and recovery codes with the rest of it.
+  const passkeyStore = new PasskeyStore(ctx.mongo.db);
+  const { rp } = relyingPartyOf(config);
+  const passkeys = new PasskeyCeremonies({
+    store: passkeyStore,
+    challenges: new PasskeyChallenges(ctx.redis, config.VIGIL_WEBAUTHN_CHALLENGE_TTL_SECONDS),
+    rp,
+    audit: ctx.audit,
+    maxPerAccount: MAX_PASSKEYS_PER_ACCOUNT,
+  });
+  const factors = new AccountFactors(totp, passkeyStore);
   identity.accounts.onWithdrawn(async ({ account }) => {
     await totp.remove(account.id);
+    await passkeyStore.removeAll(account.id);
   });
+  const perAccount = { limit: config.VIGIL_MFA_PER_ACCOUNT_HOURLY, windowSeconds: 3600 };
+  const perIp = { limit: config.VIGIL_LOGIN_PER_IP, windowSeconds: window };
+  const stepUp = new StepUpFactors({ factors, totp, passkeys, rateLimiter: ctx.rateLimiter, perAccount, perIp });
   const login = new LoginService({
     accounts: identity.accounts,
     hasher: identity.hasher,
@@ -213,34 +264,59 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     audit: ctx.audit,
     logger: ctx.logger,
     limits: {
-      perIp: { limit: config.VIGIL_LOGIN_PER_IP, windowSeconds: window },
+      perIp,
       perIdentifier: { limit: config.VIGIL_LOGIN_PER_IDENTIFIER, windowSeconds: window },
     },
     phoneRegion: config.VIGIL_PHONE_REGION,
     metrics: core.metrics,
+    passkeys,
+    requireSecondFactor: config.VIGIL_MFA_REQUIRE === 'everyone',
     secondFactor: {
-      factors: totp,
+      factors,
       tickets: new MfaTickets(ctx.redis, config.VIGIL_MFA_TICKET_TTL_SECONDS, config.VIGIL_MFA_MAX_ATTEMPTS),
-      perAccount: { limit: config.VIGIL_MFA_PER_ACCOUNT_HOURLY, windowSeconds: 3600 },
+      perAccount,
     },
   });
   return {
     name: 'login',
     login,
     totp,
+    factors,
+    passkeys,
+    stepUp,
     routes: [
       ...loginRoutes({ login, profileFields: identity.accounts.profiles.fields }),
-      ...sessionRoutes({ sessions: core.sessions, auth: core.authenticator, devices: identity.devices }),
+      ...sessionRoutes({
+        sessions: core.sessions,
+        auth: core.authenticator,
+        logoutAuth: core.enrolmentAuthenticator,
+        devices: identity.devices,
+      }),
     ].concat(
       totpRoutes({
         factors: totp,
+        accountFactors: factors,
         accounts: identity.accounts,
         sessions: core.sessions,
         audit: ctx.audit,
-        auth: core.authenticator,
+        auth: core.enrolmentAuthenticator,
         proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
         available: mfaCipher !== undefined || config.NODE_ENV !== 'production',
       }),
+      passkeyRoutes({
+        ceremonies: passkeys,
+        store: passkeyStore,
+        factors,
+        accounts: identity.accounts,
+        sessions: core.sessions,
+        audit: ctx.audit,
+        auth: core.enrolmentAuthenticator,
+        proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
+      }),
+      config.VIGIL_WEBAUTHN_TEST_PAGE && config.NODE_ENV !== 'production' ? passkeyTestPageRoutes() : [],
     ),
+    async start() {
+      await passkeyStore.ensureIndexes();
+    },
   };
 }

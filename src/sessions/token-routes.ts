@@ -65,6 +65,7 @@ export function tokenRoutes(deps: {
             sub: session.userId,
             sid: session.id,
             exp: expiresAt,
+            ...(session.amr ? { amr: session.amr } : {}),
             tokenType: body.tokenType,
             token_type: 'Bearer' as const,
           },
@@ -86,6 +87,7 @@ export function tokenRoutes(deps: {
         token_type: 'Bearer',
       };
       if (claims.kid) reply.kid = claims.kid;
+      if (claims.amr) reply.amr = claims.amr;
       return { status: 200, body: reply };
     }),
 

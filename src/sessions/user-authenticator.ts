@@ -22,3 +22,19 @@ export function userAuthenticator(resolver: PrincipalResolver): Authenticator<Pr
     },
   };
 }
+
+/**
+ * The same, for the routes that enrol or manage second factors: a session that must still enrol
+ * one (VIGIL_MFA_REQUIRE=everyone) is accepted here and nowhere else.
+ */
+export function enrolmentAuthenticator(resolver: PrincipalResolver): Authenticator<Principal> {
+  return {
+    scheme: 'bearer',
+    async authenticate(req: RequestInfo): Promise<Principal> {
+      const token = bearerToken(req);
+      if (!token) throw new VigilError('TOKEN_MISSING', {}, { headers: { 'www-authenticate': 'Bearer' } });
+      const { userId, sessionId, tokenId, expiresAt } = await resolver.resolveForEnrolment(token);
+      return { userId, sessionId, tokenId, expiresAt };
+    },
+  };
+}

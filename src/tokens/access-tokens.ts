@@ -15,6 +15,8 @@ export interface AccessClaims {
   iat: number;
   exp: number;
   kid: string | undefined;
+  /** RFC 8176 methods of the login behind the token (absent on tokens minted before amr existed). */
+  amr?: string[];
 }
 
 export interface IssuedAccessToken {
@@ -89,6 +91,7 @@ export class AccessTokens {
       iat: claims.iat!,
       exp: claims.exp!,
       kid: header.kid,
+      ...(Array.isArray(claims.amr) && claims.amr.every((m) => typeof m === 'string') ? { amr: claims.amr } : {}),
     };
   }
 }

@@ -118,7 +118,7 @@ describe('enrolment end to end', () => {
   });
 
   it('trained off the event loop: the job ran in a child process', async () => {
-    const job = await gw.gateway.redis.hget(`bull:training:train-${first.enrollmentId}`, 'returnvalue');
+    const job = await gw.gateway.redis.hget(`{bull}:training:train-${first.enrollmentId}`, 'returnvalue');
     expect(job).not.toBeNull();
     const outcome = JSON.parse(job!) as { status: string; pid: number };
     expect(outcome.status).toBe('ready');

@@ -63,7 +63,7 @@ describe('training job recovery', () => {
     await reconcile();
     expect(await status(id)).toMatchObject({ status: 'queued' });
     // Long ago: nobody will; the reconciler records it (a status read alone does not).
-    await gw.gateway.redis.hset(`bull:training:${trainingJobId(id)}`, 'finishedOn', String(Date.now() - 120_000));
+    await gw.gateway.redis.hset(`{bull}:training:${trainingJobId(id)}`, 'finishedOn', String(Date.now() - 120_000));
     expect(await status(id)).toMatchObject({ status: 'queued' });
     await reconcile();
     expect(await status(id)).toMatchObject({

@@ -7,6 +7,8 @@ import { TestSocket, closedWithin, login, startNode, type Login, type Node } fro
 import { enrolSubject, eventually, sendSamples } from './support.ts';
 import { testPart } from './wisdm.ts';
 import { generate } from 'otplib';
+import type { TotpFactors } from '../../src/identity/credentials/totp/totp-factors.ts';
+import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 // The step-up policy on real sockets: an impostor decision asks the holder to log in again;
 // a fresh login's token passes it, a refreshed token of the same session does not, and silence
@@ -189,6 +191,64 @@ describe('step-up policy', () => {
       expect(required.methods).toEqual(['password', 'code', 'totp']);
     } finally {
       await totp.remove(OWNER);
+    }
+  });
+
+  it('is proven by a factor alone: an authenticator code shown after the request, or a passkey over its own challenge', async () => {
+    const login_ = gw.gateway.modules.find((m) => m.name === 'login') as unknown as { totp: TotpFactors };
+    const soft = new SoftAuthenticator('localhost', 'http://localhost:8080');
+    const owner = await login(node, OWNER);
+    const call = async (path: string, body?: unknown) => {
+      const res = await fetch(`${gw.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.accessToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return (await res.json()) as Record<string, any>;
+    };
+    const { credential, response } = soft.create((await call('/v1/passkeys/registration-options')).options);
+    expect((await call('/v1/passkeys', { name: 'owner phone', response })).id).toBe(credential.id);
+    // The app is set up directly (the HTTP setup would now need a session proven by the passkey).
+    const { secret } = await login_.totp.begin(OWNER, 'owner');
+    await login_.totp.confirm(OWNER, await generate({ secret }));
+    try {
+      // TOTP: a code from before the request (a step already accepted) is refused; a code shown now passes.
+      const first = await streamingImpostor(await login(node, OWNER));
+      expect(first.required.methods).toEqual(['password', 'code', 'totp', 'passkey']);
+      expect(first.required.passkey?.options.challenge).toEqual(expect.any(String));
+      const now = await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 });
+      first.socket.sendJson({ type: 'stepup', code: '000000' === now ? '111111' : '000000' });
+      expect(await first.socket.until('error')).toMatchObject({ code: 'MFA_CODE_INVALID', ref: 'stepup' });
+      first.socket.sendJson({ type: 'stepup', code: now });
+      expect(await first.socket.until('stepup.passed')).toEqual({ type: 'stepup.passed', trust: 0 });
+
+      // The same code again (seen over the owner's shoulder) proves nothing on the next step-up.
+      const second = await streamingImpostor(await login(node, OWNER));
+      second.socket.sendJson({ type: 'stepup', code: now });
+      expect(await second.socket.until('error')).toMatchObject({ code: 'MFA_CODE_INVALID', ref: 'stepup' });
+
+      // Passkey: an assertion over a challenge that is not this step-up's (a login's) is refused, and
+      // the socket is asked again with a new challenge; an assertion over that one passes.
+      const loginOptions = (await call('/v1/sessions/passkey/options')).options;
+      second.socket.sendJson({ type: 'stepup', passkey: soft.get(credential, loginOptions) });
+      expect(await second.socket.until('error')).toMatchObject({ code: 'PASSKEY_CHALLENGE_INVALID', ref: 'stepup' });
+      const again = await second.socket.until('stepup.required');
+      expect(again.passkey?.options.challenge).not.toBe(second.required.passkey?.options.challenge);
+      second.socket.sendJson({ type: 'stepup', passkey: soft.get(credential, again.passkey!.options) });
+      expect(await second.socket.until('stepup.passed')).toEqual({ type: 'stepup.passed', trust: 0 });
+      await eventually(async () => {
+        const audit = await gw.gateway.context.audit.listForUser(OWNER, { limit: 200 });
+        const passed = audit
+          .filter((e) => e.event === 'biometric.stepup' && e.outcome === 'success')
+          .map((e) => e.detail?.method);
+        return passed.includes('totp') && passed.includes('passkey');
+      }, 'both step-ups audited with their factor');
+    } finally {
+      await login_.totp.remove(OWNER);
+      await fetch(`${gw.url}/v1/passkeys/${credential.id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${owner.accessToken}` },
+      });
     }
   });
 });

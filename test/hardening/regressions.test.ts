@@ -294,7 +294,7 @@ describe('regressions found by fault injection', () => {
       ws.once('error', reject);
     });
     // Revoked without the message reaching this gateway: its session is simply gone from Redis.
-    await own.gateway.redis.del(`sess:${member.sessionId}`);
+    await own.gateway.redis.del(`sess:{${member.sessionId}}`);
     // The first re-check fails, as it does when the subscriber reconnects before the command connection.
     vi.spyOn(SessionService.prototype, 'isLive').mockRejectedValueOnce(new Error('Connection is closed.'));
     const admin = new Redis(redis.url);

@@ -108,7 +108,7 @@ describe('verifying a code', () => {
     const code = /\b(\d{6})\b/.exec(messages[messages.length - 1]!.text)![1]!;
     expect(messages[messages.length - 1]!.text).toContain('2초');
     // The 2 s are Redis' TTL on the code: check it, then let Redis expire it now.
-    const key = 'otp:login:sms:+821040000001';
+    const key = 'otp:{login:sms:+821040000001}';
     expect(await gw.gateway.redis.pttl(key)).toBeGreaterThan(0);
     expect(await gw.gateway.redis.pttl(key)).toBeLessThanOrEqual(2_000);
     await expireNow(gw.gateway.redis, key);

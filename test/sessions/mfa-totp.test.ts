@@ -35,7 +35,7 @@ async function call(method: string, path: string, body?: unknown, token?: string
     body: body ? JSON.stringify(body) : undefined,
   });
   // Replies are read loosely on purpose: each test asserts the fields it depends on.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
@@ -83,6 +83,8 @@ describe('authenticator apps (TOTP)', () => {
     expect((await call('GET', '/v1/mfa', undefined, token)).body).toEqual({
       totp: { enabled: false, pendingSetup: true },
       recoveryCodesLeft: 0,
+      passkeys: 0,
+      methods: [],
     });
     expect((await call('POST', '/v1/mfa/totp/confirm', { code: '000000' }, token)).body.error.code).toBe('MFA_CODE_INVALID');
     const confirmed = await call('POST', '/v1/mfa/totp/confirm', { code: await generate({ secret: setup.body.secret }) }, token);
@@ -90,8 +92,10 @@ describe('authenticator apps (TOTP)', () => {
     expect((await call('GET', '/v1/mfa', undefined, token)).body).toMatchObject({
       totp: { enabled: true },
       recoveryCodesLeft: 10,
+      methods: ['totp', 'recovery_code'],
     });
-    expect((await call('POST', '/v1/mfa/totp', undefined, token)).body.error.code).toBe('TOTP_ALREADY_ENABLED');
+    // This password-only session predates the factor: it may not start another setup (nor remove this one).
+    expect((await call('POST', '/v1/mfa/totp', undefined, token)).body.error.code).toBe('MFA_FACTOR_PROOF_REQUIRED');
 
     const mongo = await MongoClient.connect(gw.config.MONGO_URL);
     try {

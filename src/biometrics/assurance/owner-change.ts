@@ -13,7 +13,7 @@ export interface ChangeRequester {
 }
 
 export interface OwnerChangeDeps {
-  sessions: { loginAgeMs(sessionId: string, userId: string): Promise<number> };
+  sessions: { loginProof(sessionId: string, userId: string): Promise<{ ageMs: number }> };
   trust: Pick<SessionTrustStore, 'owedStepUp'>;
   accounts: { findById(id: string): Promise<Account | null> };
   notifier: Pick<Notifier, 'canDeliver' | 'send'>;
@@ -37,8 +37,8 @@ export class OwnerChanges {
   /** Throws BIOMETRIC_PROOF_STALE or BIOMETRIC_STEPUP_OWED (audited) unless the requester may change the model. */
   async assertFresh(requester: ChangeRequester, change: BiometricChange, meta: AuditContext = {}): Promise<void> {
     const { sessions, trust, maxAgeSeconds } = this.deps;
-    const [age, owed] = await Promise.all([
-      sessions.loginAgeMs(requester.sessionId, requester.userId),
+    const [{ ageMs: age }, owed] = await Promise.all([
+      sessions.loginProof(requester.sessionId, requester.userId),
       trust.owedStepUp(requester.sessionId),
     ]);
     const refuse = async (error: VigilError) => {

@@ -1,3 +1,4 @@
+import type { StepUpProofs } from './trust-policy.ts';
 import type { Config } from '../../config/schema.ts';
 import type { RealtimeChannel } from '../../realtime/realtime-channel.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
@@ -57,8 +58,8 @@ export function createContinuousModule(
     tokens: TokenResolver;
     /** Where verdicts go besides the socket (the console's live trust feed). */
     onVerdict?: VerifierEnv['onVerdict'];
-    /** Authenticator apps, so a step-up lists `totp` for accounts that have one. */
-    secondFactors?: { enabled(userId: string): Promise<boolean> };
+    /** Second factors: a step-up lists the account's and accepts a proof by one alone. */
+    stepUpFactors?: StepUpProofs;
   },
 ): ContinuousModule {
   const { config, logger } = ctx;
@@ -74,7 +75,7 @@ export function createContinuousModule(
     trust: deps.sessionTrust,
     logger: log,
     metrics,
-    ...(deps.secondFactors ? { secondFactors: deps.secondFactors } : {}),
+    ...(deps.stepUpFactors ? { stepUpFactors: deps.stepUpFactors } : {}),
   });
   let batcher: WindowBatcher | undefined;
   let unsubscribe: (() => void) | undefined;

@@ -1,3 +1,4 @@
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { TrustDecision, VerdictDecision } from '../../../protocol/biometrics.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { HookControlMessage } from '../../realtime/channel-hooks.ts';
@@ -10,6 +11,16 @@ import type { SessionRecord } from '../../sessions/session-service.ts';
 import type { OwedStepUp, SessionTrustStore } from '../assurance/session-trust.ts';
 import type { ContinuousConnection } from './continuous-connection.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
+
+/** Second factors that prove a step-up alone (the login concern's StepUpFactors). */
+export interface StepUpProofs {
+  methods(userId: string): Promise<Array<'totp' | 'recovery_code' | 'passkey'>>;
+  /** Options for navigator.credentials.get(), with a challenge bound to this session's step-up. */
+  passkeyOptions(userId: string, sessionId: string): Promise<{ options: { challenge: string }; expiresIn: number }>;
+  provePasskey(userId: string, sessionId: string, response: AuthenticationResponseJSON, meta: AuditContext): Promise<void>;
+  /** An authenticator code shown no earlier than `notBeforeMs`. */
+  proveTotp(userId: string, code: string, notBeforeMs: number, meta: AuditContext): Promise<void>;
+}
 
 /** What a decision triggers. `genuine` always only notifies (the verdict itself). */
 export type PolicyAction = 'notify' | 'step-up' | 'revoke';
@@ -54,7 +65,11 @@ export interface PendingStepUp {
   timer: NodeJS.Timeout;
   /** A `stepup` proof is being checked: a second one waits for its answer. */
   checking: boolean;
+  /** Sends `stepup.required` (again, with a new passkey challenge after a refused passkey proof). */
+  ask?: () => void;
 }
+
+type StepUpMethod = 'password' | 'code' | 'totp' | 'passkey';
 
 const round = (value: number) => Math.round(value * 1e4) / 1e4;
 
@@ -82,8 +97,8 @@ export class TrustPolicy {
       trust: SessionTrustStore;
       logger: Logger;
       metrics: ContinuousMetrics;
-      /** Whether the account has an authenticator app (then its fresh login takes it too). */
-      secondFactors?: { enabled(userId: string): Promise<boolean> };
+      /** The account's second factors: listed in `stepup.required`, and each proves a step-up alone. */
+      stepUpFactors?: StepUpProofs;
     },
   ) {}
 
@@ -136,7 +151,7 @@ export class TrustPolicy {
 
   /** A `stepup` message: check the proof and lift the step-up. */
   onStepUp(state: ContinuousConnection, message: HookControlMessage): void {
-    void this.checkProof(state, message.token); // never rejects: a bad proof is answered on the socket
+    void this.checkProof(state, message); // never rejects: a bad proof is answered on the socket
   }
 
   private requireStepUp(
@@ -155,7 +170,7 @@ export class TrustPolicy {
     this.deps.trust
       .owe(state.sessionId, { requestedAt, reason, deadline })
       .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: state.sessionId }, 'pending step-up not remembered'));
-    const ask = (methods: Array<'password' | 'code' | 'totp'>) => {
+    const send = (methods: StepUpMethod[], passkey?: { options: { challenge: string }; expiresIn: number }) => {
       if (!state.conn.isOpen) return;
       state.conn.send({
         type: 'stepup.required',
@@ -165,15 +180,24 @@ export class TrustPolicy {
         deadline,
         timeoutSeconds: stepUpTimeoutSeconds,
         methods,
+        ...(passkey ? { passkey } : {}),
       });
     };
-    const factors = this.deps.secondFactors;
-    if (!factors) return ask(['password', 'code']);
-    // The deadline already runs; an unreachable store still asks, naming what every account has.
-    void factors.enabled(state.userId).then(
-      (totp) => ask(totp ? ['password', 'code', 'totp'] : ['password', 'code']),
-      () => ask(['password', 'code']),
-    );
+    const factors = this.deps.stepUpFactors;
+    if (!factors) return send(['password', 'code']);
+    const ask = () => {
+      // The deadline already runs; an unreachable store still asks, naming what every account has.
+      void (async () => {
+        const has = await factors.methods(state.userId);
+        const methods: StepUpMethod[] = ['password', 'code'];
+        if (has.includes('totp')) methods.push('totp');
+        if (!has.includes('passkey')) return send(methods);
+        methods.push('passkey');
+        send(methods, await factors.passkeyOptions(state.userId, state.sessionId));
+      })().catch(() => send(['password', 'code']));
+    };
+    state.stepUp.ask = ask;
+    ask();
   }
 
   private timedOut(state: ContinuousConnection): void {
@@ -196,25 +220,39 @@ export class TrustPolicy {
       );
   }
 
-  private async checkProof(state: ContinuousConnection, token: string): Promise<void> {
+  private async checkProof(state: ContinuousConnection, message: HookControlMessage): Promise<void> {
     const pending = state.stepUp;
     const refuse = (error: VigilError) => {
       state.conn.send(errorMessage(error, 'stepup'));
     };
     if (!pending) return refuse(new VigilError('STEPUP_INVALID', { reason: 'no step-up is pending on this socket' }));
     if (pending.checking) return refuse(new VigilError('STEPUP_INVALID', { reason: 'a step-up proof is already being checked' }));
+    const given = [message.token, message.code, message.passkey].filter((v) => v !== undefined).length;
+    if (given !== 1) {
+      return refuse(new VigilError('STEPUP_INVALID', { reason: 'send exactly one of token, code or passkey' }));
+    }
     pending.checking = true;
     let proof: SessionRecord | undefined;
+    const method = message.token !== undefined ? 'login' : message.code !== undefined ? 'totp' : 'passkey';
+    const factors = this.deps.stepUpFactors;
     try {
-      const principal = await this.deps.tokens.resolve(token);
-      if (principal.userId !== state.userId)
-        throw new VigilError('STEPUP_INVALID', { reason: 'the token belongs to another account' });
-      if (principal.sessionId === state.sessionId) {
-        throw new VigilError('STEPUP_INVALID', { reason: 'a token of this same session proves nothing; log in again' });
-      }
-      proof = await this.deps.sessions.get(principal.sessionId);
-      if (!proof || proof.createdAt < pending.requestedAt) {
-        throw new VigilError('STEPUP_INVALID', { reason: 'the login must be newer than the step-up request' });
+      if (method !== 'login') {
+        if (!factors) throw new VigilError('STEPUP_INVALID', { reason: 'only a fresh login proves a step-up here' });
+        const meta = { ip: state.conn.ip, sessionId: state.sessionId };
+        if (message.code !== undefined) await factors.proveTotp(state.userId, message.code, pending.requestedAt, meta);
+        else await factors.provePasskey(state.userId, state.sessionId, message.passkey as AuthenticationResponseJSON, meta);
+      } else {
+        const token = message.token!;
+        const principal = await this.deps.tokens.resolve(token);
+        if (principal.userId !== state.userId)
+          throw new VigilError('STEPUP_INVALID', { reason: 'the token belongs to another account' });
+        if (principal.sessionId === state.sessionId) {
+          throw new VigilError('STEPUP_INVALID', { reason: 'a token of this same session proves nothing; log in again' });
+        }
+        proof = await this.deps.sessions.get(principal.sessionId);
+        if (!proof || proof.createdAt < pending.requestedAt) {
+          throw new VigilError('STEPUP_INVALID', { reason: 'the login must be newer than the step-up request' });
+        }
       }
     } catch (err) {
       pending.checking = false;
@@ -222,9 +260,12 @@ export class TrustPolicy {
       this.deps.metrics.policyActions.inc({ action: 'step-up-refused' });
       void this.deps.audit.record('biometric.stepup', 'failure', {
         ...this.auditContext(state),
-        detail: { outcome: 'refused', code: error.code },
+        detail: { outcome: 'refused', code: error.code, method },
       });
-      return refuse(error);
+      refuse(error);
+      // The passkey challenge was spent by the refused answer: a new one for the next try.
+      if (method === 'passkey' && state.stepUp === pending) pending.ask?.();
+      return;
     }
     if (state.stepUp !== pending || !state.conn.isOpen) return; // timed out or closed meanwhile
     clearTimeout(pending.timer);
@@ -237,12 +278,14 @@ export class TrustPolicy {
       .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: state.sessionId }, 'passed step-up not forgotten'));
     void this.deps.audit.record('biometric.stepup', 'success', {
       ...this.auditContext(state),
-      detail: { outcome: 'passed', proofSessionId: proof.id, method: 'login' },
+      detail: proof ? { outcome: 'passed', proofSessionId: proof.id, method } : { outcome: 'passed', method },
     });
+    if (!proof) return;
+    const proofId = proof.id;
     // The proof session did its job; it must not linger as a second login of the device.
     this.deps.sessions
-      .revoke(state.userId, proof.id, 'stepup_proof', { ip: state.conn.ip })
-      .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: proof.id }, 'step-up proof session not ended'));
+      .revoke(state.userId, proofId, 'stepup_proof', { ip: state.conn.ip })
+      .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: proofId }, 'step-up proof session not ended'));
   }
 
   private revoke(state: ContinuousConnection, decision: TrustDecision, context: DecisionContext): void {

@@ -1,5 +1,5 @@
 import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../storage/redis.ts';
 import { isDuplicateKey } from '../../storage/mongo.ts';
 import type { Account, AccountStatus } from './account.ts';
 import type { IdentifierKind } from './identifiers.ts';
@@ -47,7 +47,7 @@ export class AccountStore {
 
   constructor(
     db: Db,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
   ) {
     this.collection = db.collection<AccountDocument>('accounts');
     redis.defineCommand('vigilRaiseSequence', { numberOfKeys: 1, lua: RAISE });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../storage/redis.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { Locale } from '../../../protocol/http/accounts.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
@@ -43,7 +43,7 @@ const hashOf = (token: string) => createHash('sha256').update(token).digest('bas
 export class EmailLinks {
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       accounts: AccountService;
       notifier: Notifier;
       rateLimiter: RateLimiter;

@@ -1,6 +1,6 @@
 import { expireNow } from '../../../test/support/redis-expiry.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../storage/redis.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import { connectRedis, createRedis } from '../../storage/redis.ts';
 import { testConfig } from '../../../test/support/config.ts';
@@ -10,7 +10,7 @@ import { Tickets } from './tickets.ts';
 
 // Real Redis, isolated by this file's key prefix.
 const config = testConfig();
-let redis: Redis;
+let redis: RedisClient;
 let codes: OneTimeCodes;
 
 const target = (to: string, purpose: CodeTarget['purpose'] = 'login'): CodeTarget => ({ channel: 'sms', to, purpose });
@@ -42,7 +42,7 @@ describe('one-time codes', () => {
     const { code, expiresIn } = await codes.issue(t);
     expect(code).toMatch(/^\d{6}$/);
     expect(expiresIn).toBe(60);
-    const stored = await redis.hgetall('otp:login:sms:+821000000001');
+    const stored = await redis.hgetall('otp:{login:sms:+821000000001}');
     expect(Object.values(stored)).not.toContain(code);
     expect(stored.h).toMatch(/^[0-9a-f]{64}$/);
     expect(await codeOf(codes.verify(t, code))).toBe('ok');
@@ -65,7 +65,7 @@ describe('one-time codes', () => {
     for (let i = 0; i < 5; i++) results.push(await codeOf(codes.verify(t, wrong(code))));
     expect(results).toEqual(['CODE_INVALID', 'CODE_INVALID', 'CODE_INVALID', 'CODE_INVALID', 'CODE_EXHAUSTED']);
     expect(await codeOf(codes.verify(t, code))).toBe('CODE_INVALID');
-    expect(await redis.exists('otp:login:sms:+821000000004')).toBe(0);
+    expect(await redis.exists('otp:{login:sms:+821000000004}')).toBe(0);
   });
 
   it('lets the right code through on the fifth attempt', async () => {
@@ -96,7 +96,7 @@ describe('one-time codes', () => {
     const t = target('+821000000008');
     const { code } = await codes.issue(t, 1);
     // The TTL is Redis' (EX): check the one set, then let Redis expire the code now instead of in a second.
-    const key = 'otp:login:sms:+821000000008';
+    const key = 'otp:{login:sms:+821000000008}';
     expect(await redis.pttl(key)).toBeGreaterThan(0);
     expect(await redis.pttl(key)).toBeLessThanOrEqual(1_000);
     await expireNow(redis, key);
@@ -110,7 +110,7 @@ describe('one-time codes', () => {
     expect(err).toBeInstanceOf(VigilError);
     expect((err as VigilError).code).toBe('CODE_COOLDOWN');
     expect((err as VigilError).headers['retry-after']).toBe('1');
-    await expireNow(redis, 'otp:cool:login:sms:+821000000009'); // the cooldown is Redis' TTL too
+    await expireNow(redis, 'otp:cool:{login:sms:+821000000009}'); // the cooldown is Redis' TTL too
     await expect(codes.claimCooldown(t)).resolves.toBeUndefined();
   });
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../storage/redis.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { Channel } from '../../notify/notifier.ts';
 
@@ -65,7 +65,7 @@ export class OneTimeCodes {
   private readonly commands: CodeCommands;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: OneTimeCodeOptions,
   ) {
     redis.defineCommand('vigilCodeReserve', { numberOfKeys: 1, lua: RESERVE });
@@ -74,11 +74,12 @@ export class OneTimeCodes {
   }
 
   private key(target: CodeTarget): string {
-    return `otp:${target.purpose}:${target.channel}:${target.to}`;
+    // The code and its cooldown share a hash tag (one slot), so one DEL can clear both on a cluster.
+    return `otp:{${target.purpose}:${target.channel}:${target.to}}`;
   }
 
   private cooldownKey(target: CodeTarget): string {
-    return `otp:cool:${target.purpose}:${target.channel}:${target.to}`;
+    return `otp:cool:{${target.purpose}:${target.channel}:${target.to}}`;
   }
 
   ttlFor(target: CodeTarget): number {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../storage/redis.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { Channel } from '../../notify/notifier.ts';
 import type { CodePurpose } from './one-time-codes.ts';
@@ -20,7 +20,7 @@ const hashOf = (ticket: string) => createHash('sha256').update(ticket).digest('b
  */
 export class Tickets {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly ttlSeconds: number,
   ) {}
 

@@ -54,7 +54,7 @@ export const CLUSTER_ENV: Record<string, string> = {
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: '1000',
 };
 
-async function startWorker(config: Config, extraEnv: Record<string, string>): Promise<WorkerProcess> {
+export async function startWorker(config: Config, extraEnv: Record<string, string>): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
     env: { ...process.env, ...configEnv(config), LOG_LEVEL: 'info', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],

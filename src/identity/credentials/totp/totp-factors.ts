@@ -109,11 +109,15 @@ export class TotpFactors {
     return codes;
   }
 
-  /** True once per valid code: the code's time step must be later than every one accepted before. */
-  async verify(userId: string, code: string): Promise<boolean> {
+  /**
+   * True once per valid code: the code's time step must be later than every one accepted before,
+   * and with `notBeforeMs`, no earlier than the step that was current then (a code shown later).
+   */
+  async verify(userId: string, code: string, notBeforeMs?: number): Promise<boolean> {
     const doc = await this.collection.findOne({ _id: userId, confirmed: true });
     if (!doc) return false;
-    const step = await this.check(doc, code);
+    const floor = notBeforeMs === undefined ? 0 : Math.floor(notBeforeMs / 1000 / PERIOD_SECONDS) - 1;
+    const step = await this.check({ ...doc, lastTimeStep: Math.max(doc.lastTimeStep, floor) }, code);
     if (step === undefined) return false;
     const taken = await this.collection.updateOne(
       { _id: userId, confirmed: true, lastTimeStep: { $lt: step } },

@@ -4,16 +4,20 @@ import { ErrorBodySchema } from '../../../../protocol/http/common.ts';
 import type { AccountService } from '../../accounts/account-service.ts';
 import type { AuditLog } from '../../../audit/audit-log.ts';
 import { defineRoute, type Authenticator, type Route } from '../../../server/http/route.ts';
+import { requireRecentLogin } from '../recent-login.ts';
 import type { Principal } from '../../../server/http/principal.ts';
 import type { IdentitySessions } from '../../identity-sessions.ts';
+import type { AccountFactors } from '../account-factors.ts';
 import type { TotpFactors } from './totp-factors.ts';
 
 const E = ErrorBodySchema;
 
 export interface TotpRouteDeps {
   factors: TotpFactors;
+  /** Every factor the account has (a passkey makes setting up an app a change that needs a factor proof). */
+  accountFactors: Pick<AccountFactors, 'methods' | 'passkeyCount'>;
   accounts: AccountService;
-  sessions: Pick<IdentitySessions, 'loginAgeMs'>;
+  sessions: Pick<IdentitySessions, 'loginProof'>;
   audit: AuditLog;
   auth: Authenticator<Principal>;
   /** VIGIL_MFA_PROOF_MAX_AGE_SECONDS. */
@@ -29,17 +33,19 @@ export interface TotpRouteDeps {
  */
 export function totpRoutes(deps: TotpRouteDeps): Route[] {
   const { factors, auth, audit } = deps;
-  const fresh = async (principal: Principal) => {
-    if (!((await deps.sessions.loginAgeMs(principal.sessionId, principal.userId)) <= deps.proofMaxAgeSeconds * 1000))
-      throw new VigilError('MFA_PROOF_STALE', { seconds: deps.proofMaxAgeSeconds });
-  };
+  // Recent, and proven by a second factor once the account has one (a passkey, or this app when removing it).
+  const fresh = async (principal: Principal, removing = false) =>
+    requireRecentLogin(deps.sessions, principal, deps.proofMaxAgeSeconds, {
+      secondFactor: removing || (await deps.accountFactors.methods(principal.userId)).length > 0,
+    });
   const meta = (principal: Principal, ip: string) => ({ userId: principal.userId, sessionId: principal.sessionId, ip });
 
   return [
     defineRoute({
       method: 'GET',
       path: '/v1/mfa',
-      summary: "The caller's second factors",
+      summary:
+        "The caller's second factors: the authenticator app, recovery codes left, passkeys and what a login's second step takes",
       tags: ['mfa'],
       auth,
       schema: {
@@ -51,6 +57,10 @@ export function totpRoutes(deps: TotpRouteDeps): Route[] {
               confirmedAt: Type.Optional(Type.String({ format: 'date-time' })),
             }),
             recoveryCodesLeft: Type.Integer(),
+            passkeys: Type.Integer({ description: 'How many passkeys the account has (GET /v1/passkeys lists them)' }),
+            methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('recovery_code'), Type.Literal('passkey')]), {
+              description: 'What a login of this account takes as its second step (empty: none)',
+            }),
           }),
           401: E,
         },
@@ -62,7 +72,9 @@ export function totpRoutes(deps: TotpRouteDeps): Route[] {
         pendingSetup: status.pendingSetup,
       };
       if (status.confirmedAt) totp.confirmedAt = status.confirmedAt.toISOString();
-      return { status: 200, body: { totp, recoveryCodesLeft: status.recoveryCodesLeft } };
+      const methods = await deps.accountFactors.methods(principal.userId);
+      const passkeys = await deps.accountFactors.passkeyCount(principal.userId);
+      return { status: 200, body: { totp, recoveryCodesLeft: status.recoveryCodesLeft, passkeys, methods } };
     }),
 
     defineRoute({
@@ -118,7 +130,7 @@ export function totpRoutes(deps: TotpRouteDeps): Route[] {
       auth,
       schema: { response: { 200: Type.Object({ removed: Type.Boolean() }), 401: E, 403: E, 404: E } },
     }).handle(async ({ auth: principal, info }) => {
-      await fresh(principal);
+      await fresh(principal, true);
       if (!(await factors.remove(principal.userId))) throw new VigilError('TOTP_NOT_ENABLED');
       await audit.record('mfa.totp_removed', 'success', meta(principal, info.ip));
       return { status: 200, body: { removed: true } };

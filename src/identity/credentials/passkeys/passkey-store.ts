@@ -1,0 +1,84 @@
+import type { Collection, Db } from 'mongodb';
+
+/** One WebAuthn credential. The credential id is the `_id`: every assertion is looked up by it. */
+export interface PasskeyDocument {
+  _id: string; // credential id, base64url
+  userId: string;
+  name: string;
+  /** COSE public key, base64url. */
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  /** BE flag at registration: the authenticator may sync it. */
+  backupEligible: boolean;
+  /** BS flag as last seen. */
+  backedUp: boolean;
+  aaguid: string;
+  createdAt: Date;
+  lastUsedAt?: Date;
+}
+
+/**
+ * Passkeys in MongoDB. Uniqueness of a credential id is the `_id` itself, so two accounts can
+ * never register the same credential (the second insert fails with 11000). Listing by account is
+ * the only non-`_id` query (the account's passkey page and the login's "has a factor" check).
+ */
+export class PasskeyStore {
+  private readonly collection: Collection<PasskeyDocument>;
+
+  constructor(db: Db) {
+    this.collection = db.collection<PasskeyDocument>('passkeys');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.collection.createIndex({ userId: 1 });
+  }
+
+  get(credentialId: string): Promise<PasskeyDocument | null> {
+    return this.collection.findOne({ _id: credentialId });
+  }
+
+  list(userId: string): Promise<PasskeyDocument[]> {
+    return this.collection.find({ userId }).sort({ createdAt: 1 }).toArray();
+  }
+
+  async count(userId: string): Promise<number> {
+    return this.collection.countDocuments({ userId });
+  }
+
+  /** False when the credential id is already registered (to anyone). */
+  async insert(doc: PasskeyDocument): Promise<boolean> {
+    try {
+      await this.collection.insertOne(doc);
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 11000) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Records a verified assertion's counter and backup state, if the counter moves forward (or both
+   * are zero: authenticators that do not count). One conditional update, so two racing assertions
+   * cannot both pass with the same counter and a stale read cannot move it back.
+   */
+  async advance(credentialId: string, counter: number, backedUp: boolean): Promise<boolean> {
+    const result = await this.collection.updateOne(
+      counter > 0 ? { _id: credentialId, counter: { $lt: counter } } : { _id: credentialId, counter: 0 },
+      { $set: { counter, backedUp, lastUsedAt: new Date() } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  async rename(userId: string, credentialId: string, name: string): Promise<PasskeyDocument | null> {
+    return this.collection.findOneAndUpdate({ _id: credentialId, userId }, { $set: { name } }, { returnDocument: 'after' });
+  }
+
+  async remove(userId: string, credentialId: string): Promise<boolean> {
+    return (await this.collection.deleteOne({ _id: credentialId, userId })).deletedCount === 1;
+  }
+
+  async removeAll(userId: string): Promise<void> {
+    await this.collection.deleteMany({ userId });
+  }
+}
