@@ -152,6 +152,13 @@ export const ConfigSchema = Type.Object({
     maximum: 300,
     description: "How long a crashed process's sockets still count towards VIGIL_WS_MAX_CONNECTIONS_PER_USER.",
   }),
+  VIGIL_WS_ADMISSION_BATCH: Type.Integer({
+    default: 128,
+    minimum: 1,
+    maximum: 1024,
+    description:
+      'Socket upgrades admitted against the per-account quota in one Redis script call (those arriving in the same event-loop turn); 1 makes one call per upgrade.',
+  }),
   VIGIL_WS_MAX_MESSAGE_BYTES: Type.Integer({
     default: 65_536,
     minimum: 1024,

@@ -7,6 +7,7 @@ import {
   type ClientMessage,
   type ClientMessageOf,
   type ServerMessage,
+  type ServerMessageOf,
 } from '../../protocol/messages.ts';
 
 const clientChecks = new Map<string, TypeCheck<TSchema>>(
@@ -84,4 +85,14 @@ export function samplesToFrame(message: ClientMessageOf<'samples'>): DecodeResul
       values,
     },
   };
+}
+
+/** `ready` as JSON.stringify writes it (same keys, same order), with `limits` already serialized. */
+export function readyJson(ready: ServerMessageOf<'ready'>, limitsJson: string): string {
+  return (
+    `{"type":"ready","protocol":${ready.protocol},"connectionId":${JSON.stringify(ready.connectionId)}` +
+    `,"sessionId":${JSON.stringify(ready.sessionId)},"userId":${JSON.stringify(ready.userId)}` +
+    `,"serverTime":${ready.serverTime},"expiresAt":${ready.expiresAt},"limits":${limitsJson}` +
+    `,"model":${JSON.stringify(ready.model)}}`
+  );
 }

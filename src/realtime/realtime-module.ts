@@ -21,7 +21,11 @@ export function createRealtimeModule(
   const metrics = createRealtimeMetrics(ctx.metrics.registry);
   const quota = new ConnectionQuota(
     ctx.redis,
-    { limit: config.VIGIL_WS_MAX_CONNECTIONS_PER_USER, leaseSeconds: config.VIGIL_WS_CONNECTION_LEASE_SECONDS },
+    {
+      limit: config.VIGIL_WS_MAX_CONNECTIONS_PER_USER,
+      leaseSeconds: config.VIGIL_WS_CONNECTION_LEASE_SECONDS,
+      batch: config.VIGIL_WS_ADMISSION_BATCH,
+    },
     logger,
   );
   const limits = {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { systemClock, type Clock } from '../time/clock.ts';
 
 /** What a cached verification must carry so the cache can expire and revoke it. */
@@ -30,8 +30,9 @@ export class VerifiedTokenCache<V extends CacheableVerification> {
     private readonly clock: Clock = systemClock,
   ) {}
 
+  // One-shot hash: no Hash object per lookup (every socket upgrade and introspection passes here).
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return hash('sha256', token, 'base64url');
   }
 
   get size(): number {

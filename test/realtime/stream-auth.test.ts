@@ -162,3 +162,30 @@ describe('sockets without authentication', () => {
     expect(text).toMatch(/vigil_ws_closes_total\{code="3002"\} 1/);
   });
 });
+
+describe('a burst of upgrades', () => {
+  const verified = async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    return Number(/vigil_token_verifications_total\{outcome="verified"\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+
+  it("verifies a token once when a device fleet upgrades with it at the same moment, and admits exactly the account's limit", async () => {
+    const limit = gw.config.VIGIL_WS_MAX_CONNECTIONS_PER_USER;
+    const user = await login(node);
+    const before = await verified();
+    // One turn's upgrades are admitted by one Redis call: the limit must hold inside it.
+    const burst = Array.from({ length: limit + 3 }, () => open(gw.url, { token: user.accessToken }));
+    const outcomes = await Promise.all(
+      burst.map(async (socket) => {
+        // Refused sockets say `bye` and close; admitted ones say `ready` and stay open.
+        await Promise.race([socket.closed, socket.until('ready').catch(() => undefined)]);
+        const first = socket.messages[0];
+        return first?.type === 'bye' ? first.code : first?.type;
+      }),
+    );
+    expect(outcomes.filter((o) => o === 'ready')).toHaveLength(limit);
+    expect(outcomes.filter((o) => o === 'STREAM_TOO_MANY_CONNECTIONS')).toHaveLength(3);
+    expect((await verified()) - before).toBe(1);
+    for (const socket of burst) socket.close();
+  });
+});
