@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { importJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
 
 /**
@@ -24,7 +24,7 @@ const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
-    let token = '';
+    let token: string;
     try {
       token = (JSON.parse(Buffer.concat(chunks).toString()) as { token: string }).token;
     } catch {
@@ -38,7 +38,7 @@ const server = createServer((req, res) => {
   });
 });
 
-function reply(res: import('node:http').ServerResponse, body: unknown): void {
+function reply(res: ServerResponse, body: unknown): void {
   const json = JSON.stringify(body);
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
 }

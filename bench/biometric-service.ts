@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { BiometricsModule } from '../src/biometrics/biometrics-module.ts';
 import { sampleSet, type SampleSet } from '../src/biometrics/samples.ts';
 import { loadConfig } from '../src/config/config.ts';
-import { startGateway } from '../src/server/gateway.ts';
+import { startGateway } from '../src/gateway/gateway.ts';
 import { importWisdm } from '../scripts/eval/wisdm-importer.ts';
 import { dropTestData } from '../test/support/gateway.ts';
 import { loadAverage } from './bench-env.ts';

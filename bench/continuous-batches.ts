@@ -1,5 +1,5 @@
 /**
- * Micro-batches of the socket path (issue 7) through the scoring pool against the same work done
+ * Micro-batches of the socket path through the scoring pool against the same work done
  * in-process: windows of raw samples → features → one onnxruntime run per distinct model, for
  * batch sizes and model mixes a live gateway produces. Windows scored per second, CPU per window,
  * batch latency (HDR), medians of rounds; the ratio pool / in-process is the pool's efficiency.
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
           (k) => () => {
             // What VIGIL_CV_FEATURES=main costs this thread: extract every window, then post.
             const slab = slabs.features[k]!;
-            for (let i = 0; i < n; i++) extractor.extract(raw, (i * 37) % (4000 - W), slab.values, slab.offsets[i]!);
+            for (let i = 0; i < n; i++) extractor.extract(raw, (i * 37) % (4000 - W), slab.values, slab.offsets[i]);
             return pool.scoreWindowBatch(slab.seal());
           },
         ],

@@ -154,7 +154,7 @@ async function startBaseline(publicJwk: object): Promise<Server> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (chunk: Buffer) => resolve((JSON.parse(chunk.toString()) as { port: number }).port));
+    child.stdout.once('data', (chunk: Buffer) => resolve((JSON.parse(chunk.toString()) as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`baseline exited with ${code}`)));
   });
   return { name: 'baseline', description: 'plain node:http + jose jwtVerify, nothing else', child, port };
@@ -195,7 +195,7 @@ async function measure(server: Server, tokensFile: string): Promise<RoundResult>
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let output = '';
-  client.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  client.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   // CPU is read over the measured window only: after warm-up, until the client stops counting.
   await new Promise((resolve) => setTimeout(resolve, options.warmupMs));
   const cpuBefore = cpuMs(pid);
@@ -279,7 +279,7 @@ function writeSection(path: string, report: string): void {
   if (doc.includes(begin) && doc.includes(end)) {
     doc = doc.slice(0, doc.indexOf(begin)) + section + doc.slice(doc.indexOf(end) + end.length);
   } else {
-    doc = `${doc.trimEnd()}\n\n## Token introspection (issue 4)\n\n${section}\n`;
+    doc = `${doc.trimEnd()}\n\n## Token introspection\n\n${section}\n`;
   }
   writeFileSync(path, doc);
 }

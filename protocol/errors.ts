@@ -65,7 +65,7 @@ export const ERRORS = {
   CONFLICT: { status: 409, close: 4500, message: '{field} is already taken' },
   NOT_FOUND: { status: 404, close: 4500, message: '{what} not found' },
 
-  // ── identity: accounts, passwords, one-time codes, delivery (issue 3) ───
+  // ── identity: accounts, passwords, one-time codes, delivery ───
   // Logins of accounts that exist but may not sign in yet; distinct so clients can explain why.
   ACCOUNT_UNVERIFIED: { status: 403, close: 4503, message: 'The account has not confirmed its email or phone yet' },
   ACCOUNT_PENDING: { status: 403, close: 4503, message: 'The account is awaiting operator approval' },
@@ -86,7 +86,7 @@ export const ERRORS = {
   LINK_INVALID: { status: 400, close: 4500, message: 'The verification link is invalid, expired or already used' },
   CHANNEL_UNAVAILABLE: { status: 503, close: 1011, message: 'Delivery by {channel} is not configured on this gateway' },
 
-  // ── tokens and sessions (issue 4) ───────────────────────────────────────
+  // ── tokens and sessions ───────────────────────────────────────
   // Each way an access token can be wrong has its own code, so clients and operators can tell a
   // forgery from clock trouble. Expired is reconnect-worthy (refresh, then reconnect); the rest
   // are terminal for the token.
@@ -211,7 +211,7 @@ export const ERRORS = {
   SCORING_FAILED: { status: 503, close: 1011, message: 'Scoring failed: {reason}' },
   SCORING_TIMEOUT: { status: 503, close: 1011, message: 'Scoring did not finish within {timeoutMs} ms' },
   SCORING_OVERLOADED: { status: 503, close: 1013, message: 'Scoring queue is full; retry shortly' },
-  // Enrolment and model lifecycle (issue 6, src/biometrics/biometric-service.ts). No model yet is
+  // Enrolment and model lifecycle (src/biometrics/biometric-service.ts). No model yet is
   // its own code so clients can tell "enrol first" from a wrong id; it is not a socket close.
   BIOMETRIC_MODEL_MISSING: {
     status: 404,
@@ -238,7 +238,7 @@ export const ERRORS = {
     message: 'Enrolment {enrollmentId} is {status}; uploads are only added while it is open',
   },
 
-  // ── realtime channel (/v1/stream, issue 5) ──────────────────────────────
+  // ── realtime channel (/v1/stream) ──────────────────────────────
   // Close codes of the socket; protocol/README.md has the full table. A token that is missing,
   // forged, expired or whose session is revoked closes the socket with the TOKEN_* entry above
   // (TOKEN_EXPIRED is reconnect-worthy, TOKEN_REVOKED terminal), so a code means one thing on
@@ -265,7 +265,7 @@ export const ERRORS = {
   /** Only ever sent in an `error` message; the socket stays open. */
   STREAM_REFUSED: { status: 422, close: 4500, message: '{reason}' },
 
-  // ── continuous verification (issue 7, src/biometrics/continuous/) ──────
+  // ── continuous verification (src/biometrics/continuous/) ──────
   // STREAM_POLICY_FAILED above closes a socket whose trust triggered the `revoke` policy. A
   // step-up that is not proven in time closes with its own terminal code: the client must log in
   // again (password or code) and present that proof (`stepup`) on its next socket.
@@ -276,20 +276,38 @@ export const ERRORS = {
   },
   /** Only ever sent in an `error` message (ref `stepup`); the socket stays open and the deadline runs on. */
   STEPUP_INVALID: { status: 401, close: 4500, message: 'Step-up refused: {reason}' },
-
-  // ── legacy dialects (issue 8) ───────────────────────────────────────────
-  // Each dialect renders these (and every other code) in its own envelope and language; see
-  // src/legacy/*/…-errors.ts and docs/legacy.md.
-  LEGACY_PASSWORDS_DIFFER: { status: 400, close: 4500, message: '{field} must repeat the password exactly' },
-  LEGACY_SMS_PROOF_REQUIRED: {
-    status: 403,
-    close: 4500,
-    message: "Confirm the account's phone with sms_auth_req/sms_auth_res first (valid {seconds} s)",
-  },
-  LEGACY_UPLOAD_URL_INVALID: { status: 403, close: 4500, message: 'The upload URL is invalid, expired or for another file' },
 } as const satisfies Record<string, CatalogueEntry>;
 
-export type ErrorCode = keyof typeof ERRORS;
+/**
+ * Codes an adapter owns (each legacy dialect its own, as Better Auth's plugins own theirs): the
+ * adapter augments this interface with its codes (`declare module`) and registers their entries
+ * with `extendCatalogue`. The core API never answers them, and they are not in its OpenAPI.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface CatalogueExtensions {}
+
+/** A code of the core catalogue. */
+export type CoreErrorCode = keyof typeof ERRORS;
+/** Any code a VigilError may carry: the core's, or one an adapter registered. */
+export type ErrorCode = CoreErrorCode | Extract<keyof CatalogueExtensions, string>;
+
+const extensions = new Map<string, CatalogueEntry>();
+
+/** Registers an adapter's own codes; a code the core (or another adapter) already has is refused. */
+export function extendCatalogue<const T extends Record<string, CatalogueEntry>>(entries: T): T {
+  for (const [code, entry] of Object.entries(entries)) {
+    const known = extensions.get(code);
+    if (code in ERRORS || (known && known !== entry)) throw new TypeError(`error code ${code} is already catalogued`);
+    extensions.set(code, entry);
+  }
+  return entries;
+}
+
+function entryOf(code: ErrorCode): CatalogueEntry {
+  const entry = (ERRORS as Record<string, CatalogueEntry>)[code] ?? extensions.get(code);
+  if (!entry) throw new TypeError(`error code ${code} is not catalogued (its owner's catalogue was never loaded)`);
+  return entry;
+}
 
 export interface ErrorDetail {
   /** JSON pointer of the offending field ("/email"), or a header/query name ("query.rate"). */
@@ -318,7 +336,7 @@ export class VigilError extends Error {
     params: ErrorParams = {},
     options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {},
   ) {
-    const entry: CatalogueEntry = ERRORS[code];
+    const entry = entryOf(code);
     super(render(entry.message, params), { cause: options.cause });
     this.name = 'VigilError';
     this.code = code;

@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { VerdictDecisionSchema } from './biometrics.ts';
-import { ERRORS } from './errors.ts';
+import { ERRORS, type VigilError } from './errors.ts';
 import { AuthenticationResponse } from './webauthn.ts';
 
 /**
@@ -305,3 +305,10 @@ export const SERVER_MESSAGES: { readonly [T in ServerMessageType]: TSchema } = {
   model: ModelChangedMessage,
   bye: ServerByeMessage,
 };
+
+/** The `error` message refusing client message `ref` (of stream `stream`) with a catalogued error; the socket stays open. */
+export function errorMessage(error: VigilError, ref: string, stream?: number): ServerMessageOf<'error'> {
+  const message: ServerMessageOf<'error'> = { type: 'error', code: error.code, message: error.message, ref };
+  if (stream !== undefined) message.stream = stream;
+  return message;
+}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERRORS, isReconnectWorthy, type ErrorCode } from './errors.ts';
+import { ERRORS, isReconnectWorthy, type CoreErrorCode } from './errors.ts';
 
 // protocol/README.md's close-code table is what client authors read; it must say what the
 // catalogue does.
@@ -29,7 +29,7 @@ describe('protocol/README.md close codes', () => {
     for (const row of rows) {
       for (const name of row.names) {
         expect(name in ERRORS, `${name} is not in the catalogue`).toBe(true);
-        const close = ERRORS[name as ErrorCode].close;
+        const close = ERRORS[name as CoreErrorCode].close;
         expect(
           close >= row.low && close <= row.high,
           `${name} closes with ${close}, the README says ${row.low}–${row.high}`,

@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job, type Processor, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/storage/redis.ts';
 import type { Config } from '../src/config/schema.ts';
 import { DeliveryError } from '../src/notify/delivery-error.ts';
 import { transportsFromConfig, type DeliveryTransports } from '../src/notify/transports.ts';
@@ -17,7 +17,7 @@ const SENT_TTL_SECONDS = 86_400;
  */
 export function deliveryProcessor(deps: {
   transports: DeliveryTransports;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
 }): Processor<DeliveryJob> {
   const { transports, redis, logger } = deps;

@@ -12,46 +12,7 @@ import { TaskGate } from '../src/biometrics/native-gate.ts';
 import { SessionCache } from '../src/biometrics/session-cache.ts';
 import { scoreWindowBatch } from '../src/biometrics/continuous/window-batch-scorer.ts';
 import type { WindowBatchResult, WindowBatchTask } from '../src/biometrics/continuous/window-batch.ts';
-
-export interface ScoringTask {
-  /** Identifies one immutable model version (e.g. `${userId}:${version}`). */
-  modelKey: string;
-  /** The ONNX bytes; only read when this worker has no session for modelKey yet. */
-  model: SharedArrayBuffer;
-  /** n×d float32 rows, transferred to the worker. */
-  features: Float32Array;
-  n: number;
-  d: number;
-  /** Fault injection, honoured only when the pool was created with testHooks (tests). */
-  fault?: ScoringFault | undefined;
-}
-
-/**
- * Faults a test can inject (first attempt of a task only): the thread exits, dies of an uncaught
- * exception, hangs in JavaScript, or stalls inside onnxruntime (scores the task again and again,
- * one real native call after another, until the pool retires the thread or STALL_LIMIT_MS pass).
- */
-export type ScoringFault = 'exit' | 'throw' | 'hang' | 'stall';
-
-/** Model errors come back as values; a rejected task therefore always means the worker failed. */
-export type ScoringResult = { scores: Float32Array } | { error: string };
-
-/** What every task carries besides its payload: its slot among the pool's native gates. */
-export interface GatedTask {
-  slot: number;
-}
-
-export interface ScoringWorkerData {
-  maxSessions: number;
-  testHooks: boolean;
-  /** The pool's TaskGates cells (shared memory): see src/biometrics/native-gate.ts. */
-  gates: Int32Array;
-}
-
-/** What a task the pool gave up on before it started returns: nobody reads it. */
-export interface SkippedTask {
-  skipped: true;
-}
+import type { GatedTask, ScoringResult, ScoringTask, ScoringWorkerData, SkippedTask } from '../src/biometrics/scoring-tasks.ts';
 
 const config = workerData as ScoringWorkerData;
 const sessions = new SessionCache<ort.InferenceSession>(config.maxSessions, (session) => session.release());

@@ -8,7 +8,7 @@
 import type { Job } from 'bullmq';
 import { MongoClient, type Db } from 'mongodb';
 import { VigilError } from '../protocol/errors.ts';
-import { biometricCipher } from '../src/biometrics/assurance/biometric-cipher.ts';
+import { dataCipher } from '../src/crypto/data-cipher.ts';
 import { loadBackground, type BackgroundPopulation } from '../src/biometrics/background/background-population.ts';
 import { EnrollmentStore } from '../src/biometrics/enrollment/enrollment-store.ts';
 import { poolAccountsOf } from '../src/biometrics/cohort/cohort-pool.ts';
@@ -31,7 +31,7 @@ const config = inheritedTrainingSettings();
 // event loop alive. Whatever it was training is taken over by another worker once the job lock
 // expires, and nobody could hear its result, so it leaves with its parent.
 process.on('disconnect', () => process.exit(0));
-const cipher = biometricCipher(config);
+const cipher = dataCipher(config);
 let db: Promise<Db> | undefined;
 let background: Promise<BackgroundPopulation | undefined> | undefined;
 

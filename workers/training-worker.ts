@@ -1,14 +1,14 @@
 import { Worker, type Job } from 'bullmq';
 import { ERRORS, VigilError, type ErrorCode, type ErrorParams } from '../protocol/errors.ts';
 import { AuditLog } from '../src/audit/audit-log.ts';
-import { biometricCipher } from '../src/biometrics/assurance/biometric-cipher.ts';
+import { dataCipher } from '../src/crypto/data-cipher.ts';
 import { publishEnrollmentEvent } from '../src/biometrics/enrollment/enrollment-events.ts';
 import { EnrollmentStore, toObjectId, type EnrollmentFailure } from '../src/biometrics/enrollment/enrollment-store.ts';
 import type { TrainingOutcome } from '../src/biometrics/enrollment/training-job.ts';
 import type { Config } from '../src/config/schema.ts';
 import type { Logger } from '../src/observability/logger.ts';
 import { connectMongo, type MongoStore } from '../src/storage/mongo.ts';
-import { JOB_LOCK_OPTIONS, QUEUE_NAMES, queueConnection, type TrainingJob } from '../src/storage/queues.ts';
+import { JOB_LOCK_OPTIONS, QUEUE_NAMES, closeQueueConnection, queueConnection, type TrainingJob } from '../src/storage/queues.ts';
 import { connectRedis, createRedis } from '../src/storage/redis.ts';
 import { TRAINING_SETTINGS_ENV, trainingSettings } from './training-settings.ts';
 
@@ -65,7 +65,7 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
     redis.disconnect();
     throw err;
   }
-  const enrollments = new EnrollmentStore(mongo.db, biometricCipher(config));
+  const enrollments = new EnrollmentStore(mongo.db, dataCipher(config));
   const audit = new AuditLog(mongo.db, logger);
   const publish = (job: Job<TrainingJob>, event: Omit<Parameters<typeof publishEnrollmentEvent>[2], 'userId' | 'enrollmentId'>) =>
     publishEnrollmentEvent(redis, config.REDIS_PREFIX, {
@@ -75,8 +75,9 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
     }).catch((err: unknown) => logger.warn({ err, jobId: job.id }, 'enrolment event not published'));
 
   const { file, execArgv } = trainingProcessorLocation();
+  const connection = queueConnection(config);
   const worker = new Worker<TrainingJob, TrainingOutcome>(QUEUE_NAMES.training, file, {
-    ...queueConnection(config),
+    ...connection,
     // A job of a worker process that died is taken over within ~15 s, not BullMQ's up to a minute.
     ...JOB_LOCK_OPTIONS,
     concurrency: config.VIGIL_TRAINING_CONCURRENCY,
@@ -136,6 +137,7 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
     worker,
     async close() {
       await worker.close();
+      await closeQueueConnection(connection.connection);
       await redis.quit().catch(() => redis.disconnect());
       await mongo.close();
     },

@@ -12,7 +12,7 @@ import { decodeUpload, type DeclaredParams, type UploadFile } from '../src/biome
 
 export interface UploadTask {
   file: UploadFile;
-  source: 'body' | 'file' | 'legacy';
+  source: 'body' | 'file' | 'untyped';
   declared: DeclaredParams;
   fallback: DeclaredParams;
   /** Verification: also featurise with the model's spec (at most maxWindows windows). */

@@ -173,7 +173,7 @@ export async function passkeyStepUp(
   authenticator: PasskeyAuthenticator,
 ): Promise<ClientMessageOf<'stepup'>> {
   if (!required.passkey) throw new Error('this step-up offers no passkey (the account has none)');
-  const passkey = await authenticator.get(required.passkey.options as PasskeyOptions);
+  const passkey = await authenticator.get(required.passkey.options);
   return { type: 'stepup', passkey: passkey as ClientMessageOf<'stepup'>['passkey'] };
 }
 

@@ -226,7 +226,7 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
     });
     if (this._state === 'idle' || this._state === 'closed') {
       this.attempt = 0;
-      void this.open();
+      void this.open(); // never rejects: a failed attempt schedules the next one
     }
     return ready;
   }
@@ -376,7 +376,7 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
       default:
         break;
     }
-    this.emit(message.type, message as never);
+    this.emit(message.type, message);
   }
 
   /** An `error` answering a stream's declaration ends that stream before anything is sent on it. */

@@ -8,7 +8,7 @@ export class TypedEmitter<Events extends object> {
   on<K extends keyof Events>(type: K, listener: Listener<Events[K]>): () => void {
     let set = this.listeners.get(type);
     if (!set) this.listeners.set(type, (set = new Set()));
-    set.add(listener as Listener<never>);
+    set.add(listener);
     return () => this.off(type, listener);
   }
 
@@ -23,7 +23,7 @@ export class TypedEmitter<Events extends object> {
   }
 
   off<K extends keyof Events>(type: K, listener: Listener<Events[K]>): void {
-    this.listeners.get(type)?.delete(listener as Listener<never>);
+    this.listeners.get(type)?.delete(listener);
   }
 
   protected emit<K extends keyof Events>(type: K, payload: Events[K]): void {

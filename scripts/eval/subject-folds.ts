@@ -52,7 +52,7 @@ export function subjectList(text: string): Set<string> {
   for (const part of text.split(',')) {
     const [from, to = from] = part.split('-').map(Number) as [number, number?];
     if (!Number.isInteger(from) || !Number.isInteger(to) || to < from) throw new Error(`--subjects ${part}: expected N or N-M`);
-    for (let s = from; s <= (to as number); s++) ids.add(String(s));
+    for (let s = from; s <= to; s++) ids.add(String(s));
   }
   return ids;
 }

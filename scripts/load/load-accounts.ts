@@ -79,7 +79,7 @@ export async function prepareSessions(options: {
     });
   }
   const accounts = entry.accounts.slice(0, options.count);
-  const pairs: TokenPair[] = new Array(accounts.length);
+  const pairs = new Array<TokenPair>(accounts.length);
   let next = 0;
   let done = 0;
   const save = () =>

@@ -45,6 +45,16 @@ export interface LoadOptions {
   processes: number;
   /** Recordings replayed with --verify (the WISDM development set); synthetic signals if absent. */
   data: string;
+  /** Run the peer comparison against this server instead (`centrifugo`; see scripts/load/peer.ts). */
+  peer: '' | 'centrifugo';
+  /** --peer: rounds per target, interleaved; the report gives medians (default 3). */
+  rounds: number;
+  /** --peer: a second Vigil with these settings, `NAME=VALUE[,NAME=VALUE]` (a before/after in one run). */
+  variant: string;
+  /** --peer: loopback source addresses for the client, comma-separated (past ~25k sockets per address). */
+  sources: string;
+  /** --peer: upstream messages per second per socket during the hold (0: idle hold only). */
+  upstream: number;
 }
 
 export const LOAD_DEFAULTS: LoadOptions = {
@@ -67,6 +77,11 @@ export const LOAD_DEFAULTS: LoadOptions = {
   verify: false,
   processes: 1,
   data: 'test/fixtures/wisdm-walking',
+  peer: '',
+  rounds: 3,
+  variant: '',
+  sources: '',
+  upstream: 0,
 };
 
 export class LoadOptionError extends Error {
@@ -94,6 +109,11 @@ const NAMES: Record<string, keyof LoadOptions> = {
   verify: 'verify',
   processes: 'processes',
   data: 'data',
+  peer: 'peer',
+  rounds: 'rounds',
+  variant: 'variant',
+  sources: 'sources',
+  upstream: 'upstream',
 };
 
 function number(name: string, raw: string, min: number, max: number, integer = true): number {
@@ -181,6 +201,29 @@ export function parseLoadOptions(argv: readonly string[]): LoadOptions {
       case 'data':
         options.data = raw;
         break;
+      case 'peer':
+        if (raw !== 'centrifugo') throw new LoadOptionError(`--peer must be centrifugo, got ${JSON.stringify(raw)}`);
+        options.peer = raw;
+        break;
+      case 'rounds':
+        options.rounds = number(name, raw, 1, 15);
+        break;
+      case 'variant':
+        if (!/^[A-Z][A-Z0-9_]*=[^,]*(,[A-Z][A-Z0-9_]*=[^,]*)*$/.test(raw))
+          throw new LoadOptionError(`--variant must be NAME=VALUE[,NAME=VALUE], got ${JSON.stringify(raw)}`);
+        options.variant = raw;
+        break;
+      case 'sources':
+        for (const address of raw.split(','))
+          if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address))
+            throw new LoadOptionError(
+              `--sources must be loopback addresses (127.x.y.z), comma-separated; refusing ${JSON.stringify(address)}`,
+            );
+        options.sources = raw;
+        break;
+      case 'upstream':
+        options.upstream = number(name, raw, 0, 1_000, false);
+        break;
     }
   }
   return options;
@@ -205,4 +248,9 @@ export const LOAD_USAGE = `npm run load -- --connections N --rate HZ --channels 
   --accounts-file F  accounts kept between runs         default ${LOAD_DEFAULTS.accountsFile}
   --verify           continuous verification: accounts get models, sockets stream real recordings, verdicts measured
   --data DIR         recordings replayed with --verify  default ${LOAD_DEFAULTS.data} (synthetic if missing)
-  --processes P      load-generating child processes    default ${LOAD_DEFAULTS.processes}`;
+  --processes P      load-generating child processes    default ${LOAD_DEFAULTS.processes}
+  --peer centrifugo  Vigil and Centrifugo side by side (connect burst, idle memory) with one Go client
+  --rounds R         --peer: interleaved rounds, medians reported   default ${LOAD_DEFAULTS.rounds}
+  --variant N=V,…    --peer: also a second Vigil with these settings (before/after in one run)
+  --sources A,B      --peer: client source addresses (127.x.y.z), past ~25k sockets
+  --upstream R       --peer: messages/s per socket during the hold   default ${LOAD_DEFAULTS.upstream} (idle)`;

@@ -6,7 +6,7 @@
 import * as hdr from 'hdr-histogram-js';
 import type { TokenPair } from '../../protocol/client/index.ts';
 import type { LoadOptions } from './load-options.ts';
-import { LoadRun, type Histogram } from './load-run.ts';
+import { LoadRun } from './load-run.ts';
 import { replaySource } from './replay-data.ts';
 
 export type ToWorker =
@@ -57,7 +57,7 @@ function send(message: FromWorker): void {
 function report(): WorkerReport {
   const r = run!;
   const histograms = {} as Record<HistogramName, string>;
-  for (const name of HISTOGRAMS) histograms[name] = hdr.encodeIntoCompressedBase64(r[name] as Histogram);
+  for (const name of HISTOGRAMS) histograms[name] = hdr.encodeIntoCompressedBase64(r[name]);
   r.recentAckLatency.reset();
   const cpu = process.cpuUsage(cpuAtStart);
   return {

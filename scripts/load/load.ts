@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { TokenPair } from '../../protocol/client/index.ts';
 import { LOAD_USAGE, LoadOptionError, parseLoadOptions, type LoadOptions } from './load-options.ts';
 import { prepareSessions, rememberRefreshTokens } from './load-accounts.ts';
+import { runPeer } from './peer.ts';
 import { LocalDriver, ProcessDriver, type LoadDriver } from './load-driver.ts';
 import { ensureModels, type ModelPreparation } from './load-models.ts';
 import { percentiles, type Percentiles, type ReplayPlan } from './load-run.ts';
@@ -121,6 +122,15 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     throw err;
+  }
+  if (options.peer) {
+    // Bounded like the rest: the peer run's own steps time out; this is the backstop.
+    setTimeout(() => {
+      say('load: the peer run exceeded 40 minutes; exiting');
+      process.exit(3);
+    }, 40 * 60_000).unref();
+    await runPeer(options);
+    process.exit(0);
   }
   // Bounded: whatever happens, the run ends (account preparation gets a second per account).
   const accounts = Math.ceil(options.connections / options.perUser);
@@ -384,7 +394,7 @@ async function spawnBaseline(): Promise<{ url: string; stop(): Promise<void> }> 
   process.once('exit', killChild);
   const port = await new Promise<number>((resolve, reject) => {
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening (\d+)/.exec(output);
       if (match) resolve(Number(match[1]));

@@ -12,9 +12,13 @@ export type SpawnedGateway = ChildGateway;
  * turns impostor must not be closed mid-measurement by a step-up nobody answers). Without it the
  * channel runs alone (VIGIL_CV_ENABLED=false), as the realtime figures were measured. VIGIL_CV_*
  * and VIGIL_SCORING_* already in the environment win, so `VIGIL_SCORING_THREADS=1 npm run load …`
- * compares configurations.
+ * compares configurations. `extraEnv` is laid over everything (the peer run's own Redis, variants).
  */
-export function spawnLoadGateway(perUser: number, verify = false): Promise<SpawnedGateway> {
+export function spawnLoadGateway(
+  perUser: number,
+  verify = false,
+  extraEnv: Record<string, string> = {},
+): Promise<SpawnedGateway> {
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     // Production refuses to store generated signing keys in the clear; a fixed key, as the load database is reused.
@@ -40,5 +44,5 @@ export function spawnLoadGateway(perUser: number, verify = false): Promise<Spawn
   };
   for (const [key, value] of Object.entries(process.env))
     if (/^VIGIL_(CV|SCORING)_/.test(key) && value !== undefined) env[key] = value;
-  return spawnChildGateway(env);
+  return spawnChildGateway({ ...env, ...extraEnv });
 }

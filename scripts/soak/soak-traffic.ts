@@ -57,7 +57,7 @@ async function login(url: string, username: string, password: string): Promise<{
 /** Signs up `count` throwaway accounts (4 at a time: bcrypt runs on the gateway's cores), each with two sessions. */
 export async function makeAccounts(url: string, count: number, onProgress: (done: number) => void): Promise<SoakAccount[]> {
   const tag = randomBytes(3).toString('hex');
-  const accounts: SoakAccount[] = new Array(count);
+  const accounts = new Array<SoakAccount>(count);
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -141,7 +141,7 @@ export class SoakTraffic {
     return new Promise((resolve) => {
       ws.on('message', (data, isBinary) => {
         if (isBinary) return;
-        const message = JSON.parse(data.toString()) as { type: string; seq?: number };
+        const message = JSON.parse((data as Buffer).toString()) as { type: string; seq?: number };
         if (message.type === 'ready') {
           device.ready = true;
           ws.send(
@@ -240,12 +240,12 @@ export class SoakTraffic {
   private async relogin(): Promise<void> {
     const account = this.pick();
     const previous = account.http.accessToken;
-    const result = (await this.timed('login', async () => {
+    const result = await this.timed('login', async () => {
       const res = await post(this.url, '/v1/sessions', { identifier: account.username, password: account.password });
       if (res.status === 201)
         account.http = { accessToken: String(res.json.accessToken), refreshToken: String(res.json.refreshToken) };
       return res;
-    })) as { status: number } | undefined;
+    });
     if (result?.status === 201) {
       await this.timed('logout', () =>
         fetch(`${this.url}/v1/sessions/current`, { method: 'DELETE', headers: { authorization: `Bearer ${previous}` } }),

@@ -66,7 +66,8 @@ export class AuditLog {
 
   /**
    * Appends an event. A failing audit write is logged, not thrown: the security action it
-   * describes has already happened and must not be reported to the client as failed.
+   * describes has already happened and must not be reported to the client as failed. It never
+   * rejects, so a caller that need not wait for the write may `void` it.
    */
   async record(
     event: AuditEvent,

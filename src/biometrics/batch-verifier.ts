@@ -1,5 +1,5 @@
 import type { VerificationResult } from '../../protocol/biometrics.ts';
-import { enforceLimit } from '../accounts/rate-limit.ts';
+import { enforceLimit } from '../rate-limits/enforce-limit.ts';
 import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { WindowFeatures } from './features/extract-windows.ts';
 import type { ActiveModel, ModelRegistry } from './models/model-registry.ts';
@@ -46,7 +46,7 @@ export class BatchVerifier {
   async verifyUpload(
     userId: string,
     file: UploadFile,
-    source: 'body' | 'file' | 'legacy',
+    source: 'body' | 'file' | 'untyped',
     params: DeclaredParams = {},
     options: { operator?: boolean } = {},
   ): Promise<VerificationResult> {

@@ -1,3 +1,4 @@
+import { requestContext } from '../server/http/request-context.ts';
 import { Type } from '@sinclair/typebox';
 import { ErrorBodySchema } from '../../protocol/http/common.ts';
 import {
@@ -13,10 +14,9 @@ import {
   VerifyParams,
   VerifyReply,
 } from '../../protocol/http/biometrics.ts';
-import { metaOf } from '../accounts/request-meta.ts';
 import type { AdminPrincipal } from '../server/admin-auth.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
-import type { Principal } from '../sessions/principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 import type { OwnerChanges } from './assurance/owner-change.ts';
 import type { BiometricService } from './biometric-service.ts';
 import { verificationSummary } from './verification.ts';
@@ -62,14 +62,14 @@ export function biometricRoutes(deps: {
       body: upload,
       schema: { query: EnrollmentParams, response: { 202: EnrollmentAccepted, ...uploadErrors } },
     }).handle(async ({ raw, query, auth: principal, info }) => {
-      await owner.assertFresh(principal, 'enrolled', metaOf(info, principal));
+      await owner.assertFresh(principal, 'enrolled', requestContext(info, principal.sessionId));
       const { file, source, params } = await readUpload(raw, query, enrollmentFields, uploadLimit);
       const accepted = await service.enrollUpload(
         principal.userId,
         file,
         source,
         { ...params, channels: channelList(params.channels) },
-        metaOf(info, principal),
+        requestContext(info, principal.sessionId),
       );
       return { status: 202, body: accepted, headers: location(accepted.enrollmentId) };
     }),
@@ -87,7 +87,7 @@ export function biometricRoutes(deps: {
         response: { 202: EnrollmentAccepted, ...uploadErrors },
       },
     }).handle(async ({ raw, params: path, query, auth: principal, info }) => {
-      await owner.assertFresh(principal, 'enrolled', metaOf(info, principal));
+      await owner.assertFresh(principal, 'enrolled', requestContext(info, principal.sessionId));
       const { file, source, params } = await readUpload(raw, query, appendFields, uploadLimit);
       const accepted = await service.appendUpload(principal.userId, path.id, file, source, {
         ...params,
@@ -107,8 +107,8 @@ export function biometricRoutes(deps: {
         response: { 202: EnrollmentAccepted, ...errors, 409: ErrorBodySchema, 422: ErrorBodySchema },
       },
     }).handle(async ({ params, auth: principal, info }) => {
-      await owner.assertFresh(principal, 'enrolled', metaOf(info, principal));
-      const accepted = await service.commit(principal.userId, params.id, metaOf(info, principal));
+      await owner.assertFresh(principal, 'enrolled', requestContext(info, principal.sessionId));
+      const accepted = await service.commit(principal.userId, params.id, requestContext(info, principal.sessionId));
       return { status: 202, body: accepted, headers: location(accepted.enrollmentId) };
     }),
 
@@ -188,8 +188,8 @@ export function biometricRoutes(deps: {
       auth,
       schema: { response: { 200: ModelDeleted, ...errors } },
     }).handle(async ({ auth: principal, info }) => {
-      await owner.assertFresh(principal, 'deleted', metaOf(info, principal));
-      return { status: 200, body: await service.deleteAll(principal.userId, metaOf(info, principal)) };
+      await owner.assertFresh(principal, 'deleted', requestContext(info, principal.sessionId));
+      return { status: 200, body: await service.deleteAll(principal.userId, requestContext(info, principal.sessionId)) };
     }),
   ];
 }

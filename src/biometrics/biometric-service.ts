@@ -1,10 +1,10 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { ObjectId } from 'mongodb';
 import type { DetectorName, FeatureSpec, VerificationResult } from '../../protocol/biometrics.ts';
 import { VigilError } from '../../protocol/errors.ts';
 import type { EnrollmentAccepted, EnrollmentView, ModelDeleted, ModelView } from '../../protocol/http/biometrics.ts';
-import { enforceLimit } from '../accounts/rate-limit.ts';
+import { enforceLimit } from '../rate-limits/enforce-limit.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { OwnerChanges } from './assurance/owner-change.ts';
@@ -145,7 +145,7 @@ export class BiometricService {
       /** Parses uploads; large ones in a worker thread. */
       decoder: UploadDecoder;
       /** Publishes enrolment events (any command connection). */
-      redis: Redis;
+      redis: RedisClient;
       audit: AuditLog;
       /** Audits and notifies changes of who "the owner" is (a committed enrolment, a deletion). */
       ownerChanges: Pick<OwnerChanges, 'changed'>;
@@ -307,20 +307,20 @@ export class BiometricService {
     return setup.open ? appended : this.commit(userId, enrollment._id, meta);
   }
 
-  /** Enrolment from an upload (HTTP body, multipart file): decode with the declared parameters, then `enroll`. */
+  /** Enrolment from an upload (HTTP body, multipart file, an adapter's untyped file): decode with the declared parameters, then `enroll`. */
   async enrollUpload(
     userId: string,
     file: UploadFile,
-    source: 'body' | 'file' | 'legacy',
-    params: DeclaredParams & Omit<EnrollmentSetup, 'source'> & { open?: boolean | undefined },
+    source: 'body' | 'file' | 'untyped',
+    params: DeclaredParams & Omit<EnrollmentSetup, 'source'> & { open?: boolean | undefined; source?: EnrollmentSource },
     meta: AuditContext = {},
-    /** What the upload may leave unsaid (a legacy file's sample rate). */
+    /** What the upload may leave unsaid (an untyped file's sample rate). */
     fallback: DeclaredParams = {},
   ): Promise<EnrollmentAccepted> {
     // Counted before decoding: parsing a large upload is the expensive part.
     await this.limitEnrollment(userId);
     const data = await this.deps.decoder.decode(file, source, params, fallback);
-    return this.enrollCounted(userId, data, { ...params, source: source === 'legacy' ? 'legacy-a' : 'http' }, meta);
+    return this.enrollCounted(userId, data, { ...params, source: params.source ?? 'http' }, meta);
   }
 
   /** A further upload to an open enrolment; kind, rate and channels default to the enrolment's. */
@@ -432,7 +432,7 @@ export class BiometricService {
   verifyUpload(
     userId: string,
     file: UploadFile,
-    source: 'body' | 'file' | 'legacy',
+    source: 'body' | 'file' | 'untyped',
     params: DeclaredParams = {},
     options: { operator?: boolean } = {},
   ): Promise<VerificationResult> {

@@ -1,16 +1,15 @@
 import { availableParallelism } from 'node:os';
 import { VigilError } from '../../protocol/errors.ts';
-import type { AccountService } from '../accounts/account-service.ts';
+import type { AccountService } from '../identity/accounts/account-service.ts';
 import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
-import type { GatewayModule } from '../server/modules.ts';
-import type { Principal } from '../sessions/principal.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
+import type { Principal } from '../server/http/principal.ts';
 import { createTrainingQueue } from '../storage/queues.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { startTrainingWorker, type TrainingWorker } from '../../workers/training-worker.ts';
 import type { Notifier } from '../notify/notifier.ts';
-import type { SessionRecord } from '../sessions/session-store.ts';
-import { biometricCipher } from './assurance/biometric-cipher.ts';
+import { dataCipher } from '../crypto/data-cipher.ts';
 import { OwnerChanges } from './assurance/owner-change.ts';
 import { ReplayIndexes } from './assurance/replay-index.ts';
 import { SessionTrustStore } from './assurance/session-trust.ts';
@@ -57,7 +56,7 @@ export function scoringThreads(configured: number): number {
 }
 
 /**
- * The biometric concern (issue 6): enrolment and model stores, the training queue (and its
+ * The biometric concern: enrolment and model stores, the training queue (and its
  * worker when VIGIL_EMBEDDED_WORKERS), the process's one Piscina scoring pool, enrolment events
  * over Redis pub/sub, the `/v1/biometrics/*` routes. Withdrawn accounts lose their models.
  */
@@ -66,7 +65,7 @@ export function createBiometrics(
   deps: {
     accounts: AccountService;
     authenticator: Authenticator<Principal>;
-    sessions: { get(sessionId: string): Promise<SessionRecord | undefined> };
+    sessions: { loginProof(sessionId: string, userId: string): Promise<{ ageMs: number }> };
     notifier: Notifier;
   },
 ): Biometrics {
@@ -82,7 +81,7 @@ export function createBiometrics(
     maxAgeSeconds: config.VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS,
   });
   // Samples, graphs and parameters are sealed at rest under VIGIL_BIOMETRIC_KEYS (required in production).
-  const cipher = biometricCipher(config);
+  const cipher = dataCipher(config);
   const enrollments = new EnrollmentStore(mongo.db, cipher);
   const models = new ModelStore(mongo.db, cipher);
   const queue = createTrainingQueue(config);
@@ -163,8 +162,8 @@ export function createBiometrics(
           maxBatch: config.VIGIL_SCORING_MAX_BATCH,
           maxSessionsPerWorker: config.VIGIL_SCORING_SESSIONS_PER_WORKER,
           taskTimeoutMs: config.VIGIL_SCORING_TIMEOUT_MS,
-          // Fault fields only ever come from test code (no request sets them); tests crash real workers with them.
-          testHooks: config.NODE_ENV === 'test',
+          // Only a test gateway is given planted faults (StartOptions.scoringFaults); they crash real workers.
+          faults: ctx.scoringFaults,
         });
         if (config.VIGIL_EMBEDDED_WORKERS) worker = await startTrainingWorker(config, logger.child({ component: 'training' }));
         // No TTL indexes on FerretDB: enrolments opened and never committed are swept here.

@@ -14,7 +14,7 @@ export interface OperatingPoint {
 type Scores = ArrayLike<number>;
 
 function sorted(values: Scores): Float64Array {
-  return Float64Array.from(values as ArrayLike<number>).sort();
+  return Float64Array.from(values).sort();
 }
 
 /** Count of values < t in ascending `s` (binary search). */

@@ -1,3 +1,4 @@
+import { ScoringFaults } from './scoring-faults.ts';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,10 +39,13 @@ function expectReference(scores: Float32Array, from = 0): void {
   }
 }
 
+/** Faults planted in the pools below (each test plants its own right before the call it breaks). */
+const faults = new ScoringFaults();
+
 describe('ScoringPool', () => {
   let pool: ScoringPool;
   beforeAll(() => {
-    pool = new ScoringPool({ threads: 2, maxBatch: 64, testHooks: true, taskTimeoutMs: 20_000 });
+    pool = new ScoringPool({ threads: 2, maxBatch: 64, faults, taskTimeoutMs: 20_000 });
   });
   afterAll(async () => {
     await pool.destroy();
@@ -68,14 +72,16 @@ describe('ScoringPool', () => {
   it('reruns the task of a worker that exits, and keeps serving', async () => {
     const model = scoringModel('user-1:v1', onnx);
     const before = pool.stats.retriedTasks;
-    expectReference(await pool.score(model, probe.data.slice(0, 8 * D), 8, D, { fault: 'exit' }));
+    faults.inject('exit');
+    expectReference(await pool.score(model, probe.data.slice(0, 8 * D), 8, D));
     expect(pool.stats.retriedTasks).toBe(before + 1);
     expectReference(await pool.score(model, probe.data.slice(0, 8 * D), 8, D));
   });
 
   it('reruns the task of a worker killed by an uncaught exception', async () => {
     const model = scoringModel('user-1:v1', onnx);
-    expectReference(await pool.score(model, probe.data.slice(0, 4 * D), 4, D, { fault: 'throw' }));
+    faults.inject('throw');
+    expectReference(await pool.score(model, probe.data.slice(0, 4 * D), 4, D));
   });
 
   it('reports a model that does not load as SCORING_FAILED without retrying', async () => {
@@ -94,10 +100,11 @@ describe('ScoringPool', () => {
 
 describe('ScoringPool failure limits', () => {
   it('rejects with SCORING_FAILED when the worker dies and retries are off, then serves again', async () => {
-    const pool = new ScoringPool({ threads: 1, retries: 0, testHooks: true });
+    const pool = new ScoringPool({ threads: 1, retries: 0, faults });
     try {
       const model = scoringModel('m', onnx);
-      const err = await errorOf(pool.score(model, probe.data.slice(0, D), 1, D, { fault: 'exit' }));
+      faults.inject('exit');
+      const err = await errorOf(pool.score(model, probe.data.slice(0, D), 1, D));
       expect(err.code).toBe('SCORING_FAILED');
       expect(err.message).toMatch(/worker died/);
       expect(err.status).toBe(503);
@@ -110,11 +117,12 @@ describe('ScoringPool failure limits', () => {
 
   // The timeout also covers starting the replacement worker (tsx + onnxruntime) on a busy machine.
   it('times out a hung task with SCORING_TIMEOUT and replaces the worker', async () => {
-    const pool = new ScoringPool({ threads: 1, retries: 0, taskTimeoutMs: 4000, testHooks: true });
+    const pool = new ScoringPool({ threads: 1, retries: 0, taskTimeoutMs: 4000, faults });
     try {
       const model = scoringModel('m', onnx);
       await pool.score(model, probe.data.slice(0, D), 1, D); // warm: the worker is up
-      const err = await errorOf(pool.score(model, probe.data.slice(0, D), 1, D, { fault: 'hang' }));
+      faults.inject('hang');
+      const err = await errorOf(pool.score(model, probe.data.slice(0, D), 1, D));
       expect(err.code).toBe('SCORING_TIMEOUT');
       expectReference(await pool.score(model, probe.data.slice(0, D), 1, D));
     } finally {
@@ -123,11 +131,12 @@ describe('ScoringPool failure limits', () => {
   });
 
   it('rejects with SCORING_OVERLOADED when the queue is full', async () => {
-    const pool = new ScoringPool({ threads: 1, maxQueue: 1, retries: 0, taskTimeoutMs: 60_000, testHooks: true });
+    const pool = new ScoringPool({ threads: 1, maxQueue: 1, retries: 0, taskTimeoutMs: 60_000, faults });
     try {
       const model = scoringModel('m', onnx);
-      const running = pool.score(model, probe.data.slice(0, D), 1, D, { fault: 'hang' });
-      const queued = pool.score(model, probe.data.slice(0, D), 1, D, { fault: 'hang' });
+      faults.inject('hang', 2);
+      const running = pool.score(model, probe.data.slice(0, D), 1, D);
+      const queued = pool.score(model, probe.data.slice(0, D), 1, D);
       running.catch(() => {});
       queued.catch(() => {});
       expect(pool.stats.inFlight).toBe(2);
@@ -140,13 +149,11 @@ describe('ScoringPool failure limits', () => {
   });
 
   it('passes the caller abort reason through', async () => {
-    const pool = new ScoringPool({ threads: 1, testHooks: true });
+    const pool = new ScoringPool({ threads: 1, faults });
     try {
       const controller = new AbortController();
-      const pending = pool.score(scoringModel('m', onnx), probe.data.slice(0, D), 1, D, {
-        fault: 'hang',
-        signal: controller.signal,
-      });
+      faults.inject('hang');
+      const pending = pool.score(scoringModel('m', onnx), probe.data.slice(0, D), 1, D, { signal: controller.signal });
       setTimeout(() => controller.abort(new Error('socket closed')), 200);
       await expect(pending).rejects.toThrow('socket closed');
     } finally {
@@ -160,11 +167,12 @@ describe('ScoringPool failure limits', () => {
 describe('ScoringPool retirement', () => {
   it('answers a task stalled inside onnxruntime with SCORING_TIMEOUT, retires the thread when its call returns, and keeps serving', async () => {
     // The timeout also covers starting the replacement worker (tsx + onnxruntime) on a busy machine.
-    const pool = new ScoringPool({ threads: 1, retries: 0, taskTimeoutMs: 4000, testHooks: true });
+    const pool = new ScoringPool({ threads: 1, retries: 0, taskTimeoutMs: 4000, faults });
     try {
       const model = scoringModel('m', onnx);
       await pool.score(model, probe.data.slice(0, D), 1, D); // warm: the worker is up
-      const err = await errorOf(pool.score(model, probe.data.slice(0, D), 1, D, { fault: 'stall' }));
+      faults.inject('stall');
+      const err = await errorOf(pool.score(model, probe.data.slice(0, D), 1, D));
       expect(err.code).toBe('SCORING_TIMEOUT');
       expect(pool.stats.retiredInNative).toBe(1);
       expectReference(await pool.score(model, probe.data.slice(0, 8 * D), 8, D));
@@ -174,11 +182,11 @@ describe('ScoringPool retirement', () => {
   });
 
   it('re-runs the tasks of threads retired by retireBusyThreads on fresh threads', async () => {
-    const pool = new ScoringPool({ threads: 2, retries: 1, taskTimeoutMs: 60_000, testHooks: true });
+    const pool = new ScoringPool({ threads: 2, retries: 1, taskTimeoutMs: 60_000, faults });
     try {
       const model = scoringModel('m', onnx);
       await Promise.all([pool.score(model, probe.data.slice(0, D), 1, D), pool.score(model, probe.data.slice(0, D), 1, D)]);
-      pool.injectFault('stall', 2);
+      faults.inject('stall', 2);
       const first = pool.score(model, probe.data.slice(0, 4 * D), 4, D);
       const second = pool.score(model, probe.data.slice(4 * D, 8 * D), 4, D);
       let retired = 0;
@@ -195,12 +203,10 @@ describe('ScoringPool retirement', () => {
   });
 
   it('does not end a running thread when its caller gives up, and destroy() waits for its native call', async () => {
-    const pool = new ScoringPool({ threads: 1, taskTimeoutMs: 60_000, testHooks: true });
+    const pool = new ScoringPool({ threads: 1, taskTimeoutMs: 60_000, faults });
     const controller = new AbortController();
-    const pending = pool.score(scoringModel('m', onnx), probe.data.slice(0, D), 1, D, {
-      fault: 'stall',
-      signal: controller.signal,
-    });
+    faults.inject('stall');
+    const pending = pool.score(scoringModel('m', onnx), probe.data.slice(0, D), 1, D, { signal: controller.signal });
     setTimeout(() => controller.abort(new Error('socket closed')), 300);
     await expect(pending).rejects.toThrow('socket closed');
     expect(pool.stats).toMatchObject({ retiredThreads: 0, inFlight: 1 });
@@ -208,13 +214,10 @@ describe('ScoringPool retirement', () => {
     expect(pool.stats.inFlight).toBe(0);
   });
 
-  it('refuses fault injection without testHooks', () => {
-    const pool = new ScoringPool({ threads: 1 });
-    try {
-      expect(() => pool.injectFault('stall')).toThrow(new TypeError('injectFault needs a pool created with options.testHooks'));
-    } finally {
-      void pool.destroy();
-    }
+  it('takes planted faults only through its options', () => {
+    expect(() => new ScoringPool({ threads: 1, faults: { take: () => 'exit' } as unknown as ScoringFaults })).toThrow(
+      new TypeError('options.faults must be a ScoringFaults or undefined'),
+    );
   });
 });
 

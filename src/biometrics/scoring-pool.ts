@@ -1,16 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { VigilError } from '../../protocol/errors.ts';
-import type {
-  GatedTask,
-  ScoringFault,
-  ScoringResult,
-  ScoringTask,
-  ScoringWorkerData,
-  SkippedTask,
-} from '../../workers/scoring-worker.ts';
+import type { GatedTask, ScoringResult, ScoringTask, ScoringWorkerData, SkippedTask } from './scoring-tasks.ts';
 import type { WindowBatchResult, WindowBatchTask } from './continuous/window-batch.ts';
 import { TASK_STATE, TaskGates } from './native-gate.ts';
+import { ScoringFaults } from './scoring-faults.ts';
 
 /** One model version as the pool ships it to workers: bytes in shared memory, copied once. */
 export interface ScoringModel {
@@ -46,8 +40,8 @@ export interface ScoringPoolOptions {
   taskTimeoutMs: number;
   /** Times a task is re-run after its worker died (crash, exit) or was retired by retireBusyThreads(). Default 1. */
   retries: number;
-  /** Honour fault-injection fields in tasks. Tests only. Default false. */
-  testHooks: boolean;
+  /** Faults planted by a test in the next tasks (see scoring-faults.ts). Tests only. Default none. */
+  faults: ScoringFaults | undefined;
 }
 
 export const DEFAULT_SCORING_POOL_OPTIONS: Readonly<ScoringPoolOptions> = Object.freeze({
@@ -57,14 +51,14 @@ export const DEFAULT_SCORING_POOL_OPTIONS: Readonly<ScoringPoolOptions> = Object
   maxQueue: 1024,
   taskTimeoutMs: 5000,
   retries: 1,
-  testHooks: false,
+  faults: undefined,
 });
 
 function validate(o: ScoringPoolOptions): void {
   const integer = (name: keyof ScoringPoolOptions, min: number) => {
     const v = o[name];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new TypeError(`options.${name} must be an integer >= ${min}, got ${String(v)}`);
+      throw new TypeError(`options.${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     }
   };
   integer('threads', 1);
@@ -73,7 +67,9 @@ function validate(o: ScoringPoolOptions): void {
   integer('maxQueue', 0);
   integer('taskTimeoutMs', 1);
   integer('retries', 0);
-  if (typeof o.testHooks !== 'boolean') throw new TypeError(`options.testHooks must be a boolean, got ${String(o.testHooks)}`);
+  if (o.faults !== undefined && !(o.faults instanceof ScoringFaults)) {
+    throw new TypeError('options.faults must be a ScoringFaults or undefined');
+  }
 }
 
 /**
@@ -89,8 +85,6 @@ export function scoringWorkerLocation(): { filename: string; execArgv: string[] 
 export interface ScoreOptions {
   /** Abandons the request (e.g. the socket closed); rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
-  /** Fault injection for tests (first attempt only); ignored unless the pool has testHooks. */
-  fault?: ScoringFault | undefined;
 }
 
 export interface ScoringPoolStats {
@@ -141,7 +135,6 @@ export class ScoringPool {
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
   private drained: (() => void) | undefined;
-  private injected: { fault: ScoringFault; tasks: number } | undefined;
 
   constructor(options: Partial<ScoringPoolOptions> = {}) {
     const o: ScoringPoolOptions = { ...DEFAULT_SCORING_POOL_OPTIONS, ...options };
@@ -152,7 +145,8 @@ export class ScoringPool {
     const { filename, execArgv } = scoringWorkerLocation();
     const workerData: ScoringWorkerData = {
       maxSessions: o.maxSessionsPerWorker,
-      testHooks: o.testHooks,
+      // The worker honours a task's fault field only in a pool given faults (tests).
+      testHooks: o.faults !== undefined,
       gates: this.gates.cells,
     };
     this.piscina = new Piscina({
@@ -178,22 +172,6 @@ export class ScoringPool {
       retiredThreads: this.retiredThreads,
       retiredInNative: this.retiredInNative,
     };
-  }
-
-  /**
-   * Test hook (pools with testHooks only): the first attempts of the next `tasks` tasks, on any
-   * path (HTTP verification or socket micro-batches), hit `fault`; e.g. 'stall' forces timeouts.
-   */
-  injectFault(fault: ScoringFault, tasks = 1): void {
-    if (!this.options.testHooks) throw new TypeError('injectFault needs a pool created with options.testHooks');
-    this.injected = tasks > 0 ? { fault, tasks } : undefined;
-  }
-
-  private faultFor(requested: ScoringFault | undefined): ScoringFault | undefined {
-    if (requested || !this.injected) return requested;
-    const { fault } = this.injected;
-    if (--this.injected.tasks <= 0) this.injected = undefined;
-    return fault;
   }
 
   /**
@@ -234,27 +212,31 @@ export class ScoringPool {
     options: ScoreOptions,
   ): Promise<Float32Array> {
     const { signal } = options;
-    const fault = this.faultFor(options.fault);
+    const fault = this.options.faults?.take();
     // Keep a copy only if a retry may be needed: the transferred buffer is gone after a crash.
     const spare = this.options.retries > 0 ? features.slice() : undefined;
-    let attempt = 0;
-    let input = features;
-    for (;;) {
+    return this.withRetries(signal, async (attempt) => {
+      // Injected faults hit the first attempt only, so tests can watch a retry succeed.
+      const inject = fault && attempt === 0 ? { fault } : {};
+      const input = attempt === 0 ? features : (spare as Float32Array).slice();
+      const task: ScoringTask = { modelKey: model.key, model: model.bytes, features: input, n, d, ...inject };
+      const result = (await this.runOnce(task, transferList(task.features.buffer as ArrayBuffer), signal)) as ScoringResult;
+      if ('error' in result) throw new VigilError('SCORING_FAILED', { reason: result.error });
+      return result.scores;
+    });
+  }
+
+  /** Runs `attempt` again on a fresh worker while the worker died and retries remain. */
+  private async withRetries<T>(signal: AbortSignal | undefined, run: (attempt: number) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
       try {
-        // Injected faults hit the first attempt only, so tests can watch a retry succeed.
-        const inject = fault && attempt === 0 ? { fault } : {};
-        const task: ScoringTask = { modelKey: model.key, model: model.bytes, features: input, n, d, ...inject };
-        const result = (await this.runOnce(task, transferList(task.features.buffer as ArrayBuffer), signal)) as ScoringResult;
-        if ('error' in result) throw new VigilError('SCORING_FAILED', { reason: result.error });
-        return result.scores;
+        return await run(attempt);
       } catch (err) {
         if (!(err instanceof WorkerDied) || attempt >= this.options.retries || this.closed || signal?.aborted) {
           this.failed++;
           throw err instanceof WorkerDied ? err.error : err;
         }
-        attempt++;
         this.retried++;
-        input = (spare as Float32Array).slice();
       }
     }
   }
@@ -269,19 +251,11 @@ export class ScoringPool {
   async scoreWindowBatch(task: WindowBatchTask, options: ScoreOptions = {}): Promise<WindowBatchResult> {
     if (this.closed) throw new VigilError('SCORING_FAILED', { reason: 'the scoring pool is closed' });
     const { signal } = options;
-    const fault = this.faultFor(options.fault);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const run = fault && attempt === 0 ? { ...task, fault } : task;
-        return (await this.runOnce(run, undefined, signal)) as WindowBatchResult;
-      } catch (err) {
-        if (!(err instanceof WorkerDied) || attempt >= this.options.retries || this.closed || signal?.aborted) {
-          this.failed++;
-          throw err instanceof WorkerDied ? err.error : err;
-        }
-        this.retried++;
-      }
-    }
+    const fault = this.options.faults?.take();
+    return this.withRetries(signal, async (attempt) => {
+      const run = fault && attempt === 0 ? { ...task, fault } : task;
+      return (await this.runOnce(run, undefined, signal)) as WindowBatchResult;
+    });
   }
 
   private runOnce(
@@ -289,7 +263,7 @@ export class ScoringPool {
     transfer: PiscinaTransferList | undefined,
     callerSignal: AbortSignal | undefined,
   ): Promise<ScoringResult | WindowBatchResult> {
-    if (callerSignal?.aborted) return Promise.reject(callerSignal.reason);
+    if (callerSignal?.aborted) return Promise.reject(callerSignal.reason as unknown);
     const slot = this.gates.acquire();
     if (slot === undefined) return Promise.reject(new VigilError('SCORING_OVERLOADED', {}));
     return new Promise((resolve, reject) => {
@@ -359,6 +333,7 @@ export class ScoringPool {
     if (next.action === 'await-exit') this.retiredInNative++;
     if (next.action === 'terminate') {
       const thread = this.piscina.threads.find((t) => t.threadId === next.threadId);
+      // A thread that already exited rejects terminate(); nothing is left to do then.
       void thread?.terminate().catch(() => {});
     }
     return true;

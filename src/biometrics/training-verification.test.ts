@@ -1,14 +1,15 @@
 import { describe, expect, it, vi } from 'vitest';
 import { VigilError } from '../../protocol/errors.ts';
 import type { DetectorParams } from './detectors/detector-types.ts';
+import type * as ExportDetector from './onnx/export-detector.ts';
 import { syntheticPeople } from './detectors/test-data.ts';
 import { rowFeatureSpec } from './features/feature-spec.ts';
 
 // The exporter is replaced so that training produces a graph onnxruntime rejects, or one that
 // scores differently from the reference: both must fail training, never return a model.
-const mode = vi.hoisted(() => ({ current: 'garbage' as 'garbage' | 'skewed' }));
+const mode = vi.hoisted((): { current: 'garbage' | 'skewed' } => ({ current: 'garbage' }));
 vi.mock('./onnx/export-detector.ts', async (importOriginal) => {
-  const original = await importOriginal<typeof import('./onnx/export-detector.ts')>();
+  const original = await importOriginal<typeof ExportDetector>();
   return {
     ...original,
     exportDetector: (params: DetectorParams, d: number) => {

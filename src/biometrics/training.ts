@@ -90,7 +90,7 @@ function checkOptions(o: TrainingOptions): void {
   const int = (name: keyof TrainingOptions, min: number) => {
     const v = o[name];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-      throw new TypeError(`options.${name} must be an integer >= ${min}, got ${String(v)}`);
+      throw new TypeError(`options.${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   };
   int('folds', 2);
   int('minWindows', 4);

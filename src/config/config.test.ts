@@ -73,6 +73,17 @@ describe('loadConfig', () => {
     expect(problemsOf({ NODE_ENV: 'test', VIGIL_DEV_OUTBOX: '1', HOST: '::1' })).toEqual([]);
   });
 
+  it('accepts a bcrypt cost below 10 only in an explicit test run', () => {
+    expect(problemsOf({ NODE_ENV: 'development', VIGIL_BCRYPT_COST: '4' })).toEqual([
+      'VIGIL_BCRYPT_COST: a cost below 10 is accepted only when NODE_ENV=test is set explicitly (got 4)',
+    ]);
+    expect(problemsOf({ VIGIL_BCRYPT_COST: '9' })).toEqual([
+      'VIGIL_BCRYPT_COST: a cost below 10 is accepted only when NODE_ENV=test is set explicitly (got 9)',
+    ]);
+    expect(problemsOf({ NODE_ENV: 'test', VIGIL_BCRYPT_COST: '4' })).toEqual([]);
+    expect(problemsOf({ VIGIL_BCRYPT_COST: '3' })[0]).toMatch(/^VIGIL_BCRYPT_COST:/);
+  });
+
   it('refuses production with generated signing keys stored in the clear, listing every missing key at once', () => {
     const jwtProblem =
       'VIGIL_JWT_KEY_ENCRYPTION_KEY: required when NODE_ENV=production and VIGIL_JWT_PRIVATE_KEYS is unset (generated signing keys would be stored unencrypted in MongoDB)';

@@ -1,7 +1,7 @@
-import { relyingPartyOf } from '../credentials/passkeys/relying-party.ts';
+import { relyingPartyOf } from '../identity/credentials/passkeys/relying-party.ts';
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { parseBiometricKeys } from '../biometrics/assurance/biometric-cipher.ts';
+import { parseDataKeys } from '../crypto/data-cipher.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 import { deploymentProblems } from './deployment-safety.ts';
 
@@ -62,6 +62,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // together, so an operator fixes a production environment in one pass.
   const valid = problems.length === 0;
   if (valid) problems.push(...deploymentProblems(config, env));
+  if (valid && config.REDIS_CLUSTER_NODES && config.REDIS_SENTINELS) {
+    problems.push('REDIS_CLUSTER_NODES: a cluster has no sentinels; set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both');
+  }
   if (valid && config.VIGIL_CONSOLE && !config.VIGIL_ADMIN_TOKEN) {
     problems.push('VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN');
   }
@@ -72,7 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (valid) {
     try {
-      const keys = parseBiometricKeys(config.VIGIL_BIOMETRIC_KEYS);
+      const keys = parseDataKeys(config.VIGIL_BIOMETRIC_KEYS);
       if (!keys && config.NODE_ENV === 'production') {
         problems.push(
           'VIGIL_BIOMETRIC_KEYS: required when NODE_ENV=production (biometric data is never stored in plaintext there)',
@@ -82,7 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push((err as Error).message);
     }
     try {
-      parseBiometricKeys(config.VIGIL_MFA_KEYS);
+      parseDataKeys(config.VIGIL_MFA_KEYS);
     } catch (err) {
       problems.push((err as Error).message.replaceAll('VIGIL_BIOMETRIC_KEYS', 'VIGIL_MFA_KEYS'));
     }

@@ -26,6 +26,13 @@ export function deploymentProblems(config: Config, env: NodeJS.ProcessEnv): stri
       problems.push(`VIGIL_DEV_OUTBOX: the dev outbox is served only on a loopback listener (got HOST=${config.HOST})`);
     }
   }
+  // bcrypt's own minimum (4) makes a test suite that hashes thousands of passwords fast; anywhere
+  // else a cheap hash is a cheap offline guess.
+  if (config.VIGIL_BCRYPT_COST < 10 && env.NODE_ENV !== 'test') {
+    problems.push(
+      `VIGIL_BCRYPT_COST: a cost below 10 is accepted only when NODE_ENV=test is set explicitly (got ${config.VIGIL_BCRYPT_COST})`,
+    );
+  }
   if (config.NODE_ENV === 'production' && !config.VIGIL_JWT_PRIVATE_KEYS && !config.VIGIL_JWT_KEY_ENCRYPTION_KEY) {
     problems.push(
       'VIGIL_JWT_KEY_ENCRYPTION_KEY: required when NODE_ENV=production and VIGIL_JWT_PRIVATE_KEYS is unset (generated signing keys would be stored unencrypted in MongoDB)',

@@ -25,6 +25,38 @@ export const ConfigSchema = Type.Object({
     pattern: '^rediss?://',
     description: 'Redis for codes, sessions, refresh families, rate limits, pub/sub and BullMQ.',
   }),
+  REDIS_CLUSTER_NODES: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$',
+      description:
+        'Redis Cluster seed nodes (host:port,host:port…): the gateway and workers use the cluster instead of REDIS_URL, whose credentials and rediss:// TLS still apply. See docs/operations.md.',
+    }),
+  ),
+  REDIS_SENTINELS: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$',
+      description:
+        'Redis Sentinels (host:port,host:port…) that name the master of REDIS_SENTINEL_MASTER; used instead of REDIS_URL, whose credentials and TLS still apply to the master.',
+    }),
+  ),
+  REDIS_SENTINEL_MASTER: Type.String({
+    default: 'vigil',
+    pattern: '^[A-Za-z0-9._-]+$',
+    description: 'Master name the sentinels monitor (only with REDIS_SENTINELS).',
+  }),
+  REDIS_WAIT_REPLICAS: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 16,
+    description:
+      'Replicas that must hold a session write (login, refresh rotation) before it is answered (Redis WAIT); 0 answers once the master has it. With replicas, 1 makes an answered rotation survive a master failover.',
+  }),
+  REDIS_WAIT_TIMEOUT_MS: Type.Integer({
+    default: 500,
+    minimum: 1,
+    maximum: 10_000,
+    description: 'How long a write waits for REDIS_WAIT_REPLICAS replicas before it is answered 503 instead.',
+  }),
   REDIS_PREFIX: Type.String({
     default: 'vigil:',
     pattern: '^[A-Za-z0-9:_-]*$',
@@ -108,7 +140,7 @@ export const ConfigSchema = Type.Object({
     description: 'How long browsers may cache a preflight answer.',
   }),
 
-  // ── realtime channel /v1/stream (issue 5) ────────────────────────────────
+  // ── realtime channel /v1/stream ────────────────────────────────
   VIGIL_WS_MAX_CONNECTIONS_PER_USER: Type.Integer({
     default: 5,
     minimum: 1,
@@ -119,6 +151,13 @@ export const ConfigSchema = Type.Object({
     minimum: 3,
     maximum: 300,
     description: "How long a crashed process's sockets still count towards VIGIL_WS_MAX_CONNECTIONS_PER_USER.",
+  }),
+  VIGIL_WS_ADMISSION_BATCH: Type.Integer({
+    default: 128,
+    minimum: 1,
+    maximum: 1024,
+    description:
+      'Socket upgrades admitted against the per-account quota in one Redis script call (those arriving in the same event-loop turn); 1 makes one call per upgrade.',
   }),
   VIGIL_WS_MAX_MESSAGE_BYTES: Type.Integer({
     default: 65_536,
@@ -167,7 +206,7 @@ export const ConfigSchema = Type.Object({
     description: 'Seconds before the access token expires that the socket gets an `expiring` message (0: no warning).',
   }),
 
-  // ── identity: accounts, passwords, codes, delivery (issue 3) ─────────────
+  // ── identity: accounts, passwords, codes, delivery ─────────────
   VIGIL_PUBLIC_URL: Type.String({
     default: 'http://127.0.0.1:8080',
     pattern: '^https?://',
@@ -197,9 +236,9 @@ export const ConfigSchema = Type.Object({
   }),
   VIGIL_BCRYPT_COST: Type.Integer({
     default: 10,
-    minimum: 10,
+    minimum: 4,
     maximum: 15,
-    description: 'bcrypt cost factor for password hashes.',
+    description: 'bcrypt cost factor for password hashes; below 10 only when NODE_ENV=test is set explicitly.',
   }),
   VIGIL_SIGNUP_PER_IP_HOURLY: Type.Integer({ default: 30, minimum: 1, description: 'Sign-ups accepted per client IP per hour.' }),
   VIGIL_AVAILABILITY_PER_IP_PER_MINUTE: Type.Integer({
@@ -307,7 +346,7 @@ export const ConfigSchema = Type.Object({
     description: 'Twilio REST base URL (a local stand-in in tests).',
   }),
 
-  // ── tokens and sessions (issue 4) ────────────────────────────────────────
+  // ── tokens and sessions ────────────────────────────────────────
   VIGIL_JWT_ISSUER: Type.String({
     default: 'vigil',
     minLength: 1,
@@ -477,7 +516,7 @@ export const ConfigSchema = Type.Object({
     description: 'How long earlier locks count towards doubling the next one.',
   }),
 
-  // ── biometric enrolment, training and scoring (issue 6; docs/biometrics.md) ──
+  // ── biometric enrolment, training and scoring (docs/biometrics.md) ──
   VIGIL_SCORING_THREADS: Type.Integer({
     default: 0,
     minimum: 0,
@@ -607,7 +646,7 @@ export const ConfigSchema = Type.Object({
       "Sample rate (Hz) of legacy uploads that declare none (dialect A's files: CSV without a t column, JSON without rate).",
   }),
 
-  // ── continuous verification over /v1/stream (issue 7; docs/biometrics.md) ──
+  // ── continuous verification over /v1/stream (docs/biometrics.md) ──
   VIGIL_CV_ENABLED: Type.Boolean({
     default: true,
     description:
@@ -686,7 +725,7 @@ export const ConfigSchema = Type.Object({
       'A frame arriving this much later than its stream’s best delay (sample time to arrival) counts as late in metrics.',
   }),
 
-  // ── legacy dialects (issue 8; docs/legacy.md) ────────────────────────────
+  // ── legacy dialects (docs/legacy.md) ────────────────────────────
   VIGIL_LEGACY_DIALECTS: Type.String({
     default: '',
     pattern: '^([a-e](,[a-e])*)?$',

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Type } from '@sinclair/typebox';
-import type { AccountService } from '../accounts/account-service.ts';
+import type { AccountService } from '../identity/accounts/account-service.ts';
 import type { BiometricService } from '../biometrics/biometric-service.ts';
 import type { GatewayContext } from '../server/context.ts';
 import { defineRoute, type Route } from '../server/http/route.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import type { SessionService } from '../sessions/session-service.ts';
 import { createRedis } from '../storage/redis.ts';
 import { consoleRoutes } from './console-routes.ts';

@@ -11,8 +11,8 @@ import {
   AdminSessionParams,
 } from '../../protocol/http/console.ts';
 import { SessionListReply } from '../../protocol/http/sessions.ts';
-import type { AccountService } from '../accounts/account-service.ts';
-import { publicView, type Account } from '../accounts/account.ts';
+import type { AccountService } from '../identity/accounts/account-service.ts';
+import { publicView, type Account } from '../identity/accounts/account.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { BiometricService } from '../biometrics/biometric-service.ts';
 import type { AdminPrincipal } from '../server/admin-auth.ts';

@@ -53,7 +53,7 @@ export class LiveTrustEndpoint {
         state.aborted = true;
         this.release(res, state);
       });
-      void this.serve(res, userId, authorization, state);
+      void this.serve(res, userId, authorization, state); // never rejects: a refusal is written as the reply
     });
   }
 

@@ -1,17 +1,6 @@
-import type { Redis } from 'ioredis';
-import type { VerdictDecision } from '../../protocol/biometrics.ts';
+import type { RedisClient } from '../storage/redis.ts';
+import type { TrustPoint } from '../biometrics/continuous/trust-point.ts';
 import type { Logger } from '../observability/logger.ts';
-
-/** One scored window of one streaming device, as the operator console draws it. */
-export interface TrustPoint {
-  sessionId: string;
-  stream: number;
-  window: number;
-  trust: number;
-  decision: VerdictDecision;
-  /** Epoch ms when the verdict was sent. */
-  at: number;
-}
 
 /** How long a watch lasts without being renewed; watchers renew at a third of it. */
 const WATCH_MS = 30_000;
@@ -29,8 +18,8 @@ export class TrustFeed {
   private started = false;
 
   constructor(
-    private readonly publisher: Redis,
-    private readonly subscriber: Redis,
+    private readonly publisher: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly prefix: string,
     private readonly logger: Logger,
   ) {

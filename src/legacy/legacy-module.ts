@@ -1,5 +1,5 @@
 import type { GatewayContext } from '../server/context.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import { dialectA } from './a-realtime/a-routes.ts';
 import { dialectB } from './b-spring/b-routes.ts';
 import { dialectC } from './c-profile/c-module.ts';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { DeliveryJob } from '../storage/queues.ts';
 
 export interface OutboxMessage {
@@ -21,7 +21,7 @@ const KEEP_SECONDS = 86_400;
  * is appended to a Redis list per destination (last 50, for a day), readable at GET /v1/dev/outbox.
  */
 export class DevOutbox {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   private key(to: string): string {
     return `outbox:${to}`;

@@ -1,9 +1,11 @@
 import type { Queue } from 'bullmq';
 import { VigilError } from '../../protocol/errors.ts';
 import type { Locale } from '../../protocol/http/accounts.ts';
-import type { Channel } from '../accounts/account.ts';
 import type { DeliveryJob } from '../storage/queues.ts';
 import { renderMessage, type TemplateInput } from './templates.ts';
+
+/** How a code or link reaches a person. */
+export type Channel = 'email' | 'sms';
 
 export interface SendRequest {
   channel: Channel;

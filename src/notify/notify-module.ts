@@ -1,10 +1,8 @@
 import type { GatewayContext } from '../server/context.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import { createDeliveryQueue } from '../storage/queues.ts';
 import { startDeliveryWorker, type DeliveryWorker } from '../../workers/delivery-processor.ts';
-import { DevOutbox } from './dev-outbox.ts';
 import { Notifier } from './notifier.ts';
-import { outboxRoutes } from './outbox-routes.ts';
 import { smtpOptionsFrom } from './smtp-mailer.ts';
 import { deliverableChannels } from './transports.ts';
 import { twilioOptionsFrom } from './twilio-sms.ts';
@@ -16,7 +14,7 @@ export interface Notify {
 
 /**
  * Mail/SMS delivery for the gateway: the queue producers use, the delivery worker when it runs
- * in-process (VIGIL_EMBEDDED_WORKERS), and the dev outbox route when VIGIL_DEV_OUTBOX=1.
+ * in-process (VIGIL_EMBEDDED_WORKERS). The dev outbox is read through identity's outbox route.
  */
 export function createNotify(ctx: GatewayContext): Notify {
   const { config, logger } = ctx;
@@ -27,14 +25,12 @@ export function createNotify(ctx: GatewayContext): Notify {
   const queue = createDeliveryQueue(config);
   queue.on('error', (err: Error) => logger.warn({ err: err.message }, 'delivery queue error'));
   const notifier = new Notifier(queue, channels);
-  const outboxOn = config.VIGIL_DEV_OUTBOX && config.NODE_ENV !== 'production';
   let worker: DeliveryWorker | undefined;
 
   return {
     notifier,
     module: {
       name: 'notify',
-      routes: outboxOn ? outboxRoutes({ outbox: new DevOutbox(ctx.redis), phoneRegion: config.VIGIL_PHONE_REGION }) : [],
       async start() {
         for (const channel of ['email', 'sms'] as const) {
           if (!channels[channel])

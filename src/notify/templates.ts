@@ -1,5 +1,9 @@
 import type { Locale } from '../../protocol/http/accounts.ts';
-import type { CodePurpose } from '../codes/one-time-codes.ts';
+import type { Static } from '@sinclair/typebox';
+import type { CodePurpose as CodePurposeSchema } from '../../protocol/http/codes.ts';
+
+/** The purposes a code is sent for, as the wire contract lists them. */
+type CodePurpose = Static<typeof CodePurposeSchema>;
 
 export interface RenderedMessage {
   subject: string;

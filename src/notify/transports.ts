@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { Config } from '../config/schema.ts';
 import type { EmailSender, SmsSender } from './delivery-error.ts';
 import { DevOutbox } from './dev-outbox.ts';
@@ -13,7 +13,7 @@ export interface DeliveryTransports {
 }
 
 /** Transports from config. Throws naming the variable when a transport is half configured. */
-export function transportsFromConfig(config: Config, redis: Redis): DeliveryTransports {
+export function transportsFromConfig(config: Config, redis: RedisClient): DeliveryTransports {
   const smtp = smtpOptionsFrom(config);
   const twilio = twilioOptionsFrom(config);
   const transports: DeliveryTransports = {};

@@ -1,4 +1,4 @@
-import { VigilError } from '../../protocol/errors.ts';
+import { rateLimited } from './enforce-limit.ts';
 
 /**
  * Per-second counters kept in this process, for hot endpoints where a Redis round trip per call
@@ -21,7 +21,7 @@ export class LocalRateLimit {
       this.counts.set(key, entry);
     }
     if (++entry.count > this.perSecond) {
-      throw new VigilError('RATE_LIMITED', { retryAfter: 1 }, { headers: { 'retry-after': '1' } });
+      throw rateLimited(1);
     }
   }
 }

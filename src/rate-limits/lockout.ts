@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 
 export interface LockoutPolicy {
   /** Failures within `windowSeconds` that lock the identifier. */
@@ -27,14 +27,15 @@ return seconds
 /** Progressive lockout of an identifier (username, email, phone) after repeated failures. */
 export class Lockout {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly policy: LockoutPolicy,
   ) {
     redis.defineCommand('vigilLockoutFail', { numberOfKeys: 3, lua: FAIL });
   }
 
   private keys(identifier: string) {
-    return [`lock:fail:${identifier}`, `lock:on:${identifier}`, `lock:strikes:${identifier}`] as const;
+    // One hash tag, so the failure script's three keys share a slot on a Redis Cluster.
+    return [`lock:fail:{${identifier}}`, `lock:on:{${identifier}}`, `lock:strikes:{${identifier}}`] as const;
   }
 
   /** Seconds the identifier stays locked, 0 if it is not. */

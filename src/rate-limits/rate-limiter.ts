@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 
 export interface LimitRule {
   /** Most hits allowed per window. */
@@ -28,7 +28,7 @@ return {count, ttl}
  * caller ("login:ip:1.2.3.4"); the client's REDIS_PREFIX applies on top.
  */
 export class RateLimiter {
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: RedisClient) {
     redis.defineCommand('vigilRateHit', { numberOfKeys: 1, lua: HIT });
   }
 

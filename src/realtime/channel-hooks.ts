@@ -1,10 +1,10 @@
 import type { ErrorCode, ErrorParams } from '../../protocol/errors.ts';
 import type { SampleFrame } from '../../protocol/frames.ts';
 import type { ClientMessageOf, ReadyModel, ServerMessage } from '../../protocol/messages.ts';
-import type { Principal } from '../sessions/principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 
 /*
- * The seams through which continuous verification and socket enrolment (issue 7) plug into
+ * The seams through which continuous verification and socket enrolment plug into
  * the channel. The channel owns transport, authentication, limits and frame validation; hooks
  * own what samples mean. Hooks run on the event loop: keep them quick and hand heavy work
  * (features, scoring) to the batcher / worker pool.

@@ -1,15 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /*
  * Per-user socket counts shared by every gateway process, so the limit means "per account",
  * not "per account per process". Layout:
- *   ws:users:<userId>   hash  instanceId → sockets that process holds for the user
- *   ws:instances        zset  instanceId → lease expiry (ms, Redis clock)
+ *   ws:{quota}:users:<userId>   hash  instanceId → sockets that process holds for the user
+ *   ws:{quota}:instances        zset  instanceId → lease expiry (ms, Redis clock)
+ * The admission script reads both, so they share one hash tag: on a Redis Cluster all quota
+ * keys live in one slot (one master serves every admission).
  * Each process renews its lease every lease/3. A process that crashes stops renewing, and
  * its counts stop counting when its lease lapses (VIGIL_WS_CONNECTION_LEASE_SECONDS) — no
- * per-socket heartbeat, and no count is stranded forever. One script call per admission.
+ * per-socket heartbeat, and no count is stranded forever.
+ *
+ * Admissions are batched: the upgrades that arrive in one event-loop turn are admitted by one
+ * script call (ACQUIRE_BATCH), which takes them in arrival order exactly as that many ACQUIRE
+ * calls would (Redis runs a script atomically), so two sockets of one account in a batch see
+ * each other. A connect burst thus costs one Redis round trip, one socket write and one script
+ * run per turn instead of per socket: that per-call overhead was most of admission's cost.
  */
 
 // Sums the live instances' counts for the user (dropping dead ones) and takes a slot if one is free.
@@ -32,6 +40,43 @@ redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 return {1, total + 1}
 `;
 
+// ACQUIRE for KEYS[2..] in order; KEYS[1] is the lease zset. Returns admitted, count per key.
+// An instance's liveness is looked up once per call: TIME and the zset do not change within it.
+const ACQUIRE_BATCH = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[2])
+local alive = {}
+local out = {}
+for k = 2, #KEYS do
+  local counts = redis.call('HGETALL', KEYS[k])
+  local total = 0
+  for i = 1, #counts, 2 do
+    local instance = counts[i]
+    local live = alive[instance]
+    if live == nil then
+      local score = redis.call('ZSCORE', KEYS[1], instance)
+      live = instance == ARGV[1] or (score ~= false and tonumber(score) >= now)
+      alive[instance] = live
+    end
+    if live then
+      total = total + tonumber(counts[i + 1])
+    else
+      redis.call('HDEL', KEYS[k], instance)
+    end
+  end
+  if total >= limit then
+    out[#out + 1] = 0
+    out[#out + 1] = total
+  else
+    redis.call('HINCRBY', KEYS[k], ARGV[1], 1)
+    out[#out + 1] = 1
+    out[#out + 1] = total + 1
+  end
+end
+return out
+`;
+
 const RELEASE = `
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -46,8 +91,11 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return now
 `;
 
+const INSTANCES_KEY = 'ws:{quota}:instances';
+
 interface QuotaCommands {
   vigilWsAcquire(users: string, instances: string, instance: string, limit: number): Promise<[number, number]>;
+  vigilWsAcquireBatch(...keysThenArgs: Array<string | number>): Promise<number[]>;
   vigilWsRelease(users: string, instance: string): Promise<number>;
   vigilWsRenew(instances: string, instance: string, leaseMs: number): Promise<number>;
 }
@@ -58,6 +106,12 @@ export interface QuotaResult {
   count: number;
 }
 
+interface Admission {
+  userId: string;
+  resolve(result: QuotaResult): void;
+  reject(err: unknown): void;
+}
+
 export class ConnectionQuota {
   /** Identifies this process in Redis; random so a restarted process never inherits counts. */
   readonly instanceId = randomBytes(6).toString('hex');
@@ -65,13 +119,20 @@ export class ConnectionQuota {
   private timer: NodeJS.Timeout | undefined;
   /** Releases that failed (Redis away); retried with each lease renewal. */
   private pendingReleases: string[] = [];
+  /** Admissions waiting for this turn's batch call. */
+  private queued: Admission[] = [];
+  private flushScheduled = false;
+  private readonly flush = () => this.flushAdmissions();
 
+  /** `batch`: most admissions in one script call; 1 calls ACQUIRE once per admission. */
   constructor(
-    private readonly redis: Redis,
-    private readonly options: { limit: number; leaseSeconds: number },
+    private readonly redis: RedisClient,
+    private readonly options: { limit: number; leaseSeconds: number; batch?: number },
     private readonly logger: Logger,
   ) {
     redis.defineCommand('vigilWsAcquire', { numberOfKeys: 2, lua: ACQUIRE });
+    // The key count varies per call: it is passed as the first argument.
+    redis.defineCommand('vigilWsAcquireBatch', { lua: ACQUIRE_BATCH });
     redis.defineCommand('vigilWsRelease', { numberOfKeys: 1, lua: RELEASE });
     redis.defineCommand('vigilWsRenew', { numberOfKeys: 1, lua: RENEW });
     this.commands = redis as unknown as QuotaCommands;
@@ -94,17 +155,51 @@ export class ConnectionQuota {
   async retire(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.redis.zrem('ws:instances', this.instanceId).catch(() => undefined);
+    await this.redis.zrem(INSTANCES_KEY, this.instanceId).catch(() => undefined);
   }
 
-  async acquire(userId: string): Promise<QuotaResult> {
+  acquire(userId: string): Promise<QuotaResult> {
+    if ((this.options.batch ?? 1) <= 1) return this.acquireOne(userId);
+    return new Promise<QuotaResult>((resolve, reject) => {
+      this.queued.push({ userId, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // After the poll phase: every upgrade uWS delivered in this turn is queued by then.
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  private async acquireOne(userId: string): Promise<QuotaResult> {
     const [admitted, count] = await this.commands.vigilWsAcquire(
       userKey(userId),
-      'ws:instances',
+      INSTANCES_KEY,
       this.instanceId,
       this.options.limit,
     );
     return { admitted: admitted === 1, count };
+  }
+
+  private flushAdmissions(): void {
+    this.flushScheduled = false;
+    const queued = this.queued;
+    this.queued = [];
+    const max = this.options.batch ?? 1;
+    for (let start = 0; start < queued.length; start += max) this.admitBatch(queued.slice(start, start + max));
+  }
+
+  private admitBatch(batch: Admission[]): void {
+    const args: Array<string | number> = [batch.length + 1, INSTANCES_KEY];
+    for (const admission of batch) args.push(userKey(admission.userId));
+    args.push(this.instanceId, this.options.limit);
+    this.commands.vigilWsAcquireBatch(...args).then(
+      (out) => {
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve({ admitted: out[2 * i] === 1, count: out[2 * i + 1]! });
+      },
+      (err: unknown) => {
+        for (const admission of batch) admission.reject(err);
+      },
+    );
   }
 
   /** Never throws: a failed release is retried with the next lease renewal. */
@@ -113,7 +208,7 @@ export class ConnectionQuota {
   }
 
   private async renew(): Promise<void> {
-    await this.commands.vigilWsRenew('ws:instances', this.instanceId, this.options.leaseSeconds * 1000);
+    await this.commands.vigilWsRenew(INSTANCES_KEY, this.instanceId, this.options.leaseSeconds * 1000);
     if (this.pendingReleases.length > 0) {
       const retry = this.pendingReleases;
       this.pendingReleases = [];
@@ -123,5 +218,5 @@ export class ConnectionQuota {
 }
 
 function userKey(userId: string): string {
-  return `ws:users:${userId}`;
+  return `ws:{quota}:users:${userId}`;
 }

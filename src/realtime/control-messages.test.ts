@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseClientMessage, samplesToFrame, serializeServerMessage } from './control-messages.ts';
+import { parseClientMessage, readyJson, samplesToFrame, serializeServerMessage } from './control-messages.ts';
 
 describe('parseClientMessage', () => {
   it('accepts each message its schema allows', () => {
@@ -70,5 +70,33 @@ describe('samplesToFrame', () => {
       reason: 'sample 1 has 1 values; sample 0 has 2',
     });
     expect(samplesToFrame({ type: 'samples', stream: 1, seq: 0, t: 0, samples: [[1e39]] }).ok).toBe(false);
+  });
+});
+
+describe('readyJson', () => {
+  const limits = {
+    maxMessageBytes: 65_536,
+    maxMessagesPerSecond: 200,
+    maxStreams: 4,
+    maxChannels: 64,
+    idleTimeoutSeconds: 120,
+    expiryWarningSeconds: 60,
+  };
+  it.each([
+    ['no model', null],
+    ['a model', { modelId: 'm"1\\', version: 3, window: 2.5, hop: 1.25, rate: 20, channels: ['x', 'y', 'z'] }],
+  ])('writes exactly what JSON.stringify writes, with %s', (_name, model) => {
+    const ready = {
+      type: 'ready',
+      protocol: 1,
+      connectionId: 'abc-1z',
+      sessionId: 's\u2028"quoted"',
+      userId: 'user-é',
+      serverTime: 1_764_000_000_123,
+      expiresAt: 1_764_000_900,
+      limits,
+      model,
+    } as const;
+    expect(readyJson(ready as never, JSON.stringify(limits))).toBe(JSON.stringify(ready));
   });
 });

@@ -9,7 +9,6 @@ import {
   type ServerMessage,
   type ServerMessageOf,
 } from '../../protocol/messages.ts';
-import type { VigilError } from '../../protocol/errors.ts';
 
 const clientChecks = new Map<string, TypeCheck<TSchema>>(
   Object.entries(CLIENT_MESSAGES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
@@ -33,7 +32,8 @@ export function parseClientMessage(text: string): ParseResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not a JSON object');
   const type = (value as { type?: unknown }).type;
   const check = typeof type === 'string' ? clientChecks.get(type) : undefined;
-  if (!check) return fail(`unknown message type ${JSON.stringify(type)?.slice(0, 40) ?? 'undefined'}`);
+  if (!check || typeof type !== 'string')
+    return fail(`unknown message type ${JSON.stringify(type)?.slice(0, 40) ?? 'undefined'}`);
   if (!check.Check(value)) {
     const first = check.Errors(value).First();
     return fail(`${type}: ${first ? `${first.path || '/'} ${first.message}` : 'invalid'}`);
@@ -87,9 +87,12 @@ export function samplesToFrame(message: ClientMessageOf<'samples'>): DecodeResul
   };
 }
 
-/** The `error` message refusing client message `ref` (of stream `stream`) with a catalogued error; the socket stays open. */
-export function errorMessage(error: VigilError, ref: string, stream?: number): ServerMessageOf<'error'> {
-  const message: ServerMessageOf<'error'> = { type: 'error', code: error.code, message: error.message, ref };
-  if (stream !== undefined) message.stream = stream;
-  return message;
+/** `ready` as JSON.stringify writes it (same keys, same order), with `limits` already serialized. */
+export function readyJson(ready: ServerMessageOf<'ready'>, limitsJson: string): string {
+  return (
+    `{"type":"ready","protocol":${ready.protocol},"connectionId":${JSON.stringify(ready.connectionId)}` +
+    `,"sessionId":${JSON.stringify(ready.sessionId)},"userId":${JSON.stringify(ready.userId)}` +
+    `,"serverTime":${ready.serverTime},"expiresAt":${ready.expiresAt},"limits":${limitsJson}` +
+    `,"model":${JSON.stringify(ready.model)}}`
+  );
 }

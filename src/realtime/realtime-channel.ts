@@ -5,7 +5,8 @@ import type { Logger } from '../observability/logger.ts';
 import { toVigilError } from '../storage/dependency-errors.ts';
 import type { ChannelConnection, ChannelHooks, StreamEnd, StreamSink, StreamSpec } from './channel-hooks.ts';
 import type { ConnectionQuota } from './connection-quota.ts';
-import { errorMessage, parseClientMessage, samplesToFrame } from './control-messages.ts';
+import { errorMessage } from '../../protocol/messages.ts';
+import { parseClientMessage, readyJson, samplesToFrame } from './control-messages.ts';
 import { DeadlineWheel } from './deadline-wheel.ts';
 import { MessageRate } from './message-rate.ts';
 import type { RealtimeMetrics } from './realtime-metrics.ts';
@@ -60,6 +61,10 @@ export class RealtimeChannel {
   private resyncRetry: NodeJS.Timeout | undefined;
   private sequence = 0;
   private readonly counts = { 'awaiting-auth': 0, ready: 0 };
+  /** The phase gauge's children, looked up once (a label lookup hashes the labels every time). */
+  private readonly phaseGauge: Record<'awaiting-auth' | 'ready', { inc(): void; dec(): void }>;
+  /** `limits` of every `ready`, serialized once. */
+  private readonly limitsJson: string;
 
   constructor(private readonly options: RealtimeChannelOptions) {
     const { limits } = options;
@@ -70,6 +75,11 @@ export class RealtimeChannel {
       maxChannels: FRAME_MAX_CHANNELS,
       idleTimeoutSeconds: limits.idleTimeoutSeconds,
       expiryWarningSeconds: limits.expiryWarningSeconds,
+    };
+    this.limitsJson = JSON.stringify(this.limits);
+    this.phaseGauge = {
+      'awaiting-auth': options.metrics.connections.labels({ phase: 'awaiting-auth' }),
+      ready: options.metrics.connections.labels({ phase: 'ready' }),
     };
     this.env = {
       validate: options.validateMessages,
@@ -85,7 +95,7 @@ export class RealtimeChannel {
 
   // ── public API for other concerns ────────────────────────────────────────
 
-  /** Plugs in continuous verification / enrolment (issue 7). One set of hooks per channel. */
+  /** Plugs in continuous verification / enrolment. One set of hooks per channel. */
   attach(hooks: ChannelHooks): void {
     if (Object.keys(this.hooks).length > 0) throw new Error('realtime channel hooks are already attached');
     this.hooks = hooks;
@@ -234,11 +244,11 @@ export class RealtimeChannel {
     if (before === after) return;
     if (before) {
       this.counts[before]--;
-      this.options.metrics.connections.dec({ phase: before });
+      this.phaseGauge[before].dec();
     }
     if (after) {
       this.counts[after]++;
-      this.options.metrics.connections.inc({ phase: after });
+      this.phaseGauge[after].inc();
     }
   }
 
@@ -247,7 +257,7 @@ export class RealtimeChannel {
     const { principal } = conn;
     const model = conn.readyModel;
     conn.readyModel = null;
-    conn.send({
+    const ready = {
       type: 'ready',
       protocol: 1,
       connectionId: conn.id,
@@ -257,7 +267,10 @@ export class RealtimeChannel {
       expiresAt: principal.expiresAt,
       limits: this.limits,
       model,
-    });
+    } as const;
+    // Production skips the schema check; then only the per-socket fields are serialized.
+    if (this.env.validate) conn.send(ready);
+    else conn.sendText(readyJson(ready, this.limitsJson));
     this.scheduleExpiry(conn, Date.now());
     if (this.hooks.onReady) this.safely(() => this.hooks.onReady!(conn), conn);
   }
@@ -303,14 +316,14 @@ export class RealtimeChannel {
     if (message.type === 'auth') {
       if (conn.phase !== 'awaiting-auth') return conn.close('STREAM_MESSAGE_MALFORMED', { reason: 'already authenticated' });
       this.setPhase(conn, 'authenticating');
-      void this.authenticateInBand(conn, message.token);
+      void this.authenticateInBand(conn, message.token); // never rejects: a failure closes the socket
       return;
     }
     if (message.type === 'bye') return conn.end(1000, 'bye');
     if (conn.phase !== 'ready') return conn.close('STREAM_MESSAGE_MALFORMED', { reason: `send auth before ${message.type}` });
     switch (message.type) {
       case 'refresh':
-        void this.refresh(conn, message.token);
+        void this.refresh(conn, message.token); // never rejects: a failure is answered on the socket
         return;
       case 'stream.open':
         return this.openStream(conn, {

@@ -1,5 +1,5 @@
 import type { GatewayContext } from '../server/context.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import { ConnectionQuota } from './connection-quota.ts';
 import { RealtimeChannel } from './realtime-channel.ts';
 import { createRealtimeMetrics } from './realtime-metrics.ts';
@@ -21,7 +21,11 @@ export function createRealtimeModule(
   const metrics = createRealtimeMetrics(ctx.metrics.registry);
   const quota = new ConnectionQuota(
     ctx.redis,
-    { limit: config.VIGIL_WS_MAX_CONNECTIONS_PER_USER, leaseSeconds: config.VIGIL_WS_CONNECTION_LEASE_SECONDS },
+    {
+      limit: config.VIGIL_WS_MAX_CONNECTIONS_PER_USER,
+      leaseSeconds: config.VIGIL_WS_CONNECTION_LEASE_SECONDS,
+      batch: config.VIGIL_WS_ADMISSION_BATCH,
+    },
     logger,
   );
   const limits = {

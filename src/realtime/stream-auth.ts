@@ -1,8 +1,8 @@
 import { BEARER_SUBPROTOCOL_PREFIX, STREAM_SUBPROTOCOL } from '../../protocol/messages.ts';
-import type { Principal } from '../sessions/principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 
 /**
- * What the channel needs from the tokens concern (issue 4); `sessionCore.resolver` and
+ * What the channel needs from the tokens concern; `sessionCore.resolver` and
  * `sessionCore.sessions` provide it. `resolve` checks the access token (signature, claims,
  * expiry) and that its session is live, and throws the catalogued TOKEN_* error otherwise;
  * the socket closes with that entry's close code.

@@ -1,7 +1,7 @@
 import { VigilError, type ErrorCode, type ErrorParams } from '../../protocol/errors.ts';
 import type { ReadyModel, ServerMessage } from '../../protocol/messages.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { Principal } from '../sessions/principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 import type { WebSocket } from '../server/uws.ts';
 import type { ChannelConnection, StreamSink, StreamSpec } from './channel-hooks.ts';
 import { serializeServerMessage } from './control-messages.ts';
@@ -93,9 +93,15 @@ export class StreamConnection implements ChannelConnection, Scheduled {
   }
 
   send(message: ServerMessage): boolean {
+    if (!this.ws || !this.isOpen) return false;
+    return this.sendText(serializeServerMessage(message, this.env.validate));
+  }
+
+  /** A message already serialized (and, where the environment validates, checked). */
+  sendText(text: string): boolean {
     const ws = this.ws;
     if (!ws || !this.isOpen) return false;
-    const status = ws.send(serializeServerMessage(message, this.env.validate), false);
+    const status = ws.send(text, false);
     // 1: written; 0: buffered (backpressure building); 2: dropped over uWS' hard limit.
     if (status === 1) return true;
     const buffered = status === 2 ? Number.POSITIVE_INFINITY : ws.getBufferedAmount();

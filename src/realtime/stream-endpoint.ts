@@ -2,8 +2,8 @@ import { STATUS_CODES } from 'node:http';
 import { VigilError, errorBody } from '../../protocol/errors.ts';
 import { STREAM_PATH } from '../../protocol/messages.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { SocketHost } from '../server/modules.ts';
-import { uws, type HttpResponse, type TemplatedApp, type WebSocket } from '../server/uws.ts';
+import type { SocketHost } from '../server/gateway-module.ts';
+import { uws, type HttpResponse, type TemplatedApp } from '../server/uws.ts';
 import { toVigilError } from '../storage/dependency-errors.ts';
 import type { RealtimeChannel } from './realtime-channel.ts';
 import type { RealtimeMetrics } from './realtime-metrics.ts';
@@ -114,7 +114,7 @@ export function mountStreamEndpoint(
     open: (ws) => {
       const { conn } = ws.getUserData();
       conn.ws = ws;
-      host.sockets.add(ws as WebSocket<unknown>);
+      host.sockets.add(ws);
       guard(conn, () => channel.opened(conn));
     },
 
@@ -130,7 +130,7 @@ export function mountStreamEndpoint(
     },
 
     close: (ws, code) => {
-      host.sockets.delete(ws as WebSocket<unknown>);
+      host.sockets.delete(ws);
       const { conn } = ws.getUserData();
       const ip = pendingFrom.get(conn);
       if (ip !== undefined) {

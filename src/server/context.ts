@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -7,6 +7,8 @@ import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { MongoStore } from '../storage/mongo.ts';
 import type { AdminPrincipal } from './admin-auth.ts';
 import type { Authenticator } from './http/route.ts';
+import type { ScoringFaults } from '../biometrics/scoring-faults.ts';
+import type { Clock } from '../time/clock.ts';
 
 /** What every concern receives when the gateway assembles it. Built once per gateway. */
 export interface GatewayContext {
@@ -14,8 +16,12 @@ export interface GatewayContext {
   logger: Logger;
   metrics: Metrics;
   mongo: MongoStore;
-  redis: Redis;
+  redis: RedisClient;
   audit: AuditLog;
   rateLimiter: RateLimiter;
   admin: Authenticator<AdminPrincipal>;
+  /** What time-based decisions made in JavaScript read (tests move it instead of sleeping). */
+  clock: Clock;
+  /** Faults a test plants in the scoring pool's next tasks; never set outside tests. */
+  scoringFaults?: ScoringFaults;
 }

@@ -1,7 +1,7 @@
+import { moduleOf } from '../../test/support/modules.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.ts';
 import { startNode, type Node } from '../../test/sessions/support.ts';
-import type { LoginModule } from './sessions-module.ts';
 import type { LoginService } from './login-service.ts';
 
 // Issue 8: legacy dialects log in through the one LoginService (limits, lockout, audit) but attach
@@ -14,7 +14,7 @@ const meta = { ip: '127.0.0.1' };
 beforeAll(async () => {
   gw = await startTestGateway({ VIGIL_LOGIN_PER_IP: '1000' });
   node = await startNode(gw.config);
-  login = (gw.gateway.modules.find((m) => m.name === 'login') as LoginModule).login;
+  login = moduleOf(gw, 'login').login;
   const created = await fetch(`${gw.url}/v1/accounts`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

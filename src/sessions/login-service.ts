@@ -1,12 +1,13 @@
 import { VigilError, type ErrorDetail } from '../../protocol/errors.ts';
-import type { Account, AccountService } from '../accounts/account-service.ts';
-import type { Channel } from '../accounts/account.ts';
-import type { DeviceInfo, DeviceStore } from '../accounts/device-store.ts';
-import { classifyIdentifier } from '../accounts/identifiers.ts';
+import type { Account, AccountService } from '../identity/accounts/account-service.ts';
+import { enforceLimit } from '../rate-limits/enforce-limit.ts';
+import type { Channel } from '../notify/notifier.ts';
+import type { DeviceInfo, DeviceStore } from '../identity/devices/device-store.ts';
+import { classifyIdentifier } from '../identity/accounts/identifiers.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
-import type { CodeRequests } from '../codes/code-requests.ts';
-import type { Tickets } from '../codes/tickets.ts';
-import type { PasswordHasher } from '../credentials/password-hasher.ts';
+import type { CodeRequests } from '../identity/codes/code-requests.ts';
+import type { Tickets } from '../identity/codes/tickets.ts';
+import type { PasswordHasher } from '../identity/credentials/password-hasher.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Lockout } from '../rate-limits/lockout.ts';
 import type { LimitRule, RateLimiter } from '../rate-limits/rate-limiter.ts';
@@ -15,8 +16,8 @@ import type { SessionMetrics } from './session-metrics.ts';
 import type { MfaTickets } from './mfa-tickets.ts';
 import { clientKey } from '../rate-limits/client-key.ts';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
-import type { CeremonyOptions, PasskeyCeremonies } from '../credentials/passkeys/passkey-ceremonies.ts';
-import { ticketDigest } from '../credentials/passkeys/passkey-challenges.ts';
+import type { CeremonyOptions, PasskeyCeremonies } from '../identity/credentials/passkeys/passkey-ceremonies.ts';
+import { ticketDigest } from '../identity/credentials/passkeys/passkey-challenges.ts';
 
 export type LoginRequest =
   | { method: 'password'; identifier: string; password: string; device?: DeviceInfo }
@@ -393,15 +394,8 @@ export class LoginService {
     }
   }
 
-  private async hit(key: string, rule: LimitRule): Promise<void> {
-    const result = await this.deps.rateLimiter.hit(key, rule);
-    if (!result.allowed) {
-      throw new VigilError(
-        'RATE_LIMITED',
-        { retryAfter: result.retryAfter },
-        { headers: { 'retry-after': String(result.retryAfter) } },
-      );
-    }
+  private hit(key: string, rule: LimitRule): Promise<void> {
+    return enforceLimit(this.deps.rateLimiter, key, rule);
   }
 
   private async failed(

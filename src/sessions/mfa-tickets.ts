@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { Channel } from '../accounts/account.ts';
-import type { DeviceInfo } from '../accounts/device-store.ts';
+import type { RedisClient } from '../storage/redis.ts';
+import type { Channel } from '../notify/notifier.ts';
+import type { DeviceInfo } from '../identity/devices/device-store.ts';
 
 /** A first factor that passed, waiting for the second. */
 export interface MfaPending {
@@ -20,7 +20,7 @@ export interface MfaPending {
  */
 export class MfaTickets {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly ttlSeconds: number,
     private readonly maxAttempts: number,
   ) {}

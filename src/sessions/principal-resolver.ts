@@ -1,10 +1,11 @@
 import { VigilError } from '../../protocol/errors.ts';
 import type { AccessClaims, AccessTokens } from '../tokens/access-tokens.ts';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache.ts';
-import type { Principal } from './principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 import type { RevocationBus } from './revocation-bus.ts';
 import type { SessionMetrics } from './session-metrics.ts';
 import type { SessionService } from './session-service.ts';
+import type { Clock } from '../time/clock.ts';
 
 interface CachedPrincipal extends Principal {
   claims: AccessClaims;
@@ -30,23 +31,41 @@ export type Introspection =
  */
 export class PrincipalResolver {
   private readonly cache: VerifiedTokenCache<CachedPrincipal>;
+  /**
+   * Verifications in progress by cache key: a device fleet reconnecting with one token (or a
+   * burst of upgrades before the first answer is cached) verifies it once, not once per socket.
+   */
+  private readonly inFlight = new Map<string, Promise<{ principal: CachedPrincipal }>>();
 
   constructor(
     private readonly tokens: AccessTokens,
     private readonly sessions: SessionService,
     private readonly bus: RevocationBus,
     private readonly keys: KeyDeadlines,
-    private readonly options: { cacheMax: number; clockToleranceSeconds: number; requireMfa?: boolean },
+    private readonly options: { cacheMax: number; clockToleranceSeconds: number; clock?: Clock; requireMfa?: boolean },
     private readonly metrics?: Pick<SessionMetrics, 'verifications'>,
   ) {
-    this.cache = new VerifiedTokenCache(options.cacheMax, (tokens.ttlSeconds + options.clockToleranceSeconds + 1) * 1000);
-    bus.onRevoked((event) => this.cache.revokeSessions(event.sessionIds));
-    bus.onResync(() => this.cache.clear());
+    this.cache = new VerifiedTokenCache(
+      options.cacheMax,
+      (tokens.ttlSeconds + options.clockToleranceSeconds + 1) * 1000,
+      options.clock,
+    );
+    // A verification that started before a revocation may have read "live": later callers must
+    // not join it (it is unknown which session a token in flight belongs to, so all are dropped).
+    bus.onRevoked((event) => {
+      this.cache.revokeSessions(event.sessionIds);
+      this.inFlight.clear();
+    });
+    bus.onResync(() => {
+      this.cache.clear();
+      this.inFlight.clear();
+    });
   }
 
   /** Drops every cached verification (the key set changed). */
   clearCache(): void {
     this.cache.clear();
+    this.inFlight.clear();
   }
 
   get cacheSize(): number {
@@ -91,16 +110,28 @@ export class PrincipalResolver {
     }
   }
 
-  private async resolveCached(token: string): Promise<{ principal: CachedPrincipal }> {
+  private resolveCached(token: string): Promise<{ principal: CachedPrincipal }> {
     const key = VerifiedTokenCache.keyOf(token);
     const trustCache = this.bus.healthy;
-    if (trustCache) {
-      const hit = this.cache.get(key);
-      if (hit) {
-        this.metrics?.verifications.inc({ outcome: 'cache_hit' });
-        return { principal: hit };
-      }
+    if (!trustCache) return this.verify(token, key, false);
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.metrics?.verifications.inc({ outcome: 'cache_hit' });
+      return Promise.resolve({ principal: hit });
     }
+    const pending = this.inFlight.get(key);
+    if (pending) {
+      this.metrics?.verifications.inc({ outcome: 'joined' });
+      return pending;
+    }
+    const verification = this.verify(token, key, true).finally(() => {
+      if (this.inFlight.get(key) === verification) this.inFlight.delete(key);
+    });
+    this.inFlight.set(key, verification);
+    return verification;
+  }
+
+  private async verify(token: string, key: string, trustCache: boolean): Promise<{ principal: CachedPrincipal }> {
     let claims: AccessClaims;
     try {
       claims = await this.tokens.verify(token);

@@ -1,7 +1,9 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { deriveKey, open, seal } from '../tokens/sealed-box.ts';
+import type { RedisClient } from '../storage/redis.ts';
+import { ReplicatedWrites } from '../storage/replicated-writes.ts';
+import { deriveKey, open, seal } from '../crypto/sealed-box.ts';
 import { graceKey, sessionKey } from './session-store.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** What a login or refresh hands the client. */
 export interface TokenPair {
@@ -81,11 +83,18 @@ return {'reused', f[1]}
  */
 export class RefreshFamilies {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly idleMs: number,
     private readonly graceMs: number,
+    /**
+     * Replicas that must hold a rotation before it is answered (REDIS_WAIT_REPLICAS). Without
+     * them a failover can lose an answered rotation, and the client's new token then looks
+     * reused (theft) to the promoted replica, which ends the session.
+     */
+    private readonly writes = new ReplicatedWrites(redis, { replicas: 0, timeoutMs: 1 }),
+    private readonly clock: Clock = systemClock,
   ) {
-    redis.defineCommand('vigilRefreshRotate', { numberOfKeys: 2, lua: ROTATE });
+    writes.define('vigilRefreshRotate', { numberOfKeys: 2, lua: ROTATE });
   }
 
   /** A new family for a session about to be created: its first token and the fields to store. */
@@ -133,16 +142,22 @@ export class RefreshFamilies {
       nextHash = hashRefreshToken(refreshToken);
       sealed = seal(graceKeyFor(presented, sessionId), JSON.stringify(pair), sessionId);
     }
-    const result = (await (this.redis as unknown as RotateCommands).vigilRefreshRotate(
-      sessionKey(sessionId),
-      graceKey(sessionId),
-      hash,
-      nextHash,
-      Date.now(),
-      sealed,
-      this.graceMs,
-      this.idleMs,
-    )) as [string, string?, string?];
+    const now = this.clock.now();
+    const [result] = (await this.writes.run(
+      (pipeline) =>
+        (pipeline as unknown as RotateCommands).vigilRefreshRotate(
+          sessionKey(sessionId),
+          graceKey(sessionId),
+          hash,
+          nextHash,
+          now,
+          sealed,
+          this.graceMs,
+          this.idleMs,
+        ),
+      // Presenting a token that is not current writes nothing: nothing to wait for.
+      { waitForReplicas: nextHash !== '' },
+    )) as [[string, string?, string?]];
 
     switch (result[0]) {
       case 'rotated':
@@ -186,5 +201,5 @@ function graceKeyFor(presented: string, sessionId: string): Buffer {
 }
 
 interface RotateCommands {
-  vigilRefreshRotate(...args: Array<string | number>): Promise<unknown>;
+  vigilRefreshRotate(...args: Array<string | number>): unknown;
 }

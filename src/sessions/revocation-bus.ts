@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** Sessions that just ended, as every gateway process hears it. */
@@ -35,8 +35,8 @@ export class RevocationBus {
   private everSubscribed = false;
 
   constructor(
-    private readonly publisher: Redis,
-    private readonly subscriber: Redis,
+    private readonly publisher: RedisClient,
+    private readonly subscriber: RedisClient,
     prefix: string,
     private readonly logger: Logger,
   ) {

@@ -6,7 +6,7 @@ export function createSessionMetrics(registry: Registry, sources: { cacheSize():
   return {
     verifications: new Counter({
       name: 'vigil_token_verifications_total',
-      help: 'Access token checks (routes, sockets, introspection) by outcome: cache_hit, verified, or the TOKEN_* code refused',
+      help: 'Access token checks (routes, sockets, introspection) by outcome: cache_hit, joined (shared a verification already in progress), verified, or the TOKEN_* code refused',
       labelNames: ['outcome'] as const,
       registers,
     }),

@@ -10,20 +10,11 @@ import {
   SessionListReply,
   type SessionView,
 } from '../../protocol/http/sessions.ts';
-import type { Device, DeviceStore } from '../accounts/device-store.ts';
-import type { AuditContext } from '../audit/audit-log.ts';
-import { defineRoute, type Authenticator, type RequestInfo, type Route } from '../server/http/route.ts';
-import type { Principal } from './principal.ts';
+import type { Device, DeviceStore } from '../identity/devices/device-store.ts';
+import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
+import { requestContext } from '../server/http/request-context.ts';
+import type { Principal } from '../server/http/principal.ts';
 import type { SessionRecord, SessionService } from './session-service.ts';
-
-/** Who is asking, for the audit trail. */
-export function auditContext(info: RequestInfo, sessionId?: string): AuditContext {
-  const context: AuditContext = { ip: info.ip };
-  const userAgent = info.headers['user-agent'];
-  if (userAgent) context.userAgent = userAgent.slice(0, 512);
-  if (sessionId) context.sessionId = sessionId;
-  return context;
-}
 
 const unauthorized = { 401: ErrorBodySchema };
 
@@ -44,7 +35,7 @@ export function sessionRoutes(deps: {
       tags: ['sessions'],
       schema: { body: RefreshBody, response: { 200: RefreshReply, 400: ErrorBodySchema, ...unauthorized } },
     }).handle(async ({ body, info }) => {
-      const { sessionId, tokens } = await sessions.refresh(body.refreshToken, auditContext(info));
+      const { sessionId, tokens } = await sessions.refresh(body.refreshToken, requestContext(info));
       return { status: 200, body: { ...tokens, sessionId } };
     }),
 
@@ -77,7 +68,7 @@ export function sessionRoutes(deps: {
         principal.userId,
         principal.sessionId,
         'logout',
-        auditContext(info, principal.sessionId),
+        requestContext(info, principal.sessionId),
       );
       return { status: 200, body: { revoked: revoked ? 1 : 0 } };
     }),
@@ -93,7 +84,7 @@ export function sessionRoutes(deps: {
         response: { 200: RevokedReply, 400: ErrorBodySchema, 404: ErrorBodySchema, ...unauthorized },
       },
     }).handle(async ({ auth: principal, params, info }) => {
-      const revoked = await sessions.revoke(principal.userId, params.id, 'revoked', auditContext(info, principal.sessionId));
+      const revoked = await sessions.revoke(principal.userId, params.id, 'revoked', requestContext(info, principal.sessionId));
       // Someone else's session answers exactly like a missing one.
       if (!revoked) throw new VigilError('NOT_FOUND', { what: 'Session' });
       return { status: 200, body: { revoked: 1 } };
@@ -110,7 +101,7 @@ export function sessionRoutes(deps: {
       const revoked = await sessions.revokeAllForUser(principal.userId, {
         exceptSessionId: query.exceptCurrent ? principal.sessionId : undefined,
         reason: 'revoke_all',
-        audit: auditContext(info, principal.sessionId),
+        audit: requestContext(info, principal.sessionId),
       });
       return { status: 200, body: { revoked } };
     }),

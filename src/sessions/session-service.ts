@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import { VigilError } from '../../protocol/errors.ts';
 import type { AuditContext, AuditLog } from '../audit/audit-log.ts';
 import type { AccessTokens } from '../tokens/access-tokens.ts';
@@ -7,6 +7,7 @@ import type { RefreshFamilies, TokenPair } from './refresh-family.ts';
 import type { RevocationBus, RevocationListener } from './revocation-bus.ts';
 import type { SessionMetrics } from './session-metrics.ts';
 import { newSessionId, type NewSession, type SessionRecord, type SessionStore } from './session-store.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 export type { TokenPair } from './refresh-family.ts';
 export type { SessionRecord, NewSession } from './session-store.ts';
@@ -40,13 +41,14 @@ export type AccountGate = (userId: string) => Promise<boolean>;
  */
 export class SessionService {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly store: SessionStore,
     private readonly families: RefreshFamilies,
     private readonly tokens: AccessTokens,
     private readonly bus: RevocationBus,
     private readonly audit: AuditLog,
     private readonly metrics?: SessionMetrics,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   private accountGate: AccountGate | undefined;
@@ -119,6 +121,18 @@ export class SessionService {
 
   async get(sessionId: string): Promise<SessionRecord | undefined> {
     return this.store.get(sessionId);
+  }
+
+  /**
+   * How long ago the login behind the session proved a credential, and how (RFC 8176 `amr`), for
+   * changes that need a recent proof (the biometric owner, second factors). A session is created by
+   * a login and a refresh keeps its creation time and methods, so refreshing proves nothing; an ended
+   * session, or another account's, is infinitely old and proved nothing.
+   */
+  async loginProof(sessionId: string, userId: string): Promise<{ ageMs: number; methods: readonly string[] }> {
+    const session = await this.store.get(sessionId);
+    if (!session || session.userId !== userId) return { ageMs: Number.POSITIVE_INFINITY, methods: [] };
+    return { ageMs: this.clock.now() - session.createdAt, methods: session.amr ?? [] };
   }
 
   /** Whether the session is live (and belongs to `userId`, when given). One Redis round trip. */
@@ -200,7 +214,7 @@ export class SessionService {
     token: string,
     ttlSeconds: number,
   ): Promise<void> {
-    const ttlMs = Math.min(ttlSeconds * 1000, session.expiresAt - Date.now());
+    const ttlMs = Math.min(ttlSeconds * 1000, session.expiresAt - this.clock.now());
     if (ttlMs <= 0) throw new VigilError('TOKEN_REVOKED');
     await this.store.attach(session.id, attachedTokenKey(kind, token), session.id, ttlMs);
   }
@@ -233,7 +247,7 @@ export class SessionService {
     if (!sessionId) return undefined;
     const session = await this.store.get(sessionId);
     if (!session || (await this.store.accountEnded(session.userId))) return undefined;
-    return { session, expiresAt: Math.floor((Date.now() + Math.max(0, ttlMs)) / 1000) };
+    return { session, expiresAt: Math.floor((this.clock.now() + Math.max(0, ttlMs)) / 1000) };
   }
 
   /** Forgets one attached token (e.g. a legacy refresh token blacklisted on logout). */

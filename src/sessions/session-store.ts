@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
+import { ReplicatedWrites } from '../storage/replicated-writes.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** A live session as kept in Redis. Times are epoch ms. */
 export interface SessionRecord {
@@ -28,24 +31,28 @@ export interface NewSession {
 }
 
 /**
- * Redis layout (every key under REDIS_PREFIX):
- *   sess:<id>          hash: uid kind created seen abs ip ua dev amr, and the refresh family
+ * Redis layout (every key under REDIS_PREFIX). The session id in braces is a hash tag: a
+ * session's own keys share one hash slot, so the refresh rotation script and the deletion may
+ * touch them together on a Redis Cluster; nothing writes keys of two sessions (or a session and
+ * its user) in one command.
+ *   sess:{<id>}        hash: uid kind created seen abs ip ua dev amr, and the refresh family
  *                      (fk = family key, rc = hash of the current refresh token, rp = the previous one)
  *                      TTL = min(idle TTL, time to absolute end), renewed on refresh
+ *   rg:{<id>}          the sealed pair answering a retry of the previous refresh token (grace)
+ *   sattach:{<id>}     set of dialect token keys bound to the session, deleted after it
  *   usess:<userId>     sorted set of the user's session ids, scored by absolute end
- *   rg:<id>            the sealed pair answering a retry of the previous refresh token (grace)
- *   sattach:<id>       set of dialect token keys bound to the session, deleted with it
  *   uended:<userId>    present while the account's status forbids sessions (rejected, withdrawn):
  *                      a session that slipped past the revocation (a login racing it) is not live
  */
-export const sessionKey = (id: string) => `sess:${id}`;
+export const sessionKey = (id: string) => `sess:{${id}}`;
 export const userSessionsKey = (userId: string) => `usess:${userId}`;
-export const graceKey = (id: string) => `rg:${id}`;
-export const attachedKey = (id: string) => `sattach:${id}`;
+export const graceKey = (id: string) => `rg:{${id}}`;
+export const attachedKey = (id: string) => `sattach:{${id}}`;
 export const accountEndedKey = (userId: string) => `uended:${userId}`;
 
 // The session's user, unless the session is gone or its account has ended. KEYS: sess.
-// ARGV: the prefixed name of the ended-account key without the user id.
+// ARGV: the prefixed name of the ended-account key without the user id. The ended mark lives in
+// another hash slot, so a cluster cannot run this (SessionStore.liveUser asks in two steps there).
 const LIVE_USER = `
 local uid = redis.call('HGET', KEYS[1], 'uid')
 if not uid then return false end
@@ -53,19 +60,20 @@ if redis.call('EXISTS', ARGV[1] .. uid) == 1 then return false end
 return uid
 `;
 
-// Deletes sessions and their index entries; returns how many existed. KEYS: usess, then pairs
-// of (sess, rg, sattach) per session; ARGV: the session ids. Attached dialect tokens go too.
-const DELETE_SESSIONS = `
-local removed = 0
-for i = 1, #ARGV do
-  local base = 1 + (i - 1) * 3
-  local attached = redis.call('SMEMBERS', KEYS[base + 3])
-  for _, key in ipairs(attached) do redis.call('DEL', key) end
-  removed = removed + redis.call('DEL', KEYS[base + 1])
-  redis.call('DEL', KEYS[base + 2], KEYS[base + 3])
-  redis.call('ZREM', KEYS[1], ARGV[i])
-end
-return removed
+// Writes a new session hash and its expiry in one step. KEYS: sess. ARGV: ttl ms, then field/value pairs.
+const CREATE_SESSION = `
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`;
+
+// Deletes one session's keys; returns whether it existed, then its attached token keys (for the
+// caller to delete: they hash to other slots). KEYS: sess, rg, sattach.
+const DELETE_SESSION = `
+local attached = redis.call('SMEMBERS', KEYS[3])
+local existed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2], KEYS[3])
+return {existed, attached}
 `;
 
 export function newSessionId(): string {
@@ -76,18 +84,25 @@ export const SESSION_ID_PATTERN = '^[A-Za-z0-9_-]{22}$';
 
 export class SessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     readonly idleMs: number,
     readonly absoluteMs: number,
+    /** New sessions are answered once REDIS_WAIT_REPLICAS replicas hold them. */
+    private readonly writes = new ReplicatedWrites(redis, { replicas: 0, timeoutMs: 1 }),
+    private readonly clock: Clock = systemClock,
   ) {
-    redis.defineCommand('vigilDeleteSessions', { lua: DELETE_SESSIONS });
+    redis.defineCommand('vigilDeleteSession', { numberOfKeys: 3, lua: DELETE_SESSION });
+    writes.define('vigilCreateSession', { numberOfKeys: 1, lua: CREATE_SESSION });
     redis.defineCommand('vigilLiveUser', { numberOfKeys: 1, lua: LIVE_USER });
+    this.onCluster = redis instanceof Cluster;
   }
+
+  private readonly onCluster: boolean;
 
   /** Creates a session (with its refresh family's fields, if it has one). */
   async create(input: NewSession, family?: Record<string, string>, id = newSessionId()): Promise<SessionRecord> {
-    const now = Date.now();
+    const now = this.clock.now();
     const record: SessionRecord = {
       id,
       userId: input.userId,
@@ -113,14 +128,16 @@ export class SessionStore {
     if (record.amr) fields.amr = record.amr.join(' ');
     if (family) Object.assign(fields, family);
     const ttl = Math.min(this.idleMs, this.absoluteMs);
-    const multi = this.redis
+    // The user's index first: a session missing from it would escape "end all my sessions".
+    await this.redis
       .multi()
-      .hset(sessionKey(record.id), fields)
-      .pexpire(sessionKey(record.id), ttl)
       .zremrangebyscore(userSessionsKey(record.userId), '-inf', now)
       .zadd(userSessionsKey(record.userId), record.expiresAt, record.id)
-      .pexpire(userSessionsKey(record.userId), this.absoluteMs);
-    await multi.exec();
+      .pexpire(userSessionsKey(record.userId), this.absoluteMs)
+      .exec();
+    await this.writes.run((pipeline) =>
+      (pipeline as unknown as SessionPipeline).vigilCreateSession(sessionKey(record.id), ttl, ...Object.entries(fields).flat()),
+    );
     return record;
   }
 
@@ -130,6 +147,10 @@ export class SessionStore {
 
   /** The session's user if it is live and its account has not ended (one Redis round trip), else undefined. */
   async liveUser(id: string): Promise<string | undefined> {
+    if (this.onCluster) {
+      const uid = await this.redis.hget(sessionKey(id), 'uid');
+      return uid && !(await this.accountEnded(uid)) ? uid : undefined;
+    }
     const uid = await (this.redis as unknown as SessionCommands).vigilLiveUser(sessionKey(id), `${this.prefix}uended:`);
     return typeof uid === 'string' ? uid : undefined;
   }
@@ -147,18 +168,16 @@ export class SessionStore {
     return (await this.redis.exists(accountEndedKey(userId))) === 1;
   }
 
-  /** The user's live sessions, newest first; index entries of ended sessions are cleaned up. */
+  /** The user's live sessions, newest first; index entries of ended sessions are cleaned up. One read per session (each in its own slot). */
   async listForUser(userId: string): Promise<SessionRecord[]> {
     const index = userSessionsKey(userId);
     const ids = await this.redis.zrange(index, '0', '-1');
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(sessionKey(id));
-    const results = (await pipeline.exec()) ?? [];
+    const hashes = await Promise.all(ids.map((id) => this.redis.hgetall(sessionKey(id))));
     const live: SessionRecord[] = [];
     const gone: string[] = [];
     ids.forEach((id, i) => {
-      const record = toRecord(id, results[i]?.[1] as Record<string, string> | undefined);
+      const record = toRecord(id, hashes[i]);
       if (record && record.userId === userId) live.push(record);
       else gone.push(id);
     });
@@ -171,28 +190,42 @@ export class SessionStore {
     return this.redis.zrange(userSessionsKey(userId), '0', '-1');
   }
 
-  /** Deletes sessions of one user; returns how many were still live. */
+  /**
+   * Deletes sessions of one user; returns how many were still live. Each session goes in one
+   * step (its keys share a slot); its attached dialect tokens after it (they die with the
+   * session anyway: resolving one reads the session), then its index entry.
+   */
   async delete(userId: string, ids: readonly string[]): Promise<number> {
-    if (ids.length === 0) return 0;
-    const keys = [userSessionsKey(userId), ...ids.flatMap((id) => [sessionKey(id), graceKey(id), attachedKey(id)])];
-    return Number(await (this.redis as unknown as SessionCommands).vigilDeleteSessions(keys.length, ...keys, ...ids));
+    const commands = this.redis as unknown as SessionCommands;
+    const removed = await Promise.all(
+      ids.map(async (id) => {
+        const [existed, attached] = (await commands.vigilDeleteSession(sessionKey(id), graceKey(id), attachedKey(id))) as [
+          number,
+          string[],
+        ];
+        await Promise.all(attached.map((key) => this.redis.del(key)));
+        return Number(existed);
+      }),
+    );
+    if (ids.length > 0) await this.redis.zrem(userSessionsKey(userId), ...ids);
+    return removed.reduce((sum, n) => sum + n, 0);
   }
 
   /** Records a dialect token key (already namespaced, e.g. "dtok:a:<hash>") as belonging to a session. */
   async attach(id: string, key: string, value: string, ttlMs: number): Promise<void> {
-    await this.redis
-      .multi()
-      .set(key, value, 'PX', ttlMs)
-      // The full key, prefix included: the delete script uses these names as they are.
-      .sadd(attachedKey(id), `${this.prefix}${key}`)
-      .pexpire(attachedKey(id), this.absoluteMs)
-      .exec();
+    // Listed before it exists, so deleting the session can never miss it.
+    await this.redis.multi().sadd(attachedKey(id), key).pexpire(attachedKey(id), this.absoluteMs).exec();
+    await this.redis.set(key, value, 'PX', ttlMs);
   }
 }
 
 interface SessionCommands {
-  vigilDeleteSessions(numKeys: number, ...args: string[]): Promise<unknown>;
+  vigilDeleteSession(sess: string, grace: string, attached: string): Promise<unknown>;
   vigilLiveUser(key: string, endedPrefix: string): Promise<unknown>;
+}
+
+interface SessionPipeline {
+  vigilCreateSession(key: string, ttlMs: number, ...fieldsAndValues: (string | number)[]): unknown;
 }
 
 function toRecord(id: string, hash: Record<string, string> | undefined): SessionRecord | undefined {

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
-import type { AccountService } from '../accounts/account-service.ts';
-import { DeviceStore } from '../accounts/device-store.ts';
-import type { CodeRequests } from '../codes/code-requests.ts';
-import type { Tickets } from '../codes/tickets.ts';
-import type { PasswordHasher } from '../credentials/password-hasher.ts';
+import type { RedisClient } from '../storage/redis.ts';
+import type { AccountService } from '../identity/accounts/account-service.ts';
+import type { DeviceStore } from '../identity/devices/device-store.ts';
+import type { CodeRequests } from '../identity/codes/code-requests.ts';
+import type { Tickets } from '../identity/codes/tickets.ts';
+import type { PasswordHasher } from '../identity/credentials/password-hasher.ts';
 import { Lockout } from '../rate-limits/lockout.ts';
 import { LocalRateLimit } from '../rate-limits/local-rate.ts';
 import { internalCredential } from '../server/internal-auth.ts';
@@ -11,29 +11,30 @@ import { ConfigError } from '../config/config.ts';
 import type { Config } from '../config/schema.ts';
 import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
-import type { GatewayModule } from '../server/modules.ts';
+import type { GatewayModule } from '../server/gateway-module.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
+import { ReplicatedWrites } from '../storage/replicated-writes.ts';
 import { AccessTokens } from '../tokens/access-tokens.ts';
 import { eddsaSigner } from '../tokens/jwt-signer.ts';
 import { eddsaVerifier } from '../tokens/jwt-verifier.ts';
 import { KeyRing } from '../tokens/key-ring.ts';
 import { SigningKeyStore } from '../tokens/signing-key-store.ts';
-import { tokenRoutes } from '../tokens/token-routes.ts';
+import { tokenRoutes } from './token-routes.ts';
 import { loginRoutes } from './login-routes.ts';
 import { LoginService } from './login-service.ts';
 import { MfaTickets } from './mfa-tickets.ts';
-import { TotpFactors } from '../credentials/totp/totp-factors.ts';
-import { totpRoutes } from '../credentials/totp/totp-routes.ts';
-import { AccountFactors } from '../credentials/account-factors.ts';
-import { StepUpFactors } from '../credentials/step-up-factors.ts';
-import { PasskeyCeremonies } from '../credentials/passkeys/passkey-ceremonies.ts';
-import { PasskeyChallenges } from '../credentials/passkeys/passkey-challenges.ts';
-import { passkeyRoutes } from '../credentials/passkeys/passkey-routes.ts';
-import { PasskeyStore } from '../credentials/passkeys/passkey-store.ts';
-import { passkeyTestPageRoutes } from '../credentials/passkeys/test-page-routes.ts';
-import { relyingPartyOf } from '../credentials/passkeys/relying-party.ts';
-import { biometricCipher } from '../biometrics/assurance/biometric-cipher.ts';
-import type { Principal } from './principal.ts';
+import { TotpFactors } from '../identity/credentials/totp/totp-factors.ts';
+import { totpRoutes } from '../identity/credentials/totp/totp-routes.ts';
+import { AccountFactors } from '../identity/credentials/account-factors.ts';
+import { StepUpFactors } from '../identity/credentials/step-up-factors.ts';
+import { PasskeyCeremonies } from '../identity/credentials/passkeys/passkey-ceremonies.ts';
+import { PasskeyChallenges } from '../identity/credentials/passkeys/passkey-challenges.ts';
+import { passkeyRoutes } from '../identity/credentials/passkeys/passkey-routes.ts';
+import { PasskeyStore } from '../identity/credentials/passkeys/passkey-store.ts';
+import { passkeyTestPageRoutes } from '../identity/credentials/passkeys/test-page-routes.ts';
+import { relyingPartyOf } from '../identity/credentials/passkeys/relying-party.ts';
+import { dataCipher } from '../crypto/data-cipher.ts';
+import type { Principal } from '../server/http/principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
 import { RefreshFamilies } from './refresh-family.ts';
 import { RevocationBus } from './revocation-bus.ts';
@@ -55,7 +56,6 @@ export interface SessionCore {
   resolver: PrincipalResolver;
   accessTokens: AccessTokens;
   keys: KeyRing;
-  devices: DeviceStore;
   /** The revocation channel; `healthy` says whether revocations from other processes reach this one. */
   revocations: RevocationBus;
   metrics: SessionMetrics;
@@ -81,10 +81,10 @@ export function sessionLifetimes(config: Config): { idleMs: number; absoluteMs: 
 /**
  * Keys, access tokens, sessions, refresh families and revocation: everything about "who is
  * logged in" that does not need the account store. Built before identity, which takes the
- * authenticator and session service; the login routes come after identity (login-module.ts).
+ * authenticator and session service; the login routes come after identity (createLoginModule below).
  */
 export function createSessionCore(ctx: GatewayContext, options: { subscriberName?: string } = {}): SessionCore {
-  const { config, logger, redis, audit, mongo } = ctx;
+  const { config, logger, redis, audit, mongo, clock } = ctx;
   const { idleMs, absoluteMs } = sessionLifetimes(config);
 
   const keys = config.VIGIL_JWT_PRIVATE_KEYS
@@ -106,22 +106,28 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
       typ: 'at+jwt',
       clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS,
       requiredClaims: ['sub', 'sid', 'jti'],
+      clock,
     }),
-    { issuer: config.VIGIL_JWT_ISSUER, audience: config.VIGIL_JWT_AUDIENCE, ttlSeconds: config.VIGIL_ACCESS_TOKEN_TTL_SECONDS },
+    {
+      issuer: config.VIGIL_JWT_ISSUER,
+      audience: config.VIGIL_JWT_AUDIENCE,
+      ttlSeconds: config.VIGIL_ACCESS_TOKEN_TTL_SECONDS,
+      clock,
+    },
   );
 
-  const subscriber: Redis = createRedis(config, options.subscriberName ?? 'vigil-revocations');
+  const subscriber: RedisClient = createRedis(config, options.subscriberName ?? 'vigil-revocations');
   subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'revocation subscriber error'));
   const bus = new RevocationBus(redis, subscriber, config.REDIS_PREFIX, logger);
-  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs);
-  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS);
-  let resolver: PrincipalResolver | undefined;
+  const writes = ReplicatedWrites.fromConfig(redis, config);
+  const store = new SessionStore(redis, config.REDIS_PREFIX, idleMs, absoluteMs, writes, clock);
+  const families = new RefreshFamilies(redis, idleMs, config.VIGIL_REFRESH_GRACE_MS, writes, clock);
   const metrics = createSessionMetrics(ctx.metrics.registry, {
-    cacheSize: () => resolver?.cacheSize ?? 0,
+    cacheSize: () => resolver.cacheSize, // read on scrape, after the resolver below exists
     channelUp: () => bus.healthy,
   });
-  const sessions = new SessionService(redis, store, families, accessTokens, bus, audit, metrics);
-  resolver = new PrincipalResolver(
+  const sessions = new SessionService(redis, store, families, accessTokens, bus, audit, metrics, clock);
+  const resolver = new PrincipalResolver(
     accessTokens,
     sessions,
     bus,
@@ -129,6 +135,7 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     {
       cacheMax: config.VIGIL_TOKEN_CACHE_MAX,
       clockToleranceSeconds: config.VIGIL_JWT_CLOCK_TOLERANCE_SECONDS,
+      clock,
       requireMfa: config.VIGIL_MFA_REQUIRE === 'everyone',
     },
     metrics,
@@ -137,7 +144,6 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
   keys.onChange(() => resolver.clearCache());
   const authenticator = userAuthenticator(resolver);
   const enrolment = enrolmentAuthenticator(resolver);
-  const devices = new DeviceStore(mongo.db);
 
   if (config.VIGIL_JWT_KEY_GRACE_SECONDS < config.VIGIL_ACCESS_TOKEN_TTL_SECONDS) {
     logger.warn('VIGIL_JWT_KEY_GRACE_SECONDS is shorter than the access token TTL: a rotation cuts live tokens short');
@@ -163,7 +169,6 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
         audit,
         graceSeconds: config.VIGIL_JWT_KEY_GRACE_SECONDS,
       }),
-      ...sessionRoutes({ sessions, auth: authenticator, logoutAuth: enrolment, devices }),
     ],
     async start() {
       await connectRedis(subscriber, 15_000);
@@ -172,6 +177,7 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     },
     async close() {
       keys.close();
+      writes.close();
       await bus.close();
     },
   };
@@ -183,15 +189,15 @@ export function createSessionCore(ctx: GatewayContext, options: { subscriberName
     resolver,
     accessTokens,
     keys,
-    devices,
     revocations: bus,
     metrics,
   };
 }
 
-/** What login needs from identity (issue 3). */
+/** What login needs from identity. */
 export interface LoginDependencies {
   accounts: AccountService;
+  devices: DeviceStore;
   hasher: PasswordHasher;
   codeRequests: CodeRequests;
   tickets: Tickets;
@@ -213,14 +219,14 @@ export interface LoginModule extends GatewayModule {
 const MAX_PASSKEYS_PER_ACCOUNT = 20;
 
 /**
- * POST /v1/sessions (password, code or ticket login), the caller's devices and audit trail.
- * Assembled after identity, whose account service it uses.
+ * POST /v1/sessions (password, code or ticket login, second factors) and the caller's own
+ * sessions. Assembled after identity, whose accounts and devices it uses.
  */
 export function createLoginModule(ctx: GatewayContext, core: SessionCore, identity: LoginDependencies): LoginModule {
   const { config } = ctx;
   const window = config.VIGIL_LOGIN_WINDOW_SECONDS;
   // Authenticator-app secrets are sealed with VIGIL_MFA_KEYS (the same AES-256-GCM sealing as biometric data).
-  const mfaCipher = biometricCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
+  const mfaCipher = dataCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
   const totp = new TotpFactors(ctx.mongo.db, config.VIGIL_TOTP_ISSUER, mfaCipher);
   // Withdrawal erases the account's authenticator secret and recovery codes with the rest of it.
   const passkeyStore = new PasskeyStore(ctx.mongo.db);
@@ -245,7 +251,7 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     hasher: identity.hasher,
     codeRequests: identity.codeRequests,
     tickets: identity.tickets,
-    devices: core.devices,
+    devices: identity.devices,
     sessions: core.sessions,
     rateLimiter: ctx.rateLimiter,
     lockout: new Lockout(ctx.redis, {
@@ -278,14 +284,15 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     factors,
     passkeys,
     stepUp,
-    routes: loginRoutes({
-      login,
-      sessions: core.sessions,
-      devices: core.devices,
-      audit: ctx.audit,
-      auth: core.authenticator,
-      profileFields: identity.accounts.profiles.fields,
-    }).concat(
+    routes: [
+      ...loginRoutes({ login, profileFields: identity.accounts.profiles.fields }),
+      ...sessionRoutes({
+        sessions: core.sessions,
+        auth: core.authenticator,
+        logoutAuth: core.enrolmentAuthenticator,
+        devices: identity.devices,
+      }),
+    ].concat(
       totpRoutes({
         factors: totp,
         accountFactors: factors,
@@ -309,7 +316,6 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
       config.VIGIL_WEBAUTHN_TEST_PAGE && config.NODE_ENV !== 'production' ? passkeyTestPageRoutes() : [],
     ),
     async start() {
-      await core.devices.ensureIndexes();
       await passkeyStore.ensureIndexes();
     },
   };

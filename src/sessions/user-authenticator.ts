@@ -1,6 +1,6 @@
 import { VigilError } from '../../protocol/errors.ts';
 import type { Authenticator, RequestInfo } from '../server/http/route.ts';
-import type { Principal } from './principal.ts';
+import type { Principal } from '../server/http/principal.ts';
 import type { PrincipalResolver } from './principal-resolver.ts';
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;

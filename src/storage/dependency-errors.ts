@@ -15,6 +15,19 @@ const REDIS_UNAVAILABLE = [
   /Reached the max retries per request limit/,
   /connect ECONNREFUSED/,
   /Connection timeout/,
+  /Command aborted due to connection close/,
+  // A Redis Cluster or Sentinel failover in progress: a master is gone and its replica not yet
+  // promoted, or a demoted master still answers.
+  /^CLUSTERDOWN/,
+  /^MOVED /,
+  /^ASK /,
+  /^TRYAGAIN/,
+  /^LOADING/,
+  /^READONLY/,
+  /Cluster isn't ready/,
+  /Too many Cluster redirections/,
+  /None of startup nodes is available/,
+  /All sentinels are unreachable/,
 ];
 
 // A socket error that escapes a driver unwrapped (the mongodb driver throws Node's own EPIPE
@@ -40,7 +53,12 @@ export function dependencyFailure(err: unknown): VigilError | undefined {
   if (MONGO_UNAVAILABLE.has(err.name) || err.name.startsWith('MongoNetwork')) {
     return new VigilError('DEPENDENCY_UNAVAILABLE', { dependency: 'mongo' }, { cause: err, headers: { 'retry-after': '1' } });
   }
-  if (err.name === 'MaxRetriesPerRequestError' || REDIS_UNAVAILABLE.some((re) => re.test(err.message))) {
+  if (
+    err.name === 'MaxRetriesPerRequestError' ||
+    err.name === 'ClusterAllFailedError' ||
+    err.name === 'ReplicationTimeout' ||
+    REDIS_UNAVAILABLE.some((re) => re.test(err.message))
+  ) {
     return new VigilError('DEPENDENCY_UNAVAILABLE', { dependency: 'redis' }, { cause: err, headers: { 'retry-after': '1' } });
   }
   const source = socketErrorSource(err);

@@ -1,6 +1,7 @@
 import { Queue, Worker, type ConnectionOptions, type JobsOptions, type Processor, type WorkerOptions } from 'bullmq';
 import type { Config } from '../config/schema.ts';
-import { bullConnection, bullPrefix } from './redis.ts';
+import type { Cluster } from 'ioredis';
+import { bullPrefix, bullRedisOptions, createBullCluster, redisTopology } from './redis.ts';
 
 /**
  * BullMQ queues shared by the gateway (producers, and embedded workers) and `workers/main.ts`.
@@ -69,22 +70,49 @@ export function defaultJobOptions(config: Config, name: QueueName): JobsOptions 
   }
 }
 
-/** Where every queue and worker connects: BullMQ's own connection (no ioredis keyPrefix) and prefix. */
+/**
+ * Where every queue and worker connects: BullMQ's own connection (no ioredis keyPrefix) and the
+ * hash-tagged prefix. BullMQ opens (and closes) its own connections from options, but it can only
+ * build standalone clients: on a cluster it gets a Cluster instance, which it shares and never
+ * closes — close it with `closeQueueConnection` after the queue or worker.
+ */
 export function queueConnection(config: Config): { connection: ConnectionOptions; prefix: string } {
+  if (redisTopology(config) === 'cluster') return { connection: createBullCluster(config), prefix: bullPrefix(config) };
   // BullMQ declares its own RedisOptions type; ioredis' retryStrategy is the same function, typed
   // a little wider, so it is re-wrapped rather than cast.
-  const { retryStrategy, ...options } = bullConnection(config);
+  const { retryStrategy, ...rest } = bullRedisOptions(config);
   return {
-    connection: { ...options, retryStrategy: (attempt: number) => retryStrategy?.(attempt) ?? null },
+    connection: { ...rest, retryStrategy: (attempt: number) => retryStrategy?.(attempt) ?? null },
     prefix: bullPrefix(config),
   };
 }
 
+/** Closes the cluster client `queueConnection` made for a queue or worker (nothing otherwise). */
+export async function closeQueueConnection(connection: ConnectionOptions): Promise<void> {
+  if (isSharedClient(connection)) await connection.quit().catch(() => connection.disconnect());
+}
+
+function isSharedClient(connection: ConnectionOptions): connection is Cluster {
+  return typeof (connection as { quit?: unknown }).quit === 'function';
+}
+
+/** A queue or worker whose close also closes the cluster client it was given. */
+function owningConnection<T extends { close(): Promise<void> }>(bull: T, connection: ConnectionOptions): T {
+  if (!isSharedClient(connection)) return bull;
+  const close = bull.close.bind(bull);
+  bull.close = async () => {
+    await close();
+    await closeQueueConnection(connection);
+  };
+  return bull;
+}
+
 export function createDeliveryQueue(config: Config): Queue<DeliveryJob> {
-  return new Queue<DeliveryJob>(QUEUE_NAMES.delivery, {
-    ...queueConnection(config),
-    defaultJobOptions: defaultJobOptions(config, 'delivery'),
-  });
+  const connection = queueConnection(config);
+  return owningConnection(
+    new Queue<DeliveryJob>(QUEUE_NAMES.delivery, { ...connection, defaultJobOptions: defaultJobOptions(config, 'delivery') }),
+    connection.connection,
+  );
 }
 
 /**
@@ -102,19 +130,19 @@ export function createDeliveryWorker(
   options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
 ): Worker<DeliveryJob> {
   // Sending is I/O-bound (SMTP, HTTPS): several jobs at once per process.
-  return new Worker<DeliveryJob>(QUEUE_NAMES.delivery, processor, {
-    concurrency: 8,
-    ...JOB_LOCK_OPTIONS,
-    ...options,
-    ...queueConnection(config),
-  });
+  const connection = queueConnection(config);
+  return owningConnection(
+    new Worker<DeliveryJob>(QUEUE_NAMES.delivery, processor, { concurrency: 8, ...JOB_LOCK_OPTIONS, ...options, ...connection }),
+    connection.connection,
+  );
 }
 
 export function createTrainingQueue(config: Config): Queue<TrainingJob> {
-  return new Queue<TrainingJob>(QUEUE_NAMES.training, {
-    ...queueConnection(config),
-    defaultJobOptions: defaultJobOptions(config, 'training'),
-  });
+  const connection = queueConnection(config);
+  return owningConnection(
+    new Queue<TrainingJob>(QUEUE_NAMES.training, { ...connection, defaultJobOptions: defaultJobOptions(config, 'training') }),
+    connection.connection,
+  );
 }
 
 /** BullMQ job id of an enrolment's training: one job per enrolment, so a repeated commit cannot queue two. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { VigilError } from '../../protocol/errors.ts';
 import type { JwtSigner } from './jwt-signer.ts';
 import type { JwtVerifier } from './jwt-verifier.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** The claims of a core access token (RFC 9068 shape plus `sid`). */
 export interface AccessClaims {
@@ -33,6 +34,8 @@ export interface AccessTokenOptions {
   issuer: string;
   audience: string;
   ttlSeconds: number;
+  /** Where `iat` and `exp` come from (the system clock by default). */
+  clock?: Clock;
 }
 
 /** Mints and checks core access tokens. Session liveness is the caller's business (see PrincipalResolver). */
@@ -52,7 +55,7 @@ export class AccessTokens {
    * (`notAfter`, epoch seconds), so a cached verification cannot outlast its session.
    */
   async issue(userId: string, sessionId: string, notAfter?: number, amr?: readonly string[]): Promise<IssuedAccessToken> {
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor((this.options.clock ?? systemClock).now() / 1000);
     const exp = Math.min(now + this.options.ttlSeconds, notAfter ?? Number.MAX_SAFE_INTEGER);
     const jti = randomUUID();
     const token = await this.signer.sign(
@@ -88,7 +91,7 @@ export class AccessTokens {
       iat: claims.iat!,
       exp: claims.exp!,
       kid: header.kid,
-      ...(Array.isArray(claims.amr) && claims.amr.every((m) => typeof m === 'string') ? { amr: claims.amr as string[] } : {}),
+      ...(Array.isArray(claims.amr) && claims.amr.every((m) => typeof m === 'string') ? { amr: claims.amr } : {}),
     };
   }
 }

@@ -40,8 +40,5 @@ export function hs512Signer(secret: CryptoKey): JwtSigner {
 export async function hs512Secret(secret: string | Buffer, optionName: string): Promise<CryptoKey> {
   const bytes = new Uint8Array(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret);
   if (bytes.length < 64) throw new Error(`${optionName} must be at least 64 bytes for HS512 (got ${bytes.length})`);
-  return (await webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-512' }, false, [
-    'sign',
-    'verify',
-  ])) as CryptoKey;
+  return await webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-512' }, false, ['sign', 'verify']);
 }

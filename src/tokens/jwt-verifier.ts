@@ -1,6 +1,7 @@
 import { decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { VigilError } from '../../protocol/errors.ts';
 import type { KeyRing } from './key-ring.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** What every verification pins. Nothing here is taken from the token itself. */
 export interface JwtPolicy {
@@ -12,6 +13,8 @@ export interface JwtPolicy {
   clockToleranceSeconds: number;
   /** Claims that must be present besides `exp` and `iat`. */
   requiredClaims: readonly string[];
+  /** What `exp`, `nbf` and `iat` are checked against (the system clock by default). */
+  clock?: Clock;
 }
 
 export interface VerifiedJwt {
@@ -69,8 +72,10 @@ export async function verifyJwt(token: string, resolveKey: KeyResolver, policy: 
   if (header.kid !== undefined && typeof header.kid !== 'string') throw malformed('"kid" is not a string');
   const key = await resolveKey(header);
   let claims: JWTPayload;
+  const nowMs = (policy.clock ?? systemClock).now();
   try {
     const result = await jwtVerify(token, key, {
+      currentDate: new Date(nowMs),
       algorithms: [...policy.algorithms],
       issuer: policy.issuer,
       audience: policy.audience,
@@ -83,7 +88,7 @@ export async function verifyJwt(token: string, resolveKey: KeyResolver, policy: 
     throw joseToCatalogue(err);
   }
   // jose checks iat only against a maximum age; a token "issued" in the future is not valid yet.
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(nowMs / 1000);
   if (typeof claims.iat === 'number' && claims.iat > now + policy.clockToleranceSeconds)
     throw new VigilError('TOKEN_NOT_YET_VALID');
   return { header, claims };

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../storage/redis.ts';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { VigilError } from '../../protocol/errors.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -52,20 +52,20 @@ export class KeyRing {
 
   private constructor(
     private readonly source: KeySource,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly logger: Logger,
     private readonly pollMs: number,
   ) {}
 
   /** Keys from VIGIL_JWT_PRIVATE_KEYS: a JWK set of private Ed25519 keys; the first signs. */
-  static fromConfig(jwksJson: string, redis: Redis, logger: Logger): KeyRing {
+  static fromConfig(jwksJson: string, redis: RedisClient, logger: Logger): KeyRing {
     return new KeyRing(configSource(jwksJson), redis, logger, 0);
   }
 
   /** Keys generated into MongoDB on first start and rotated there. */
   static fromStore(
     store: SigningKeyStore,
-    redis: Redis,
+    redis: RedisClient,
     logger: Logger,
     options: { graceSeconds: number; pollMs: number },
   ): KeyRing {

@@ -1,7 +1,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { JWK } from 'jose';
 import { isDuplicateKey } from '../storage/mongo.ts';
-import { open, seal } from './sealed-box.ts';
+import { open, seal } from '../crypto/sealed-box.ts';
 
 /**
  * One generated signing key as MongoDB keeps it. `_id` is the key's sequence number: the unique

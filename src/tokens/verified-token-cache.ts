@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** What a cached verification must carry so the cache can expire and revoke it. */
 export interface CacheableVerification {
@@ -26,17 +27,19 @@ export class VerifiedTokenCache<V extends CacheableVerification> {
     private readonly maxEntries: number,
     /** How long a revoked session is remembered: the longest an access token lives. */
     private readonly tombstoneMs: number,
+    private readonly clock: Clock = systemClock,
   ) {}
 
+  // One-shot hash: no Hash object per lookup (every socket upgrade and introspection passes here).
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return hash('sha256', token, 'base64url');
   }
 
   get size(): number {
     return this.entries.size;
   }
 
-  get(key: string, nowSeconds = Date.now() / 1000): V | undefined {
+  get(key: string, nowSeconds = this.clock.now() / 1000): V | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.validUntil <= nowSeconds) {
@@ -50,7 +53,7 @@ export class VerifiedTokenCache<V extends CacheableVerification> {
     if (this.maxEntries === 0) return;
     const until = this.revoked.get(value.sessionId);
     if (until !== undefined) {
-      if (until > Date.now()) return;
+      if (until > this.clock.now()) return;
       this.revoked.delete(value.sessionId);
     }
     if (this.entries.size >= this.maxEntries) this.evictOldest();
@@ -61,7 +64,7 @@ export class VerifiedTokenCache<V extends CacheableVerification> {
   }
 
   revokeSessions(sessionIds: readonly string[]): void {
-    const until = Date.now() + this.tombstoneMs;
+    const until = this.clock.now() + this.tombstoneMs;
     for (const sessionId of sessionIds) {
       this.revoked.set(sessionId, until);
       for (const key of this.bySession.get(sessionId) ?? []) this.entries.delete(key);
@@ -91,7 +94,7 @@ export class VerifiedTokenCache<V extends CacheableVerification> {
   }
 
   private pruneTombstones(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [sessionId, until] of this.revoked) if (until <= now) this.revoked.delete(sessionId);
   }
 }

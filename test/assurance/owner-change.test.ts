@@ -4,7 +4,8 @@ import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { errorOf, send, slice, toCsv, walking, type User } from '../biometrics/support.ts';
 import { sendSamples } from '../continuous/support.ts';
 import { TestSocket } from '../realtime/support.ts';
-import { client, outbox, sleep, startLegacyGateway, type Client } from '../legacy/support.ts';
+import { client, outbox, startLegacyGateway, type Client } from '../legacy/support.ts';
+import { TestClock } from '../support/clock.ts';
 import type { TestGateway } from '../support/gateway.ts';
 
 // The thief's attack on the owner's identity: with only a stolen access token (its session logged
@@ -13,6 +14,7 @@ import type { TestGateway } from '../support/gateway.ts';
 // for a fresh login instead, and every change the real owner makes is audited and mailed.
 
 const MAX_AGE_SECONDS = 2;
+const clock = new TestClock();
 const PASSWORD = 'owner passphrase 42';
 let gw: TestGateway;
 let api: Client;
@@ -20,11 +22,15 @@ let recording: SampleSet;
 const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
-  gw = await startLegacyGateway('a', {
-    VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS: String(MAX_AGE_SECONDS),
-    VIGIL_SCORING_THREADS: '1',
-    VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: '1000',
-  });
+  gw = await startLegacyGateway(
+    'a',
+    {
+      VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS: String(MAX_AGE_SECONDS),
+      VIGIL_SCORING_THREADS: '1',
+      VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: '1000',
+    },
+    { clock },
+  );
   api = client(gw.url);
   recording = slice([...(await walking()).values()][0]!, 0, 1_200);
 });
@@ -89,7 +95,7 @@ describe('changing the owner needs fresh proof', () => {
     expect(aLogin.status).toBe(200);
 
     // The thief holds the tokens once the login behind them is older than the allowed age.
-    await sleep(MAX_AGE_SECONDS * 1000 + 200);
+    clock.advance(MAX_AGE_SECONDS * 1000 + 1_000);
     const reenrol = await enrol(owner);
     expect(reenrol.status).toBe(403);
     expect(errorOf(reenrol).code).toBe('BIOMETRIC_PROOF_STALE');

@@ -1,3 +1,4 @@
+import { moduleOf } from '../support/modules.ts';
 import { Value } from '@sinclair/typebox/value';
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -8,8 +9,7 @@ import {
   type EnrollmentView,
   type ModelView,
 } from '../../protocol/http/biometrics.ts';
-import { biometricCipher } from '../../src/biometrics/assurance/biometric-cipher.ts';
-import type { BiometricsModule } from '../../src/biometrics/biometrics-module.ts';
+import { dataCipher } from '../../src/crypto/data-cipher.ts';
 import { scoreReference } from '../../src/biometrics/detectors/index.ts';
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
 import { ModelStore } from '../../src/biometrics/models/model-store.ts';
@@ -118,7 +118,7 @@ describe('enrolment end to end', () => {
   });
 
   it('trained off the event loop: the job ran in a child process', async () => {
-    const job = await gw.gateway.redis.hget(`bull:training:train-${first.enrollmentId}`, 'returnvalue');
+    const job = await gw.gateway.redis.hget(`{bull}:training:train-${first.enrollmentId}`, 'returnvalue');
     expect(job).not.toBeNull();
     const outcome = JSON.parse(job!) as { status: string; pid: number };
     expect(outcome.status).toBe('ready');
@@ -172,7 +172,7 @@ describe('enrolment end to end', () => {
   });
 
   it('scores through the pool exactly as the TypeScript reference does on the stored parameters', async () => {
-    const store = new ModelStore(gw.gateway.mongo.db, biometricCipher(gw.config));
+    const store = new ModelStore(gw.gateway.mongo.db, dataCipher(gw.config));
     const meta = await store.latest(owner.userId);
     const params = await store.params(meta!._id);
     expect(params?.name).toBe(meta!.detector);
@@ -304,7 +304,7 @@ describe('model deletion and withdrawal', () => {
     const user = await newUser(gw.url);
     const view = await enrolCsv(gw, user, enrolPart(subjects[4]!));
     expect(view.status).toBe('ready');
-    const biometrics = gw.gateway.modules.find((m) => m.name === 'biometrics') as BiometricsModule;
+    const biometrics = moduleOf(gw, 'biometrics');
     const heard: string[] = [];
     const off = biometrics.service.onModelsDeleted((event) => heard.push(event.userId));
     const deleted = await send(gw.url, 'DELETE', '/v1/biometrics/model', user);

@@ -113,8 +113,8 @@ describe('samples in every format', () => {
       ),
     ]);
     for (const reply of replies) expect(reply.status, JSON.stringify(reply.body)).toBe(200);
-    expect(replies[0]!.body).toMatchObject({ modelVersion: 4, total: 19 });
-    for (const reply of replies.slice(1)) expect(reply.body).toEqual(replies[0]!.body);
+    expect(replies[0].body).toMatchObject({ modelVersion: 4, total: 19 });
+    for (const reply of replies.slice(1)) expect(reply.body).toEqual(replies[0].body);
   });
 
   it('decodes and featurises a large upload in a worker thread, with the same scores', async () => {

@@ -1,9 +1,9 @@
+import { moduleOf } from '../support/modules.ts';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EnrollmentView } from '../../protocol/http/biometrics.ts';
 import { QUEUE_NAMES, queueConnection, trainingJobId, type TrainingJob } from '../../src/storage/queues.ts';
-import type { BiometricsModule } from '../../src/biometrics/biometrics-module.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { newUser, send, slice, startBiometricGateway, toCsv, walking, type User } from './support.ts';
 
@@ -40,7 +40,7 @@ async function enrol(): Promise<string> {
 
 const status = async (id: string) => (await send<EnrollmentView>(gw.url, 'GET', `/v1/biometrics/enrollments/${id}`, user)).body;
 /** One pass of the sweeper's reconciler, now rather than in 30 s. */
-const reconcile = () => (gw.gateway.modules.find((m) => m.name === 'biometrics') as BiometricsModule).reconciler.sweep();
+const reconcile = () => moduleOf(gw, 'biometrics').reconciler.sweep();
 
 describe('training job recovery', () => {
   it('a failure its worker host never recorded: left alone at first, recorded once it is old', async () => {
@@ -63,7 +63,7 @@ describe('training job recovery', () => {
     await reconcile();
     expect(await status(id)).toMatchObject({ status: 'queued' });
     // Long ago: nobody will; the reconciler records it (a status read alone does not).
-    await gw.gateway.redis.hset(`bull:training:${trainingJobId(id)}`, 'finishedOn', String(Date.now() - 120_000));
+    await gw.gateway.redis.hset(`{bull}:training:${trainingJobId(id)}`, 'finishedOn', String(Date.now() - 120_000));
     expect(await status(id)).toMatchObject({ status: 'queued' });
     await reconcile();
     expect(await status(id)).toMatchObject({

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
-import { biometricCipher } from '../../src/biometrics/assurance/biometric-cipher.ts';
+import { dataCipher } from '../../src/crypto/data-cipher.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { encodeFrame } from '../../protocol/frames.ts';
 import { EnrollmentStore } from '../../src/biometrics/enrollment/enrollment-store.ts';
@@ -252,7 +252,7 @@ describe('enrolment lifecycle refusals', () => {
       'text/csv',
     );
     expect(opened.status).toBe(202);
-    const store = new EnrollmentStore(gw.gateway.mongo.db, biometricCipher(gw.config));
+    const store = new EnrollmentStore(gw.gateway.mongo.db, dataCipher(gw.config));
     // Not yet abandoned: nothing happens.
     await store.sweepAbandoned(new Date(Date.now() - 60_000));
     expect((await send(gw.url, 'GET', `/v1/biometrics/enrollments/${opened.body.enrollmentId}`, user)).status).toBe(200);

@@ -1,7 +1,7 @@
+import { moduleOf } from '../support/modules.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BiometricsModule } from '../../src/biometrics/biometrics-module.ts';
 import type { EnrollmentEvent } from '../../src/biometrics/enrollment/enrollment-events.ts';
 import { configEnv } from '../support/config.ts';
 import type { TestGateway } from '../support/gateway.ts';
@@ -29,7 +29,7 @@ afterAll(async () => {
 
 describe('training in workers/main.ts', () => {
   it('stays queued without a worker, trains once one runs, and the gateway hears every step', async () => {
-    const biometrics = gw.gateway.modules.find((m) => m.name === 'biometrics') as BiometricsModule;
+    const biometrics = moduleOf(gw, 'biometrics');
     const heard: EnrollmentEvent[] = [];
     const off = biometrics.service.onEnrollmentEvent((event) => heard.push(event));
     const user = await newUser(gw.url);

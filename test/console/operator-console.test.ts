@@ -96,7 +96,7 @@ describe('operator console', () => {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         if (device.ws.readyState !== device.ws.OPEN) return;
         const part = { ...walk, length: frame, data: walk.data.subarray(at * 3, (at + frame) * 3) };
-        seq = sendSamples(device, 1, part as typeof walk, seq, frame, t0 + (at * 1000) / walk.rate);
+        seq = sendSamples(device, 1, part, seq, frame, t0 + (at * 1000) / walk.rate);
       }
     })();
     try {

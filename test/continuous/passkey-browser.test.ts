@@ -101,10 +101,10 @@ describe('passkeys in a real browser', () => {
     }));
 
     // Registration: navigator.credentials.create() over the gateway's options, from a recent login.
-    const registered = (await page.evaluate(
+    const registered = await page.evaluate<[string], (token: string) => Promise<PageResult>>(
       (token) => (globalThis as unknown as PageApi).vigilPasskeys.register(token, 'headless chromium'),
       login.body.accessToken as string,
-    )) as PageResult;
+    );
     expect(registered.status).toBe(201);
     expect(registered.body).toMatchObject({ name: 'headless chromium', transports: ['internal'] });
     // The authenticator holds it as a discoverable (resident) credential for this RP.
@@ -112,7 +112,9 @@ describe('passkeys in a real browser', () => {
     expect(credentials).toMatchObject([{ isResidentCredential: true, rpId: 'localhost' }]);
 
     // Username-less login: the page sends no identifier; the authenticator picks the account.
-    const passkeyLogin = (await page.evaluate(() => (globalThis as unknown as PageApi).vigilPasskeys.login())) as PageResult;
+    const passkeyLogin = await page.evaluate<[], () => Promise<PageResult>>(() =>
+      (globalThis as unknown as PageApi).vigilPasskeys.login(),
+    );
     expect(passkeyLogin.status).toBe(201);
     expect(passkeyLogin.body.user.id).toBe(userId);
     expect(claims(passkeyLogin.body.accessToken).amr).toEqual(['hwk', 'user', 'mfa']);

@@ -1,9 +1,10 @@
+import { ScoringFaults } from '../../src/biometrics/scoring-faults.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { TestSocket, login, startNode, type Node } from '../realtime/support.ts';
-import { biometricsOf, continuousOf, enrolSubject, eventually, expectedFor, sendSamples } from './support.ts';
+import { biometricsOf, enrolSubject, eventually, expectedFor, sendSamples } from './support.ts';
 import { testPart } from './wisdm.ts';
 
 // Scoring workers that die or hang under live streams: a crashed worker is replaced and its
@@ -16,15 +17,21 @@ let node: Node;
 let data: SampleSet;
 const sockets: TestSocket[] = [];
 
+/** Faults planted in the gateway's scoring pool: its next task is the next socket batch. */
+const faults = new ScoringFaults();
+
 beforeAll(async () => {
-  gw = await startTestGateway({
-    // Long enough for a replacement thread to load onnxruntime on a loaded CI machine (the re-run
-    // batch must not time out), short enough for the hung batch's test.
-    VIGIL_SCORING_TIMEOUT_MS: '4000',
-    VIGIL_CV_BATCH_DEADLINE_MS: '20',
-    // Both tests stream the same held-out recording: a replay by design here.
-    VIGIL_CV_REPLAY_DETECTION: 'false',
-  });
+  gw = await startTestGateway(
+    {
+      // Long enough for a replacement thread to load onnxruntime on a loaded CI machine (the re-run
+      // batch must not time out), short enough for the hung batch's test.
+      VIGIL_SCORING_TIMEOUT_MS: '4000',
+      VIGIL_CV_BATCH_DEADLINE_MS: '20',
+      // Both tests stream the same held-out recording: a replay by design here.
+      VIGIL_CV_REPLAY_DETECTION: 'false',
+    },
+    { scoringFaults: faults },
+  );
   node = await startNode(gw.config);
   await enrolSubject(gw, OWNER, '1611');
   data = await testPart('1611');
@@ -53,7 +60,7 @@ describe('scoring worker faults under live streams', () => {
     const retried = pool.stats.retriedTasks;
     const socket = await streamingSocket();
     // The next batch's worker calls process.exit() while holding it.
-    continuousOf(gw).batcher!.injectFault('exit');
+    faults.inject('exit');
     sendSamples(socket, 1, data, 0);
     const windows = Math.floor((data.length - 50) / 25) + 1;
     await eventually(() => ofType(socket, 'verdict').length === windows, `${windows} verdicts`, 20_000);
@@ -69,8 +76,8 @@ describe('scoring worker faults under live streams', () => {
   it('reports each window of a batch that times out, then keeps verifying the following windows', async () => {
     const socket = await streamingSocket();
     const first = { ...data, data: data.data.subarray(0, 100 * 3), length: 100 }; // windows 0–2
-    continuousOf(gw).batcher!.injectFault('hang');
-    let seq = sendSamples(socket, 1, first, 0);
+    faults.inject('hang');
+    const seq = sendSamples(socket, 1, first, 0);
     // The hung batch fails with SCORING_TIMEOUT after 4 s: one error per window, naming it.
     await eventually(() => ofType(socket, 'error').length === 3, 'three window errors', 15_000);
     const errors = ofType(socket, 'error');
@@ -80,7 +87,7 @@ describe('scoring worker faults under live streams', () => {
     expect(ofType(socket, 'verdict')).toEqual([]);
     // The worker was replaced; the stream goes on with window 3.
     const rest = { ...data, data: data.data.subarray(100 * 3, 200 * 3), length: 100 };
-    seq = sendSamples(socket, 1, rest, seq);
+    sendSamples(socket, 1, rest, seq);
     await eventually(() => ofType(socket, 'verdict').length === 4, 'the next verdicts', 10_000);
     expect(ofType(socket, 'verdict').map((v) => v.window)).toEqual([3, 4, 5, 6]);
     // Missing windows are not evidence: trust moved only on the four scored windows.

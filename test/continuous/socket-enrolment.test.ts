@@ -95,13 +95,13 @@ describe('socket enrolment', () => {
     const { socket, ready } = await connect();
     expect(ready.model?.version).toBe(1);
     socket.sendJson({ type: 'stream.open', stream: 1, rate: 20, channels: ['x', 'y', 'z'] });
-    let seq = sendSamples(socket, 1, { ...held, data: held.data.subarray(0, 100 * 3), length: 100 }, 0);
+    const seq = sendSamples(socket, 1, { ...held, data: held.data.subarray(0, 100 * 3), length: 100 }, 0);
     await eventually(() => ofType(socket, 'verdict').length === 3, 'verdicts of version 1');
     // A re-enrolment (here over HTTP, from another device) trains version 2 ...
     expect(await enrolSubject(gw, USER, '1611')).toBe(2);
     await eventually(() => ofType(socket, 'model').some((m) => m.model?.version === 2), 'the model message');
     // ... and the same stream, same socket, is now scored by it.
-    seq = sendSamples(socket, 1, { ...held, data: held.data.subarray(100 * 3, 200 * 3), length: 100 }, seq);
+    sendSamples(socket, 1, { ...held, data: held.data.subarray(100 * 3, 200 * 3), length: 100 }, seq);
     await eventually(() => ofType(socket, 'verdict').length === 7, 'verdicts of version 2');
     expect(ofType(socket, 'verdict').map((v) => v.modelVersion)).toEqual([1, 1, 1, 2, 2, 2, 2]);
     expect(ofType(socket, 'verdict').map((v) => v.window)).toEqual([0, 1, 2, 3, 4, 5, 6]);

@@ -1,3 +1,4 @@
+import { moduleOf } from '../support/modules.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import { concatSamples, type SampleSet } from '../../src/biometrics/samples.ts';
@@ -6,7 +7,7 @@ import { TestSocket, closedWithin, login, startNode, type Login, type Node } fro
 import { enrolSubject, eventually, sendSamples } from './support.ts';
 import { testPart } from './wisdm.ts';
 import { generate } from 'otplib';
-import type { TotpFactors } from '../../src/credentials/totp/totp-factors.ts';
+import type { TotpFactors } from '../../src/identity/credentials/totp/totp-factors.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 // The step-up policy on real sockets: an impostor decision asks the holder to log in again;
@@ -182,7 +183,7 @@ describe('step-up policy', () => {
   });
 
   it('lists the authenticator app among the methods when the account has one', async () => {
-    const totp = (gw.gateway.modules.find((m) => m.name === 'login') as unknown as { totp: TotpFactors }).totp;
+    const totp = moduleOf(gw, 'login').totp;
     const { secret } = await totp.begin(OWNER, 'owner');
     await totp.confirm(OWNER, await generate({ secret }));
     try {

@@ -1,29 +1,25 @@
 import { encodeFrame } from '../../protocol/frames.ts';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { BiometricService } from '../../src/biometrics/biometric-service.ts';
-import type { BiometricsModule } from '../../src/biometrics/biometrics-module.ts';
 import type { ContinuousModule } from '../../src/biometrics/continuous/continuous-module.ts';
 import { windowLlr } from '../../src/biometrics/calibration.ts';
 import { extractWindows } from '../../src/biometrics/features/extract-windows.ts';
 import { scoreOnnx } from '../../src/biometrics/onnx/onnx-check.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { TrustAccumulator, type TrustUpdate } from '../../src/biometrics/trust.ts';
-import { biometricCipher } from '../../src/biometrics/assurance/biometric-cipher.ts';
+import { dataCipher } from '../../src/crypto/data-cipher.ts';
 import { ModelStore } from '../../src/biometrics/models/model-store.ts';
 import type { TestGateway } from '../support/gateway.ts';
+import { moduleOf } from '../support/modules.ts';
 import type { TestSocket } from '../realtime/support.ts';
 import { SPEC, enrolmentPart } from './wisdm.ts';
 
 export function biometricsOf(gw: TestGateway): BiometricService {
-  const module = gw.gateway.modules.find((m) => m.name === 'biometrics') as BiometricsModule | undefined;
-  if (!module) throw new Error('the gateway has no biometrics module');
-  return module.service;
+  return moduleOf(gw, 'biometrics').service;
 }
 
 export function continuousOf(gw: TestGateway): ContinuousModule {
-  const module = gw.gateway.modules.find((m) => m.name === 'continuous') as ContinuousModule | undefined;
-  if (!module) throw new Error('the gateway has no continuous-verification module');
-  return module;
+  return moduleOf(gw, 'continuous');
 }
 
 /**
@@ -54,7 +50,7 @@ export interface Expected {
  */
 export async function expectedFor(gw: TestGateway, userId: string, data: SampleSet, initial?: number): Promise<Expected> {
   const active = await biometricsOf(gw).activeModel(userId);
-  const store = new ModelStore(gw.gateway.mongo.db, biometricCipher(gw.config));
+  const store = new ModelStore(gw.gateway.mongo.db, dataCipher(gw.config));
   const onnx = await store.onnx((await store.latest(userId))!._id);
   const scores = await scoreOnnx(onnx!, extractWindows(data, active.spec).features);
   const accumulator = new TrustAccumulator(active.calibration);

@@ -77,9 +77,7 @@ beforeAll(async () => {
     }).handle(async () => ({ status: 200, body: { ok: 'yes' } as unknown as { ok: boolean } })),
   ]);
   router.mountNotFound(app);
-  listenSocket = await new Promise<us_listen_socket>((resolve) =>
-    app.listen('127.0.0.1', 0, (s) => resolve(s as us_listen_socket)),
-  );
+  listenSocket = await new Promise<us_listen_socket>((resolve) => app.listen('127.0.0.1', 0, (s) => resolve(s)));
   base = `http://127.0.0.1:${uws.us_socket_local_port(listenSocket)}`;
 });
 

@@ -38,7 +38,11 @@ describe('/metrics and introspection behind their credentials', () => {
 describe('production without the credentials', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ NODE_ENV: 'production', VIGIL_JWT_KEY_ENCRYPTION_KEY: 'k'.repeat(43) });
+    gw = await startTestGateway({
+      NODE_ENV: 'production',
+      VIGIL_JWT_KEY_ENCRYPTION_KEY: 'k'.repeat(43),
+      VIGIL_BCRYPT_COST: '10', // production refuses the test suite's cheap hashing
+    });
   });
   afterAll(() => gw.close());
 

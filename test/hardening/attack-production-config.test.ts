@@ -20,8 +20,9 @@ type Outcome = { refused: true; code: number | null; stderr: string } | { refuse
 /** Starts the gateway with `env` (NODE_ENV removed when undefined); says whether it refused. */
 async function start(env: Record<string, string | undefined>): Promise<Outcome> {
   const merged: Record<string, string> = {};
-  for (const [key, value] of Object.entries({ ...process.env, ...configEnv(config), LOG_LEVEL: 'info', ...env }))
-    if (value !== undefined) merged[key] = value;
+  // The production bcrypt cost: outside NODE_ENV=test the suite's cheap one is refused on its own.
+  const base = { ...process.env, ...configEnv(config), VIGIL_BCRYPT_COST: '10', LOG_LEVEL: 'info' };
+  for (const [key, value] of Object.entries({ ...base, ...env })) if (value !== undefined) merged[key] = value;
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let output = '';

@@ -28,7 +28,7 @@ let n = 0;
 
 beforeAll(async () => {
   // Lockout would answer 429 for the known identifier after ten failures: a different answer.
-  gw = await startFuzzGateway({ VIGIL_LOCKOUT_MAX_FAILURES: '1000' });
+  gw = await startFuzzGateway({ VIGIL_LOCKOUT_MAX_FAILURES: '1000', VIGIL_BCRYPT_COST: '10' });
   // Active, its email not yet confirmed: verification links go to it.
   member = await signUpMember(gw.url, 'en');
 });
@@ -108,7 +108,7 @@ describe('enumeration-safe recovery and verification', () => {
     );
   });
 
-  it('the verification link (mailed only to accounts with an unconfirmed address): same answer, same time (src/codes/email-links.ts queued it before answering)', async () => {
+  it('the verification link (mailed only to accounts with an unconfirmed address): same answer, same time (src/identity/codes/email-links.ts queued it before answering)', async () => {
     await indistinguishable(
       () => post('/v1/accounts/verification-link', { email: member.email }),
       () => post('/v1/accounts/verification-link', { email: `nobody${n++}@hardening.test` }),

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { isReconnectWorthy } from '../../protocol/errors.ts';
 import { StreamClient, type SampleStream } from '../../protocol/client/index.ts';
+import { ScoringFaults } from '../../src/biometrics/scoring-faults.ts';
 import type { ScoringPool } from '../../src/biometrics/scoring-pool.ts';
 import { slice, toCsv, walking } from '../biometrics/support.ts';
 import { biometricsOf } from '../continuous/support.ts';
@@ -27,6 +28,8 @@ const RETIREMENTS = Number(process.env.VIGIL_FAULT_RETIREMENTS ?? 200);
 const TIMEOUT_MS = 1500;
 let gw: TestGateway;
 let pool: ScoringPool;
+/** Faults planted in the gateway's scoring pool (stalls inside onnxruntime). */
+const faults = new ScoringFaults();
 let member: Member;
 let verifyCsv: string;
 const closes: number[] = [];
@@ -34,12 +37,15 @@ let verdicts = 0;
 type Outcome = { status: number; code?: string; ms: number };
 
 beforeAll(async () => {
-  gw = await startFuzzGateway({
-    VIGIL_SCORING_THREADS: '2',
-    VIGIL_SCORING_TIMEOUT_MS: String(TIMEOUT_MS),
-    VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: '100000',
-    VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: '100000000',
-  });
+  gw = await startFuzzGateway(
+    {
+      VIGIL_SCORING_THREADS: '2',
+      VIGIL_SCORING_TIMEOUT_MS: String(TIMEOUT_MS),
+      VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: '100000',
+      VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: '100000000',
+    },
+    { scoringFaults: faults },
+  );
   pool = biometricsOf(gw).pool;
   member = await signUpMember(gw.url, 'sc');
   const id = await enrol(gw.url, member.accessToken, await enrolmentCsv(0));
@@ -141,7 +147,7 @@ describe('scoring threads retired mid-task under load', () => {
     let retired = 0;
     for (let round = 0; retired < RETIREMENTS; round++) {
       // Every other round, the next task stalls inside onnxruntime: it is retired mid-native-call.
-      if (round % 2 === 1) pool.injectFault('stall', 1);
+      if (round % 2 === 1) faults.inject('stall', 1);
       await sleep(10 + (round % 5) * 10);
       retired += pool.retireBusyThreads();
     }
@@ -169,10 +175,10 @@ describe('scoring threads retired mid-task under load', () => {
     let stop = false;
     const before = pool.stats;
     // The next tasks (HTTP and socket batches alike) stall inside onnxruntime past the timeout.
-    pool.injectFault('stall', 30);
+    faults.inject('stall', 30);
     const loops = Array.from({ length: 3 }, () => verifyLoop(outcomes, () => stop));
     await eventually(() => outcomes.filter((o) => o.code === 'SCORING_TIMEOUT').length >= 3, 60_000, 'three timeouts');
-    pool.injectFault('stall', 0);
+    faults.inject('stall', 0);
     stop = true;
     await Promise.all(loops);
     const stats = pool.stats;

@@ -122,7 +122,7 @@ describe('regressions found by fuzzing', () => {
     }
   });
 
-  it('unstorable JSON: a json profile field with $-keys, dotted keys, NUL in a key or nested arrays is a 400 naming it, not a 500 from the store (src/accounts/profile-fields.ts)', async () => {
+  it('unstorable JSON: a json profile field with $-keys, dotted keys, NUL in a key or nested arrays is a 400 naming it, not a 500 from the store (src/identity/accounts/profile-fields.ts)', async () => {
     const member = await signUpMember(gw.url, 'j');
     const patch = (extra: string) =>
       http.send({
@@ -205,9 +205,10 @@ describe('regressions found by fuzzing', () => {
     }
   });
 
-  it('enumeration by timing: code and link requests answer without waiting for the mail to be queued, so an existing account is not slower (src/codes/code-requests.ts, src/codes/email-links.ts)', async () => {
+  it('enumeration by timing: code and link requests answer without waiting for the mail to be queued, so an existing account is not slower (src/identity/codes/code-requests.ts, src/identity/codes/email-links.ts)', async () => {
     // A slow queue makes any wait visible: before the fix the answer for an existing account
     // came after the enqueue (3–18 ms in normal operation, measured by enumeration-timing.test.ts).
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the spied Notifier as `this`
     const send = Notifier.prototype.send;
     const spy = vi.spyOn(Notifier.prototype, 'send').mockImplementation(async function (this: Notifier, request) {
       await new Promise((resolve) => setTimeout(resolve, 400));
@@ -293,7 +294,7 @@ describe('regressions found by fault injection', () => {
       ws.once('error', reject);
     });
     // Revoked without the message reaching this gateway: its session is simply gone from Redis.
-    await own.gateway.redis.del(`sess:${member.sessionId}`);
+    await own.gateway.redis.del(`sess:{${member.sessionId}}`);
     // The first re-check fails, as it does when the subscriber reconnects before the command connection.
     vi.spyOn(SessionService.prototype, 'isLive').mockRejectedValueOnce(new Error('Connection is closed.'));
     const admin = new Redis(redis.url);

@@ -47,7 +47,7 @@ function openSocket(url: string, token: string): Promise<Socket> {
     headers: { authorization: `Bearer ${token}` },
   });
   const messages: ServerMessage[] = [];
-  ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as ServerMessage));
+  ws.on('message', (data) => messages.push(JSON.parse((data as Buffer).toString()) as ServerMessage));
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type Gateway } from '../../src/server/gateway.ts';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { logIn, signUpMember } from './support/accounts.ts';
 import { startFuzzGateway } from './support/fuzz-gateway.ts';

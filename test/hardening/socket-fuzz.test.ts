@@ -81,14 +81,14 @@ async function runCase(c: SocketCase, member: number): Promise<Outcome> {
     if (isBinary) return void problems.push('the server sent a binary message');
     let message: { type?: unknown; code?: unknown };
     try {
-      message = JSON.parse(data.toString()) as typeof message;
+      message = JSON.parse((data as Buffer).toString()) as typeof message;
     } catch {
-      return void problems.push(`unparsable server message ${data.toString().slice(0, 100)}`);
+      return void problems.push(`unparsable server message ${(data as Buffer).toString().slice(0, 100)}`);
     }
     received.push(message);
     if (message.type === 'ready') ready = true;
     const check = typeof message.type === 'string' ? serverChecks.get(message.type) : undefined;
-    const valid = check ? check.Check(message as unknown) : false;
+    const valid = check ? check.Check(message) : false;
     if (!check) problems.push(`unknown server message type ${String(message.type)}`);
     else if (!valid) problems.push(`${String(message.type)} breaks its schema: ${JSON.stringify(message).slice(0, 200)}`);
     if (message.type === 'bye' || message.type === 'error') {
@@ -193,7 +193,7 @@ describe('the realtime channel under hostile clients', () => {
         (ws) =>
           new Promise<boolean>((resolve) => {
             ws.on('message', (data) => {
-              if ((JSON.parse(data.toString()) as { type: string }).type === 'ready') resolve(true);
+              if ((JSON.parse((data as Buffer).toString()) as { type: string }).type === 'ready') resolve(true);
             });
             ws.once('close', () => resolve(false));
           }),

@@ -28,9 +28,9 @@ function judge(name: string, parse: () => unknown): void {
   } catch (err) {
     if (!(err instanceof VigilError))
       throw new Error(`${name} threw ${(err as Error)?.name}: ${(err as Error)?.message}`, { cause: err });
-    if (!(err.code in ERRORS)) throw new Error(`${name} threw uncatalogued ${err.code}`);
-    if (err.status >= 500) throw new Error(`${name} refused with ${err.status} ${err.code}: ${err.message}`);
-    if (err.message.length === 0) throw new Error(`${name}: ${err.code} without a message`);
+    if (!(err.code in ERRORS)) throw new Error(`${name} threw uncatalogued ${err.code}`, { cause: err });
+    if (err.status >= 500) throw new Error(`${name} refused with ${err.status} ${err.code}: ${err.message}`, { cause: err });
+    if (err.message.length === 0) throw new Error(`${name}: ${err.code} without a message`, { cause: err });
   }
   const ms = performance.now() - started;
   if (ms > CASE_BUDGET_MS) throw new Error(`${name} took ${ms.toFixed(0)} ms`);
@@ -39,7 +39,7 @@ function judge(name: string, parse: () => unknown): void {
 const rate = fc.option(fc.oneof(fc.constantFrom(20, 50, 100, 1, 0.5), hostileNumber), { nil: undefined });
 const declared: fc.Arbitrary<DeclaredParams> = fc.record(
   {
-    kind: fc.constantFrom('samples', 'features') as fc.Arbitrary<'samples' | 'features'>,
+    kind: fc.constantFrom<'samples' | 'features'>('samples', 'features'),
     rate,
     channels: fc.array(fc.constantFrom('x', 'y', 'z', 'c0', ''), { maxLength: 4 }),
   },
@@ -67,9 +67,7 @@ describe('upload formats and wire codecs, fuzzed', () => {
         rate,
         minRows,
         (body, kind, r, rows) => {
-          judge('parseJsonUpload', () =>
-            parseJsonUpload(body, { kind: kind as 'samples' | 'features' | undefined, rate: r, minRows: rows }),
-          );
+          judge('parseJsonUpload', () => parseJsonUpload(body, { kind: kind, rate: r, minRows: rows }));
         },
       ),
       fcParams('upload json', CASES),
@@ -99,7 +97,7 @@ describe('upload formats and wire codecs, fuzzed', () => {
         bytes,
         contentType,
         fc.option(fc.constantFrom('a.csv', 'a.json', 'a.bin', 'a', '.csv', '../x.frames'), { nil: undefined }),
-        fc.constantFrom('body', 'file', 'legacy') as fc.Arbitrary<'body' | 'file' | 'legacy'>,
+        fc.constantFrom<'body' | 'file' | 'untyped'>('body', 'file', 'untyped'),
         declared,
         declared,
         (data, type, filename, source, asked, fallback) => {

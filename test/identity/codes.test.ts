@@ -1,14 +1,15 @@
+import { expireNow } from '../support/redis-expiry.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
-import { client, errorOf, latestCode, outbox, sleep, startIdentityGateway, type Client } from './support.ts';
+import { client, errorOf, latestCode, outbox, sleep, startIdentityGateway, IN_PROCESS, type Client } from './support.ts';
 
 // One-time codes over HTTP: enumeration-safe requests, TTL, attempts, cooldown, caps, tickets.
 let gw: TestGateway;
 let api: Client;
 
 beforeAll(async () => {
-  gw = await startIdentityGateway({ VIGIL_CODE_TTL_SECONDS: 'email=600,sms=180,login.sms=2' });
-  api = client(gw.url);
+  gw = await startIdentityGateway({ VIGIL_CODE_TTL_SECONDS: 'email=600,sms=180,login.sms=2' }, IN_PROCESS);
+  api = client(gw);
   await api.post('/v1/accounts', { phone: '01040000001', email: 'member@example.com', password: 'passphrase 12' });
 });
 afterAll(() => gw.close());
@@ -106,7 +107,11 @@ describe('verifying a code', () => {
     const messages = await outbox(api, '+821040000001', 3);
     const code = /\b(\d{6})\b/.exec(messages[messages.length - 1]!.text)![1]!;
     expect(messages[messages.length - 1]!.text).toContain('2초');
-    await sleep(2_300);
+    // The 2 s are Redis' TTL on the code: check it, then let Redis expire it now.
+    const key = 'otp:{login:sms:+821040000001}';
+    expect(await gw.gateway.redis.pttl(key)).toBeGreaterThan(0);
+    expect(await gw.gateway.redis.pttl(key)).toBeLessThanOrEqual(2_000);
+    await expireNow(gw.gateway.redis, key);
     const late = await api.post('/v1/codes/verify', { channel: 'sms', to: '01040000001', purpose: 'login', code });
     expect(late.status).toBe(400);
     expect(errorOf(late).code).toBe('CODE_INVALID');
@@ -135,12 +140,15 @@ describe('limits', () => {
   let other: Client;
 
   beforeAll(async () => {
-    limited = await startIdentityGateway({
-      VIGIL_CODE_RESEND_SECONDS: '60',
-      VIGIL_CODE_HOURLY_PER_DESTINATION: '2',
-      VIGIL_CODE_HOURLY_PER_IP: '5',
-    });
-    other = client(limited.url);
+    limited = await startIdentityGateway(
+      {
+        VIGIL_CODE_RESEND_SECONDS: '60',
+        VIGIL_CODE_HOURLY_PER_DESTINATION: '2',
+        VIGIL_CODE_HOURLY_PER_IP: '5',
+      },
+      IN_PROCESS,
+    );
+    other = client(limited);
   });
   afterAll(() => limited.close());
 

@@ -1,7 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
-import { client, errorOf, latestCode, login, startIdentityGateway, type Client } from './support.ts';
+import { client, errorOf, latestCode, login, startIdentityGateway, IN_PROCESS, type Client } from './support.ts';
 
 // The caller's own account: read, change, withdraw.
 let gw: TestGateway;
@@ -9,8 +9,8 @@ let api: Client;
 let mongo: MongoClient;
 
 beforeAll(async () => {
-  gw = await startIdentityGateway({ VIGIL_PROFILE_FIELDS: JSON.stringify([{ name: 'profession', type: 'string' }]) });
-  api = client(gw.url);
+  gw = await startIdentityGateway({ VIGIL_PROFILE_FIELDS: JSON.stringify([{ name: 'profession', type: 'string' }]) }, IN_PROCESS);
+  api = client(gw);
   mongo = new MongoClient(gw.config.MONGO_URL);
   await mongo.connect();
 });

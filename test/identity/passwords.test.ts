@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
-import { client, errorOf, latestCode, login, startIdentityGateway, type Client } from './support.ts';
+import { client, errorOf, latestCode, login, startIdentityGateway, IN_PROCESS, type Client } from './support.ts';
 
 // Password change and reset over HTTP, with real sessions from the session concern.
 let gw: TestGateway;
 let api: Client;
 
 beforeAll(async () => {
-  gw = await startIdentityGateway();
-  api = client(gw.url);
+  gw = await startIdentityGateway({}, IN_PROCESS);
+  api = client(gw);
 });
 afterAll(() => gw.close());
 
@@ -114,9 +114,9 @@ describe('password change', () => {
   });
 
   it('limits current-password checks per account', async () => {
-    const limited = await startIdentityGateway({ VIGIL_PASSWORD_CHECKS_PER_USER_HOURLY: '2' });
+    const limited = await startIdentityGateway({ VIGIL_PASSWORD_CHECKS_PER_USER_HOURLY: '2' }, IN_PROCESS);
     try {
-      const other = client(limited.url);
+      const other = client(limited);
       await other.post('/v1/accounts', { username: 'guesser', password: 'old passphrase' });
       const { accessToken } = await login(other, 'guesser', 'old passphrase');
       const statuses = [];

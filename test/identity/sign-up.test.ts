@@ -1,9 +1,9 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
-import { client, errorOf, startIdentityGateway, type Client } from './support.ts';
+import { client, errorOf, startIdentityGateway, IN_PROCESS, type Client } from './support.ts';
 
-// Sign-up, uniqueness and availability over real HTTP against a gateway on real FerretDB + Redis.
+// Sign-up, uniqueness and availability through the gateway's router (injected, no socket) on real FerretDB + Redis.
 let gw: TestGateway;
 let api: Client;
 let mongo: MongoClient;
@@ -22,14 +22,17 @@ interface AccountBody {
 }
 
 beforeAll(async () => {
-  gw = await startIdentityGateway({
-    VIGIL_PROFILE_FIELDS: JSON.stringify([
-      { name: 'interests', type: 'string[]' },
-      { name: 'profession', type: 'string', maxLength: 40 },
-      { name: 'foreigner', type: 'boolean' },
-    ]),
-  });
-  api = client(gw.url);
+  gw = await startIdentityGateway(
+    {
+      VIGIL_PROFILE_FIELDS: JSON.stringify([
+        { name: 'interests', type: 'string[]' },
+        { name: 'profession', type: 'string', maxLength: 40 },
+        { name: 'foreigner', type: 'boolean' },
+      ]),
+    },
+    IN_PROCESS,
+  );
+  api = client(gw);
   mongo = new MongoClient(gw.config.MONGO_URL);
   await mongo.connect();
 });
@@ -60,7 +63,9 @@ describe('sign-up', () => {
     expect(account.number).toBeGreaterThan(0);
     const stored = await accounts().findOne({ _id: account.id as never });
     expect(stored?.usernameKey).toBe('hyeonggeun2');
-    expect(stored?.passwordHash).toMatch(/^\$2[aby]\$10\$/);
+    // Hashed at the configured cost (the suite runs at bcrypt's minimum; production refuses below 10).
+    const cost = String(gw.config.VIGIL_BCRYPT_COST).padStart(2, '0');
+    expect(stored?.passwordHash).toMatch(new RegExp(`^\\$2[aby]\\$${cost}\\$`));
     expect(JSON.stringify(reply.body)).not.toContain('passwordHash');
   });
 
@@ -199,9 +204,9 @@ describe('availability', () => {
   });
 
   it('is rate-limited per IP', async () => {
-    const limited = await startIdentityGateway({ VIGIL_AVAILABILITY_PER_IP_PER_MINUTE: '3' });
+    const limited = await startIdentityGateway({ VIGIL_AVAILABILITY_PER_IP_PER_MINUTE: '3' }, IN_PROCESS);
     try {
-      const other = client(limited.url);
+      const other = client(limited);
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) statuses.push((await other.get(`/v1/accounts/availability?username=probe${i}`)).status);
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
@@ -251,9 +256,9 @@ describe('validation errors name their field', () => {
   });
 
   it('sign-ups are rate-limited per IP before any hashing', async () => {
-    const limited = await startIdentityGateway({ VIGIL_SIGNUP_PER_IP_HOURLY: '2' });
+    const limited = await startIdentityGateway({ VIGIL_SIGNUP_PER_IP_HOURLY: '2' }, IN_PROCESS);
     try {
-      const other = client(limited.url);
+      const other = client(limited);
       const statuses = [];
       for (let i = 0; i < 3; i++)
         statuses.push((await other.post('/v1/accounts', { username: `limited${i}`, password: 'passphrase 12' })).status);

@@ -1,4 +1,5 @@
 import type { ErrorBody } from '../../protocol/errors.ts';
+import type { StartOptions } from '../../src/gateway/gateway.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 export const ADMIN_TOKEN = 'identity-test-admin-token-0123456789';
@@ -16,15 +17,21 @@ export const ROOMY_LIMITS: Record<string, string> = {
 };
 
 /** A gateway with the dev outbox on, the delivery worker embedded, an admin token and roomy limits. */
-export function startIdentityGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
-  return startTestGateway({
-    VIGIL_DEV_OUTBOX: '1',
-    VIGIL_ADMIN_TOKEN: ADMIN_TOKEN,
-    VIGIL_DELIVERY_BACKOFF_MS: '50',
-    ...ROOMY_LIMITS,
-    ...overrides,
-  });
+export function startIdentityGateway(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<TestGateway> {
+  return startTestGateway(
+    {
+      VIGIL_DEV_OUTBOX: '1',
+      VIGIL_ADMIN_TOKEN: ADMIN_TOKEN,
+      VIGIL_DELIVERY_BACKOFF_MS: '50',
+      ...ROOMY_LIMITS,
+      ...overrides,
+    },
+    options,
+  );
 }
+
+/** Route tests need no socket: their gateway does not listen, `client(gw)` injects each request. */
+export const IN_PROCESS: StartOptions = { listen: false };
 
 export interface Reply<T = Record<string, unknown>> {
   status: number;
@@ -32,19 +39,26 @@ export interface Reply<T = Record<string, unknown>> {
   headers: Headers;
 }
 
-/** A small JSON client over fetch: real HTTP to the gateway. */
-export function client(base: string) {
+/**
+ * A small JSON client: real HTTP to a listening gateway's base URL, or, given a gateway that does
+ * not listen, each request injected into its router (the same pipeline, no socket).
+ */
+export function client(target: string | TestGateway) {
   const call = async <T>(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<Reply<T>> => {
-    const res = await fetch(base + path, {
-      method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const sent = body === undefined ? headers : { 'content-type': 'application/json', ...headers };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (typeof target !== 'string' && target.url === '') {
+      const reply = await target.inject({ method, path, headers: sent, body: payload });
+      const parsed = (reply.body ? JSON.parse(reply.body) : undefined) as T;
+      return { status: reply.status, body: parsed, headers: new Headers(reply.headers) };
+    }
+    const base = typeof target === 'string' ? target : target.url;
+    const res = await fetch(base + path, { method, headers: sent, body: payload });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
   };

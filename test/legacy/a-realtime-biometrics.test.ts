@@ -40,7 +40,7 @@ function upload(path: string, token: string | undefined, file?: { text: string; 
   if (file) form.set('data', new Blob([file.text], file.type ? { type: file.type } : {}), file.name);
   return fetch(gw.url + path, { method: 'POST', body: form }).then(async (res) => ({
     status: res.status,
-    body: (await res.json()) as unknown,
+    body: await res.json(),
   }));
 }
 

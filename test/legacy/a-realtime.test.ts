@@ -112,7 +112,7 @@ describe('dialect A failures (undocumented; DRF shapes, docs/legacy.md)', () => 
     const account = await gw.gateway.mongo.db.collection('accounts').findOne({ seq: login.body.user.pk });
     const sessions = await gw.gateway.redis.zrange(`usess:${String(account!._id)}`, '0', '-1');
     expect(sessions.length).toBeGreaterThan(0);
-    const kinds = await Promise.all(sessions.map((id) => gw.gateway.redis.hget(`sess:${id}`, 'kind')));
+    const kinds = await Promise.all(sessions.map((id) => gw.gateway.redis.hget(`sess:{${id}}`, 'kind')));
     expect(kinds).toContain('legacy-a');
     const audit = await gw.gateway.mongo.db.collection('audit').findOne({ event: 'login.succeeded', 'detail.kind': 'legacy-a' });
     expect(audit).not.toBeNull();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ageFrom } from '../../src/accounts/account.ts';
+import { ageFrom } from '../../src/identity/accounts/account.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { C } from './fixtures/c-profile.ts';
 import { S3_KEY, startS3StandIn } from './s3-stand-in.ts';

@@ -1,9 +1,10 @@
+import { expireNow } from '../support/redis-expiry.ts';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
 import { D, fill } from './fixtures/d-email.ts';
 import { compareWithExample, shapes } from './shape.ts';
-import { client, outbox, sleep, startLegacyGateway, type Client } from './support.ts';
+import { client, outbox, startLegacyGateway, type Client } from './support.ts';
 
 // Dialect D replayed from its document against a running gateway (real HTTP, Redis, FerretDB,
 // the mail queue into the dev outbox).
@@ -25,6 +26,12 @@ async function linkFor(email: string, count = 1): Promise<string> {
   return url.pathname + url.search;
 }
 
+/** The Redis key (under the test's prefix) of a link's token. */
+function linkKey(link: string): string {
+  const token = new URLSearchParams(link.split('?')[1]).get('token')!;
+  return `link:${createHash('sha256').update(token).digest('base64url')}`;
+}
+
 /** The document's headers with lower-case names (fetch would merge "Content-Type" with our "content-type"). */
 const lower = (headers: Record<string, string>) =>
   Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
@@ -41,8 +48,7 @@ describe('dialect D, replayed from the document', () => {
     expect(reply.status).toBe(D.signUp.response.status);
     expect(compareWithExample(reply.body, fill(D.signUp.response.body, { email }))).toEqual([]);
     const link = await linkFor(email);
-    const token = new URLSearchParams(link.split('?')[1]).get('token')!;
-    const ttl = await gw.gateway.redis.pttl(`link:${createHash('sha256').update(token).digest('base64url')}`);
+    const ttl = await gw.gateway.redis.pttl(linkKey(link));
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     expect(new URLSearchParams(link.split('?')[1]).get('uid64')).toBe(Buffer.from('1').toString('base64url'));
@@ -134,11 +140,15 @@ describe('dialect D edges', () => {
     expect((await api.post(D.login.path, { email, password: 'passphrase 12' })).status).toBe(200);
   });
 
-  it('the link is dead after one minute', { timeout: 90_000 }, async () => {
+  it('the link is dead once Redis expires it', async () => {
     const email = 'slow@example.com';
     expect((await signUp(email)).status).toBe(200);
     const link = await linkFor(email);
-    await sleep(61_000);
+    // The minute is Redis' TTL on the link (checked above): instead of waiting it out, move the
+    // expiry to now and let Redis drop the key, as it will after a minute.
+    const key = linkKey(link);
+    expect(await gw.gateway.redis.pttl(key)).toBeGreaterThan(50_000);
+    await expireNow(gw.gateway.redis, key);
     const late = await api.get(link);
     expect([late.status, compareWithExample(late.body, D.verify.invalid.body)]).toEqual([400, []]);
   });

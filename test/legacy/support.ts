@@ -1,3 +1,4 @@
+import type { StartOptions } from '../../src/gateway/gateway.ts';
 import { request as httpRequest } from 'node:http';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { ADMIN_TOKEN, ROOMY_LIMITS, client as identityClient, type Reply } from '../identity/support.ts';
@@ -28,17 +29,24 @@ export { ADMIN_TOKEN };
 export const B_SECRET = 'legacy-b-test-secret-0123456789abcdef-0123456789abcdef-0123456789';
 
 /** A gateway serving the given dialects, with the dev outbox, an admin token and roomy limits. */
-export function startLegacyGateway(dialects: string, overrides: Record<string, string> = {}): Promise<TestGateway> {
-  return startTestGateway({
-    VIGIL_LEGACY_DIALECTS: dialects,
-    VIGIL_LEGACY_B_JWT_SECRET: B_SECRET,
-    VIGIL_DEV_OUTBOX: '1',
-    VIGIL_ADMIN_TOKEN: ADMIN_TOKEN,
-    VIGIL_DELIVERY_BACKOFF_MS: '50',
-    VIGIL_LOGIN_PER_IDENTIFIER: '1000',
-    ...ROOMY_LIMITS,
-    ...overrides,
-  });
+export function startLegacyGateway(
+  dialects: string,
+  overrides: Record<string, string> = {},
+  options: StartOptions = {},
+): Promise<TestGateway> {
+  return startTestGateway(
+    {
+      VIGIL_LEGACY_DIALECTS: dialects,
+      VIGIL_LEGACY_B_JWT_SECRET: B_SECRET,
+      VIGIL_DEV_OUTBOX: '1',
+      VIGIL_ADMIN_TOKEN: ADMIN_TOKEN,
+      VIGIL_DELIVERY_BACKOFF_MS: '50',
+      VIGIL_LOGIN_PER_IDENTIFIER: '1000',
+      ...ROOMY_LIMITS,
+      ...overrides,
+    },
+    options,
+  );
 }
 
 export interface RawReply {

@@ -27,6 +27,15 @@ describe('load tester options', () => {
         '3',
         '--url',
         'http://localhost:9000/',
+        '--peer',
+        'centrifugo',
+        '--rounds=5',
+        '--variant',
+        'VIGIL_X=1,VIGIL_Y=a',
+        '--sources',
+        '127.0.0.1,127.0.0.2',
+        '--upstream',
+        '10',
       ]),
     ).toMatchObject({
       connections: 2000,
@@ -37,6 +46,11 @@ describe('load tester options', () => {
       json: true,
       perUser: 3,
       url: 'http://localhost:9000',
+      peer: 'centrifugo',
+      rounds: 5,
+      variant: 'VIGIL_X=1,VIGIL_Y=a',
+      sources: '127.0.0.1,127.0.0.2',
+      upstream: 10,
     });
   });
 
@@ -55,6 +69,14 @@ describe('load tester options', () => {
     [['--connections'], '--connections needs a value'],
     [['--connectoins', '5'], /^unknown option --connectoins; known: --url --connections/],
     [['2000'], 'unexpected argument "2000"; options start with --'],
+    [['--peer', 'nats'], '--peer must be centrifugo, got "nats"'],
+    [['--rounds', '0'], '--rounds must be an integer from 1 to 15, got "0"'],
+    [['--variant', 'lower=1'], '--variant must be NAME=VALUE[,NAME=VALUE], got "lower=1"'],
+    [
+      ['--sources', '127.0.0.1,10.0.0.2'],
+      '--sources must be loopback addresses (127.x.y.z), comma-separated; refusing "10.0.0.2"',
+    ],
+    [['--upstream', '-2'], '--upstream must be a number from 0 to 1000, got "-2"'],
   ])('refuses %j', (argv, message) => {
     expect(() => parseLoadOptions(argv)).toThrow(LoadOptionError);
     expect(() => parseLoadOptions(argv)).toThrow(message);

@@ -1,6 +1,6 @@
 import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS, type ErrorCode } from '../../protocol/errors.ts';
+import { ERRORS, type CoreErrorCode } from '../../protocol/errors.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { TestSocket, closedWithin, login, startNode, type Login, type Node } from './support.ts';
 
@@ -27,7 +27,7 @@ function open(...args: ConstructorParameters<typeof TestSocket>): TestSocket {
 }
 
 /** The socket opens, gets `bye` with `code`, and closes with that entry's close code. */
-async function expectClosedWith(socket: TestSocket, code: ErrorCode): Promise<void> {
+async function expectClosedWith(socket: TestSocket, code: CoreErrorCode): Promise<void> {
   await socket.opened;
   const bye = await socket.next('bye');
   expect(bye.code).toBe(code);
@@ -160,5 +160,32 @@ describe('sockets without authentication', () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).toMatch(/vigil_ws_upgrades_total\{outcome="authenticated"\} [1-9]/);
     expect(text).toMatch(/vigil_ws_closes_total\{code="3002"\} 1/);
+  });
+});
+
+describe('a burst of upgrades', () => {
+  const verified = async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    return Number(/vigil_token_verifications_total\{outcome="verified"\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+
+  it("verifies a token once when a device fleet upgrades with it at the same moment, and admits exactly the account's limit", async () => {
+    const limit = gw.config.VIGIL_WS_MAX_CONNECTIONS_PER_USER;
+    const user = await login(node);
+    const before = await verified();
+    // One turn's upgrades are admitted by one Redis call: the limit must hold inside it.
+    const burst = Array.from({ length: limit + 3 }, () => open(gw.url, { token: user.accessToken }));
+    const outcomes = await Promise.all(
+      burst.map(async (socket) => {
+        // Refused sockets say `bye` and close; admitted ones say `ready` and stay open.
+        await Promise.race([socket.closed, socket.until('ready').catch(() => undefined)]);
+        const first = socket.messages[0];
+        return first?.type === 'bye' ? first.code : first?.type;
+      }),
+    );
+    expect(outcomes.filter((o) => o === 'ready')).toHaveLength(limit);
+    expect(outcomes.filter((o) => o === 'STREAM_TOO_MANY_CONNECTIONS')).toHaveLength(3);
+    expect((await verified()) - before).toBe(1);
+    for (const socket of burst) socket.close();
   });
 });

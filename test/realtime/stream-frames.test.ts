@@ -3,7 +3,8 @@ import { VigilError } from '../../protocol/errors.ts';
 import { encodeFrame, type FrameInput } from '../../protocol/frames.ts';
 import type { StreamEnd, StreamSpec } from '../../src/realtime/channel-hooks.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { CHANNEL_ONLY, TestSocket, channelOf, closedWithin, login, readySocket, startNode, type Node } from './support.ts';
+import type { TestSocket } from './support.ts';
+import { CHANNEL_ONLY, channelOf, closedWithin, login, readySocket, startNode, type Node } from './support.ts';
 
 // Frames through a real socket into hooks attached the way continuous verification attaches:
 // what the sink sees, in what order, and what the client is told about gaps and duplicates.

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../protocol/frames.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { CHANNEL_ONLY, TestSocket, channelOf, closedWithin, login, readySocket, startNode, type Node } from './support.ts';
+import type { TestSocket } from './support.ts';
+import { CHANNEL_ONLY, channelOf, closedWithin, login, readySocket, startNode, type Node } from './support.ts';
 
 // Limits enforced on real sockets: message size (1009), malformed frames and messages,
 // messages per second, and a slow reader hitting the backpressure limit.

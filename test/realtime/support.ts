@@ -1,3 +1,4 @@
+import { moduleOf } from '../support/modules.ts';
 import WebSocket from 'ws';
 import {
   STREAM_PATH,
@@ -8,7 +9,6 @@ import {
 } from '../../protocol/messages.ts';
 import type { Config } from '../../src/config/schema.ts';
 import type { RealtimeChannel } from '../../src/realtime/realtime-channel.ts';
-import type { RealtimeModule } from '../../src/realtime/realtime-module.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { startNode, type Node } from '../sessions/support.ts';
 
@@ -23,7 +23,7 @@ export interface Login {
 }
 
 /**
- * Transport tests run the channel alone: continuous verification (issue 7) would refuse their
+ * Transport tests run the channel alone: continuous verification would refuse their
  * verification streams (their users have no model) and owns the channel's hooks.
  */
 export const CHANNEL_ONLY = { VIGIL_CV_ENABLED: 'false' } as const;
@@ -76,7 +76,7 @@ export class TestSocket {
     this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('message', (data, isBinary) => {
       if (isBinary) return;
-      this.messages.push(JSON.parse(data.toString()) as ServerMessage);
+      this.messages.push(JSON.parse((data as Buffer).toString()) as ServerMessage); // text frames arrive as a Buffer
       for (const wake of this.waiters.splice(0)) wake();
     });
     this.ws.on('close', () => {
@@ -136,9 +136,7 @@ export function closedWithin(socket: TestSocket, ms: number): Promise<Closed> {
 
 /** The channel of an in-process gateway, where hooks attach (as continuous verification does). */
 export function channelOf(gw: TestGateway): RealtimeChannel {
-  const module = gw.gateway.modules.find((m) => m.name === 'realtime') as RealtimeModule | undefined;
-  if (!module) throw new Error('the gateway has no realtime module');
-  return module.channel;
+  return moduleOf(gw, 'realtime').channel;
 }
 
 /** A ready socket with one verification stream open. */

@@ -1,7 +1,7 @@
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.ts';
-import { startGateway, type Gateway } from '../../src/server/gateway.ts';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
 import { testConfig } from '../support/config.ts';
 import { dropTestData } from '../support/gateway.ts';
 import { json, sleep, startNode, type Node } from './support.ts';

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SoftAuthenticator, type SoftCredential } from '../support/soft-authenticator.ts';
+import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 /**

@@ -112,9 +112,9 @@ describe('refresh rotation', () => {
     const keys = (await node.context.redis.keys(`${gw.config.REDIS_PREFIX}*${first.sessionId}*`)).map((k) =>
       k.slice(gw.config.REDIS_PREFIX.length),
     );
-    expect(keys.sort()).toEqual([`rg:${first.sessionId}`, `sess:${first.sessionId}`]);
+    expect(keys.sort()).toEqual([`rg:{${first.sessionId}}`, `sess:{${first.sessionId}}`]);
     // And nothing stored holds a refresh token in the clear.
-    const stored = JSON.stringify(await node.context.redis.hgetall(`sess:${first.sessionId}`));
+    const stored = JSON.stringify(await node.context.redis.hgetall(`sess:{${first.sessionId}}`));
     expect(stored).not.toContain(token.split('.')[1]);
   });
 

@@ -146,7 +146,7 @@ describe('revocation', () => {
     await node.context.redis.client('KILL', 'ID', id!);
     await until(() => !node.core.revocations.healthy);
     // Revoked meanwhile without a message reaching the node: it must not trust its cache.
-    await gw.gateway.redis.del(`sess:${a.id}`);
+    await gw.gateway.redis.del(`sess:{${a.id}}`);
     await expect(node.core.resolver.resolve(a.token)).rejects.toMatchObject({ code: 'TOKEN_REVOKED' });
     await resynced;
     expect(node.core.revocations.healthy).toBe(true);

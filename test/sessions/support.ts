@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../../src/time/clock.ts';
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -24,7 +25,7 @@ export interface Node {
   close(): Promise<void>;
 }
 
-export async function startNode(config: Config): Promise<Node> {
+export async function startNode(config: Config, clock: Clock = systemClock): Promise<Node> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const mongo = await connectMongo(config);
   const redis = createRedis(config, 'test-node');
@@ -40,6 +41,7 @@ export async function startNode(config: Config): Promise<Node> {
     audit,
     rateLimiter: new RateLimiter(redis),
     admin: adminAuthenticator(config.VIGIL_ADMIN_TOKEN),
+    clock,
   };
   const subscriberName = `test-node-revocations-${randomBytes(4).toString('hex')}`;
   const core = createSessionCore(context, { subscriberName });

@@ -28,6 +28,6 @@ export function launchBrowser(): Promise<Browser> {
 export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string> {
   await mkdir(RESULTS_DIR, { recursive: true });
   const path = join(RESULTS_DIR, `${name}.png`);
-  await page.screenshot({ path: path as `${string}.png`, fullPage: options.fullPage ?? true });
+  await page.screenshot({ path: path, fullPage: options.fullPage ?? true });
   return path;
 }

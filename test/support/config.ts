@@ -22,6 +22,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     VIGIL_SCORING_THREADS: '1',
     // Biometric data is sealed in tests as in production (one fixed test key).
     VIGIL_BIOMETRIC_KEYS: TEST_BIOMETRIC_KEYS,
+    // bcrypt's minimum cost: the suite hashes thousands of passwords (49 ms each at 10, 1 ms at 4).
+    // Tests that compare answer times keep the production cost of 10, so a missing dummy hash shows.
+    VIGIL_BCRYPT_COST: '4',
     // Tests count their cohorts exactly; the background population has its own test.
     VIGIL_BIOMETRIC_BACKGROUND: 'off',
     // Fixture cohorts are enrolments of user ids without accounts; the poisoning test vets its pool.

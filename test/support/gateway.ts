@@ -1,28 +1,35 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { Config } from '../../src/config/schema.ts';
-import { startGateway, type Gateway } from '../../src/server/gateway.ts';
+import { startGateway, type Gateway, type StartOptions } from '../../src/gateway/gateway.ts';
+import type { InjectedReply } from '../../src/server/http/exchange.ts';
+import type { InjectRequest } from '../../src/server/http/router.ts';
+import { connectRedis, createRedis } from '../../src/storage/redis.ts';
 import { configEnv, testConfig } from './config.ts';
 import { listeningPort } from '../../scripts/child-gateway.ts';
 
 export interface TestGateway {
   gateway: Gateway;
   config: Config;
+  /** The listening gateway's base URL (empty with `listen: false`: use `inject`). */
   url: string;
+  /** One request through the gateway's router in memory (no socket); see Router.inject. */
+  inject(request: InjectRequest): Promise<InjectedReply>;
   /** Closes the gateway and deletes this test's database and Redis keys. */
   close(): Promise<void>;
 }
 
-/** Starts a gateway in this process on a free port, with isolated data. */
-export async function startTestGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
+/** Starts a gateway in this process on a free port, with isolated data (`options.clock`: a TestClock to move time). */
+export async function startTestGateway(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<TestGateway> {
   const config = testConfig(overrides);
-  const gateway = await startGateway(config);
+  const gateway = await startGateway(config, options);
   return {
     gateway,
     config,
-    url: `http://127.0.0.1:${gateway.port}`,
+    url: gateway.port ? `http://127.0.0.1:${gateway.port}` : '',
+    inject: (request) => gateway.inject(request),
     async close() {
       await gateway.close();
       await dropTestData(config);
@@ -41,19 +48,28 @@ export async function dropTestData(config: Config): Promise<void> {
   } finally {
     await mongo.close().catch(() => {});
   }
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.REDIS_PREFIX}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } catch {
+  await dropRedisKeys(config).catch(() => {
     // as above
+  });
+}
+
+/** Deletes every key under the test's prefix, on each master of a cluster or the one Redis otherwise. */
+async function dropRedisKeys(config: Config): Promise<void> {
+  const client = createRedis({ ...config, REDIS_PREFIX: '' }, 'test-cleanup');
+  try {
+    await connectRedis(client, 2_000);
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${config.REDIS_PREFIX}*`, 'COUNT', 500);
+        cursor = next;
+        // One key per command: on a cluster the keys of one node span many slots.
+        await Promise.all(keys.map((key) => node.del(key)));
+      } while (cursor !== '0');
+    }
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
 }
 

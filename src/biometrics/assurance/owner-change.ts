@@ -1,11 +1,9 @@
 import { VigilError } from '../../../protocol/errors.ts';
-import type { Account } from '../../accounts/account.ts';
+import type { Account } from '../../identity/accounts/account.ts';
 import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
 import type { Notifier } from '../../notify/notifier.ts';
 import type { BiometricChange } from '../../notify/templates.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { loginAgeMs } from '../../sessions/login-age.ts';
-import type { SessionRecord } from '../../sessions/session-store.ts';
 import type { SessionTrustStore } from './session-trust.ts';
 
 /** Who asks for the change: the account and the session whose token came with the request. */
@@ -15,7 +13,7 @@ export interface ChangeRequester {
 }
 
 export interface OwnerChangeDeps {
-  sessions: { get(sessionId: string): Promise<SessionRecord | undefined> };
+  sessions: { loginProof(sessionId: string, userId: string): Promise<{ ageMs: number }> };
   trust: Pick<SessionTrustStore, 'owedStepUp'>;
   accounts: { findById(id: string): Promise<Account | null> };
   notifier: Pick<Notifier, 'canDeliver' | 'send'>;
@@ -39,7 +37,10 @@ export class OwnerChanges {
   /** Throws BIOMETRIC_PROOF_STALE or BIOMETRIC_STEPUP_OWED (audited) unless the requester may change the model. */
   async assertFresh(requester: ChangeRequester, change: BiometricChange, meta: AuditContext = {}): Promise<void> {
     const { sessions, trust, maxAgeSeconds } = this.deps;
-    const [session, owed] = await Promise.all([sessions.get(requester.sessionId), trust.owedStepUp(requester.sessionId)]);
+    const [{ ageMs: age }, owed] = await Promise.all([
+      sessions.loginProof(requester.sessionId, requester.userId),
+      trust.owedStepUp(requester.sessionId),
+    ]);
     const refuse = async (error: VigilError) => {
       await this.deps.audit.record('biometric.owner_change', 'failure', {
         ...meta,
@@ -51,7 +52,6 @@ export class OwnerChanges {
     };
     if (owed) return refuse(new VigilError('BIOMETRIC_STEPUP_OWED', { reason: owed.reason }));
     // A session that ended meanwhile is as stale as an old one (and the next request says TOKEN_REVOKED).
-    const age = loginAgeMs(session, requester.userId);
     if (!(age <= maxAgeSeconds * 1000)) {
       const seconds = Number.isFinite(age) ? Math.floor(age / 1000) : 'unknown';
       return refuse(new VigilError('BIOMETRIC_PROOF_STALE', { seconds: maxAgeSeconds, age: seconds }));

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../storage/redis.ts';
 import { shingles } from './replay-fingerprint.ts';
 
 export interface ReplayOptions {
@@ -61,7 +61,7 @@ export class ReplayIndex {
  */
 export class ReplayIndexes {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly options: ReplayOptions,
     private readonly onError: (err: unknown) => void,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../storage/redis.ts';
 
 /** A step-up a session has been asked for and not yet proven. */
 export interface OwedStepUp {
@@ -9,8 +9,9 @@ export interface OwedStepUp {
   deadline: number;
 }
 
-const stepUpKey = (sessionId: string) => `cv:stepup:${sessionId}`;
-const trustKey = (sessionId: string) => `cv:trust:${sessionId}`;
+// One hash tag per session: a new trust state clears the owed step-up in the same MULTI.
+const stepUpKey = (sessionId: string) => `cv:stepup:{${sessionId}}`;
+const trustKey = (sessionId: string) => `cv:trust:{${sessionId}}`;
 
 /**
  * What continuous verification knows about a session, kept in Redis so that every socket and
@@ -20,7 +21,7 @@ const trustKey = (sessionId: string) => `cv:trust:${sessionId}`;
  */
 export class SessionTrustStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** How long the state is remembered: the session's longest life. */
     private readonly ttlSeconds: number,
   ) {}

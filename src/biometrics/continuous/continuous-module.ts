@@ -3,7 +3,7 @@ import type { Config } from '../../config/schema.ts';
 import type { RealtimeChannel } from '../../realtime/realtime-channel.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
 import type { GatewayContext } from '../../server/context.ts';
-import type { GatewayModule } from '../../server/modules.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import type { OwnerChanges } from '../assurance/owner-change.ts';
 import type { ReplayIndexes } from '../assurance/replay-index.ts';
 import type { SessionTrustStore } from '../assurance/session-trust.ts';
@@ -41,7 +41,7 @@ export function policyConfig(config: Config): PolicyConfig {
 }
 
 /**
- * Continuous verification (issue 7): attaches to the realtime channel and scores every
+ * Continuous verification: attaches to the realtime channel and scores every
  * verification stream through the biometric service's scoring pool; socket enrolment goes
  * through the same service. Model versions that become ready anywhere (enrolment events over
  * Redis) are swapped into this process's live streams.
@@ -90,6 +90,7 @@ export function createContinuousModule(
       // The pool belongs to the biometrics module, which starts first.
       batcher = new WindowBatcher(deps.biometrics.pool, batcherOptions(config), metrics);
       const offReady = deps.biometrics.onEnrollmentEvent((event) => {
+        // refresh never rejects: a model that does not load is logged and streams keep the previous one.
         if (event.status === 'ready') void models.refresh(event.userId);
       });
       // DELETE /v1/biometrics/model or withdrawal: live streams stop scoring with the deleted versions.

@@ -13,7 +13,7 @@ export interface LiveModel extends BatchModel {
   readonly ready: ReadyModel;
 }
 
-/** What the registry needs from the biometric service (issue 6). */
+/** What the registry needs from the biometric service. */
 export interface ModelSource {
   /** The user's latest version; throws BIOMETRIC_MODEL_MISSING when there is none. */
   activeModel(userId: string): Promise<ActiveModel>;

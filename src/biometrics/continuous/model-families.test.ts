@@ -92,7 +92,10 @@ describe('model families', () => {
           (i) => task.rowModel[i] === slab.models.indexOf(models[k]!),
         );
         const x = new Float32Array(mine.length * D);
-        mine.forEach((i, j) => x.set(task.values.subarray(task.offsets[i]!, task.offsets[i]! + D), j * D));
+        mine.forEach((i, j) => {
+          const at = task.offsets[i]!;
+          x.set(task.values.subarray(at, at + D), j * D);
+        });
         const expected = await scoreOnnx(people[k]!.onnx, { data: x, n: mine.length, d: D });
         mine.forEach((i, j) =>
           expect(scoresAgree(task.scores[i]!, expected[j]!), `round ${round} model ${k} (${kinds[k]})`).toBe(true),

@@ -4,7 +4,7 @@ import type { SampleFrame } from '../../../protocol/frames.ts';
 import type { EnrollmentAccepted, EnrollmentView } from '../../../protocol/http/biometrics.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { StreamEnd, StreamSink, StreamSpec } from '../../realtime/channel-hooks.ts';
-import { errorMessage } from '../../realtime/control-messages.ts';
+import { errorMessage } from '../../../protocol/messages.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
 import type { OwnerChanges } from '../assurance/owner-change.ts';
 import type { BiometricService } from '../biometric-service.ts';
@@ -230,16 +230,14 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
       if (event.status === 'training') {
         this.send({ type: 'enroll.progress', stream: this.stream.stream, stage: 'training', progress: event.progress });
       } else if (event.status === 'ready' || event.status === 'failed') {
-        void this.settle(id);
+        this.settle(id).catch((err: unknown) => this.fail(err));
       }
     });
     // Pub/sub may drop an event; the enrolment record has the final word.
     service
       .waitForEnrollment(this.owner.userId, id, FOLLOW_MS)
-      .then(
-        (view) => this.settle(id, view),
-        (err: unknown) => this.fail(err),
-      )
+      .then((view) => this.settle(id, view))
+      .catch((err: unknown) => this.fail(err))
       .finally(off);
   }
 
@@ -256,9 +254,15 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
     }
     if (state.status !== 'ready' || state.modelVersion === undefined) return;
     this.finished = true;
-    // Switch every live socket of the user first, so the client can verify right after enroll.ready.
-    await models.refresh(this.owner.userId);
-    const active = await service.activeModel(this.owner.userId);
+    let active;
+    try {
+      // Switch every live socket of the user first, so the client can verify right after enroll.ready.
+      await models.refresh(this.owner.userId);
+      active = await service.activeModel(this.owner.userId);
+    } catch (err) {
+      this.finished = false; // not settled after all: fail() answers the client
+      return this.fail(err);
+    }
     this.send({
       type: 'enroll.ready',
       stream: this.stream.stream,

@@ -3,7 +3,7 @@ import type { TrustDecision, VerdictDecision } from '../../../protocol/biometric
 import { VigilError } from '../../../protocol/errors.ts';
 import type { HookControlMessage } from '../../realtime/channel-hooks.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
-import { errorMessage } from '../../realtime/control-messages.ts';
+import { errorMessage } from '../../../protocol/messages.ts';
 import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
@@ -151,7 +151,7 @@ export class TrustPolicy {
 
   /** A `stepup` message: check the proof and lift the step-up. */
   onStepUp(state: ContinuousConnection, message: HookControlMessage): void {
-    void this.checkProof(state, message);
+    void this.checkProof(state, message); // never rejects: a bad proof is answered on the socket
   }
 
   private requireStepUp(

@@ -156,7 +156,7 @@ export async function scoreWindowBatch(task: WindowBatchTask, sessions: SessionS
   order = grow(order, n, (k) => new Int32Array(k));
 
   // Extractors (and so D) per model; a spec that does not parse fails only its model's rows.
-  const extractorOf: Array<FeatureExtractor | undefined> = new Array(m);
+  const extractorOf = new Array<FeatureExtractor | undefined>(m);
   for (let j = 0; j < m; j++) {
     groupRows[j] = 0;
     const ref = models[j]!;
@@ -189,8 +189,9 @@ export async function scoreWindowBatch(task: WindowBatchTask, sessions: SessionS
     if (!extractor) continue;
     const d = dims[j]!;
     const out = groupStart[j]! + slot * d;
-    if (task.rows === 'samples') extractor.extract(values, offsets[i]! / extractor.spec.channels.length, features, out);
-    else features.set(values.subarray(offsets[i]!, offsets[i]! + d), out);
+    const at = offsets[i]!;
+    if (task.rows === 'samples') extractor.extract(values, at / extractor.spec.channels.length, features, out);
+    else features.set(values.subarray(at, at + d), out);
   }
 
   const runs: Array<Promise<void>> = [];
@@ -207,7 +208,8 @@ export async function scoreWindowBatch(task: WindowBatchTask, sessions: SessionS
       unscored(j); // its failure is reported above
       continue;
     }
-    const input = features.subarray(groupStart[j]!, groupStart[j]! + rows * d);
+    const start = groupStart[j]!;
+    const input = features.subarray(start, start + rows * d);
     const first = firstRow[j]!;
     const plan = planFor(ref);
     if (plan.kind === 'family' && plan.params.d === d) {
@@ -311,13 +313,13 @@ async function runModel(
   try {
     session = await sessions(ref);
   } catch (err) {
-    throw new Error(`model ${ref.key} does not load: ${(err as Error).message}`);
+    throw new Error(`model ${ref.key} does not load: ${(err as Error).message}`, { cause: err });
   }
   let output: ort.Tensor | undefined;
   try {
     output = (await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', input, [rows, d]) }))[ONNX_OUTPUT];
   } catch (err) {
-    throw new Error(`model ${ref.key} failed on a ${rows}×${d} batch: ${(err as Error).message}`);
+    throw new Error(`model ${ref.key} failed on a ${rows}×${d} batch: ${(err as Error).message}`, { cause: err });
   }
   if (!output || output.type !== 'float32' || output.data.length !== rows) {
     throw new Error(`model ${ref.key} did not produce ${rows} float32 scores`);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FeatureSpec } from '../../../protocol/biometrics.ts';
 import type { ScoringModel } from '../scoring-pool.ts';
-import type { ScoringFault } from '../../../workers/scoring-worker.ts';
+import type { ScoringFault } from '../scoring-tasks.ts';
 
 /*
  * The contract of one micro-batch between the socket path (main thread) and a scoring worker.
@@ -36,7 +36,7 @@ export interface WindowBatchTask {
   /** Written by the worker: one score per row, NaN where the row's model failed. */
   scores: Float32Array;
   models: BatchModelRef[];
-  /** Fault injection, honoured only by a pool created with testHooks (tests). */
+  /** Fault injection, honoured only by a pool given planted faults (tests; see scoring-faults.ts). */
   fault?: ScoringFault | undefined;
 }
 

@@ -1,3 +1,4 @@
+import { ScoringFaults } from '../scoring-faults.ts';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VigilError } from '../../../protocol/errors.ts';
@@ -23,6 +24,8 @@ let streams: SampleSet[];
 /** Reference: each subject's test windows scored in-process by its own model. */
 let reference: Float32Array[];
 let pool: ScoringPool;
+/** Faults planted in `pool`'s next task by the tests that crash or hang its workers. */
+const faults = new ScoringFaults();
 
 beforeAll(async () => {
   artifacts = await Promise.all(
@@ -36,7 +39,7 @@ beforeAll(async () => {
   models = artifacts.map((a, i) => batchModel(scoringModel(`u${i}:1`, a.onnx), a.featureSpec));
   streams = await Promise.all(SUBJECTS.map(testPart));
   reference = await Promise.all(streams.map((s, i) => scoreOnnx(artifacts[i]!.onnx, extractWindows(s, SPEC).features)));
-  pool = new ScoringPool({ threads: 2, testHooks: true, taskTimeoutMs: 20_000 });
+  pool = new ScoringPool({ threads: 2, faults, taskTimeoutMs: 20_000 });
 }, 120_000);
 afterAll(async () => {
   await pool?.destroy();
@@ -153,7 +156,7 @@ describe('WindowBatcher', () => {
   it('retries the batch of a scoring worker that crashes: no window is lost', async () => {
     const { batcher } = setup({ batchSize: 16 });
     const retried = pool.stats.retriedTasks;
-    batcher.injectFault('exit');
+    faults.inject('exit'); // the next task is this batcher's first batch
     const sinks = await stream(batcher, 8, 10, 4);
     expect(pool.stats.retriedTasks).toBe(retried + 1);
     expectReferenceScores(sinks);
@@ -161,11 +164,12 @@ describe('WindowBatcher', () => {
   });
 
   it('reports every window of a batch whose worker keeps dying, and keeps scoring afterwards', async () => {
-    const fragile = new ScoringPool({ threads: 1, retries: 0, testHooks: true });
+    const fragileFaults = new ScoringFaults();
+    const fragile = new ScoringPool({ threads: 1, retries: 0, faults: fragileFaults });
     try {
       const registry = new Registry();
       const batcher = new WindowBatcher(fragile, { batchSize: 16 }, createContinuousMetrics(registry));
-      batcher.injectFault('exit');
+      fragileFaults.inject('exit');
       const sinks = await stream(batcher, 4, 10, 4);
       // 16 windows in the crashed batch, each reported to its stream; nothing silently missing.
       expect(sinks.flatMap((s) => [...s.failures.values()].map((e) => e.code))).toEqual(new Array(16).fill('SCORING_FAILED'));
@@ -205,7 +209,7 @@ describe('WindowBatcher', () => {
   it('drops and reports windows beyond maxPendingWindows instead of queueing them', async () => {
     const { batcher, registry } = setup({ batchSize: 4, maxPendingWindows: 8, deadlineMs: 1000 });
     // The first batch hangs in its worker until the pool's timeout: nothing comes back meanwhile.
-    batcher.injectFault('hang');
+    faults.inject('hang');
     const sinks = Array.from({ length: 12 }, () => new Sink(1));
     for (const [k, sink] of sinks.entries()) {
       const assembler = new WindowAssembler(3, SPEC.windowSamples, SPEC.hopSamples);

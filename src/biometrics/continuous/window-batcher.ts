@@ -77,7 +77,6 @@ export class WindowBatcher {
   private serial = 0;
   private pendingWindows = 0;
   private readonly extractors = new Map<string, FeatureExtractor>();
-  private fault: ScoreOptions['fault'];
   private closed = false;
 
   constructor(
@@ -145,11 +144,6 @@ export class WindowBatcher {
     return true;
   }
 
-  /** Test hook: the next batch's first attempt hits this fault (the pool must have testHooks). */
-  injectFault(fault: ScoreOptions['fault']): void {
-    this.fault = fault;
-  }
-
   /** Sends what is waiting now (shutdown, tests). */
   flushNow(): void {
     this.flush('deadline');
@@ -193,11 +187,9 @@ export class WindowBatcher {
     metrics.batchWindows.observe(slab.n);
     metrics.batchStreams.observe(slab.distinctSinks);
     metrics.batchModels.observe(slab.models.length);
-    const fault = this.fault;
-    this.fault = undefined;
     const started = performance.now();
     this.inFlight.push(slab);
-    this.scorer.scoreWindowBatch(slab.seal(), fault ? { fault } : {}).then(
+    this.scorer.scoreWindowBatch(slab.seal()).then(
       (result) => {
         metrics.batchSeconds.observe((performance.now() - started) / 1000);
         slab.outcome = result;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../storage/redis.ts';
 import type { ErrorCode } from '../../../protocol/errors.ts';
 import type { EnrollmentStatus } from '../../../protocol/http/biometrics.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -37,7 +37,7 @@ export function modelsDeletedChannel(prefix: string): string {
   return `${prefix}biometrics:models-deleted`;
 }
 
-export async function publishModelsDeleted(redis: Redis, prefix: string, userId: string): Promise<void> {
+export async function publishModelsDeleted(redis: RedisClient, prefix: string, userId: string): Promise<void> {
   await redis.publish(modelsDeletedChannel(prefix), JSON.stringify({ userId, at: Date.now() }));
 }
 
@@ -47,7 +47,11 @@ export function enrollmentChannel(prefix: string): string {
 }
 
 /** Publishes from any process (gateway, or the worker service that ran the training). */
-export async function publishEnrollmentEvent(redis: Redis, prefix: string, event: Omit<EnrollmentEvent, 'at'>): Promise<void> {
+export async function publishEnrollmentEvent(
+  redis: RedisClient,
+  prefix: string,
+  event: Omit<EnrollmentEvent, 'at'>,
+): Promise<void> {
   await redis.publish(enrollmentChannel(prefix), JSON.stringify({ ...event, at: Date.now() }));
 }
 
@@ -63,7 +67,7 @@ export class EnrollmentEvents {
   private readonly deletionListeners = new Set<ModelsDeletedListener>();
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     prefix: string,
     private readonly logger: Logger,
   ) {

@@ -3,13 +3,13 @@ import type { DetectorName, FeatureSpec, ModelMetrics } from '../../../protocol/
 import type { ErrorCode, ErrorParams } from '../../../protocol/errors.ts';
 import type { EnrollmentStatus } from '../../../protocol/http/biometrics.ts';
 import { isDuplicateKey } from '../../storage/mongo.ts';
-import type { BiometricCipher } from '../assurance/biometric-cipher.ts';
+import type { DataCipher } from '../../crypto/data-cipher.ts';
 import { binaryToFloat32, float32ToBinary } from '../models/float32-binary.ts';
 
 export type { EnrollmentStatus };
 
-/** Where an enrolment came from (for the audit trail and diagnostics). */
-export type EnrollmentSource = 'http' | 'socket' | 'legacy-a';
+/** Where an enrolment came from (for the audit trail and diagnostics): `http`, `socket`, or an adapter's own name. */
+export type EnrollmentSource = 'http' | 'socket' | (string & {});
 
 /** One enrolment (collection `enrollments`): its spec, counters and outcome. Samples live in `enrollment_parts`. */
 export interface EnrollmentRecord {
@@ -93,7 +93,7 @@ export class EnrollmentStore {
   /** `cipher` seals samples at rest (VIGIL_BIOMETRIC_KEYS); without one they are stored as they are. */
   constructor(
     db: Db,
-    private readonly cipher?: BiometricCipher,
+    private readonly cipher?: DataCipher,
   ) {
     this.enrollments = db.collection<EnrollmentRecord>('enrollments');
     this.parts = db.collection<EnrollmentPart>('enrollment_parts');

@@ -121,7 +121,7 @@ export function parseJsonUpload(body: unknown, options: IngestOptions & { kind?:
   const declared = typeof body === 'object' && body !== null ? (body as { kind?: unknown }).kind : undefined;
   const kind = declared ?? options.kind ?? 'samples';
   if (options.kind !== undefined && declared !== undefined && declared !== options.kind) {
-    throw invalid('/kind', `body kind "${String(declared)}" contradicts kind=${options.kind}`);
+    throw invalid('/kind', `body kind ${JSON.stringify(declared)} contradicts kind=${options.kind}`);
   }
   if (kind === 'features') {
     return parseFeatureRowsJson(

@@ -3,7 +3,7 @@ import type { ModelSummary } from '../../../protocol/biometrics.ts';
 import { isDuplicateKey } from '../../storage/mongo.ts';
 import type { DetectorParams } from '../detectors/index.ts';
 import type { ModelArtifact } from '../training.ts';
-import type { BiometricCipher } from '../assurance/biometric-cipher.ts';
+import type { DataCipher } from '../../crypto/data-cipher.ts';
 import { binaryToBytes, binaryToFloat32 } from './float32-binary.ts';
 
 /** Detector parameters as stored: float32 arrays as Binary, scalars as they are. */
@@ -64,7 +64,7 @@ export class ModelStore {
   /** `cipher` seals graphs and parameters at rest (VIGIL_BIOMETRIC_KEYS); without one they are stored as they are. */
   constructor(
     db: Db,
-    private readonly cipher?: BiometricCipher,
+    private readonly cipher?: DataCipher,
   ) {
     this.models = db.collection<ModelRecord>('models');
   }

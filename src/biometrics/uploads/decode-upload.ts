@@ -78,10 +78,10 @@ export function sniffFormat(bytes: Uint8Array): UploadFormat {
 /**
  * Which parser reads a file. A raw body is what its Content-Type says (octet-stream = frames);
  * a multipart file's generic type (octet-stream, which browsers send for untyped blobs) is
- * resolved by extension, then by sniffing; lenient (legacy) files are always sniffed.
+ * resolved by extension, then by sniffing; untyped files (a client that never states a type) are always sniffed, and may be headerless CSV.
  */
-export function uploadFormat(file: UploadFile, source: 'body' | 'file' | 'legacy'): UploadFormat {
-  if (source === 'legacy') return sniffFormat(file.bytes);
+export function uploadFormat(file: UploadFile, source: 'body' | 'file' | 'untyped'): UploadFormat {
+  if (source === 'untyped') return sniffFormat(file.bytes);
   const type = mediaTypeOf(file.contentType);
   if (type === 'text/csv' || type === 'text/plain' || type === 'application/csv') return 'csv';
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
@@ -150,14 +150,14 @@ function noChannelsFor(format: string): VigilError {
  */
 export function decodeUpload(
   file: UploadFile,
-  source: 'body' | 'file' | 'legacy',
+  source: 'body' | 'file' | 'untyped',
   declared: DeclaredParams = {},
   fallback: Fallbacks = {},
   options: DecodeOptions = {},
 ): BiometricData {
   const format = uploadFormat(file, source);
   const { limits } = options;
-  const lenient = source === 'legacy';
+  const lenient = source === 'untyped';
   if (format === 'frames') {
     if (declared.kind === 'features') throw invalid('query.kind', 'binary frames carry samples, not feature rows');
     const channels = declared.channels ?? fallback.channels;

@@ -64,7 +64,7 @@ describe('upload formats', () => {
     expect(sniffFormat(Buffer.from('\uFEFF{"samples":[]}'))).toBe('json');
     expect(sniffFormat(frames(2, 3))).toBe('frames');
     expect(sniffFormat(Buffer.from('1,2,3\n'))).toBe('csv');
-    expect(uploadFormat(text('{}', 'text/csv'), 'legacy')).toBe('json');
+    expect(uploadFormat(text('{}', 'text/csv'), 'untyped')).toBe('json');
   });
 });
 
@@ -165,13 +165,13 @@ describe('decodeUpload', () => {
   });
 
   it('legacy files: a CSV of bare numbers has no header; lines keep their numbers in errors', () => {
-    const set = decodeUpload(text('1,2,3\n4,5,6\n'), 'legacy', {}, { rate: 20 }) as SampleSet;
+    const set = decodeUpload(text('1,2,3\n4,5,6\n'), 'untyped', {}, { rate: 20 }) as SampleSet;
     expect(set).toMatchObject({ rate: 20, channels: ['c1', 'c2', 'c3'], length: 2 });
-    const named = decodeUpload(text('1,2,3\n4,5,6\n'), 'legacy', {}, { rate: 20, channels: ['x', 'y', 'z'] });
+    const named = decodeUpload(text('1,2,3\n4,5,6\n'), 'untyped', {}, { rate: 20, channels: ['x', 'y', 'z'] });
     expect(named.channels).toEqual(['x', 'y', 'z']);
-    const withHeader = decodeUpload(text('x,y,z\n1,2,3\n'), 'legacy', {}, { rate: 20 });
+    const withHeader = decodeUpload(text('x,y,z\n1,2,3\n'), 'untyped', {}, { rate: 20 });
     expect(withHeader.channels).toEqual(['x', 'y', 'z']);
-    const err = rejection(() => decodeUpload(text('1,2,3\n4,abc,6\n'), 'legacy', {}, { rate: 20 }));
+    const err = rejection(() => decodeUpload(text('1,2,3\n4,abc,6\n'), 'untyped', {}, { rate: 20 }));
     expect(err.message).toContain('line 2, column c2: "abc" is not a number');
     expect(err.details?.[0]).toEqual({ field: '/rows/2/c2', message: 'line 2, column c2: "abc" is not a number' });
   });

@@ -1,10 +1,10 @@
+import { requestContext } from '../../server/http/request-context.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import { ACheckReply, ADetailReply, AErrorReply, AUploadBody } from '../../../protocol/legacy/a-realtime.ts';
 import type { OwnerChanges } from '../../biometrics/assurance/owner-change.ts';
 import type { BiometricService } from '../../biometrics/biometric-service.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
 import type { UploadedFile } from '../../server/http/body.ts';
-import { auditContext } from '../../sessions/session-routes.ts';
 import { formatAError } from './a-errors.ts';
 import { enrolAFile, verifyAFile } from './a-files.ts';
 import type { ATokens } from './a-tokens.ts';
@@ -64,13 +64,13 @@ export function aBiometricRoutes(deps: {
     }).handle(async ({ body, files, info }) => {
       const session = await tokens.resolve(body.token);
       // A's token is the session's: a make_model replaces the model, so it needs a recent login too.
-      await owner.assertFresh({ userId: session.userId, sessionId: session.id }, 'enrolled', auditContext(info, session.id));
+      await owner.assertFresh({ userId: session.userId, sessionId: session.id }, 'enrolled', requestContext(info, session.id));
       const accepted = await enrolAFile(
         biometrics,
         session.userId,
         dataOf(files, body),
         defaultRate,
-        auditContext(info, session.id),
+        requestContext(info, session.id),
       );
       // The data is saved at this point; a model still training after the wait is used once ready.
       await biometrics.awaitTraining(session.userId, accepted.enrollmentId, waitSeconds * 1000);

@@ -22,10 +22,12 @@ export function enrolAFile(
   defaultRate: number,
   meta: AuditContext = {},
 ): Promise<EnrollmentAccepted> {
-  return biometrics.enrollUpload(userId, { contentType: '', ...file }, 'legacy', {}, meta, { rate: defaultRate });
+  return biometrics.enrollUpload(userId, { contentType: '', ...file }, 'untyped', { source: 'legacy-a' }, meta, {
+    rate: defaultRate,
+  });
 }
 
 /** check_user: verify a file in any format make_model accepts against the caller's latest model. */
 export function verifyAFile(biometrics: BiometricService, userId: string, file: AFile): Promise<VerificationResult> {
-  return biometrics.verifyUpload(userId, { contentType: '', ...file }, 'legacy');
+  return biometrics.verifyUpload(userId, { contentType: '', ...file }, 'untyped');
 }

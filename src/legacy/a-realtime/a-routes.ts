@@ -1,3 +1,4 @@
+import { requestContext } from '../../server/http/request-context.ts';
 import {
   ACreateBody,
   ACreateReply,
@@ -6,11 +7,9 @@ import {
   ALoginBody,
   ALoginReply,
 } from '../../../protocol/legacy/a-realtime.ts';
-import { metaOf } from '../../accounts/request-meta.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
-import type { GatewayModule } from '../../server/modules.ts';
-import { auditContext } from '../../sessions/session-routes.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
 import { aBiometricRoutes } from './a-biometric-routes.ts';
@@ -55,11 +54,10 @@ export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
           username: body.username,
           password: body.password,
           profile,
-          passwordMinLength: minLength,
-          // A's accounts have no email or phone to confirm; enabling A accepts that (docs/legacy.md).
-          requireVerification: false,
         },
-        metaOf(info),
+        requestContext(info),
+        // A's accounts have no email or phone to confirm; enabling A accepts that (docs/legacy.md).
+        { passwordMinLength: minLength, requireVerification: false },
       );
       return { status: 200, body: { user: aUser(account) } };
     }),
@@ -75,7 +73,7 @@ export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     }).handle(async ({ body, info }) => {
       const { account, session } = await deps.login.loginForDialect(
         { method: 'password', identifier: body.username, password: body.password },
-        auditContext(info),
+        requestContext(info),
         sessionKind('a'),
       );
       return { status: 200, body: { token: await tokens.issue(session), user: aLoginUser(account) } };
@@ -90,7 +88,7 @@ export function dialectA(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       schema: { response: { 200: ADetailReply, 401: AErrorReply, 503: AErrorReply } },
     }).handle(async ({ info }) => {
       const session = await tokens.fromHeader(info.headers.authorization);
-      await deps.sessions.sessions.revoke(session.userId, session.id, 'logout', auditContext(info, session.id));
+      await deps.sessions.sessions.revoke(session.userId, session.id, 'logout', requestContext(info, session.id));
       return { status: 200, body: { detail: '로그아웃 되었습니다.' } };
     }),
   ];

@@ -1,6 +1,6 @@
 import type { ALoginUser, AUser } from '../../../protocol/legacy/a-realtime.ts';
-import type { Account } from '../../accounts/account.ts';
-import { ageFrom } from '../../accounts/account.ts';
+import type { Account } from '../../identity/accounts/account.ts';
+import { ageFrom } from '../../identity/accounts/account.ts';
 
 /** The `user` of A's create answer, in the document's key order. */
 export function aUser(account: Account): AUser {

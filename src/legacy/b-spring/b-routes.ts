@@ -1,3 +1,4 @@
+import { requestContext } from '../../server/http/request-context.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import {
   BAuthIdParams,
@@ -15,15 +16,13 @@ import {
   BUsableReply,
   BUserIdReply,
 } from '../../../protocol/legacy/b-spring.ts';
-import type { Availability } from '../../accounts/account-service.ts';
-import { usernameKey, type IdentifierKind } from '../../accounts/identifiers.ts';
-import { metaOf } from '../../accounts/request-meta.ts';
-import type { CodePurpose } from '../../codes/one-time-codes.ts';
+import type { Availability } from '../../identity/accounts/account-service.ts';
+import { usernameKey, type IdentifierKind } from '../../identity/accounts/identifiers.ts';
+import type { CodePurpose } from '../../identity/codes/one-time-codes.ts';
 import { ConfigError } from '../../config/config.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { defineRoute, type RequestInfo, type Route } from '../../server/http/route.ts';
-import type { GatewayModule } from '../../server/modules.ts';
-import { auditContext } from '../../sessions/session-routes.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import { heldProofsFor } from '../shared/held-proofs.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
@@ -60,7 +59,7 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   const usable = async (kind: IdentifierKind, value: string, info: RequestInfo): Promise<boolean> => {
     let result: Availability;
     try {
-      result = await accounts.availability({ [kind]: value }, metaOf(info));
+      result = await accounts.availability({ [kind]: value }, requestContext(info));
     } catch (err) {
       if (err instanceof VigilError && err.code === 'VALIDATION_FAILED') return false;
       throw err;
@@ -71,7 +70,7 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   const checkAuthCode = async (body: typeof BCheckAuthCodeBody.static, info: RequestInfo) => {
     const email = accounts.normalize('email', body.email, 'email');
     const purpose = PURPOSE[body.type];
-    const meta = metaOf(info);
+    const meta = requestContext(info);
     try {
       const { ticket, expiresIn } = await codeRequests.verifyForTicket(
         { channel: 'email', to: email, purpose, code: body.authCode },
@@ -117,7 +116,7 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     }).handle(async ({ body, info }) => {
       const email = accounts.normalize('email', body.email, 'email');
       // An email proven by check/auth-code (SIGN_UP) within 10 minutes, by this same client, starts verified.
-      const proof = await proofs.claim('signup', email, metaOf(info));
+      const proof = await proofs.claim('signup', email, requestContext(info));
       const { account } = await accounts.signUp(
         {
           username: body.authId,
@@ -125,9 +124,9 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
           password: body.password,
           profile: { name: body.name },
           ticket: proof?.ticket,
-          passwordMinLength: minLength,
         },
-        metaOf(info),
+        requestContext(info),
+        { passwordMinLength: minLength },
       );
       if (proof) await proofs.drop('signup', email);
       return { status: 200, body: { data: { id: account.number, name: account.profile.name ?? body.name }, error: null } };
@@ -145,7 +144,7 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       try {
         login = await deps.login.loginForDialect(
           { method: 'password', identifier: body.authId, password: body.password },
-          auditContext(info),
+          requestContext(info),
           sessionKind('b'),
         );
       } catch (err) {
@@ -176,7 +175,7 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     }).handle(async ({ body, info }) => {
       const account = await accounts.findByIdentifier(body.authId);
       if (!account || account.status === 'withdrawn') throw new VigilError('NOT_FOUND', { what: 'Account' });
-      await withdrawal.withdraw(account.id, { password: body.password }, metaOf(info));
+      await withdrawal.withdraw(account.id, { password: body.password }, requestContext(info));
       return { status: 200, body: { data: { status: true }, error: null } };
     }),
 
@@ -219,7 +218,7 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
         if (account) throw new VigilError('CONFLICT', { field: 'email' });
         await codeRequests.request(
           { channel: 'email', to: email, purpose: 'signup', ttlSeconds: CODE_TTL_SECONDS },
-          metaOf(info),
+          requestContext(info),
         );
       } else {
         // Same answer whatever the email and id name; a code goes out only when they belong together.
@@ -230,7 +229,7 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
         if (sameAccount)
           await codeRequests.request(
             { channel: 'email', to: email, purpose: 'reset', ttlSeconds: CODE_TTL_SECONDS },
-            metaOf(info),
+            requestContext(info),
           );
       }
       return { status: 200, body: { data: { state: true }, error: null } };
@@ -250,7 +249,7 @@ export function dialectB(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       const account = await accounts.findByNumber(body.userId);
       // An unknown user id gets the same answer as a wrong code.
       if (!account?.email || account.status === 'withdrawn') throw new VigilError('CODE_INVALID');
-      const meta = metaOf(info);
+      const meta = requestContext(info);
       // Limited per client and per email before the code is compared; wrong codes wear the proof out.
       const held = await proofs.claim('reset', account.email, meta, body.authCode);
       if (held) {

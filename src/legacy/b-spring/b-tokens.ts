@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Account } from '../../accounts/account.ts';
+import type { Account } from '../../identity/accounts/account.ts';
 import type { SessionRecord, SessionService } from '../../sessions/session-service.ts';
 import { hs512Secret, hs512Signer, type JwtSigner } from '../../tokens/jwt-signer.ts';
 import { secondsLeft } from '../shared/session-ttl.ts';

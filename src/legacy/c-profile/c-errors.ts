@@ -1,4 +1,15 @@
+import { extendCatalogue } from '../../../protocol/errors.ts';
 import { drfErrorFormatter } from '../shared/drf-errors.ts';
+
+/** Codes only dialect C answers. */
+export const C_ERRORS = extendCatalogue({
+  C_UPLOAD_URL_INVALID: { status: 403, close: 4500, message: 'The upload URL is invalid, expired or for another file' },
+});
+declare module '../../../protocol/errors.ts' {
+  interface CatalogueExtensions {
+    C_UPLOAD_URL_INVALID: true;
+  }
+}
 
 const TOKEN_NOT_VALID = { status: 401, detail: '토큰이 유효하지 않거나 만료되었습니다.', code: 'token_not_valid' };
 

@@ -1,5 +1,5 @@
 import type { GatewayContext } from '../../server/context.ts';
-import type { GatewayModule } from '../../server/modules.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
 import { cAdminRoutes } from './c-admin-routes.ts';
 import { Catalogue } from './catalogue.ts';

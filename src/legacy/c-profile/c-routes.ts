@@ -1,3 +1,4 @@
+import { requestContext } from '../../server/http/request-context.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import {
   CDetailReply,
@@ -10,13 +11,11 @@ import {
   CSessionReply,
   CTokenBody,
 } from '../../../protocol/legacy/c-profile.ts';
-import type { Account } from '../../accounts/account.ts';
-import { enforceLimit } from '../../accounts/rate-limit.ts';
-import { metaOf } from '../../accounts/request-meta.ts';
+import type { Account } from '../../identity/accounts/account.ts';
+import { enforceLimit } from '../../rate-limits/enforce-limit.ts';
 import type { RateLimiter } from '../../rate-limits/rate-limiter.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
-import { auditContext } from '../../sessions/session-routes.ts';
 import type { TokenPair } from '../../sessions/session-service.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
@@ -87,7 +86,7 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
       ];
       await uploads.assertUploaded(refs);
       const holder = await uploads.claim(refs);
-      const meta = metaOf(info);
+      const meta = requestContext(info);
       let account: Account;
       try {
         ({ account } = await accounts.signUp(
@@ -95,11 +94,10 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
             username: body.username,
             phone: body.mobile,
             profile: { name: body.name, gender: body.gender, birthDate: body.birth },
-            // C's document: a registration waits for an operator (status "pending"; 1006 until then).
-            requireApproval: true,
-            sendVerification: false,
           },
           meta,
+          // C's document: a registration waits for an operator (status "pending"; 1006 until then).
+          { requireApproval: true, sendVerification: false },
         ));
       } catch (err) {
         await uploads.release(holder);
@@ -150,7 +148,7 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
       // Documented: non-members (404), pending (406) and rejected (403) are told so.
       if (!account) throw new VigilError('NOT_FOUND', { what: 'Account' });
       if (account.status === 'pending' || account.status === 'rejected') throw accounts.loginBlocker(account)!;
-      await codeRequests.request({ channel: 'sms', to: phone, purpose: 'login' }, metaOf(info));
+      await codeRequests.request({ channel: 'sms', to: phone, purpose: 'login' }, requestContext(info));
       return { status: 200, body: { detail: 'We texted you a login code.' } };
     }),
 
@@ -165,7 +163,7 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
     }).handle(async ({ body, info }) => {
       const { account, tokens } = await deps.login.loginOneStep(
         { method: 'code', channel: 'sms', to: body.mobile, code: body.token },
-        auditContext(info),
+        requestContext(info),
         { kind: sessionKind('c') },
       );
       return { status: 200, body: { ...pair(tokens), user: await userOf(account) } };
@@ -180,7 +178,7 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
       formatError: formatCError,
       schema: { body: CRefreshBody, response: { 200: CPairReply, ...failures } },
     }).handle(async ({ body, info }) => {
-      const { tokens } = await sessions.refresh(body.refresh, auditContext(info));
+      const { tokens } = await sessions.refresh(body.refresh, requestContext(info));
       return { status: 200, body: pair(tokens) };
     }),
 
@@ -195,7 +193,7 @@ export function cAccountRoutes(deps: CRouteDeps): Route[] {
     }).handle(async ({ body, info }) => {
       const refresh = body.refresh ?? info.headers.refresh ?? info.headers['x-refresh-token'];
       if (!refresh) throw new VigilError('TOKEN_MISSING');
-      if (!(await sessions.revokeByRefreshToken(refresh, 'logout', auditContext(info))))
+      if (!(await sessions.revokeByRefreshToken(refresh, 'logout', requestContext(info))))
         throw new VigilError('REFRESH_TOKEN_INVALID');
       return { status: 200, body: { detail: 'Successfully logged out.' } };
     }),

@@ -1,5 +1,5 @@
 import { CErrorReply, CSignBody, CSignReply, CUploadQuery, CUploadReply } from '../../../protocol/legacy/c-profile.ts';
-import { enforceLimit } from '../../accounts/rate-limit.ts';
+import { enforceLimit } from '../../rate-limits/enforce-limit.ts';
 import type { RateLimiter } from '../../rate-limits/rate-limiter.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
 import { formatCError } from './c-errors.ts';

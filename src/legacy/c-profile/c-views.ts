@@ -1,5 +1,5 @@
 import type { CUser } from '../../../protocol/legacy/c-profile.ts';
-import { ageFrom, type Account } from '../../accounts/account.ts';
+import { ageFrom, type Account } from '../../identity/accounts/account.ts';
 import type { Catalogue } from './catalogue.ts';
 import type { CProfile } from './c-profiles.ts';
 import { shortUuid } from './short-uuid.ts';

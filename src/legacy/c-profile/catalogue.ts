@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import { fieldErrors } from '../../accounts/field-errors.ts';
+import { fieldErrors } from '../../server/http/field-errors.ts';
 import type { ErrorDetail } from '../../../protocol/errors.ts';
 
 export type CatalogueKind = 'interests' | 'professions';

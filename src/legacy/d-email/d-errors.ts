@@ -1,5 +1,15 @@
-import type { ErrorCode } from '../../../protocol/errors.ts';
+import { extendCatalogue, type ErrorCode } from '../../../protocol/errors.ts';
 import type { ErrorFormatter } from '../../server/http/route.ts';
+
+/** Codes only dialect D answers. */
+export const D_ERRORS = extendCatalogue({
+  D_PASSWORDS_DIFFER: { status: 400, close: 4500, message: '{field} must repeat the password exactly' },
+});
+declare module '../../../protocol/errors.ts' {
+  interface CatalogueExtensions {
+    D_PASSWORDS_DIFFER: true;
+  }
+}
 
 /**
  * D answers `{"message": "<Korean>"}` with the catalogue's status. The link's failure message is
@@ -8,7 +18,7 @@ import type { ErrorFormatter } from '../../server/http/route.ts';
 const MESSAGES: Partial<Record<ErrorCode, string>> = {
   LINK_INVALID: '유효하지 않은 인증입니다. 다시 진행하세요',
   CONFLICT: '이미 가입된 이메일입니다.',
-  LEGACY_PASSWORDS_DIFFER: '비밀번호가 일치하지 않습니다.',
+  D_PASSWORDS_DIFFER: '비밀번호가 일치하지 않습니다.',
   PASSWORD_TOO_SHORT: '사용할 수 없는 비밀번호입니다.',
   PASSWORD_TOO_LONG: '사용할 수 없는 비밀번호입니다.',
   PASSWORD_MATCHES_IDENTIFIER: '사용할 수 없는 비밀번호입니다.',

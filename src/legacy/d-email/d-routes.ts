@@ -1,3 +1,4 @@
+import { requestContext } from '../../server/http/request-context.ts';
 import { randomBytes } from 'node:crypto';
 import { VigilError } from '../../../protocol/errors.ts';
 import {
@@ -9,12 +10,10 @@ import {
   DTokenPair,
   DVerifyQuery,
 } from '../../../protocol/legacy/d-email.ts';
-import type { Account } from '../../accounts/account.ts';
-import { metaOf } from '../../accounts/request-meta.ts';
+import type { Account } from '../../identity/accounts/account.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
-import type { GatewayModule } from '../../server/modules.ts';
-import { auditContext } from '../../sessions/session-routes.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import type { LegacyDeps } from '../shared/legacy-deps.ts';
 import { secondsLeft } from '../shared/session-ttl.ts';
@@ -75,23 +74,21 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       notifier.assertDeliverable('email');
       if (body.password1 !== body.password2) {
         throw new VigilError(
-          'LEGACY_PASSWORDS_DIFFER',
+          'D_PASSWORDS_DIFFER',
           { field: 'password2' },
           { details: [{ field: 'password2', message: 'must equal password1' }] },
         );
       }
-      const meta = metaOf(info);
+      const meta = requestContext(info);
       let account: Account;
       try {
         ({ account } = await accounts.signUp(
           {
             email: body.email,
             password: body.password1,
-            requireVerification: true,
-            sendVerification: false,
-            passwordMinLength: minLength,
           },
           meta,
+          { requireVerification: true, sendVerification: false, passwordMinLength: minLength },
         ));
       } catch (err) {
         if (!(err instanceof VigilError && err.code === 'CONFLICT')) throw err;
@@ -119,7 +116,7 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       const number = numberOf(query.uid64);
       const owner = number === undefined ? null : await accounts.findByNumber(number);
       if (!owner) throw new VigilError('LINK_INVALID');
-      const account = await links.consume(query.token, metaOf(info));
+      const account = await links.consume(query.token, requestContext(info));
       if (account.id !== owner.id) throw new VigilError('LINK_INVALID');
       const message = '이메일 인증이 완료되었습니다.';
       return verifiedUrl
@@ -137,7 +134,7 @@ export function dialectD(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     }).handle(async ({ body, info }) => {
       const { session } = await deps.login.loginForDialect(
         { method: 'password', identifier: body.email, password: body.password },
-        auditContext(info),
+        requestContext(info),
         sessionKind('d'),
       );
       const access = await sessions.issueAccessToken(session);

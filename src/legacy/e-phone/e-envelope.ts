@@ -1,5 +1,19 @@
-import type { ErrorCode } from '../../../protocol/errors.ts';
+import { extendCatalogue, type ErrorCode } from '../../../protocol/errors.ts';
 import type { ErrorFormatter } from '../../server/http/route.ts';
+
+/** Codes only dialect E answers. */
+export const E_ERRORS = extendCatalogue({
+  E_SMS_PROOF_REQUIRED: {
+    status: 403,
+    close: 4500,
+    message: "Confirm the account's phone with sms_auth_req/sms_auth_res first (valid {seconds} s)",
+  },
+});
+declare module '../../../protocol/errors.ts' {
+  interface CatalogueExtensions {
+    E_SMS_PROOF_REQUIRED: true;
+  }
+}
 
 /** `{success, message, code, data: {item, item_length, total}}` around a result list. */
 export function eOk<T>(items: T[]) {
@@ -39,7 +53,7 @@ const ANSWERS: Partial<Record<ErrorCode, [code: number, message: string]>> = {
   CODE_INVALID: [E_CODES.authNumberInvalid, 'auth number mismatch'],
   CODE_EXHAUSTED: [E_CODES.authNumberInvalid, 'auth number expired'],
   TICKET_INVALID: [E_CODES.authNumberInvalid, 'sms authentication expired'],
-  LEGACY_SMS_PROOF_REQUIRED: [E_CODES.smsAuthRequired, 'sms authentication required'],
+  E_SMS_PROOF_REQUIRED: [E_CODES.smsAuthRequired, 'sms authentication required'],
   NOT_FOUND: [E_CODES.notFound, 'not found'],
   RATE_LIMITED: [E_CODES.tooManyRequests, 'too many requests'],
   LOGIN_LOCKED: [E_CODES.tooManyRequests, 'too many requests'],

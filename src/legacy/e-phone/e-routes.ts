@@ -1,3 +1,4 @@
+import { requestContext } from '../../server/http/request-context.ts';
 import { VigilError } from '../../../protocol/errors.ts';
 import {
   EBooleanReply,
@@ -14,12 +15,10 @@ import {
   ETokenReply,
 } from '../../../protocol/legacy/e-phone.ts';
 import { Type, type Static } from '@sinclair/typebox';
-import type { DeviceInfo } from '../../accounts/device-store.ts';
-import { metaOf } from '../../accounts/request-meta.ts';
+import type { DeviceInfo } from '../../identity/devices/device-store.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { defineRoute, type RequestInfo, type Route } from '../../server/http/route.ts';
-import type { GatewayModule } from '../../server/modules.ts';
-import { auditContext } from '../../sessions/session-routes.ts';
+import type { GatewayModule } from '../../server/gateway-module.ts';
 import { eddsaSigner } from '../../tokens/jwt-signer.ts';
 import { sessionKind } from '../shared/dialects.ts';
 import { heldProofsFor } from '../shared/held-proofs.ts';
@@ -52,7 +51,7 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
 
   /** Registered? Rate-limited per IP like the core availability check (the answer reveals it). */
   const registered = async (num: string, info: RequestInfo): Promise<boolean> => {
-    const result = await accounts.availability({ phone: num }, metaOf(info));
+    const result = await accounts.availability({ phone: num }, requestContext(info));
     return result.phone?.available === false;
   };
 
@@ -63,14 +62,14 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
   };
 
   const passwordChange = async (body: Static<typeof EPasswordChangeBody>, info: RequestInfo) => {
-    const meta = metaOf(info);
+    const meta = requestContext(info);
     // The document's change names only a user id; it is honoured only for the client whose
     // sms_auth_res just proved that account's phone (limited per client and per id before any
     // lookup), and goes through the core reset (policy, every session ended, audit).
     const proof = await proofs.claim('reset', String(body.id), meta);
     const account = proof ? await accounts.findByNumber(body.id) : null;
     if (!account || !proof || account.status === 'withdrawn')
-      throw new VigilError('LEGACY_SMS_PROOF_REQUIRED', { seconds: E_SMS_PROOF_SECONDS });
+      throw new VigilError('E_SMS_PROOF_REQUIRED', { seconds: E_SMS_PROOF_SECONDS });
     await passwords.reset({ ticket: proof.ticket }, body.password, meta, { minLength });
     await proofs.drop('reset', String(body.id));
     return eOk([true]);
@@ -110,11 +109,12 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       if (device)
         for (const key of Object.keys(device) as (keyof DeviceInfo)[]) if (device[key] === undefined) delete device[key];
       // A number proven by sms_auth_res just before, by this same client, starts verified.
-      const meta = metaOf(info);
+      const meta = requestContext(info);
       const proof = await proofs.claim('signup', phone, meta);
       const { account } = await accounts.signUp(
-        { phone: body.num, password: body.password, ticket: proof?.ticket, device, passwordMinLength: minLength },
+        { phone: body.num, password: body.password, ticket: proof?.ticket, device },
         { ...meta, deviceId: body.device_id },
+        { passwordMinLength: minLength },
       );
       if (proof) await proofs.drop('signup', phone);
       return { status: 200, body: eOk([account.number]) };
@@ -126,7 +126,7 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     }).handle(async ({ body, info }) => {
       const { account, session } = await deps.login.loginForDialect(
         { method: 'password', identifier: body.num, password: body.password },
-        auditContext(info),
+        requestContext(info),
         sessionKind('e'),
       );
       return { status: 200, body: eOk([await tokens.issue(account, session)]) };
@@ -139,7 +139,7 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
       const phone = phoneOf(body.receiver, 'receiver');
       // A registered number is being proven (verification, password change); a free one is signing up.
       const purpose = (await accounts.findByContact('sms', phone)) ? 'verify' : 'signup';
-      await codeRequests.request({ channel: 'sms', to: phone, purpose }, metaOf(info));
+      await codeRequests.request({ channel: 'sms', to: phone, purpose }, requestContext(info));
       return { status: 200, body: eOk([true]) };
     }),
 
@@ -149,7 +149,7 @@ export function dialectE(ctx: GatewayContext, deps: LegacyDeps): GatewayModule {
     }).handle(async ({ body, info }) => {
       const phone = phoneOf(body.num, 'num');
       const code = String(body.auth_num).padStart(6, '0');
-      const meta = metaOf(info);
+      const meta = requestContext(info);
       const account = await accounts.findByContact('sms', phone);
       try {
         if (account) {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { RequestMeta } from '../../accounts/account-service.ts';
-import { enforceLimit } from '../../accounts/rate-limit.ts';
+import type { RedisClient } from '../../storage/redis.ts';
+import type { RequestMeta } from '../../identity/accounts/account-service.ts';
+import { enforceLimit } from '../../rate-limits/enforce-limit.ts';
 import type { RateLimiter } from '../../rate-limits/rate-limiter.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import { clientKey } from '../../rate-limits/client-key.ts';
@@ -77,7 +77,7 @@ return attempts
  */
 export class HeldProofs {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly rateLimiter: RateLimiter,
     private readonly namespace: string,
     private readonly limits: HeldProofLimits,

@@ -58,7 +58,7 @@ function parameters(where: 'path' | 'query' | 'header', schema: TObject | undefi
     in: where,
     required: where === 'path' || required.has(name),
     schema: plain(property, components),
-    ...(property.description ? { description: property.description as string } : {}),
+    ...(property.description ? { description: property.description } : {}),
   }));
 }
 

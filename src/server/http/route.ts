@@ -138,9 +138,9 @@ function toRoute<S extends RouteSchema, A>(def: RouteDef<S, A>, handler: Handler
     produces: def.produces ?? 'application/json',
     body: def.body ?? (def.schema.body ? { kind: 'json' } : { kind: 'none' }),
     schema: def.schema,
-    auth: def.auth as Authenticator<unknown> | undefined,
+    auth: def.auth,
     formatError: def.formatError,
     hidden: def.hidden ?? false,
-    handler: handler as unknown as Route['handler'],
+    handler: handler,
   };
 }

@@ -7,8 +7,9 @@ import { toVigilError } from '../../storage/dependency-errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { HttpRequest, HttpResponse, TemplatedApp } from '../uws.ts';
+import { memoryExchange, uwsExchange, type Exchange, type InjectedReply } from './exchange.ts';
 import type { Cors } from './cors.ts';
-import { ClientAborted, mediaType, parseForm, parseJson, readBody, type FormData } from './body.ts';
+import { ClientAborted, mediaType, parseForm, parseJson, type FormData } from './body.ts';
 import type { HttpMethod, RequestContext, RequestInfo, Route, RouteSchema } from './route.ts';
 import { compileValidator, describeErrors, validationError, type Validator } from './validation.ts';
 import type { ClientAddressResolver } from './client-address.ts';
@@ -47,6 +48,23 @@ const UWS_METHOD: Record<HttpMethod, 'get' | 'post' | 'put' | 'patch' | 'del'> =
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** A request for `Router.inject`: what a client would send, without a socket. */
+export interface InjectRequest {
+  method: string;
+  /** Path with an optional query string, as sent ("/v1/accounts?x=1"). */
+  path: string;
+  headers?: Record<string, string>;
+  /** A string or bytes as sent; any other value is sent as JSON (with its content type unless given). */
+  body?: unknown;
+  /** The peer address (default 127.0.0.1). */
+  peer?: string;
+}
+
+interface RequestState {
+  aborted: boolean;
+  abortListeners: Array<() => void>;
+}
 
 /**
  * Framing a proxy in front could read differently from uWS (which takes the first Content-Length):
@@ -100,6 +118,9 @@ function compile(route: Route): CompiledRoute {
 export class Router {
   readonly inFlight = new InFlight();
   private readonly routes: Route[] = [];
+  /** Every mounted route, compiled, with the methods of its path: what `inject` matches against. */
+  private readonly table: Array<{ compiled: CompiledRoute; segments: string[] }> = [];
+  private readonly methodsByPath = new Map<string, HttpMethod[]>();
 
   constructor(private readonly options: RouterOptions) {}
 
@@ -108,24 +129,20 @@ export class Router {
   }
 
   mount(app: TemplatedApp, routes: readonly Route[]): void {
-    const methodsByPath = new Map<string, HttpMethod[]>();
+    const mountedPaths = new Set(this.methodsByPath.keys());
     for (const route of routes) {
       const compiled = compile(route);
       this.routes.push(route);
-      methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
+      this.table.push({ compiled, segments: route.path.split('/') });
+      this.methodsByPath.set(route.path, [...(this.methodsByPath.get(route.path) ?? []), route.method]);
       app[UWS_METHOD[route.method]](route.path, (res, req) => this.handle(compiled, res, req));
     }
-    for (const [path, methods] of methodsByPath) {
-      const allow = methods.join(', ');
+    for (const path of this.methodsByPath.keys()) {
+      if (mountedPaths.has(path)) continue;
       app.any(path, (res, req) => {
         const info = this.copyRequest(res, req, path, []);
-        if (this.refuseAmbiguous(res, info)) return;
-        if ((info.method as string) === 'OPTIONS' && this.answerPreflight(res, info, methods)) return;
-        this.fail(
-          res,
-          info,
-          new VigilError('METHOD_NOT_ALLOWED', { method: info.method, path: info.path, allow }, { headers: { allow } }),
-        );
+        const exchange = uwsExchange(res);
+        if (!this.refuseAmbiguous(exchange, info)) this.otherMethod(exchange, info, this.methodsByPath.get(path) ?? []);
       });
     }
   }
@@ -134,21 +151,108 @@ export class Router {
   mountNotFound(app: TemplatedApp): void {
     app.any('/*', (res, req) => {
       const info = this.copyRequest(res, req, '/*', []);
-      if (this.refuseAmbiguous(res, info)) return;
-      this.fail(res, info, new VigilError('ROUTE_NOT_FOUND', { method: info.method, path: info.path }));
+      const exchange = uwsExchange(res);
+      if (!this.refuseAmbiguous(exchange, info)) this.notFound(exchange, info);
     });
   }
 
+  /**
+   * Serves one request in memory through the same pipeline as a socket request (framing checks,
+   * body limits and types, validation, authentication, handler, reply checking, error bodies,
+   * headers, metrics and logs): for tests that need no socket. Routes match as uWS matches them.
+   */
+  async inject(request: InjectRequest): Promise<InjectedReply> {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers ?? {})) headers[name.toLowerCase()] = value;
+    let body: Buffer;
+    if (request.body === undefined) body = Buffer.alloc(0);
+    else if (typeof request.body === 'string') body = Buffer.from(request.body);
+    else if (Buffer.isBuffer(request.body) || request.body instanceof Uint8Array) body = Buffer.from(request.body);
+    else {
+      body = Buffer.from(JSON.stringify(request.body));
+      headers['content-type'] ??= 'application/json';
+    }
+    if (body.length > 0) headers['content-length'] ??= String(body.length);
+    const queryAt = request.path.indexOf('?');
+    const path = queryAt < 0 ? request.path : request.path.slice(0, queryAt);
+    const match = this.match(path);
+    const method = request.method.toUpperCase() as HttpMethod;
+    const route = match?.routes.find((r) => r.compiled.route.method === method);
+    const info: RequestInfo = {
+      method,
+      path,
+      rawQuery: queryAt < 0 ? '' : request.path.slice(queryAt + 1),
+      headers,
+      params: route ? route.params : {},
+      ip: this.options.clientAddress.resolve(request.peer ?? '127.0.0.1', headers['x-forwarded-for']),
+      requestId: requestIdOf(headers),
+      route: route?.compiled.route.path ?? match?.path ?? '/*',
+      startedAt: process.hrtime.bigint(),
+    };
+    const exchange = memoryExchange(body);
+    if (this.refuseAmbiguous(exchange, info)) return exchange.reply();
+    if (route) await this.serve(route.compiled, exchange, info, { aborted: false, abortListeners: [] });
+    else if (match) this.otherMethod(exchange, info, this.methodsByPath.get(match.path) ?? []);
+    else this.notFound(exchange, info);
+    return exchange.reply();
+  }
+
+  /** The mounted routes of the path pattern `path` matches (static segments win over parameters, as in uWS). */
+  private match(
+    path: string,
+  ): { path: string; routes: Array<{ compiled: CompiledRoute; params: Record<string, string> }> } | undefined {
+    const segments = path.split('/');
+    let best: { path: string; statics: number } | undefined;
+    for (const { compiled, segments: pattern } of this.table) {
+      if (pattern.length !== segments.length) continue;
+      let statics = 0;
+      const fits = pattern.every((p, i) => {
+        if (p.startsWith(':')) return segments[i] !== '';
+        statics++;
+        return p === segments[i];
+      });
+      if (fits && (!best || statics > best.statics)) best = { path: compiled.route.path, statics };
+    }
+    if (!best) return undefined;
+    const pattern = best.path.split('/');
+    const routes = this.table
+      .filter((entry) => entry.compiled.route.path === best.path)
+      .map(({ compiled }) => {
+        const params: Record<string, string> = {};
+        let index = 0;
+        pattern.forEach((p, i) => {
+          if (p.startsWith(':')) params[compiled.paramNames[index++]!] = safeDecode(segments[i]!);
+        });
+        return { compiled, params };
+      });
+    return { path: best.path, routes };
+  }
+
+  /** A path that exists with another method: a CORS preflight, or METHOD_NOT_ALLOWED naming the allowed ones. */
+  private otherMethod(exchange: Exchange, info: RequestInfo, methods: readonly HttpMethod[]): void {
+    if ((info.method as string) === 'OPTIONS' && this.answerPreflight(exchange, info, methods)) return;
+    const allow = methods.join(', ');
+    this.fail(
+      exchange,
+      info,
+      new VigilError('METHOD_NOT_ALLOWED', { method: info.method, path: info.path, allow }, { headers: { allow } }),
+    );
+  }
+
+  private notFound(exchange: Exchange, info: RequestInfo): void {
+    this.fail(exchange, info, new VigilError('ROUTE_NOT_FOUND', { method: info.method, path: info.path }));
+  }
+
   /** Answers a CORS preflight with 204 and the CORS headers; false when CORS is off or it is no preflight. */
-  private answerPreflight(res: HttpResponse, info: RequestInfo, methods: readonly HttpMethod[]): boolean {
+  private answerPreflight(exchange: Exchange, info: RequestInfo, methods: readonly HttpMethod[]): boolean {
     const headers = this.options.cors.preflight(info.headers.origin, info.headers['access-control-request-method'], methods);
     if (!headers) return false;
     try {
-      res.cork(() => {
-        res.writeStatus('204 No Content');
-        res.writeHeader('x-request-id', info.requestId);
-        for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-        res.endWithoutBody();
+      exchange.write({
+        status: '204 No Content',
+        headers: [['x-request-id', info.requestId], ...Object.entries(headers)],
+        payload: undefined,
+        closeConnection: false,
       });
     } catch (err) {
       this.options.logger.debug({ err, requestId: info.requestId }, 'response write failed');
@@ -157,14 +261,14 @@ export class Router {
   }
 
   /** Drops the connection of a request whose framing is ambiguous (see ambiguousFraming); true if it did. */
-  private refuseAmbiguous(res: HttpResponse, info: RequestInfo): boolean {
+  private refuseAmbiguous(exchange: Exchange, info: RequestInfo): boolean {
     const reason = ambiguousFraming(info.headers);
     if (!reason) return false;
     // uWS goes on parsing bytes already received after a response, even one that closes the
     // connection, so only closing at once keeps a smuggled request from running. Nothing is
     // answered, as uWS answers nothing to a request it cannot parse.
     this.options.logger.warn({ requestId: info.requestId, ip: info.ip, reason }, 'ambiguous request framing: connection closed');
-    res.close();
+    exchange.close();
     return true;
   }
 
@@ -178,7 +282,6 @@ export class Router {
     paramNames.forEach((name, index) => {
       params[name] = safeDecode(req.getParameter(index) ?? '');
     });
-    const incomingId = headers['x-request-id'];
     return {
       method: req.getCaseSensitiveMethod().toUpperCase() as HttpMethod,
       path: req.getUrl(),
@@ -186,7 +289,7 @@ export class Router {
       headers,
       params,
       ip: this.options.clientAddress.resolve(Buffer.from(res.getRemoteAddressAsText()).toString(), headers['x-forwarded-for']),
-      requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
+      requestId: requestIdOf(headers),
       route,
       startedAt: process.hrtime.bigint(),
     };
@@ -194,18 +297,24 @@ export class Router {
 
   private handle(compiled: CompiledRoute, res: HttpResponse, req: HttpRequest): void {
     const info = this.copyRequest(res, req, compiled.route.path, compiled.paramNames);
-    if (this.refuseAmbiguous(res, info)) return;
-    const state = { aborted: false, abortListeners: [] as Array<() => void> };
+    const exchange = uwsExchange(res);
+    if (this.refuseAmbiguous(exchange, info)) return;
+    const state: RequestState = { aborted: false, abortListeners: [] };
     res.onAborted(() => {
       state.aborted = true;
       for (const listener of state.abortListeners) listener();
       this.options.metrics.httpAborted.inc({ route: info.route });
     });
+    void this.serve(compiled, exchange, info, state); // never rejects: failures are answered
+  }
+
+  /** Runs a matched request and answers its failure; resolves once answered. */
+  private serve(compiled: CompiledRoute, exchange: Exchange, info: RequestInfo, state: RequestState): Promise<void> {
     this.inFlight.enter();
     this.options.metrics.httpInFlight.inc();
-    this.run(compiled, res, info, state)
+    return this.run(compiled, exchange, info, state)
       .catch((err: unknown) => {
-        if (!(err instanceof ClientAborted) && !state.aborted) this.fail(res, info, err, compiled.route);
+        if (!(err instanceof ClientAborted) && !state.aborted) this.fail(exchange, info, err, compiled.route);
       })
       .finally(() => {
         this.inFlight.leave();
@@ -213,12 +322,7 @@ export class Router {
       });
   }
 
-  private async run(
-    compiled: CompiledRoute,
-    res: HttpResponse,
-    info: RequestInfo,
-    state: { aborted: boolean; abortListeners: Array<() => void> },
-  ): Promise<void> {
+  private async run(compiled: CompiledRoute, exchange: Exchange, info: RequestInfo, state: RequestState): Promise<void> {
     const { route } = compiled;
     if (this.options.isDraining()) throw new VigilError('SHUTTING_DOWN');
 
@@ -243,7 +347,7 @@ export class Router {
         if (spec.kind === 'raw' && !spec.types.includes(type)) {
           throw new VigilError('UNSUPPORTED_MEDIA_TYPE', { got: type || '(none)', expected: spec.types.join(' or ') });
         }
-        const bytes = await readBody(res, length, limit, onAbort);
+        const bytes = await exchange.readBody(length, limit, onAbort);
         if (spec.kind === 'json') {
           if (bytes.length === 0) throw new VigilError('BODY_INVALID', { reason: 'a JSON body is required' });
           body = parseJson(bytes);
@@ -298,10 +402,10 @@ export class Router {
         throw new Error(`${route.method} ${route.path} reply ${reply.status} breaks its schema: ${problems.join('; ')}`);
       }
     }
-    this.write(res, info, reply.status, reply.body, route.produces, reply.headers);
+    this.write(exchange, info, reply.status, reply.body, route.produces, reply.headers);
   }
 
-  private fail(res: HttpResponse, info: RequestInfo, err: unknown, route?: Route): void {
+  private fail(exchange: Exchange, info: RequestInfo, err: unknown, route?: Route): void {
     const error = toVigilError(err);
     if (error.status >= 500) {
       this.options.logger.error({ err: error.cause ?? error, requestId: info.requestId, route: info.route }, error.message);
@@ -312,7 +416,7 @@ export class Router {
     // A body we did not read (413, 415) may still be arriving: close the connection after answering.
     const close = error.code === 'BODY_TOO_LARGE' || error.code === 'UNSUPPORTED_MEDIA_TYPE';
     this.write(
-      res,
+      exchange,
       info,
       formatted.status,
       formatted.body,
@@ -323,7 +427,7 @@ export class Router {
   }
 
   private write(
-    res: HttpResponse,
+    exchange: Exchange,
     info: RequestInfo,
     status: number,
     body: unknown,
@@ -337,28 +441,26 @@ export class Router {
         : typeof body === 'string' || Buffer.isBuffer(body)
           ? body
           : String(body);
+    const lines: Array<[string, string]> = [
+      ['content-type', contentType === 'application/json' ? 'application/json; charset=utf-8' : contentType],
+      ['x-request-id', info.requestId],
+    ];
+    // Auth answers carry tokens and personal data: no caching unless a route says otherwise.
+    if (!('cache-control' in headers)) lines.push(['cache-control', 'no-store']);
+    lines.push(['x-content-type-options', 'nosniff']);
+    lines.push(...Object.entries(this.options.cors.responseHeaders(info.headers.origin)), ...Object.entries(headers));
+    // A HEAD answer is headers only (RFC 9110 §9.3.2): a body would be read as the next response
+    // on a kept-alive connection and desynchronise the client or proxy. HEAD is never routed to a
+    // body-reading handler, so there is no unread body to close on. (Only the 404/405 catch-alls
+    // see it, hence the widened type.)
+    const head = (info.method as string) === 'HEAD';
+    if (head) lines.push(['content-length', String(Buffer.byteLength(payload))]);
     try {
-      res.cork(() => {
-        res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
-        res.writeHeader('content-type', contentType === 'application/json' ? 'application/json; charset=utf-8' : contentType);
-        res.writeHeader('x-request-id', info.requestId);
-        // Auth answers carry tokens and personal data: no caching unless a route says otherwise.
-        if (!('cache-control' in headers)) res.writeHeader('cache-control', 'no-store');
-        res.writeHeader('x-content-type-options', 'nosniff');
-        for (const [name, value] of Object.entries(this.options.cors.responseHeaders(info.headers.origin)))
-          res.writeHeader(name, value);
-        for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-        // A HEAD answer is headers only (RFC 9110 §9.3.2): a body would be read as the next
-        // response on a kept-alive connection and desynchronise the client or proxy. (This uWS
-        // build aborts the process when endWithoutBody is given a length, so it is a header.)
-        // HEAD is never routed to a body-reading handler, so there is no unread body to close on.
-        // (Only the 404/405 catch-alls see it, hence the widened type.)
-        if ((info.method as string) === 'HEAD') {
-          res.writeHeader('content-length', String(Buffer.byteLength(payload)));
-          res.endWithoutBody();
-        } else {
-          res.end(payload, closeConnection);
-        }
+      exchange.write({
+        status: `${status} ${STATUS_CODES[status] ?? ''}`,
+        headers: lines,
+        payload: head ? undefined : payload,
+        closeConnection,
       });
     } catch (err) {
       // The client went away between our check and the write; nothing to answer.
@@ -382,6 +484,11 @@ export class Router {
       'request',
     );
   }
+}
+
+function requestIdOf(headers: Readonly<Record<string, string>>): string {
+  const incoming = headers['x-request-id'];
+  return incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
 function safeDecode(segment: string): string {

@@ -54,7 +54,7 @@ export const CLUSTER_ENV: Record<string, string> = {
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: '1000',
 };
 
-async function startWorker(config: Config, extraEnv: Record<string, string>): Promise<WorkerProcess> {
+export async function startWorker(config: Config, extraEnv: Record<string, string>): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
     env: { ...process.env, ...configEnv(config), LOG_LEVEL: 'info', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,8 +70,8 @@ async function startWorker(config: Config, extraEnv: Record<string, string>): Pr
         resolve();
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`worker exited with ${code} before running:\n${output}`));
@@ -148,7 +148,10 @@ export async function eventually<T>(
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what} did not happen within ${timeoutMs} ms${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`,
+      );
     await sleep(100);
   }
 }

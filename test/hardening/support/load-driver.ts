@@ -123,7 +123,7 @@ export class LoadDriver {
   private async once(op: Op, gateway: number, member: Member): Promise<void> {
     const url = this.urls()[gateway]!;
     const started = Date.now();
-    let status = 0;
+    let status: number;
     let code: string | undefined;
     try {
       const res = await this.request(op, url, member);

@@ -2,7 +2,9 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { Binary, type Collection, type Db } from 'mongodb';
 import { VigilError, type ErrorDetail } from '../../../../protocol/errors.ts';
 import type { CUploadKind } from '../../../../protocol/legacy/c-profile.ts';
-import { fieldError, fieldErrors } from '../../../accounts/field-errors.ts';
+import { fieldError, fieldErrors } from '../../../server/http/field-errors.ts';
+// Registers C's own codes (C_UPLOAD_URL_INVALID) before this module can throw them.
+import '../c-errors.ts';
 import type { Logger } from '../../../observability/logger.ts';
 import { isDuplicateKey } from '../../../storage/mongo.ts';
 import { mediaType } from '../../../server/http/body.ts';
@@ -173,7 +175,7 @@ export class UploadStore {
     bytes: Buffer,
     contentType: string,
   ): Promise<string> {
-    const invalid = () => new VigilError('LEGACY_UPLOAD_URL_INVALID');
+    const invalid = () => new VigilError('C_UPLOAD_URL_INVALID');
     if (this.usesS3) throw invalid();
     const expected = Buffer.from(this.signature(query.key, query.type, query.max, query.exp));
     const given = Buffer.from(query.sig);
@@ -321,6 +323,6 @@ export class UploadStore {
       exp: String(exp),
       sig: this.signature(path, type, max, exp),
     });
-    return `${this.options.publicUrl.replace(/\/+$/, '')}/api/uploads/?${query}`;
+    return `${this.options.publicUrl.replace(/\/+$/, '')}/api/uploads/?${query.toString()}`;
   }
 }

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import type { Collection, Db } from 'mongodb';
+import { generateURI, verify } from 'otplib';
+import { renderSVG } from 'uqr';
+import { VigilError } from '../../../../protocol/errors.ts';
+import type { DataCipher } from '../../../crypto/data-cipher.ts';
+import { newRecoveryCodes, recoveryCodeDigest } from './recovery-codes.ts';
+
+/** RFC 6238 as authenticator apps implement it: SHA-1, 6 digits, 30 s steps. */
+const PERIOD_SECONDS = 30;
+/** One step either side: a phone clock a little off still works, and nothing older. */
+const TOLERANCE_SECONDS = 30;
+
+interface TotpDocument {
+  _id: string; // the user id: one authenticator app per account
+  /** The Base32 secret, sealed when VIGIL_MFA_KEYS is set (plaintext only outside production). */
+  secret: { sealed: string } | { plain: string };
+  confirmed: boolean;
+  createdAt: Date;
+  confirmedAt?: Date;
+  /** The last time step accepted: a code of that step or earlier is a replay. */
+  lastTimeStep: number;
+  /** SHA-256 digests of unused recovery codes. */
+  recoveryCodes: string[];
+}
+
+export interface TotpSetup {
+  secret: string;
+  uri: string;
+  /** The URI as a QR code, for a person to scan. */
+  qrSvg: string;
+}
+
+export interface TotpStatus {
+  enabled: boolean;
+  pendingSetup: boolean;
+  confirmedAt?: Date;
+  recoveryCodesLeft: number;
+}
+
+/**
+ * Authenticator-app factors (TOTP, RFC 6238) in MongoDB. A setup is pending until a first code
+ * confirms it; each accepted code moves `lastTimeStep` forward in one conditional update, so a code
+ * is accepted once even by concurrent requests. Recovery codes are single use the same way.
+ */
+export class TotpFactors {
+  private readonly collection: Collection<TotpDocument>;
+
+  constructor(
+    db: Db,
+    private readonly issuer: string,
+    private readonly cipher: DataCipher | undefined,
+  ) {
+    this.collection = db.collection<TotpDocument>('totp_factors');
+  }
+
+  async status(userId: string): Promise<TotpStatus> {
+    const doc = await this.collection.findOne({ _id: userId });
+    const status: TotpStatus = {
+      enabled: doc?.confirmed === true,
+      pendingSetup: doc?.confirmed === false,
+      recoveryCodesLeft: doc?.recoveryCodes.length ?? 0,
+    };
+    if (doc?.confirmedAt) status.confirmedAt = doc.confirmedAt;
+    return status;
+  }
+
+  async enabled(userId: string): Promise<boolean> {
+    return (await this.collection.countDocuments({ _id: userId, confirmed: true }, { limit: 1 })) > 0;
+  }
+
+  /** A new secret, pending until confirmed; replaces an unconfirmed one. */
+  async begin(userId: string, label: string): Promise<TotpSetup> {
+    if (await this.enabled(userId)) throw new VigilError('TOTP_ALREADY_ENABLED');
+    const secret = base32(randomBytes(20));
+    const pending = {
+      secret: this.seal(userId, secret),
+      confirmed: false,
+      createdAt: new Date(),
+      lastTimeStep: 0,
+      recoveryCodes: [],
+    };
+    // Two setups at once both try to insert; the loser replaces the winner's pending one, or finds it confirmed.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.collection.replaceOne({ _id: userId, confirmed: false }, pending, { upsert: true });
+        break;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 11000 || attempt > 0) throw err;
+        if (await this.enabled(userId)) throw new VigilError('TOTP_ALREADY_ENABLED');
+      }
+    }
+    const uri = generateURI({ issuer: this.issuer, label, secret, period: PERIOD_SECONDS });
+    return { secret, uri, qrSvg: renderSVG(uri, { border: 2 }) };
+  }
+
+  /** Confirms a pending setup with its first code; answers the recovery codes (shown once). */
+  async confirm(userId: string, code: string): Promise<string[]> {
+    const doc = await this.collection.findOne({ _id: userId });
+    if (!doc || doc.confirmed) throw new VigilError(doc ? 'TOTP_ALREADY_ENABLED' : 'TOTP_NOT_ENABLED');
+    const step = await this.check(doc, code);
+    if (step === undefined) throw new VigilError('MFA_CODE_INVALID');
+    const codes = newRecoveryCodes();
+    const done = await this.collection.updateOne(
+      { _id: userId, confirmed: false, createdAt: doc.createdAt },
+      { $set: { confirmed: true, confirmedAt: new Date(), lastTimeStep: step, recoveryCodes: codes.map(recoveryCodeDigest) } },
+    );
+    if (done.modifiedCount !== 1) throw new VigilError('MFA_CODE_INVALID');
+    return codes;
+  }
+
+  /**
+   * True once per valid code: the code's time step must be later than every one accepted before,
+   * and with `notBeforeMs`, no earlier than the step that was current then (a code shown later).
+   */
+  async verify(userId: string, code: string, notBeforeMs?: number): Promise<boolean> {
+    const doc = await this.collection.findOne({ _id: userId, confirmed: true });
+    if (!doc) return false;
+    const floor = notBeforeMs === undefined ? 0 : Math.floor(notBeforeMs / 1000 / PERIOD_SECONDS) - 1;
+    const step = await this.check({ ...doc, lastTimeStep: Math.max(doc.lastTimeStep, floor) }, code);
+    if (step === undefined) return false;
+    const taken = await this.collection.updateOne(
+      { _id: userId, confirmed: true, lastTimeStep: { $lt: step } },
+      { $set: { lastTimeStep: step } },
+    );
+    return taken.modifiedCount === 1;
+  }
+
+  /** True once per recovery code. */
+  async useRecoveryCode(userId: string, code: string): Promise<boolean> {
+    const digest = recoveryCodeDigest(code);
+    const used = await this.collection.updateOne(
+      { _id: userId, confirmed: true, recoveryCodes: digest },
+      { $pull: { recoveryCodes: digest } },
+    );
+    return used.modifiedCount === 1;
+  }
+
+  async remove(userId: string): Promise<boolean> {
+    return (await this.collection.deleteOne({ _id: userId })).deletedCount === 1;
+  }
+
+  private async check(doc: TotpDocument, code: string): Promise<number | undefined> {
+    if (!/^\d{6}$/.test(code)) return undefined;
+    const result = await verify({
+      secret: this.open(doc),
+      token: code,
+      period: PERIOD_SECONDS,
+      epochTolerance: TOLERANCE_SECONDS,
+      ...(doc.lastTimeStep > 0 ? { afterTimeStep: doc.lastTimeStep } : {}),
+    });
+    return result.valid && 'timeStep' in result ? result.timeStep : undefined;
+  }
+
+  private seal(userId: string, secret: string): TotpDocument['secret'] {
+    if (!this.cipher) return { plain: secret };
+    return { sealed: Buffer.from(this.cipher.seal(Buffer.from(secret), `totp:${userId}`)).toString('base64') };
+  }
+
+  private open(doc: TotpDocument): string {
+    if ('plain' in doc.secret) return doc.secret.plain;
+    if (!this.cipher) throw new VigilError('INTERNAL', {}, { cause: new Error('a sealed TOTP secret but no VIGIL_MFA_KEYS') });
+    return Buffer.from(this.cipher.open(Buffer.from(doc.secret.sealed, 'base64'), `totp:${doc._id}`)).toString();
+  }
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** RFC 4648 Base32 without padding: what authenticator apps take. */
+export function base32(bytes: Uint8Array): string {
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
+  return out;
+}

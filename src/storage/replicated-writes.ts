@@ -1,0 +1,118 @@
+import type { Config } from '../config/schema.ts';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from './redis.ts';
+
+type Pipeline = ReturnType<RedisClient['pipeline']>;
+
+/** A Lua script as ioredis' defineCommand takes it. */
+export interface ScriptDefinition {
+  numberOfKeys: number;
+  lua: string;
+}
+
+/**
+ * Writes that are answered only once `REDIS_WAIT_REPLICAS` replicas hold them (Redis WAIT), so an
+ * answered login or refresh rotation survives a failover to a replica.
+ *
+ * WAIT blocks the connection that sent it until the replicas answer or the timeout passes, and it
+ * covers that connection's own writes. On the gateway's shared command connection every other
+ * command would queue behind it (behind 500 ms each while a replica is missing), so these writes
+ * go, with their WAIT in the same pipeline, over a few connections of their own. On a cluster each
+ * is a cluster client: the pipeline goes to the master of the write's slot, and WAIT with it.
+ * With REDIS_WAIT_REPLICAS=0 writes use the shared connection and wait for nothing.
+ */
+export class ReplicatedWrites {
+  private readonly clients: RedisClient[];
+  private readonly busy: number[];
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly wait: { replicas: number; timeoutMs: number },
+    /** Connections for waiting writes: this many WAITs can block at once without blocking each other. */
+    connections = 4,
+  ) {
+    this.clients = wait.replicas > 0 ? Array.from({ length: connections }, () => duplicate(redis)) : [];
+    this.busy = this.clients.map(() => 0);
+    for (const client of this.clients) {
+      client.on('error', () => undefined); // the shared connection's listener reports outages
+      client.connect().catch(() => undefined); // retried by the client's own strategy
+    }
+  }
+
+  static fromConfig(redis: RedisClient, config: Config): ReplicatedWrites {
+    return new ReplicatedWrites(redis, { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS });
+  }
+
+  /** Defines a script on every connection these writes may use. */
+  define(name: string, script: ScriptDefinition): void {
+    this.redis.defineCommand(name, script);
+    for (const client of this.clients) client.defineCommand(name, script);
+  }
+
+  /**
+   * Runs `write`'s commands in one pipeline (keys in one hash slot), then WAIT on the same
+   * connection; the commands' results, or a `ReplicationTimeout` when too few replicas answered.
+   * `waitForReplicas: false` for a call that turns out to write nothing (WAIT would still wait
+   * for a missing replica).
+   */
+  async run(write: (pipeline: Pipeline) => void, options: { waitForReplicas?: boolean } = {}): Promise<unknown[]> {
+    if (this.clients.length === 0 || options.waitForReplicas === false) {
+      return results(await this.pipelineOn(this.redis, write).exec());
+    }
+    const index = this.busy.indexOf(Math.min(...this.busy));
+    this.busy[index]!++;
+    try {
+      const client = this.clients[index]!;
+      let values: unknown[];
+      for (let attempt = 1; ; attempt++) {
+        try {
+          values = results(await this.pipelineOn(client, write).wait(this.wait.replicas, this.wait.timeoutMs).exec());
+          break;
+        } catch (err) {
+          // Just after a failover a node redirects the write (MOVED: it was not run) while WAIT in
+          // the same pipeline is answered, so ioredis does not follow the redirection itself.
+          if (!(client instanceof Cluster) || !isRedirection(err) || attempt === 3) throw err;
+          await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
+        }
+      }
+      const acknowledged = Number(values.pop());
+      if (acknowledged < this.wait.replicas) {
+        throw new ReplicationTimeout(
+          `Redis: ${acknowledged} of ${this.wait.replicas} replicas acknowledged the write within ${this.wait.timeoutMs} ms`,
+        );
+      }
+      return values;
+    } finally {
+      this.busy[index]!--;
+    }
+  }
+
+  close(): void {
+    for (const client of this.clients) client.disconnect();
+  }
+
+  private pipelineOn(client: RedisClient, write: (pipeline: Pipeline) => void): Pipeline {
+    const pipeline = client.pipeline();
+    write(pipeline);
+    return pipeline;
+  }
+}
+
+/** Another client with the same options (prefix, retries, nodes or sentinels), on its own connections. */
+function duplicate(redis: RedisClient): RedisClient {
+  return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
+}
+
+function isRedirection(err: unknown): boolean {
+  return err instanceof Error && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(err.message);
+}
+
+function results(replies: [Error | null, unknown][] | null): unknown[] {
+  for (const [err] of replies ?? []) if (err) throw err;
+  return (replies ?? []).map(([, value]) => value);
+}
+
+/** A write reached the master but not enough replicas in time (answered 503, like an outage). */
+export class ReplicationTimeout extends Error {
+  override name = 'ReplicationTimeout';
+}
