@@ -186,6 +186,7 @@ export class LoginService {
           answer.passkey,
           (b) => b.purpose === 'mfa' && b.ticketDigest === digest,
           meta,
+          pending.userId,
         );
         ok = passkey.userId === pending.userId;
         if (!ok) refusal = new VigilError('PASSKEY_UNKNOWN');

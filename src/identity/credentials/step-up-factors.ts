@@ -41,6 +41,7 @@ export class StepUpFactors {
       response,
       (b) => b.purpose === 'stepup' && b.userId === userId && b.sessionId === sessionId,
       meta,
+      userId,
     );
     if (passkey.userId !== userId) throw new VigilError('PASSKEY_UNKNOWN');
   }
