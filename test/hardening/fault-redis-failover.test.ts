@@ -200,6 +200,7 @@ function failoverSuite(mode: 'cluster' | 'sentinel', base: number): void {
       // for its connection to fail, then for the slot map or the sentinels to name the new one.
       expect(contractBreaches(during, 4_000)).toEqual([]);
       const after = driver.between(marks.recovered + 500);
+      if (after.some((s) => s.status >= 500)) console.info(`gateway errors:\n${gatewayErrors(deployment)}`);
       expect(after.length).toBeGreaterThan(0);
       expect(after.filter((s) => s.status === 0 || s.status >= 500)).toEqual([]);
     });
