@@ -100,10 +100,14 @@ describe('cohort poisoning', () => {
     // so any enrolment the attackers got in is ready by then).
     const poisonedModel = await enrolCsv(gw, victim, enrolmentOf(VICTIM));
     expect(poisonedModel.modelVersion).toBe(2);
-    const poisoned = await acceptanceOfOthers(victim);
-    expect(poisoned, `honest cohort ${honest}, after the attack ${poisoned}`).toBeLessThanOrEqual(honest + 0.05);
-    // Here the attack never got in: the shifted data was refused at ingest.
+    // Here the attack never got in: the shifted data was refused at ingest, so the new model's
+    // cohort is the honest accounts alone.
     expect(refused).toBe(ATTACKERS);
+    expect(poisonedModel.metrics?.cohortMembers).toBe(HONEST.length);
+    const poisoned = await acceptanceOfOthers(victim);
+    // Retraining on the same honest cohort moves this by a few points (0 → 0.056 seen); a model
+    // trained against a +500 cohort would accept nearly everyone else.
+    expect(poisoned, `honest cohort ${honest}, after the attack ${poisoned}`).toBeLessThanOrEqual(honest + 0.1);
   }, 300_000);
 
   it('refuses physically implausible samples at ingest, naming the row and channel', async () => {
