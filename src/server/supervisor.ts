@@ -119,7 +119,7 @@ export function runSupervisor(options: SupervisorOptions): void {
 
   const restart = (slot: Slot, code: number | null, signal: NodeJS.Signals | null) => {
     const now = Date.now();
-    slot.restarts = slot.restarts.filter((at) => now - at < restartWindowMs);
+    for (const s of slots) s.restarts = s.restarts.filter((at) => now - at < restartWindowMs);
     const recent = slots.reduce((sum, s) => sum + s.restarts.length, 0);
     if (recent >= maxRestarts) {
       logger.error(

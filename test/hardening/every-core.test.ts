@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -160,4 +161,32 @@ describe('VIGIL_PROCESSES=2: one entry, two gateway processes on one port', () =
     expect(output).toContain('"msg":"all gateway processes stopped"');
     await expect(freshGet('/healthz')).rejects.toThrow();
   });
+});
+
+describe('VIGIL_PROCESSES=2 when the processes cannot start', () => {
+  it('stops and exits 1 instead of restarting them forever', async () => {
+    // A listener without SO_REUSEPORT holds the port: no gateway process can join it.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as { port: number };
+    const failing = testConfig({ ...CLUSTER_ENV, PORT: String(port) });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { ...process.env, ...configEnv(failing), LOG_LEVEL: 'info', VIGIL_PROCESSES: '2' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    try {
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(log).toContain(`Cannot listen on 127.0.0.1:${port}`);
+      expect(log).toContain('"msg":"a gateway process failed to start"');
+      expect(log).not.toContain('"msg":"gateway process died; restarting"');
+    } finally {
+      child.kill('SIGKILL');
+      holder.close();
+      await dropTestData(failing);
+    }
+  }, 60_000);
 });
