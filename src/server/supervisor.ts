@@ -8,7 +8,7 @@ export function processCount(setting: string): number {
   return setting === 'auto' ? availableParallelism() : Number(setting);
 }
 
-/** What a supervised gateway process tells the supervisor over the IPC channel. */
+/** What a supervised gateway process tells the supervisor over the IPC channel once it listens. */
 export interface ListeningMessage {
   type: 'vigil:listening';
   port: number;
@@ -24,7 +24,7 @@ export function isListeningMessage(message: unknown): message is ListeningMessag
 }
 
 export interface SupervisorOptions {
-  /** Gateway processes to keep running (≥ 2; one is run in the entry process itself). */
+  /** Gateway processes to keep running (2 or more: with 1 the entry runs the gateway itself). */
   processes: number;
   /** HOST and PORT as configured; PORT 0 is resolved to one free port here, for all the processes. */
   host: string;
