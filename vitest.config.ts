@@ -3,12 +3,14 @@ import { defineConfig } from 'vitest/config';
 
 const INCLUDE = ['src/**/*.test.ts', 'protocol/**/*.test.ts', 'workers/**/*.test.ts', 'test/**/*.test.ts'];
 /**
- * Files that replace modules or prototypes for their own run (vi.mock, vi.spyOn): they get a fresh
- * module graph of their own. Every other file shares its worker's already-imported modules with the
- * files that ran there before it: each file has its own database, key prefix and gateways, and
- * re-importing the gateway's module graph cost ~1.5 s per file (a third of the suite's worker time).
+ * Files that run in a process of their own: those that replace modules or prototypes for their run
+ * (vi.mock, vi.spyOn), and the hardening files, which crash workers, stall native threads, cut
+ * connections and fuzz on purpose, so nothing they leave behind may run on into the next file.
+ * Every other file shares its worker's already-imported modules with the files that ran there
+ * before it: each has its own database, key prefix and gateways, and re-importing the gateway's
+ * module graph cost ~1.5 s per file.
  */
-const OWN_MODULES = ['src/biometrics/training-verification.test.ts', 'test/hardening/regressions.test.ts'];
+const OWN_MODULES = ['src/biometrics/training-verification.test.ts', 'test/hardening/**/*.test.ts'];
 
 export default defineConfig({
   test: {

@@ -71,7 +71,16 @@ export interface PeerRound {
   rssBeforeMiB: number;
   rssWithSocketsMiB: number;
   rssPerSocketKiB: number;
-  upstream: { sentPerSecond: number; serverCpuUsPerMessage: number; clientCpuPercent: number } | undefined;
+  upstream:
+    | {
+        sentPerSecond: number;
+        /** Vigil acks / Centrifugo publish replies received per second, and sockets the server closed. */
+        answeredPerSecond: number;
+        closedByServer: number;
+        serverCpuUsPerMessage: number;
+        clientCpuPercent: number;
+      }
+    | undefined;
   loadAverage: number;
 }
 
@@ -194,6 +203,10 @@ async function measureRound(
     const sent = Number(streamed.sent);
     upstream = {
       sentPerSecond: Math.round(sent / Number(streamed.seconds)),
+      answeredPerSecond: Math.round(
+        Number(target.kind === 'vigil' ? streamed.acks : streamed.replies) / Number(streamed.seconds),
+      ),
+      closedByServer: Number(streamed.closed),
       serverCpuUsPerMessage: sent > 0 ? round(((s1.cpuSeconds - s0.cpuSeconds) * 1e6) / sent, 2) : 0,
       clientCpuPercent: Math.round((Number(streamed.cpuSeconds) / Number(streamed.seconds)) * 100),
     };

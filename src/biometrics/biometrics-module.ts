@@ -8,6 +8,7 @@ import type { Principal } from '../server/http/principal.ts';
 import { createTrainingQueue } from '../storage/queues.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { startTrainingWorker, type TrainingWorker } from '../../workers/training-worker.ts';
+import type { ScoringFaults } from './scoring-faults.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import { dataCipher } from '../crypto/data-cipher.ts';
 import { OwnerChanges } from './assurance/owner-change.ts';
@@ -67,6 +68,8 @@ export function createBiometrics(
     authenticator: Authenticator<Principal>;
     sessions: { loginProof(sessionId: string, userId: string): Promise<{ ageMs: number }> };
     notifier: Notifier;
+    /** Planted scoring faults (a test gateway's StartOptions.scoringFaults); they crash real workers. */
+    scoringFaults?: ScoringFaults | undefined;
   },
 ): Biometrics {
   const { config, logger, mongo } = ctx;
@@ -162,8 +165,7 @@ export function createBiometrics(
           maxBatch: config.VIGIL_SCORING_MAX_BATCH,
           maxSessionsPerWorker: config.VIGIL_SCORING_SESSIONS_PER_WORKER,
           taskTimeoutMs: config.VIGIL_SCORING_TIMEOUT_MS,
-          // Only a test gateway is given planted faults (StartOptions.scoringFaults); they crash real workers.
-          faults: ctx.scoringFaults,
+          faults: deps.scoringFaults,
         });
         if (config.VIGIL_EMBEDDED_WORKERS) worker = await startTrainingWorker(config, logger.child({ component: 'training' }));
         // No TTL indexes on FerretDB: enrolments opened and never committed are swept here.

@@ -59,6 +59,22 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes Redis Cluster nodes or Sentinels as host:port lists, not both, and a wait for replicas within bounds', () => {
+    const nodes = '127.0.0.1:7100,127.0.0.1:7101';
+    expect(problemsOf({ REDIS_CLUSTER_NODES: nodes })).toEqual([]);
+    expect(problemsOf({ REDIS_SENTINELS: 'sentinel-a:26379,sentinel-b:26379', REDIS_SENTINEL_MASTER: 'vigil' })).toEqual([]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: nodes, REDIS_SENTINELS: nodes })).toEqual([
+      'REDIS_CLUSTER_NODES: a cluster has no sentinels; set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both',
+    ]);
+    for (const bad of ['127.0.0.1', 'redis://127.0.0.1:7100', '127.0.0.1:7100;127.0.0.1:7101', '']) {
+      expect(problemsOf({ REDIS_CLUSTER_NODES: bad })[0]).toMatch(/^REDIS_CLUSTER_NODES: /);
+      expect(problemsOf({ REDIS_SENTINELS: bad })[0]).toMatch(/^REDIS_SENTINELS: /);
+    }
+    expect(problemsOf({ REDIS_SENTINEL_MASTER: 'my master' })[0]).toMatch(/^REDIS_SENTINEL_MASTER: /);
+    expect(problemsOf({ REDIS_WAIT_REPLICAS: '-1' })[0]).toMatch(/^REDIS_WAIT_REPLICAS: /);
+    expect(problemsOf({ REDIS_WAIT_TIMEOUT_MS: '0' })[0]).toMatch(/^REDIS_WAIT_TIMEOUT_MS: /);
+  });
+
   it('refuses the console without the admin token it signs in with', () => {
     expect(problemsOf({ VIGIL_CONSOLE: 'true' })).toEqual([
       'VIGIL_CONSOLE: the console signs in with the admin token; set VIGIL_ADMIN_TOKEN',

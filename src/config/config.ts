@@ -1,4 +1,4 @@
-import { relyingPartyOf } from '../identity/credentials/passkeys/relying-party.ts';
+import { relyingPartyOf } from './relying-party.ts';
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parseDataKeys } from '../crypto/data-cipher.ts';

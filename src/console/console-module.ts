@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { Type } from '@sinclair/typebox';
 import type { AccountService } from '../identity/accounts/account-service.ts';
 import type { BiometricService } from '../biometrics/biometric-service.ts';
 import type { GatewayContext } from '../server/context.ts';
-import { defineRoute, type Route } from '../server/http/route.ts';
+import type { Route } from '../server/http/route.ts';
+import { staticPageRoutes } from '../server/http/static-pages.ts';
 import type { GatewayModule } from '../server/gateway-module.ts';
 import type { SessionService } from '../sessions/session-service.ts';
 import { createRedis } from '../storage/redis.ts';
@@ -12,30 +11,16 @@ import { LiveTrustEndpoint } from './live-trust-endpoint.ts';
 import { TrustFeed } from './trust-feed.ts';
 
 /** The console's page and assets: same-origin scripts only, never framed, never cached. */
-const PAGE_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-};
-
-const asset = (name: string) => readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8');
-
 function pageRoutes(): Route[] {
-  const files = [
-    { path: '/console', type: 'text/html; charset=utf-8', body: asset('console.html') },
-    { path: '/console/app.js', type: 'text/javascript; charset=utf-8', body: asset('console.js') },
-    { path: '/console/app.css', type: 'text/css; charset=utf-8', body: asset('console.css') },
-  ];
-  return files.map((file) =>
-    defineRoute({
-      method: 'GET',
-      path: file.path,
-      summary: 'The operator console (static; it calls the admin API with the admin token)',
-      produces: file.type,
-      hidden: true,
-      schema: { response: { 200: Type.String() } },
-    }).handle(async () => ({ status: 200 as const, body: file.body, headers: PAGE_HEADERS })),
+  const file = (name: string) => new URL(`./assets/${name}`, import.meta.url);
+  return staticPageRoutes(
+    [
+      { path: '/console', type: 'text/html; charset=utf-8', file: file('console.html') },
+      { path: '/console/app.js', type: 'text/javascript; charset=utf-8', file: file('console.js') },
+      { path: '/console/app.css', type: 'text/css; charset=utf-8', file: file('console.css') },
+    ],
+    'The operator console (static; it calls the admin API with the admin token)',
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   );
 }
 

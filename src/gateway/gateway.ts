@@ -90,11 +90,10 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     rateLimiter: new RateLimiter(redis),
     admin: adminAuthenticator(config.VIGIL_ADMIN_TOKEN),
     clock: options.clock ?? systemClock,
-    ...(options.scoringFaults ? { scoringFaults: options.scoringFaults } : {}),
   };
   const modules: GatewayModule[] = [];
   try {
-    modules.push(...(await assembleModules(context)));
+    modules.push(...(await assembleModules(context, { scoringFaults: options.scoringFaults })));
     for (const module of modules) await module.start?.();
   } catch (err) {
     // A module that cannot start (bad setting, store refusing an index) must not leave

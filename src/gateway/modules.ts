@@ -1,6 +1,7 @@
 import type { GatewayContext } from '../server/context.ts';
 import { TimeoutError, withTimeout } from '../server/timeouts.ts';
 import type { GatewayModule } from '../server/gateway-module.ts';
+import type { ScoringFaults } from '../biometrics/scoring-faults.ts';
 import { createLoginModule, createSessionCore } from '../sessions/sessions-module.ts';
 import { statusEndsSessions } from '../identity/accounts/account.ts';
 import { createIdentity } from '../identity/identity-module.ts';
@@ -16,7 +17,13 @@ import { toVigilError } from '../storage/dependency-errors.ts';
  * The one place where concerns are assembled and wired to each other. Read it top to bottom to
  * see what depends on what; each concern's own folder holds its logic, store access and tests.
  */
-export async function assembleModules(ctx: GatewayContext): Promise<GatewayModule[]> {
+export async function assembleModules(
+  ctx: GatewayContext,
+  options: {
+    /** Planted scoring faults: only a test gateway is given them (they crash real workers). */
+    scoringFaults?: ScoringFaults | undefined;
+  } = {},
+): Promise<GatewayModule[]> {
   const modules: GatewayModule[] = [];
 
   // Tokens and sessions: keys, access/refresh tokens, revocation. `sessionCore.authenticator`
@@ -32,6 +39,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
     notifier: notify.notifier,
     sessions: sessionCore.sessions,
     userAuth: sessionCore.authenticator,
+    enrolmentAuth: sessionCore.enrolmentAuthenticator,
   });
   modules.push(identity.module);
   // Every refresh asks whether the account may still hold a session (rejected and withdrawn may
@@ -63,6 +71,7 @@ export async function assembleModules(ctx: GatewayContext): Promise<GatewayModul
     authenticator: sessionCore.authenticator,
     sessions: sessionCore.sessions,
     notifier: notify.notifier,
+    scoringFaults: options.scoringFaults,
   });
   modules.push(biometrics.module);
 

@@ -21,6 +21,7 @@ import { parseProfileFields, ProfileValidator } from './accounts/profile-fields.
 import type { IdentitySessions } from './identity-sessions.ts';
 import { Withdrawal } from './accounts/withdrawal.ts';
 import { deviceRoutes } from './devices/device-routes.ts';
+import { createMfaFactors, type MfaFactors } from './credentials/mfa-factors.ts';
 import { outboxRoutes } from './codes/outbox-routes.ts';
 import { DevOutbox } from '../notify/dev-outbox.ts';
 import { auditRoutes } from './accounts/audit-routes.ts';
@@ -36,6 +37,8 @@ export interface IdentityServices {
   tickets: Tickets;
   links: EmailLinks;
   notifier: Notifier;
+  /** Authenticator apps and passkeys. */
+  mfaFactors: MfaFactors;
 }
 
 /** Identity flows that end sessions: password change and reset, withdrawal. */
@@ -51,6 +54,8 @@ export interface IdentityDependencies {
   sessions: IdentitySessions;
   /** The session concern's bearer authenticator, guarding the caller's own routes. */
   userAuth: Authenticator<Principal>;
+  /** The same, also accepting a session that must still enrol a second factor (the factor routes). */
+  enrolmentAuth: Authenticator<Principal>;
 }
 
 export interface Identity {
@@ -66,7 +71,7 @@ export interface Identity {
  */
 export function createIdentity(ctx: GatewayContext, deps: IdentityDependencies): Identity {
   const { config, mongo, redis, audit, rateLimiter, logger } = ctx;
-  const { notifier, sessions, userAuth } = deps;
+  const { notifier, sessions, userAuth, enrolmentAuth } = deps;
   const profiles = new ProfileValidator(parseProfileFields(config.VIGIL_PROFILE_FIELDS));
   const store = new AccountStore(mongo.db, redis);
   const devices = new DeviceStore(mongo.db);
@@ -124,7 +129,8 @@ export function createIdentity(ctx: GatewayContext, deps: IdentityDependencies):
     else if (account.phone) await codeRequests.request({ channel: 'sms', to: account.phone, purpose: 'verify' }, meta);
   });
 
-  const services: IdentityServices = { accounts, devices, hasher, codes, codeRequests, tickets, links, notifier };
+  const mfaFactors = createMfaFactors(ctx, { accounts, sessions, enrolmentAuth });
+  const services: IdentityServices = { accounts, devices, hasher, codes, codeRequests, tickets, links, notifier, mfaFactors };
   const passwords = new PasswordService({
     accounts,
     hasher,
@@ -158,10 +164,12 @@ export function createIdentity(ctx: GatewayContext, deps: IdentityDependencies):
         ...(config.VIGIL_DEV_OUTBOX && config.NODE_ENV !== 'production'
           ? outboxRoutes({ outbox: new DevOutbox(redis), phoneRegion: config.VIGIL_PHONE_REGION })
           : []),
+        ...mfaFactors.routes,
       ],
       async start() {
         await store.ensureIndexes();
         await devices.ensureIndexes();
+        await mfaFactors.start();
       },
     },
   };

@@ -7,7 +7,6 @@ import type { RateLimiter } from '../rate-limits/rate-limiter.ts';
 import type { MongoStore } from '../storage/mongo.ts';
 import type { AdminPrincipal } from './admin-auth.ts';
 import type { Authenticator } from './http/route.ts';
-import type { ScoringFaults } from '../biometrics/scoring-faults.ts';
 import type { Clock } from '../time/clock.ts';
 
 /** What every concern receives when the gateway assembles it. Built once per gateway. */
@@ -22,6 +21,4 @@ export interface GatewayContext {
   admin: Authenticator<AdminPrincipal>;
   /** What time-based decisions made in JavaScript read (tests move it instead of sleeping). */
   clock: Clock;
-  /** Faults a test plants in the scoring pool's next tasks; never set outside tests. */
-  scoringFaults?: ScoringFaults;
 }

@@ -1,6 +1,7 @@
 import { VigilError, type ErrorDetail } from '../../protocol/errors.ts';
 import type { Account, AccountService } from '../identity/accounts/account-service.ts';
 import { enforceLimit } from '../rate-limits/enforce-limit.ts';
+import type { SecondFactorMethod, SecondFactors } from '../identity/credentials/account-factors.ts';
 import type { Channel } from '../notify/notifier.ts';
 import type { DeviceInfo, DeviceStore } from '../identity/devices/device-store.ts';
 import { classifyIdentifier } from '../identity/accounts/identifiers.ts';
@@ -38,20 +39,10 @@ export interface MfaChallenge {
   mfa: { ticket: string; methods: SecondFactorMethod[]; expiresIn: number };
 }
 
-export type SecondFactorMethod = 'totp' | 'recovery_code' | 'passkey';
-
 export type SecondFactorAnswer =
   | { ticket: string; code: string }
   | { ticket: string; recoveryCode: string }
   | { ticket: string; passkey: AuthenticationResponseJSON };
-
-/** What logins need from the second-factor stores (authenticator apps and passkeys). */
-export interface SecondFactors {
-  /** What the account can answer a second step with; empty when it has no second factor. */
-  methods(userId: string): Promise<SecondFactorMethod[]>;
-  verify(userId: string, code: string): Promise<boolean>;
-  useRecoveryCode(userId: string, code: string): Promise<boolean>;
-}
 
 /** What logins need from the passkey ceremonies. */
 export type PasskeyVerifier = Pick<PasskeyCeremonies, 'authenticate' | 'authenticationOptions'>;
@@ -195,6 +186,7 @@ export class LoginService {
           answer.passkey,
           (b) => b.purpose === 'mfa' && b.ticketDigest === digest,
           meta,
+          pending.userId,
         );
         ok = passkey.userId === pending.userId;
         if (!ok) refusal = new VigilError('PASSKEY_UNKNOWN');

@@ -4,6 +4,7 @@ import type { DeviceStore } from '../identity/devices/device-store.ts';
 import type { CodeRequests } from '../identity/codes/code-requests.ts';
 import type { Tickets } from '../identity/codes/tickets.ts';
 import type { PasswordHasher } from '../identity/credentials/password-hasher.ts';
+import type { MfaFactors } from '../identity/credentials/mfa-factors.ts';
 import { Lockout } from '../rate-limits/lockout.ts';
 import { LocalRateLimit } from '../rate-limits/local-rate.ts';
 import { internalCredential } from '../server/internal-auth.ts';
@@ -23,17 +24,7 @@ import { tokenRoutes } from './token-routes.ts';
 import { loginRoutes } from './login-routes.ts';
 import { LoginService } from './login-service.ts';
 import { MfaTickets } from './mfa-tickets.ts';
-import { TotpFactors } from '../identity/credentials/totp/totp-factors.ts';
-import { totpRoutes } from '../identity/credentials/totp/totp-routes.ts';
-import { AccountFactors } from '../identity/credentials/account-factors.ts';
 import { StepUpFactors } from '../identity/credentials/step-up-factors.ts';
-import { PasskeyCeremonies } from '../identity/credentials/passkeys/passkey-ceremonies.ts';
-import { PasskeyChallenges } from '../identity/credentials/passkeys/passkey-challenges.ts';
-import { passkeyRoutes } from '../identity/credentials/passkeys/passkey-routes.ts';
-import { PasskeyStore } from '../identity/credentials/passkeys/passkey-store.ts';
-import { passkeyTestPageRoutes } from '../identity/credentials/passkeys/test-page-routes.ts';
-import { relyingPartyOf } from '../identity/credentials/passkeys/relying-party.ts';
-import { dataCipher } from '../crypto/data-cipher.ts';
 import type { Principal } from '../server/http/principal.ts';
 import { PrincipalResolver } from './principal-resolver.ts';
 import { RefreshFamilies } from './refresh-family.ts';
@@ -201,48 +192,26 @@ export interface LoginDependencies {
   hasher: PasswordHasher;
   codeRequests: CodeRequests;
   tickets: Tickets;
+  mfaFactors: MfaFactors;
 }
 
 /** The login concern: its routes, and the service legacy dialects log in through. */
 export interface LoginModule extends GatewayModule {
   login: LoginService;
-  /** Authenticator-app factors. */
-  totp: TotpFactors;
-  /** Every second factor an account has (the step-up policy lists them). */
-  factors: AccountFactors;
-  passkeys: PasskeyCeremonies;
+  /** Authenticator-app factors (identity's, lent to tests and the step-up policy). */
+  totp: MfaFactors['totp'];
   /** Socket step-ups proven by a second factor alone. */
   stepUp: StepUpFactors;
 }
 
-/** Enough for every device a person owns, few enough that listing them stays cheap. */
-const MAX_PASSKEYS_PER_ACCOUNT = 20;
-
 /**
- * POST /v1/sessions (password, code or ticket login, second factors) and the caller's own
- * sessions. Assembled after identity, whose accounts and devices it uses.
+ * POST /v1/sessions (password, code, ticket or passkey login, the second step) and the caller's
+ * own sessions. Assembled after identity, whose accounts, devices and second factors it uses.
  */
 export function createLoginModule(ctx: GatewayContext, core: SessionCore, identity: LoginDependencies): LoginModule {
   const { config } = ctx;
   const window = config.VIGIL_LOGIN_WINDOW_SECONDS;
-  // Authenticator-app secrets are sealed with VIGIL_MFA_KEYS (the same AES-256-GCM sealing as biometric data).
-  const mfaCipher = dataCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
-  const totp = new TotpFactors(ctx.mongo.db, config.VIGIL_TOTP_ISSUER, mfaCipher);
-  // Withdrawal erases the account's authenticator secret and recovery codes with the rest of it.
-  const passkeyStore = new PasskeyStore(ctx.mongo.db);
-  const { rp } = relyingPartyOf(config);
-  const passkeys = new PasskeyCeremonies({
-    store: passkeyStore,
-    challenges: new PasskeyChallenges(ctx.redis, config.VIGIL_WEBAUTHN_CHALLENGE_TTL_SECONDS),
-    rp,
-    audit: ctx.audit,
-    maxPerAccount: MAX_PASSKEYS_PER_ACCOUNT,
-  });
-  const factors = new AccountFactors(totp, passkeyStore);
-  identity.accounts.onWithdrawn(async ({ account }) => {
-    await totp.remove(account.id);
-    await passkeyStore.removeAll(account.id);
-  });
+  const { totp, passkeys, factors } = identity.mfaFactors;
   const perAccount = { limit: config.VIGIL_MFA_PER_ACCOUNT_HOURLY, windowSeconds: 3600 };
   const perIp = { limit: config.VIGIL_LOGIN_PER_IP, windowSeconds: window };
   const stepUp = new StepUpFactors({ factors, totp, passkeys, rateLimiter: ctx.rateLimiter, perAccount, perIp });
@@ -281,8 +250,6 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
     name: 'login',
     login,
     totp,
-    factors,
-    passkeys,
     stepUp,
     routes: [
       ...loginRoutes({ login, profileFields: identity.accounts.profiles.fields }),
@@ -292,31 +259,6 @@ export function createLoginModule(ctx: GatewayContext, core: SessionCore, identi
         logoutAuth: core.enrolmentAuthenticator,
         devices: identity.devices,
       }),
-    ].concat(
-      totpRoutes({
-        factors: totp,
-        accountFactors: factors,
-        accounts: identity.accounts,
-        sessions: core.sessions,
-        audit: ctx.audit,
-        auth: core.enrolmentAuthenticator,
-        proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
-        available: mfaCipher !== undefined || config.NODE_ENV !== 'production',
-      }),
-      passkeyRoutes({
-        ceremonies: passkeys,
-        store: passkeyStore,
-        factors,
-        accounts: identity.accounts,
-        sessions: core.sessions,
-        audit: ctx.audit,
-        auth: core.enrolmentAuthenticator,
-        proofMaxAgeSeconds: config.VIGIL_MFA_PROOF_MAX_AGE_SECONDS,
-      }),
-      config.VIGIL_WEBAUTHN_TEST_PAGE && config.NODE_ENV !== 'production' ? passkeyTestPageRoutes() : [],
-    ),
-    async start() {
-      await passkeyStore.ensureIndexes();
-    },
+    ],
   };
 }

@@ -77,8 +77,12 @@ function clientOptions(config: Config, options: RedisOptions, keyPrefix?: string
       keyPrefix,
       sentinels: hostPorts(config.REDIS_SENTINELS!),
       name: config.REDIS_SENTINEL_MASTER,
-      // Ask the sentinels again as soon as they announce a new master, not only on the next error.
-      failoverDetector: true,
+      // A master demoted while this client stayed connected answers writes with READONLY:
+      // reconnect, which asks the sentinels for the master again. (ioredis' failoverDetector,
+      // which reconnects on every sentinel's +switch-master, left a client in a reconnect loop
+      // for seconds after a failover in the failover test; a killed master closes the connection
+      // anyway.)
+      reconnectOnError: (err) => err.message.startsWith('READONLY'),
       sentinelRetryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
     };
   }

@@ -18,8 +18,9 @@ import { startDistributedRedis, type DistributedRedis } from '../support/distrib
 // holds them (WAIT), so an answered rotation survives; a rotation whose answer was lost (503 or
 // no answer) may or may not survive, and the client's retry of the same token is answered either
 // way (rotation, or the grace-period replay, hence a grace longer than a failover here).
-// The last test makes the replication window deterministic: it cuts the replica's link, rotates,
-// and kills the master before the replica is back. It fails with REDIS_WAIT_REPLICAS=0.
+// The last test opens the replication window on purpose: it cuts the replica's link, rotates, and
+// kills the master. It fails with REDIS_WAIT_REPLICAS=0 (the promoted replica never saw the
+// answered rotation, so the client's new token looks reused and the session ends).
 const WAIT = { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '500', VIGIL_REFRESH_GRACE_MS: '15000' };
 const RECOVER_WITHIN_MS = 20_000;
 
@@ -80,6 +81,7 @@ async function rotate(url: string, refreshToken: string): Promise<{ status: numb
 async function masterOf(redis: DistributedRedis, key: string): Promise<number> {
   for (const port of await redis.masters()) {
     const node = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
+    node.on('error', () => undefined);
     try {
       await node.connect();
       if ((await node.exists(key).catch(() => -1)) === 1) return port;
@@ -198,6 +200,7 @@ function failoverSuite(mode: 'cluster' | 'sentinel', base: number): void {
       // for its connection to fail, then for the slot map or the sentinels to name the new one.
       expect(contractBreaches(during, 4_000)).toEqual([]);
       const after = driver.between(marks.recovered + 500);
+      if (after.some((s) => s.status >= 500)) console.info(`gateway errors:\n${gatewayErrors(deployment)}`);
       expect(after.length).toBeGreaterThan(0);
       expect(after.filter((s) => s.status === 0 || s.status >= 500)).toEqual([]);
     });
@@ -229,8 +232,10 @@ function failoverSuite(mode: 'cluster' | 'sentinel', base: number): void {
       const member = await signUpMember(url, 'lag');
       const key = `${deployment.config.REDIS_PREFIX}sess:{${member.sessionId}}`;
       const master = await masterOf(redis, key);
-      // Cut the master's link to its replica (it reconnects within about a second), rotate, kill the master.
+      // Cut the master's link to its replica and keep it cut (a password the replica does not
+      // know; connections already open stay authenticated), rotate, kill the master.
       const admin = new Redis({ host: '127.0.0.1', port: master });
+      await admin.config('SET', 'requirepass', 'replica-locked-out');
       await admin.call('CLIENT', 'KILL', 'TYPE', 'replica');
       admin.disconnect();
       const answered = await rotate(url, member.refreshToken);

@@ -369,6 +369,7 @@ describe('passkeys', () => {
     // Another account's passkey (discoverable, valid signature) cannot answer this account's ticket.
     const foreign = await call('POST', '/v1/sessions/mfa', { ticket, passkey: authenticator.get(other.credential, options) });
     expect(foreign.body.error.code).toBe('PASSKEY_UNKNOWN');
+    expect((await list(other.token))[0]?.lastUsedAt).toBeUndefined(); // nothing recorded on the other account
     // A challenge of another ticket cannot answer this one.
     const otherTicket = await step1();
     const crossed = await call('POST', '/v1/sessions/mfa', {

@@ -74,6 +74,7 @@ export async function startDistributedRedis(mode: 'cluster' | 'sentinel', base: 
 
 async function info(port: number, section: string): Promise<string | undefined> {
   const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
     return await redis.info(section);
@@ -87,6 +88,7 @@ async function info(port: number, section: string): Promise<string | undefined> 
 /** 'master', 'slave', or undefined when the node does not answer. */
 async function role(port: number): Promise<string | undefined> {
   const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
     const [name] = (await redis.role()) as [string];

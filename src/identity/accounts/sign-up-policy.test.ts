@@ -24,6 +24,7 @@ beforeAll(async () => {
     notifier: notify.notifier,
     sessions: node.core.sessions,
     userAuth: node.core.authenticator,
+    enrolmentAuth: node.core.enrolmentAuthenticator,
   });
   await built.module.start?.();
   identity = built.services;

@@ -1,6 +1,16 @@
-import type { SecondFactorMethod, SecondFactors } from '../../sessions/login-service.ts';
 import type { PasskeyStore } from './passkeys/passkey-store.ts';
 import type { TotpFactors } from './totp/totp-factors.ts';
+
+/** How a second step of a login can be answered. */
+export type SecondFactorMethod = 'totp' | 'recovery_code' | 'passkey';
+
+/** What logins need from the second-factor stores (authenticator apps and passkeys). */
+export interface SecondFactors {
+  /** What the account can answer a second step with; empty when it has no second factor. */
+  methods(userId: string): Promise<SecondFactorMethod[]>;
+  verify(userId: string, code: string): Promise<boolean>;
+  useRecoveryCode(userId: string, code: string): Promise<boolean>;
+}
 
 /** An account's second factors, whichever kinds it has: authenticator app (with its recovery codes) and passkeys. */
 export class AccountFactors implements SecondFactors {

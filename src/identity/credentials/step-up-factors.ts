@@ -3,7 +3,7 @@ import { VigilError } from '../../../protocol/errors.ts';
 import type { AuditContext } from '../../audit/audit-log.ts';
 import { clientKey } from '../../rate-limits/client-key.ts';
 import type { LimitRule, RateLimiter } from '../../rate-limits/rate-limiter.ts';
-import type { SecondFactorMethod } from '../../sessions/login-service.ts';
+import type { SecondFactorMethod } from './account-factors.ts';
 import type { AccountFactors } from './account-factors.ts';
 import type { CeremonyOptions, PasskeyCeremonies } from './passkeys/passkey-ceremonies.ts';
 import type { TotpFactors } from './totp/totp-factors.ts';
@@ -41,6 +41,7 @@ export class StepUpFactors {
       response,
       (b) => b.purpose === 'stepup' && b.userId === userId && b.sessionId === sessionId,
       meta,
+      userId,
     );
     if (passkey.userId !== userId) throw new VigilError('PASSKEY_UNKNOWN');
   }

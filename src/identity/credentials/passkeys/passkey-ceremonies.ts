@@ -13,7 +13,7 @@ import { VigilError } from '../../../../protocol/errors.ts';
 import type { AuditContext, AuditLog } from '../../../audit/audit-log.ts';
 import type { ChallengeBinding, PasskeyChallenges } from './passkey-challenges.ts';
 import type { PasskeyDocument, PasskeyStore } from './passkey-store.ts';
-import type { RelyingParty } from './relying-party.ts';
+import type { RelyingParty } from '../../../config/relying-party.ts';
 
 /** Options for the browser: hand to PublicKeyCredential.parse…OptionsFromJSON(). */
 export interface CeremonyOptions {
@@ -154,6 +154,8 @@ export class PasskeyCeremonies {
     response: AuthenticationResponseJSON,
     accept: (binding: ChallengeBinding) => boolean,
     meta: AuditContext,
+    /** Only a passkey of this account (an MFA ticket's, a step-up's): another's is refused before anything is recorded. */
+    userId?: string,
   ): Promise<PasskeyAssertion> {
     const challenge = await this.precheck(response, 'webauthn.get', accept);
     let authData;
@@ -164,7 +166,7 @@ export class PasskeyCeremonies {
     }
     this.checkRpId(authData, '/response/response/authenticatorData');
     const passkey = await this.deps.store.get(response.id);
-    if (!passkey) throw new VigilError('PASSKEY_UNKNOWN');
+    if (!passkey || (userId !== undefined && passkey.userId !== userId)) throw new VigilError('PASSKEY_UNKNOWN');
     if (response.response.userHandle && response.response.userHandle !== userHandleOf(passkey.userId)) {
       throw new VigilError('PASSKEY_UNKNOWN');
     }

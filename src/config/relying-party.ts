@@ -1,4 +1,4 @@
-import { isLoopbackHost } from '../../../config/deployment-safety.ts';
+import { isLoopbackHost } from './deployment-safety.ts';
 
 /** Who passkeys are bound to: the RP ID (a domain) and the exact origins whose pages may use them. */
 export interface RelyingParty {
