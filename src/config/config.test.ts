@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
+import { processCount } from '../server/supervisor.ts';
 import { ConfigError, loadConfig } from './config.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -34,6 +36,14 @@ describe('loadConfig', () => {
     expect(problems.find((p) => p.startsWith('PORT:'))).toContain('"eighty"');
     expect(problems.some((p) => p.startsWith('MONGO_URL:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('LOG_LEVEL:'))).toBe(true);
+  });
+
+  it('takes VIGIL_PROCESSES as a count or auto, and names it otherwise', () => {
+    expect(loadConfig({}).VIGIL_PROCESSES).toBe('1');
+    expect(processCount(loadConfig({ VIGIL_PROCESSES: '4' }).VIGIL_PROCESSES)).toBe(4);
+    expect(processCount(loadConfig({ VIGIL_PROCESSES: 'auto' }).VIGIL_PROCESSES)).toBe(availableParallelism());
+    for (const bad of ['0', 'all', '-2', '100'])
+      expect(problemsOf({ VIGIL_PROCESSES: bad })[0]).toMatch(new RegExp(`^VIGIL_PROCESSES: .*"${bad}"`));
   });
 
   it('rejects an out-of-range port', () => {

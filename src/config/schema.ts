@@ -103,6 +103,12 @@ export const ConfigSchema = Type.Object({
     minimum: 1024,
     description: 'Largest upload (CSV, multipart, binary frames) accepted, in bytes (413 beyond).',
   }),
+  VIGIL_PROCESSES: Type.String({
+    default: '1',
+    pattern: '^(auto|[1-9][0-9]?)$',
+    description:
+      'Gateway processes `npm start` runs on one port (SO_REUSEPORT), supervised and restarted when one dies; auto: one per CPU core. 1 runs the gateway in the entry process itself (docs/operations.md, every core).',
+  }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({
     default: 10_000,
     minimum: 100,

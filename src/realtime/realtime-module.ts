@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client';
 import type { GatewayContext } from '../server/context.ts';
 import type { GatewayModule } from '../server/gateway-module.ts';
 import { ConnectionQuota } from './connection-quota.ts';
@@ -28,6 +29,14 @@ export function createRealtimeModule(
     },
     logger,
   );
+  // Which process answered a scrape: with several gateway processes on one port (VIGIL_PROCESSES)
+  // each scrape reaches one of them; the id is the prefix of this process's connection ids.
+  new Gauge({
+    name: 'vigil_instance_info',
+    help: 'This gateway process: its connection-quota instance id (the prefix of its connectionIds) and pid',
+    labelNames: ['instance', 'pid'] as const,
+    registers: [ctx.metrics.registry],
+  }).set({ instance: quota.instanceId, pid: String(process.pid) }, 1);
   const limits = {
     maxMessageBytes: config.VIGIL_WS_MAX_MESSAGE_BYTES,
     maxMessagesPerSecond: config.VIGIL_WS_MAX_MESSAGES_PER_SECOND,

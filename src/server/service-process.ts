@@ -12,10 +12,10 @@ export interface RunningService {
  * exits 78, EX_CONFIG, naming the variable), the logger, start, and graceful shutdown on SIGTERM or
  * SIGINT bounded by SHUTDOWN_TIMEOUT_MS. A failed start exits 1 with its cause on stderr.
  */
-export function runService(
+export function runService<S extends RunningService>(
   name: string,
-  start: (config: Config, logger: Logger) => Promise<RunningService>,
-  options: { component?: string } = {},
+  start: (config: Config, logger: Logger) => Promise<S>,
+  options: { component?: string; onStarted?: (service: S) => void } = {},
 ): void {
   const run = async () => {
     let config: Config;
@@ -32,7 +32,11 @@ export function runService(
     process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
     const service = await start(config, logger);
 
+    let stopping = false;
     const shutdown = (signal: string) => {
+      // Once: a second signal (or the supervisor's after a terminal's Ctrl-C) must not cut the drain short.
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, 'shutting down');
       const hardStop = setTimeout(() => {
         logger.error('graceful shutdown timed out; exiting');
@@ -47,8 +51,12 @@ export function runService(
         },
       );
     };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    // A process forked by the supervisor drains when the supervisor is gone (even SIGKILLed),
+    // instead of serving on as an orphan nobody will stop.
+    if (process.send) process.once('disconnect', () => shutdown('supervisor gone'));
+    options.onStarted?.(service);
   };
   run().catch((err: unknown) => {
     process.stderr.write(`${name}: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
