@@ -132,12 +132,15 @@ describe('continuous verification over the socket', () => {
     expect(refresh.status).toBe(401);
     expect(await errorCode(refresh)).toBe('TOKEN_REVOKED');
     // Audited: the policy action and the revocation it caused.
+    // Both records are written without holding up the socket, so neither waits for the other.
     await eventually(async () => {
       const events = await gw.gateway.context.audit.listForUser(OWNER, { limit: 50 });
-      return events.some(
-        (e) => e.event === 'biometric.policy_action' && e.sessionId === user.sessionId && e.detail?.action === 'revoke',
+      return (
+        events.some(
+          (e) => e.event === 'biometric.policy_action' && e.sessionId === user.sessionId && e.detail?.action === 'revoke',
+        ) && events.some((e) => e.event === 'session.revoked' && e.sessionId === user.sessionId)
       );
-    }, 'the policy action in the audit log');
+    }, 'the policy action and the revocation in the audit log');
     const revoked = (await gw.gateway.context.audit.listForUser(OWNER, { limit: 50 })).find(
       (e) => e.event === 'session.revoked' && e.sessionId === user.sessionId,
     );
