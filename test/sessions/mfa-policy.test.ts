@@ -1,6 +1,7 @@
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { jsonCaller } from '../support/json-call.ts';
 import { TestSocket } from '../realtime/support.ts';
 
 /**
@@ -23,14 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => gw?.close());
 
-async function call(method: string, path: string, body?: unknown, token?: string) {
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
+const call = jsonCaller(() => gw.url);
 
 const PASSWORD = 'correct horse battery';
 const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { amr: string[] };

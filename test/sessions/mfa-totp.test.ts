@@ -2,6 +2,7 @@ import { MongoClient } from 'mongodb';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClock } from '../support/clock.ts';
+import { jsonCaller } from '../support/json-call.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 /**
@@ -28,16 +29,7 @@ beforeAll(async () => {
 });
 afterAll(() => gw?.close());
 
-async function call(method: string, path: string, body?: unknown, token?: string) {
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  // Replies are read loosely on purpose: each test asserts the fields it depends on.
-
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
+const call = jsonCaller(() => gw.url);
 
 const PASSWORD = 'correct horse battery';
 let users = 0;

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
+import { jsonCaller } from '../support/json-call.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 /**
@@ -34,14 +35,7 @@ afterAll(async () => {
   await gw?.close();
 });
 
-async function call(method: string, path: string, body?: unknown, token?: string) {
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
+const call = jsonCaller(() => gw.url);
 
 const PASSWORD = 'correct horse battery';
 let users = 0;
