@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { SocketHost } from '../server/gateway-module.ts';
 import { uws, type HttpResponse, type TemplatedApp } from '../server/uws.ts';
 import { toVigilError } from '../storage/dependency-errors.ts';
+import { rateLimited } from '../rate-limits/enforce-limit.ts';
 import type { RealtimeChannel } from './realtime-channel.ts';
 import type { RealtimeMetrics } from './realtime-metrics.ts';
 import { upgradeCredentials } from './stream-auth.ts';
@@ -76,7 +77,7 @@ export function mountStreamEndpoint(
       const { token, protocol } = upgradeCredentials(authorization, protocols);
       if (!token && !pending.admit(ip)) {
         const retryAfter = Math.ceil(options.authTimeoutMs / 1000);
-        return refuse(res, new VigilError('RATE_LIMITED', { retryAfter }, { headers: { 'retry-after': String(retryAfter) } }));
+        return refuse(res, rateLimited(retryAfter));
       }
       const conn = channel.createConnection(ip);
       if (!token) {

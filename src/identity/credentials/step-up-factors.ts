@@ -2,9 +2,9 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { VigilError } from '../../../protocol/errors.ts';
 import type { AuditContext } from '../../audit/audit-log.ts';
 import { clientKey } from '../../rate-limits/client-key.ts';
+import { enforceLimit } from '../../rate-limits/enforce-limit.ts';
 import type { LimitRule, RateLimiter } from '../../rate-limits/rate-limiter.ts';
-import type { SecondFactorMethod } from './account-factors.ts';
-import type { AccountFactors } from './account-factors.ts';
+import type { AccountFactors, SecondFactorMethod } from './account-factors.ts';
 import type { CeremonyOptions, PasskeyCeremonies } from './passkeys/passkey-ceremonies.ts';
 import type { TotpFactors } from './totp/totp-factors.ts';
 
@@ -56,10 +56,7 @@ export class StepUpFactors {
       [`login:ip:${clientKey(meta.ip)}`, this.deps.perIp],
       [`mfa:user:${userId}`, this.deps.perAccount],
     ] as const) {
-      const result = await this.deps.rateLimiter.hit(key, rule);
-      if (!result.allowed) {
-        throw new VigilError('RATE_LIMITED', { retryAfter: result.retryAfter });
-      }
+      await enforceLimit(this.deps.rateLimiter, key, rule);
     }
   }
 }

@@ -30,6 +30,14 @@ export interface PasskeyAssertion {
 const malformed = (field: string, reason: string) =>
   new VigilError('PASSKEY_RESPONSE_MALFORMED', { reason: `${field}: ${reason}` }, { details: [{ field, message: reason }] });
 
+/** The library refused the response: its reason, on the response as a whole. */
+const verificationFailed = (err: unknown) =>
+  new VigilError(
+    'PASSKEY_VERIFICATION_FAILED',
+    { reason: (err as Error).message },
+    { details: [{ field: '/response', message: (err as Error).message }] },
+  );
+
 /** The account handle given to authenticators: opaque bytes, never an email or a username. */
 export const userHandleOf = (userId: string) => isoBase64URL.fromUTF8String(userId);
 
@@ -102,13 +110,7 @@ export class PasskeyCeremonies {
         requireUserVerification: true,
       });
     } catch (err) {
-      throw new VigilError(
-        'PASSKEY_VERIFICATION_FAILED',
-        { reason: (err as Error).message },
-        {
-          details: [{ field: '/response', message: (err as Error).message }],
-        },
-      );
+      throw verificationFailed(err);
     }
     if (!verified.verified) throw new VigilError('PASSKEY_VERIFICATION_FAILED', { reason: 'the attestation did not verify' });
     const info = verified.registrationInfo;
@@ -182,13 +184,7 @@ export class PasskeyCeremonies {
         credential: { id: passkey._id, publicKey: isoBase64URL.toBuffer(passkey.publicKey), counter: 0 },
       });
     } catch (err) {
-      throw new VigilError(
-        'PASSKEY_VERIFICATION_FAILED',
-        { reason: (err as Error).message },
-        {
-          details: [{ field: '/response', message: (err as Error).message }],
-        },
-      );
+      throw verificationFailed(err);
     }
     if (!verified.verified) throw new VigilError('PASSKEY_VERIFICATION_FAILED', { reason: 'the signature did not verify' });
     const { newCounter, credentialBackedUp, userVerified } = verified.authenticationInfo;

@@ -13,7 +13,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { AccountService } from '../../accounts/account-service.ts';
 import type { AuditLog } from '../../../audit/audit-log.ts';
 import { defineRoute, type Authenticator, type Route } from '../../../server/http/route.ts';
-import { requireRecentLogin } from '../recent-login.ts';
+import { factorChangeGuard } from '../recent-login.ts';
 import type { Principal } from '../../../server/http/principal.ts';
 import type { IdentitySessions } from '../../identity-sessions.ts';
 import type { AccountFactors } from '../account-factors.ts';
@@ -56,10 +56,11 @@ export function passkeyView(doc: PasskeyDocument): Static<typeof PasskeyView> {
 export function passkeyRoutes(deps: PasskeyRouteDeps): Route[] {
   const { ceremonies, store, auth, audit } = deps;
   // Recent, and proven by a second factor once the account has one.
-  const fresh = async (principal: Principal, removing = false) =>
-    requireRecentLogin(deps.sessions, principal, deps.proofMaxAgeSeconds, {
-      secondFactor: removing || (await deps.factors.methods(principal.userId)).length > 0,
-    });
+  const fresh = factorChangeGuard({
+    sessions: deps.sessions,
+    factors: deps.factors,
+    proofMaxAgeSeconds: deps.proofMaxAgeSeconds,
+  });
   const meta = (principal: Principal, ip: string) => ({ userId: principal.userId, sessionId: principal.sessionId, ip });
 
   return [

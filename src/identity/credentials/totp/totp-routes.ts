@@ -4,7 +4,7 @@ import { ErrorBodySchema } from '../../../../protocol/http/common.ts';
 import type { AccountService } from '../../accounts/account-service.ts';
 import type { AuditLog } from '../../../audit/audit-log.ts';
 import { defineRoute, type Authenticator, type Route } from '../../../server/http/route.ts';
-import { requireRecentLogin } from '../recent-login.ts';
+import { factorChangeGuard } from '../recent-login.ts';
 import type { Principal } from '../../../server/http/principal.ts';
 import type { IdentitySessions } from '../../identity-sessions.ts';
 import type { AccountFactors } from '../account-factors.ts';
@@ -34,10 +34,11 @@ export interface TotpRouteDeps {
 export function totpRoutes(deps: TotpRouteDeps): Route[] {
   const { factors, auth, audit } = deps;
   // Recent, and proven by a second factor once the account has one (a passkey, or this app when removing it).
-  const fresh = async (principal: Principal, removing = false) =>
-    requireRecentLogin(deps.sessions, principal, deps.proofMaxAgeSeconds, {
-      secondFactor: removing || (await deps.accountFactors.methods(principal.userId)).length > 0,
-    });
+  const fresh = factorChangeGuard({
+    sessions: deps.sessions,
+    factors: deps.accountFactors,
+    proofMaxAgeSeconds: deps.proofMaxAgeSeconds,
+  });
   const meta = (principal: Principal, ip: string) => ({ userId: principal.userId, sessionId: principal.sessionId, ip });
 
   return [
