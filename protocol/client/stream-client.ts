@@ -425,7 +425,11 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
   private async doRefresh(): Promise<void> {
     if (this._state !== 'ready') return;
     const token = await this.options.getToken();
-    const answered = new Promise<void>((resolve, reject) => {
+    // The socket may have closed while the token was fetched; the next `ready` uses a fresh one.
+    if (this._state !== 'ready' || !this.send({ type: 'refresh', token })) return;
+    // Listening starts only once the request is on the wire: an answer arrives in a later task,
+    // and a refresh that was never sent leaves no waiter behind to reject unobserved.
+    await new Promise<void>((resolve, reject) => {
       const done = () => {
         offOk();
         offErr();
@@ -446,8 +450,6 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
         reject(new Error('closed before the refresh was answered'));
       });
     });
-    if (!this.send({ type: 'refresh', token })) return;
-    await answered;
   }
 
   private clearTimers(): void {

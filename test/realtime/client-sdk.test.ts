@@ -86,6 +86,46 @@ describe('StreamClient', () => {
     expect(await c.once('ack')).toMatchObject({ stream: 5, seq, frames: 1 });
   });
 
+  it('drops a refresh whose socket closed while its token was fetched, leaving no waiter to reject later', async () => {
+    const user = await login(node);
+    const source = refreshingTokenSource({ baseUrl: gw.url, tokens: user });
+    let hold: Promise<void> | undefined;
+    const c = new StreamClient({
+      url: gw.url,
+      WebSocket,
+      getToken: async () => {
+        await hold;
+        return source();
+      },
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    });
+    clients.push(c);
+    const unobserved: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unobserved.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await c.connect();
+      const stream = c.openStream({ rate: 50, channels: ['x'] });
+      let release!: () => void;
+      hold = new Promise((resolve) => (release = resolve));
+      const refreshing = c.refresh(); // waits in getToken
+      const closed = c.once('close');
+      for (let i = 0; i < 30; i++) stream.send([i]); // over 20 per second: the server closes with 4002
+      expect(await closed).toMatchObject({ code: 4002, willReconnect: true });
+      hold = undefined;
+      release();
+      await refreshing; // nothing was sent: it settles without waiting for an answer
+      await c.once('ready');
+      const finalClose = c.once('close');
+      c.close();
+      await finalClose;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unobserved).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('stays closed after a terminal close (session revoked)', async () => {
     const { client: c, user } = await client();
     await c.connect();
