@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
-import { PasswordHasher } from '../src/identity/credentials/password-hasher.ts';
+import { libuvPoolSize, PasswordHasher } from '../src/identity/credentials/password-hasher.ts';
 
 /**
  * The bcrypt bound of the login storm, as its own process (run by bench/login-storm.ts): how many
  * password verifications per second the gateway's own hasher (`PasswordHasher.verifyPassword`,
  * bcrypt's async compare on libuv's thread pool) completes on this machine at `cost`, with enough
- * verifications in flight to keep every pool thread busy. The process inherits the environment
+ * verifications in flight to keep every pool thread busy (no VIGIL_BCRYPT_CONCURRENCY limit: the
+ * bound is what the whole pool can do, so logins ÷ bound also shows what the gateway's limit costs). The process inherits the environment
  * the gateway gets, so UV_THREADPOOL_SIZE (libuv's default: 4) is the same on both sides.
  *
  * argv[2]: JSON {cost, warmupMs, durationMs}. Prints one JSON line: verifications per second,
@@ -18,8 +19,9 @@ interface Input {
 }
 
 const input = JSON.parse(process.argv[2] ?? '{}') as Input;
-const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-const hasher = new PasswordHasher(input.cost);
+const poolSize = libuvPoolSize();
+// Unthrottled: every pool thread hashing, the most this machine's pool can verify.
+const hasher = new PasswordHasher(input.cost, poolSize);
 const password = 'storm-bound-password';
 const account = { passwordHash: await hasher.hash(password) };
 

@@ -28,6 +28,11 @@ export interface StormOptions {
   cost: number;
   /** Where the report section is written; `-` prints only (default docs/benchmarks.md). */
   output: string;
+  /**
+   * A second gateway with these settings, `NAME=VALUE[,NAME=VALUE]` of VIGIL_* variables, measured
+   * in the same rounds (a before/after in one run); empty: the configured gateway only.
+   */
+  compare: string;
 }
 
 export const STORM_DEFAULTS: StormOptions = {
@@ -43,13 +48,14 @@ export const STORM_DEFAULTS: StormOptions = {
   connectRate: 20,
   cost: 10,
   output: 'docs/benchmarks.md',
+  compare: '',
 };
 
 export class StormOptionError extends Error {
   override readonly name = 'StormOptionError';
 }
 
-const RANGES: Record<Exclude<keyof StormOptions, 'output'>, [number, number]> = {
+const RANGES: Record<Exclude<keyof StormOptions, 'output' | 'compare'>, [number, number]> = {
   rounds: [1, 20],
   seconds: [5, 300],
   quietSeconds: [3, 300],
@@ -82,6 +88,14 @@ export function parseStormOptions(argv: readonly string[]): StormOptions {
     if (value === undefined) throw new StormOptionError(`${flag} needs a value`);
     if (key === 'output') {
       options.output = value;
+      continue;
+    }
+    if (key === 'compare') {
+      if (!/^VIGIL_[A-Z0-9_]+=[^,=]+(,VIGIL_[A-Z0-9_]+=[^,=]+)*$/.test(value))
+        throw new StormOptionError(
+          `--compare must be NAME=VALUE[,NAME=VALUE] of VIGIL_* settings (got ${JSON.stringify(value)})`,
+        );
+      options.compare = value;
       continue;
     }
     const [min, max] = RANGES[key];

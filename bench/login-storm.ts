@@ -14,6 +14,7 @@ import { configEnv } from '../test/support/config.ts';
 import { dropTestData } from '../test/support/gateway.ts';
 import { startNode } from '../test/sessions/support.ts';
 import { BENCH_INTROSPECTION_TOKEN, loadAverage, packageVersion } from './bench-env.ts';
+import { bcryptConcurrency } from '../src/identity/credentials/password-hasher.ts';
 import { median, parseStormOptions, ratio, StormOptionError, type StormOptions } from './login-storm-options.ts';
 import type { StormClientInput, StormClientResult } from './storm-client.ts';
 
@@ -55,11 +56,25 @@ interface PhaseFigures {
   loopDelayP99Ms: number;
 }
 
+interface Bound {
+  verifiesPerSecond: number;
+  cpuMsPerSecond: number;
+  poolSize: number;
+  cores: number;
+}
+
 interface Round {
   loadAverage: string;
-  bound: { verifiesPerSecond: number; cpuMsPerSecond: number; poolSize: number; cores: number };
-  quiet: PhaseFigures;
-  storm: PhaseFigures;
+  /** Measured before the round's first quiet phase and after its last storm. */
+  bounds: [Bound, Bound];
+  /** Per target, in `targets` order. */
+  byTarget: Array<{ quiet: PhaseFigures; storm: PhaseFigures }>;
+}
+
+interface Target {
+  label: string;
+  env: Record<string, string>;
+  gateway?: ChildGateway;
 }
 
 let options: StormOptions;
@@ -94,13 +109,19 @@ const config: Config = loadConfig({
   ...BENCH_LIMITS,
 });
 const mongoPid = listenerPid(new URL(config.MONGO_URL).port || '27017');
-let gateway: ChildGateway | undefined;
+/** The gateway as configured, and with --compare a second one with those settings, measured in turn each round. */
+const targets: Target[] = [
+  { label: 'default', env: {} },
+  ...(options.compare ? [{ label: options.compare, env: parseCompare(options.compare) }] : []),
+];
 
 try {
-  gateway = await spawnChildGateway(configEnv(config));
-  const gatewayPid = gateway.child.pid!;
-  say(`gateway ${gateway.url} (pid ${gatewayPid}), Redis :${redis.port} for this run; signing up ${options.accounts} accounts…`);
-  const accounts = await signUp(gateway.url, options.accounts);
+  for (const target of targets) target.gateway = await spawnChildGateway({ ...configEnv(config), ...target.env });
+  const url = targets[0]!.gateway!.url;
+  say(
+    `gateways ${targets.map((t) => `${t.label} ${t.gateway!.url}`).join(', ')}; Redis :${redis.port} for this run; signing up ${options.accounts} accounts…`,
+  );
+  const accounts = await signUp(url, options.accounts);
   const accountsFile = join(work, 'accounts.json');
   writeFileSync(accountsFile, JSON.stringify(accounts.map((a) => [a.username, a.password])));
 
@@ -113,7 +134,9 @@ try {
   const warm = perPhase(5);
   const quiet = perPhase(options.quietSeconds);
   const storm = perPhase(options.seconds);
-  const needed = warm.fresh + warm.connect + options.rounds * (quiet.fresh + quiet.connect + storm.fresh + storm.connect) + 1;
+  const needed =
+    targets.length * (warm.fresh + warm.connect + options.rounds * (quiet.fresh + quiet.connect + storm.fresh + storm.connect)) +
+    1;
   say(`making ${needed} sessions through the session service (first-seen tokens for the probes)…`);
   const tokens = await makeTokens(
     config,
@@ -123,14 +146,20 @@ try {
   const seenToken = tokens.pop()!;
   const take = (count: number) => tokens.splice(0, count);
 
-  const runPhase = async (name: string, clients: number, seconds: number, slice: { fresh: number; connect: number }) => {
+  const runPhase = async (
+    target: Target,
+    name: string,
+    clients: number,
+    seconds: number,
+    slice: { fresh: number; connect: number },
+  ) => {
     const freshTokensFile = join(work, `${name}-fresh.json`);
     const connectTokensFile = join(work, `${name}-connect.json`);
     writeFileSync(freshTokensFile, JSON.stringify(take(slice.fresh)));
     writeFileSync(connectTokensFile, JSON.stringify(take(slice.connect)));
     return measurePhase(
       {
-        url: gateway!.url,
+        url: target.gateway!.url,
         warmupMs: options.warmup * 1000,
         durationMs: seconds * 1000,
         clients,
@@ -142,38 +171,52 @@ try {
         connectRate: options.connectRate,
         connectTokensFile,
       },
-      gatewayPid,
+      target.gateway!.child.pid!,
     );
   };
 
-  say('warming the gateway up (5 s storm with probes, off the books)…');
-  await runPhase('warm', options.clients, 5, warm);
+  for (const [i, target] of targets.entries()) {
+    say(`warming ${target.label} up (5 s storm with probes, off the books)…`);
+    await runPhase(target, `warm-${i}`, options.clients, 5, warm);
+  }
 
   const rounds: Round[] = [];
   for (let r = 1; r <= options.rounds; r++) {
     const loadAvg = loadAverage();
-    const bound = await measureBound(config);
-    const quietPhase = await runPhase(`quiet-${r}`, 0, options.quietSeconds, quiet);
-    const stormPhase = await runPhase(`storm-${r}`, options.clients, options.seconds, storm);
-    const round: Round = { loadAverage: loadAvg, bound, quiet: quietPhase, storm: stormPhase };
+    const before = await measureBound(config);
+    const byTarget = new Array<Round['byTarget'][number]>(targets.length);
+    // Alternating order, so neither gateway always runs on the machine the other left behind.
+    const order = targets.map((_, i) => i);
+    if (r % 2 === 0) order.reverse();
+    for (const i of order) {
+      const target = targets[i]!;
+      const quietPhase = await runPhase(target, `quiet-${r}-${i}`, 0, options.quietSeconds, quiet);
+      const stormPhase = await runPhase(target, `storm-${r}-${i}`, options.clients, options.seconds, storm);
+      byTarget[i] = { quiet: quietPhase, storm: stormPhase };
+    }
+    const after = await measureBound(config);
+    const round: Round = { loadAverage: loadAvg, bounds: [before, after], byTarget };
     rounds.push(round);
-    const c = stormPhase.client;
-    say(
-      `round ${r}/${options.rounds}: bound ${bound.verifiesPerSecond.toFixed(1)}/s, logins ${(c.logins / c.seconds).toFixed(1)}/s ` +
-        `(${ratio(c.logins / c.seconds, bound.verifiesPerSecond)} of it), login p99 ${c.login.p99} ms; ` +
-        `introspect p99 ${quietPhase.client.introspect.latency.p99} → ${c.introspect.latency.p99} ms, ` +
-        `first-seen ${quietPhase.client.fresh.latency.p99} → ${c.fresh.latency.p99} ms, ` +
-        `connect ${quietPhase.client.connect.latency.p99} → ${c.connect.latency.p99} ms; ` +
-        `gateway ${Math.round(stormPhase.gatewayCpuMsPerSecond)} ms/s, Redis ${Math.round(stormPhase.redisCpuMsPerSecond)} ms/s, RSS ${Math.round(stormPhase.rssMb)} MB`,
-    );
-    for (const phase of [quietPhase, stormPhase]) {
-      const failures = [
-        phase.client.loginFailureSample,
-        phase.client.introspect.failureSample,
-        phase.client.fresh.failureSample,
-        phase.client.connect.failureSample,
-      ].filter(Boolean);
-      if (failures.length > 0) say(`  failures: ${failures.join(' | ')}`);
+    for (const [i, target] of targets.entries()) {
+      const { quiet: q, storm: st } = byTarget[i]!;
+      const c = st.client;
+      say(
+        `round ${r}/${options.rounds} ${target.label}: bound ${boundOf(round).toFixed(1)}/s, logins ${(c.logins / c.seconds).toFixed(1)}/s ` +
+          `(${ratio(c.logins / c.seconds, boundOf(round))} of it), login p99 ${c.login.p99} ms; ` +
+          `introspect p99 ${q.client.introspect.latency.p99} → ${c.introspect.latency.p99} ms, ` +
+          `first-seen ${q.client.fresh.latency.p99} → ${c.fresh.latency.p99} ms, ` +
+          `connect ${q.client.connect.latency.p99} → ${c.connect.latency.p99} ms; ` +
+          `gateway ${Math.round(st.gatewayCpuMsPerSecond)} ms/s, Redis ${Math.round(st.redisCpuMsPerSecond)} ms/s, RSS ${Math.round(st.rssMb)} MB`,
+      );
+      for (const phase of [q, st]) {
+        const failures = [
+          phase.client.loginFailureSample,
+          phase.client.introspect.failureSample,
+          phase.client.fresh.failureSample,
+          phase.client.connect.failureSample,
+        ].filter(Boolean);
+        if (failures.length > 0) say(`  failures: ${failures.join(' | ')}`);
+      }
     }
   }
 
@@ -181,10 +224,20 @@ try {
   say(`\n${report}`);
   if (options.output !== '-') writeSection(join(ROOT, options.output), report);
 } finally {
-  await gateway?.stop();
+  for (const target of targets) await target.gateway?.stop();
   await dropTestData(config).catch(() => {});
   await redis.stop();
   rmSync(work, { recursive: true, force: true });
+}
+
+/** `NAME=VALUE[,NAME=VALUE]` (validated by parseStormOptions) as environment entries. */
+function parseCompare(spec: string): Record<string, string> {
+  return Object.fromEntries(spec.split(',').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
+/** The round's bcrypt bound: the mean of the measurements before and after its storms (the machine drifts). */
+function boundOf(round: Round): number {
+  return (round.bounds[0].verifiesPerSecond + round.bounds[1].verifiesPerSecond) / 2;
 }
 
 /** The pid listening on a loopback TCP port (ss), to read that server's CPU; undefined if not visible. */
@@ -246,10 +299,10 @@ function cpuMs(pid: number | undefined): number {
   return pid === undefined ? Number.NaN : processSample(pid).cpuSeconds * 1000;
 }
 
-async function measureBound(config: Config): Promise<Round['bound']> {
+async function measureBound(config: Config): Promise<Bound> {
   const input = { cost: config.VIGIL_BCRYPT_COST, warmupMs: 1000, durationMs: options.boundSeconds * 1000 };
   const output = await runChild(['bench/bcrypt-bound.ts', JSON.stringify(input)], () => {});
-  return JSON.parse(output.trim().split('\n').pop()!) as Round['bound'];
+  return JSON.parse(output.trim().split('\n').pop()!) as Bound;
 }
 
 /** Runs a node child (tsx) to its end; `onLine` sees each stdout line as it comes. Returns the whole stdout. */
@@ -312,63 +365,82 @@ function redisVersion(): string {
 }
 
 function renderReport(rounds: Round[]): string {
-  const m = (pick: (r: Round) => number) => median(rounds.map(pick));
   const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
   const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '—');
   const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '—');
-  const loginsPerSecond = (r: Round) => r.storm.client.logins / r.storm.client.seconds;
+  type Phases = Round['byTarget'][number];
+  /** A round as one target saw it. */
+  type View = { round: Round; t: Phases };
+  const loginsPerSecond = (v: View) => v.t.storm.client.logins / v.t.storm.client.seconds;
+  const bcryptCpuPerVerify = (v: View) =>
+    (v.round.bounds[0].cpuMsPerSecond + v.round.bounds[1].cpuMsPerSecond) /
+    (v.round.bounds[0].verifiesPerSecond + v.round.bounds[1].verifiesPerSecond);
   // The probes cost the gateway CPU in both phases; what a login costs is the storm's CPU above the quiet phase's.
-  const cpuPerLogin = (r: Round) =>
-    ((r.storm.gatewayCpuMsPerSecond - r.quiet.gatewayCpuMsPerSecond) * r.storm.seconds) / Math.max(1, r.storm.client.logins);
-  const stormRow = (label: string, x: (pick: (r: Round) => number) => number) =>
-    `| ${label} | ${f1(x((r) => r.bound.verifiesPerSecond))} | ${f1(x((r) => r.bound.cpuMsPerSecond / r.bound.verifiesPerSecond))} | **${f1(x(loginsPerSecond))}** | **${f2(x((r) => loginsPerSecond(r) / r.bound.verifiesPerSecond))}** | ` +
-    `${f1(x((r) => r.storm.client.login.p50))} / ${f1(x((r) => r.storm.client.login.p90))} / ${f1(x((r) => r.storm.client.login.p99))} / ${f1(x((r) => r.storm.client.login.p999))} | ` +
-    `${f0(x((r) => r.quiet.gatewayCpuMsPerSecond))} → ${f0(x((r) => r.storm.gatewayCpuMsPerSecond))} | ${f1(x(cpuPerLogin))} | ` +
-    `${f0(x((r) => r.quiet.redisCpuMsPerSecond))} → ${f0(x((r) => r.storm.redisCpuMsPerSecond))} | ${f0(x((r) => r.storm.mongoCpuMsPerSecond))} | ` +
-    `${f0(x((r) => r.storm.rssMb))} | ${f0(x((r) => r.storm.clientCpuMsPerSecond))} | ${f1(x((r) => r.quiet.loopDelayP99Ms))} → ${f1(x((r) => r.storm.loopDelayP99Ms))} |`;
-  const probeRow = (label: string, rate: number, pick: (c: StormClientResult) => StormClientResult['introspect']) => {
-    const q = (p: (s: StormClientResult['introspect']['latency']) => number) => m((r) => p(pick(r.quiet.client).latency));
-    const s = (p: (s: StormClientResult['introspect']['latency']) => number) => m((r) => p(pick(r.storm.client).latency));
-    const failures = rounds.reduce((n, r) => n + pick(r.quiet.client).failures + pick(r.storm.client).failures, 0);
-    const sent = rounds.reduce((n, r) => n + pick(r.quiet.client).sent + pick(r.storm.client).sent, 0);
+  const cpuPerLogin = (v: View) =>
+    ((v.t.storm.gatewayCpuMsPerSecond - v.t.quiet.gatewayCpuMsPerSecond) * v.t.storm.seconds) /
+    Math.max(1, v.t.storm.client.logins);
+  const stormRow = (label: string, x: (pick: (v: View) => number) => number) =>
+    `| ${label} | ${f1(x((v) => v.round.bounds[0].verifiesPerSecond))} / ${f1(x((v) => v.round.bounds[1].verifiesPerSecond))} | ` +
+    `**${f1(x(loginsPerSecond))}** | **${f2(x((v) => loginsPerSecond(v) / boundOf(v.round)))}** | ` +
+    `${f0(x((v) => v.t.storm.client.login.p50))} / ${f0(x((v) => v.t.storm.client.login.p90))} / ${f0(x((v) => v.t.storm.client.login.p99))} / ${f0(x((v) => v.t.storm.client.login.p999))} | ` +
+    `${f0(x((v) => v.t.quiet.gatewayCpuMsPerSecond))} → ${f0(x((v) => v.t.storm.gatewayCpuMsPerSecond))} | ${f1(x(cpuPerLogin))} | ${f1(x(bcryptCpuPerVerify))} | ` +
+    `${f0(x((v) => v.t.quiet.redisCpuMsPerSecond))} → ${f0(x((v) => v.t.storm.redisCpuMsPerSecond))} | ${f0(x((v) => v.t.storm.mongoCpuMsPerSecond))} | ` +
+    `${f0(x((v) => v.t.storm.rssMb))} | ${f0(x((v) => v.t.storm.clientCpuMsPerSecond))} | ${f0(x((v) => v.t.quiet.loopDelayP99Ms))} → ${f0(x((v) => v.t.storm.loopDelayP99Ms))} |`;
+  type Probe = StormClientResult['introspect'];
+  const probeRow = (target: string, label: string, rate: number, views: View[], pick: (c: StormClientResult) => Probe) => {
+    const m = (phase: 'quiet' | 'storm', p: (l: Probe['latency']) => number) =>
+      median(views.map((v) => p(pick(v.t[phase].client).latency)));
+    const failures = views.reduce((n, v) => n + pick(v.t.quiet.client).failures + pick(v.t.storm.client).failures, 0);
+    const sent = views.reduce((n, v) => n + pick(v.t.quiet.client).sent + pick(v.t.storm.client).sent, 0);
     return (
-      `| ${label} | ${rate} | ${f2(q((l) => l.p50))} / ${f2(q((l) => l.p99))} | ${f2(s((l) => l.p50))} / ${f2(s((l) => l.p99))} / ${f2(s((l) => l.p999))} | ` +
+      `| ${target} | ${label} | ${rate} | ${f1(m('quiet', (l) => l.p50))} / ${f1(m('quiet', (l) => l.p99))} | ` +
+      `${f1(m('storm', (l) => l.p50))} / ${f1(m('storm', (l) => l.p99))} / ${f1(m('storm', (l) => l.p999))} | ` +
       `**${ratio(
-        s((l) => l.p99),
-        q((l) => l.p99),
-      )}** | ${f2(s((l) => l.max))} | ${failures} of ${sent.toLocaleString('en-US')} |`
+        m('storm', (l) => l.p99),
+        m('quiet', (l) => l.p99),
+      )}** | ${failures} of ${sent.toLocaleString('en-US')} |`
     );
   };
-  const first = rounds[0]!;
+  const stormRows: string[] = [];
+  const probeRows: string[] = [];
+  for (const [i, target] of targets.entries()) {
+    const views = rounds.map((round) => ({ round, t: round.byTarget[i]! }));
+    views.forEach((v, r) => stormRows.push(stormRow(`${target.label}, round ${r + 1}`, (pick) => pick(v))));
+    stormRows.push(stormRow(`**${target.label}, median**`, (pick) => median(views.map(pick))));
+    probeRows.push(
+      probeRow(target.label, 'introspect, seen token (cache)', options.introspectRate, views, (c) => c.introspect),
+      probeRow(target.label, 'introspect, first-seen token', options.freshRate, views, (c) => c.fresh),
+      probeRow(target.label, 'WebSocket connect, first-seen token', options.connectRate, views, (c) => c.connect),
+    );
+  }
+  const bound = rounds[0]!.bounds[0];
   const cpu = cpus();
   const args = process.argv.slice(2).join(' ');
+  const concurrency = bcryptConcurrency(config.VIGIL_BCRYPT_CONCURRENCY, bound.poolSize, bound.cores);
   return [
     `Run ${new Date().toISOString()} by \`npm run bench:storm${args ? ` -- ${args}` : ''}\` (bench/login-storm.ts).`,
     '',
     `- Machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}; the clients, the gateway, Redis and FerretDB share these cores with other work (1-min load average at each round's start: ${rounds.map((r) => r.loadAverage.split(' ')[0]).join(', ')}).`,
     `- Versions: Node ${process.version}, bcrypt ${packageVersion('bcrypt')}, uWebSockets.js ${packageVersion('uWebSockets.js')}, jose ${packageVersion('jose')}, ioredis ${packageVersion('ioredis')}, mongodb ${packageVersion('mongodb')}, ws ${packageVersion('ws')} (client), Redis ${redisVersion()}, FerretDB (shared, SQLite).`,
-    `- Gateway: one process, \`NODE_ENV=production\`, bcrypt cost ${options.cost}, libuv pool ${first.bound.poolSize} threads (UV_THREADPOOL_SIZE; bcrypt, WebCrypto Ed25519 and file I/O all queue there), continuous verification off. Limits raised for the benchmark, because one loopback address makes every request: ${Object.entries(
+    `- Gateway: one process, \`NODE_ENV=production\`, bcrypt cost ${options.cost}, libuv pool ${bound.poolSize} threads (UV_THREADPOOL_SIZE; bcrypt, WebCrypto Ed25519 and file I/O all queue there), VIGIL_BCRYPT_CONCURRENCY=${config.VIGIL_BCRYPT_CONCURRENCY} (${concurrency} bcrypt calls on the pool at once), continuous verification off. Limits raised for the benchmark, because one loopback address makes every request: ${Object.entries(
       BENCH_LIMITS,
     )
       .map(([k, v]) => `${k}=${v}`)
       .join(
         ', ',
-      )}; everything else is the default configuration. A Redis started for this run (Redis CPU is this run's commands); FerretDB is the shared one (its CPU includes other work).`,
-    `- Bound: the gateway's own \`PasswordHasher.verifyPassword\` (bcrypt's async compare on the libuv pool) in a process of its own with the gateway's environment, ${first.bound.poolSize * 2} verifications in flight, 1 s warm-up then ${options.boundSeconds} s, gateway idle, measured each round just before its storm.`,
+      )}; everything else is the default configuration.${targets.length > 1 ? ` Compared in the same run: a second gateway on the same stores with ${options.compare}; each round runs both, in alternating order.` : ''} A Redis started for this run (Redis CPU is this run's commands); FerretDB is the shared one (its CPU includes other work).`,
+    `- Bound: the gateway's own \`PasswordHasher.verifyPassword\` in a process of its own with the gateway's environment, unthrottled (${bound.poolSize} calls at once, the whole pool; ${bound.poolSize * 2} in flight), 1 s warm-up then ${options.boundSeconds} s with the gateways idle, measured at the start and at the end of each round; logins ÷ bound uses their mean.`,
     `- Storm: ${options.accounts} accounts signed up through \`POST /v1/accounts\` (username + password; active at once, the default), then ${options.clients} clients each with one \`POST /v1/sessions\` password login in flight, cycling through the accounts, ${options.warmup} s warm-up then ${options.seconds} s measured. Every login is a full one: limits, account lookup, bcrypt compare, session and refresh family in Redis, EdDSA access token, audit record.`,
-    `- Probes, the same in both phases, open loop (latency from each request's due time, so a stalled client cannot hide requests): ${options.introspectRate}/s \`POST /v1/tokens/introspect\` of one token already seen (verified-token cache), ${options.freshRate}/s introspection of tokens never presented before (Ed25519 verify + Redis session check), ${options.connectRate}/s WebSocket connects to \`/v1/stream\` with a never-presented token in \`Authorization\`, timed until the \`ready\` message. Quiet phase: the probes alone for ${options.quietSeconds} s (after ${options.warmup} s warm-up), just before the storm of the same round. ${options.rounds} rounds; medians of the rounds.`,
-    "- CPU is user + system time of the whole process (all threads, /proc) over the measured window; gateway CPU per login is the storm window's CPU above the quiet phase's rate, per login. Event-loop delay p99 is the gateway's own (prom-client, /metrics, over the window).",
+    `- Probes, the same in both phases, open loop (latency from each request's due time, so a stalled client cannot hide requests): ${options.introspectRate}/s \`POST /v1/tokens/introspect\` of one token already seen (verified-token cache), ${options.freshRate}/s introspection of tokens never presented before (Ed25519 verify + Redis session check), ${options.connectRate}/s WebSocket connects to \`/v1/stream\` with a never-presented token in \`Authorization\`, timed until the \`ready\` message. Quiet phase: the probes alone for ${options.quietSeconds} s (after ${options.warmup} s warm-up), just before the storm on the same gateway. ${options.rounds} rounds; medians of the rounds.`,
+    "- CPU is user + system time of the whole process (all threads, /proc) over the measured window. Gateway CPU per login: the storm window's CPU above the quiet phase's rate, per login; bcrypt CPU per verify: the bound process's CPU per verification. Event-loop delay p99: the gateway's own (prom-client, /metrics, over the window).",
     '',
-    '| round | bcrypt bound verifies/s | bound CPU ms/verify | logins/s | logins ÷ bound | login p50 / p90 / p99 / p99.9 ms | gateway CPU ms/s quiet → storm | gateway CPU ms/login | Redis CPU ms/s quiet → storm | FerretDB CPU ms/s (shared) | gateway RSS MB | client CPU ms/s | event-loop delay p99 ms quiet → storm |',
+    '| gateway, round | bound verifies/s (start / end) | logins/s | logins ÷ bound | login p50 / p90 / p99 / p99.9 ms | gateway CPU ms/s quiet → storm | gateway CPU ms/login | bcrypt CPU ms/verify | Redis CPU ms/s quiet → storm | FerretDB CPU ms/s (shared) | gateway RSS MB | client CPU ms/s | event-loop delay p99 ms quiet → storm |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rounds.map((r, i) => stormRow(String(i + 1), (pick) => pick(r))),
-    stormRow('**median**', m),
+    ...stormRows,
     '',
-    '| probe (during the storm vs quiet, medians) | rate /s | quiet p50 / p99 ms | storm p50 / p99 / p99.9 ms | storm p99 ÷ quiet p99 | storm max ms | failures |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    probeRow('introspect, seen token (cache)', options.introspectRate, (c) => c.introspect),
-    probeRow('introspect, first-seen token', options.freshRate, (c) => c.fresh),
-    probeRow('WebSocket connect, first-seen token', options.connectRate, (c) => c.connect),
+    '| gateway | probe | rate /s | quiet p50 / p99 ms | storm p50 / p99 / p99.9 ms | storm p99 ÷ quiet p99 | failures |',
+    '|---|---|---:|---:|---:|---:|---:|',
+    ...probeRows,
   ].join('\n');
 }
 

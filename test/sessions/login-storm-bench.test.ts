@@ -39,6 +39,8 @@ describe('login storm benchmark options', () => {
         '12',
         '--output',
         '-',
+        '--compare',
+        'VIGIL_BCRYPT_CONCURRENCY=99,VIGIL_TOKEN_CACHE_MAX=0',
       ]),
     ).toEqual({
       rounds: 5,
@@ -53,6 +55,7 @@ describe('login storm benchmark options', () => {
       connectRate: 40,
       cost: 12,
       output: '-',
+      compare: 'VIGIL_BCRYPT_CONCURRENCY=99,VIGIL_TOKEN_CACHE_MAX=0',
     });
   });
 
@@ -71,6 +74,9 @@ describe('login storm benchmark options', () => {
     // The gateway refuses a cost below 10 in production, so the bound must not be measured below it either.
     expect(refusal(['--cost', '4'])).toBe('--cost must be an integer from 10 to 15 (got "4")');
     expect(refusal(['--rounds'])).toBe('--rounds needs a value');
+    expect(refusal(['--compare', 'NODE_ENV=development'])).toBe(
+      '--compare must be NAME=VALUE[,NAME=VALUE] of VIGIL_* settings (got "NODE_ENV=development")',
+    );
     expect(refusal(['--storm', '3'])).toMatch(/^unknown option --storm \(known: --rounds, --seconds, /);
   });
 });
