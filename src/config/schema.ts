@@ -246,6 +246,12 @@ export const ConfigSchema = Type.Object({
     maximum: 15,
     description: 'bcrypt cost factor for password hashes; below 10 only when NODE_ENV=test is set explicitly.',
   }),
+  VIGIL_BCRYPT_CONCURRENCY: Type.String({
+    default: 'auto',
+    pattern: '^(auto|[1-9][0-9]?)$',
+    description:
+      "bcrypt calls on libuv's thread pool at once; more wait in order. auto: the pool size (UV_THREADPOOL_SIZE, default 4) less one, at most the cores, so token signing and verification (WebCrypto, same pool) never queue behind a login burst.",
+  }),
   VIGIL_SIGNUP_PER_IP_HOURLY: Type.Integer({ default: 30, minimum: 1, description: 'Sign-ups accepted per client IP per hour.' }),
   VIGIL_AVAILABILITY_PER_IP_PER_MINUTE: Type.Integer({
     default: 30,

@@ -8,7 +8,7 @@ import { parseCodeTtls } from './codes/code-ttl.ts';
 import { EmailLinks } from './codes/email-links.ts';
 import { OneTimeCodes } from './codes/one-time-codes.ts';
 import { Tickets } from './codes/tickets.ts';
-import { PasswordHasher } from './credentials/password-hasher.ts';
+import { bcryptConcurrency, libuvPoolSize, PasswordHasher } from './credentials/password-hasher.ts';
 import { passwordRoutes } from './credentials/password-routes.ts';
 import { PasswordService } from './credentials/password-service.ts';
 import type { Notifier } from '../notify/notifier.ts';
@@ -75,7 +75,10 @@ export function createIdentity(ctx: GatewayContext, deps: IdentityDependencies):
   const profiles = new ProfileValidator(parseProfileFields(config.VIGIL_PROFILE_FIELDS));
   const store = new AccountStore(mongo.db, redis);
   const devices = new DeviceStore(mongo.db);
-  const hasher = new PasswordHasher(config.VIGIL_BCRYPT_COST);
+  const hasher = new PasswordHasher(
+    config.VIGIL_BCRYPT_COST,
+    bcryptConcurrency(config.VIGIL_BCRYPT_CONCURRENCY, libuvPoolSize()),
+  );
   const tickets = new Tickets(redis, config.VIGIL_TICKET_TTL_SECONDS);
   const codes = new OneTimeCodes(redis, {
     ttlSeconds: parseCodeTtls(config.VIGIL_CODE_TTL_SECONDS),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PasswordHasher } from './password-hasher.ts';
+import { bcryptConcurrency, libuvPoolSize, PasswordHasher } from './password-hasher.ts';
 
 describe('PasswordHasher', () => {
   const hasher = new PasswordHasher(10);
@@ -34,5 +34,49 @@ describe('PasswordHasher', () => {
     // cost 10 takes tens of milliseconds on any CPU, an early return well under one.
     expect(missing.ms).toBeGreaterThan(5);
     expect(noPassword.ms).toBeGreaterThan(5);
+  });
+
+  it('keeps at most `concurrency` bcrypt calls on the libuv pool and queues the rest in order', async () => {
+    // Regression (login storm benchmark): unbounded, a burst of logins filled libuv's one FIFO queue and
+    // every WebCrypto token verification waited behind all of it.
+    const limited = new PasswordHasher(4, 2);
+    const account = { passwordHash: await limited.hash('right') };
+    // The constructor's dummy hash holds a slot until it is made; a comparison against it waits for it.
+    expect(await limited.verifyPassword(null, 'right')).toBe(false);
+    expect(limited.load).toEqual({ running: 0, waiting: 0 });
+    const finished: number[] = [];
+    const calls = Array.from({ length: 6 }, (_, i) =>
+      limited.verifyPassword(account, i % 2 ? 'wrong' : 'right').then((ok) => {
+        finished.push(i);
+        return ok;
+      }),
+    );
+    expect(limited.load).toEqual({ running: 2, waiting: 4 });
+    expect(await Promise.all(calls)).toEqual([true, false, true, false, true, false]);
+    expect(limited.load).toEqual({ running: 0, waiting: 0 });
+    // Queued calls start in arrival order: the last two can only have started after the first two ended.
+    expect(finished.indexOf(4)).toBeGreaterThan(Math.min(finished.indexOf(0), finished.indexOf(1)));
+    expect(finished.indexOf(5)).toBeGreaterThan(Math.min(finished.indexOf(0), finished.indexOf(1)));
+  });
+
+  it('refuses a concurrency below one', () => {
+    expect(() => new PasswordHasher(4, 0)).toThrow('concurrency must be an integer ≥ 1 (got 0)');
+  });
+});
+
+describe('bcrypt concurrency', () => {
+  it('auto leaves one pool thread free and never outnumbers the cores', () => {
+    expect(bcryptConcurrency('auto', 4, 2)).toBe(2);
+    expect(bcryptConcurrency('auto', 4, 8)).toBe(3);
+    expect(bcryptConcurrency('auto', 16, 8)).toBe(8);
+    expect(bcryptConcurrency('auto', 1, 4)).toBe(1);
+    expect(bcryptConcurrency('3', 4, 2)).toBe(3);
+  });
+
+  it("reads libuv's pool size as libuv does", () => {
+    expect(libuvPoolSize({})).toBe(4);
+    expect(libuvPoolSize({ UV_THREADPOOL_SIZE: '8' })).toBe(8);
+    expect(libuvPoolSize({ UV_THREADPOOL_SIZE: '0' })).toBe(4);
+    expect(libuvPoolSize({ UV_THREADPOOL_SIZE: '5000' })).toBe(1024);
   });
 });
