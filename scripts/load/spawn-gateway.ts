@@ -26,8 +26,10 @@ export function spawnLoadGateway(
     VIGIL_JWT_KEY_ENCRYPTION_KEY: 'bG9hZC1nYXRld2F5LWtleS1lbmNyeXB0aW9uLWtleSE',
     VIGIL_BIOMETRIC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'info',
-    MONGO_DB: 'vigil_load',
-    REDIS_PREFIX: 'vigil:load:',
+    // LOAD_MONGO_DB / LOAD_REDIS_PREFIX: a database and key prefix of one's own (e.g. a fresh one to
+    // time enrolment from empty, or runs of several branches on one machine).
+    MONGO_DB: process.env.LOAD_MONGO_DB ?? 'vigil_load',
+    REDIS_PREFIX: process.env.LOAD_REDIS_PREFIX ?? 'vigil:load:',
     VIGIL_SIGNUP_PER_IP_HOURLY: '1000000',
     VIGIL_LOGIN_PER_IP: '1000000',
     VIGIL_LOGIN_PER_IDENTIFIER: '1000',
