@@ -422,7 +422,7 @@ function renderReport(rounds: Round[]): string {
     '',
     `- Machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}; the clients, the gateway, Redis and FerretDB share these cores with other work (1-min load average at each round's start: ${rounds.map((r) => r.loadAverage.split(' ')[0]).join(', ')}).`,
     `- Versions: Node ${process.version}, bcrypt ${packageVersion('bcrypt')}, uWebSockets.js ${packageVersion('uWebSockets.js')}, jose ${packageVersion('jose')}, ioredis ${packageVersion('ioredis')}, mongodb ${packageVersion('mongodb')}, ws ${packageVersion('ws')} (client), Redis ${redisVersion()}, FerretDB (shared, SQLite).`,
-    `- Gateway: one process, \`NODE_ENV=production\`, bcrypt cost ${options.cost}, libuv pool ${bound.poolSize} threads (UV_THREADPOOL_SIZE; bcrypt, WebCrypto Ed25519 and file I/O all queue there), VIGIL_BCRYPT_CONCURRENCY=${config.VIGIL_BCRYPT_CONCURRENCY} (${concurrency} bcrypt calls on the pool at once), continuous verification off. Limits raised for the benchmark, because one loopback address makes every request: ${Object.entries(
+    `- Gateway: one process, \`NODE_ENV=production\`, bcrypt cost ${options.cost}, libuv pool ${bound.poolSize} threads (UV_THREADPOOL_SIZE; bcrypt, WebCrypto Ed25519 and file I/O all queue there), VIGIL_BCRYPT_CONCURRENCY=${config.VIGIL_BCRYPT_CONCURRENCY} (${concurrency} bcrypt ${concurrency === 1 ? 'call' : 'calls'} on the pool at once), continuous verification off. Limits raised for the benchmark, because one loopback address makes every request: ${Object.entries(
       BENCH_LIMITS,
     )
       .map(([k, v]) => `${k}=${v}`)
