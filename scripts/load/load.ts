@@ -12,6 +12,7 @@ import { percentiles, type Percentiles, type ReplayPlan } from './load-run.ts';
 import { replaySource, type ReplaySource } from './replay-data.ts';
 import { sampleServer, type ContinuousSample, type ServerSample } from './server-stats.ts';
 import { spawnLoadGateway, type SpawnedGateway } from './spawn-gateway.ts';
+import { redisCpuSeconds } from './redis-cpu.ts';
 
 /**
  * `npm run load -- --connections N --rate HZ --channels C --duration S [--ramp S] [--json]`
@@ -84,6 +85,12 @@ export interface Measurement {
         rssPerSocketKiB: number;
         cpuSecondsDuringHold: number;
         cpuPercentOfOneCore: number;
+        /** Gateway CPU (all threads) per ready socket and second of the hold, µs. */
+        cpuMicrosPerSocketSecond: number;
+        /** Redis CPU over the hold (INFO cpu; Redis may serve other work too), when reachable. */
+        redisCpuSecondsDuringHold: number | undefined;
+        /** (gateway + Redis CPU) per ready socket and second of the hold, µs. */
+        cpuWithRedisMicrosPerSocketSecond: number | undefined;
       }
     | undefined;
   generator: { processes: number; cpuPercentOfOneCore: number; rssMiB: number };
@@ -278,9 +285,16 @@ async function measure(
     counters: { ...driver.counters() },
     usage: driver.usage(),
     server: await sampleServer(url),
+    redisCpu: await redisCpuSeconds(),
   };
   await sleep(options.duration * 1000);
-  const holdEnd = { at: performance.now(), counters: driver.counters(), usage: driver.usage(), server: await sampleServer(url) };
+  const holdEnd = {
+    at: performance.now(),
+    counters: driver.counters(),
+    usage: driver.usage(),
+    server: await sampleServer(url),
+    redisCpu: await redisCpuSeconds(),
+  };
   await driver.stop();
   clearInterval(progress);
   const closes = { ...driver.closes() };
@@ -341,7 +355,15 @@ async function measure(
         ? continuousFigures(holdStart.server.cv, holdEnd.server.cv, inHold, holdSeconds)
         : undefined,
     closes,
-    server: serverFigures(before, holdStart.server, holdEnd.server, inHold, samples, readyCount),
+    server: serverFigures(
+      before,
+      holdStart.server,
+      holdEnd.server,
+      inHold,
+      samples,
+      readyCount,
+      redisDelta(holdStart.redisCpu, holdEnd.redisCpu),
+    ),
     generator: {
       processes: driver.processes,
       cpuPercentOfOneCore: Math.round(generatorSeconds * 100),
@@ -440,12 +462,15 @@ function serverFigures(
   hold: readonly ServerSample[],
   all: readonly ServerSample[],
   sockets: number,
+  redisCpuSeconds: number | undefined,
 ): Measurement['server'] {
   if (!before || !start || !end || hold.length === 0) return undefined;
   const cpuSeconds = end.cpuSeconds - start.cpuSeconds;
   // Settled RSS with the sockets: the lowest sample of the hold's last five seconds.
   const lastFive = hold.filter((sample) => sample.at >= end.at - 5_500);
   const settled = Math.min(...lastFive.map((sample) => sample.rssBytes));
+  const seconds = (end.at - start.at) / 1000;
+  const perSocketSecond = (cpu: number) => (sockets > 0 ? round((cpu * 1e6) / (sockets * seconds), 1) : 0);
   return {
     rssBeforeMiB: round(before.rssBytes / MiB),
     rssWithSocketsMiB: round(settled / MiB),
@@ -453,7 +478,14 @@ function serverFigures(
     rssPerSocketKiB: sockets > 0 ? round((settled - before.rssBytes) / 1024 / sockets, 2) : 0,
     cpuSecondsDuringHold: round(cpuSeconds, 2),
     cpuPercentOfOneCore: Math.round((cpuSeconds / ((end.at - start.at) / 1000)) * 100),
+    cpuMicrosPerSocketSecond: perSocketSecond(cpuSeconds),
+    redisCpuSecondsDuringHold: redisCpuSeconds === undefined ? undefined : round(redisCpuSeconds, 2),
+    cpuWithRedisMicrosPerSocketSecond: redisCpuSeconds === undefined ? undefined : perSocketSecond(cpuSeconds + redisCpuSeconds),
   };
+}
+
+function redisDelta(start: number | undefined, end: number | undefined): number | undefined {
+  return start === undefined || end === undefined ? undefined : end - start;
 }
 
 function report(summary: LoadSummary): string {
@@ -487,6 +519,15 @@ function report(summary: LoadSummary): string {
       ? `  server      RSS ${m.server.rssBeforeMiB} MiB before → ${m.server.rssWithSocketsMiB} MiB with sockets (${m.server.rssPerSocketKiB} KiB/socket), peak ${m.server.rssPeakMiB} MiB; ` +
         `CPU ${m.server.cpuSecondsDuringHold} s in ${m.streaming.seconds} s = ${m.server.cpuPercentOfOneCore}% of one core`
       : '  server      /metrics not reachable',
+    ...(m.server
+      ? [
+          `  per socket  gateway CPU ${m.server.cpuMicrosPerSocketSecond} µs per socket-second (all threads)` +
+            (m.server.redisCpuSecondsDuringHold === undefined
+              ? '; Redis CPU not read'
+              : `; Redis CPU ${m.server.redisCpuSecondsDuringHold} s (INFO cpu, whole server: other work on it counts too); ` +
+                `gateway + Redis ${m.server.cpuWithRedisMicrosPerSocketSecond} µs per socket-second`),
+        ]
+      : []),
     `  generator   ${m.generator.processes} process(es), CPU ${m.generator.cpuPercentOfOneCore}% of one core, RSS ${m.generator.rssMiB} MiB (same machine)`,
   ];
   return [

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { spawnChildGateway, type ChildGateway, TOOLS_METRICS_TOKEN } from '../child-gateway.ts';
 
 export type SpawnedGateway = ChildGateway;
@@ -24,10 +23,13 @@ export function spawnLoadGateway(
     // Production refuses to store generated signing keys in the clear; a fixed key, as the load database is reused.
     VIGIL_METRICS_TOKEN: TOOLS_METRICS_TOKEN,
     VIGIL_JWT_KEY_ENCRYPTION_KEY: 'bG9hZC1nYXRld2F5LWtleS1lbmNyeXB0aW9uLWtleSE',
-    VIGIL_BIOMETRIC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    // Fixed too: models enrolled by one run are read by the next (a random key made them unreadable, closing every socket 1011).
+    VIGIL_BIOMETRIC_KEYS: `bench:${Buffer.from('load-gateway-biometric-sealing-k').toString('base64')}`,
     LOG_LEVEL: 'info',
-    MONGO_DB: 'vigil_load',
-    REDIS_PREFIX: 'vigil:load:',
+    // LOAD_MONGO_DB / LOAD_REDIS_PREFIX: a database and key prefix of one's own (e.g. a fresh one to
+    // time enrolment from empty, or runs of several branches on one machine).
+    MONGO_DB: process.env.LOAD_MONGO_DB ?? 'vigil_load',
+    REDIS_PREFIX: process.env.LOAD_REDIS_PREFIX ?? 'vigil:load:',
     VIGIL_SIGNUP_PER_IP_HOURLY: '1000000',
     VIGIL_LOGIN_PER_IP: '1000000',
     VIGIL_LOGIN_PER_IDENTIFIER: '1000',

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../storage/redis.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -118,5 +119,38 @@ describe('ConnectionQuota batches', () => {
       { admitted: false, count: 2 },
       { admitted: true, count: 1 },
     ]);
+  });
+});
+
+describe('ConnectionQuota releases', () => {
+  it("sends a turn's releases as one script call, before that turn's admissions", async () => {
+    const a = await gatewayProcessWith(1, 15, 128);
+    const held = Array.from({ length: 40 }, (_, i) => `mass-close-${i}`);
+    for (const user of held) expect((await a.acquire(user)).admitted).toBe(true);
+    // Watch what this process's Redis connection sends (MONITOR sees every client; keep ours).
+    const quotaRedis = clients.at(-1) as Redis;
+    const address = `${quotaRedis.stream.localAddress}:${quotaRedis.stream.localPort}`;
+    const watcher = new Redis(config.REDIS_URL);
+    const monitor = await watcher.monitor();
+    const sent: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      // ioredis sends EVAL for a script's first use on a connection, EVALSHA after.
+      if (source === address)
+        sent.push(
+          String(args[0])
+            .toLowerCase()
+            .replace(/^evalsha$/, 'eval'),
+        );
+    });
+    await settle();
+    // A mass disconnect, and one account reconnecting at its limit of one, in the same turn.
+    for (const user of held) a.release(user);
+    const reconnect = a.acquire(held[0]!);
+    expect(await reconnect).toEqual({ admitted: true, count: 1 });
+    await settle();
+    monitor.disconnect();
+    watcher.disconnect();
+    expect(sent).toEqual(['eval', 'eval']); // the releases, then the admission
+    expect((await a.acquire(held[1]!)).count).toBe(1);
   });
 });

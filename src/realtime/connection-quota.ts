@@ -18,6 +18,8 @@ import type { Logger } from '../observability/logger.ts';
  * calls would (Redis runs a script atomically), so two sockets of one account in a batch see
  * each other. A connect burst thus costs one Redis round trip, one socket write and one script
  * run per turn instead of per socket: that per-call overhead was most of admission's cost.
+ * Releases are batched the same way, and a turn's releases are sent before its admissions, so a
+ * client that closes and reconnects at its limit finds its slot free as it did unbatched.
  */
 
 // Sums the live instances' counts for the user (dropping dead ones) and takes a slot if one is free.
@@ -83,6 +85,15 @@ if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return n
 `;
 
+// RELEASE for every key given (a key given twice is released twice).
+const RELEASE_BATCH = `
+for k = 1, #KEYS do
+  local n = redis.call('HINCRBY', KEYS[k], ARGV[1], -1)
+  if n <= 0 then redis.call('HDEL', KEYS[k], ARGV[1]) end
+end
+return #KEYS
+`;
+
 const RENEW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -97,6 +108,7 @@ interface QuotaCommands {
   vigilWsAcquire(users: string, instances: string, instance: string, limit: number): Promise<[number, number]>;
   vigilWsAcquireBatch(...keysThenArgs: Array<string | number>): Promise<number[]>;
   vigilWsRelease(users: string, instance: string): Promise<number>;
+  vigilWsReleaseBatch(...keysThenArgs: Array<string | number>): Promise<number>;
   vigilWsRenew(instances: string, instance: string, leaseMs: number): Promise<number>;
 }
 
@@ -121,8 +133,10 @@ export class ConnectionQuota {
   private pendingReleases: string[] = [];
   /** Admissions waiting for this turn's batch call. */
   private queued: Admission[] = [];
+  /** Releases waiting for this turn's batch call (user ids, repeated per socket). */
+  private releasing: string[] = [];
   private flushScheduled = false;
-  private readonly flush = () => this.flushAdmissions();
+  private readonly flush = () => this.flushTurn();
 
   /** `batch`: most admissions in one script call; 1 calls ACQUIRE once per admission. */
   constructor(
@@ -134,6 +148,7 @@ export class ConnectionQuota {
     // The key count varies per call: it is passed as the first argument.
     redis.defineCommand('vigilWsAcquireBatch', { lua: ACQUIRE_BATCH });
     redis.defineCommand('vigilWsRelease', { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand('vigilWsReleaseBatch', { lua: RELEASE_BATCH });
     redis.defineCommand('vigilWsRenew', { numberOfKeys: 1, lua: RENEW });
     this.commands = redis as unknown as QuotaCommands;
   }
@@ -162,12 +177,15 @@ export class ConnectionQuota {
     if ((this.options.batch ?? 1) <= 1) return this.acquireOne(userId);
     return new Promise<QuotaResult>((resolve, reject) => {
       this.queued.push({ userId, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // After the poll phase: every upgrade uWS delivered in this turn is queued by then.
-        setImmediate(this.flush);
-      }
+      this.scheduleFlush();
     });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the poll phase: every upgrade and close uWS delivered in this turn is queued by then.
+    setImmediate(this.flush);
   }
 
   private async acquireOne(userId: string): Promise<QuotaResult> {
@@ -180,11 +198,15 @@ export class ConnectionQuota {
     return { admitted: admitted === 1, count };
   }
 
-  private flushAdmissions(): void {
+  private flushTurn(): void {
     this.flushScheduled = false;
+    // Releases first: one connection runs commands in order, so this turn's admissions see them.
+    const releasing = this.releasing;
+    this.releasing = [];
+    const max = this.options.batch ?? 1;
+    for (let start = 0; start < releasing.length; start += max) this.releaseBatch(releasing.slice(start, start + max));
     const queued = this.queued;
     this.queued = [];
-    const max = this.options.batch ?? 1;
     for (let start = 0; start < queued.length; start += max) this.admitBatch(queued.slice(start, start + max));
   }
 
@@ -204,7 +226,19 @@ export class ConnectionQuota {
 
   /** Never throws: a failed release is retried with the next lease renewal. */
   release(userId: string): void {
-    this.commands.vigilWsRelease(userKey(userId), this.instanceId).catch(() => this.pendingReleases.push(userId));
+    if ((this.options.batch ?? 1) <= 1) {
+      this.commands.vigilWsRelease(userKey(userId), this.instanceId).catch(() => this.pendingReleases.push(userId));
+      return;
+    }
+    this.releasing.push(userId);
+    this.scheduleFlush();
+  }
+
+  private releaseBatch(userIds: string[]): void {
+    const args: Array<string | number> = [userIds.length];
+    for (const userId of userIds) args.push(userKey(userId));
+    args.push(this.instanceId);
+    this.commands.vigilWsReleaseBatch(...args).catch(() => this.pendingReleases.push(...userIds));
   }
 
   private async renew(): Promise<void> {

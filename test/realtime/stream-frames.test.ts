@@ -135,7 +135,7 @@ describe('frames into the sample hook', () => {
       close: 4540,
       message: expect.stringMatching(/below threshold/),
     });
-    expect(await closedWithin(socket, 1_000)).toEqual({ code: 4540, reason: 'STREAM_POLICY_FAILED' });
+    expect(await closedWithin(socket, 5_000)).toEqual({ code: 4540, reason: 'STREAM_POLICY_FAILED' });
     await settle();
     const ready = socket.messages[0] as { connectionId: string };
     expect(recordOf(ready, 1)!.end).toBe('disconnected');
@@ -194,6 +194,6 @@ describe('frames that close the socket', () => {
     const bye = await socket.next('bye');
     expect(bye).toMatchObject({ code: 'STREAM_FRAME_MALFORMED', close: 3501 });
     expect(bye.message).toMatch(reason);
-    expect((await closedWithin(socket, 1_000)).code).toBe(3501);
+    expect((await closedWithin(socket, 5_000)).code).toBe(3501);
   });
 });

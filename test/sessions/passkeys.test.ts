@@ -3,6 +3,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 import { jsonCaller } from '../support/json-call.ts';
+import { startGateway } from '../../src/gateway/gateway.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 /**
@@ -383,5 +384,28 @@ describe('passkeys', () => {
     });
     expect(done.status).toBe(201);
     expect(claims(done.body.accessToken).amr).toEqual(['pwd', 'hwk', 'user', 'mfa']);
+  });
+
+  it('a passkey registered before holder markers existed still makes a password login two steps after a start (no second factor skipped)', async () => {
+    const owner = await withPasskey();
+    // What an older gateway leaves: the passkey without its holder marker. Read that way, the login
+    // would skip the second factor: that is the attack the start-up back-fill closes.
+    const mongo = new MongoClient(gw.config.MONGO_URL);
+    await mongo.connect();
+    try {
+      await mongo
+        .db(gw.config.MONGO_DB)
+        .collection('passkey_holders')
+        .deleteOne({ _id: owner.userId as never });
+      const skipped = await call('POST', '/v1/sessions', { identifier: owner.username, password: PASSWORD });
+      expect(skipped.status).toBe(201);
+      const restarted = await startGateway(gw.config, { listen: false });
+      await restarted.close();
+      const res = await call('POST', '/v1/sessions', { identifier: owner.username, password: PASSWORD });
+      expect(res.status).toBe(202);
+      expect(res.body.mfa.methods).toEqual(['passkey']);
+    } finally {
+      await mongo.close();
+    }
   });
 });

@@ -46,7 +46,8 @@ export interface EnrollmentFailure {
 
 /** A run of consecutive rows of one upload (collection `enrollment_parts`), in the enrolment's channel order. */
 export interface EnrollmentPart {
-  _id?: ObjectId;
+  /** `<enrolment id>:<part>` (partKey), so parts are read by `_id`; ObjectIds on parts stored before. */
+  _id?: ObjectId | string;
   enrollmentId: ObjectId;
   userId: string;
   /** 0, 1, … per enrolment; unique with enrollmentId. */
@@ -144,17 +145,21 @@ export class EnrollmentStore {
   async appendRows(enrollment: EnrollmentRecord, data: Float32Array, rows: number, continues: boolean): Promise<void> {
     const width = enrollment.spec.channels.length;
     const rowsPerPart = Math.max(1, Math.floor(ENROLLMENT_LIMITS.valuesPerPart / width));
+    // The counter lags only when a writer died between its parts and its count: walk on from it.
+    let next = enrollment.parts;
     let segment: number | undefined;
     if (continues) {
-      const last = await this.parts.findOne({ enrollmentId: enrollment._id }, { sort: { part: -1 }, projection: { segment: 1 } });
-      segment = last?.segment;
+      const last = await this.lastPart(enrollment._id, next);
+      next = last ? last.part + 1 : next;
+      segment = last?.segment ?? (await this.parts.findOne({ enrollmentId: enrollment._id }, { sort: { part: -1 } }))?.segment;
     }
     const newSegment = segment === undefined;
     for (let from = 0; from < rows; from += rowsPerPart) {
       const count = Math.min(rowsPerPart, rows - from);
       const slice = data.subarray(from * width, (from + count) * width);
-      const part = await this.insertPart(enrollment, slice, count, segment);
+      const part = await this.insertPart(enrollment, slice, count, segment, next);
       segment ??= part.segment;
+      next = part.part + 1;
     }
     await this.enrollments.updateOne(
       { _id: enrollment._id },
@@ -165,16 +170,32 @@ export class EnrollmentStore {
     );
   }
 
+  /**
+   * The highest-numbered part from `from` on, walked by `_id` (parts are numbered without gaps);
+   * null when part `from` does not exist (or `from` is 0 and the enrolment has no part).
+   */
+  private async lastPart(enrollmentId: ObjectId, from: number): Promise<Pick<EnrollmentPart, 'part' | 'segment'> | null> {
+    let last: Pick<EnrollmentPart, 'part' | 'segment'> | null = null;
+    if (from > 0)
+      last = await this.parts.findOne({ _id: partKey(enrollmentId, from - 1) }, { projection: { part: 1, segment: 1 } });
+    for (let part = from; ; part++) {
+      const found = await this.parts.findOne({ _id: partKey(enrollmentId, part) }, { projection: { part: 1, segment: 1 } });
+      if (!found) return last;
+      last = found;
+    }
+  }
+
+  /** Claims part number `next` (or the first free one after it): the `_id` is the claim. */
   private async insertPart(
     enrollment: EnrollmentRecord,
     slice: Float32Array,
     rows: number,
     segment: number | undefined,
+    next: number,
   ): Promise<EnrollmentPart> {
-    for (let attempt = 0; attempt < PART_ATTEMPTS; attempt++) {
-      const last = await this.parts.findOne({ enrollmentId: enrollment._id }, { sort: { part: -1 }, projection: { part: 1 } });
-      const part = (last?.part ?? -1) + 1;
+    for (let attempt = 0, part = next; attempt < PART_ATTEMPTS; attempt++, part++) {
       const record: EnrollmentPart = {
+        _id: partKey(enrollment._id, part),
         enrollmentId: enrollment._id,
         userId: enrollment.userId,
         part,
@@ -205,11 +226,35 @@ export class EnrollmentStore {
     return binaryToFloat32(new Binary(this.cipher.open(p.data.value(), partContext(p.enrollmentId, p.part))));
   }
 
+  /**
+   * The parts in order: by `_id` one after another (they are numbered without gaps); enrolments
+   * stored before parts had such ids are read the old way, by a filtered scan.
+   */
+  private async *partsInOrder(enrollmentId: ObjectId, projection?: Record<string, 1>): AsyncGenerator<EnrollmentPart> {
+    const options = projection ? { projection } : {};
+    const first = await this.parts.findOne({ _id: partKey(enrollmentId, 0) }, options);
+    if (!first) {
+      const cursor = this.parts.find({ enrollmentId }, options).sort({ part: 1 });
+      try {
+        for await (const p of cursor) yield p;
+      } finally {
+        await cursor.close();
+      }
+      return;
+    }
+    yield first;
+    for (let part = 1; ; part++) {
+      const p = await this.parts.findOne({ _id: partKey(enrollmentId, part) }, options);
+      if (!p) return;
+      yield p;
+    }
+  }
+
   /** Rows per segment, from the parts themselves (authoritative, whatever the counters say). */
   async segmentRows(enrollmentId: ObjectId): Promise<number[]> {
     const rows = new Map<number, number>();
-    const cursor = this.parts.find({ enrollmentId }, { projection: { segment: 1, rows: 1 } }).sort({ part: 1 });
-    for await (const p of cursor) rows.set(p.segment, (rows.get(p.segment) ?? 0) + p.rows);
+    for await (const p of this.partsInOrder(enrollmentId, { segment: 1, rows: 1 }))
+      rows.set(p.segment, (rows.get(p.segment) ?? 0) + p.rows);
     return [...rows.values()];
   }
 
@@ -220,8 +265,7 @@ export class EnrollmentStore {
   async segments(enrollment: Pick<EnrollmentRecord, '_id' | 'spec'>, maxRows = Number.POSITIVE_INFINITY): Promise<Segment[]> {
     const bySegment = new Map<number, { rows: number; chunks: Float32Array[] }>();
     let total = 0;
-    const cursor = this.parts.find({ enrollmentId: enrollment._id }).sort({ part: 1 });
-    for await (const p of cursor) {
+    for await (const p of this.partsInOrder(enrollment._id)) {
       let entry = bySegment.get(p.segment);
       if (!entry) bySegment.set(p.segment, (entry = { rows: 0, chunks: [] }));
       entry.rows += p.rows;
@@ -229,7 +273,6 @@ export class EnrollmentStore {
       total += p.rows;
       if (total >= maxRows) break;
     }
-    await cursor.close();
     return [...bySegment.entries()].map(([segment, { rows, chunks }]) => ({ segment, rows, data: concat(chunks) }));
   }
 
@@ -341,6 +384,7 @@ export class EnrollmentStore {
   }
 }
 
+const partKey = (enrollmentId: ObjectId, part: number) => `${enrollmentId.toHexString()}:${part}`;
 const partContext = (enrollmentId: ObjectId, part: number) => `enrollment_parts:${enrollmentId.toHexString()}:${part}`;
 
 function concat(chunks: Float32Array[]): Float32Array {

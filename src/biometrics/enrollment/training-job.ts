@@ -92,7 +92,7 @@ export async function runTrainingJob(
     return { status: 'skipped', reason: `enrolment is ${enrollment.status}` };
   }
 
-  const earlier = await models.byEnrollment(id);
+  const earlier = await models.byEnrollment(id, job.userId);
   if (earlier) {
     // A previous attempt stored the model and died before saying so.
     await enrollments.markReady(id, { modelId: earlier._id, version: earlier.version, metrics: earlier.metrics });

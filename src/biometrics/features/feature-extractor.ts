@@ -138,9 +138,12 @@ export class FeatureExtractor {
       if (v > max) max = v;
     }
     const mean = sum / n;
+    // Mean-removed signal, kept for the autocorrelation; its energy is also the lag-0 term there.
+    const centredSignal = this.deviation;
     let centred = 0;
     for (let i = 0; i < n; i++) {
       const d = (x[i] as number) - mean;
+      centredSignal[i] = d;
       centred += d * d;
     }
     const std = Math.sqrt(centred / n);
@@ -151,9 +154,6 @@ export class FeatureExtractor {
     sorted.set(x);
     sorted.sort();
     const median = quantile(sorted, 0.5);
-    const deviation = this.deviation;
-    for (let i = 0; i < n; i++) deviation[i] = Math.abs((x[i] as number) - median);
-    deviation.sort();
 
     let meanCross = 0;
     let zeroCross = 0;
@@ -182,14 +182,14 @@ export class FeatureExtractor {
     out[o++] = median;
     out[o++] = quantile(sorted, 0.75);
     out[o++] = quantile(sorted, 0.9);
-    out[o++] = Math.log(quantile(deviation, 0.5) + LOG_OFFSET);
+    out[o++] = Math.log(medianDeviation(sorted, median) + LOG_OFFSET);
     out[o++] = Math.log(squares / n + LOG_OFFSET);
     out[o++] = meanCross / pairs;
     out[o++] = Math.log(jerkAbs / pairs + LOG_OFFSET);
     out[o++] = Math.log(Math.sqrt(Math.max(0, jerkSquares / pairs - jerkMean * jerkMean)) + LOG_OFFSET);
     if (isChannel) out[o++] = zeroCross / pairs;
     o = this.spectralFeatures(x, mean, out, o);
-    return this.autocorrelationFeatures(x, mean, out, o);
+    return this.autocorrelationFeatures(centredSignal, centred, out, o);
   }
 
   private spectralFeatures(x: Float64Array, mean: number, out: Float32Array, o: number): number {
@@ -213,21 +213,60 @@ export class FeatureExtractor {
     return o;
   }
 
-  /** Autocorrelation peak within the cadence range: how periodic, and at what period. */
-  private autocorrelationFeatures(x: Float64Array, mean: number, out: Float32Array, o: number): number {
+  /**
+   * Autocorrelation peak within the cadence range: how periodic, and at what period. `y` is the
+   * mean-removed signal and `zeroLag` its energy. Four lags are summed per pass over `y` (fewer
+   * loads, independent sums); each lag still adds its products in ascending order, so every
+   * coefficient is bit-for-bit the one-lag-at-a-time sum.
+   */
+  private autocorrelationFeatures(y: Float64Array, zeroLag: number, out: Float32Array, o: number): number {
     const n = this.n;
-    const y = this.deviation; // free again: the MAD has been written
-    let zeroLag = 0;
-    for (let i = 0; i < n; i++) {
-      const d = (x[i] as number) - mean;
-      y[i] = d;
-      zeroLag += d * d;
-    }
+    const lagTo = this.lagTo;
     let peak = 0;
     let peakLag = 0;
     if (zeroLag > 0) {
       peak = -Infinity;
-      for (let lag = this.lagFrom; lag <= this.lagTo; lag++) {
+      let lag = this.lagFrom;
+      for (; lag + 3 <= lagTo; lag += 4) {
+        let a0 = 0;
+        let a1 = 0;
+        let a2 = 0;
+        let a3 = 0;
+        // Products every one of the four lags has, then each lag's own last few.
+        const shared = n - lag - 3;
+        let i = 0;
+        for (; i < shared; i++) {
+          const v = y[i] as number;
+          a0 += v * (y[i + lag] as number);
+          a1 += v * (y[i + lag + 1] as number);
+          a2 += v * (y[i + lag + 2] as number);
+          a3 += v * (y[i + lag + 3] as number);
+        }
+        for (let k = Math.max(0, i); k + lag + 2 < n; k++) a2 += (y[k] as number) * (y[k + lag + 2] as number);
+        for (let k = Math.max(0, i); k + lag + 1 < n; k++) a1 += (y[k] as number) * (y[k + lag + 1] as number);
+        for (let k = Math.max(0, i); k + lag < n; k++) a0 += (y[k] as number) * (y[k + lag] as number);
+        const r0 = a0 / zeroLag;
+        if (r0 > peak) {
+          peak = r0;
+          peakLag = lag;
+        }
+        const r1 = a1 / zeroLag;
+        if (r1 > peak) {
+          peak = r1;
+          peakLag = lag + 1;
+        }
+        const r2 = a2 / zeroLag;
+        if (r2 > peak) {
+          peak = r2;
+          peakLag = lag + 2;
+        }
+        const r3 = a3 / zeroLag;
+        if (r3 > peak) {
+          peak = r3;
+          peakLag = lag + 3;
+        }
+      }
+      for (; lag <= lagTo; lag++) {
         let acc = 0;
         for (let i = 0; i + lag < n; i++) acc += (y[i] as number) * (y[i + lag] as number);
         const r = acc / zeroLag;
@@ -254,6 +293,41 @@ export class FeatureExtractor {
     for (let t = 0; t < this.n; t++) cov += ((x[t] as number) - mx) * ((y[t] as number) - my);
     return cov / this.n / (sx * sy);
   }
+}
+
+/**
+ * The median of |sorted[i] − median| (the linear-interpolated quantile at 0.5, as quantile()
+ * would give on the sorted deviations) without sorting them: below the median the deviations
+ * grow leftwards, above it rightwards, so merging the two runs outwards from the median yields
+ * them in ascending order. Same values, same arithmetic, so the same result bit for bit.
+ */
+export function medianDeviation(sorted: Float64Array, median: number): number {
+  const n = sorted.length;
+  const pos = 0.5 * (n - 1);
+  const rankLo = Math.floor(pos);
+  const rankHi = Math.min(n - 1, rankLo + 1);
+  const frac = pos - rankLo;
+  // left: the last sample <= median, walking down; right: the first above it, walking up.
+  let left = -1;
+  while (left + 1 < n && (sorted[left + 1] as number) <= median) left++;
+  let right = left + 1;
+  let lo = 0;
+  let hi = 0;
+  for (let rank = 0; rank <= rankHi; rank++) {
+    let next: number;
+    const fromLeft = left >= 0 ? Math.abs((sorted[left] as number) - median) : Infinity;
+    const fromRight = right < n ? Math.abs((sorted[right] as number) - median) : Infinity;
+    if (fromLeft <= fromRight) {
+      next = fromLeft;
+      left--;
+    } else {
+      next = fromRight;
+      right++;
+    }
+    if (rank === rankLo) lo = next;
+    if (rank === rankHi) hi = next;
+  }
+  return lo * (1 - frac) + hi * frac;
 }
 
 /** Linear-interpolated quantile of ascending `sorted` (the "linear" method: position q·(n−1)). */

@@ -1,10 +1,11 @@
-import { Binary, ObjectId, type Collection, type Db } from 'mongodb';
+import { Binary, type Collection, type Db, type ObjectId } from 'mongodb';
 import type { ModelSummary } from '../../../protocol/biometrics.ts';
 import { isDuplicateKey } from '../../storage/mongo.ts';
 import type { DetectorParams } from '../detectors/index.ts';
 import type { ModelArtifact } from '../training.ts';
 import type { DataCipher } from '../../crypto/data-cipher.ts';
 import { binaryToBytes, binaryToFloat32 } from './float32-binary.ts';
+import { ModelVersions } from './model-versions.ts';
 
 /** Detector parameters as stored: float32 arrays as Binary, scalars as they are. */
 type StoredParams = Record<string, Binary | number | string>;
@@ -56,10 +57,12 @@ function decodeParams(stored: StoredParams, open: (binary: Binary, field: string
 
 /**
  * Versioned models in Mongo. FerretDB has no transactions: a version number is claimed by
- * inserting under the unique index {userId, version}; the loser of a race retries with the next.
+ * inserting its slot (model-versions.ts), and the model's `_id` is its enrolment's id; the current
+ * model and the listing are read by `_id` only (FerretDB scans for any other filter).
  */
 export class ModelStore {
   private readonly models: Collection<ModelRecord>;
+  readonly versionSlots: ModelVersions;
 
   /** `cipher` seals graphs and parameters at rest (VIGIL_BIOMETRIC_KEYS); without one they are stored as they are. */
   constructor(
@@ -67,6 +70,7 @@ export class ModelStore {
     private readonly cipher?: DataCipher,
   ) {
     this.models = db.collection<ModelRecord>('models');
+    this.versionSlots = new ModelVersions(db);
   }
 
   private sealer(modelId: ObjectId): (bytes: Uint8Array, field: string) => Binary {
@@ -84,54 +88,74 @@ export class ModelStore {
   async ensureIndexes(): Promise<void> {
     await this.models.createIndex({ userId: 1, version: 1 }, { unique: true });
     await this.models.createIndex({ enrollmentId: 1 });
+    await this.versionSlots.backfill(this.models.find({}, { projection: { userId: 1, version: 1 } }));
   }
 
-  /** Stores a trained (and onnxruntime-verified) artifact as the account's next version. */
+  /**
+   * Stores a trained (and onnxruntime-verified) artifact as the account's next version. The model's
+   * `_id` is its enrolment's id (one model per enrolment), so a retried job finds it by `_id`.
+   */
   async insertVersion(userId: string, enrollmentId: ObjectId, artifact: ModelArtifact): Promise<ModelRecord> {
     const { onnx, params, ...summary } = artifact;
+    const _id = enrollmentId;
+    const seal = this.sealer(_id);
+    const sealed = { onnx: seal(onnx, 'onnx'), params: encodeParams(params, seal) };
     for (let attempt = 0; attempt < VERSION_ATTEMPTS; attempt++) {
-      const last = await this.models.findOne({ userId }, { sort: { version: -1 }, projection: { version: 1 } });
-      const _id = new ObjectId();
-      const seal = this.sealer(_id);
+      const version = await this.versionSlots.claim(userId, _id);
       const record: ModelRecord = {
         ...summary,
         _id,
         userId,
-        version: (last?.version ?? 0) + 1,
+        version,
         enrollmentId,
         createdAt: new Date(),
-        onnx: seal(onnx, 'onnx'),
-        params: encodeParams(params, seal),
+        ...sealed,
         ...(this.cipher ? { keyId: this.cipher.keyId } : {}),
       };
       try {
         await this.models.insertOne(record);
-        return record;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
+        await this.versionSlots.discard(userId, version);
+        // This enrolment's model is already stored, or an older gateway took the version.
+        if (await this.models.countDocuments({ _id }, { limit: 1 })) {
+          throw new Error(`enrolment ${enrollmentId.toHexString()} already has a model`, { cause: err });
+        }
+        continue;
       }
+      await this.versionSlots.raise(userId, version);
+      return record;
     }
     throw new Error(`could not allocate a model version for ${userId} after ${VERSION_ATTEMPTS} attempts`);
   }
 
-  latest(userId: string): Promise<ModelMeta | null> {
-    return this.models.findOne({ userId }, { sort: { version: -1 }, ...WITHOUT_BYTES });
+  /** The newest version whose model is stored: its slot, then the model, each by `_id`. */
+  async latest(userId: string): Promise<ModelMeta | null> {
+    for await (const slot of this.versionSlots.newestFirst(userId)) {
+      const meta = slot.modelId && (await this.models.findOne({ _id: slot.modelId }, WITHOUT_BYTES));
+      if (meta) return meta;
+    }
+    return null;
   }
 
   version(userId: string, version: number): Promise<ModelMeta | null> {
     return this.models.findOne({ userId, version }, WITHOUT_BYTES);
   }
 
-  byEnrollment(enrollmentId: ObjectId): Promise<ModelMeta | null> {
-    return this.models.findOne({ enrollmentId }, WITHOUT_BYTES);
+  /**
+   * The model an enrolment trained, if stored: by `_id` (models stored since the id is the
+   * enrolment's), else the account's newest when it came from that enrolment (a job stored before
+   * the upgrade, retried after it).
+   */
+  async byEnrollment(enrollmentId: ObjectId, userId: string): Promise<ModelMeta | null> {
+    const own = await this.models.findOne({ _id: enrollmentId }, WITHOUT_BYTES);
+    if (own) return own;
+    const newest = await this.latest(userId);
+    return newest?.enrollmentId.equals(enrollmentId) ? newest : null;
   }
 
-  async versions(userId: string): Promise<number[]> {
-    const rows = await this.models
-      .find({ userId }, { projection: { version: 1 } })
-      .sort({ version: 1 })
-      .toArray();
-    return rows.map((r) => r.version);
+  versions(userId: string): Promise<number[]> {
+    return this.versionSlots.list(userId);
   }
 
   /** The ONNX bytes of a version (immutable, so callers may cache them by id). */
@@ -146,11 +170,17 @@ export class ModelStore {
     return row ? decodeParams(row.params, this.opener(row)) : undefined;
   }
 
+  /** Discards one stored version (its enrolment went away during training). */
   async deleteById(modelId: ObjectId): Promise<void> {
+    const row = await this.models.findOne({ _id: modelId }, { projection: { userId: 1, version: 1 } });
+    if (row) await this.versionSlots.discard(row.userId, row.version);
     await this.models.deleteOne({ _id: modelId });
   }
 
+  /** Every version; numbering restarts at 1. */
   async deleteForUser(userId: string): Promise<number> {
-    return (await this.models.deleteMany({ userId })).deletedCount;
+    const deleted = (await this.models.deleteMany({ userId })).deletedCount;
+    await this.versionSlots.removeAll(userId);
+    return deleted;
   }
 }

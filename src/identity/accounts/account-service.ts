@@ -10,7 +10,7 @@ import type { Tickets } from '../codes/tickets.ts';
 import { publicView, type Account, type AccountStatus, type AccountView, type Locale } from './account.ts';
 import type { Channel } from '../../notify/notifier.ts';
 import type { AccountStore } from './account-store.ts';
-import { isUniqueViolation, type AccountDocument } from './account-store.ts';
+import { IdentifiersTaken, isUniqueViolation, type AccountDocument } from './account-store.ts';
 import type { Device, DeviceInfo, DeviceStore } from '../devices/device-store.ts';
 import { fieldError, fieldErrors } from '../../server/http/field-errors.ts';
 import {
@@ -362,13 +362,7 @@ export class AccountService {
       const value = ids[kind];
       if (value !== undefined && (await this.deps.store.exists(kind, value))) taken.push(kind);
     }
-    if (taken.length > 0) {
-      throw new VigilError(
-        'CONFLICT',
-        { field: taken[0]! },
-        { details: taken.map((field) => ({ field, message: `${field} is already taken` })) },
-      );
-    }
+    if (taken.length > 0) throw conflict(taken);
   }
 
   /**
@@ -383,6 +377,8 @@ export class AccountService {
         await this.deps.store.insert(doc);
         return;
       } catch (err) {
+        // Another sign-up claimed an identifier first (or is claiming it right now).
+        if (err instanceof IdentifiersTaken) throw conflict(err.kinds);
         if (!isUniqueViolation(err)) throw err;
         await this.assertFree(ids);
         if (attempt >= 3) throw err;
@@ -515,9 +511,10 @@ export class AccountService {
     }
     if (patch.locale) set.locale = patch.locale;
     let key: string | undefined;
+    const currentKey = current.username === undefined ? undefined : usernameKey(current.username);
     if (patch.username !== undefined) {
       key = this.normalize('username', patch.username);
-      if (key !== usernameKey(current.username ?? '')) await this.assertFree({ username: key });
+      if (key !== currentKey) await this.assertFree({ username: key });
       set.username = patch.username.normalize('NFKC').trim();
       set.usernameKey = key;
     }
@@ -526,15 +523,15 @@ export class AccountService {
     if (Object.keys(unset).length > 0) update.$unset = unset;
     let updated: Account | null;
     try {
-      updated = await store.update(id, update);
+      updated = key === undefined ? await store.update(id, update) : await store.changeUsername(id, currentKey, key, update);
     } catch (err) {
-      if (isUniqueViolation(err) && key)
-        throw new VigilError(
-          'CONFLICT',
-          { field: 'username' },
-          { details: [{ field: 'username', message: 'username is already taken' }] },
-        );
+      if ((err instanceof IdentifiersTaken || isUniqueViolation(err)) && key) throw conflict(['username']);
       throw err;
+    }
+    // A username change is bound to the name read above: one changed or withdrawn meanwhile is refused.
+    if (!updated && key !== undefined) {
+      const now = await store.findById(id);
+      if (now && now.status !== 'withdrawn') throw conflict(['username']);
     }
     if (!updated) throw new VigilError('NOT_FOUND', { what: 'Account' });
     const changed = [...Object.keys(set), ...Object.keys(unset)].filter((k) => k !== 'updatedAt' && k !== 'usernameKey');
@@ -560,7 +557,7 @@ export class AccountService {
    */
   async anonymise(account: Account, meta: RequestMeta = {}): Promise<Account | null> {
     const now = new Date();
-    const updated = await this.deps.store.update(account.id, {
+    const updated = await this.deps.store.withdraw(account.id, {
       $set: { status: 'withdrawn', withdrawnAt: now, updatedAt: now, profile: {} },
       $unset: {
         username: '',
@@ -588,4 +585,13 @@ export class AccountService {
       }
     }
   }
+}
+
+/** CONFLICT naming the first taken identifier (details list every taken one). */
+function conflict(taken: IdentifierKind[]): VigilError {
+  return new VigilError(
+    'CONFLICT',
+    { field: taken[0]! },
+    { details: taken.map((field) => ({ field, message: `${field} is already taken` })) },
+  );
 }

@@ -2,7 +2,8 @@ import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
 import type { RedisClient } from '../../storage/redis.ts';
 import { isDuplicateKey } from '../../storage/mongo.ts';
 import type { Account, AccountStatus } from './account.ts';
-import type { IdentifierKind } from './identifiers.ts';
+import { IDENTIFIER_KINDS, type IdentifierKind } from './identifiers.ts';
+import { CLAIM_GRACE_MS, IdentifierClaims, claimKey, type IdentifierClaim } from './identifier-claims.ts';
 
 /** Stored shape: `_id` is the account id, `seq` its number, `usernameKey` the unique folded username. */
 export interface AccountDocument extends Omit<Account, 'id' | 'number'> {
@@ -36,6 +37,29 @@ export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && err.name === 'MongoServerError' && /UNIQUE constraint failed|duplicate key/i.test(err.message);
 }
 
+/** Some identifiers are held by other accounts (or being claimed right now). */
+export class IdentifiersTaken extends Error {
+  override readonly name = 'IdentifiersTaken';
+  constructor(readonly kinds: IdentifierKind[]) {
+    super(`taken: ${kinds.join(', ')}`);
+  }
+}
+
+/** An account's normalised identifiers, by kind. */
+export type IdentifierValues = Partial<Record<IdentifierKind, string>>;
+
+/** Read for an identifier nobody holds, so a miss costs the same two `_id` reads as a hit. */
+const NO_ACCOUNT = '\u0000none';
+
+function identifiersOf(doc: Pick<AccountDocument, 'usernameKey' | 'email' | 'phone'>): IdentifierValues {
+  const ids: IdentifierValues = {};
+  for (const kind of IDENTIFIER_KINDS) {
+    const value = doc[FIELD[kind]];
+    if (value !== undefined) ids[kind] = value;
+  }
+  return ids;
+}
+
 export function toAccount(doc: AccountDocument): Account {
   const { _id, seq, usernameKey: _key, ...rest } = doc;
   return { id: _id, number: seq, ...rest };
@@ -44,12 +68,14 @@ export function toAccount(doc: AccountDocument): Account {
 /** Mongo access for accounts. Uniqueness lives in sparse unique indexes, never in check-then-insert. */
 export class AccountStore {
   readonly collection: Collection<AccountDocument>;
+  readonly claims: IdentifierClaims;
 
   constructor(
     db: Db,
     private readonly redis: RedisClient,
   ) {
     this.collection = db.collection<AccountDocument>('accounts');
+    this.claims = new IdentifierClaims(db);
     redis.defineCommand('vigilRaiseSequence', { numberOfKeys: 1, lua: RAISE });
   }
 
@@ -61,6 +87,32 @@ export class AccountStore {
     await this.collection.createIndex({ seq: 1 }, { unique: true, name: 'seq_unique' });
     await this.collection.createIndex({ status: 1, seq: 1 }, { name: 'status_seq' });
     await this.syncSequence();
+    await this.backfillClaims();
+  }
+
+  /**
+   * Claims for accounts stored before claims existed (or whose claim a crash lost, or which an
+   * older gateway wrote): one scan of each collection at start-up, writing only what is missing,
+   * so it is safe to run again and beside gateways already serving.
+   */
+  async backfillClaims(): Promise<number> {
+    const have = new Set<string>();
+    for await (const claim of this.claims.collection.find({}, { projection: { userId: 1 } }))
+      have.add(`${claim._id}\u0000${claim.userId}`);
+    let written = 0;
+    const cursor = this.collection.find(
+      { status: { $ne: 'withdrawn' } },
+      { projection: { usernameKey: 1, email: 1, phone: 1, createdAt: 1 } },
+    );
+    for await (const doc of cursor) {
+      for (const [kind, value] of Object.entries(identifiersOf(doc)) as [IdentifierKind, string][]) {
+        if (have.has(`${claimKey(kind, value)}\u0000${doc._id}`)) continue;
+        // The account holds the identifier (its unique index says no other does): a claim naming
+        // anyone else is a leftover, so the grace period does not apply.
+        if ((await this.claim(doc._id, kind, value, 0)) === 'claimed') written++;
+      }
+    }
+    return written;
   }
 
   /** Brings the Redis counter up to the highest number in Mongo. */
@@ -77,8 +129,78 @@ export class AccountStore {
     return this.redis.incr(SEQUENCE_KEY);
   }
 
+  /**
+   * Claims the account's identifiers, then inserts it. IdentifiersTaken when another account holds
+   * (or is claiming) one; any other refusal releases the claims and is rethrown.
+   */
   async insert(doc: AccountDocument): Promise<void> {
-    await this.collection.insertOne(doc);
+    const ids = identifiersOf(doc);
+    await this.claimAll(doc._id, ids);
+    try {
+      await this.collection.insertOne(doc);
+    } catch (err) {
+      await this.releaseAll(doc._id, ids);
+      throw err;
+    }
+    await this.confirmClaims(doc._id, ids);
+  }
+
+  /**
+   * After the account took its identifiers: each claim must be its own. FerretDB deletes by reading
+   * then deleting by `_id`, so two takers of one leftover claim can both believe they got it; the
+   * accounts' unique index then lets only one account hold the identifier, and that account must
+   * not be left without its claim (a login lost).
+   */
+  private async confirmClaims(userId: string, ids: IdentifierValues): Promise<void> {
+    for (const [kind, value] of Object.entries(ids) as [IdentifierKind, string][]) {
+      if ((await this.claims.get(kind, value))?.userId !== userId) await this.claim(userId, kind, value, 0);
+    }
+  }
+
+  /** Claims every identifier or none: on a refusal the ones already claimed are released. */
+  async claimAll(userId: string, ids: IdentifierValues): Promise<void> {
+    const claimed: IdentifierValues = {};
+    const taken: IdentifierKind[] = [];
+    for (const [kind, value] of Object.entries(ids) as [IdentifierKind, string][]) {
+      if ((await this.claim(userId, kind, value)) === 'claimed') claimed[kind] = value;
+      else taken.push(kind);
+    }
+    if (taken.length > 0) {
+      await this.releaseAll(userId, claimed);
+      throw new IdentifiersTaken(taken);
+    }
+  }
+
+  async releaseAll(userId: string, ids: IdentifierValues): Promise<void> {
+    for (const [kind, value] of Object.entries(ids) as [IdentifierKind, string][]) await this.claims.release(kind, value, userId);
+  }
+
+  /**
+   * One claim: 'claimed' (also when it already was this account's), or 'taken' when another account
+   * holds the identifier or claimed it less than `graceMs` ago. An older claim whose account does
+   * not hold the identifier is a crash's leftover and is replaced.
+   */
+  private async claim(
+    userId: string,
+    kind: IdentifierKind,
+    value: string,
+    graceMs = CLAIM_GRACE_MS,
+  ): Promise<'claimed' | 'taken'> {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const now = new Date();
+      const held = await this.claims.insert(kind, value, userId, now);
+      if (held === 'claimed') return 'claimed';
+      if (held === null) continue;
+      if (held.userId === userId) return 'claimed';
+      if (await this.holds(held, kind, value)) return 'taken';
+      if (now.getTime() - held.claimedAt.getTime() < graceMs) return 'taken';
+      await this.claims.dropStale(held);
+    }
+    return 'taken';
+  }
+
+  private async holds(claim: IdentifierClaim, kind: IdentifierKind, value: string): Promise<boolean> {
+    return (await this.collection.countDocuments({ _id: claim.userId, [FIELD[kind]]: value }, { limit: 1 })) > 0;
   }
 
   async findById(id: string): Promise<Account | null> {
@@ -86,19 +208,25 @@ export class AccountStore {
     return doc ? toAccount(doc) : null;
   }
 
+  /** Not hot (legacy recovery links and resets), so still a filtered read. */
   async findByNumber(number: number): Promise<Account | null> {
     const doc = await this.collection.findOne({ seq: number });
     return doc ? toAccount(doc) : null;
   }
 
-  /** `value` must already be normalised (username key, lower-case email, E.164 phone). */
+  /**
+   * `value` must already be normalised (username key, lower-case email, E.164 phone). The claim by
+   * `_id`, then its account by `_id` — also when there is no claim, so known and unknown identifiers
+   * cost alike. The account must still hold the identifier (a leftover claim names nobody).
+   */
   async findBy(kind: IdentifierKind, value: string): Promise<Account | null> {
-    const doc = await this.collection.findOne({ [FIELD[kind]]: value } as Filter<AccountDocument>);
-    return doc ? toAccount(doc) : null;
+    const claim = await this.claims.get(kind, value);
+    const doc = await this.collection.findOne({ _id: claim?.userId ?? NO_ACCOUNT });
+    return doc && doc[FIELD[kind]] === value ? toAccount(doc) : null;
   }
 
   async exists(kind: IdentifierKind, value: string): Promise<boolean> {
-    return (await this.collection.countDocuments({ [FIELD[kind]]: value }, { limit: 1 })) > 0;
+    return (await this.findBy(kind, value)) !== null;
   }
 
   async listByStatus(status: AccountStatus | undefined, limit: number, after?: number): Promise<Account[]> {
@@ -117,6 +245,49 @@ export class AccountStore {
   async update(id: string, update: UpdateFilter<AccountDocument>, expect: Filter<AccountDocument> = {}): Promise<Account | null> {
     const doc = await this.collection.findOneAndUpdate({ ...expect, _id: id }, update, { returnDocument: 'after' });
     return doc ? toAccount(doc) : null;
+  }
+
+  /**
+   * Gives the account a new username: the new name is claimed first, the account then moves from
+   * exactly `from` (another change or a withdrawal meanwhile fails it), and only then is the old
+   * name released. IdentifiersTaken when the name is someone else's; null when the account is gone,
+   * withdrawn or changed meanwhile (the new claim is released).
+   */
+  async changeUsername(
+    id: string,
+    from: string | undefined,
+    to: string,
+    update: UpdateFilter<AccountDocument>,
+  ): Promise<Account | null> {
+    await this.claimAll(id, { username: to });
+    let updated: Account | null;
+    try {
+      updated = await this.update(id, update, {
+        status: { $ne: 'withdrawn' },
+        usernameKey: from === undefined ? { $exists: false } : from,
+      });
+    } catch (err) {
+      await this.claims.release('username', to, id);
+      throw err;
+    }
+    if (!updated) {
+      await this.claims.release('username', to, id);
+      return null;
+    }
+    await this.confirmClaims(id, { username: to });
+    if (from !== undefined && from !== to) await this.claims.release('username', from, id);
+    return updated;
+  }
+
+  /**
+   * Applies the withdrawal's update (which removes every identifier), then releases the claims of
+   * the identifiers the account held just before: free again as soon as the account let them go.
+   */
+  async withdraw(id: string, update: UpdateFilter<AccountDocument>): Promise<Account | null> {
+    const before = await this.collection.findOneAndUpdate({ _id: id }, update, { returnDocument: 'before' });
+    if (!before) return null;
+    await this.releaseAll(id, identifiersOf(before));
+    return this.findById(id);
   }
 
   /** The stored field name of an identifier (for building updates). */

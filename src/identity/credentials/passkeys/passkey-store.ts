@@ -19,19 +19,54 @@ export interface PasskeyDocument {
 }
 
 /**
+ * Accounts that have ever registered a passkey (collection `passkey_holders`, `_id` = userId).
+ * Every login asks whether the account has a second factor, and FerretDB v1 answers a count by
+ * account with a scan of every passkey: this `_id` read lets the accounts that never had one (most)
+ * skip it. Written before the passkey and never removed while the account lives, so it can only
+ * err towards counting (a holder whose passkeys are all gone costs the scan, as before); an
+ * account with a passkey and no marker would skip its second factor.
+ */
+interface PasskeyHolder {
+  _id: string;
+  since: Date;
+}
+
+/**
  * Passkeys in MongoDB. Uniqueness of a credential id is the `_id` itself, so two accounts can
  * never register the same credential (the second insert fails with 11000). Listing by account is
- * the only non-`_id` query (the account's passkey page and the login's "has a factor" check).
+ * the only non-`_id` query (the account's passkey page and the login's "has a factor" check, the
+ * latter only for accounts that ever had one).
  */
 export class PasskeyStore {
   private readonly collection: Collection<PasskeyDocument>;
+  private readonly holders: Collection<PasskeyHolder>;
 
   constructor(db: Db) {
     this.collection = db.collection<PasskeyDocument>('passkeys');
+    this.holders = db.collection<PasskeyHolder>('passkey_holders');
   }
 
   async ensureIndexes(): Promise<void> {
     await this.collection.createIndex({ userId: 1 });
+    await this.backfillHolders();
+  }
+
+  /** Markers for passkeys registered before markers existed: one scan at start-up, idempotent. */
+  async backfillHolders(): Promise<void> {
+    const done = new Set<string>();
+    for await (const { userId } of this.collection.find({}, { projection: { userId: 1 } })) {
+      if (done.has(userId)) continue;
+      done.add(userId);
+      await this.markHolder(userId);
+    }
+  }
+
+  private async markHolder(userId: string): Promise<void> {
+    try {
+      await this.holders.insertOne({ _id: userId, since: new Date() });
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 11000) throw err;
+    }
   }
 
   get(credentialId: string): Promise<PasskeyDocument | null> {
@@ -43,11 +78,13 @@ export class PasskeyStore {
   }
 
   async count(userId: string): Promise<number> {
+    if (!(await this.holders.findOne({ _id: userId }))) return 0;
     return this.collection.countDocuments({ userId });
   }
 
   /** False when the credential id is already registered (to anyone). */
   async insert(doc: PasskeyDocument): Promise<boolean> {
+    await this.markHolder(doc.userId);
     try {
       await this.collection.insertOne(doc);
       return true;
@@ -78,7 +115,9 @@ export class PasskeyStore {
     return (await this.collection.deleteOne({ _id: credentialId, userId })).deletedCount === 1;
   }
 
+  /** Withdrawal: the passkeys, then the marker (the account can no longer log in at all). */
   async removeAll(userId: string): Promise<void> {
     await this.collection.deleteMany({ userId });
+    await this.holders.deleteOne({ _id: userId });
   }
 }

@@ -1,0 +1,75 @@
+import type { Collection, Db } from 'mongodb';
+import { isDuplicateKey } from '../../storage/mongo.ts';
+import type { IdentifierKind } from './identifiers.ts';
+
+/**
+ * Which account holds an identifier (collection `account_identifiers`, `_id` = `<kind>:<normalised
+ * value>`). FerretDB v1 scans a collection for every filter not on `_id`, so a login by username,
+ * email or phone reads this by `_id` and then the account by `_id`. Authoritative, not a cache:
+ * an unknown identifier costs the same two `_id` reads as a known one (no timing oracle), and the
+ * `_id` makes a claim unique, so of two sign-ups of one identifier only one inserts its claim.
+ *
+ * A claim is written before an account takes the identifier and removed only after the account
+ * has let it go, so an account holding an identifier always has its claim (no login is lost). A
+ * claim whose account does not hold the identifier is left over from a writer that died between
+ * the two steps (or one still between them): readers ignore it, and after CLAIM_GRACE_MS another
+ * account may take it over. The accounts' unique indexes stay as a second guarantee.
+ */
+export interface IdentifierClaim {
+  _id: string;
+  userId: string;
+  claimedAt: Date;
+}
+
+/**
+ * How long a claim whose account does not hold the identifier may belong to a writer still between
+ * its two steps (claim, then account write: two `_id` writes, bcrypt is done before). Past this it
+ * is a crash's leftover that may be taken over.
+ */
+export const CLAIM_GRACE_MS = 60_000;
+
+export function claimKey(kind: IdentifierKind, value: string): string {
+  return `${kind}:${value}`;
+}
+
+export class IdentifierClaims {
+  readonly collection: Collection<IdentifierClaim>;
+
+  constructor(db: Db) {
+    this.collection = db.collection<IdentifierClaim>('account_identifiers');
+  }
+
+  get(kind: IdentifierKind, value: string): Promise<IdentifierClaim | null> {
+    return this.collection.findOne({ _id: claimKey(kind, value) });
+  }
+
+  /**
+   * Inserts the claim. When the `_id` is taken: the claim already there (possibly this account's
+   * own), or null when it went away between the insert and the read (try again).
+   */
+  async insert(
+    kind: IdentifierKind,
+    value: string,
+    userId: string,
+    now = new Date(),
+  ): Promise<IdentifierClaim | 'claimed' | null> {
+    const _id = claimKey(kind, value);
+    try {
+      await this.collection.insertOne({ _id, userId, claimedAt: now });
+      return 'claimed';
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    return this.collection.findOne({ _id });
+  }
+
+  /** Removes a claim only while it is still that account's (never another's that took it over). */
+  async release(kind: IdentifierKind, value: string, userId: string): Promise<void> {
+    await this.collection.deleteOne({ _id: claimKey(kind, value), userId });
+  }
+
+  /** Removes exactly the leftover claim that was judged stale (not a newer one written since). */
+  async dropStale(claim: IdentifierClaim): Promise<void> {
+    await this.collection.deleteOne({ _id: claim._id, userId: claim.userId, claimedAt: claim.claimedAt });
+  }
+}
