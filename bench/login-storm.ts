@@ -23,12 +23,15 @@ import type { StormClientInput, StormClientResult } from './storm-client.ts';
  * measured in the same run, and what the storm does to introspection and socket-connect latency.
  *
  * One gateway child process (production mode, its own database, a Redis started for this run so
- * Redis CPU is this run's only), K accounts signed up through the API. Each round:
+ * Redis CPU is this run's only; with --compare a second one with other settings on the same
+ * stores), K accounts signed up through the API. Each round:
  *  1. the bound: the gateway's own PasswordHasher, in a process of its own with the gateway's
- *     environment (same cost, same libuv pool size), verifying as fast as the pool allows;
- *  2. the quiet phase: the probes alone (steady-rate introspection of a seen token and of
- *     first-seen tokens, authenticated WebSocket connects with first-seen tokens);
- *  3. the storm: C clients logging in back to back, the same probes beside them.
+ *     environment (same cost, same libuv pool size), verifying as fast as the whole pool allows,
+ *     at the start of the round and again at its end (the mean is the round's bound);
+ *  2. per gateway, in alternating order: the quiet phase, the probes alone (steady-rate
+ *     introspection of a seen token and of first-seen tokens, authenticated WebSocket connects
+ *     with first-seen tokens), then the storm: C clients logging in back to back, the same probes
+ *     beside them.
  * Server CPU (all threads) from /proc between the client's `measuring` and `stopped`; medians of
  * the rounds. Options: bench/login-storm-options.ts.
  */
@@ -422,7 +425,7 @@ function renderReport(rounds: Round[]): string {
     '',
     `- Machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}; the clients, the gateway, Redis and FerretDB share these cores with other work (1-min load average at each round's start: ${rounds.map((r) => r.loadAverage.split(' ')[0]).join(', ')}).`,
     `- Versions: Node ${process.version}, bcrypt ${packageVersion('bcrypt')}, uWebSockets.js ${packageVersion('uWebSockets.js')}, jose ${packageVersion('jose')}, ioredis ${packageVersion('ioredis')}, mongodb ${packageVersion('mongodb')}, ws ${packageVersion('ws')} (client), Redis ${redisVersion()}, FerretDB (shared, SQLite).`,
-    `- Gateway: one process, \`NODE_ENV=production\`, bcrypt cost ${options.cost}, libuv pool ${bound.poolSize} threads (UV_THREADPOOL_SIZE; bcrypt, WebCrypto Ed25519 and file I/O all queue there), VIGIL_BCRYPT_CONCURRENCY=${config.VIGIL_BCRYPT_CONCURRENCY} (${concurrency} bcrypt calls on the pool at once), continuous verification off. Limits raised for the benchmark, because one loopback address makes every request: ${Object.entries(
+    `- Gateway: one process, \`NODE_ENV=production\`, bcrypt cost ${options.cost}, libuv pool ${bound.poolSize} threads (UV_THREADPOOL_SIZE; bcrypt, WebCrypto Ed25519 and file I/O all queue there), VIGIL_BCRYPT_CONCURRENCY=${config.VIGIL_BCRYPT_CONCURRENCY} (${concurrency} bcrypt ${concurrency === 1 ? 'call' : 'calls'} on the pool at once), continuous verification off. Limits raised for the benchmark, because one loopback address makes every request: ${Object.entries(
       BENCH_LIMITS,
     )
       .map(([k, v]) => `${k}=${v}`)

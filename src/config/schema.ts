@@ -250,7 +250,7 @@ export const ConfigSchema = Type.Object({
     default: 'auto',
     pattern: '^(auto|[1-9][0-9]?)$',
     description:
-      "bcrypt calls on libuv's thread pool at once; more wait in order. auto: the pool size (UV_THREADPOOL_SIZE, default 4) less one, at most the cores, so token signing and verification (WebCrypto, same pool) never queue behind a login burst.",
+      "bcrypt calls on libuv's thread pool at once; more wait in order. auto: the pool size (UV_THREADPOOL_SIZE, default 4) less one and the cores less one, at least 1, so token signing and verification (WebCrypto, same pool) never queue behind a login burst and the event loop keeps a core; more logins per second on few cores at the price of their latency.",
   }),
   VIGIL_SIGNUP_PER_IP_HOURLY: Type.Integer({ default: 30, minimum: 1, description: 'Sign-ups accepted per client IP per hour.' }),
   VIGIL_AVAILABILITY_PER_IP_PER_MINUTE: Type.Integer({

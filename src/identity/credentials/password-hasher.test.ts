@@ -65,11 +65,12 @@ describe('PasswordHasher', () => {
 });
 
 describe('bcrypt concurrency', () => {
-  it('auto leaves one pool thread free and never outnumbers the cores', () => {
-    expect(bcryptConcurrency('auto', 4, 2)).toBe(2);
+  it('auto leaves one pool thread and one core free of hashing, and allows at least one call', () => {
+    expect(bcryptConcurrency('auto', 4, 2)).toBe(1);
     expect(bcryptConcurrency('auto', 4, 8)).toBe(3);
-    expect(bcryptConcurrency('auto', 16, 8)).toBe(8);
+    expect(bcryptConcurrency('auto', 16, 8)).toBe(7);
     expect(bcryptConcurrency('auto', 1, 4)).toBe(1);
+    expect(bcryptConcurrency('auto', 4, 1)).toBe(1);
     expect(bcryptConcurrency('3', 4, 2)).toBe(3);
   });
 

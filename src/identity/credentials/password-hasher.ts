@@ -17,12 +17,13 @@ export function libuvPoolSize(env: NodeJS.ProcessEnv = process.env): number {
 /**
  * bcrypt calls allowed on the libuv pool at once (VIGIL_BCRYPT_CONCURRENCY). `auto`: one pool
  * thread fewer than the pool has, so WebCrypto (token signing and verification) and file I/O always
- * find a free thread, and no more than the cores, so the event loop is not outnumbered by hashing
- * threads; at least 1.
+ * find a free thread, and one fewer than the cores, so the event loop keeps a core while a login
+ * storm hashes; at least 1. On 2 cores that is 1: a storm's logins wait their turn here, while
+ * introspection and socket connects stay as fast as without it (docs/benchmarks.md, login storm).
  */
 export function bcryptConcurrency(setting: string, poolSize: number, cores: number = availableParallelism()): number {
   if (setting !== 'auto') return Number(setting);
-  return Math.max(1, Math.min(poolSize - 1, cores));
+  return Math.max(1, Math.min(poolSize - 1, cores - 1));
 }
 
 /**
