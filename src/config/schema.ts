@@ -252,6 +252,12 @@ export const ConfigSchema = Type.Object({
     description:
       "bcrypt calls on libuv's thread pool at once; more wait in order. auto: the pool size (UV_THREADPOOL_SIZE, default 4) less one and the cores less one, at least 1, so token signing and verification (WebCrypto, same pool) never queue behind a login burst and the event loop keeps a core; more logins per second on few cores at the price of their latency.",
   }),
+  VIGIL_BCRYPT_QUEUE_MAX: Type.Integer({
+    default: 64,
+    minimum: 0,
+    description:
+      'Password checks and hashes that may wait for a bcrypt slot (VIGIL_BCRYPT_CONCURRENCY); past it a login, sign-up or password change is answered 503 DEPENDENCY_UNAVAILABLE with Retry-After: 1 at once instead of queueing behind seconds of hashing (memory stays bounded under a storm from many addresses).',
+  }),
   VIGIL_SIGNUP_PER_IP_HOURLY: Type.Integer({ default: 30, minimum: 1, description: 'Sign-ups accepted per client IP per hour.' }),
   VIGIL_AVAILABILITY_PER_IP_PER_MINUTE: Type.Integer({
     default: 30,

@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client';
 import type { GatewayContext } from '../server/context.ts';
 import type { GatewayModule } from '../server/gateway-module.ts';
 import type { Authenticator } from '../server/http/route.ts';
@@ -78,7 +79,17 @@ export function createIdentity(ctx: GatewayContext, deps: IdentityDependencies):
   const hasher = new PasswordHasher(
     config.VIGIL_BCRYPT_COST,
     bcryptConcurrency(config.VIGIL_BCRYPT_CONCURRENCY, libuvPoolSize()),
+    config.VIGIL_BCRYPT_QUEUE_MAX,
   );
+  // How far behind password hashing is: a login storm shows here before it shows in latency.
+  new Gauge({
+    name: 'vigil_password_hash_waiting',
+    help: 'Password checks and hashes waiting for a bcrypt slot (refused past VIGIL_BCRYPT_QUEUE_MAX)',
+    registers: [ctx.metrics.registry],
+    collect() {
+      this.set(hasher.load.waiting);
+    },
+  });
   const tickets = new Tickets(redis, config.VIGIL_TICKET_TTL_SECONDS);
   const codes = new OneTimeCodes(redis, {
     ttlSeconds: parseCodeTtls(config.VIGIL_CODE_TTL_SECONDS),

@@ -1,3 +1,4 @@
+import { VigilError } from '../../../protocol/errors.ts';
 import { describe, expect, it } from 'vitest';
 import { bcryptConcurrency, libuvPoolSize, PasswordHasher } from './password-hasher.ts';
 
@@ -57,6 +58,22 @@ describe('PasswordHasher', () => {
     // Queued calls start in arrival order: the last two can only have started after the first two ended.
     expect(finished.indexOf(4)).toBeGreaterThan(Math.min(finished.indexOf(0), finished.indexOf(1)));
     expect(finished.indexOf(5)).toBeGreaterThan(Math.min(finished.indexOf(0), finished.indexOf(1)));
+  });
+
+  it('refuses a call past `maxWaiting` at once with a 503 and Retry-After, and serves again once the queue drains', async () => {
+    const bounded = new PasswordHasher(4, 1, 2);
+    const account = { passwordHash: await bounded.hash('right') };
+    const queued = Array.from({ length: 3 }, () => bounded.verifyPassword(account, 'right'));
+    expect(bounded.load).toEqual({ running: 1, waiting: 2 });
+    // Known and unknown accounts wait in the same queue, so both are refused alike.
+    for (const who of [account, null]) {
+      const refused = await bounded.verifyPassword(who, 'right').catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(VigilError);
+      expect(refused).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', status: 503, headers: { 'retry-after': '1' } });
+    }
+    await expect(bounded.hash('another')).rejects.toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
+    expect(await Promise.all(queued)).toEqual([true, true, true]);
+    expect(await bounded.verifyPassword(account, 'right')).toBe(true);
   });
 
   it('refuses a concurrency below one', () => {

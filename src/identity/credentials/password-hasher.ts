@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
+import { VigilError } from '../../../protocol/errors.ts';
 import { BCRYPT_MAX_BYTES } from './password-policy.ts';
 
 /** Anything with an optional password hash: an account, or nothing at all. */
@@ -35,6 +36,9 @@ export function bcryptConcurrency(setting: string, poolSize: number, cores: numb
  * pool is one FIFO queue shared with WebCrypto: without this, a burst of logins queues its
  * comparisons ahead of every access-token verification and signature, and a socket connect or an
  * introspection of a token seen for the first time waits for all of them (seconds under a storm).
+ * At most `maxWaiting` calls wait: past that a call is refused at once (503, Retry-After) rather
+ * than queued behind seconds of hashing its client will not wait for, and memory stays bounded
+ * whatever a storm from many addresses sends. Known and unknown accounts queue alike.
  */
 export class PasswordHasher {
   private dummyHash: Promise<string>;
@@ -44,9 +48,11 @@ export class PasswordHasher {
   constructor(
     readonly cost: number,
     readonly concurrency: number = bcryptConcurrency('auto', libuvPoolSize()),
+    readonly maxWaiting = Number.POSITIVE_INFINITY,
   ) {
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new RangeError(`concurrency must be an integer ≥ 1 (got ${concurrency})`);
+    if (!(maxWaiting >= 0)) throw new RangeError(`maxWaiting must be ≥ 0 (got ${maxWaiting})`);
     // A hash of a random secret at the configured cost: comparing against it costs exactly what a
     // real comparison costs and can never succeed.
     this.dummyHash = this.slot(() => bcrypt.hash(randomBytes(16).toString('base64'), cost));
@@ -63,6 +69,7 @@ export class PasswordHasher {
 
   private async slot<T>(work: () => Promise<T>): Promise<T> {
     if (this.active < this.concurrency) this.active++;
+    else if (this.queue.length >= this.maxWaiting) throw busy();
     else await new Promise<void>((resolve) => this.queue.push(resolve));
     try {
       return await work();
@@ -91,4 +98,8 @@ export class PasswordHasher {
   needsRehash(hash: string): boolean {
     return bcrypt.getRounds(hash) < this.cost;
   }
+}
+
+function busy(): VigilError {
+  return new VigilError('DEPENDENCY_UNAVAILABLE', { dependency: 'password checking' }, { headers: { 'retry-after': '1' } });
 }
