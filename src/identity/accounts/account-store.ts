@@ -200,7 +200,8 @@ export class AccountStore {
   }
 
   private async holds(claim: IdentifierClaim, kind: IdentifierKind, value: string): Promise<boolean> {
-    return (await this.collection.countDocuments({ _id: claim.userId, [FIELD[kind]]: value }, { limit: 1 })) > 0;
+    const doc = await this.collection.findOne({ _id: claim.userId }, { projection: { [FIELD[kind]]: 1 } });
+    return doc?.[FIELD[kind]] === value;
   }
 
   async findById(id: string): Promise<Account | null> {
