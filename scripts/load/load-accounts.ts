@@ -102,6 +102,20 @@ export async function prepareSessions(options: {
   return pairs;
 }
 
+/**
+ * A new login (not a refresh) of the `index`-th kept account: a fresh proof for what needs a recent
+ * login (enrolling a model), or a new access token when a long phase outlived the first one.
+ */
+export async function freshLogin(options: { baseUrl: string; key: string; file: string }, index: number): Promise<TokenPair> {
+  const store = (await readFile(options.file, 'utf8').then(JSON.parse, () => ({}))) as AccountsFile;
+  const account = store[options.key]?.accounts[index];
+  if (!account) throw new Error(`no kept account ${index} under ${options.key} in ${options.file}`);
+  const login = await call(options.baseUrl, '/v1/sessions', { identifier: account.username, password: account.password });
+  if (login.status !== 201)
+    throw new GatewayRefused(`login of ${account.username} answered ${login.status}: ${JSON.stringify(login.json)}`);
+  return pairOf(login.json);
+}
+
 /** Remembers the refresh tokens the run rotated to, so the next run can refresh instead of log in. */
 export async function rememberRefreshTokens(file: string, key: string, pairs: readonly TokenPair[]): Promise<void> {
   const store = (await readFile(file, 'utf8').then(JSON.parse, () => ({}))) as AccountsFile;

@@ -39,8 +39,24 @@ export async function ensureModels(options: {
   sessions: readonly TokenPair[];
   source: ReplaySource;
   onProgress?(done: number, total: number): void;
+  /**
+   * A new login's access token for the index-th account. Uploads of thousands of enrolments on a
+   * busy machine outlast the recent-login window enrolment needs (BIOMETRIC_PROOF_STALE) and the
+   * polling outlasts access tokens (401): each is answered by logging that account in again.
+   */
+  relogin?: (index: number) => Promise<string>;
 }): Promise<ModelPreparation> {
-  const { baseUrl, sessions, source } = options;
+  const { baseUrl, sessions, source, relogin } = options;
+  /** Calls with the account's token, logging it in again once when the answer says the login is too old. */
+  const asAccount = async (entry: { token: string; index: number }, path: string, init: RequestInit = {}) => {
+    let reply = await api(baseUrl, entry.token, path, init);
+    const code = (reply.json.error as { code?: string } | undefined)?.code;
+    if (relogin && (reply.status === 401 || code === 'BIOMETRIC_PROOF_STALE')) {
+      entry.token = await relogin(entry.index);
+      reply = await api(baseUrl, entry.token, path, init);
+    }
+    return reply;
+  };
   const started = performance.now();
   const result: ModelPreparation = { existing: 0, enrolled: 0, failed: 0, seconds: 0 };
   const pending: Array<{ token: string; id: string; index: number }> = [];
@@ -64,13 +80,14 @@ export async function ensureModels(options: {
       continue;
     }
     const subject = source.subjects[index % source.subjects.length]!;
-    const upload = await api(baseUrl, pair.accessToken, `/v1/biometrics/enrollments?rate=${source.rate}&modality=motion`, {
+    const entry = { token: pair.accessToken, index };
+    const upload = await asAccount(entry, `/v1/biometrics/enrollments?rate=${source.rate}&modality=motion`, {
       method: 'POST',
       headers: { 'content-type': 'text/csv' },
       body: csv(source.channels, source.enrolment(subject)),
     });
     if (upload.status !== 202) throw new Error(`enrolment upload answered ${upload.status}: ${JSON.stringify(upload.json)}`);
-    pending.push({ token: pair.accessToken, id: String(upload.json.enrollmentId), index });
+    pending.push({ ...entry, id: String(upload.json.enrollmentId) });
   }
   // Training runs in the gateway's BullMQ worker, one job after another, so jobs finish in the
   // order they were queued: ask about the oldest few only.
@@ -79,7 +96,7 @@ export async function ensureModels(options: {
   while (pending.length > 0) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const oldest = pending.slice(0, 4);
-    const views = await Promise.all(oldest.map(({ token, id }) => api(baseUrl, token, `/v1/biometrics/enrollments/${id}`)));
+    const views = await Promise.all(oldest.map((entry) => asAccount(entry, `/v1/biometrics/enrollments/${entry.id}`)));
     views.forEach((view, i) => {
       const status = view.json.status;
       if (status !== 'ready' && status !== 'failed') return;

@@ -4,7 +4,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { TokenPair } from '../../protocol/client/index.ts';
 import { LOAD_USAGE, LoadOptionError, parseLoadOptions, type LoadOptions } from './load-options.ts';
-import { prepareSessions, rememberRefreshTokens } from './load-accounts.ts';
+import { freshLogin, prepareSessions, rememberRefreshTokens } from './load-accounts.ts';
 import { runPeer } from './peer.ts';
 import { LocalDriver, ProcessDriver, type LoadDriver } from './load-driver.ts';
 import { ensureModels, type ModelPreparation } from './load-models.ts';
@@ -194,6 +194,7 @@ async function main(): Promise<void> {
         sessions,
         source,
         onProgress: (done, total) => (done % 25 === 0 || done === total) && say(`  ${done}/${total} accounts have a model`),
+        relogin: async (index) => (await freshLogin({ baseUrl: url, key, file: options.accountsFile }, index)).accessToken,
       });
       if (models.failed > 0) throw new Error(`${models.failed} enrolments failed; see the gateway log`);
       replay = { source: source.kind, subjects: source.subjects.length, models };

@@ -1,4 +1,4 @@
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type Db, type MongoBulkWriteError, type WriteError } from 'mongodb';
 import type { Config } from '../config/schema.ts';
 
 /** What this MongoDB-wire server can do; code asks this instead of assuming a real mongod. */
@@ -52,4 +52,10 @@ async function detectCapabilities(db: Db): Promise<MongoCapabilities> {
 /** The server's duplicate-key error: a unique index refused an insert. */
 export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}
+
+/** The documents an unordered insertMany could not write (by index in the batch) and why. */
+export function refusedWrites(err: MongoBulkWriteError): Array<{ index: number; code: number }> {
+  const errors = err.writeErrors as WriteError | WriteError[];
+  return (Array.isArray(errors) ? errors : [errors]).map((e) => ({ index: e.index, code: e.code }));
 }

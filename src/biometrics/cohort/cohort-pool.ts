@@ -34,10 +34,21 @@ export function poolAccountsOf(db: Db): PoolAccounts {
         .collection<{ _id: string; status: string; emailVerifiedAt?: Date; phoneVerifiedAt?: Date; createdAt: Date }>('accounts')
         .find({ _id: { $in: [...ids] } }, { projection: { status: 1, emailVerifiedAt: 1, phoneVerifiedAt: 1, createdAt: 1 } })
         .toArray();
-      const created = await db
-        .collection<{ userId: string; ip?: string }>('audit')
-        .find({ event: 'account.created', userId: { $in: [...ids] } }, { projection: { userId: 1, ip: 1 } })
-        .toArray();
+      // The audit trail is the largest collection and FerretDB scans all of it for this query: only
+      // accounts that could lend at all (active and verified) need their sign-up address.
+      const lenders = accounts.filter(
+        (a) => a.status === 'active' && (a.emailVerifiedAt !== undefined || a.phoneVerifiedAt !== undefined),
+      );
+      const created =
+        lenders.length === 0
+          ? []
+          : await db
+              .collection<{ userId: string; ip?: string }>('audit')
+              .find(
+                { event: 'account.created', userId: { $in: lenders.map((a) => a._id) } },
+                { projection: { userId: 1, ip: 1 } },
+              )
+              .toArray();
       const ips = new Map(created.map((r) => [r.userId, r.ip]));
       for (const a of accounts) {
         out.set(a._id, {

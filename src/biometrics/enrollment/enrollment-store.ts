@@ -1,4 +1,4 @@
-import { Binary, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
+import { Binary, ObjectId, type Collection, type Db, type UpdateFilter } from 'mongodb';
 import type { DetectorName, FeatureSpec, ModelMetrics } from '../../../protocol/biometrics.ts';
 import type { ErrorCode, ErrorParams } from '../../../protocol/errors.ts';
 import type { EnrollmentStatus } from '../../../protocol/http/biometrics.ts';
@@ -132,10 +132,26 @@ export class EnrollmentStore {
     return record;
   }
 
-  /** The enrolment if it exists and belongs to `userId` (another account's id is simply not found). */
-  get(userId: string, id: string | ObjectId): Promise<EnrollmentRecord | null> {
+  /**
+   * The enrolment if it exists and belongs to `userId` (another account's id is simply not found).
+   * Read by `_id` alone and the owner checked here: FerretDB v1 uses the `_id` only for a filter
+   * that is nothing else, and scans every enrolment for `{ _id, userId }`.
+   */
+  async get(userId: string, id: string | ObjectId): Promise<EnrollmentRecord | null> {
     const _id = toObjectId(id);
-    return _id ? this.enrollments.findOne({ _id, userId }) : Promise.resolve(null);
+    const record = _id ? await this.enrollments.findOne({ _id }) : null;
+    return record?.userId === userId ? record : null;
+  }
+
+  /**
+   * Moves one enrolment on when its status is one of `from`: read by `_id`, checked here, written by
+   * `_id` (a filter with more than the `_id` would scan every enrolment). FerretDB v1's own filtered
+   * update is the same read, check and write without a lock, so this guards no less.
+   */
+  private async transition(id: ObjectId, from: EnrollmentStatus[], update: UpdateFilter<EnrollmentRecord>): Promise<boolean> {
+    const current = await this.enrollments.findOne({ _id: id }, { projection: { status: 1 } });
+    if (!current || !from.includes(current.status)) return false;
+    return (await this.enrollments.updateOne({ _id: id }, update)).matchedCount === 1;
   }
 
   /**
@@ -279,58 +295,42 @@ export class EnrollmentStore {
   /** open → queued. False when the enrolment is no longer open (another commit won). */
   async markQueued(id: ObjectId): Promise<boolean> {
     const now = new Date();
-    const result = await this.enrollments.updateOne(
-      { _id: id, status: 'open' },
-      { $set: { status: 'queued', committedAt: now, updatedAt: now } },
-    );
-    return result.modifiedCount === 1;
+    return this.transition(id, ['open'], { $set: { status: 'queued', committedAt: now, updatedAt: now } });
   }
 
   /** Back to open when the job could not be queued (Redis away), so the client can commit again. */
   async reopen(id: ObjectId): Promise<void> {
-    await this.enrollments.updateOne(
-      { _id: id, status: 'queued' },
-      { $set: { status: 'open', updatedAt: new Date() }, $unset: { committedAt: '' } },
-    );
+    await this.transition(id, ['queued'], { $set: { status: 'open', updatedAt: new Date() }, $unset: { committedAt: '' } });
   }
 
   /** queued (or training, on a retry) → training. False when the enrolment is gone or settled. */
   async markTraining(id: ObjectId): Promise<boolean> {
     const now = new Date();
-    const result = await this.enrollments.updateOne(
-      { _id: id, status: { $in: ['queued', 'training'] } },
-      { $set: { status: 'training', startedAt: now, updatedAt: now } },
-    );
-    return result.matchedCount === 1;
+    return this.transition(id, ['queued', 'training'], { $set: { status: 'training', startedAt: now, updatedAt: now } });
   }
 
   /** training → ready with the stored version. False when the enrolment was deleted meanwhile. */
   async markReady(id: ObjectId, model: { modelId: ObjectId; version: number; metrics: ModelMetrics }): Promise<boolean> {
     const now = new Date();
-    const result = await this.enrollments.updateOne(
-      { _id: id, status: { $in: ['queued', 'training'] } },
-      {
-        $set: {
-          status: 'ready',
-          modelId: model.modelId,
-          modelVersion: model.version,
-          metrics: model.metrics,
-          finishedAt: now,
-          updatedAt: now,
-        },
+    return this.transition(id, ['queued', 'training'], {
+      $set: {
+        status: 'ready',
+        modelId: model.modelId,
+        modelVersion: model.version,
+        metrics: model.metrics,
+        finishedAt: now,
+        updatedAt: now,
       },
-    );
-    return result.matchedCount === 1;
+    });
   }
 
   /** → failed, unless it already settled. Returns the record when this call failed it. */
   async markFailed(id: ObjectId, error: EnrollmentFailure): Promise<EnrollmentRecord | null> {
     const now = new Date();
-    const filter: Filter<EnrollmentRecord> = { _id: id, status: { $in: ['queued', 'training'] } };
-    const result = await this.enrollments.updateOne(filter, {
+    const failed = await this.transition(id, ['queued', 'training'], {
       $set: { status: 'failed', error, finishedAt: now, updatedAt: now },
     });
-    return result.matchedCount === 1 ? this.enrollments.findOne({ _id: id }) : null;
+    return failed ? this.enrollments.findOne({ _id: id }) : null;
   }
 
   /** Enrolments of every account still queued or training, oldest first (the reconciler's pass). */

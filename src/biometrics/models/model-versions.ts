@@ -1,5 +1,5 @@
-import type { Collection, Db, ObjectId } from 'mongodb';
-import { isDuplicateKey } from '../../storage/mongo.ts';
+import { MongoBulkWriteError, type Collection, type Db, type ObjectId } from 'mongodb';
+import { isDuplicateKey, refusedWrites } from '../../storage/mongo.ts';
 
 /**
  * One version number of one account (collection `model_versions`, `_id` = `<userId>:<version>`),
@@ -118,28 +118,30 @@ export class ModelVersions {
       if (!versions) stored.set(row.userId, (versions = new Map<number, ObjectId>()));
       versions.set(row.version, row._id);
     }
-    let written = 0;
+    const missing: VersionSlot[] = [];
     for (const [userId, versions] of stored) {
       const newest = Math.max(...versions.keys());
       // Versions deleted by older gateways left gaps; a walk must be able to step over them.
       for (let version = 1; version <= newest; version++) {
         if (have.has(slotKey(userId, version))) continue;
         const modelId = versions.get(version);
-        const slot: VersionSlot = {
-          _id: slotKey(userId, version),
-          userId,
-          version,
-          ...(modelId ? { modelId } : { discarded: true }),
-        };
-        try {
-          await this.slots.insertOne(slot);
-          written++;
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-        }
+        missing.push({ _id: slotKey(userId, version), userId, version, ...(modelId ? { modelId } : { discarded: true }) });
       }
-      await this.raise(userId, newest);
     }
+    let written = 0;
+    for (let from = 0; from < missing.length; from += 500) {
+      const batch = missing.slice(from, from + 500);
+      try {
+        written += (await this.slots.insertMany(batch, { ordered: false })).insertedCount;
+      } catch (err) {
+        // A slot written meanwhile (a gateway already serving) is what this would have written.
+        if (!(err instanceof MongoBulkWriteError)) throw err;
+        const errors = refusedWrites(err);
+        if (errors.some((e) => e.code !== 11000)) throw err;
+        written += batch.length - errors.length;
+      }
+    }
+    for (const [userId, versions] of stored) await this.raise(userId, Math.max(...versions.keys()));
     return written;
   }
 

@@ -1,6 +1,6 @@
-import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
 import type { RedisClient } from '../../storage/redis.ts';
-import { isDuplicateKey } from '../../storage/mongo.ts';
+import { isDuplicateKey, refusedWrites } from '../../storage/mongo.ts';
 import type { Account, AccountStatus } from './account.ts';
 import { IDENTIFIER_KINDS, type IdentifierKind } from './identifiers.ts';
 import { CLAIM_GRACE_MS, IdentifierClaims, claimKey, type IdentifierClaim } from './identifier-claims.ts';
@@ -47,6 +47,9 @@ export class IdentifiersTaken extends Error {
 
 /** An account's normalised identifiers, by kind. */
 export type IdentifierValues = Partial<Record<IdentifierKind, string>>;
+
+/** Claims written per insert by the start-up back-fill. */
+const BACKFILL_BATCH = 500;
 
 /** Read for an identifier nobody holds, so a miss costs the same two `_id` reads as a hit. */
 const NO_ACCOUNT = '\u0000none';
@@ -99,17 +102,35 @@ export class AccountStore {
     const have = new Set<string>();
     for await (const claim of this.claims.collection.find({}, { projection: { userId: 1 } }))
       have.add(`${claim._id}\u0000${claim.userId}`);
-    let written = 0;
-    const cursor = this.collection.find(
-      { status: { $ne: 'withdrawn' } },
-      { projection: { usernameKey: 1, email: 1, phone: 1, createdAt: 1 } },
-    );
+    const missing: Array<{ userId: string; kind: IdentifierKind; value: string }> = [];
+    const cursor = this.collection.find({ status: { $ne: 'withdrawn' } }, { projection: { usernameKey: 1, email: 1, phone: 1 } });
     for await (const doc of cursor) {
       for (const [kind, value] of Object.entries(identifiersOf(doc)) as [IdentifierKind, string][]) {
-        if (have.has(`${claimKey(kind, value)}\u0000${doc._id}`)) continue;
+        if (!have.has(`${claimKey(kind, value)}\u0000${doc._id}`)) missing.push({ userId: doc._id, kind, value });
+      }
+    }
+    let written = 0;
+    // In batches (an upgrade writes one claim per identifier of every account); an insert the
+    // batch could not make goes the careful way.
+    for (let from = 0; from < missing.length; from += BACKFILL_BATCH) {
+      const batch = missing.slice(from, from + BACKFILL_BATCH);
+      const now = new Date();
+      const refused = new Set<number>();
+      try {
+        await this.claims.collection.insertMany(
+          batch.map(({ userId, kind, value }) => ({ _id: claimKey(kind, value), userId, claimedAt: now })),
+          { ordered: false },
+        );
+      } catch (err) {
+        if (!(err instanceof MongoBulkWriteError)) throw err;
+        for (const e of refusedWrites(err)) refused.add(e.index);
+      }
+      written += batch.length - refused.size;
+      for (const index of refused) {
+        const { userId, kind, value } = batch[index]!;
         // The account holds the identifier (its unique index says no other does): a claim naming
         // anyone else is a leftover, so the grace period does not apply.
-        if ((await this.claim(doc._id, kind, value, 0)) === 'claimed') written++;
+        if ((await this.claim(userId, kind, value, 0)) === 'claimed') written++;
       }
     }
     return written;
@@ -200,7 +221,8 @@ export class AccountStore {
   }
 
   private async holds(claim: IdentifierClaim, kind: IdentifierKind, value: string): Promise<boolean> {
-    return (await this.collection.countDocuments({ _id: claim.userId, [FIELD[kind]]: value }, { limit: 1 })) > 0;
+    const doc = await this.collection.findOne({ _id: claim.userId }, { projection: { [FIELD[kind]]: 1 } });
+    return doc?.[FIELD[kind]] === value;
   }
 
   async findById(id: string): Promise<Account | null> {

@@ -32,6 +32,11 @@ export function claimKey(kind: IdentifierKind, value: string): string {
   return `${kind}:${value}`;
 }
 
+/**
+ * Conditional deletes read by `_id` and check here: FerretDB v1 uses the `_id` only for a filter that
+ * is nothing else (`{ _id, userId }` scans every claim), and its own filtered delete is the same
+ * read, check and delete without a lock.
+ */
 export class IdentifierClaims {
   readonly collection: Collection<IdentifierClaim>;
 
@@ -65,11 +70,15 @@ export class IdentifierClaims {
 
   /** Removes a claim only while it is still that account's (never another's that took it over). */
   async release(kind: IdentifierKind, value: string, userId: string): Promise<void> {
-    await this.collection.deleteOne({ _id: claimKey(kind, value), userId });
+    const _id = claimKey(kind, value);
+    if ((await this.collection.findOne({ _id }))?.userId === userId) await this.collection.deleteOne({ _id });
   }
 
   /** Removes exactly the leftover claim that was judged stale (not a newer one written since). */
   async dropStale(claim: IdentifierClaim): Promise<void> {
-    await this.collection.deleteOne({ _id: claim._id, userId: claim.userId, claimedAt: claim.claimedAt });
+    const now = await this.collection.findOne({ _id: claim._id });
+    if (now?.userId === claim.userId && now.claimedAt.getTime() === claim.claimedAt.getTime()) {
+      await this.collection.deleteOne({ _id: claim._id });
+    }
   }
 }

@@ -65,8 +65,9 @@ export class TotpFactors {
     return status;
   }
 
+  /** Asked at every login. By `_id` alone: FerretDB v1 scans every factor for `{ _id, confirmed }`. */
   async enabled(userId: string): Promise<boolean> {
-    return (await this.collection.countDocuments({ _id: userId, confirmed: true }, { limit: 1 })) > 0;
+    return (await this.collection.findOne({ _id: userId }, { projection: { confirmed: 1 } }))?.confirmed === true;
   }
 
   /** A new secret, pending until confirmed; replaces an unconfirmed one. */
@@ -114,8 +115,8 @@ export class TotpFactors {
    * and with `notBeforeMs`, no earlier than the step that was current then (a code shown later).
    */
   async verify(userId: string, code: string, notBeforeMs?: number): Promise<boolean> {
-    const doc = await this.collection.findOne({ _id: userId, confirmed: true });
-    if (!doc) return false;
+    const doc = await this.collection.findOne({ _id: userId });
+    if (doc?.confirmed !== true) return false;
     const floor = notBeforeMs === undefined ? 0 : Math.floor(notBeforeMs / 1000 / PERIOD_SECONDS) - 1;
     const step = await this.check({ ...doc, lastTimeStep: Math.max(doc.lastTimeStep, floor) }, code);
     if (step === undefined) return false;
