@@ -3,6 +3,7 @@ import type { RedisClient } from '../../storage/redis.ts';
 import { isDuplicateKey, refusedWrites } from '../../storage/mongo.ts';
 import type { Account, AccountStatus } from './account.ts';
 import { IDENTIFIER_KINDS, type IdentifierKind } from './identifiers.ts';
+import { AccountWriteLease } from './account-write-lease.ts';
 import { CLAIM_GRACE_MS, IdentifierClaims, claimKey, type IdentifierClaim } from './identifier-claims.ts';
 
 /** Stored shape: `_id` is the account id, `seq` its number, `usernameKey` the unique folded username. */
@@ -72,6 +73,8 @@ export function toAccount(doc: AccountDocument): Account {
 export class AccountStore {
   readonly collection: Collection<AccountDocument>;
   readonly claims: IdentifierClaims;
+  /** Every update of an existing account holds it (FerretDB's updates are read-modify-write). */
+  private readonly lease: AccountWriteLease;
 
   constructor(
     db: Db,
@@ -79,6 +82,7 @@ export class AccountStore {
   ) {
     this.collection = db.collection<AccountDocument>('accounts');
     this.claims = new IdentifierClaims(db);
+    this.lease = new AccountWriteLease(redis);
     redis.defineCommand('vigilRaiseSequence', { numberOfKeys: 1, lua: RAISE });
   }
 
@@ -183,8 +187,9 @@ export class AccountStore {
     const claimed: IdentifierValues = {};
     const taken: IdentifierKind[] = [];
     for (const [kind, value] of Object.entries(ids) as [IdentifierKind, string][]) {
-      if ((await this.claim(userId, kind, value)) === 'claimed') claimed[kind] = value;
-      else taken.push(kind);
+      const outcome = await this.claim(userId, kind, value);
+      if (outcome === 'claimed') claimed[kind] = value;
+      else if (outcome === 'taken') taken.push(kind);
     }
     if (taken.length > 0) {
       await this.releaseAll(userId, claimed);
@@ -197,7 +202,8 @@ export class AccountStore {
   }
 
   /**
-   * One claim: 'claimed' (also when it already was this account's), or 'taken' when another account
+   * One claim: 'claimed' when this call wrote it, 'already' when it was this account's before (not
+   * this call's to release on a failure), or 'taken' when another account
    * holds the identifier or claimed it less than `graceMs` ago. An older claim whose account does
    * not hold the identifier is a crash's leftover and is replaced.
    */
@@ -206,13 +212,13 @@ export class AccountStore {
     kind: IdentifierKind,
     value: string,
     graceMs = CLAIM_GRACE_MS,
-  ): Promise<'claimed' | 'taken'> {
+  ): Promise<'claimed' | 'already' | 'taken'> {
     for (let attempt = 0; attempt < 4; attempt++) {
       const now = new Date();
       const held = await this.claims.insert(kind, value, userId, now);
       if (held === 'claimed') return 'claimed';
       if (held === null) continue;
-      if (held.userId === userId) return 'claimed';
+      if (held.userId === userId) return 'already';
       if (await this.holds(held, kind, value)) return 'taken';
       if (now.getTime() - held.claimedAt.getTime() < graceMs) return 'taken';
       await this.claims.dropStale(held);
@@ -265,6 +271,15 @@ export class AccountStore {
    * atomic across documents, but a single-document filter + update is what every caller needs.
    */
   async update(id: string, update: UpdateFilter<AccountDocument>, expect: Filter<AccountDocument> = {}): Promise<Account | null> {
+    return this.lease.hold(id, () => this.updateHeld(id, update, expect));
+  }
+
+  /** `update` for a caller that already holds the account's lease. */
+  private async updateHeld(
+    id: string,
+    update: UpdateFilter<AccountDocument>,
+    expect: Filter<AccountDocument>,
+  ): Promise<Account | null> {
     const doc = await this.collection.findOneAndUpdate({ ...expect, _id: id }, update, { returnDocument: 'after' });
     return doc ? toAccount(doc) : null;
   }
@@ -281,24 +296,30 @@ export class AccountStore {
     to: string,
     update: UpdateFilter<AccountDocument>,
   ): Promise<Account | null> {
-    await this.claimAll(id, { username: to });
-    let updated: Account | null;
-    try {
-      updated = await this.update(id, update, {
-        status: { $ne: 'withdrawn' },
-        usernameKey: from === undefined ? { $exists: false } : from,
-      });
-    } catch (err) {
-      await this.claims.release('username', to, id);
-      throw err;
-    }
-    if (!updated) {
-      await this.claims.release('username', to, id);
-      return null;
-    }
-    await this.confirmClaims(id, { username: to });
-    if (from !== undefined && from !== to) await this.claims.release('username', from, id);
-    return updated;
+    // The whole move holds the account's lease: a second rename of the same account (a double
+    // submit) starts only after this one has claimed, moved and released.
+    return this.lease.hold(id, async () => {
+      const wrote = await this.claim(id, 'username', to);
+      if (wrote === 'taken') throw new IdentifiersTaken(['username']);
+      let updated: Account | null;
+      try {
+        updated = await this.updateHeld(id, update, {
+          status: { $ne: 'withdrawn' },
+          usernameKey: from === undefined ? { $exists: false } : from,
+        });
+      } catch (err) {
+        // Only a claim this call wrote is its to release; one the account already had stays.
+        if (wrote === 'claimed') await this.claims.release('username', to, id);
+        throw err;
+      }
+      if (!updated) {
+        if (wrote === 'claimed') await this.claims.release('username', to, id);
+        return null;
+      }
+      await this.confirmClaims(id, { username: to });
+      if (from !== undefined && from !== to) await this.claims.release('username', from, id);
+      return updated;
+    });
   }
 
   /**
@@ -306,10 +327,12 @@ export class AccountStore {
    * the identifiers the account held just before: free again as soon as the account let them go.
    */
   async withdraw(id: string, update: UpdateFilter<AccountDocument>): Promise<Account | null> {
-    const before = await this.collection.findOneAndUpdate({ _id: id }, update, { returnDocument: 'before' });
-    if (!before) return null;
-    await this.releaseAll(id, identifiersOf(before));
-    return this.findById(id);
+    return this.lease.hold(id, async () => {
+      const before = await this.collection.findOneAndUpdate({ _id: id }, update, { returnDocument: 'before' });
+      if (!before) return null;
+      await this.releaseAll(id, identifiersOf(before));
+      return this.findById(id);
+    });
   }
 
   /** The stored field name of an identifier (for building updates). */
