@@ -126,6 +126,29 @@ describe('authenticator apps (TOTP)', () => {
     expect(again.body.error.code).toBe('MFA_CODE_INVALID');
   });
 
+  it('accepts one code, and one recovery code, once even when presented on two tickets at the same moment', async () => {
+    // A thief who watched the code being typed races the owner with it: one login, not two.
+    const doubled: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const { username, secret, recoveryCodes } = await withAuthenticator();
+      const code = await nextCode(secret);
+      const tickets = [await firstStep(username), await firstStep(username)];
+      const byCode = await Promise.all(tickets.map((ticket) => call('POST', '/v1/sessions/mfa', { ticket, code })));
+      const recoveryTickets = [await firstStep(username), await firstStep(username)];
+      const byRecovery = await Promise.all(
+        recoveryTickets.map((ticket) => call('POST', '/v1/sessions/mfa', { ticket, recoveryCode: recoveryCodes[0] })),
+      );
+      for (const [what, answers] of [
+        ['code', byCode],
+        ['recovery code', byRecovery],
+      ] as const) {
+        const statuses = answers.map((a) => a.status).sort();
+        if (statuses.join() !== '201,401') doubled.push(`round ${round}, ${what}: ${statuses.join('/')}`);
+      }
+    }
+    expect(doubled).toEqual([]);
+  });
+
   it('kills a ticket after five wrong codes, so guessing cannot continue on it', async () => {
     const { username, secret } = await withAuthenticator();
     const ticket = await firstStep(username);

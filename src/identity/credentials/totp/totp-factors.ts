@@ -4,6 +4,7 @@ import { generateURI, verify } from 'otplib';
 import { renderSVG } from 'uqr';
 import { VigilError } from '../../../../protocol/errors.ts';
 import type { DataCipher } from '../../../crypto/data-cipher.ts';
+import type { RedisClient } from '../../../storage/redis.ts';
 import { newRecoveryCodes, recoveryCodeDigest } from './recovery-codes.ts';
 
 /** RFC 6238 as authenticator apps implement it: SHA-1, 6 digits, 30 s steps. */
@@ -38,16 +39,21 @@ export interface TotpStatus {
   recoveryCodesLeft: number;
 }
 
+/** Outlasts a code's window (one step either side) and any request that could still present it. */
+const FIRST_USE_SECONDS = 300;
+
 /**
  * Authenticator-app factors (TOTP, RFC 6238) in MongoDB. A setup is pending until a first code
- * confirms it; each accepted code moves `lastTimeStep` forward in one conditional update, so a code
- * is accepted once even by concurrent requests. Recovery codes are single use the same way.
+ * confirms it; each accepted code moves `lastTimeStep` forward, and a code (or recovery code) is
+ * first claimed in Redis, so it is accepted once even by concurrent requests.
  */
+
 export class TotpFactors {
   private readonly collection: Collection<TotpDocument>;
 
   constructor(
     db: Db,
+    private readonly redis: RedisClient,
     private readonly issuer: string,
     private readonly cipher: DataCipher | undefined,
   ) {
@@ -120,6 +126,7 @@ export class TotpFactors {
     const floor = notBeforeMs === undefined ? 0 : Math.floor(notBeforeMs / 1000 / PERIOD_SECONDS) - 1;
     const step = await this.check({ ...doc, lastTimeStep: Math.max(doc.lastTimeStep, floor) }, code);
     if (step === undefined) return false;
+    if (!(await this.firstUse(`totp-step:{${userId}}:${step}`))) return false;
     const taken = await this.collection.updateOne(
       { _id: userId, confirmed: true, lastTimeStep: { $lt: step } },
       { $set: { lastTimeStep: step } },
@@ -130,11 +137,21 @@ export class TotpFactors {
   /** True once per recovery code. */
   async useRecoveryCode(userId: string, code: string): Promise<boolean> {
     const digest = recoveryCodeDigest(code);
+    if (!(await this.firstUse(`totp-recovery:{${userId}}:${digest}`))) return false;
     const used = await this.collection.updateOne(
       { _id: userId, confirmed: true, recoveryCodes: digest },
       { $pull: { recoveryCodes: digest } },
     );
     return used.modifiedCount === 1;
+  }
+
+  /**
+   * FerretDB applies a conditional update as read, then write: two requests presenting one code at
+   * once could both see it unused and both succeed. The first to set this Redis key wins; the
+   * stored state (last step, remaining recovery codes) then makes it permanent.
+   */
+  private async firstUse(key: string): Promise<boolean> {
+    return (await this.redis.set(key, '1', 'EX', FIRST_USE_SECONDS, 'NX')) === 'OK';
   }
 
   async remove(userId: string): Promise<boolean> {
