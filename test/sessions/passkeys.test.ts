@@ -238,6 +238,22 @@ describe('passkeys', () => {
     ).toBe(201);
   });
 
+  it('lets one of two assertions with the same counter through when they race (a clone used at the same moment)', async () => {
+    const doubled: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const { credential } = await withPasskey();
+      const [a, b] = [await loginOptions(), await loginOptions()];
+      const answers = await Promise.all(
+        [a, b].map((options) =>
+          call('POST', '/v1/sessions/passkey', { response: authenticator.get(credential, options, { counter: 5 }) }),
+        ),
+      );
+      const statuses = answers.map((r) => r.status).sort();
+      if (statuses.join() !== '201,401') doubled.push(`round ${round}: ${statuses.join('/')}`);
+    }
+    expect(doubled).toEqual([]);
+  });
+
   it('a password-only session made before the first factor can neither add another factor nor remove one', async () => {
     // The thief logged in with the password while the account had no factor; then the owner added a passkey.
     const { token: thief, credential } = await withPasskey();

@@ -40,7 +40,7 @@ export function createMfaFactors(
   // Authenticator-app secrets are sealed with VIGIL_MFA_KEYS (the same AES-256-GCM sealing as biometric data).
   const mfaCipher = dataCipher({ VIGIL_BIOMETRIC_KEYS: config.VIGIL_MFA_KEYS });
   const totp = new TotpFactors(ctx.mongo.db, ctx.redis, config.VIGIL_TOTP_ISSUER, mfaCipher);
-  const store = new PasskeyStore(ctx.mongo.db);
+  const store = new PasskeyStore(ctx.mongo.db, ctx.redis);
   const { rp } = relyingPartyOf(config);
   const passkeys = new PasskeyCeremonies({
     store,

@@ -188,7 +188,7 @@ export class PasskeyCeremonies {
     }
     if (!verified.verified) throw new VigilError('PASSKEY_VERIFICATION_FAILED', { reason: 'the signature did not verify' });
     const { newCounter, credentialBackedUp, userVerified } = verified.authenticationInfo;
-    if (!(await this.deps.store.advance(passkey._id, newCounter, credentialBackedUp))) {
+    if (!(await this.deps.store.advance(passkey._id, newCounter, passkey.counter, credentialBackedUp))) {
       await this.deps.audit.record('passkey.counter_regressed', 'failure', {
         ...meta,
         userId: passkey.userId,

@@ -1,4 +1,20 @@
 import type { Collection, Db } from 'mongodb';
+import type { RedisClient } from '../../../storage/redis.ts';
+
+// Moves a credential's highest counter forward and says whether it moved; never below the stored
+// counter (ARGV[2]), so a lost key cannot let an old counter through. One script, so two assertions cannot both take one counter.
+const ADVANCE = `
+local current = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[2]))
+if tonumber(ARGV[1]) <= current then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+`;
+/** How long Redis keeps a credential's counter after its last use; then the stored one serves. */
+const COUNTER_SECONDS = 86_400;
+
+interface CounterCommands {
+  vigilPasskeyAdvance(key: string, counter: number, stored: number, seconds: number): Promise<number>;
+}
 
 /** One WebAuthn credential. The credential id is the `_id`: every assertion is looked up by it. */
 export interface PasskeyDocument {
@@ -41,7 +57,11 @@ export class PasskeyStore {
   private readonly collection: Collection<PasskeyDocument>;
   private readonly holders: Collection<PasskeyHolder>;
 
-  constructor(db: Db) {
+  private readonly counters: CounterCommands;
+
+  constructor(db: Db, redis: RedisClient) {
+    redis.defineCommand('vigilPasskeyAdvance', { numberOfKeys: 1, lua: ADVANCE });
+    this.counters = redis as unknown as CounterCommands;
     this.collection = db.collection<PasskeyDocument>('passkeys');
     this.holders = db.collection<PasskeyHolder>('passkey_holders');
   }
@@ -96,10 +116,15 @@ export class PasskeyStore {
 
   /**
    * Records a verified assertion's counter and backup state, if the counter moves forward (or both
-   * are zero: authenticators that do not count). One conditional update, so two racing assertions
-   * cannot both pass with the same counter and a stale read cannot move it back.
+   * are zero: authenticators that do not count). FerretDB's conditional update is read-then-write,
+   * so two racing assertions with one counter could both pass it: the counter moves forward in
+   * Redis first (`stored` is the counter read with the passkey), then in the document.
    */
-  async advance(credentialId: string, counter: number, backedUp: boolean): Promise<boolean> {
+  async advance(credentialId: string, counter: number, stored: number, backedUp: boolean): Promise<boolean> {
+    if (counter > 0) {
+      const key = `passkey-counter:{${credentialId}}`;
+      if ((await this.counters.vigilPasskeyAdvance(key, counter, stored, COUNTER_SECONDS)) !== 1) return false;
+    }
     const result = await this.collection.updateOne(
       counter > 0 ? { _id: credentialId, counter: { $lt: counter } } : { _id: credentialId, counter: 0 },
       { $set: { counter, backedUp, lastUsedAt: new Date() } },
