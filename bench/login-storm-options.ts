@@ -123,30 +123,6 @@ export function dueAt(index: number, ratePerSecond: number): number {
 }
 
 /** Latency percentiles in ms, from an HDR histogram recorded in µs. */
-export interface LatencySummary {
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
-export function latencySummary(histogram: {
-  totalCount: number;
-  maxValue: number;
-  getValueAtPercentile(p: number): number;
-}): LatencySummary {
-  const ms = (us: number) => Math.round(us / 10) / 100;
-  return {
-    count: histogram.totalCount,
-    p50: ms(histogram.getValueAtPercentile(50)),
-    p90: ms(histogram.getValueAtPercentile(90)),
-    p99: ms(histogram.getValueAtPercentile(99)),
-    p999: ms(histogram.getValueAtPercentile(99.9)),
-    max: ms(histogram.maxValue),
-  };
-}
 
 /** The median of `values` (the mean of the two middle ones for an even count); NaN for none. */
 export function median(values: readonly number[]): number {

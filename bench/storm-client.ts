@@ -3,7 +3,8 @@ import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { STREAM_PATH, STREAM_SUBPROTOCOL } from '../protocol/messages.ts';
 import { BENCH_INTROSPECTION_TOKEN } from './bench-env.ts';
-import { dueAt, dueCount, latencySummary, type LatencySummary } from './login-storm-options.ts';
+import { percentiles, type Percentiles } from '../scripts/load/latency.ts';
+import { dueAt, dueCount } from './login-storm-options.ts';
 
 /**
  * One phase of the login storm benchmark, as its own process (run by bench/login-storm.ts):
@@ -37,7 +38,7 @@ export interface StormClientResult {
   logins: number;
   loginFailures: number;
   loginFailureSample: string;
-  login: LatencySummary;
+  login: Percentiles;
   introspect: ProbeResult;
   fresh: ProbeResult;
   connect: ProbeResult;
@@ -47,7 +48,7 @@ export interface ProbeResult {
   sent: number;
   failures: number;
   failureSample: string;
-  latency: LatencySummary;
+  latency: Percentiles;
 }
 
 type Histogram = ReturnType<typeof hdr.build>;
@@ -194,14 +195,14 @@ const probeResult = (probe: Probe): ProbeResult => ({
   sent: probe.sent,
   failures: probe.failures,
   failureSample: probe.failureSample,
-  latency: latencySummary(probe.histogram),
+  latency: percentiles(probe.histogram),
 });
 const result: StormClientResult = {
   seconds,
   logins: login.completed,
   loginFailures: login.failures,
   loginFailureSample: login.failureSample,
-  login: latencySummary(login.histogram),
+  login: percentiles(login.histogram),
   introspect: probeResult(probes.introspect),
   fresh: probeResult(probes.fresh),
   connect: probeResult(probes.connect),

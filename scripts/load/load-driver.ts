@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
 import type { TokenPair } from '../../protocol/client/index.ts';
 import type { LoadOptions } from './load-options.ts';
-import { LoadRun, addCounters, emptyCounters, histogram, type Counters, type Histogram, type ReplayPlan } from './load-run.ts';
+import { histogram, type Histogram } from './latency.ts';
+import { LoadRun, addCounters, emptyCounters, type Counters, type ReplayPlan } from './load-run.ts';
 import { HISTOGRAMS, type FromWorker, type HistogramName, type ToWorker, type WorkerReport } from './load-worker.ts';
 
 /** What a measurement needs from whatever drives the sockets: this process, or several children. */

@@ -8,7 +8,8 @@ import { freshLogin, prepareSessions, rememberRefreshTokens } from './load-accou
 import { runPeer } from './peer.ts';
 import { LocalDriver, ProcessDriver, type LoadDriver } from './load-driver.ts';
 import { ensureModels, type ModelPreparation } from './load-models.ts';
-import { percentiles, type Percentiles, type ReplayPlan } from './load-run.ts';
+import { percentiles, type Percentiles } from './latency.ts';
+import type { ReplayPlan } from './load-run.ts';
 import { replaySource, type ReplaySource } from './replay-data.ts';
 import { sampleServer, type ContinuousSample, type ServerSample } from './server-stats.ts';
 import { spawnLoadGateway, type SpawnedGateway } from './spawn-gateway.ts';

@@ -7,7 +7,7 @@ import * as hdr from 'hdr-histogram-js';
 import { SignJWT } from 'jose';
 import { prepareSessions } from './load-accounts.ts';
 import type { LoadOptions } from './load-options.ts';
-import { percentiles, type Percentiles } from './load-run.ts';
+import { percentiles, type Percentiles } from './latency.ts';
 import {
   CENTRIFUGO_VERSION,
   PEER_CLIENT_BIN,

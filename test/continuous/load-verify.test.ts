@@ -6,7 +6,7 @@ import { prepareSessions } from '../../scripts/load/load-accounts.ts';
 import { ProcessDriver } from '../../scripts/load/load-driver.ts';
 import { ensureModels } from '../../scripts/load/load-models.ts';
 import { LOAD_DEFAULTS, parseLoadOptions } from '../../scripts/load/load-options.ts';
-import { percentiles } from '../../scripts/load/load-run.ts';
+import { percentiles } from '../../scripts/load/latency.ts';
 import { wisdmSource } from '../../scripts/load/replay-data.ts';
 import { sampleServer } from '../../scripts/load/server-stats.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';

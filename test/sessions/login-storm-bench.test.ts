@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   dueAt,
   dueCount,
-  latencySummary,
   median,
   parseStormOptions,
   ratio,
   STORM_DEFAULTS,
   StormOptionError,
 } from '../../bench/login-storm-options.ts';
+import { percentiles } from '../../scripts/load/latency.ts';
 
 describe('login storm benchmark options', () => {
   it('has documented defaults and reads every option in both spellings', () => {
@@ -113,7 +113,7 @@ describe('report arithmetic', () => {
       numberOfSignificantValueDigits: 3,
     });
     for (let i = 1; i <= 1000; i++) histogram.recordValue(i * 1000); // 1 ms … 1000 ms
-    const summary = latencySummary(histogram);
+    const summary = percentiles(histogram);
     expect(summary.count).toBe(1000);
     expect(summary.p50).toBeCloseTo(500, -1);
     expect(summary.p90).toBeCloseTo(900, -1);
