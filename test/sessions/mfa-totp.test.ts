@@ -149,6 +149,26 @@ describe('authenticator apps (TOTP)', () => {
     expect(doubled).toEqual([]);
   });
 
+  it('confirms a setup once when two confirmations race, so the recovery codes shown are the ones stored', async () => {
+    const doubled: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const username = `totpc${process.pid}x${++users}`;
+      expect((await call('POST', '/v1/accounts', { username, password: PASSWORD })).status).toBe(201);
+      const token = (await call('POST', '/v1/sessions', { identifier: username, password: PASSWORD })).body.accessToken as string;
+      const secret = (await call('POST', '/v1/mfa/totp', undefined, token)).body.secret as string;
+      const code = await generate({ secret });
+      const answers = await Promise.all([0, 1].map(() => call('POST', '/v1/mfa/totp/confirm', { code }, token)));
+      const statuses = answers.map((a) => a.status).sort();
+      if (statuses.join() !== '200,401') doubled.push(`round ${round}: ${statuses.join('/')}`);
+      const shown = answers.find((a) => a.status === 200)?.body.recoveryCodes as string[] | undefined;
+      if (shown) {
+        const done = await call('POST', '/v1/sessions/mfa', { ticket: await firstStep(username), recoveryCode: shown[0] });
+        if (done.status !== 201) doubled.push(`round ${round}: a shown recovery code answered ${done.status}`);
+      }
+    }
+    expect(doubled).toEqual([]);
+  });
+
   it('kills a ticket after five wrong codes, so guessing cannot continue on it', async () => {
     const { username, secret } = await withAuthenticator();
     const ticket = await firstStep(username);

@@ -107,11 +107,19 @@ export class TotpFactors {
     if (!doc || doc.confirmed) throw new VigilError(doc ? 'TOTP_ALREADY_ENABLED' : 'TOTP_NOT_ENABLED');
     const step = await this.check(doc, code);
     if (step === undefined) throw new VigilError('MFA_CODE_INVALID');
+    // One confirmation per setup: two at once would each store (and show) their own recovery codes.
+    const once = `totp-confirm:{${userId}}:${doc.createdAt.getTime()}`;
+    if (!(await this.firstUse(once))) throw new VigilError('MFA_CODE_INVALID');
     const codes = newRecoveryCodes();
-    const done = await this.collection.updateOne(
-      { _id: userId, confirmed: false, createdAt: doc.createdAt },
-      { $set: { confirmed: true, confirmedAt: new Date(), lastTimeStep: step, recoveryCodes: codes.map(recoveryCodeDigest) } },
-    );
+    const done = await this.collection
+      .updateOne(
+        { _id: userId, confirmed: false, createdAt: doc.createdAt },
+        { $set: { confirmed: true, confirmedAt: new Date(), lastTimeStep: step, recoveryCodes: codes.map(recoveryCodeDigest) } },
+      )
+      .catch(async (err: unknown) => {
+        await this.redis.del(once); // not confirmed: the setup may be confirmed again
+        throw err;
+      });
     if (done.modifiedCount !== 1) throw new VigilError('MFA_CODE_INVALID');
     return codes;
   }
