@@ -248,8 +248,9 @@ export class AccountStore {
    * cost alike. The account must still hold the identifier (a leftover claim names nobody).
    */
   async findBy(kind: IdentifierKind, value: string): Promise<Account | null> {
-    const claim = await this.claims.get(kind, value);
-    const doc = await this.collection.findOne({ _id: claim?.userId ?? NO_ACCOUNT });
+    const claim = await this.claims.lookup(kind, value);
+    // Every match, not the first: a hit then costs what a miss costs on FerretDB (IdentifierClaims.lookup).
+    const [doc] = await this.collection.find({ _id: claim?.userId ?? NO_ACCOUNT }).toArray();
     return doc && doc[FIELD[kind]] === value ? toAccount(doc) : null;
   }
 

@@ -49,6 +49,17 @@ export class IdentifierClaims {
   }
 
   /**
+   * `get` for a login or an availability check, which must cost the same for a taken and a free
+   * identifier. FerretDB v1's SQLite backend does not use its `_id` index (its query's expression
+   * is not the index's), so a read that stops at the first match (`findOne`) ends early on a hit
+   * and scans everything on a miss. Reading every match (at most one) scans everything either way
+   * there; MongoDB answers both from the `_id` index.
+   */
+  async lookup(kind: IdentifierKind, value: string): Promise<IdentifierClaim | null> {
+    return (await this.collection.find({ _id: claimKey(kind, value) }).toArray())[0] ?? null;
+  }
+
+  /**
    * Inserts the claim. When the `_id` is taken: the claim already there (possibly this account's
    * own), or null when it went away between the insert and the read (try again).
    */
