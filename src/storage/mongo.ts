@@ -1,4 +1,12 @@
-import { MongoClient, type Db, type MongoBulkWriteError, type WriteError } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoClient,
+  type Collection,
+  type Db,
+  type Document,
+  type OptionalUnlessRequiredId,
+  type WriteError,
+} from 'mongodb';
 import type { Config } from '../config/schema.ts';
 
 /** What this MongoDB-wire server can do; code asks this instead of assuming a real mongod. */
@@ -54,8 +62,30 @@ export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
 
-/** The documents an unordered insertMany could not write (by index in the batch) and why. */
-export function refusedWrites(err: MongoBulkWriteError): Array<{ index: number; code: number }> {
-  const errors = err.writeErrors as WriteError | WriteError[];
-  return (Array.isArray(errors) ? errors : [errors]).map((e) => ({ index: e.index, code: e.code }));
+/**
+ * Inserts `docs` in unordered batches (one round trip per `batch`), as start-up back-fills do.
+ * Answers how many were written and the documents a unique index refused (written meanwhile by a
+ * gateway already serving); any other refusal is thrown.
+ */
+export async function insertBatched<T extends Document>(
+  collection: Collection<T>,
+  docs: Array<OptionalUnlessRequiredId<T>>,
+  batch = 500,
+): Promise<{ written: number; duplicates: Array<OptionalUnlessRequiredId<T>> }> {
+  let written = 0;
+  const duplicates: Array<OptionalUnlessRequiredId<T>> = [];
+  for (let from = 0; from < docs.length; from += batch) {
+    const slice = docs.slice(from, from + batch);
+    try {
+      written += (await collection.insertMany(slice, { ordered: false })).insertedCount;
+    } catch (err) {
+      if (!(err instanceof MongoBulkWriteError)) throw err;
+      const errors = err.writeErrors as WriteError | WriteError[];
+      const refused = Array.isArray(errors) ? errors : [errors];
+      if (refused.some((e) => e.code !== 11000)) throw err;
+      written += slice.length - refused.length;
+      for (const e of refused) duplicates.push(slice[e.index]!);
+    }
+  }
+  return { written, duplicates };
 }

@@ -1,5 +1,5 @@
-import { MongoBulkWriteError, type Collection, type Db, type ObjectId } from 'mongodb';
-import { isDuplicateKey, refusedWrites } from '../../storage/mongo.ts';
+import type { Collection, Db, ObjectId } from 'mongodb';
+import { insertBatched, isDuplicateKey } from '../../storage/mongo.ts';
 
 /**
  * One version number of one account (collection `model_versions`, `_id` = `<userId>:<version>`),
@@ -128,19 +128,8 @@ export class ModelVersions {
         missing.push({ _id: slotKey(userId, version), userId, version, ...(modelId ? { modelId } : { discarded: true }) });
       }
     }
-    let written = 0;
-    for (let from = 0; from < missing.length; from += 500) {
-      const batch = missing.slice(from, from + 500);
-      try {
-        written += (await this.slots.insertMany(batch, { ordered: false })).insertedCount;
-      } catch (err) {
-        // A slot written meanwhile (a gateway already serving) is what this would have written.
-        if (!(err instanceof MongoBulkWriteError)) throw err;
-        const errors = refusedWrites(err);
-        if (errors.some((e) => e.code !== 11000)) throw err;
-        written += batch.length - errors.length;
-      }
-    }
+    // A slot written meanwhile (a gateway already serving) is what this would have written.
+    const { written } = await insertBatched(this.slots, missing);
     for (const [userId, versions] of stored) await this.raise(userId, Math.max(...versions.keys()));
     return written;
   }

@@ -1,6 +1,6 @@
-import { MongoBulkWriteError, type Collection, type Db, type Filter, type UpdateFilter } from 'mongodb';
+import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
 import type { RedisClient } from '../../storage/redis.ts';
-import { isDuplicateKey, refusedWrites } from '../../storage/mongo.ts';
+import { insertBatched, isDuplicateKey } from '../../storage/mongo.ts';
 import type { Account, AccountStatus } from './account.ts';
 import { IDENTIFIER_KINDS, type IdentifierKind } from './identifiers.ts';
 import { AccountWriteLease } from './account-write-lease.ts';
@@ -49,11 +49,12 @@ export class IdentifiersTaken extends Error {
 /** An account's normalised identifiers, by kind. */
 export type IdentifierValues = Partial<Record<IdentifierKind, string>>;
 
-/** Claims written per insert by the start-up back-fill. */
-const BACKFILL_BATCH = 500;
-
-/** Read for an identifier nobody holds, so a miss costs the same two `_id` reads as a hit. */
+/** Read for an identifier nobody holds, so a miss makes the same two reads as a hit. */
 const NO_ACCOUNT = '\u0000none';
+
+function entriesOf(ids: IdentifierValues): Array<[IdentifierKind, string]> {
+  return Object.entries(ids) as Array<[IdentifierKind, string]>;
+}
 
 function identifiersOf(doc: Pick<AccountDocument, 'usernameKey' | 'email' | 'phone'>): IdentifierValues {
   const ids: IdentifierValues = {};
@@ -109,35 +110,26 @@ export class AccountStore {
     const missing: Array<{ userId: string; kind: IdentifierKind; value: string }> = [];
     const cursor = this.collection.find({ status: { $ne: 'withdrawn' } }, { projection: { usernameKey: 1, email: 1, phone: 1 } });
     for await (const doc of cursor) {
-      for (const [kind, value] of Object.entries(identifiersOf(doc)) as [IdentifierKind, string][]) {
+      for (const [kind, value] of entriesOf(identifiersOf(doc))) {
         if (!have.has(`${claimKey(kind, value)}\u0000${doc._id}`)) missing.push({ userId: doc._id, kind, value });
       }
     }
-    let written = 0;
-    // In batches (an upgrade writes one claim per identifier of every account); an insert the
-    // batch could not make goes the careful way.
-    for (let from = 0; from < missing.length; from += BACKFILL_BATCH) {
-      const batch = missing.slice(from, from + BACKFILL_BATCH);
-      const now = new Date();
-      const refused = new Set<number>();
-      try {
-        await this.claims.collection.insertMany(
-          batch.map(({ userId, kind, value }) => ({ _id: claimKey(kind, value), userId, claimedAt: now })),
-          { ordered: false },
-        );
-      } catch (err) {
-        if (!(err instanceof MongoBulkWriteError)) throw err;
-        for (const e of refusedWrites(err)) refused.add(e.index);
-      }
-      written += batch.length - refused.size;
-      for (const index of refused) {
-        const { userId, kind, value } = batch[index]!;
-        // The account holds the identifier (its unique index says no other does): a claim naming
-        // anyone else is a leftover, so the grace period does not apply.
-        if ((await this.claim(userId, kind, value, 0)) === 'claimed') written++;
-      }
+    // In batches (an upgrade writes one claim per identifier of every account); a claim someone
+    // wrote meanwhile goes the careful way.
+    const now = new Date();
+    const byKey = new Map(missing.map((m) => [claimKey(m.kind, m.value), m]));
+    const { written, duplicates } = await insertBatched(
+      this.claims.collection,
+      missing.map(({ userId, kind, value }) => ({ _id: claimKey(kind, value), userId, claimedAt: now })),
+    );
+    let claimed = written;
+    for (const { _id } of duplicates) {
+      const { userId, kind, value } = byKey.get(_id)!;
+      // The account holds the identifier (its unique index says no other does): a claim naming
+      // anyone else is a leftover, so the grace period does not apply.
+      if ((await this.claim(userId, kind, value, 0)) === 'claimed') claimed++;
     }
-    return written;
+    return claimed;
   }
 
   /** Brings the Redis counter up to the highest number in Mongo. */
@@ -177,7 +169,7 @@ export class AccountStore {
    * not be left without its claim (a login lost).
    */
   private async confirmClaims(userId: string, ids: IdentifierValues): Promise<void> {
-    for (const [kind, value] of Object.entries(ids) as [IdentifierKind, string][]) {
+    for (const [kind, value] of entriesOf(ids)) {
       if ((await this.claims.get(kind, value))?.userId !== userId) await this.claim(userId, kind, value, 0);
     }
   }
@@ -186,7 +178,7 @@ export class AccountStore {
   async claimAll(userId: string, ids: IdentifierValues): Promise<void> {
     const claimed: IdentifierValues = {};
     const taken: IdentifierKind[] = [];
-    for (const [kind, value] of Object.entries(ids) as [IdentifierKind, string][]) {
+    for (const [kind, value] of entriesOf(ids)) {
       const outcome = await this.claim(userId, kind, value);
       if (outcome === 'claimed') claimed[kind] = value;
       else if (outcome === 'taken') taken.push(kind);
@@ -198,7 +190,7 @@ export class AccountStore {
   }
 
   async releaseAll(userId: string, ids: IdentifierValues): Promise<void> {
-    for (const [kind, value] of Object.entries(ids) as [IdentifierKind, string][]) await this.claims.release(kind, value, userId);
+    for (const [kind, value] of entriesOf(ids)) await this.claims.release(kind, value, userId);
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb';
+import { isDuplicateKey } from '../../../storage/mongo.ts';
 import type { RedisClient } from '../../../storage/redis.ts';
 
 // Moves a credential's highest counter forward and says whether it moved; never below the stored
@@ -85,7 +86,7 @@ export class PasskeyStore {
     try {
       await this.holders.insertOne({ _id: userId, since: new Date() });
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 11000) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
   }
 
@@ -109,7 +110,7 @@ export class PasskeyStore {
       await this.collection.insertOne(doc);
       return true;
     } catch (err) {
-      if ((err as { code?: unknown }).code === 11000) return false;
+      if (isDuplicateKey(err)) return false;
       throw err;
     }
   }

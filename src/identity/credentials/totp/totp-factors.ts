@@ -4,6 +4,7 @@ import { generateURI, verify } from 'otplib';
 import { renderSVG } from 'uqr';
 import { VigilError } from '../../../../protocol/errors.ts';
 import type { DataCipher } from '../../../crypto/data-cipher.ts';
+import { isDuplicateKey } from '../../../storage/mongo.ts';
 import type { RedisClient } from '../../../storage/redis.ts';
 import { newRecoveryCodes, recoveryCodeDigest } from './recovery-codes.ts';
 
@@ -93,7 +94,7 @@ export class TotpFactors {
         await this.collection.replaceOne({ _id: userId, confirmed: false }, pending, { upsert: true });
         break;
       } catch (err) {
-        if ((err as { code?: unknown }).code !== 11000 || attempt > 0) throw err;
+        if (!isDuplicateKey(err) || attempt > 0) throw err;
         if (await this.enabled(userId)) throw new VigilError('TOTP_ALREADY_ENABLED');
       }
     }
