@@ -1,6 +1,7 @@
 import { MongoClient, ObjectId, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore, type ModelRecord } from '../../src/biometrics/models/model-store.ts';
+import type { VersionSlot } from '../../src/biometrics/models/model-versions.ts';
 import type { ModelArtifact } from '../../src/biometrics/training.ts';
 import { dropTestData } from '../support/gateway.ts';
 import { testConfig } from '../support/config.ts';
@@ -67,6 +68,29 @@ describe('model heads', () => {
     const stored = await store.insertVersion('inflight-user', new ObjectId(), artifact(1));
     await store.versionSlots.claim('inflight-user', new ObjectId());
     expect((await store.latest('inflight-user'))?._id.equals(stored._id)).toBe(true);
+  });
+
+  it('a job killed between claiming its version and storing its model stores it once when retried', async () => {
+    const enrollmentId = new ObjectId();
+    // The dead attempt's claim: no model behind it yet, so no version to list.
+    await store.versionSlots.claim('killed-user', enrollmentId);
+    expect(await store.versions('killed-user')).toEqual([]);
+    const model = await store.insertVersion('killed-user', enrollmentId, artifact(1));
+    expect(model.version).toBe(1);
+    expect(await store.versions('killed-user')).toEqual([1]);
+  });
+
+  it('a retried job whose claimed version was overtaken stores the newest version and drops the dead claim', async () => {
+    const slow = new ObjectId();
+    await store.versionSlots.claim('overtaken-user', slow);
+    const other = await store.insertVersion('overtaken-user', new ObjectId(), artifact(1));
+    expect(other.version).toBe(2);
+    const retried = await store.insertVersion('overtaken-user', slow, artifact(2));
+    expect(retried.version).toBe(3);
+    expect(await store.versions('overtaken-user')).toEqual([2, 3]);
+    expect((await store.latest('overtaken-user'))?._id.equals(slow)).toBe(true);
+    // The claim of the dead attempt is discarded, not left for a walk to trip on.
+    expect((await db.collection<VersionSlot>('model_versions').findOne({ _id: 'overtaken-user:1' }))?.discarded).toBe(true);
   });
 
   it('concurrent versions of one account each get their own number, and the head names the highest', async () => {

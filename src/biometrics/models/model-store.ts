@@ -101,7 +101,7 @@ export class ModelStore {
     const seal = this.sealer(_id);
     const sealed = { onnx: seal(onnx, 'onnx'), params: encodeParams(params, seal) };
     for (let attempt = 0; attempt < VERSION_ATTEMPTS; attempt++) {
-      const version = await this.versionSlots.claim(userId, _id);
+      const version = await this.versionSlots.claimFor(userId, _id);
       const record: ModelRecord = {
         ...summary,
         _id,
@@ -116,14 +116,15 @@ export class ModelStore {
         await this.models.insertOne(record);
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
-        await this.versionSlots.discard(userId, version);
-        // This enrolment's model is already stored, or an older gateway took the version.
-        if (await this.models.countDocuments({ _id }, { limit: 1 })) {
-          throw new Error(`enrolment ${enrollmentId.toHexString()} already has a model`, { cause: err });
-        }
+        // This enrolment's model is already stored (by a racing attempt, maybe under this very
+        // slot, which then stays), or an older gateway took the version.
+        const stored = await this.models.findOne({ _id }, { projection: { version: 1 } });
+        if (stored?.version !== version) await this.versionSlots.discard(userId, version);
+        if (stored) throw new Error(`enrolment ${enrollmentId.toHexString()} already has a model`, { cause: err });
         continue;
       }
       await this.versionSlots.raise(userId, version);
+      await this.versionSlots.discardStale(userId, _id, version);
       return record;
     }
     throw new Error(`could not allocate a model version for ${userId} after ${VERSION_ATTEMPTS} attempts`);
@@ -154,8 +155,14 @@ export class ModelStore {
     return newest?.enrollmentId.equals(enrollmentId) ? newest : null;
   }
 
-  versions(userId: string): Promise<number[]> {
-    return this.versionSlots.list(userId);
+  /** Every version whose model is stored under it, oldest first (a claimed slot may still be in flight or dead). */
+  async versions(userId: string): Promise<number[]> {
+    const versions: number[] = [];
+    for await (const slot of this.versionSlots.newestFirst(userId)) {
+      const stored = slot.modelId && (await this.models.findOne({ _id: slot.modelId }, { projection: { version: 1 } }));
+      if (stored && stored.version === slot.version) versions.push(slot.version);
+    }
+    return versions.reverse();
   }
 
   /** The ONNX bytes of a version (immutable, so callers may cache them by id). */

@@ -57,6 +57,28 @@ export class ModelVersions {
     throw new Error(`could not allocate a model version for ${userId} after ${CLAIM_ATTEMPTS} attempts`);
   }
 
+  /**
+   * The version `modelId` should be stored under: the account's newest live slot when it already
+   * names this model (an attempt of the same job claimed it and died before storing the model),
+   * else a newly claimed one. Reusing only the newest keeps version order equal to storing order.
+   */
+  async claimFor(userId: string, modelId: ObjectId): Promise<number> {
+    for await (const slot of this.newestFirst(userId)) {
+      if (slot.modelId?.equals(modelId)) return slot.version;
+      break;
+    }
+    return this.claim(userId, modelId);
+  }
+
+  /** Discards the slots that name `modelId` under any version but `kept` (claims of earlier, dead attempts). */
+  async discardStale(userId: string, modelId: ObjectId, kept: number): Promise<void> {
+    const stale: number[] = [];
+    for await (const slot of this.newestFirst(userId)) {
+      if (slot.version !== kept && slot.modelId?.equals(modelId)) stale.push(slot.version);
+    }
+    for (const version of stale) await this.discard(userId, version);
+  }
+
   /** Moves the hint up to `version` (a plain write: see HeadHint for why a lost race is harmless). */
   async raise(userId: string, version: number): Promise<void> {
     if (version <= (await this.hint(userId))) return;
@@ -86,13 +108,6 @@ export class ModelVersions {
     for (let slot = top; slot; slot = version > 1 ? await this.slot(userId, --version) : null) {
       if (!slot.discarded) yield slot;
     }
-  }
-
-  /** Every live version, oldest first (an account has a handful). */
-  async list(userId: string): Promise<number[]> {
-    const versions: number[] = [];
-    for await (const slot of this.newestFirst(userId)) versions.push(slot.version);
-    return versions.reverse();
   }
 
   async discard(userId: string, version: number): Promise<void> {
