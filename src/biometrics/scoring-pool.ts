@@ -156,6 +156,8 @@ export class ScoringPool {
       maxThreads: o.threads,
       // Idle workers keep their sessions warm; the pool is sized for the machine, not the load.
       idleTimeout: Number.POSITIVE_INFINITY,
+      // Piscina's own run/wait histograms: nobody reads them, and each task would record into both.
+      recordTiming: false,
       workerData,
     });
     // Worker deaths surface as task rejections (handled in runOnce); keep them off 'error'.

@@ -9,7 +9,7 @@ import { errorMessage } from '../../protocol/messages.ts';
 import { parseClientMessage, readyJson, samplesToFrame } from './control-messages.ts';
 import { DeadlineWheel } from './deadline-wheel.ts';
 import { MessageRate } from './message-rate.ts';
-import type { RealtimeMetrics } from './realtime-metrics.ts';
+import { FRAME_OUTCOMES, type RealtimeMetrics } from './realtime-metrics.ts';
 import type { SessionEvents, SessionRevocation, TokenResolver } from './stream-auth.ts';
 import { StreamConnection, type ConnectionEnv, type OpenStream, type Phase } from './stream-connection.ts';
 import { SequenceOutcome } from './stream-sequence.ts';
@@ -40,8 +40,6 @@ const DISCARD: StreamSink = { onFrame() {}, onClose() {} };
 
 /** A revoked session's id is remembered this long, for sockets whose upgrade was in flight. */
 const REVOKED_MEMORY_MS = 60_000;
-
-const OUTCOME_LABEL = ['in_order', 'after_gap', 'duplicate'] as const;
 
 /**
  * The realtime channel of one gateway process: authenticates sockets, enforces limits,
@@ -192,7 +190,7 @@ export class RealtimeChannel {
   received(conn: StreamConnection, data: ArrayBuffer, isBinary: boolean): void {
     if (!conn.isOpen) return;
     const { metrics } = this.options;
-    metrics.messages.inc({ kind: isBinary ? 'frame' : 'control' });
+    metrics.messages.add(isBinary ? 'frame' : 'control');
     if (!conn.rate.take(performance.now())) {
       conn.close('STREAM_RATE_EXCEEDED', { limit: this.limits.maxMessagesPerSecond });
       return;
@@ -452,9 +450,9 @@ export class RealtimeChannel {
     const gapsBefore = stream.sequence.gaps;
     const outcome = stream.sequence.admit(frame.seq);
     const { metrics } = this.options;
-    metrics.frames.inc({ outcome: OUTCOME_LABEL[outcome] });
+    metrics.frames.add(FRAME_OUTCOMES[outcome]);
     if (outcome !== SequenceOutcome.Duplicate) {
-      metrics.samples.inc(frame.count);
+      metrics.samples.add(frame.count);
       const gap = stream.sequence.gaps - gapsBefore;
       if (gap > 0) metrics.missingFrames.inc(gap);
       if (!this.safely(() => stream.sink.onFrame(frame, gap), conn)) return;

@@ -1,4 +1,8 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { TalliedCounter, TalliedTotal } from '../observability/tallied-counter.ts';
+
+/** Sequence outcomes of a frame, indexed by SequenceOutcome. */
+export const FRAME_OUTCOMES = ['in_order', 'after_gap', 'duplicate'] as const;
 
 /** The channel's metrics, registered on the gateway's registry. */
 export function createRealtimeMetrics(registry: Registry) {
@@ -28,16 +32,19 @@ export function createRealtimeMetrics(registry: Registry) {
       labelNames: ['code'] as const,
       registers,
     }),
-    messages: new Counter({
+    // Per message: tallied, handed to prom-client at scrape time.
+    messages: new TalliedCounter({
       name: 'vigil_ws_messages_total',
       help: 'Messages received, binary frames and JSON control messages',
-      labelNames: ['kind'] as const,
+      label: 'kind',
+      values: ['frame', 'control'],
       registers,
     }),
-    frames: new Counter({
+    frames: new TalliedCounter({
       name: 'vigil_ws_frames_total',
       help: 'Sample frames by sequence outcome (in_order, after_gap, duplicate: dropped)',
-      labelNames: ['outcome'] as const,
+      label: 'outcome',
+      values: FRAME_OUTCOMES,
       registers,
     }),
     missingFrames: new Counter({
@@ -45,7 +52,11 @@ export function createRealtimeMetrics(registry: Registry) {
       help: 'Frames that never arrived, from gaps in sequence numbers',
       registers,
     }),
-    samples: new Counter({ name: 'vigil_ws_samples_total', help: 'Samples accepted (frames × samples per frame)', registers }),
+    samples: new TalliedTotal({
+      name: 'vigil_ws_samples_total',
+      help: 'Samples accepted (frames × samples per frame)',
+      registers,
+    }),
     backpressure: new Counter({
       name: 'vigil_ws_backpressure_total',
       help: 'Backpressure events: congested (a send was buffered), drained, closed (over the limit)',

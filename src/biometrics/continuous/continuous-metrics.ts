@@ -1,5 +1,7 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { VerdictDecisionSchema, type VerdictDecision } from '../../../protocol/biometrics.ts';
+import { TalliedCounter } from '../../observability/tallied-counter.ts';
 
 /** Metrics of continuous verification, registered on the gateway's registry (`vigil_cv_*`). */
 export function createContinuousMetrics(registry: Registry) {
@@ -66,10 +68,11 @@ export function createContinuousMetrics(registry: Registry) {
       help: 'Frames arriving more than VIGIL_CV_LATE_FRAME_MS behind their stream’s best delay (sample time to arrival)',
       registers,
     }),
-    verdicts: new Counter({
+    verdicts: new TalliedCounter<VerdictDecision>({
       name: 'vigil_cv_verdicts_total',
       help: 'Verdicts sent, by decision',
-      labelNames: ['decision'] as const,
+      label: 'decision',
+      values: VerdictDecisionSchema.anyOf.map((literal) => literal.const),
       registers,
     }),
     verdictSeconds: new Histogram({

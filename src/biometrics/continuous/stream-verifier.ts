@@ -161,7 +161,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     }
     const latencyMs = Math.round((performance.now() - arrivedAt) * 100) / 100;
     const { metrics } = this.env;
-    metrics.verdicts.inc({ decision: update.decision });
+    metrics.verdicts.add(update.decision);
     metrics.verdictSeconds.observe(latencyMs / 1000);
     this.owner.conn.send({
       type: 'verdict',
