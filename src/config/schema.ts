@@ -49,7 +49,7 @@ export const ConfigSchema = Type.Object({
     minimum: 0,
     maximum: 16,
     description:
-      'Replicas that must hold a session write (login, refresh rotation) before it is answered (Redis WAIT); 0 answers once the master has it. With replicas, 1 makes an answered rotation survive a master failover.',
+      'Replicas that must hold a session write (login, refresh rotation, revocation) before it is answered (Redis WAIT); 0 answers once the master has it. With replicas, 1 makes an answered rotation or logout survive a master failover.',
   }),
   REDIS_WAIT_TIMEOUT_MS: Type.Integer({
     default: 500,

@@ -64,11 +64,13 @@ export function sessionRoutes(deps: {
       auth: deps.logoutAuth ?? auth,
       schema: { response: { 200: RevokedReply, ...unauthorized } },
     }).handle(async ({ auth: principal, info }) => {
+      // Answered once replicas hold it (REDIS_WAIT_REPLICAS), else 503 and the client logs out again.
       const revoked = await sessions.revoke(
         principal.userId,
         principal.sessionId,
         'logout',
         requestContext(info, principal.sessionId),
+        { requireReplicas: true },
       );
       return { status: 200, body: { revoked: revoked ? 1 : 0 } };
     }),
@@ -84,7 +86,9 @@ export function sessionRoutes(deps: {
         response: { 200: RevokedReply, 400: ErrorBodySchema, 404: ErrorBodySchema, ...unauthorized },
       },
     }).handle(async ({ auth: principal, params, info }) => {
-      const revoked = await sessions.revoke(principal.userId, params.id, 'revoked', requestContext(info, principal.sessionId));
+      const revoked = await sessions.revoke(principal.userId, params.id, 'revoked', requestContext(info, principal.sessionId), {
+        requireReplicas: true,
+      });
       // Someone else's session answers exactly like a missing one.
       if (!revoked) throw new VigilError('NOT_FOUND', { what: 'Session' });
       return { status: 200, body: { revoked: 1 } };
@@ -102,6 +106,7 @@ export function sessionRoutes(deps: {
         exceptSessionId: query.exceptCurrent ? principal.sessionId : undefined,
         reason: 'revoke_all',
         audit: requestContext(info, principal.sessionId),
+        requireReplicas: true,
       });
       return { status: 200, body: { revoked } };
     }),

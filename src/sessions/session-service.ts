@@ -8,6 +8,7 @@ import type { RevocationBus, RevocationListener } from './revocation-bus.ts';
 import type { SessionMetrics } from './session-metrics.ts';
 import { newSessionId, type NewSession, type SessionRecord, type SessionStore } from './session-store.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
+import { ReplicationTimeout } from '../storage/replicated-writes.ts';
 
 export type { TokenPair } from './refresh-family.ts';
 export type { SessionRecord, NewSession } from './session-store.ts';
@@ -18,6 +19,8 @@ export interface RevokeAllOptions {
   /** Why, for the audit trail and revocation listeners: password_changed, withdrawn, … */
   reason: string;
   audit?: AuditContext;
+  /** Answer 503 (ReplicationTimeout) after revoking when too few replicas hold it: see `revoke`. */
+  requireReplicas?: boolean;
 }
 
 export interface RevokeAccountOptions {
@@ -146,13 +149,26 @@ export class SessionService {
   }
 
   /** Ends one of the user's sessions; false if it was not live (or not theirs). */
-  async revoke(userId: string, sessionId: string, reason: string, audit: AuditContext = {}): Promise<boolean> {
+  /**
+   * Ends one session. With `requireReplicas` (the caller asked for it and can ask again), a
+   * revocation that too few replicas acknowledged in time throws ReplicationTimeout (503) once it
+   * is done, audited and announced: a failover now could bring the session back, and the client's
+   * retry ends it again.
+   */
+  async revoke(
+    userId: string,
+    sessionId: string,
+    reason: string,
+    audit: AuditContext = {},
+    options: { requireReplicas?: boolean } = {},
+  ): Promise<boolean> {
     if (!(await this.isLive(sessionId, userId))) return false;
-    const removed = await this.revokeIds(userId, [sessionId], reason);
+    const { removed, replicated } = await this.revokeIds(userId, [sessionId], reason);
     if (removed > 0) {
       const event = reason === 'logout' ? 'session.logout' : 'session.revoked';
       await this.audit.record(event, 'success', { ...audit, userId, sessionId, detail: { reason } });
     }
+    if (options.requireReplicas && !replicated) throw notReplicated();
     return removed > 0;
   }
 
@@ -169,12 +185,13 @@ export class SessionService {
   /** Ends every session of the user (password change, reset, withdrawal, "log out everywhere"). */
   async revokeAllForUser(userId: string, options: RevokeAllOptions): Promise<number> {
     const ids = (await this.store.idsForUser(userId)).filter((id) => id !== options.exceptSessionId);
-    const removed = await this.revokeIds(userId, ids, options.reason);
+    const { removed, replicated } = await this.revokeIds(userId, ids, options.reason);
     await this.audit.record('session.revoked', 'success', {
       ...options.audit,
       userId,
       detail: { reason: options.reason, count: removed, all: true },
     });
+    if (options.requireReplicas && !replicated) throw notReplicated();
     return removed;
   }
 
@@ -255,12 +272,12 @@ export class SessionService {
     await this.redis.del(attachedTokenKey(kind, token));
   }
 
-  private async revokeIds(userId: string, ids: string[], reason: string): Promise<number> {
-    if (ids.length === 0) return 0;
-    const removed = await this.store.delete(userId, ids);
-    this.metrics?.revokedSessions.inc(removed);
+  private async revokeIds(userId: string, ids: string[], reason: string): Promise<{ removed: number; replicated: boolean }> {
+    if (ids.length === 0) return { removed: 0, replicated: true };
+    const outcome = await this.store.delete(userId, ids);
+    this.metrics?.revokedSessions.inc(outcome.removed);
     await this.bus.publish({ userId, sessionIds: ids, reason });
-    return removed;
+    return outcome;
   }
 
   private async pairFor(
@@ -281,4 +298,8 @@ export class SessionService {
 
 function attachedTokenKey(kind: string, token: string): string {
   return `dtok:${kind}:${createHash('sha256').update(token).digest('base64url')}`;
+}
+
+function notReplicated(): ReplicationTimeout {
+  return new ReplicationTimeout('Redis: the revocation was done but too few replicas acknowledged it in time');
 }

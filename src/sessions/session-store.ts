@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../storage/redis.ts';
-import { ReplicatedWrites } from '../storage/replicated-writes.ts';
+import { ReplicatedWrites, ReplicationTimeout } from '../storage/replicated-writes.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 
 /** A live session as kept in Redis. Times are epoch ms. */
@@ -88,11 +88,11 @@ export class SessionStore {
     private readonly prefix: string,
     readonly idleMs: number,
     readonly absoluteMs: number,
-    /** New sessions are answered once REDIS_WAIT_REPLICAS replicas hold them. */
+    /** New and ended sessions wait until REDIS_WAIT_REPLICAS replicas hold them. */
     private readonly writes = new ReplicatedWrites(redis, { replicas: 0, timeoutMs: 1 }),
     private readonly clock: Clock = systemClock,
   ) {
-    redis.defineCommand('vigilDeleteSession', { numberOfKeys: 3, lua: DELETE_SESSION });
+    writes.define('vigilDeleteSession', { numberOfKeys: 3, lua: DELETE_SESSION });
     writes.define('vigilCreateSession', { numberOfKeys: 1, lua: CREATE_SESSION });
     redis.defineCommand('vigilLiveUser', { numberOfKeys: 1, lua: LIVE_USER });
     this.onCluster = redis instanceof Cluster;
@@ -156,8 +156,11 @@ export class SessionStore {
   }
 
   /** Marks the account ended for longer than any session it could still hold may live. */
-  async endAccount(userId: string): Promise<void> {
-    await this.redis.set(accountEndedKey(userId), '1', 'PX', this.absoluteMs + this.idleMs);
+  async endAccount(userId: string): Promise<Replication> {
+    const { replicated } = await this.waitedWrite((pipeline) =>
+      pipeline.set(accountEndedKey(userId), '1', 'PX', this.absoluteMs + this.idleMs),
+    );
+    return { replicated };
   }
 
   async reopenAccount(userId: string): Promise<void> {
@@ -191,24 +194,37 @@ export class SessionStore {
   }
 
   /**
-   * Deletes sessions of one user; returns how many were still live. Each session goes in one
-   * step (its keys share a slot); its attached dialect tokens after it (they die with the
-   * session anyway: resolving one reads the session), then its index entry.
+   * Deletes sessions of one user; `removed` counts those still live. Each session goes in one
+   * step (its keys share a slot) and waits for REDIS_WAIT_REPLICAS replicas like a login, or a
+   * failover could bring it back; its attached dialect tokens after it (they die with the session
+   * anyway: resolving one reads the session), then its index entry. `replicated` is false when
+   * a deletion was done on the master but not acknowledged by enough replicas in time.
    */
-  async delete(userId: string, ids: readonly string[]): Promise<number> {
-    const commands = this.redis as unknown as SessionCommands;
+  async delete(userId: string, ids: readonly string[]): Promise<Replication & { removed: number }> {
+    let replicated = true;
     const removed = await Promise.all(
       ids.map(async (id) => {
-        const [existed, attached] = (await commands.vigilDeleteSession(sessionKey(id), graceKey(id), attachedKey(id))) as [
-          number,
-          string[],
-        ];
+        const step = await this.waitedWrite((pipeline) =>
+          (pipeline as unknown as SessionPipeline).vigilDeleteSession(sessionKey(id), graceKey(id), attachedKey(id)),
+        );
+        replicated &&= step.replicated;
+        const [existed, attached] = step.values[0] as [number, string[]];
         await Promise.all(attached.map((key) => this.redis.del(key)));
         return Number(existed);
       }),
     );
     if (ids.length > 0) await this.redis.zrem(userSessionsKey(userId), ...ids);
-    return removed.reduce((sum, n) => sum + n, 0);
+    return { removed: removed.reduce((sum, n) => sum + n, 0), replicated };
+  }
+
+  /** A write that waits for replicas; too few in time is reported, not thrown (the master did the write). */
+  private async waitedWrite(write: Parameters<ReplicatedWrites['run']>[0]): Promise<Replication & { values: unknown[] }> {
+    try {
+      return { values: await this.writes.run(write), replicated: true };
+    } catch (err) {
+      if (err instanceof ReplicationTimeout) return { values: err.values, replicated: false };
+      throw err;
+    }
   }
 
   /** Records a dialect token key (already namespaced, e.g. "dtok:a:<hash>") as belonging to a session. */
@@ -219,13 +235,18 @@ export class SessionStore {
   }
 }
 
+/** Whether a write reached REDIS_WAIT_REPLICAS replicas in time (always true when that is 0). */
+export interface Replication {
+  replicated: boolean;
+}
+
 interface SessionCommands {
-  vigilDeleteSession(sess: string, grace: string, attached: string): Promise<unknown>;
   vigilLiveUser(key: string, endedPrefix: string): Promise<unknown>;
 }
 
 interface SessionPipeline {
   vigilCreateSession(key: string, ttlMs: number, ...fieldsAndValues: (string | number)[]): unknown;
+  vigilDeleteSession(sess: string, grace: string, attached: string): unknown;
 }
 
 function toRecord(id: string, hash: Record<string, string> | undefined): SessionRecord | undefined {

@@ -20,7 +20,9 @@ import { startDistributedRedis, type DistributedRedis } from '../support/distrib
 // way (rotation, or the grace-period replay, hence a grace longer than a failover here).
 // The last test opens the replication window on purpose: it cuts the replica's link, rotates, and
 // kills the master. It fails with REDIS_WAIT_REPLICAS=0 (the promoted replica never saw the
-// answered rotation, so the client's new token looks reused and the session ends).
+// answered rotation, so the client's new token looks reused and the session ends). The last does
+// the same to a logout: answered only once a replica holds it, or the promoted replica would
+// bring the ended session (and its refresh token) back.
 const WAIT = { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '500', VIGIL_REFRESH_GRACE_MS: '15000' };
 const RECOVER_WITHIN_MS = 20_000;
 
@@ -75,6 +77,16 @@ async function rotate(url: string, refreshToken: string): Promise<{ status: numb
   });
   const body = (await res.json()) as { refreshToken?: string; error?: { code: string } };
   return { status: res.status, refreshToken: body.refreshToken, code: body.error?.code };
+}
+
+/** Logs out with an access token: the status (0 when the request failed outright). */
+async function logOut(url: string, accessToken: string): Promise<number> {
+  const res = await fetch(`${url}/v1/sessions/current`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${accessToken}` },
+    signal: AbortSignal.timeout(5_000),
+  }).catch(() => undefined);
+  return res?.status ?? 0;
 }
 
 /** The data node that is master for this key now (asked directly: only the owner answers without a redirect). */
@@ -252,6 +264,57 @@ function failoverSuite(mode: 'cluster' | 'sentinel', base: number): void {
         'a rotation after the failover',
       );
       expect(next.status).toBe(200);
+    });
+
+    it('keeps an answered logout made while the replica lagged: the session stays ended after the failover', async () => {
+      // The node the previous test killed comes back as a replica.
+      await redis.start();
+      await eventually(
+        async () => (await redis.masters()).length === (mode === 'cluster' ? 3 : 1) && (await redis.replicated()),
+        RECOVER_WITHIN_MS,
+        'topology settled',
+      );
+      const url = deployment.gateways[0]!.url;
+      const member = await signUpMember(url, 'out');
+      const master = await masterOf(redis, `${deployment.config.REDIS_PREFIX}sess:{${member.sessionId}}`);
+      const admin = new Redis({ host: '127.0.0.1', port: master });
+      await admin.config('SET', 'requirepass', 'replica-locked-out');
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'replica');
+      admin.disconnect();
+      const answered = await logOut(url, member.accessToken);
+      redis.kill(master);
+      console.info(`${mode}: logout while the replica was cut off answered ${answered}`);
+      if (answered !== 200) {
+        // Not acknowledged: the client logs out again once the promoted master has a replica.
+        await eventually(
+          async () => {
+            const masters = await redis.masters();
+            return !masters.includes(master) && masters.length === (mode === 'cluster' ? 3 : 1);
+          },
+          RECOVER_WITHIN_MS,
+          'a replica promoted',
+        );
+        await redis.start();
+        const again = await eventually(
+          async () => {
+            const status = await logOut(url, member.accessToken);
+            return status === 503 || status === 0 ? undefined : status;
+          },
+          RECOVER_WITHIN_MS,
+          'a logout after the failover',
+        );
+        // 200: the promoted replica had the session (the first deletion never reached it); 401: it had not.
+        expect([200, 401]).toContain(again);
+      }
+      const refresh = await eventually(
+        async () => {
+          const reply = await rotate(url, member.refreshToken);
+          return reply.status === 503 ? undefined : reply;
+        },
+        RECOVER_WITHIN_MS,
+        'a refresh after the failover',
+      );
+      expect(refresh.status).toBe(401);
     });
   });
 }
