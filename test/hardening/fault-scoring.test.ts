@@ -145,7 +145,15 @@ describe('scoring threads retired mid-task under load', () => {
     const verdictsBefore = verdicts;
     const before = pool.stats;
     let retired = 0;
+    const started = Date.now();
     for (let round = 0; retired < RETIREMENTS; round++) {
+      // Retiring needs busy threads: if nothing keeps them busy any more, say why instead of spinning.
+      if (Date.now() - started > 240_000) {
+        throw new Error(
+          `retired ${retired} of ${RETIREMENTS} threads in 240 s; verifications ${JSON.stringify(tally(outcomes))}; ` +
+            `socket closes ${JSON.stringify(closes)}; verdicts ${verdicts}`,
+        );
+      }
       // Every other round, the next task stalls inside onnxruntime: it is retired mid-native-call.
       if (round % 2 === 1) faults.inject('stall', 1);
       await sleep(10 + (round % 5) * 10);
