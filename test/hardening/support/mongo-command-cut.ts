@@ -23,6 +23,8 @@ export interface CutPoint {
 export interface MongoCommandCut {
   /** The upstream URL with the proxy's port in place of the real one. */
   url(upstream: string): string;
+  /** Every command clients sent through the proxy so far, in order. */
+  readonly sent: readonly WireCommand[];
   /** Arms one cut; resolves with the command it was placed before. */
   cutBefore(point: CutPoint): Promise<WireCommand>;
   restore(): void;
@@ -62,6 +64,7 @@ export async function startMongoCommandCut(target: { host: string; port: number 
   const port = await freePort();
   const open = new Set<Socket>();
   let partitioned = false;
+  const sent: WireCommand[] = [];
   let armed: (CutPoint & { fire: (command: WireCommand) => void }) | undefined;
   const cut = () => {
     partitioned = true;
@@ -97,6 +100,7 @@ export async function startMongoCommandCut(target: { host: string; port: number 
       'data',
       messages((message) => {
         const command = wireCommand(message);
+        if (command) sent.push(command);
         if (armed && !armed.afterReply && command && armed.before(command)) {
           const { fire } = armed;
           armed = undefined;
@@ -111,6 +115,7 @@ export async function startMongoCommandCut(target: { host: string; port: number 
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
+    sent,
     url(upstream) {
       const u = new URL(upstream);
       u.port = String(port);
