@@ -25,6 +25,11 @@ export interface MongoCommandCut {
   url(upstream: string): string;
   /** Every command clients sent through the proxy so far, in order. */
   readonly sent: readonly WireCommand[];
+  /**
+   * Holds the first later command `match` accepts (and whatever its connection sends after it) until
+   * `release()`: a write the client believes is in flight. `held` resolves once it is held.
+   */
+  hold(match: (command: WireCommand) => boolean): { held: Promise<WireCommand>; release: () => void };
   /** Arms one cut; resolves with the command it was placed before. */
   cutBefore(point: CutPoint): Promise<WireCommand>;
   restore(): void;
@@ -65,6 +70,8 @@ export async function startMongoCommandCut(target: { host: string; port: number 
   const open = new Set<Socket>();
   let partitioned = false;
   const sent: WireCommand[] = [];
+  let holding: { match: (command: WireCommand) => boolean; fire: (command: WireCommand) => void } | undefined;
+  let released: Promise<void> | undefined;
   let armed: (CutPoint & { fire: (command: WireCommand) => void }) | undefined;
   const cut = () => {
     partitioned = true;
@@ -96,11 +103,22 @@ export async function startMongoCommandCut(target: { host: string; port: number 
         return true;
       }),
     );
+    let behind: Promise<void> | undefined;
     client.on(
       'data',
       messages((message) => {
         const command = wireCommand(message);
         if (command) sent.push(command);
+        if (holding && command && holding.match(command)) {
+          holding.fire(command);
+          holding = undefined;
+          behind = released;
+        }
+        if (behind) {
+          // Order on the connection is kept: what follows a held command waits with it.
+          behind = behind.then(() => void upstream.write(message));
+          return true;
+        }
         if (armed && !armed.afterReply && command && armed.before(command)) {
           const { fire } = armed;
           armed = undefined;
@@ -120,6 +138,14 @@ export async function startMongoCommandCut(target: { host: string; port: number 
       const u = new URL(upstream);
       u.port = String(port);
       return u.toString();
+    },
+    hold(match) {
+      let release = () => {};
+      released = new Promise<void>((resolve) => (release = resolve));
+      const held = new Promise<WireCommand>((resolve) => {
+        holding = { match, fire: resolve };
+      });
+      return { held, release: () => release() };
     },
     cutBefore(point) {
       return new Promise((resolve) => {
