@@ -72,7 +72,8 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
   const writing = new Set<Promise<void>>();
   const track = (work: Promise<void>) => {
     writing.add(work);
-    void work.finally(() => writing.delete(work));
+    const done = () => void writing.delete(work);
+    work.then(done, done);
   };
   const publish = (job: Job<TrainingJob>, event: Omit<Parameters<typeof publishEnrollmentEvent>[2], 'userId' | 'enrollmentId'>) =>
     publishEnrollmentEvent(redis, config.REDIS_PREFIX, {

@@ -398,7 +398,8 @@ export class BiometricService {
           if (settled(view)) finish(view);
         }, fail);
         reads.add(read);
-        void read.finally(() => reads.delete(read));
+        const done = () => void reads.delete(read);
+        read.then(done, done);
       };
       const off = this.onEnrollmentEvent((event) => {
         if (event.enrollmentId === enrollmentId && (event.status === 'ready' || event.status === 'failed')) check();

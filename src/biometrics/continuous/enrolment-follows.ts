@@ -16,10 +16,11 @@ export class EnrolmentFollows {
     return this.running.size;
   }
 
-  /** Counts a follow until it ends; it must not reject. */
+  /** Counts a follow until it ends. */
   track(follow: Promise<void>): void {
     this.running.add(follow);
-    void follow.finally(() => this.running.delete(follow));
+    const done = () => void this.running.delete(follow);
+    follow.then(done, done);
   }
 
   /** Stops every follow and resolves once each has finished its reads. */

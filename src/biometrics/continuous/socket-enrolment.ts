@@ -239,7 +239,8 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
         if (!signal.aborted) this.fail(err);
       });
       settling.add(settled);
-      void settled.finally(() => settling.delete(settled));
+      const done = () => void settling.delete(settled);
+      settled.then(done, done);
       return settled;
     };
     const off = service.onEnrollmentEvent((event: EnrollmentEvent) => {
