@@ -67,6 +67,14 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
   }
   const enrollments = new EnrollmentStore(mongo.db, dataCipher(config));
   const audit = new AuditLog(mongo.db, logger);
+  // What the job events below start runs after BullMQ's handler returns: close waits for it before
+  // closing the stores it writes to.
+  const writing = new Set<Promise<void>>();
+  const track = (work: Promise<void>) => {
+    writing.add(work);
+    const done = () => void writing.delete(work);
+    work.then(done, done);
+  };
   const publish = (job: Job<TrainingJob>, event: Omit<Parameters<typeof publishEnrollmentEvent>[2], 'userId' | 'enrollmentId'>) =>
     publishEnrollmentEvent(redis, config.REDIS_PREFIX, {
       enrollmentId: job.data.enrollmentId,
@@ -92,9 +100,9 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
     },
   });
   worker.on('error', (err) => logger.warn({ err: err.message }, 'training worker error'));
-  worker.on('active', (job) => void publish(job, { status: 'training', progress: 0 }));
+  worker.on('active', (job) => track(publish(job, { status: 'training', progress: 0 })));
   worker.on('progress', (job, progress) => {
-    if (typeof progress === 'number') void publish(job, { status: 'training', progress });
+    if (typeof progress === 'number') track(publish(job, { status: 'training', progress }));
   });
   worker.on('completed', (job, outcome) => {
     if (outcome.status !== 'ready') {
@@ -105,23 +113,25 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
       { jobId: job.id, modelVersion: outcome.modelVersion, detector: outcome.detector, eer: outcome.metrics.eer },
       'model trained',
     );
-    void publish(job, { status: 'ready', progress: 1, modelVersion: outcome.modelVersion });
-    void audit.record('biometric.enrolled', 'success', {
-      userId: job.data.userId,
-      detail: {
-        enrollmentId: job.data.enrollmentId,
-        modelVersion: outcome.modelVersion,
-        detector: outcome.detector,
-        eer: outcome.metrics.eer ?? -1,
-      },
-    });
+    track(publish(job, { status: 'ready', progress: 1, modelVersion: outcome.modelVersion }));
+    track(
+      audit.record('biometric.enrolled', 'success', {
+        userId: job.data.userId,
+        detail: {
+          enrollmentId: job.data.enrollmentId,
+          modelVersion: outcome.modelVersion,
+          detector: outcome.detector,
+          eer: outcome.metrics.eer ?? -1,
+        },
+      }),
+    );
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
     const final = isFinal(job, err);
     logger.warn({ jobId: job.id, attempt: job.attemptsMade, final, err: err.message }, 'training failed');
     if (!final) return;
-    void (async () => {
+    const recording = (async () => {
       const id = toObjectId(job.data.enrollmentId);
       const error = failureOf(err);
       if (!id || !(await enrollments.markFailed(id, error))) return;
@@ -131,12 +141,14 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
         detail: { enrollmentId: job.data.enrollmentId, code: error.code },
       });
     })().catch((e: unknown) => logger.error({ err: e, jobId: job.id }, 'could not record a training failure'));
+    track(recording);
   });
   await worker.waitUntilReady();
   return {
     worker,
     async close() {
       await worker.close();
+      await Promise.allSettled([...writing]);
       await closeQueueConnection(connection.connection);
       await redis.quit().catch(() => redis.disconnect());
       await mongo.close();

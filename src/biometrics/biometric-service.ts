@@ -57,7 +57,7 @@ export interface BiometricServiceOptions {
 }
 
 /** How often waitForEnrollment re-reads the record, in case a pub/sub event was missed. */
-const WAIT_POLL_MS = 1_000;
+export const WAIT_POLL_MS = 1_000;
 
 function setupError(err: unknown): never {
   if (err instanceof TypeError) {
@@ -351,42 +351,63 @@ export class BiometricService {
     return this.view(enrollment);
   }
 
-  /** Resolves once the enrolment is ready or failed, or with its state after `timeoutMs`. */
-  async waitForEnrollment(userId: string, enrollmentId: string, timeoutMs: number): Promise<EnrollmentView> {
+  /**
+   * Resolves once the enrolment is ready or failed, or with its state after `timeoutMs`. Aborted
+   * through `signal`, it rejects with the signal's reason once the reads already sent have returned,
+   * so a caller that closes the store next never cuts one short.
+   */
+  async waitForEnrollment(
+    userId: string,
+    enrollmentId: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<EnrollmentView> {
     const settled = (v: EnrollmentView) => v.status === 'ready' || v.status === 'failed' || v.status === 'open';
     let latest = await this.status(userId, enrollmentId);
     if (settled(latest)) return latest;
+    signal?.throwIfAborted();
     return new Promise<EnrollmentView>((resolve, reject) => {
       let done = false;
-      const finish = (view: EnrollmentView) => {
-        if (done) return;
+      const reads = new Set<Promise<void>>();
+      const stop = () => {
         done = true;
         off();
         clearInterval(poll);
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
+      };
+      const finish = (view: EnrollmentView) => {
+        if (done) return;
+        stop();
         resolve(view);
       };
-      const check = () =>
-        this.status(userId, enrollmentId).then(
-          (view) => {
-            latest = view;
-            if (settled(view)) finish(view);
-          },
-          (err: unknown) => {
-            if (done) return;
-            done = true;
-            off();
-            clearInterval(poll);
-            clearTimeout(timer);
-            reject(err);
-          },
-        );
+      const fail = (err: unknown) => {
+        if (done) return;
+        stop();
+        reject(err);
+      };
+      const abort = () => {
+        if (done) return;
+        stop();
+        const reason: unknown = signal!.reason;
+        void Promise.allSettled(reads).then(() => reject(reason instanceof Error ? reason : new Error('aborted')));
+      };
+      const check = () => {
+        const read = this.status(userId, enrollmentId).then((view) => {
+          latest = view;
+          if (settled(view)) finish(view);
+        }, fail);
+        reads.add(read);
+        const done = () => void reads.delete(read);
+        read.then(done, done);
+      };
       const off = this.onEnrollmentEvent((event) => {
-        if (event.enrollmentId === enrollmentId && (event.status === 'ready' || event.status === 'failed')) void check();
+        if (event.enrollmentId === enrollmentId && (event.status === 'ready' || event.status === 'failed')) check();
       });
-      const poll = setInterval(() => void check(), WAIT_POLL_MS);
+      const poll = setInterval(check, WAIT_POLL_MS);
       const timer = setTimeout(() => finish(latest), timeoutMs);
-      void check();
+      signal?.addEventListener('abort', abort, { once: true });
+      check();
     });
   }
 

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway } from '../../src/gateway/gateway.ts';
@@ -11,14 +12,17 @@ import { client, errorOf, login, startIdentityGateway, type Client } from './sup
 let gw: TestGateway;
 let api: Client;
 let mongo: MongoClient;
+let redis: Redis;
 
 beforeAll(async () => {
   gw = await startIdentityGateway();
   api = client(gw.url);
   mongo = new MongoClient(gw.config.MONGO_URL);
   await mongo.connect();
+  redis = new Redis(gw.config.REDIS_URL);
 });
 afterAll(async () => {
+  redis.disconnect();
   await mongo.close();
   await gw.close();
 });
@@ -27,6 +31,8 @@ const claims = () =>
   mongo.db(gw.config.MONGO_DB).collection<{ _id: string; userId: string; claimedAt: Date }>('account_identifiers');
 const PASSWORD = 'passphrase 12';
 const tryLogin = (identifier: string) => api.post('/v1/sessions', { identifier, password: PASSWORD });
+const available = async (username: string) =>
+  (await api.get<{ username: { available: boolean } }>(`/v1/accounts/availability?username=${username}`)).body.username.available;
 
 async function signUp(body: Record<string, unknown>): Promise<string> {
   const reply = await api.post<{ account: { id: string } }>('/v1/accounts', { password: PASSWORD, ...body });
@@ -118,20 +124,36 @@ describe('identifier claims', () => {
     }
   });
 
-  it('a claim left by a sign-up that died before storing its account: ignored by logins, taken over once old', async () => {
-    const now = Date.now();
-    await claims().insertOne({ _id: 'username:ghost-fresh', userId: 'never-stored', claimedAt: new Date(now) });
+  it('a claim left by a sign-up that died before storing its account: ignored by logins, and sign-up and availability agree on it', async () => {
+    // The crash: a claim, no account. Young, but no writer holds the account's lease any more.
+    await claims().insertOne({ _id: 'username:ghost-fresh', userId: 'never-stored', claimedAt: new Date() });
     await claims().insertOne({
       _id: 'username:ghost-old',
       userId: 'never-stored',
-      claimedAt: new Date(now - CLAIM_GRACE_MS - 1_000),
+      claimedAt: new Date(Date.now() - CLAIM_GRACE_MS - 1_000),
     });
     expect((await tryLogin('ghost-fresh')).status).toBe(401);
-    // Young: it may be a sign-up between its two writes, so the name is not handed out yet.
-    expect((await api.post('/v1/accounts', { username: 'ghost-fresh', password: PASSWORD })).status).toBe(409);
-    const id = await signUp({ username: 'ghost-old' });
-    expect((await claims().findOne({ _id: 'username:ghost-old' }))?.userId).toBe(id);
-    await login(api, 'ghost-old', PASSWORD);
+    expect(await available('ghost-fresh')).toBe(true);
+    // Free means free: the sign-up takes the dead claim over at once, not a minute later.
+    for (const name of ['ghost-fresh', 'ghost-old']) {
+      const id = await signUp({ username: name });
+      expect((await claims().findOne({ _id: `username:${name}` }))?.userId).toBe(id);
+      await login(api, name, PASSWORD);
+    }
+  });
+
+  it('a claim whose writer still holds its account write lease (between claim and account write) is taken for sign-up and availability alike', async () => {
+    // The crash a moment ago (or a sign-up still writing): its claim, and its lease not yet lapsed.
+    await claims().insertOne({ _id: 'username:ghost-busy', userId: 'still-writing', claimedAt: new Date() });
+    await redis.set(`${gw.config.REDIS_PREFIX}account-write:{still-writing}`, 'dead-writer', 'PX', 60_000);
+    expect(await available('ghost-busy')).toBe(false);
+    const refused = await api.post('/v1/accounts', { username: 'ghost-busy', password: PASSWORD });
+    expect(refused.status).toBe(409);
+    // The lease lapses: free for both.
+    await redis.del(`${gw.config.REDIS_PREFIX}account-write:{still-writing}`);
+    expect(await available('ghost-busy')).toBe(true);
+    const id = await signUp({ username: 'ghost-busy' });
+    expect((await claims().findOne({ _id: 'username:ghost-busy' }))?.userId).toBe(id);
   });
 
   it('accounts stored before claims existed log in after a start (the back-fill), and it is idempotent', async () => {

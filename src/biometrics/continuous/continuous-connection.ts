@@ -43,6 +43,9 @@ export class ContinuousConnection implements ModelHolder {
   sessionTrust: number;
   /** The value last written to Redis (writes happen on changes of decision and when streams end). */
   private storedTrust: number;
+  /** Made on first use: most sockets never follow an enrolment. */
+  private goneController: AbortController | undefined;
+  private disconnected = false;
 
   constructor(
     readonly conn: ChannelConnection,
@@ -56,6 +59,18 @@ export class ContinuousConnection implements ModelHolder {
     this.model = model;
     this.sessionTrust = sessionTrust ?? initialTrust;
     this.storedTrust = this.sessionTrust;
+  }
+
+  /** Aborted once the socket is gone: work done only to tell this socket something stops then. */
+  get gone(): AbortSignal {
+    this.goneController ??= new AbortController();
+    if (this.disconnected) this.goneController.abort();
+    return this.goneController.signal;
+  }
+
+  disconnect(): void {
+    this.disconnected = true;
+    this.goneController?.abort();
   }
 
   /** A stream of this session was scored: the session now stands here. */

@@ -99,6 +99,7 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
     onDisconnect(conn) {
       const state = stateOf(conn);
       if (!state) return;
+      state.disconnect();
       models.release(state);
       policy.onDisconnect(state);
       state.persistTrust();

@@ -11,6 +11,7 @@ import type { BiometricService } from '../biometric-service.ts';
 import { resolveTrustConfig } from '../trust.ts';
 import { continuousHooks } from './continuous-hooks.ts';
 import { createContinuousMetrics } from './continuous-metrics.ts';
+import { EnrolmentFollows } from './enrolment-follows.ts';
 import { LiveModels } from './live-models.ts';
 import type { VerifierEnv } from './stream-verifier.ts';
 import { TrustPolicy, type PolicyConfig, type PolicySessions } from './trust-policy.ts';
@@ -78,6 +79,7 @@ export function createContinuousModule(
     ...(deps.stepUpFactors ? { stepUpFactors: deps.stepUpFactors } : {}),
   });
   let batcher: WindowBatcher | undefined;
+  const follows = new EnrolmentFollows();
   let unsubscribe: (() => void) | undefined;
 
   return {
@@ -119,6 +121,7 @@ export function createContinuousModule(
           },
           enrolment: {
             admission: { open: 0, max: config.VIGIL_CV_MAX_ENROLMENT_STREAMS },
+            follows,
             service: deps.biometrics,
             owner: deps.ownerChanges,
             models,
@@ -131,6 +134,8 @@ export function createContinuousModule(
     async close() {
       unsubscribe?.();
       batcher?.close();
+      // Before the store closes under them.
+      await follows.close();
     },
   };
 }

@@ -14,6 +14,7 @@ import { windowCount } from '../features/windowing.ts';
 import { sampleSet } from '../samples.ts';
 import type { ConnectionStream, ContinuousConnection } from './continuous-connection.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
+import type { EnrolmentFollows } from './enrolment-follows.ts';
 import { readyModelOf, type LiveModels } from './live-models.ts';
 
 /** The slice of the biometric service socket enrolment uses. */
@@ -31,6 +32,8 @@ export interface EnrolmentAdmission {
 
 export interface EnrolmentEnv {
   admission: EnrolmentAdmission;
+  /** Committed enrolments being followed; the module stops them before the store closes. */
+  follows: EnrolmentFollows;
   service: EnrolmentService;
   /** Enrolling over the socket changes the owner like any enrolment: fresh proof, no step-up owed. */
   owner: Pick<OwnerChanges, 'assertFresh'>;
@@ -220,32 +223,52 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
     });
   }
 
-  /** Committed: report the queue, training progress and the outcome of this enrolment's job. */
+  /**
+   * Committed: report the queue, training progress and the outcome of this enrolment's job. The
+   * follow ends with the outcome, when the socket is gone (nobody left to tell: other sockets of
+   * the user switch models through the continuous module) or when the gateway closes.
+   */
   private follow(accepted: EnrollmentAccepted): void {
     const id = accepted.enrollmentId;
-    const { service } = this.env;
+    const { service, follows } = this.env;
+    const signal = AbortSignal.any([this.owner.gone, follows.signal]);
     this.send({ type: 'enroll.progress', stream: this.stream.stream, stage: 'queued', progress: 0, windows: accepted.windows });
+    const settling = new Set<Promise<void>>();
+    const settle = (view?: EnrollmentView) => {
+      const settled = this.settle(id, signal, view).catch((err: unknown) => {
+        if (!signal.aborted) this.fail(err);
+      });
+      settling.add(settled);
+      const done = () => void settling.delete(settled);
+      settled.then(done, done);
+      return settled;
+    };
     const off = service.onEnrollmentEvent((event: EnrollmentEvent) => {
-      if (event.enrollmentId !== id || this.finished) return;
+      if (event.enrollmentId !== id || this.finished || signal.aborted) return;
       if (event.status === 'training') {
         this.send({ type: 'enroll.progress', stream: this.stream.stream, stage: 'training', progress: event.progress });
       } else if (event.status === 'ready' || event.status === 'failed') {
-        this.settle(id).catch((err: unknown) => this.fail(err));
+        void settle();
       }
     });
     // Pub/sub may drop an event; the enrolment record has the final word.
-    service
-      .waitForEnrollment(this.owner.userId, id, FOLLOW_MS)
-      .then((view) => this.settle(id, view))
-      .catch((err: unknown) => this.fail(err))
-      .finally(off);
+    const followed = service
+      .waitForEnrollment(this.owner.userId, id, FOLLOW_MS, signal)
+      .then((view) => settle(view))
+      .catch((err: unknown) => {
+        if (!signal.aborted) this.fail(err);
+      })
+      .finally(off)
+      .then(() => Promise.allSettled(settling))
+      .then(() => {});
+    follows.track(followed);
   }
 
-  private async settle(id: string, view?: EnrollmentView): Promise<void> {
-    if (this.finished) return;
+  private async settle(id: string, signal: AbortSignal, view?: EnrollmentView): Promise<void> {
+    if (this.finished || signal.aborted) return;
     const { service, models } = this.env;
     const state = view ?? (await service.status(this.owner.userId, id));
-    if (this.finished) return;
+    if (this.finished || signal.aborted) return;
     if (state.status === 'failed') {
       this.finished = true;
       const code = state.error?.code ?? 'MODEL_TRAINING_FAILED';
@@ -260,6 +283,7 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
       await models.refresh(this.owner.userId);
       active = await service.activeModel(this.owner.userId);
     } catch (err) {
+      if (signal.aborted) return;
       this.finished = false; // not settled after all: fail() answers the client
       return this.fail(err);
     }

@@ -412,7 +412,7 @@ export class AccountService {
     const result: Availability = {};
     for (const kind of kinds) {
       const value = normalized[kind]!;
-      result[kind] = { value, available: !(await this.deps.store.exists(kind, value)) };
+      result[kind] = { value, available: !(await this.deps.store.taken(kind, value)) };
     }
     return result;
   }

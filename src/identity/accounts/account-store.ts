@@ -152,14 +152,17 @@ export class AccountStore {
    */
   async insert(doc: AccountDocument): Promise<void> {
     const ids = identifiersOf(doc);
-    await this.claimAll(doc._id, ids);
-    try {
-      await this.collection.insertOne(doc);
-    } catch (err) {
-      await this.releaseAll(doc._id, ids);
-      throw err;
-    }
-    await this.confirmClaims(doc._id, ids);
+    // The lease tells other sign-ups that these claims have a live writer (see `claim`).
+    await this.lease.hold(doc._id, async () => {
+      await this.claimAll(doc._id, ids);
+      try {
+        await this.collection.insertOne(doc);
+      } catch (err) {
+        await this.releaseAll(doc._id, ids);
+        throw err;
+      }
+      await this.confirmClaims(doc._id, ids);
+    });
   }
 
   /**
@@ -195,9 +198,9 @@ export class AccountStore {
 
   /**
    * One claim: 'claimed' when this call wrote it, 'already' when it was this account's before (not
-   * this call's to release on a failure), or 'taken' when another account
-   * holds the identifier or claimed it less than `graceMs` ago. An older claim whose account does
-   * not hold the identifier is a crash's leftover and is replaced.
+   * this call's to release on a failure), or 'taken' when another account holds the identifier or
+   * is writing it now (`inFlight`, for claims younger than `graceMs`). Any other claim whose account
+   * does not hold the identifier is a dead writer's leftover and is replaced at once.
    */
   private async claim(
     userId: string,
@@ -212,10 +215,19 @@ export class AccountStore {
       if (held === null) continue;
       if (held.userId === userId) return 'already';
       if (await this.holds(held, kind, value)) return 'taken';
-      if (now.getTime() - held.claimedAt.getTime() < graceMs) return 'taken';
+      if (await this.inFlight(held, graceMs, now)) return 'taken';
       await this.claims.dropStale(held);
     }
     return 'taken';
+  }
+
+  /**
+   * A claim its account does not hold (yet) whose writer is between its two steps: it holds the
+   * account's write lease. A writer that died holds it only until the lease lapses, so a crash
+   * between claim and account write blocks the identifier for seconds, not for the whole grace.
+   */
+  private async inFlight(claim: IdentifierClaim, graceMs = CLAIM_GRACE_MS, now = new Date()): Promise<boolean> {
+    return now.getTime() - claim.claimedAt.getTime() < graceMs && (await this.lease.isHeld(claim.userId));
   }
 
   private async holds(claim: IdentifierClaim, kind: IdentifierKind, value: string): Promise<boolean> {
@@ -240,14 +252,33 @@ export class AccountStore {
    * cost alike. The account must still hold the identifier (a leftover claim names nobody).
    */
   async findBy(kind: IdentifierKind, value: string): Promise<Account | null> {
-    const claim = await this.claims.lookup(kind, value);
-    // Every match, not the first: a hit then costs what a miss costs on FerretDB (IdentifierClaims.lookup).
-    const [doc] = await this.collection.find({ _id: claim?.userId ?? NO_ACCOUNT }).toArray();
-    return doc && doc[FIELD[kind]] === value ? toAccount(doc) : null;
+    const { doc } = await this.holder(kind, value);
+    return doc ? toAccount(doc) : null;
   }
 
   async exists(kind: IdentifierKind, value: string): Promise<boolean> {
     return (await this.findBy(kind, value)) !== null;
+  }
+
+  /**
+   * Whether a sign-up of the identifier would be refused now: an account holds it, or a writer is
+   * claiming it (what `claim` answers 'taken' for). Availability says this, so it never calls free
+   * what sign-up refuses.
+   */
+  async taken(kind: IdentifierKind, value: string): Promise<boolean> {
+    const { claim, doc } = await this.holder(kind, value);
+    return doc !== null || (claim !== null && (await this.inFlight(claim)));
+  }
+
+  /** The claim by `_id`, then its account by `_id` (also without a claim: see `findBy`); the account only if it holds the identifier. */
+  private async holder(
+    kind: IdentifierKind,
+    value: string,
+  ): Promise<{ claim: IdentifierClaim | null; doc: AccountDocument | null }> {
+    const claim = await this.claims.lookup(kind, value);
+    // Every match, not the first: a hit then costs what a miss costs on FerretDB (IdentifierClaims.lookup).
+    const [doc] = await this.collection.find({ _id: claim?.userId ?? NO_ACCOUNT }).toArray();
+    return { claim, doc: doc && doc[FIELD[kind]] === value ? doc : null };
   }
 
   async listByStatus(status: AccountStatus | undefined, limit: number, after?: number): Promise<Account[]> {

@@ -26,6 +26,8 @@ interface LeaseCommands {
   vigilAccountLeaseRelease(key: string, token: string): Promise<number>;
 }
 
+const leaseKey = (userId: string) => `account-write:{${userId}}`;
+
 export class AccountWriteLease {
   private readonly commands: LeaseCommands;
 
@@ -36,7 +38,7 @@ export class AccountWriteLease {
 
   /** Runs `write` holding the account's lease; the lease is released whatever `write` does. */
   async hold<T>(userId: string, write: () => Promise<T>): Promise<T> {
-    const key = `account-write:{${userId}}`;
+    const key = leaseKey(userId);
     const token = randomBytes(12).toString('base64url');
     const deadline = Date.now() + WAIT_MS;
     while ((await this.redis.set(key, token, 'PX', LEASE_MS, 'NX')) !== 'OK') {
@@ -49,5 +51,10 @@ export class AccountWriteLease {
     } finally {
       await this.commands.vigilAccountLeaseRelease(key, token).catch(() => undefined);
     }
+  }
+
+  /** Whether a writer holds the account's lease now (one that died holds it until it lapses). */
+  async isHeld(userId: string): Promise<boolean> {
+    return (await this.redis.exists(leaseKey(userId))) === 1;
   }
 }

@@ -11,9 +11,11 @@ import type { IdentifierKind } from './identifiers.ts';
  *
  * A claim is written before an account takes the identifier and removed only after the account
  * has let it go, so an account holding an identifier always has its claim (no login is lost). A
- * claim whose account does not hold the identifier is left over from a writer that died between
- * the two steps (or one still between them): readers ignore it, and after CLAIM_GRACE_MS another
- * account may take it over. The accounts' unique indexes stay as a second guarantee.
+ * claim whose account does not hold the identifier belongs to a writer still between the two steps
+ * or is left over from one that died there. Logins ignore it. While its writer holds the account's
+ * write lease (at most CLAIM_GRACE_MS) sign-up and availability both count the identifier taken;
+ * after that another account takes the claim over at once. The accounts' unique indexes stay as a
+ * second guarantee.
  */
 export interface IdentifierClaim {
   _id: string;
@@ -22,9 +24,8 @@ export interface IdentifierClaim {
 }
 
 /**
- * How long a claim whose account does not hold the identifier may belong to a writer still between
- * its two steps (claim, then account write: two `_id` writes, bcrypt is done before). Past this it
- * is a crash's leftover that may be taken over.
+ * Most a claim whose account does not hold the identifier may count as a live writer's (claim, then
+ * account write: two `_id` writes, bcrypt is done before), even with its write lease still held.
  */
 export const CLAIM_GRACE_MS = 60_000;
 
