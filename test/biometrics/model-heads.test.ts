@@ -93,6 +93,18 @@ describe('model heads', () => {
     expect((await db.collection<VersionSlot>('model_versions').findOne({ _id: 'overtaken-user:1' }))?.discarded).toBe(true);
   });
 
+  it('a late attempt of a stored job, killed after claiming above a newer version, does not make its older model current', async () => {
+    const slow = new ObjectId();
+    const stored = await store.insertVersion('stale-claim-user', slow, artifact(1));
+    const newer = await store.insertVersion('stale-claim-user', new ObjectId(), artifact(2));
+    expect([stored.version, newer.version]).toEqual([1, 2]);
+    // A second attempt of the slow job (its lock expired while the first ran) claims a version after
+    // the newer one and dies before it can find the model stored and discard its claim.
+    expect(await store.versionSlots.claimFor('stale-claim-user', slow)).toBe(3);
+    expect((await store.latest('stale-claim-user'))?._id.equals(newer._id)).toBe(true);
+    expect(await store.versions('stale-claim-user')).toEqual([1, 2]);
+  });
+
   it('concurrent versions of one account each get their own number, and the head names the highest', async () => {
     const stored = await Promise.all(
       Array.from({ length: 6 }, (_, i) => store.insertVersion('busy-user', new ObjectId(), artifact(i))),

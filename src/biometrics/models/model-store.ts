@@ -130,11 +130,15 @@ export class ModelStore {
     throw new Error(`could not allocate a model version for ${userId} after ${VERSION_ATTEMPTS} attempts`);
   }
 
-  /** The newest version whose model is stored: its slot, then the model, each by `_id`. */
+  /**
+   * The newest version whose model is stored under it: its slot, then the model, each by `_id`. A
+   * slot naming a model stored under another version is a dead attempt's claim (a late retry claims
+   * above newer versions), not that model's place.
+   */
   async latest(userId: string): Promise<ModelMeta | null> {
     for await (const slot of this.versionSlots.newestFirst(userId)) {
       const meta = slot.modelId && (await this.models.findOne({ _id: slot.modelId }, WITHOUT_BYTES));
-      if (meta) return meta;
+      if (meta && meta.version === slot.version) return meta;
     }
     return null;
   }
