@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { startPrivateRedis, type PrivateServer } from '../support/services.ts';
+import { logIn, signUpMember } from '../hardening/support/accounts.ts';
 import { bearer, json, startNode, type Node } from './support.ts';
 
 // Revocations wait for replicas over the few connections logins and refresh rotations wait on too,
@@ -15,6 +16,8 @@ let redis: PrivateServer;
 let gw: TestGateway;
 let node: Node;
 let admin: Redis;
+/** The same stores, waiting for nothing: signs accounts up and logs them in. */
+let plain: TestGateway;
 
 beforeAll(async () => {
   redis = await startPrivateRedis();
@@ -22,9 +25,12 @@ beforeAll(async () => {
   // Sessions are made by a node that waits for nothing (a login here would be refused the same way).
   node = await startNode({ ...gw.config, REDIS_WAIT_REPLICAS: 0 });
   admin = new Redis(redis.url);
+  const { MONGO_DB, REDIS_PREFIX } = gw.config;
+  plain = await startTestGateway({ REDIS_URL: redis.url, MONGO_DB: MONGO_DB!, REDIS_PREFIX, REDIS_WAIT_REPLICAS: '0' });
 }, 30_000);
 afterAll(async () => {
   admin?.disconnect();
+  await plain?.close();
   await node?.close();
   await gw?.close();
   await redis?.destroy();
@@ -53,5 +59,27 @@ describe('a revocation of many sessions', () => {
     for (const other of others) expect((await introspect(other.tokens.accessToken)).active).toBe(false);
     expect((await introspect(keep.tokens.accessToken)).active).toBe(true);
     expect((await waits()) - before).toBe(1);
+  });
+});
+
+describe('revocations the gateway makes on its own', () => {
+  it('still answer as before when too few replicas acknowledged: a password change and a withdrawal end the sessions', async () => {
+    const member = await signUpMember(plain.url, 'pw');
+    const other = await logIn(plain.url, member.username, member.password);
+    const newPassword = `${member.password} new`;
+    const changed = await fetch(
+      `${gw.url}/v1/password/change`,
+      json({ currentPassword: member.password, newPassword }, bearer(member.accessToken)),
+    );
+    expect(changed.status).toBe(200);
+    expect(((await changed.json()) as { revokedSessions: number }).revokedSessions).toBe(1);
+    expect((await introspect(other.accessToken)).active).toBe(false);
+    expect((await introspect(member.accessToken)).active).toBe(true);
+    const withdrawn = await fetch(
+      `${gw.url}/v1/accounts/me/withdraw`,
+      json({ password: newPassword }, bearer(member.accessToken)),
+    );
+    expect(withdrawn.status).toBe(200);
+    expect((await introspect(member.accessToken)).active).toBe(false);
   });
 });
