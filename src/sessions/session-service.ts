@@ -274,10 +274,12 @@ export class SessionService {
 
   private async revokeIds(userId: string, ids: string[], reason: string): Promise<{ removed: number; replicated: boolean }> {
     if (ids.length === 0) return { removed: 0, replicated: true };
-    const outcome = await this.store.delete(userId, ids);
-    this.metrics?.revokedSessions.inc(outcome.removed);
+    // Announced once the master has done it: every process drops the sessions' cached tokens and
+    // closes their sockets while the deletion still waits for replicas.
+    const { removed, replicated } = await this.store.delete(userId, ids);
+    this.metrics?.revokedSessions.inc(removed);
     await this.bus.publish({ userId, sessionIds: ids, reason });
-    return outcome;
+    return { removed, replicated: await replicated };
   }
 
   private async pairFor(

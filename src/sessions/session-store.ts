@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../storage/redis.ts';
-import { ReplicatedWrites, ReplicationTimeout } from '../storage/replicated-writes.ts';
+import { ReplicatedWrites } from '../storage/replicated-writes.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 
 /** A live session as kept in Redis. Times are epoch ms. */
@@ -157,8 +157,10 @@ export class SessionStore {
 
   /** Marks the account ended for longer than any session it could still hold may live. */
   async endAccount(userId: string): Promise<Replication> {
-    const { replicated } = await this.waitedWrite((pipeline) =>
-      pipeline.set(accountEndedKey(userId), '1', 'PX', this.absoluteMs + this.idleMs),
+    const key = accountEndedKey(userId);
+    const { replicated } = await this.writes.runThenWait(
+      (pipeline) => pipeline.set(key, '1', 'PX', this.absoluteMs + this.idleMs),
+      key,
     );
     return { replicated };
   }
@@ -197,36 +199,26 @@ export class SessionStore {
    * Deletes sessions of one user; `removed` counts those still live. Each session goes in one
    * step (its keys share a slot) and waits for REDIS_WAIT_REPLICAS replicas like a login, or a
    * failover could bring it back; its attached dialect tokens after it (they die with the session
-   * anyway: resolving one reads the session), then its index entry. `replicated` is false when
-   * a deletion was done on the master but not acknowledged by enough replicas in time.
+   * anyway: resolving one reads the session), then its index entry. This answers once the master
+   * has done it, so the caller announces it at once; `replicated` settles after the wait.
    * A WAIT covers every earlier write of its connection and holds that connection (shared with
    * logins and rotations) until it is answered: on one master every deletion goes in one pipeline
    * and waits once, however many sessions end. A cluster's sessions are spread over its masters.
    */
   async delete(userId: string, ids: readonly string[]): Promise<Replication & { removed: number }> {
-    if (ids.length === 0) return { removed: 0, replicated: true };
+    if (ids.length === 0) return { removed: 0, replicated: Promise.resolve(true) };
     const deleteSession = (pipeline: unknown, id: string) =>
       (pipeline as SessionPipeline).vigilDeleteSession(sessionKey(id), graceKey(id), attachedKey(id));
     const steps = this.onCluster
-      ? await Promise.all(ids.map((id) => this.waitedWrite((pipeline) => deleteSession(pipeline, id))))
-      : [await this.waitedWrite((pipeline) => ids.forEach((id) => deleteSession(pipeline, id)))];
+      ? await Promise.all(ids.map((id) => this.writes.runThenWait((pipeline) => deleteSession(pipeline, id), sessionKey(id))))
+      : [await this.writes.runThenWait((pipeline) => ids.forEach((id) => deleteSession(pipeline, id)), sessionKey(ids[0]!))];
     const deleted = steps.flatMap((step) => step.values) as [number, string[]][];
     await Promise.all(deleted.flatMap(([, attached]) => attached.map((key) => this.redis.del(key))));
     await this.redis.zrem(userSessionsKey(userId), ...ids);
     return {
       removed: deleted.reduce((sum, [existed]) => sum + Number(existed), 0),
-      replicated: steps.every((step) => step.replicated),
+      replicated: Promise.all(steps.map((step) => step.replicated)).then((each) => each.every(Boolean)),
     };
-  }
-
-  /** A write that waits for replicas; too few in time is reported, not thrown (the master did the write). */
-  private async waitedWrite(write: Parameters<ReplicatedWrites['run']>[0]): Promise<Replication & { values: unknown[] }> {
-    try {
-      return { values: await this.writes.run(write), replicated: true };
-    } catch (err) {
-      if (err instanceof ReplicationTimeout) return { values: err.values, replicated: false };
-      throw err;
-    }
   }
 
   /** Records a dialect token key (already namespaced, e.g. "dtok:a:<hash>") as belonging to a session. */
@@ -237,9 +229,9 @@ export class SessionStore {
   }
 }
 
-/** Whether a write reached REDIS_WAIT_REPLICAS replicas in time (always true when that is 0). */
+/** Whether a write reached REDIS_WAIT_REPLICAS replicas in time (always true when that is 0): settles after the wait, never rejects. */
 export interface Replication {
-  replicated: boolean;
+  replicated: Promise<boolean>;
 }
 
 interface SessionCommands {

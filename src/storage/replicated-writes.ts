@@ -88,6 +88,43 @@ export class ReplicatedWrites {
     }
   }
 
+  /**
+   * Like `run`, in two steps on one connection: `values` as soon as the master has done the write
+   * (a revocation is announced then, not after the wait), and `replicated`, which settles once
+   * REDIS_WAIT_REPLICAS replicas acknowledged it (true) or the wait ended without them or failed
+   * (false); it never rejects. WAIT covers every earlier write of its connection; `slotKey`, a key
+   * of the write's hash slot, only takes it to the same master on a cluster.
+   */
+  async runThenWait(
+    write: (pipeline: Pipeline) => void,
+    slotKey: string,
+  ): Promise<{ values: unknown[]; replicated: Promise<boolean> }> {
+    if (this.clients.length === 0) return { values: await this.run(write), replicated: Promise.resolve(true) };
+    const index = this.busy.indexOf(Math.min(...this.busy));
+    this.busy[index]!++;
+    const client = this.clients[index]!;
+    let values: unknown[];
+    try {
+      // Without WAIT in it, ioredis follows a cluster's redirection of this pipeline itself.
+      values = results(await this.pipelineOn(client, write).exec());
+    } catch (err) {
+      this.busy[index]!--;
+      throw err;
+    }
+    const { replicas, timeoutMs } = this.wait;
+    const replicated = this.pipelineOn(client, (pipeline) => pipeline.exists(slotKey))
+      .wait(replicas, timeoutMs)
+      .exec()
+      .then(
+        (replies) => Number(results(replies).pop()) >= replicas,
+        () => false,
+      )
+      .finally(() => {
+        this.busy[index]!--;
+      });
+    return { values, replicated };
+  }
+
   close(): void {
     for (const client of this.clients) client.disconnect();
   }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { startPrivateRedis, type PrivateServer } from '../support/services.ts';
 import { logIn, signUpMember } from '../hardening/support/accounts.ts';
-import { bearer, json, startNode, type Node } from './support.ts';
+import { bearer, json, sleep, startNode, type Node } from './support.ts';
 
 // Revocations wait for replicas over the few connections logins and refresh rotations wait on too,
 // and a WAIT holds its connection until the replicas answer or REDIS_WAIT_TIMEOUT_MS passes. One
@@ -81,5 +81,40 @@ describe('revocations the gateway makes on its own', () => {
     );
     expect(withdrawn.status).toBe(200);
     expect((await introspect(member.accessToken)).active).toBe(false);
+  });
+});
+
+describe('a revocation waiting for replicas', () => {
+  it('is announced once the master has done it, not after the wait: no process takes the token meanwhile', async () => {
+    // A long wait, to look inside it; the other gateway (gw) is a second process of the deployment.
+    const { MONGO_DB, REDIS_PREFIX } = gw.config;
+    const slow = await startTestGateway({
+      REDIS_URL: redis.url,
+      MONGO_DB: MONGO_DB!,
+      REDIS_PREFIX,
+      REDIS_WAIT_REPLICAS: '1',
+      REDIS_WAIT_TIMEOUT_MS: '5000',
+    });
+    try {
+      const { session, tokens } = await node.core.sessions.start({
+        userId: 'u-announced',
+        ip: '192.0.2.8',
+        userAgent: 'waits-test',
+      });
+      const active = async (url: string) =>
+        ((await (await fetch(`${url}/v1/tokens/introspect`, json({ token: tokens.accessToken }))).json()) as { active: boolean })
+          .active;
+      // Verified once on each process, so each holds it in its cache.
+      expect(await active(slow.url)).toBe(true);
+      expect(await active(gw.url)).toBe(true);
+      const logout = fetch(`${slow.url}/v1/sessions/current`, { method: 'DELETE', headers: bearer(tokens.accessToken) });
+      while (await admin.exists(`${REDIS_PREFIX}sess:{${session.id}}`)) await sleep(10);
+      // The session is gone on the master; the logout still waits for a replica.
+      expect(await active(slow.url)).toBe(false);
+      expect(await active(gw.url)).toBe(false);
+      expect((await logout).status).toBe(503);
+    } finally {
+      await slow.gateway.close();
+    }
   });
 });
