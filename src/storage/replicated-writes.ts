@@ -79,7 +79,6 @@ export class ReplicatedWrites {
       if (acknowledged < this.wait.replicas) {
         throw new ReplicationTimeout(
           `Redis: ${acknowledged} of ${this.wait.replicas} replicas acknowledged the write within ${this.wait.timeoutMs} ms`,
-          values,
         );
       }
       return values;
@@ -153,12 +152,4 @@ function results(replies: [Error | null, unknown][] | null): unknown[] {
 /** A write reached the master but not enough replicas in time (answered 503, like an outage). */
 export class ReplicationTimeout extends Error {
   override name = 'ReplicationTimeout';
-
-  constructor(
-    message: string,
-    /** The commands' results: the write itself was done on the master. */
-    readonly values: unknown[] = [],
-  ) {
-    super(message);
-  }
 }
