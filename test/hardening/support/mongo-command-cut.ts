@@ -1,5 +1,6 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { freePort } from '../../support/services.ts';
+import { bridge } from './tcp-proxy.ts';
 
 /** A command as the client put it on the wire: its name and the collection it names. */
 export interface WireCommand {
@@ -83,17 +84,7 @@ export async function startMongoCommandCut(target: { host: string; port: number 
       client.destroy();
       return;
     }
-    const upstream = connect(target.port, target.host);
-    open.add(client);
-    open.add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      open.delete(client);
-      open.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
+    const upstream = bridge(client, target, open);
     // Whole messages both ways, so a command can be held back and the link cut before it.
     upstream.on(
       'data',

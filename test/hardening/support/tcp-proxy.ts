@@ -24,17 +24,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       client.destroy();
       return;
     }
-    const upstream = connect(target.port, target.host);
-    open.add(client);
-    open.add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      open.delete(client);
-      open.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
+    const upstream = bridge(client, target, open);
     client.pipe(upstream);
     upstream.pipe(client);
   });
@@ -60,4 +50,23 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Connects an accepted client to `target`: both sockets are tracked in `open` (so a cut can destroy
+ * them) and each goes when the other does. Returns the upstream socket; moving bytes is the caller's.
+ */
+export function bridge(client: Socket, target: { host: string; port: number }, open: Set<Socket>): Socket {
+  const upstream = connect(target.port, target.host);
+  open.add(client);
+  open.add(upstream);
+  const drop = () => {
+    client.destroy();
+    upstream.destroy();
+    open.delete(client);
+    open.delete(upstream);
+  };
+  client.on('error', drop).on('close', drop);
+  upstream.on('error', drop).on('close', drop);
+  return upstream;
 }
