@@ -92,11 +92,11 @@ export function createContinuousModule(
       // The pool belongs to the biometrics module, which starts first.
       batcher = new WindowBatcher(deps.biometrics.pool, batcherOptions(config), metrics);
       const offReady = deps.biometrics.onEnrollmentEvent((event) => {
-        // refresh never rejects: a model that does not load is logged and streams keep the previous one.
+        // refresh never rejects: a model that does not load is logged and read again with backoff; streams keep the previous one meanwhile.
         if (event.status === 'ready') void models.refresh(event.userId);
       });
       // DELETE /v1/biometrics/model or withdrawal: live streams stop scoring with the deleted versions.
-      const offDeleted = deps.biometrics.onModelsDeleted((event) => void models.refresh(event.userId));
+      const offDeleted = deps.biometrics.onModelsDeleted((event) => void models.dropped(event.userId));
       unsubscribe = () => {
         offReady();
         offDeleted();
@@ -133,6 +133,7 @@ export function createContinuousModule(
     },
     async close() {
       unsubscribe?.();
+      models.close();
       batcher?.close();
       // Before the store closes under them.
       await follows.close();

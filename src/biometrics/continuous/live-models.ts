@@ -53,7 +53,12 @@ interface Entry {
   /** The load in progress; a refresh replaces it (the latest request wins). */
   loading: Promise<LiveModel | null> | undefined;
   generation: number;
+  /** The next try of a reload that failed. */
+  retry: NodeJS.Timeout | undefined;
 }
+
+/** Waits before trying a failed reload again; after the last, streams keep what they have until the next change. */
+const RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000];
 
 /**
  * The current model of every user with a live socket on this process, loaded once per user and
@@ -69,6 +74,7 @@ export class LiveModels {
     private readonly source: ModelSource,
     private readonly logger: Logger,
     private readonly onCountChange: (models: number) => void = () => {},
+    private readonly retryDelaysMs: readonly number[] = RETRY_DELAYS_MS,
   ) {}
 
   /** The user's model for `ready` (no holder yet: the socket may never open). */
@@ -91,7 +97,7 @@ export class LiveModels {
   hold(holder: ModelHolder, model: LiveModel | null): void {
     let entry = this.entries.get(holder.userId);
     if (!entry) {
-      entry = { model, holders: new Set(), loading: undefined, generation: 0 };
+      entry = { model, holders: new Set(), loading: undefined, generation: 0, retry: undefined };
       this.entries.set(holder.userId, entry);
       this.onCountChange(this.entries.size);
     }
@@ -103,29 +109,74 @@ export class LiveModels {
   release(holder: ModelHolder): void {
     const entry = this.entries.get(holder.userId);
     if (!entry?.holders.delete(holder) || entry.holders.size > 0) return;
+    clearTimeout(entry.retry);
     this.entries.delete(holder.userId);
     this.onCountChange(this.entries.size);
   }
 
-  /** The user's models changed somewhere (a version became ready, or all were deleted): reload if anyone here holds it. */
-  async refresh(userId: string): Promise<void> {
+  /**
+   * The user's models changed somewhere (a version became ready): reload if anyone here holds it.
+   * A reload that fails (MongoDB away) is tried again with backoff, so live streams do not keep
+   * an outdated model until they reconnect; a later change supersedes the retry.
+   */
+  async refresh(userId: string, attempt = 0): Promise<void> {
     this.unheld.delete(userId);
     const entry = this.entries.get(userId);
     if (!entry) return;
-    const generation = ++entry.generation;
+    const generation = this.nextGeneration(entry);
     const loading = this.load(userId);
     entry.loading = loading;
     let model: LiveModel | null;
     try {
       model = await loading;
     } catch (err) {
-      this.logger.warn({ err, userId }, 'could not reload the model of live streams; they keep the previous one');
-      if (entry.generation === generation) entry.loading = undefined;
+      if (entry.generation !== generation) return;
+      entry.loading = undefined;
+      const delay = this.retryDelaysMs[attempt];
+      this.logger.warn(
+        { err, userId, retryInMs: delay },
+        'could not reload the model of live streams; they keep the previous one until a retry succeeds',
+      );
+      if (delay === undefined || this.entries.get(userId) !== entry) return;
+      entry.retry = setTimeout(() => void this.refresh(userId, attempt + 1), delay);
+      entry.retry.unref();
       return;
     }
     if (entry.generation !== generation) return; // a later refresh is under way
     entry.loading = undefined;
     if (this.entries.get(userId) !== entry) return;
+    this.use(entry, model);
+  }
+
+  /**
+   * Every version of the user was deleted (DELETE /v1/biometrics/model, withdrawal): streams stop
+   * scoring with them at once, with nothing to read first, so a MongoDB outage cannot keep a deleted
+   * model live. Then the current state is read as after any change (a version trained since the
+   * deletion, its event seen first, comes back).
+   */
+  async dropped(userId: string): Promise<void> {
+    this.unheld.delete(userId);
+    const entry = this.entries.get(userId);
+    if (!entry) return;
+    this.nextGeneration(entry);
+    entry.loading = undefined;
+    this.use(entry, null);
+    await this.refresh(userId);
+  }
+
+  /** Stops pending retries (the gateway is closing). */
+  close(): void {
+    for (const entry of this.entries.values()) clearTimeout(entry.retry);
+  }
+
+  /** A new change of the user's models: whatever was loading or waiting to retry is superseded. */
+  private nextGeneration(entry: Entry): number {
+    clearTimeout(entry.retry);
+    entry.retry = undefined;
+    return ++entry.generation;
+  }
+
+  private use(entry: Entry, model: LiveModel | null): void {
     const changed = model?.modelId !== entry.model?.modelId;
     entry.model = model;
     if (changed) for (const holder of entry.holders) holder.useModel(model);
