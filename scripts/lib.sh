@@ -9,6 +9,8 @@ require_node20() {
   local major
   major=$(node -p 'process.versions.node.split(".")[0]')
   [[ "$major" == 20 ]] || fail "Node.js 20 is required (found $(node -v)); uWebSockets.js ships native binaries for Node ≤ 20 only"
+  # AbortSignal.any (socket enrolment follows) arrived in 20.3.
+  node -e 'process.exit(typeof AbortSignal.any === "function" ? 0 : 1)' || fail "Node.js 20.3 or later is required (found $(node -v))"
 }
 
 # Debian's chromium, for the browser tests (the operator console); installed once, quietly.
