@@ -7,6 +7,10 @@ const MONGO_UNAVAILABLE = new Set([
   'MongoTopologyClosedError',
   'MongoPoolClearedError',
   'MongoNotConnectedError',
+  // The gateway closed its client under a request still in flight (the operation's implicit
+  // session ended with it; Vigil starts no explicit sessions, so this is never a misused one).
+  'MongoClientClosedError',
+  'MongoExpiredSessionError',
 ]);
 
 const REDIS_UNAVAILABLE = [
