@@ -10,6 +10,7 @@ import type { Logger } from '../src/observability/logger.ts';
 import { connectMongo, type MongoStore } from '../src/storage/mongo.ts';
 import { JOB_LOCK_OPTIONS, QUEUE_NAMES, closeQueueConnection, queueConnection, type TrainingJob } from '../src/storage/queues.ts';
 import { connectRedis, createRedis } from '../src/storage/redis.ts';
+import { InFlight } from '../src/server/in-flight.ts';
 import { TRAINING_SETTINGS_ENV, trainingSettings } from './training-settings.ts';
 
 /**
@@ -69,12 +70,8 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
   const audit = new AuditLog(mongo.db, logger);
   // What the job events below start runs after BullMQ's handler returns: close waits for it before
   // closing the stores it writes to.
-  const writing = new Set<Promise<void>>();
-  const track = (work: Promise<void>) => {
-    writing.add(work);
-    const done = () => void writing.delete(work);
-    work.then(done, done);
-  };
+  const writing = new InFlight();
+  const track = (work: Promise<void>) => writing.track(work);
   const publish = (job: Job<TrainingJob>, event: Omit<Parameters<typeof publishEnrollmentEvent>[2], 'userId' | 'enrollmentId'>) =>
     publishEnrollmentEvent(redis, config.REDIS_PREFIX, {
       enrollmentId: job.data.enrollmentId,
@@ -148,7 +145,7 @@ export async function startTrainingWorker(config: Config, logger: Logger): Promi
     worker,
     async close() {
       await worker.close();
-      await Promise.allSettled([...writing]);
+      await writing.idle();
       await closeQueueConnection(connection.connection);
       await redis.quit().catch(() => redis.disconnect());
       await mongo.close();

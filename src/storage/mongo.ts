@@ -63,6 +63,23 @@ export function isDuplicateKey(err: unknown): boolean {
 }
 
 /**
+ * Inserts `doc`; false when a unique index (usually the `_id`) already holds its key. An insert
+ * refused on a taken key is the one atomic step FerretDB v1 has, so claims are built on it.
+ */
+export async function insertUnique<T extends Document>(
+  collection: Collection<T>,
+  doc: OptionalUnlessRequiredId<T>,
+): Promise<boolean> {
+  try {
+    await collection.insertOne(doc);
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
+}
+
+/**
  * Inserts `docs` in unordered batches (one round trip per `batch`), as start-up back-fills do.
  * Answers how many were written and the documents a unique index refused (written meanwhile by a
  * gateway already serving); any other refusal is thrown.

@@ -59,8 +59,7 @@ export class ReplicatedWrites {
     if (this.clients.length === 0 || options.waitForReplicas === false) {
       return results(await this.pipelineOn(this.redis, write).exec());
     }
-    const index = this.busy.indexOf(Math.min(...this.busy));
-    this.busy[index]!++;
+    const index = this.takeConnection();
     try {
       const client = this.clients[index]!;
       let values: unknown[];
@@ -99,8 +98,7 @@ export class ReplicatedWrites {
     slotKey: string,
   ): Promise<{ values: unknown[]; replicated: Promise<boolean> }> {
     if (this.clients.length === 0) return { values: await this.run(write), replicated: Promise.resolve(true) };
-    const index = this.busy.indexOf(Math.min(...this.busy));
-    this.busy[index]!++;
+    const index = this.takeConnection();
     const client = this.clients[index]!;
     let values: unknown[];
     try {
@@ -126,6 +124,13 @@ export class ReplicatedWrites {
 
   close(): void {
     for (const client of this.clients) client.disconnect();
+  }
+
+  /** The waiting connection with the fewest writes on it, counted as one more busy (the caller gives it back). */
+  private takeConnection(): number {
+    const index = this.busy.indexOf(Math.min(...this.busy));
+    this.busy[index]!++;
+    return index;
   }
 
   private pipelineOn(client: RedisClient, write: (pipeline: Pipeline) => void): Pipeline {

@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { JWK } from 'jose';
-import { isDuplicateKey } from '../storage/mongo.ts';
+import { insertUnique } from '../storage/mongo.ts';
 import { open, seal } from '../crypto/sealed-box.ts';
 
 /**
@@ -43,13 +43,7 @@ export class SigningKeyStore {
     if (this.encryptionKey) doc.sealedPrivateJwk = seal(this.encryptionKey, JSON.stringify(key.privateJwk), key.kid);
     else doc.privateJwk = key.privateJwk;
     if (key.previousVerifyUntil) doc.previousVerifyUntil = key.previousVerifyUntil;
-    try {
-      await this.collection.insertOne(doc);
-      return true;
-    } catch (err) {
-      if (isDuplicateKey(err)) return false;
-      throw err;
-    }
+    return insertUnique(this.collection, doc);
   }
 
   /** Drops the private half of keys that can no longer sign, so old key material does not linger. */

@@ -1,3 +1,5 @@
+import { InFlight } from '../../server/in-flight.ts';
+
 /**
  * The committed socket enrolments this process is following (waiting on their training to tell the
  * socket). They read the enrolment store until training ends, so the gateway stops them and waits
@@ -5,7 +7,7 @@
  */
 export class EnrolmentFollows {
   private readonly stopping = new AbortController();
-  private readonly running = new Set<Promise<void>>();
+  private readonly running = new InFlight();
 
   /** Aborted when the gateway closes. */
   get signal(): AbortSignal {
@@ -18,14 +20,12 @@ export class EnrolmentFollows {
 
   /** Counts a follow until it ends. */
   track(follow: Promise<void>): void {
-    this.running.add(follow);
-    const done = () => void this.running.delete(follow);
-    follow.then(done, done);
+    this.running.track(follow);
   }
 
   /** Stops every follow and resolves once each has finished its reads. */
   async close(): Promise<void> {
     this.stopping.abort();
-    await Promise.allSettled([...this.running]);
+    await this.running.idle();
   }
 }

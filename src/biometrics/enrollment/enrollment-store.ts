@@ -2,7 +2,7 @@ import { Binary, ObjectId, type Collection, type Db, type UpdateFilter } from 'm
 import type { DetectorName, FeatureSpec, ModelMetrics } from '../../../protocol/biometrics.ts';
 import type { ErrorCode, ErrorParams } from '../../../protocol/errors.ts';
 import type { EnrollmentStatus } from '../../../protocol/http/biometrics.ts';
-import { isDuplicateKey } from '../../storage/mongo.ts';
+import { insertUnique } from '../../storage/mongo.ts';
 import type { DataCipher } from '../../crypto/data-cipher.ts';
 import { binaryToFloat32, float32ToBinary } from '../models/float32-binary.ts';
 
@@ -220,12 +220,7 @@ export class EnrollmentStore {
         rows,
         ...this.sealed(enrollment._id, part, slice),
       };
-      try {
-        await this.parts.insertOne(record);
-        return record;
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-      }
+      if (await insertUnique(this.parts, record)) return record;
     }
     throw new Error(`could not allocate a part of enrolment ${enrollment._id.toHexString()}`);
   }

@@ -1,5 +1,5 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
-import { insertBatched, isDuplicateKey } from '../../storage/mongo.ts';
+import { insertBatched, insertUnique, isDuplicateKey } from '../../storage/mongo.ts';
 
 /**
  * One version number of one account (collection `model_versions`, `_id` = `<userId>:<version>`),
@@ -47,12 +47,7 @@ export class ModelVersions {
   async claim(userId: string, modelId: ObjectId): Promise<number> {
     let version = (await this.hint(userId)) + 1;
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++, version++) {
-      try {
-        await this.slots.insertOne({ _id: slotKey(userId, version), userId, version, modelId });
-        return version;
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-      }
+      if (await insertUnique(this.slots, { _id: slotKey(userId, version), userId, version, modelId })) return version;
     }
     throw new Error(`could not allocate a model version for ${userId} after ${CLAIM_ATTEMPTS} attempts`);
   }

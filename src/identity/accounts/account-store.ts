@@ -325,21 +325,17 @@ export class AccountStore {
     return this.lease.hold(id, async () => {
       const wrote = await this.claim(id, 'username', to);
       if (wrote === 'taken') throw new IdentifiersTaken(['username']);
-      let updated: Account | null;
+      let updated: Account | null = null;
       try {
         updated = await this.updateHeld(id, update, {
           status: { $ne: 'withdrawn' },
           usernameKey: from === undefined ? { $exists: false } : from,
         });
-      } catch (err) {
-        // Only a claim this call wrote is its to release; one the account already had stays.
-        if (wrote === 'claimed') await this.claims.release('username', to, id);
-        throw err;
+      } finally {
+        // Not moved (refused or failed): only a claim this call wrote is its to release.
+        if (!updated && wrote === 'claimed') await this.claims.release('username', to, id);
       }
-      if (!updated) {
-        if (wrote === 'claimed') await this.claims.release('username', to, id);
-        return null;
-      }
+      if (!updated) return null;
       await this.confirmClaims(id, { username: to });
       if (from !== undefined && from !== to) await this.claims.release('username', from, id);
       return updated;

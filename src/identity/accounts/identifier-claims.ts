@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import { isDuplicateKey } from '../../storage/mongo.ts';
+import { insertUnique } from '../../storage/mongo.ts';
 import type { IdentifierKind } from './identifiers.ts';
 
 /**
@@ -71,26 +71,25 @@ export class IdentifierClaims {
     now = new Date(),
   ): Promise<IdentifierClaim | 'claimed' | null> {
     const _id = claimKey(kind, value);
-    try {
-      await this.collection.insertOne({ _id, userId, claimedAt: now });
-      return 'claimed';
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-    }
+    if (await insertUnique(this.collection, { _id, userId, claimedAt: now })) return 'claimed';
     return this.collection.findOne({ _id });
   }
 
   /** Removes a claim only while it is still that account's (never another's that took it over). */
-  async release(kind: IdentifierKind, value: string, userId: string): Promise<void> {
-    const _id = claimKey(kind, value);
-    if ((await this.collection.findOne({ _id }))?.userId === userId) await this.collection.deleteOne({ _id });
+  release(kind: IdentifierKind, value: string, userId: string): Promise<void> {
+    return this.deleteIf(claimKey(kind, value), (now) => now.userId === userId);
   }
 
   /** Removes exactly the leftover claim that was judged stale (not a newer one written since). */
-  async dropStale(claim: IdentifierClaim): Promise<void> {
-    const now = await this.collection.findOne({ _id: claim._id });
-    if (now?.userId === claim.userId && now.claimedAt.getTime() === claim.claimedAt.getTime()) {
-      await this.collection.deleteOne({ _id: claim._id });
-    }
+  dropStale(claim: IdentifierClaim): Promise<void> {
+    return this.deleteIf(
+      claim._id,
+      (now) => now.userId === claim.userId && now.claimedAt.getTime() === claim.claimedAt.getTime(),
+    );
+  }
+
+  private async deleteIf(_id: string, still: (claim: IdentifierClaim) => boolean): Promise<void> {
+    const now = await this.collection.findOne({ _id });
+    if (now && still(now)) await this.collection.deleteOne({ _id });
   }
 }

@@ -13,6 +13,7 @@ import { ClientAborted, mediaType, parseForm, parseJson, type FormData } from '.
 import type { HttpMethod, RequestContext, RequestInfo, Route, RouteSchema } from './route.ts';
 import { compileValidator, describeErrors, validationError, type Validator } from './validation.ts';
 import type { ClientAddressResolver } from './client-address.ts';
+import { InFlight } from '../in-flight.ts';
 
 export interface RouterOptions {
   logger: Logger;
@@ -76,25 +77,6 @@ export function ambiguousFraming(headers: Readonly<Record<string, string | undef
   if (length.includes(',')) return 'more than one Content-Length';
   if (headers['transfer-encoding'] !== undefined) return 'Content-Length together with Transfer-Encoding';
   return undefined;
-}
-
-/** Counts requests in flight so shutdown can wait for them. */
-export class InFlight {
-  private count = 0;
-  private waiters: Array<() => void> = [];
-  enter(): void {
-    this.count++;
-  }
-  leave(): void {
-    this.count--;
-    if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
-  }
-  get size(): number {
-    return this.count;
-  }
-  idle(): Promise<void> {
-    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
-  }
 }
 
 function compile(route: Route): CompiledRoute {

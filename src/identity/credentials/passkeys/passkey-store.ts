@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import { isDuplicateKey } from '../../../storage/mongo.ts';
+import { insertUnique } from '../../../storage/mongo.ts';
 import type { RedisClient } from '../../../storage/redis.ts';
 
 // Moves a credential's highest counter forward and says whether it moved; never below the stored
@@ -83,11 +83,7 @@ export class PasskeyStore {
   }
 
   private async markHolder(userId: string): Promise<void> {
-    try {
-      await this.holders.insertOne({ _id: userId, since: new Date() });
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-    }
+    await insertUnique(this.holders, { _id: userId, since: new Date() });
   }
 
   get(credentialId: string): Promise<PasskeyDocument | null> {
@@ -106,13 +102,7 @@ export class PasskeyStore {
   /** False when the credential id is already registered (to anyone). */
   async insert(doc: PasskeyDocument): Promise<boolean> {
     await this.markHolder(doc.userId);
-    try {
-      await this.collection.insertOne(doc);
-      return true;
-    } catch (err) {
-      if (isDuplicateKey(err)) return false;
-      throw err;
-    }
+    return insertUnique(this.collection, doc);
   }
 
   /**

@@ -48,7 +48,6 @@ const FIRST_USE_SECONDS = 300;
  * confirms it; each accepted code moves `lastTimeStep` forward, and a code (or recovery code) is
  * first claimed in Redis, so it is accepted once even by concurrent requests.
  */
-
 export class TotpFactors {
   private readonly collection: Collection<TotpDocument>;
 
