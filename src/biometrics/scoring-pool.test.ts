@@ -39,6 +39,19 @@ function expectReference(scores: Float32Array, from = 0): void {
   }
 }
 
+async function until(condition: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function release(hold: Int32Array): void {
+  Atomics.store(hold, 0, 1);
+  Atomics.notify(hold, 0);
+}
+
 /** Faults planted in the pools below (each test plants its own right before the call it breaks). */
 const faults = new ScoringFaults();
 
@@ -214,9 +227,43 @@ describe('ScoringPool retirement', () => {
     expect(pool.stats.inFlight).toBe(0);
   });
 
+  it('never stops a thread while it loads onnxruntime: close() waits for the load, then stops it', async () => {
+    // Stopping a thread inside the binding's start-up aborts the whole process (native-loads.ts).
+    const hold = new Int32Array(new SharedArrayBuffer(4));
+    const pool = new ScoringPool({ threads: 2, loadHold: hold });
+    await until(() => pool.stats.loadingThreads === 2);
+    let closed = false;
+    const closing = pool.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(closed).toBe(false);
+    expect(pool.stats.loadingThreads).toBe(2);
+    release(hold);
+    await closing;
+    expect(pool.stats).toMatchObject({ loadingThreads: 0, threads: 0 });
+  });
+
+  it('scores a task sent while its thread still loads onnxruntime once the load is done', async () => {
+    const hold = new Int32Array(new SharedArrayBuffer(4));
+    const pool = new ScoringPool({ threads: 1, loadHold: hold });
+    try {
+      await until(() => pool.stats.loadingThreads === 1);
+      const pending = pool.score(scoringModel('m', onnx), probe.data.slice(0, 4 * D), 4, D);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(pool.stats.completedTasks).toBe(0);
+      release(hold);
+      expectReference(await pending);
+    } finally {
+      release(hold);
+      await pool.close();
+    }
+  });
+
   it('takes planted faults only through its options', () => {
     expect(() => new ScoringPool({ threads: 1, faults: { take: () => 'exit' } as unknown as ScoringFaults })).toThrow(
       new TypeError('options.faults must be a ScoringFaults or undefined'),
+    );
+    expect(() => new ScoringPool({ threads: 1, loadHold: new Int32Array(1) })).toThrow(
+      new TypeError('options.loadHold must be an Int32Array over a SharedArrayBuffer, or undefined'),
     );
   });
 });

@@ -4,6 +4,7 @@ import { VigilError } from '../../protocol/errors.ts';
 import type { GatedTask, ScoringResult, ScoringTask, ScoringWorkerData, SkippedTask } from './scoring-tasks.ts';
 import type { WindowBatchResult, WindowBatchTask } from './continuous/window-batch.ts';
 import { TASK_STATE, TaskGates } from './native-gate.ts';
+import { NativeLoads, nativeLoadCells } from './native-loads.ts';
 import { ScoringFaults } from './scoring-faults.ts';
 
 /** One model version as the pool ships it to workers: bytes in shared memory, copied once. */
@@ -42,6 +43,8 @@ export interface ScoringPoolOptions {
   retries: number;
   /** Faults planted by a test in the next tasks (see scoring-faults.ts). Tests only. Default none. */
   faults: ScoringFaults | undefined;
+  /** Tests only: threads wait inside their onnxruntime load until cell 0 of this shared array is set. Default none. */
+  loadHold: Int32Array | undefined;
 }
 
 export const DEFAULT_SCORING_POOL_OPTIONS: Readonly<ScoringPoolOptions> = Object.freeze({
@@ -52,6 +55,7 @@ export const DEFAULT_SCORING_POOL_OPTIONS: Readonly<ScoringPoolOptions> = Object
   taskTimeoutMs: 5000,
   retries: 1,
   faults: undefined,
+  loadHold: undefined,
 });
 
 function validate(o: ScoringPoolOptions): void {
@@ -70,7 +74,13 @@ function validate(o: ScoringPoolOptions): void {
   if (o.faults !== undefined && !(o.faults instanceof ScoringFaults)) {
     throw new TypeError('options.faults must be a ScoringFaults or undefined');
   }
+  if (o.loadHold !== undefined && !(o.loadHold instanceof Int32Array && o.loadHold.buffer instanceof SharedArrayBuffer)) {
+    throw new TypeError('options.loadHold must be an Int32Array over a SharedArrayBuffer, or undefined');
+  }
 }
+
+/** Longest a close waits for threads still loading onnxruntime-node (a load takes ~0.1 s; minutes on a swamped machine). */
+const LOAD_SETTLE_MS = 120_000;
 
 /**
  * Where the worker lives relative to this module, in both layouts: source (`src/…/x.ts`, run
@@ -98,6 +108,8 @@ export interface ScoringPoolStats {
   retiredThreads: number;
   /** Of those, threads that were inside onnxruntime: each left the pool when its call returned. */
   retiredInNative: number;
+  /** Threads loading onnxruntime-node right now (a close waits for them). */
+  loadingThreads: number;
 }
 
 /** One task handed to Piscina, from posting until its worker can no longer touch it. */
@@ -122,11 +134,13 @@ interface Ticket {
  * native-gate.ts says why). A task past its timeout is answered with SCORING_TIMEOUT at once; its
  * thread is terminated if it is in JavaScript, and otherwise retires itself when its native call
  * returns. Caller aborts never end a thread: a queued task is skipped, a running one finishes unread.
+ * Nor does it stop a thread still loading onnxruntime-node (native-loads.ts).
  */
 export class ScoringPool {
   readonly options: Readonly<ScoringPoolOptions>;
   private readonly piscina: Piscina<(ScoringTask | WindowBatchTask) & GatedTask, ScoringResult | WindowBatchResult | SkippedTask>;
   private readonly gates: TaskGates;
+  private readonly loads = new NativeLoads(nativeLoadCells());
   private readonly tickets = new Set<Ticket>();
   private retried = 0;
   private failed = 0;
@@ -145,9 +159,11 @@ export class ScoringPool {
     const { filename, execArgv } = scoringWorkerLocation();
     const workerData: ScoringWorkerData = {
       maxSessions: o.maxSessionsPerWorker,
-      // The worker honours a task's fault field only in a pool given faults (tests).
-      testHooks: o.faults !== undefined,
+      // The worker honours a task's fault field and the load hold only in a pool given them (tests).
+      testHooks: o.faults !== undefined || o.loadHold !== undefined,
       gates: this.gates.cells,
+      loads: this.loads.cells,
+      loadHold: o.loadHold,
     };
     this.piscina = new Piscina({
       filename,
@@ -173,6 +189,7 @@ export class ScoringPool {
       failedTasks: this.failed,
       retiredThreads: this.retiredThreads,
       retiredInNative: this.retiredInNative,
+      loadingThreads: this.loads.loading,
     };
   }
 
@@ -393,13 +410,13 @@ export class ScoringPool {
 
   /**
    * Waits for tasks in flight (a hung one is ended by its timeout), then stops the workers: with
-   * no task left, no thread is inside onnxruntime.
+   * no task left and no load in progress, no thread is inside onnxruntime.
    */
   async close(): Promise<void> {
     this.closed = true;
     await this.drain(Number.POSITIVE_INFINITY);
     clearInterval(this.watchdog);
-    await this.piscina.destroy();
+    await this.stopThreads();
   }
 
   /**
@@ -415,6 +432,11 @@ export class ScoringPool {
     }
     await this.drain(this.options.taskTimeoutMs);
     clearInterval(this.watchdog);
+    await this.stopThreads();
+  }
+
+  private async stopThreads(): Promise<void> {
+    await this.loads.closeAndSettle(LOAD_SETTLE_MS);
     await this.piscina.destroy();
   }
 }

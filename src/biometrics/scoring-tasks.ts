@@ -36,6 +36,10 @@ export interface ScoringWorkerData {
   testHooks: boolean;
   /** The pool's TaskGates cells (shared memory): see src/biometrics/native-gate.ts. */
   gates: Int32Array;
+  /** The pool's NativeLoads cells (shared memory): see src/biometrics/native-loads.ts. */
+  loads: Int32Array;
+  /** Tests only (with testHooks): threads wait inside their load until cell 0 is set. */
+  loadHold?: Int32Array | undefined;
 }
 
 /** What a task the pool gave up on before it started returns: nobody reads it. */

@@ -1,4 +1,5 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { onnxRuntime } from '../onnx/runtime.ts';
 import { FeatureExtractor } from '../features/feature-extractor.ts';
 import { ONNX_INPUT, ONNX_OUTPUT } from '../onnx/graph-io.ts';
 import { scoresAgree } from '../onnx/onnx-check.ts';
@@ -62,7 +63,7 @@ function planFor(ref: BatchModelRef): Plan {
 function familySession(family: FamilyName): Promise<ort.InferenceSession> {
   let session = familySessions.get(family);
   if (!session) {
-    session = ort.InferenceSession.create(familyGraph(family), SESSION_OPTIONS);
+    session = onnxRuntime().InferenceSession.create(familyGraph(family), SESSION_OPTIONS);
     session.catch(() => familySessions.delete(family));
     familySessions.set(family, session);
   }
@@ -259,12 +260,13 @@ async function runFamily(
   let out: Float32Array;
   try {
     const session = await familySession(family);
+    const { Tensor } = onnxRuntime();
     const shape = [n, d];
     const result = await session.run({
-      [FAMILY_INPUTS.features]: new ort.Tensor('float32', inputs.x.subarray(0, n * d), shape),
-      [FAMILY_INPUTS.mean]: new ort.Tensor('float32', inputs.mean.subarray(0, n * d), shape),
-      [FAMILY_INPUTS.scale]: new ort.Tensor('float32', inputs.scale.subarray(0, n * d), shape),
-      [FAMILY_INPUTS.bias]: new ort.Tensor('float32', inputs.bias.subarray(0, n), [n]),
+      [FAMILY_INPUTS.features]: new Tensor('float32', inputs.x.subarray(0, n * d), shape),
+      [FAMILY_INPUTS.mean]: new Tensor('float32', inputs.mean.subarray(0, n * d), shape),
+      [FAMILY_INPUTS.scale]: new Tensor('float32', inputs.scale.subarray(0, n * d), shape),
+      [FAMILY_INPUTS.bias]: new Tensor('float32', inputs.bias.subarray(0, n), [n]),
     });
     const output = result[ONNX_OUTPUT];
     if (!output || output.type !== 'float32' || output.data.length !== n)
@@ -317,7 +319,8 @@ async function runModel(
   }
   let output: ort.Tensor | undefined;
   try {
-    output = (await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', input, [rows, d]) }))[ONNX_OUTPUT];
+    const { Tensor } = onnxRuntime();
+    output = (await session.run({ [ONNX_INPUT]: new Tensor('float32', input, [rows, d]) }))[ONNX_OUTPUT];
   } catch (err) {
     throw new Error(`model ${ref.key} failed on a ${rows}×${d} batch: ${(err as Error).message}`, { cause: err });
   }

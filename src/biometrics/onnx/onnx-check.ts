@@ -1,4 +1,5 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { onnxRuntime } from './runtime.ts';
 import type { FeatureMatrix } from '../samples.ts';
 import { SESSION_OPTIONS } from './session-options.ts';
 import { ONNX_INPUT, ONNX_OUTPUT } from './graph-io.ts';
@@ -7,8 +8,9 @@ export { SESSION_OPTIONS } from './session-options.ts';
 
 /** Scores `x` with onnxruntime in this thread (tests, training verification, benchmarks' ceiling). */
 export async function scoreOnnx(model: Uint8Array | ort.InferenceSession, x: FeatureMatrix): Promise<Float32Array> {
-  const session = model instanceof Uint8Array ? await ort.InferenceSession.create(model, SESSION_OPTIONS) : model;
-  const input = new ort.Tensor('float32', x.data.subarray(0, x.n * x.d), [x.n, x.d]);
+  const { InferenceSession, Tensor } = onnxRuntime();
+  const session = model instanceof Uint8Array ? await InferenceSession.create(model, SESSION_OPTIONS) : model;
+  const input = new Tensor('float32', x.data.subarray(0, x.n * x.d), [x.n, x.d]);
   const result = await session.run({ [ONNX_INPUT]: input });
   const output = result[ONNX_OUTPUT];
   if (!output || output.type !== 'float32') throw new Error(`model has no float32 output "${ONNX_OUTPUT}"`);
