@@ -11,7 +11,7 @@ import { bullPrefix, bullRedisOptions, createBullCluster, redisTopology } from '
 export const QUEUE_NAMES = {
   /** Mail and SMS (codes, verification links): workers/delivery-processor.ts. */
   delivery: 'delivery',
-  /** Biometric model training: workers/training-processor.ts (sandboxed, one worker thread per job). */
+  /** Biometric model training: workers/training-processor.ts (sandboxed in child processes, reused across jobs). */
   training: 'training',
 } as const;
 
