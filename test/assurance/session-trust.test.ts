@@ -4,9 +4,9 @@ import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { enrolSubject, eventually, sendSamples } from '../continuous/support.ts';
 import { slice } from '../biometrics/support.ts';
 import { enrolmentPart, testPart } from '../continuous/wisdm.ts';
-import { TestSocket, closedWithin, login, startNode, type Node } from '../realtime/support.ts';
+import { TestSocket, closedWithin, login, startNode, type Login, type Node } from '../realtime/support.ts';
 import type { TestGateway } from '../support/gateway.ts';
-import { startTestGateway } from '../support/gateway.ts';
+import { spawnGateway, startTestGateway } from '../support/gateway.ts';
 
 // A thief holding the owner's device and session streams their own motion. One window moves trust
 // by at most 2 nats and `impostor` is −3, so if every stream (or socket) started from fresh trust,
@@ -142,5 +142,64 @@ describe('an unproven step-up ends the session', () => {
     sockets.push(again);
     const refused = await closedWithin(again, 10_000);
     expect(refused.reason).toBe('TOKEN_REVOKED');
+  });
+
+  /** A socket of `session` on `url` streams the thief until asked for a step-up. */
+  async function askedForStepUp(url: string, session: Login): Promise<{ socket: TestSocket; deadline: number }> {
+    const socket = new TestSocket(url, { token: session.accessToken });
+    sockets.push(socket);
+    await socket.next('ready');
+    socket.sendJson({ type: 'stream.open', stream: 1, rate: 20, channels: ['x', 'y', 'z'] });
+    sendSamples(socket, 1, thief, 0);
+    const { deadline } = await socket.until('stepup.required', 20_000);
+    return { socket, deadline };
+  }
+
+  /** The session ends by the deadline, plus the grace a reconnect gets to present a proof, plus one sweep. */
+  async function expectRevokedAfter(session: Login, deadline: number): Promise<void> {
+    await eventually(
+      async () => !(await stepUpNode.core.sessions.isLive(session.sessionId)),
+      'the session to be revoked with no socket left to do it',
+      deadline + TIMEOUT_SECONDS * 1000 + 5_000 - Date.now(),
+    );
+    const headers = { authorization: `Bearer ${session.accessToken}` };
+    expect((await fetch(`${stepUp.url}/v1/biometrics/model`, { headers })).status).toBe(401);
+    const refresh = await fetch(`${stepUp.url}/v1/sessions/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: session.refreshToken }),
+    });
+    expect(refresh.status).toBe(401);
+    const audit = await stepUp.gateway.context.audit.listForUser(OWNER, { limit: 100 });
+    expect(
+      audit.some((e) => e.event === 'biometric.stepup' && e.sessionId === session.sessionId && e.detail?.outcome === 'timeout'),
+    ).toBe(true);
+  }
+
+  it('hanging up when asked does not escape it: the session is revoked at the deadline all the same', async () => {
+    // The thief is told `stepup.required`, hangs up at once and never reconnects, keeping the
+    // access and refresh tokens for HTTP. The deadline is the session's, not the socket's.
+    const session = await login(stepUpNode, OWNER);
+    const { socket, deadline } = await askedForStepUp(stepUp.url, session);
+    socket.close();
+    await socket.closed;
+    expect(await stepUpNode.core.sessions.isLive(session.sessionId)).toBe(true);
+    await expectRevokedAfter(session, deadline);
+  });
+
+  it('nor does the end of the gateway process that asked: another process revokes the session', async () => {
+    const child = await spawnGateway(stepUp.config);
+    try {
+      const session = await login(stepUpNode, OWNER);
+      const { deadline } = await askedForStepUp(child.url, session);
+      child.child.kill('SIGKILL');
+      await child.exited;
+      await expectRevokedAfter(session, deadline);
+    } finally {
+      if (child.child.exitCode === null && child.child.signalCode === null) {
+        child.child.kill('SIGKILL');
+        await child.exited;
+      }
+    }
   });
 });
