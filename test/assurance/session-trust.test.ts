@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
-import { enrolSubject, eventually, sendSamples } from '../continuous/support.ts';
+import { enrolSubject, eventually, sendSamples, verdicts } from '../continuous/support.ts';
 import { slice } from '../biometrics/support.ts';
 import { enrolmentPart, testPart } from '../continuous/wisdm.ts';
 import { TestSocket, closedWithin, login, startNode, type Login, type Node } from '../realtime/support.ts';
@@ -89,6 +89,34 @@ describe('trust belongs to the session', () => {
     sendSamples(socket, 1, slice(await enrolmentPart('1616'), 0, WINDOW), 0);
     const first = await socket.until('verdict', 20_000);
     expect(Math.abs(first.trust)).toBeLessThanOrEqual(2);
+  });
+
+  it('streams parked while trust was high do not keep it: every stream of the session adds to one trust', async () => {
+    // The owner walked and the session reads `genuine`. The thief opens spare streams at once and
+    // lets none of them take more than a few windows of their own motion, hoping each starts high.
+    const session = await login(node, OWNER);
+    const socket = await connect(session.accessToken);
+    const open = (stream: number) => socket.sendJson({ type: 'stream.open', stream, rate: 20, channels: ['x', 'y', 'z'] });
+    open(1);
+    sendSamples(socket, 1, slice(await testPart('1611'), 0, 400), 0);
+    expect((await verdicts(socket, 15)).at(-1)!.decision).toBe('genuine');
+
+    const parked = [2, 3, 4, 5, 6];
+    parked.forEach(open);
+    const intruder = await testPart('1604');
+    const seq = new Map<number, number>();
+    const seen: ServerMessageOf<'verdict'>[] = [];
+    let at = 0;
+    for (let k = 0; k < 15 && !seen.some((v) => v.decision === 'impostor'); k++) {
+      const stream = parked[k % parked.length]!;
+      // One more window on that stream: a whole one first, then one hop.
+      const samples = seq.has(stream) ? WINDOW / 2 : WINDOW;
+      seq.set(stream, sendSamples(socket, stream, slice(intruder, at, at + samples), seq.get(stream) ?? 0));
+      at += samples;
+      seen.push(await socket.until('verdict', 20_000));
+    }
+    // Five parked streams of three windows each would end at 6 − 3·2 = 0 at worst: never `impostor`.
+    expect(seen.map((v) => v.decision)).toContain('impostor');
   });
 });
 

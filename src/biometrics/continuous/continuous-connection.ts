@@ -1,4 +1,6 @@
+import type { VerdictDecision } from '../../../protocol/biometrics.ts';
 import type { ChannelConnection } from '../../realtime/channel-hooks.ts';
+import { decide, type TrustConfig } from '../trust.ts';
 import type { LiveModel, ModelHolder } from './live-models.ts';
 import type { ReplayIndex } from '../assurance/replay-index.ts';
 import type { OwedStepUp } from '../assurance/session-trust.ts';
@@ -7,10 +9,6 @@ import type { PendingStepUp } from './trust-policy.ts';
 /** What a stream needs of its connection. */
 export interface ConnectionStream {
   useModel(model: LiveModel | null): void;
-  /** Current trust of a verification stream (enrolment streams have none). */
-  readonly trust: number | undefined;
-  /** Back to the given trust (after a passed step-up). */
-  restartTrust?(trust: number): number;
 }
 
 /** Where the session's trust is kept between sockets (SessionTrustStore). */
@@ -39,8 +37,14 @@ export class ContinuousConnection implements ModelHolder {
   ready = false;
   /** The account's fingerprints, when replay detection is on. */
   replay: ReplayIndex | undefined;
-  /** Where the session stands: what the next stream starts from. */
+  /**
+   * Where the session stands: every verification stream of the socket adds its windows to this
+   * one value. A stream never keeps a trust of its own, or one opened while trust was high and
+   * left idle would hand that trust back later.
+   */
   sessionTrust: number;
+  /** The decision `sessionTrust` last read; the policy acts when it changes. */
+  decision: VerdictDecision;
   /** The value last written to Redis (writes happen on changes of decision and when streams end). */
   private storedTrust: number;
   /** Made on first use: most sockets never follow an enrolment. */
@@ -50,15 +54,18 @@ export class ContinuousConnection implements ModelHolder {
   constructor(
     readonly conn: ChannelConnection,
     model: LiveModel | null,
-    private readonly initialTrust: number,
+    private readonly config: TrustConfig,
     private readonly memory: TrustMemory,
     sessionTrust: number | undefined,
   ) {
     this.userId = conn.principal.userId;
     this.sessionId = conn.principal.sessionId;
     this.model = model;
-    this.sessionTrust = sessionTrust ?? initialTrust;
+    this.sessionTrust = sessionTrust ?? config.initial;
     this.storedTrust = this.sessionTrust;
+    // What a fresh session reads: a socket whose session already stands below `uncertain` still
+    // triggers the policy with its first verdict.
+    this.decision = decide(config.initial, config);
   }
 
   /** Aborted once the socket is gone: work done only to tell this socket something stops then. */
@@ -73,10 +80,13 @@ export class ContinuousConnection implements ModelHolder {
     this.goneController?.abort();
   }
 
-  /** A stream of this session was scored: the session now stands here. */
-  trustScored(trust: number, persist: boolean): void {
+  /** A stream of this session was scored: the session now stands here. True when the decision changed. */
+  trustScored(trust: number, decision: VerdictDecision): boolean {
     this.sessionTrust = trust;
-    if (persist) this.persistTrust();
+    if (decision === this.decision) return false;
+    this.decision = decision;
+    this.persistTrust();
+    return true;
   }
 
   /** Writes the session's trust for its other and later sockets (a stream ended, a decision changed). */
@@ -98,18 +108,17 @@ export class ContinuousConnection implements ModelHolder {
     for (const stream of this.streams) stream.useModel(model);
   }
 
-  /** The lowest trust among this socket's verification streams (for a re-announced step-up). */
+  /** The trust to name in a re-announced step-up. */
   lowestTrust(): number {
-    let lowest = Math.min(this.initialTrust, this.sessionTrust);
-    for (const stream of this.streams) if (stream.trust !== undefined && stream.trust < lowest) lowest = stream.trust;
-    return lowest;
+    return Math.min(this.config.initial, this.sessionTrust);
   }
 
-  /** After a passed step-up: every verification stream and the session start over (the caller stores it). */
+  /** After a passed step-up: the session starts over (the caller stores it). */
   restartTrust(): number {
-    for (const stream of this.streams) stream.restartTrust?.(this.initialTrust);
-    this.sessionTrust = this.initialTrust;
-    this.storedTrust = this.initialTrust;
-    return this.initialTrust;
+    const { initial } = this.config;
+    this.sessionTrust = initial;
+    this.storedTrust = initial;
+    this.decision = decide(initial, this.config);
+    return initial;
   }
 }

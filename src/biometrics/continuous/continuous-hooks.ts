@@ -43,7 +43,7 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
         env.sessionTrust.trust(sessionId),
         env.replay.enabled ? env.replay.load(userId) : undefined,
       ]);
-      const state = new ContinuousConnection(conn, model, env.trust.initial, env.sessionTrust, trust);
+      const state = new ContinuousConnection(conn, model, env.trust, env.sessionTrust, trust);
       state.replay = replay;
       state.owedStepUp = owed;
       conn.attachment = state;
