@@ -198,10 +198,13 @@ describe('an unproven step-up ends the session', () => {
       body: JSON.stringify({ refreshToken: session.refreshToken }),
     });
     expect(refresh.status).toBe(401);
-    const audit = await stepUp.gateway.context.audit.listForUser(OWNER, { limit: 100 });
-    expect(
-      audit.some((e) => e.event === 'biometric.stepup' && e.sessionId === session.sessionId && e.detail?.outcome === 'timeout'),
-    ).toBe(true);
+    // Audited as it happened (the record follows the revocation).
+    await eventually(async () => {
+      const audit = await stepUp.gateway.context.audit.listForUser(OWNER, { limit: 100 });
+      return audit.some(
+        (e) => e.event === 'biometric.stepup' && e.sessionId === session.sessionId && e.detail?.outcome === 'timeout',
+      );
+    }, 'the timeout to be audited');
   }
 
   it('hanging up when asked does not escape it: the session is revoked at the deadline all the same', async () => {
@@ -213,6 +216,37 @@ describe('an unproven step-up ends the session', () => {
     await socket.closed;
     expect(await stepUpNode.core.sessions.isLive(session.sessionId)).toBe(true);
     await expectRevokedAfter(session, deadline);
+  });
+
+  it('nor does reconnecting before every deadline: each reconnect is asked again, but the deadline stays', async () => {
+    // A reconnect gets a few seconds to present a proof it already made. A thief who hangs up just
+    // before each deadline must not turn those seconds into a deadline that never comes.
+    const session = await login(stepUpNode, OWNER);
+    const first = await askedForStepUp(stepUp.url, session);
+    first.socket.close();
+    await first.socket.closed;
+    let over = false;
+    const reconnecting = (async () => {
+      while (!over) {
+        const socket = new TestSocket(stepUp.url, { token: session.accessToken });
+        sockets.push(socket);
+        try {
+          await socket.next('ready');
+          const { deadline } = await socket.until('stepup.required');
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now() - 300)));
+        } catch {
+          // Refused or closed: the session has ended.
+        }
+        socket.close();
+        await socket.closed;
+      }
+    })();
+    try {
+      await expectRevokedAfter(session, first.deadline);
+    } finally {
+      over = true;
+      await reconnecting;
+    }
   });
 
   it('nor does the end of the gateway process that asked: another process revokes the session', async () => {

@@ -23,6 +23,21 @@ const DUE_KEY = 'cv:stepup-due';
 
 const dueMember = (userId: string, sessionId: string) => JSON.stringify([userId, sessionId]);
 
+function parseOwed(raw: unknown): OwedStepUp | undefined {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(raw) as Partial<OwedStepUp>;
+    if (typeof parsed.requestedAt !== 'number') return undefined;
+    return {
+      requestedAt: parsed.requestedAt,
+      reason: parsed.reason === 'uncertain' ? 'uncertain' : 'impostor',
+      deadline: typeof parsed.deadline === 'number' ? parsed.deadline : parsed.requestedAt,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 function parseDue(member: string): DueSession | undefined {
   try {
     const [userId, sessionId] = JSON.parse(member) as unknown[];
@@ -46,25 +61,20 @@ export class SessionTrustStore {
   ) {}
 
   async owedStepUp(sessionId: string): Promise<OwedStepUp | undefined> {
-    const raw = await this.redis.get(stepUpKey(sessionId));
-    if (!raw) return undefined;
-    try {
-      const parsed = JSON.parse(raw) as Partial<OwedStepUp>;
-      if (typeof parsed.requestedAt !== 'number') return undefined;
-      return {
-        requestedAt: parsed.requestedAt,
-        reason: parsed.reason === 'uncertain' ? 'uncertain' : 'impostor',
-        deadline: typeof parsed.deadline === 'number' ? parsed.deadline : parsed.requestedAt,
-      };
-    } catch {
-      return undefined;
-    }
+    return parseOwed(await this.redis.get(stepUpKey(sessionId)));
   }
 
-  async owe(userId: string, sessionId: string, owed: OwedStepUp): Promise<void> {
-    await this.redis.set(stepUpKey(sessionId), JSON.stringify(owed), 'EX', this.ttlSeconds);
+  /**
+   * Records a step-up the session owes and returns the one that stands: one already owed stays
+   * as it is, so asking again (a reconnect, another socket) never moves the deadline later.
+   */
+  async owe(userId: string, sessionId: string, owed: OwedStepUp): Promise<OwedStepUp> {
+    const key = stepUpKey(sessionId);
+    const replies = await this.redis.multi().set(key, JSON.stringify(owed), 'EX', this.ttlSeconds, 'NX').get(key).exec();
+    const standing = parseOwed(replies?.[1]?.[1]) ?? owed;
     // Another slot than the session's keys, so its own command; whoever reads the index checks the step-up key.
-    await this.due(userId, sessionId, owed.deadline);
+    await this.due(userId, sessionId, standing.deadline);
+    return standing;
   }
 
   /** Indexes the session's step-up under its deadline (again, when it moved). */
