@@ -249,6 +249,32 @@ describe('an unproven step-up ends the session', () => {
     }
   });
 
+  it('a step-up proven on one socket is not held against the session by its other socket', async () => {
+    // An owner with two devices: the second is asked too (on connecting), the owner proves on the first.
+    const session = await login(stepUpNode, OWNER);
+    const socket = new TestSocket(stepUp.url, { token: session.accessToken });
+    sockets.push(socket);
+    await socket.next('ready');
+    socket.sendJson({ type: 'stream.open', stream: 1, rate: 20, channels: ['x', 'y', 'z'] });
+    sendSamples(socket, 1, slice(thief, 0, 250), 0);
+    await verdicts(socket, 9); // every window is in: nothing asks again after the proof
+    const { deadline } = await socket.until('stepup.required');
+    const other = new TestSocket(stepUp.url, { token: session.accessToken });
+    sockets.push(other);
+    await other.next('ready');
+    await other.next('stepup.required');
+    socket.sendJson({ type: 'stepup', token: (await login(stepUpNode, OWNER)).accessToken });
+    await socket.until('stepup.passed');
+
+    // The other socket's deadline passes: it is lifted there too, and the session lives on.
+    expect(await other.until('stepup.passed', deadline + TIMEOUT_SECONDS * 1000 + 2_000 - Date.now())).toEqual({
+      type: 'stepup.passed',
+      trust: 0,
+    });
+    expect(other.ws.readyState).toBe(1);
+    expect(await stepUpNode.core.sessions.isLive(session.sessionId)).toBe(true);
+  });
+
   it('nor does the end of the gateway process that asked: another process revokes the session', async () => {
     const child = await spawnGateway(stepUp.config);
     try {

@@ -249,8 +249,38 @@ export class TrustPolicy {
     ask();
   }
 
+  /**
+   * This socket's deadline came. The step-up is the session's: proven on another socket
+   * meanwhile, it is lifted here too; a later one the session owes now sets this socket's
+   * deadline. Unreadable (Redis away), it stands.
+   */
   private timedOut(state: ContinuousConnection): void {
-    if (!state.stepUp || !state.conn.isOpen) return;
+    const pending = state.stepUp;
+    if (!pending || !state.conn.isOpen) return;
+    const current = () => state.stepUp === pending && state.conn.isOpen;
+    this.deps.trust
+      .owedStepUp(state.sessionId)
+      .then(
+        (owed) => {
+          if (!current()) return;
+          if (!owed) return this.liftedElsewhere(state);
+          if (owed.deadline <= Date.now()) return this.expire(state);
+          pending.deadline = owed.deadline;
+          pending.timer = setTimeout(() => this.timedOut(state), owed.deadline - Date.now());
+          pending.timer.unref();
+        },
+        () => current() && this.expire(state),
+      )
+      .catch((err: unknown) => this.deps.logger.error({ err, sessionId: state.sessionId }, 'step-up deadline not handled'));
+  }
+
+  /** Proven on another socket of the session: this one starts over too. */
+  private liftedElsewhere(state: ContinuousConnection): void {
+    state.stepUp = undefined;
+    state.conn.send({ type: 'stepup.passed', trust: state.restartTrust() });
+  }
+
+  private expire(state: ContinuousConnection): void {
     const seconds = this.deps.config.stepUpTimeoutSeconds;
     state.stepUp = undefined;
     this.deps.metrics.policyActions.inc({ action: 'step-up-timeout' });
