@@ -118,6 +118,35 @@ describe('trust belongs to the session', () => {
     // Five parked streams of three windows each would end at 6 − 3·2 = 0 at worst: never `impostor`.
     expect(seen.map((v) => v.decision)).toContain('impostor');
   });
+
+  it('nor do sockets parked while trust was high: the sockets of a session on one process share where it stands', async () => {
+    for (const socket of sockets.splice(0)) {
+      socket.close();
+      await socket.closed;
+    }
+    const session = await login(node, OWNER);
+    const first = await connect(session.accessToken);
+    first.sendJson({ type: 'stream.open', stream: 1, rate: 20, channels: ['x', 'y', 'z'] });
+    sendSamples(first, 1, slice(await testPart('1611'), 400, 800), 0);
+    expect((await verdicts(first, 15)).at(-1)!.decision).toBe('genuine');
+
+    const parked = [first, await connect(session.accessToken), await connect(session.accessToken)];
+    parked.push(await connect(session.accessToken));
+    for (const socket of parked) socket.sendJson({ type: 'stream.open', stream: 2, rate: 20, channels: ['x', 'y', 'z'] });
+    const intruder = await testPart('1604');
+    const seq = new Map<TestSocket, number>();
+    const seen: ServerMessageOf<'verdict'>[] = [];
+    let at = 450; // past what the parked streams above sent
+    for (let k = 0; k < 8 && !seen.some((v) => v.decision === 'impostor'); k++) {
+      const socket = parked[k % parked.length]!;
+      const samples = seq.has(socket) ? WINDOW / 2 : WINDOW;
+      seq.set(socket, sendSamples(socket, 2, slice(intruder, at, at + samples), seq.get(socket) ?? 0));
+      at += samples;
+      seen.push(await socket.until('verdict', 20_000));
+    }
+    // Four sockets of two windows each would end at 6 − 2·2 = 2 at worst: never `impostor`.
+    expect(seen.map((v) => v.decision)).toContain('impostor');
+  });
 });
 
 describe('an unproven step-up ends the session', () => {
