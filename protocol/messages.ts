@@ -241,7 +241,7 @@ export const StepUpRequiredMessage = message(
 export const StepUpPassedMessage = message(
   'stepup.passed',
   { trust: Type.Number({ description: 'Every verification stream restarts from this trust' }) },
-  'The step-up proof was accepted; the proof session has been ended, this socket keeps its own.',
+  'The step-up proof was accepted (on this socket, or on another of the session once this one’s deadline came); the proof session has been ended, this socket keeps its own.',
 );
 export const ModelChangedMessage = message(
   'model',

@@ -132,6 +132,7 @@ export class TrustAccumulator {
   }
 }
 
-function decide(trust: number, c: TrustConfig): TrustDecision {
+/** The decision a trust value reads under a config. */
+export function decide(trust: number, c: TrustConfig): TrustDecision {
   return trust >= c.genuineAt ? 'genuine' : trust <= c.impostorAt ? 'impostor' : 'uncertain';
 }

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
-import { enrolSubject, eventually, sendSamples } from '../continuous/support.ts';
+import { enrolSubject, eventually, sendSamples, verdicts } from '../continuous/support.ts';
 import { slice } from '../biometrics/support.ts';
 import { enrolmentPart, testPart } from '../continuous/wisdm.ts';
-import { TestSocket, closedWithin, login, startNode, type Node } from '../realtime/support.ts';
+import { TestSocket, closedWithin, login, startNode, type Login, type Node } from '../realtime/support.ts';
 import type { TestGateway } from '../support/gateway.ts';
-import { startTestGateway } from '../support/gateway.ts';
+import { spawnGateway, startTestGateway } from '../support/gateway.ts';
 
 // A thief holding the owner's device and session streams their own motion. One window moves trust
 // by at most 2 nats and `impostor` is −3, so if every stream (or socket) started from fresh trust,
@@ -90,6 +90,63 @@ describe('trust belongs to the session', () => {
     const first = await socket.until('verdict', 20_000);
     expect(Math.abs(first.trust)).toBeLessThanOrEqual(2);
   });
+
+  it('streams parked while trust was high do not keep it: every stream of the session adds to one trust', async () => {
+    // The owner walked and the session reads `genuine`. The thief opens spare streams at once and
+    // lets none of them take more than a few windows of their own motion, hoping each starts high.
+    const session = await login(node, OWNER);
+    const socket = await connect(session.accessToken);
+    const open = (stream: number) => socket.sendJson({ type: 'stream.open', stream, rate: 20, channels: ['x', 'y', 'z'] });
+    open(1);
+    sendSamples(socket, 1, slice(await testPart('1611'), 0, 400), 0);
+    expect((await verdicts(socket, 15)).at(-1)!.decision).toBe('genuine');
+
+    const parked = [2, 3, 4, 5, 6];
+    parked.forEach(open);
+    const intruder = await testPart('1604');
+    const seq = new Map<number, number>();
+    const seen: ServerMessageOf<'verdict'>[] = [];
+    let at = 0;
+    for (let k = 0; k < 15 && !seen.some((v) => v.decision === 'impostor'); k++) {
+      const stream = parked[k % parked.length]!;
+      // One more window on that stream: a whole one first, then one hop.
+      const samples = seq.has(stream) ? WINDOW / 2 : WINDOW;
+      seq.set(stream, sendSamples(socket, stream, slice(intruder, at, at + samples), seq.get(stream) ?? 0));
+      at += samples;
+      seen.push(await socket.until('verdict', 20_000));
+    }
+    // Five parked streams of three windows each would end at 6 − 3·2 = 0 at worst: never `impostor`.
+    expect(seen.map((v) => v.decision)).toContain('impostor');
+  });
+
+  it('nor do sockets parked while trust was high: the sockets of a session on one process share where it stands', async () => {
+    for (const socket of sockets.splice(0)) {
+      socket.close();
+      await socket.closed;
+    }
+    const session = await login(node, OWNER);
+    const first = await connect(session.accessToken);
+    first.sendJson({ type: 'stream.open', stream: 1, rate: 20, channels: ['x', 'y', 'z'] });
+    sendSamples(first, 1, slice(await testPart('1611'), 400, 800), 0);
+    expect((await verdicts(first, 15)).at(-1)!.decision).toBe('genuine');
+
+    const parked = [first, await connect(session.accessToken), await connect(session.accessToken)];
+    parked.push(await connect(session.accessToken));
+    for (const socket of parked) socket.sendJson({ type: 'stream.open', stream: 2, rate: 20, channels: ['x', 'y', 'z'] });
+    const intruder = await testPart('1604');
+    const seq = new Map<TestSocket, number>();
+    const seen: ServerMessageOf<'verdict'>[] = [];
+    let at = 450; // past what the parked streams above sent
+    for (let k = 0; k < 8 && !seen.some((v) => v.decision === 'impostor'); k++) {
+      const socket = parked[k % parked.length]!;
+      const samples = seq.has(socket) ? WINDOW / 2 : WINDOW;
+      seq.set(socket, sendSamples(socket, 2, slice(intruder, at, at + samples), seq.get(socket) ?? 0));
+      at += samples;
+      seen.push(await socket.until('verdict', 20_000));
+    }
+    // Four sockets of two windows each would end at 6 − 2·2 = 2 at worst: never `impostor`.
+    expect(seen.map((v) => v.decision)).toContain('impostor');
+  });
 });
 
 describe('an unproven step-up ends the session', () => {
@@ -142,5 +199,124 @@ describe('an unproven step-up ends the session', () => {
     sockets.push(again);
     const refused = await closedWithin(again, 10_000);
     expect(refused.reason).toBe('TOKEN_REVOKED');
+  });
+
+  /** A socket of `session` on `url` streams the thief until asked for a step-up. */
+  async function askedForStepUp(url: string, session: Login): Promise<{ socket: TestSocket; deadline: number }> {
+    const socket = new TestSocket(url, { token: session.accessToken });
+    sockets.push(socket);
+    await socket.next('ready');
+    socket.sendJson({ type: 'stream.open', stream: 1, rate: 20, channels: ['x', 'y', 'z'] });
+    sendSamples(socket, 1, thief, 0);
+    const { deadline } = await socket.until('stepup.required', 20_000);
+    return { socket, deadline };
+  }
+
+  /** The session ends by the deadline, plus the grace a reconnect gets to present a proof, plus one sweep. */
+  async function expectRevokedAfter(session: Login, deadline: number): Promise<void> {
+    await eventually(
+      async () => !(await stepUpNode.core.sessions.isLive(session.sessionId)),
+      'the session to be revoked with no socket left to do it',
+      deadline + TIMEOUT_SECONDS * 1000 + 5_000 - Date.now(),
+    );
+    const headers = { authorization: `Bearer ${session.accessToken}` };
+    expect((await fetch(`${stepUp.url}/v1/biometrics/model`, { headers })).status).toBe(401);
+    const refresh = await fetch(`${stepUp.url}/v1/sessions/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: session.refreshToken }),
+    });
+    expect(refresh.status).toBe(401);
+    // Audited as it happened (the record follows the revocation).
+    await eventually(async () => {
+      const audit = await stepUp.gateway.context.audit.listForUser(OWNER, { limit: 100 });
+      return audit.some(
+        (e) => e.event === 'biometric.stepup' && e.sessionId === session.sessionId && e.detail?.outcome === 'timeout',
+      );
+    }, 'the timeout to be audited');
+  }
+
+  it('hanging up when asked does not escape it: the session is revoked at the deadline all the same', async () => {
+    // The thief is told `stepup.required`, hangs up at once and never reconnects, keeping the
+    // access and refresh tokens for HTTP. The deadline is the session's, not the socket's.
+    const session = await login(stepUpNode, OWNER);
+    const { socket, deadline } = await askedForStepUp(stepUp.url, session);
+    socket.close();
+    await socket.closed;
+    expect(await stepUpNode.core.sessions.isLive(session.sessionId)).toBe(true);
+    await expectRevokedAfter(session, deadline);
+  });
+
+  it('nor does reconnecting before every deadline: each reconnect is asked again, but the deadline stays', async () => {
+    // A reconnect gets a few seconds to present a proof it already made. A thief who hangs up just
+    // before each deadline must not turn those seconds into a deadline that never comes.
+    const session = await login(stepUpNode, OWNER);
+    const first = await askedForStepUp(stepUp.url, session);
+    first.socket.close();
+    await first.socket.closed;
+    let over = false;
+    const reconnecting = (async () => {
+      while (!over) {
+        const socket = new TestSocket(stepUp.url, { token: session.accessToken });
+        sockets.push(socket);
+        try {
+          await socket.next('ready');
+          const { deadline } = await socket.until('stepup.required');
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now() - 300)));
+        } catch {
+          // Refused or closed: the session has ended.
+        }
+        socket.close();
+        await socket.closed;
+      }
+    })();
+    try {
+      await expectRevokedAfter(session, first.deadline);
+    } finally {
+      over = true;
+      await reconnecting;
+    }
+  });
+
+  it('a step-up proven on one socket is not held against the session by its other socket', async () => {
+    // An owner with two devices: the second is asked too (on connecting), the owner proves on the first.
+    const session = await login(stepUpNode, OWNER);
+    const socket = new TestSocket(stepUp.url, { token: session.accessToken });
+    sockets.push(socket);
+    await socket.next('ready');
+    socket.sendJson({ type: 'stream.open', stream: 1, rate: 20, channels: ['x', 'y', 'z'] });
+    sendSamples(socket, 1, slice(thief, 0, 250), 0);
+    await verdicts(socket, 9); // every window is in: nothing asks again after the proof
+    const { deadline } = await socket.until('stepup.required');
+    const other = new TestSocket(stepUp.url, { token: session.accessToken });
+    sockets.push(other);
+    await other.next('ready');
+    await other.next('stepup.required');
+    socket.sendJson({ type: 'stepup', token: (await login(stepUpNode, OWNER)).accessToken });
+    await socket.until('stepup.passed');
+
+    // The other socket's deadline passes: it is lifted there too, and the session lives on.
+    expect(await other.until('stepup.passed', deadline + TIMEOUT_SECONDS * 1000 + 2_000 - Date.now())).toEqual({
+      type: 'stepup.passed',
+      trust: 0,
+    });
+    expect(other.ws.readyState).toBe(1);
+    expect(await stepUpNode.core.sessions.isLive(session.sessionId)).toBe(true);
+  });
+
+  it('nor does the end of the gateway process that asked: another process revokes the session', async () => {
+    const child = await spawnGateway(stepUp.config);
+    try {
+      const session = await login(stepUpNode, OWNER);
+      const { deadline } = await askedForStepUp(child.url, session);
+      child.child.kill('SIGKILL');
+      await child.exited;
+      await expectRevokedAfter(session, deadline);
+    } finally {
+      if (child.child.exitCode === null && child.child.signalCode === null) {
+        child.child.kill('SIGKILL');
+        await child.exited;
+      }
+    }
   });
 });

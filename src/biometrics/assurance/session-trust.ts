@@ -9,9 +9,43 @@ export interface OwedStepUp {
   deadline: number;
 }
 
+/** A session that owes a step-up, as the deadline index names it. */
+export interface DueSession {
+  userId: string;
+  sessionId: string;
+}
+
 // One hash tag per session: a new trust state clears the owed step-up in the same MULTI.
 const stepUpKey = (sessionId: string) => `cv:stepup:{${sessionId}}`;
 const trustKey = (sessionId: string) => `cv:trust:{${sessionId}}`;
+/** Every owed step-up by deadline, so one can fall due with no socket of its session open. */
+const DUE_KEY = 'cv:stepup-due';
+
+const dueMember = (userId: string, sessionId: string) => JSON.stringify([userId, sessionId]);
+
+function parseOwed(raw: unknown): OwedStepUp | undefined {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(raw) as Partial<OwedStepUp>;
+    if (typeof parsed.requestedAt !== 'number') return undefined;
+    return {
+      requestedAt: parsed.requestedAt,
+      reason: parsed.reason === 'uncertain' ? 'uncertain' : 'impostor',
+      deadline: typeof parsed.deadline === 'number' ? parsed.deadline : parsed.requestedAt,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function parseDue(member: string): DueSession | undefined {
+  try {
+    const [userId, sessionId] = JSON.parse(member) as unknown[];
+    return typeof userId === 'string' && typeof sessionId === 'string' ? { userId, sessionId } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * What continuous verification knows about a session, kept in Redis so that every socket and
@@ -27,23 +61,41 @@ export class SessionTrustStore {
   ) {}
 
   async owedStepUp(sessionId: string): Promise<OwedStepUp | undefined> {
-    const raw = await this.redis.get(stepUpKey(sessionId));
-    if (!raw) return undefined;
-    try {
-      const parsed = JSON.parse(raw) as Partial<OwedStepUp>;
-      if (typeof parsed.requestedAt !== 'number') return undefined;
-      return {
-        requestedAt: parsed.requestedAt,
-        reason: parsed.reason === 'uncertain' ? 'uncertain' : 'impostor',
-        deadline: typeof parsed.deadline === 'number' ? parsed.deadline : parsed.requestedAt,
-      };
-    } catch {
-      return undefined;
-    }
+    return parseOwed(await this.redis.get(stepUpKey(sessionId)));
   }
 
-  async owe(sessionId: string, owed: OwedStepUp): Promise<void> {
-    await this.redis.set(stepUpKey(sessionId), JSON.stringify(owed), 'EX', this.ttlSeconds);
+  /**
+   * Records a step-up the session owes and returns the one that stands: one already owed stays
+   * as it is, so asking again (a reconnect, another socket) never moves the deadline later.
+   */
+  async owe(userId: string, sessionId: string, owed: OwedStepUp): Promise<OwedStepUp> {
+    const key = stepUpKey(sessionId);
+    const replies = await this.redis.multi().set(key, JSON.stringify(owed), 'EX', this.ttlSeconds, 'NX').get(key).exec();
+    const standing = parseOwed(replies?.[1]?.[1]) ?? owed;
+    // Another slot than the session's keys, so its own command; whoever reads the index checks the step-up key.
+    await this.due(userId, sessionId, standing.deadline);
+    return standing;
+  }
+
+  /** Indexes the session's step-up under its deadline (again, when it moved). */
+  async due(userId: string, sessionId: string, deadline: number): Promise<void> {
+    await this.redis.zadd(DUE_KEY, deadline, dueMember(userId, sessionId));
+  }
+
+  /**
+   * Sessions whose step-up fell due at or before `dueBy` (epoch ms), at most `limit`; each is
+   * handed to one caller only, whichever process takes it out of the index first. The step-up
+   * itself may have been proven since: the caller reads it.
+   */
+  async claimDue(dueBy: number, limit: number): Promise<DueSession[]> {
+    const members = await this.redis.zrangebyscore(DUE_KEY, '-inf', dueBy, 'LIMIT', 0, limit);
+    const claimed: DueSession[] = [];
+    for (const member of members) {
+      if ((await this.redis.zrem(DUE_KEY, member)) !== 1) continue;
+      const session = parseDue(member);
+      if (session) claimed.push(session);
+    }
+    return claimed;
   }
 
   /** A passed step-up: nothing is owed and trust starts over at `initial`. */

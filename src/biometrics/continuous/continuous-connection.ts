@@ -1,31 +1,24 @@
+import type { VerdictDecision } from '../../../protocol/biometrics.ts';
 import type { ChannelConnection } from '../../realtime/channel-hooks.ts';
 import type { LiveModel, ModelHolder } from './live-models.ts';
 import type { ReplayIndex } from '../assurance/replay-index.ts';
 import type { OwedStepUp } from '../assurance/session-trust.ts';
+import type { SessionStanding } from './session-standing.ts';
 import type { PendingStepUp } from './trust-policy.ts';
 
 /** What a stream needs of its connection. */
 export interface ConnectionStream {
   useModel(model: LiveModel | null): void;
-  /** Current trust of a verification stream (enrolment streams have none). */
-  readonly trust: number | undefined;
-  /** Back to the given trust (after a passed step-up). */
-  restartTrust?(trust: number): number;
-}
-
-/** Where the session's trust is kept between sockets (SessionTrustStore). */
-export interface TrustMemory {
-  setTrust(sessionId: string, trust: number): Promise<void>;
 }
 
 /**
  * Continuous verification's state of one socket (its `attachment`): the user's live model, the
- * open streams, a pending step-up, and the trust its session stands at. Small: everything heavy
- * is per stream or shared per user.
+ * open streams, a pending step-up, and where its session stands. Small: everything heavy is per
+ * stream or shared per user or session.
  *
- * Trust belongs to the session: a new stream starts where the session's last scored window left
- * it (on this socket, or — through Redis — on an earlier one), never from fresh trust; only a
- * passed step-up resets it. Otherwise closing and reopening a stream after every window would
+ * Trust belongs to the session: every window of every stream adds to where the session stands
+ * (shared by its sockets on this process; through Redis, by later sockets and other processes),
+ * never to a fresh trust; only a passed step-up resets it. Otherwise closing and reopening a stream after every window would
  * keep an impostor out of `impostor` for ever.
  */
 export class ContinuousConnection implements ModelHolder {
@@ -39,10 +32,8 @@ export class ContinuousConnection implements ModelHolder {
   ready = false;
   /** The account's fingerprints, when replay detection is on. */
   replay: ReplayIndex | undefined;
-  /** Where the session stands: what the next stream starts from. */
-  sessionTrust: number;
-  /** The value last written to Redis (writes happen on changes of decision and when streams end). */
-  private storedTrust: number;
+  /** Where the session stands on this process, shared with its other sockets here (from `ready` on). */
+  standing: SessionStanding | undefined;
   /** Made on first use: most sockets never follow an enrolment. */
   private goneController: AbortController | undefined;
   private disconnected = false;
@@ -50,15 +41,13 @@ export class ContinuousConnection implements ModelHolder {
   constructor(
     readonly conn: ChannelConnection,
     model: LiveModel | null,
+    /** The trust Redis held for the session when the socket authenticated. */
+    readonly storedTrust: number | undefined,
     private readonly initialTrust: number,
-    private readonly memory: TrustMemory,
-    sessionTrust: number | undefined,
   ) {
     this.userId = conn.principal.userId;
     this.sessionId = conn.principal.sessionId;
     this.model = model;
-    this.sessionTrust = sessionTrust ?? initialTrust;
-    this.storedTrust = this.sessionTrust;
   }
 
   /** Aborted once the socket is gone: work done only to tell this socket something stops then. */
@@ -73,21 +62,20 @@ export class ContinuousConnection implements ModelHolder {
     this.goneController?.abort();
   }
 
-  /** A stream of this session was scored: the session now stands here. */
-  trustScored(trust: number, persist: boolean): void {
-    this.sessionTrust = trust;
-    if (persist) this.persistTrust();
+  /** What the next window of any stream adds to. */
+  get sessionTrust(): number {
+    return this.standing?.trust ?? this.storedTrust ?? this.initialTrust;
   }
 
-  /** Writes the session's trust for its other and later sockets (a stream ended, a decision changed). */
+  /** A stream of this session was scored: the session now stands here. True when the decision changed. */
+  trustScored(trust: number, decision: VerdictDecision): boolean {
+    if (!this.standing) throw new Error('a stream was scored before its socket was ready');
+    return this.standing.scored(trust, decision);
+  }
+
+  /** Writes the session's trust for its later sockets and other processes (a stream ended). */
   persistTrust(): void {
-    const trust = this.sessionTrust;
-    if (trust === this.storedTrust) return;
-    this.storedTrust = trust;
-    this.memory.setTrust(this.sessionId, trust).catch(() => {
-      // Redis away: this socket still holds the value; the next write retries it.
-      this.storedTrust = Number.NaN;
-    });
+    this.standing?.persist();
   }
 
   /** A new version is ready (or none is left): tell the client, switch every stream. */
@@ -98,18 +86,13 @@ export class ContinuousConnection implements ModelHolder {
     for (const stream of this.streams) stream.useModel(model);
   }
 
-  /** The lowest trust among this socket's verification streams (for a re-announced step-up). */
+  /** The trust to name in a re-announced step-up. */
   lowestTrust(): number {
-    let lowest = Math.min(this.initialTrust, this.sessionTrust);
-    for (const stream of this.streams) if (stream.trust !== undefined && stream.trust < lowest) lowest = stream.trust;
-    return lowest;
+    return Math.min(this.initialTrust, this.sessionTrust);
   }
 
-  /** After a passed step-up: every verification stream and the session start over (the caller stores it). */
+  /** After a passed step-up: the session starts over (the caller stores it). */
   restartTrust(): number {
-    for (const stream of this.streams) stream.restartTrust?.(this.initialTrust);
-    this.sessionTrust = this.initialTrust;
-    this.storedTrust = this.initialTrust;
-    return this.initialTrust;
+    return this.standing?.restart() ?? this.initialTrust;
   }
 }

@@ -5,6 +5,7 @@ import type { ReplayIndexes } from '../assurance/replay-index.ts';
 import type { SessionTrustStore } from '../assurance/session-trust.ts';
 import type { TrustConfig } from '../trust.ts';
 import { ContinuousConnection } from './continuous-connection.ts';
+import { SessionStandings } from './session-standing.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
 import type { LiveModels } from './live-models.ts';
 import { SocketEnrolment, enrolmentSpec, type EnrolmentEnv } from './socket-enrolment.ts';
@@ -34,6 +35,7 @@ function stateOf(conn: ChannelConnection): ContinuousConnection | undefined {
  */
 export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
   const { models, policy, metrics } = env;
+  const standings = new SessionStandings(env.trust, env.sessionTrust);
   return {
     async onAuthenticated(conn): Promise<ReadyModel | null> {
       const { userId, sessionId } = conn.principal;
@@ -43,7 +45,7 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
         env.sessionTrust.trust(sessionId),
         env.replay.enabled ? env.replay.load(userId) : undefined,
       ]);
-      const state = new ContinuousConnection(conn, model, env.trust.initial, env.sessionTrust, trust);
+      const state = new ContinuousConnection(conn, model, trust, env.trust.initial);
       state.replay = replay;
       state.owedStepUp = owed;
       conn.attachment = state;
@@ -54,6 +56,8 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       const state = stateOf(conn);
       if (!state) return;
       state.ready = true;
+      // Held from here, not at authentication: an upgrade abandoned before `ready` never disconnects.
+      state.standing = standings.hold(state.sessionId, state.storedTrust);
       models.hold(state, state.model);
       policy.onReady(state);
     },
@@ -102,7 +106,7 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       state.disconnect();
       models.release(state);
       policy.onDisconnect(state);
-      state.persistTrust();
+      if (state.standing) standings.release(state.standing);
       state.replay?.flush();
     },
   };

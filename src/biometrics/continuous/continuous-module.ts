@@ -17,6 +17,9 @@ import type { VerifierEnv } from './stream-verifier.ts';
 import { TrustPolicy, type PolicyConfig, type PolicySessions } from './trust-policy.ts';
 import { WindowBatcher, type WindowBatcherOptions } from './window-batcher.ts';
 
+/** How often each process looks for step-ups that fell due with no socket to act on them. */
+const STEPUP_SWEEP_MS = 1_000;
+
 export interface ContinuousModule extends GatewayModule {
   /** The process's micro-batcher once started (tests inject scoring faults through it). */
   readonly batcher: WindowBatcher | undefined;
@@ -81,6 +84,8 @@ export function createContinuousModule(
   let batcher: WindowBatcher | undefined;
   const follows = new EnrolmentFollows();
   let unsubscribe: (() => void) | undefined;
+  let sweeping: NodeJS.Timeout | undefined;
+  let sweep: Promise<unknown> | undefined;
 
   return {
     name: 'continuous',
@@ -101,6 +106,12 @@ export function createContinuousModule(
         offReady();
         offDeleted();
       };
+      // An owed step-up is the session's: it ends the session at its deadline even if every socket hung up.
+      sweeping = setInterval(() => {
+        // One sweep at a time; revokeUnproven never rejects.
+        sweep ??= policy.revokeUnproven().finally(() => (sweep = undefined));
+      }, STEPUP_SWEEP_MS);
+      sweeping.unref();
       deps.channel.attach(
         continuousHooks({
           models,
@@ -132,6 +143,8 @@ export function createContinuousModule(
       );
     },
     async close() {
+      clearInterval(sweeping);
+      await sweep;
       unsubscribe?.();
       models.close();
       batcher?.close();

@@ -80,7 +80,6 @@ export function enrolmentSpec(spec: StreamSpec): FeatureSpec {
  * When the model is ready every live socket of the user switches to it without reconnecting.
  */
 export class SocketEnrolment implements StreamSink, ConnectionStream {
-  readonly trust = undefined;
   private readonly spec: FeatureSpec;
   private readonly c: number;
   private buffer: Float32Array;

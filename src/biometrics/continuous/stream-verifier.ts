@@ -61,9 +61,9 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   batchMark = 0;
   private assembler: WindowAssembler | undefined;
   private model: LiveModel | null;
+  /** The scoring model's calibration; the trust it adds to is the connection's. */
   private accumulator: TrustAccumulator | undefined;
   private trustModel: LiveModel | undefined;
-  private decision: VerdictDecision;
   /** Windows found to repeat earlier data, until their scores come back. */
   private readonly replayed = new Set<number>();
   /** Sample times ran ahead of arrival: the stream is played from a recording. */
@@ -85,15 +85,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     this.model = model;
     this.assembler = this.assemblerFor(model, channelMapping(spec, model));
     this.accumulator = new TrustAccumulator(model.calibration, env.trust);
-    // The decision a fresh stream would have: a stream that starts (with its session) already
-    // below `uncertain` still triggers the policy with its first verdict.
-    this.decision = this.accumulator.decision;
-    this.accumulator.reset(owner.sessionTrust);
     this.trustModel = model;
-  }
-
-  get trust(): number | undefined {
-    return this.accumulator?.trust;
   }
 
   // ── StreamSink (the channel) ───────────────────────────────────────────
@@ -153,6 +145,8 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   scored(window: number, score: number, arrivedAt: number, model: LiveModel): void {
     if (this.closed || !this.owner.conn.isOpen) return;
     const accumulator = this.accumulatorFor(model);
+    // One trust per session: whichever stream moved it last, this window adds to it.
+    accumulator.reset(this.owner.sessionTrust);
     let update: { trust: number; decision: VerdictDecision } = accumulator.update(score);
     if (this.replayed.delete(window)) {
       // Evidence of an attack, not of a person: trust drops to the floor whatever the score.
@@ -181,10 +175,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
       decision: update.decision,
       at: Date.now(),
     });
-    const changed = update.decision !== this.decision;
-    this.owner.trustScored(update.trust, changed);
-    if (changed) {
-      this.decision = update.decision;
+    if (this.owner.trustScored(update.trust, update.decision)) {
       this.env.policy.onDecision(this.owner, update.decision, {
         stream: this.spec.stream,
         window,
@@ -230,23 +221,14 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     if (!sameWindows) this.assembler = this.assemblerFor(model, map);
   }
 
-  restartTrust(trust: number): number {
-    const accumulator = this.accumulator;
-    if (!accumulator) return trust;
-    accumulator.reset(trust);
-    this.decision = accumulator.decision;
-    return accumulator.trust;
-  }
-
   private assemblerFor(model: LiveModel, map: Int32Array | undefined): WindowAssembler {
     return new WindowAssembler(model.spec.channels.length, model.spec.windowSamples, model.spec.hopSamples, map);
   }
 
-  /** Trust carries over a model switch; the calibration is the scoring model's. */
+  /** The calibration is the scoring model's (trust, the session's, carries over a model switch). */
   private accumulatorFor(model: LiveModel): TrustAccumulator {
     if (this.accumulator && this.trustModel === model) return this.accumulator;
     const next = new TrustAccumulator(model.calibration, this.env.trust);
-    if (this.accumulator) next.reset(this.accumulator.trust);
     this.accumulator = next;
     this.trustModel = model;
     return next;

@@ -8,7 +8,7 @@ import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
 import type { SessionRecord } from '../../sessions/session-service.ts';
-import type { OwedStepUp, SessionTrustStore } from '../assurance/session-trust.ts';
+import type { DueSession, OwedStepUp, SessionTrustStore } from '../assurance/session-trust.ts';
 import type { ContinuousConnection } from './continuous-connection.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
 
@@ -41,6 +41,8 @@ export interface PolicyConfig {
 
 /** A reconnect after the deadline still gets this long to present a proof it already made. */
 const LATE_PROOF_GRACE_MS = 10_000;
+/** Due step-ups taken per sweep at most; the rest wait for the next one. */
+const DUE_BATCH = 100;
 
 /** What the policy needs from the session concern (SessionService provides it). */
 export interface PolicySessions {
@@ -85,7 +87,8 @@ const round = (value: number) => Math.round(value * 1e4) / 1e4;
  * session is ended and `stepup.passed` is sent; without a proof by the deadline the socket
  * closes with STREAM_STEPUP_TIMEOUT and, by default, the session is revoked (HTTP and refresh
  * stop too). An unproven step-up is kept in Redis for the session with its deadline, so a
- * reconnect is asked again at once, by the same deadline, instead of starting from fresh trust.
+ * reconnect is asked again at once, by the same deadline, instead of starting from fresh trust,
+ * and a session none of whose sockets is left at the deadline is revoked by `revokeUnproven`.
  */
 export class TrustPolicy {
   constructor(
@@ -104,6 +107,11 @@ export class TrustPolicy {
 
   get config(): PolicyConfig {
     return this.deps.config;
+  }
+
+  /** How long after its deadline a reconnect may still present a proof it already made. */
+  private get lateProofGraceMs(): number {
+    return Math.min(LATE_PROOF_GRACE_MS, this.deps.config.stepUpTimeoutSeconds * 1000);
   }
 
   /** A step-up the session still owes from an earlier socket, read at authentication. */
@@ -137,11 +145,52 @@ export class TrustPolicy {
     state.owedStepUp = undefined;
     if (!owed) return;
     // The deadline is the session's, not the socket's: reconnecting does not buy time.
-    const deadline = Math.max(
-      owed.deadline,
-      Date.now() + Math.min(LATE_PROOF_GRACE_MS, this.deps.config.stepUpTimeoutSeconds * 1000),
-    );
+    const deadline = Math.max(owed.deadline, Date.now() + this.lateProofGraceMs);
     this.requireStepUp(state, owed.reason, undefined, state.lowestTrust(), owed.requestedAt, deadline);
+  }
+
+  /**
+   * Ends every session whose step-up fell due unproven, whether or not a socket of it is open
+   * anywhere: hanging up when asked must not keep the session (nor the HTTP API and refresh).
+   * A socket holding the step-up acts at the deadline itself; this takes over once the grace
+   * a reconnect gets to present a proof has passed too. Run by every process; never rejects.
+   */
+  async revokeUnproven(now = Date.now()): Promise<number> {
+    const { trust, sessions, config, logger } = this.deps;
+    const grace = this.lateProofGraceMs;
+    let revoked = 0;
+    let due: DueSession[];
+    try {
+      due = await trust.claimDue(now - grace, DUE_BATCH);
+    } catch (err) {
+      logger.warn({ err }, 'step-ups due could not be read; trying again');
+      return 0;
+    }
+    for (const { userId, sessionId } of due) {
+      try {
+        const owed = await trust.owedStepUp(sessionId);
+        if (!owed) continue; // proven meanwhile
+        // A reconnect moved the deadline while we claimed the old one.
+        if (owed.deadline + grace > now) {
+          await trust.due(userId, sessionId, owed.deadline);
+          continue;
+        }
+        if (config.stepUpTimeoutAction !== 'revoke') continue;
+        if (!(await sessions.revoke(userId, sessionId, 'stepup_timeout', { sessionId }))) continue;
+        revoked++;
+        this.deps.metrics.policyActions.inc({ action: 'step-up-timeout' });
+        void this.deps.audit.record('biometric.stepup', 'failure', {
+          userId,
+          sessionId,
+          detail: { outcome: 'timeout', seconds: config.stepUpTimeoutSeconds, action: 'revoke', socket: false },
+        });
+      } catch (err) {
+        logger.warn({ err, sessionId }, 'an unproven step-up could not revoke its session; trying again');
+        // Back in the index for the next sweep (Redis may be away for this too).
+        await trust.due(userId, sessionId, now - grace).catch(() => undefined);
+      }
+    }
+    return revoked;
   }
 
   onDisconnect(state: ContinuousConnection): void {
@@ -168,7 +217,7 @@ export class TrustPolicy {
     timer.unref();
     state.stepUp = { requestedAt, reason, deadline, timer, checking: false };
     this.deps.trust
-      .owe(state.sessionId, { requestedAt, reason, deadline })
+      .owe(state.userId, state.sessionId, { requestedAt, reason, deadline })
       .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: state.sessionId }, 'pending step-up not remembered'));
     const send = (methods: StepUpMethod[], passkey?: { options: { challenge: string }; expiresIn: number }) => {
       if (!state.conn.isOpen) return;
@@ -200,8 +249,38 @@ export class TrustPolicy {
     ask();
   }
 
+  /**
+   * This socket's deadline came. The step-up is the session's: proven on another socket
+   * meanwhile, it is lifted here too; a later one the session owes now sets this socket's
+   * deadline. Unreadable (Redis away), it stands.
+   */
   private timedOut(state: ContinuousConnection): void {
-    if (!state.stepUp || !state.conn.isOpen) return;
+    const pending = state.stepUp;
+    if (!pending || !state.conn.isOpen) return;
+    const current = () => state.stepUp === pending && state.conn.isOpen;
+    this.deps.trust
+      .owedStepUp(state.sessionId)
+      .then(
+        (owed) => {
+          if (!current()) return;
+          if (!owed) return this.liftedElsewhere(state);
+          if (owed.deadline <= Date.now()) return this.expire(state);
+          pending.deadline = owed.deadline;
+          pending.timer = setTimeout(() => this.timedOut(state), owed.deadline - Date.now());
+          pending.timer.unref();
+        },
+        () => current() && this.expire(state),
+      )
+      .catch((err: unknown) => this.deps.logger.error({ err, sessionId: state.sessionId }, 'step-up deadline not handled'));
+  }
+
+  /** Proven on another socket of the session: this one starts over too. */
+  private liftedElsewhere(state: ContinuousConnection): void {
+    state.stepUp = undefined;
+    state.conn.send({ type: 'stepup.passed', trust: state.restartTrust() });
+  }
+
+  private expire(state: ContinuousConnection): void {
     const seconds = this.deps.config.stepUpTimeoutSeconds;
     state.stepUp = undefined;
     this.deps.metrics.policyActions.inc({ action: 'step-up-timeout' });
