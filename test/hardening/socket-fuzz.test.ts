@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { ERRORS } from '../../protocol/errors.ts';
 import { SERVER_MESSAGES, STREAM_PATH, STREAM_SUBPROTOCOL } from '../../protocol/messages.ts';
 import type { TestGateway } from '../support/gateway.ts';
+import { moduleOf } from '../support/modules.ts';
 import { channelOf } from '../realtime/support.ts';
 import { CredentialPool } from './support/accounts.ts';
 import { FUZZ_ADMIN_TOKEN, startFuzzGateway } from './support/fuzz-gateway.ts';
@@ -188,8 +189,12 @@ describe('the realtime channel under hostile clients', () => {
   it('leaks no connection and no quota slot: every account can still open its full quota', async () => {
     const channel = channelOf(gw);
     const deadline = Date.now() + 5_000;
-    while (channel.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const standings = moduleOf(gw, 'continuous').standings;
+    while ((channel.size > 0 || standings.size > 0) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(channel.size).toBe(0);
+    // Where each session stood is kept only while one of its sockets is open here.
+    expect(standings.size).toBe(0);
     await pool.heal();
     const token = pool.access(0)!;
     const sockets = Array.from(

@@ -5,7 +5,7 @@ import type { ReplayIndexes } from '../assurance/replay-index.ts';
 import type { SessionTrustStore } from '../assurance/session-trust.ts';
 import type { TrustConfig } from '../trust.ts';
 import { ContinuousConnection } from './continuous-connection.ts';
-import { SessionStandings } from './session-standing.ts';
+import type { SessionStandings } from './session-standing.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
 import type { LiveModels } from './live-models.ts';
 import { SocketEnrolment, enrolmentSpec, type EnrolmentEnv } from './socket-enrolment.ts';
@@ -21,6 +21,8 @@ export interface ContinuousHooksEnv {
   trust: TrustConfig;
   /** The session's trust and owed step-up, shared by its sockets and streams. */
   sessionTrust: SessionTrustStore;
+  /** Where each session with a socket on this process stands. */
+  standings: SessionStandings;
   replay: ReplayIndexes;
 }
 
@@ -35,7 +37,7 @@ function stateOf(conn: ChannelConnection): ContinuousConnection | undefined {
  */
 export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
   const { models, policy, metrics } = env;
-  const standings = new SessionStandings(env.trust, env.sessionTrust);
+  const { standings } = env;
   return {
     async onAuthenticated(conn): Promise<ReadyModel | null> {
       const { userId, sessionId } = conn.principal;

@@ -16,6 +16,7 @@ import { LiveModels } from './live-models.ts';
 import type { VerifierEnv } from './stream-verifier.ts';
 import { TrustPolicy, type PolicyConfig, type PolicySessions } from './trust-policy.ts';
 import { WindowBatcher, type WindowBatcherOptions } from './window-batcher.ts';
+import { SessionStandings } from './session-standing.ts';
 
 /** How often each process looks for step-ups that fell due with no socket to act on them. */
 const STEPUP_SWEEP_MS = 1_000;
@@ -24,6 +25,8 @@ export interface ContinuousModule extends GatewayModule {
   /** The process's micro-batcher once started (tests inject scoring faults through it). */
   readonly batcher: WindowBatcher | undefined;
   readonly models: LiveModels;
+  /** Where each session with a socket on this process stands (tests check none is left behind). */
+  readonly standings: SessionStandings;
 }
 
 export function batcherOptions(config: Config): WindowBatcherOptions {
@@ -84,12 +87,14 @@ export function createContinuousModule(
   let batcher: WindowBatcher | undefined;
   const follows = new EnrolmentFollows();
   let unsubscribe: (() => void) | undefined;
+  const standings = new SessionStandings(trust, deps.sessionTrust);
   let sweeping: NodeJS.Timeout | undefined;
   let sweep: Promise<unknown> | undefined;
 
   return {
     name: 'continuous',
     models,
+    standings,
     get batcher() {
       return batcher;
     },
@@ -119,6 +124,7 @@ export function createContinuousModule(
           metrics,
           trust,
           sessionTrust: deps.sessionTrust,
+          standings,
           replay: deps.replay,
           verifier: {
             batcher,
