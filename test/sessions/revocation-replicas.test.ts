@@ -63,4 +63,15 @@ describe('revocations too few replicas acknowledged', () => {
     expect(await introspect(third.token)).toEqual({ active: false, code: 'TOKEN_REVOKED' });
     expect((await introspect(keep.token)).active).toBe(true);
   });
+
+  it('a retried "log out everywhere" is not answered 200 while no replica holds the deletions', async () => {
+    // 200 is the answer that says replicas hold the revocation. The first call answers 503 and the
+    // client asks again, as told; nothing has reached a replica since, so neither may the retry.
+    const keep = await login('u-unreplicated-retry');
+    await login('u-unreplicated-retry');
+    const url = `${gw.url}/v1/sessions?exceptCurrent=true`;
+    expect((await fetch(url, { method: 'DELETE', headers: bearer(keep.token) })).status).toBe(503);
+    const retry = await fetch(url, { method: 'DELETE', headers: bearer(keep.token) });
+    expect(retry.status).toBe(503);
+  });
 });
