@@ -99,6 +99,10 @@ describe('the retry of a revocation answered 503', () => {
     expect(last.status).toBe(404);
     expect(await onReplica(other.id)).toBe(false);
     expect(await onReplica(keep.id)).toBe(true);
+    // The barrier was written in that session's slot, and expires by itself.
+    const ttl = await masterAdmin.pttl(`${gw.config.REDIS_PREFIX}rbar:{${other.id}}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(10_000);
   });
 
   it('"log out everywhere else": {revoked: 0} only once a replica holds the deletions', async () => {
