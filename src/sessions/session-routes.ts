@@ -14,6 +14,7 @@ import type { Device, DeviceStore } from '../identity/devices/device-store.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
 import { requestContext } from '../server/http/request-context.ts';
 import type { Principal } from '../server/http/principal.ts';
+import { revocationAuthenticator } from './revocation-authenticator.ts';
 import type { SessionRecord, SessionService } from './session-service.ts';
 
 const unauthorized = { 401: ErrorBodySchema };
@@ -27,6 +28,8 @@ export function sessionRoutes(deps: {
   devices?: DeviceStore;
 }): Route[] {
   const { sessions, auth } = deps;
+  // Every answer of the three revocation routes but 503 is given once replicas hold what it says.
+  const revoking = revocationAuthenticator(auth, sessions);
   return [
     defineRoute({
       method: 'POST',
@@ -61,10 +64,11 @@ export function sessionRoutes(deps: {
       path: '/v1/sessions/current',
       summary: 'Log out: end the session of this access token',
       tags: ['sessions'],
-      auth: deps.logoutAuth ?? auth,
+      auth: revocationAuthenticator(deps.logoutAuth ?? auth, sessions),
       schema: { response: { 200: RevokedReply, ...unauthorized } },
     }).handle(async ({ auth: principal, info }) => {
-      // Answered once replicas hold it (REDIS_WAIT_REPLICAS), else 503 and the client logs out again.
+      // Answered once replicas hold it (REDIS_WAIT_REPLICAS), else 503 and the client logs out again;
+      // a retry after it ended the session is refused as revoked, once replicas hold that too.
       const revoked = await sessions.revoke(
         principal.userId,
         principal.sessionId,
@@ -80,7 +84,7 @@ export function sessionRoutes(deps: {
       path: '/v1/sessions/:id',
       summary: "End one of the caller's sessions",
       tags: ['sessions'],
-      auth,
+      auth: revoking,
       schema: {
         params: SessionIdParams,
         response: { 200: RevokedReply, 400: ErrorBodySchema, 404: ErrorBodySchema, ...unauthorized },
@@ -99,7 +103,7 @@ export function sessionRoutes(deps: {
       path: '/v1/sessions',
       summary: "End all of the caller's sessions (optionally all but this one)",
       tags: ['sessions'],
-      auth,
+      auth: revoking,
       schema: { query: RevokeAllQuery, response: { 200: RevokedReply, 400: ErrorBodySchema, ...unauthorized } },
     }).handle(async ({ auth: principal, query, info }) => {
       const revoked = await sessions.revokeAllForUser(principal.userId, {

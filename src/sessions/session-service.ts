@@ -148,12 +148,12 @@ export class SessionService {
     return this.store.listForUser(userId);
   }
 
-  /** Ends one of the user's sessions; false if it was not live (or not theirs). */
   /**
-   * Ends one session. With `requireReplicas` (the caller asked for it and can ask again), a
-   * revocation that too few replicas acknowledged in time throws ReplicationTimeout (503) once it
-   * is done, audited and announced: a failover now could bring the session back, and the client's
-   * retry ends it again.
+   * Ends one of the user's sessions; false if it was not live (or not theirs). With
+   * `requireReplicas` (the caller asked for it and can ask again), a revocation that too few
+   * replicas acknowledged in time throws ReplicationTimeout (503) once it is done, audited and
+   * announced: a failover now could bring the session back, and the client's retry ends it again.
+   * A session found gone waits for a barrier instead: the retry of a call answered 503 finds it so.
    */
   async revoke(
     userId: string,
@@ -162,13 +162,15 @@ export class SessionService {
     audit: AuditContext = {},
     options: { requireReplicas?: boolean } = {},
   ): Promise<boolean> {
-    if (!(await this.isLive(sessionId, userId))) return false;
-    const { removed, replicated } = await this.revokeIds(userId, [sessionId], reason);
+    const live = await this.isLive(sessionId, userId);
+    const { removed, replicated } = live ? await this.revokeIds(userId, [sessionId], reason) : { removed: 0, replicated: true };
     if (removed > 0) {
       const event = reason === 'logout' ? 'session.logout' : 'session.revoked';
       await this.audit.record(event, 'success', { ...audit, userId, sessionId, detail: { reason } });
     }
-    if (options.requireReplicas && !replicated) throw notReplicated();
+    if (options.requireReplicas && !(replicated && (removed > 0 || (await this.store.endsReplicated([sessionId]))))) {
+      throw notReplicated();
+    }
     return removed > 0;
   }
 
@@ -191,8 +193,19 @@ export class SessionService {
       userId,
       detail: { reason: options.reason, count: removed, all: true },
     });
-    if (options.requireReplicas && !replicated) throw notReplicated();
+    // An earlier call answered 503 took its sessions off the user's index, so they are not among
+    // `ids`: a barrier covers their deletions too.
+    if (options.requireReplicas && !(replicated && (await this.store.allEndsReplicated(removed)))) throw notReplicated();
     return removed;
+  }
+
+  /**
+   * Throws ReplicationTimeout (503) unless replicas hold every session deletion done so far: before
+   * a client-facing revocation route refuses a token as revoked, which may be the retry of a
+   * revocation answered 503 (it ended the token's own session, or all of the account's).
+   */
+  async requireEndsReplicated(): Promise<void> {
+    if (!(await this.store.allEndsReplicated())) throw notReplicated();
   }
 
   /**

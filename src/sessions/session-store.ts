@@ -43,12 +43,15 @@ export interface NewSession {
  *   usess:<userId>     sorted set of the user's session ids, scored by absolute end
  *   uended:<userId>    present while the account's status forbids sessions (rejected, withdrawn):
  *                      a session that slipped past the revocation (a login racing it) is not live
+ *   rbar:{<tag>}       a replication barrier, written and waited on to learn that replicas hold
+ *                      earlier deletions of that slot's master (tag: a session id, or one per master)
  */
 export const sessionKey = (id: string) => `sess:{${id}}`;
 export const userSessionsKey = (userId: string) => `usess:${userId}`;
 export const graceKey = (id: string) => `rg:{${id}}`;
 export const attachedKey = (id: string) => `sattach:{${id}}`;
 export const accountEndedKey = (userId: string) => `uended:${userId}`;
+export const barrierKey = (tag: string) => `rbar:{${tag}}`;
 
 // The session's user, unless the session is gone or its account has ended. KEYS: sess.
 // ARGV: the prefixed name of the ended-account key without the user id. The ended mark lives in
@@ -219,6 +222,25 @@ export class SessionStore {
       removed: deleted.reduce((sum, [existed]) => sum + Number(existed), 0),
       replicated: Promise.all(steps.map((step) => step.replicated)).then((each) => each.every(Boolean)),
     };
+  }
+
+  /**
+   * Whether REDIS_WAIT_REPLICAS replicas hold every deletion of these sessions done so far, by any
+   * call: for an answer that found them already gone (a retry after a 503 may have nothing left to
+   * delete, so nothing of its own to wait for). A barrier on each session's master.
+   */
+  async endsReplicated(ids: readonly string[]): Promise<boolean> {
+    return this.writes.barrier(ids.map(barrierKey));
+  }
+
+  /**
+   * The same for every session whatever its id: a barrier on every master (sessions spread over
+   * them). `justDeleted` sessions this call deleted and waited for: on a lone master, that one
+   * WAIT already covered every earlier write.
+   */
+  async allEndsReplicated(justDeleted = 0): Promise<boolean> {
+    if (justDeleted > 0 && !this.onCluster) return true;
+    return this.writes.barrier(this.writes.everyMaster(barrierKey));
   }
 
   /** Records a dialect token key (already namespaced, e.g. "dtok:a:<hash>") as belonging to a session. */

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.ts';
 import { Cluster } from 'ioredis';
+import { tagPerMaster } from './cluster-slots.ts';
 import type { RedisClient } from './redis.ts';
 
 type Pipeline = ReturnType<RedisClient['pipeline']>;
@@ -122,6 +123,29 @@ export class ReplicatedWrites {
     return { values, replicated };
   }
 
+  /**
+   * Whether REDIS_WAIT_REPLICAS replicas hold every write the masters of these keys did before
+   * now, whichever connection sent it. WAIT counts only its own connection's writes, but a master
+   * replicates in one ordered stream: a write of ours (`key` set, expiring soon) acknowledged by a
+   * replica proves it holds everything before it. One barrier per key; never rejects.
+   */
+  async barrier(keys: readonly string[]): Promise<boolean> {
+    if (this.clients.length === 0) return true;
+    if (keys.length === 0) return false; // a cluster's slot map not known yet: nothing proven
+    const each = keys.map((key) =>
+      this.run((pipeline) => pipeline.set(key, '1', 'PX', BARRIER_TTL_MS)).then(
+        () => true,
+        () => false,
+      ),
+    );
+    return (await Promise.all(each)).every(Boolean);
+  }
+
+  /** `keyOf(tag)` for a tag on each master: every master of a cluster (from the slot map), else the one. */
+  everyMaster(keyOf: (tag: string) => string): string[] {
+    return (this.redis instanceof Cluster ? tagPerMaster(this.redis) : ['0']).map(keyOf);
+  }
+
   close(): void {
     for (const client of this.clients) client.disconnect();
   }
@@ -139,6 +163,9 @@ export class ReplicatedWrites {
     return pipeline;
   }
 }
+
+/** A barrier key only has to be written; it expires soon after. */
+const BARRIER_TTL_MS = 10_000;
 
 /** Another client with the same options (prefix, retries, nodes or sentinels), on its own connections. */
 function duplicate(redis: RedisClient): RedisClient {
