@@ -91,7 +91,8 @@ async function scoreTask(task: ScoringTask | WindowBatchTask): Promise<ScoringRe
     return { error: `model ${task.modelKey} does not load: ${(err as Error).message}` };
   }
   try {
-    const input = new (onnxRuntime().Tensor)('float32', task.features.subarray(0, task.n * task.d), [task.n, task.d]);
+    const { Tensor } = onnxRuntime();
+    const input = new Tensor('float32', task.features.subarray(0, task.n * task.d), [task.n, task.d]);
     const output = (await session.run({ [ONNX_INPUT]: input }))[ONNX_OUTPUT];
     if (!output || output.type !== 'float32' || output.data.length !== task.n) {
       return { error: `model ${task.modelKey} did not produce ${task.n} float32 scores` };

@@ -105,6 +105,17 @@ describe('the retry of a revocation answered 503', () => {
     expect(ttl).toBeLessThanOrEqual(10_000);
   });
 
+  it("another account's session id is answered as an ended one of the caller's would be, and stays live", async () => {
+    // A second account probing ids learns nothing from the barrier: the same 503s, then 404.
+    const caller = await login('u-retry-prober');
+    const victim = await login('u-retry-victim');
+    const last = await revokeAndRetry(`/v1/sessions/${victim.id}`, caller.token);
+    expect(last.status).toBe(404);
+    expect(await errorCode(last)).toBe('NOT_FOUND');
+    expect(await node.core.sessions.isLive(victim.id, 'u-retry-victim')).toBe(true);
+    expect(await onReplica(victim.id)).toBe(true);
+  });
+
   it('"log out everywhere else": {revoked: 0} only once a replica holds the deletions', async () => {
     const keep = await login('u-retry-others');
     const others = [await login('u-retry-others'), await login('u-retry-others')];

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { freePort } from '../../support/services.ts';
-import { bridge } from './tcp-proxy.ts';
+import { bridge, viaPort } from './tcp-proxy.ts';
 
 /** A command as the client put it on the wire: its name and the collection it names. */
 export interface WireCommand {
@@ -125,11 +125,7 @@ export async function startMongoCommandCut(target: { host: string; port: number 
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     sent,
-    url(upstream) {
-      const u = new URL(upstream);
-      u.port = String(port);
-      return u.toString();
-    },
+    url: (upstream) => viaPort(upstream, port),
     hold(match) {
       let release = () => {};
       released = new Promise<void>((resolve) => (release = resolve));

@@ -36,11 +36,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   };
   return {
     port,
-    url(upstream) {
-      const u = new URL(upstream);
-      u.port = String(port);
-      return u.toString();
-    },
+    url: (upstream) => viaPort(upstream, port),
     cut,
     restore() {
       partitioned = false;
@@ -56,6 +52,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
  * Connects an accepted client to `target`: both sockets are tracked in `open` (so a cut can destroy
  * them) and each goes when the other does. Returns the upstream socket; moving bytes is the caller's.
  */
+/** `upstream` (a service URL) with its port replaced by a proxy's. */
+export function viaPort(upstream: string, port: number): string {
+  const u = new URL(upstream);
+  u.port = String(port);
+  return u.toString();
+}
+
 export function bridge(client: Socket, target: { host: string; port: number }, open: Set<Socket>): Socket {
   const upstream = connect(target.port, target.host);
   open.add(client);
