@@ -285,14 +285,28 @@ export class SessionService {
     await this.redis.del(attachedTokenKey(kind, token));
   }
 
-  private async revokeIds(userId: string, ids: string[], reason: string): Promise<{ removed: number; replicated: boolean }> {
-    if (ids.length === 0) return { removed: 0, replicated: true };
+  private async revokeIds(
+    userId: string,
+    ids: string[],
+    reason: string,
+  ): Promise<{ removed: number; removedIds: string[]; replicated: boolean }> {
+    if (ids.length === 0) return { removed: 0, removedIds: [], replicated: true };
     // Announced once the master has done it: every process drops the sessions' cached tokens and
     // closes their sockets while the deletion still waits for replicas.
-    const { removed, replicated } = await this.store.delete(userId, ids);
+    let deletion: Awaited<ReturnType<SessionStore['delete']>>;
+    try {
+      deletion = await this.store.delete(userId, ids);
+    } catch (err) {
+      // Some may be gone already (a cluster's masters delete apart): announce them all, or their
+      // sockets and cached tokens outlive them. A session still live is re-checked by the token
+      // caches, but its sockets close: its owner asked to end it and is told to ask again.
+      await this.bus.publish({ userId, sessionIds: ids, reason }).catch(() => undefined);
+      throw err;
+    }
+    const { removed, removedIds, replicated } = deletion;
     this.metrics?.revokedSessions.inc(removed);
     await this.bus.publish({ userId, sessionIds: ids, reason });
-    return { removed, replicated: await replicated };
+    return { removed, removedIds, replicated: await replicated };
   }
 
   private async pairFor(
