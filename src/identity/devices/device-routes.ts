@@ -60,8 +60,8 @@ export function deviceRoutes(deps: {
       const meta = { ...requestContext(info, principal.sessionId), deviceId: params.id };
       if (!(await devices.remove(principal.userId, params.id))) throw new VigilError('NOT_FOUND', { what: 'Device' });
       const onDevice = (await sessions.list(principal.userId)).filter((s) => s.deviceId === params.id);
-      let revokedSessions = 0;
-      for (const s of onDevice) if (await sessions.revoke(principal.userId, s.id, 'device_removed', meta)) revokedSessions++;
+      const ids = onDevice.map((s) => s.id);
+      const revokedSessions = (await sessions.revokeSessions(principal.userId, ids, 'device_removed', meta)).length;
       await audit.record('device.removed', 'success', { ...meta, userId: principal.userId, detail: { revokedSessions } });
       return { status: 200, body: { removed: true as const, revokedSessions } };
     }),
