@@ -4,6 +4,7 @@ import { eventually } from '../hardening/support/cluster.ts';
 import { CHANNEL_ONLY, closedWithin, login, readySocket, type Login, type TestSocket } from '../realtime/support.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { startDistributedRedis, type DistributedRedis } from '../support/distributed-redis.ts';
+import { signUpMember } from '../hardening/support/accounts.ts';
 import { bearer, json, startNode, type Node } from '../sessions/support.ts';
 
 // "Log out everywhere" on a Redis Cluster deletes each session on its own master. When one master
@@ -21,7 +22,13 @@ const sockets: TestSocket[] = [];
 beforeAll(async () => {
   redis = await startDistributedRedis('cluster', BASE);
   await eventually(() => redis.replicated(), 20_000, 'every master with a replica in sync');
-  const env = { ...redis.env, ...CHANNEL_ONLY, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1000' };
+  const env = {
+    ...redis.env,
+    ...CHANNEL_ONLY,
+    REDIS_WAIT_REPLICAS: '1',
+    REDIS_WAIT_TIMEOUT_MS: '1000',
+    VIGIL_LOGIN_PER_IDENTIFIER: '100',
+  };
   a = await startTestGateway(env);
   // Another gateway over the same stores: revocations reach it only through the pub/sub channel.
   b = await startTestGateway({ ...env, REDIS_PREFIX: a.config.REDIS_PREFIX, MONGO_DB: a.config.MONGO_DB! });
@@ -100,5 +107,36 @@ describe('a "log out everywhere" that one master refuses', () => {
     expect(await retry.json()).toEqual({ revoked: stuck.length });
     for (const s of stuck) expect(await introspect(b, s.accessToken)).toEqual({ active: false, code: 'TOKEN_REVOKED' });
     expect((await introspect(b, keep.accessToken)).active).toBe(true);
+  });
+
+  it('removing a device: its sessions the other masters deleted are refused at once, and the retry still finds the device and ends the rest', async () => {
+    const member = await signUpMember(a.url, 'pd');
+    const device = { id: 'watch-partial', platform: 'wearos' };
+    const onDevice: Array<{ sessionId: string; accessToken: string; master: number }> = [];
+    while (new Set(onDevice.map((s) => s.master)).size < 2 && onDevice.length < 30) {
+      const res = await fetch(`${a.url}/v1/sessions`, json({ identifier: member.username, password: member.password, device }));
+      expect(res.status).toBe(201);
+      const session = (await res.json()) as { sessionId: string; accessToken: string };
+      onDevice.push({ ...session, master: await masterOf(session.sessionId) });
+    }
+    const refusing = onDevice.at(-1)!.master;
+    const doomed = onDevice.filter((s) => s.master !== refusing);
+    const stuck = onDevice.filter((s) => s.master === refusing);
+    for (const s of onDevice) expect((await introspect(b, s.accessToken)).active).toBe(true);
+
+    await onNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '2'));
+    const remove = () => fetch(`${a.url}/v1/devices/${device.id}`, { method: 'DELETE', headers: bearer(member.accessToken) });
+    const failed = await remove();
+    expect(failed.status).toBe(503);
+    for (const s of doomed) expect(await introspect(b, s.accessToken)).toEqual({ active: false, code: 'TOKEN_REVOKED' });
+    expect((await introspect(b, stuck[0]!.accessToken)).active).toBe(true);
+
+    await onNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '0'));
+    const retry = await remove();
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toEqual({ removed: true, revokedSessions: stuck.length });
+    for (const s of stuck) expect(await introspect(b, s.accessToken)).toEqual({ active: false, code: 'TOKEN_REVOKED' });
+    expect((await remove()).status).toBe(404);
+    expect((await introspect(b, member.accessToken)).active).toBe(true);
   });
 });
