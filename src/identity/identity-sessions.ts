@@ -13,8 +13,8 @@ export interface IdentitySessions {
   reopenAccount(userId: string): Promise<void>;
   /** The user's live sessions (the device they were logged in from, if any). */
   list(userId: string): Promise<Array<{ id: string; deviceId?: string }>>;
-  /** Revokes one session; false when it was not the user's or already gone. */
-  revoke(userId: string, sessionId: string, reason: string, audit?: AuditContext): Promise<boolean>;
+  /** Revokes these sessions at once (one deletion, one announcement); the ids of those that were the user's and live. */
+  revokeSessions(userId: string, sessionIds: readonly string[], reason: string, audit?: AuditContext): Promise<string[]>;
   /** How long ago the login behind the session proved a credential (infinite for an ended or foreign session), and how. */
   loginProof(sessionId: string, userId: string): Promise<{ ageMs: number; methods: readonly string[] }>;
 }

@@ -162,16 +162,36 @@ export class SessionService {
     audit: AuditContext = {},
     options: { requireReplicas?: boolean } = {},
   ): Promise<boolean> {
-    const live = await this.isLive(sessionId, userId);
-    const { removed, replicated } = live ? await this.revokeIds(userId, [sessionId], reason) : { removed: 0, replicated: true };
-    if (removed > 0) {
-      const event = reason === 'logout' ? 'session.logout' : 'session.revoked';
-      await this.audit.record(event, 'success', { ...audit, userId, sessionId, detail: { reason } });
-    }
-    if (options.requireReplicas && !(replicated && (removed > 0 || (await this.store.endsReplicated([sessionId]))))) {
+    return (await this.revokeSessions(userId, [sessionId], reason, audit, options)).length > 0;
+  }
+
+  /**
+   * Ends several of the user's sessions (a forgotten device's) as `revoke` ends one, but in one
+   * deletion, one announcement and one wait for replicas; each ended session is audited. Resolves
+   * with the ids of those that were live and the user's.
+   */
+  async revokeSessions(
+    userId: string,
+    sessionIds: readonly string[],
+    reason: string,
+    audit: AuditContext = {},
+    options: { requireReplicas?: boolean } = {},
+  ): Promise<string[]> {
+    const live = await Promise.all(sessionIds.map((id) => this.isLive(id, userId)));
+    const { removedIds, replicated } = await this.revokeIds(
+      userId,
+      sessionIds.filter((_, i) => live[i]),
+      reason,
+    );
+    const event = reason === 'logout' ? 'session.logout' : 'session.revoked';
+    await Promise.all(
+      removedIds.map((sessionId) => this.audit.record(event, 'success', { ...audit, userId, sessionId, detail: { reason } })),
+    );
+    const gone = sessionIds.filter((id) => !removedIds.includes(id));
+    if (options.requireReplicas && !(replicated && (gone.length === 0 || (await this.store.endsReplicated(gone))))) {
       throw notReplicated();
     }
-    return removed > 0;
+    return removedIds;
   }
 
   /**
@@ -285,14 +305,28 @@ export class SessionService {
     await this.redis.del(attachedTokenKey(kind, token));
   }
 
-  private async revokeIds(userId: string, ids: string[], reason: string): Promise<{ removed: number; replicated: boolean }> {
-    if (ids.length === 0) return { removed: 0, replicated: true };
+  private async revokeIds(
+    userId: string,
+    ids: string[],
+    reason: string,
+  ): Promise<{ removed: number; removedIds: string[]; replicated: boolean }> {
+    if (ids.length === 0) return { removed: 0, removedIds: [], replicated: true };
     // Announced once the master has done it: every process drops the sessions' cached tokens and
     // closes their sockets while the deletion still waits for replicas.
-    const { removed, replicated } = await this.store.delete(userId, ids);
+    let deletion: Awaited<ReturnType<SessionStore['delete']>>;
+    try {
+      deletion = await this.store.delete(userId, ids);
+    } catch (err) {
+      // Some may be gone already (a cluster's masters delete apart): announce them all, or their
+      // sockets and cached tokens outlive them. A session still live is re-checked by the token
+      // caches, but its sockets close: its owner asked to end it and is told to ask again.
+      await this.bus.publish({ userId, sessionIds: ids, reason }).catch(() => undefined);
+      throw err;
+    }
+    const { removed, removedIds, replicated } = deletion;
     this.metrics?.revokedSessions.inc(removed);
     await this.bus.publish({ userId, sessionIds: ids, reason });
-    return { removed, replicated: await replicated };
+    return { removed, removedIds, replicated: await replicated };
   }
 
   private async pairFor(

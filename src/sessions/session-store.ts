@@ -199,27 +199,38 @@ export class SessionStore {
   }
 
   /**
-   * Deletes sessions of one user; `removed` counts those still live. Each session goes in one
+   * Deletes sessions of one user; `removed` counts those still live (`removedIds`). Each session goes in one
    * step (its keys share a slot) and waits for REDIS_WAIT_REPLICAS replicas like a login, or a
    * failover could bring it back; its attached dialect tokens after it (they die with the session
    * anyway: resolving one reads the session), then its index entry. This answers once the master
    * has done it, so the caller announces it at once; `replicated` settles after the wait.
    * A WAIT covers every earlier write of its connection and holds that connection (shared with
    * logins and rotations) until it is answered: on one master every deletion goes in one pipeline
-   * and waits once, however many sessions end. A cluster's sessions are spread over its masters.
+   * and waits once, however many sessions end. A cluster's sessions are spread over its masters,
+   * so a failure there may come after other masters deleted theirs.
    */
-  async delete(userId: string, ids: readonly string[]): Promise<Replication & { removed: number }> {
-    if (ids.length === 0) return { removed: 0, replicated: Promise.resolve(true) };
+  async delete(userId: string, ids: readonly string[]): Promise<Replication & { removed: number; removedIds: string[] }> {
+    if (ids.length === 0) return { removed: 0, removedIds: [], replicated: Promise.resolve(true) };
     const deleteSession = (pipeline: unknown, id: string) =>
       (pipeline as SessionPipeline).vigilDeleteSession(sessionKey(id), graceKey(id), attachedKey(id));
-    const steps = this.onCluster
-      ? await Promise.all(ids.map((id) => this.writes.runThenWait((pipeline) => deleteSession(pipeline, id), sessionKey(id))))
-      : [await this.writes.runThenWait((pipeline) => ids.forEach((id) => deleteSession(pipeline, id)), sessionKey(ids[0]!))];
+    // Every master's part settles before a failure is thrown: the caller announces the revocation
+    // then, and no master may still be about to delete a session that a re-check reads as live.
+    const attempts = await Promise.allSettled(
+      this.onCluster
+        ? ids.map((id) => this.writes.runThenWait((pipeline) => deleteSession(pipeline, id), sessionKey(id)))
+        : [this.writes.runThenWait((pipeline) => ids.forEach((id) => deleteSession(pipeline, id)), sessionKey(ids[0]!))],
+    );
+    const failed = attempts.find((attempt): attempt is PromiseRejectedResult => attempt.status === 'rejected');
+    if (failed) throw failed.reason; // the ids stay in the user's index: the retry finds them
+    const steps = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+    // One result per id, in order: one step per session on a cluster, one pipeline in id order otherwise.
     const deleted = steps.flatMap((step) => step.values) as [number, string[]][];
     await Promise.all(deleted.flatMap(([, attached]) => attached.map((key) => this.redis.del(key))));
     await this.redis.zrem(userSessionsKey(userId), ...ids);
+    const removedIds = ids.filter((_, i) => Number(deleted[i]![0]) === 1);
     return {
-      removed: deleted.reduce((sum, [existed]) => sum + Number(existed), 0),
+      removed: removedIds.length,
+      removedIds,
       replicated: Promise.all(steps.map((step) => step.replicated)).then((each) => each.every(Boolean)),
     };
   }

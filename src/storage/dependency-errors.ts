@@ -28,6 +28,8 @@ const REDIS_UNAVAILABLE = [
   /^TRYAGAIN/,
   /^LOADING/,
   /^READONLY/,
+  // A master that may not write without its replicas (min-replicas-to-write) while they are gone.
+  /^NOREPLICAS/,
   /Cluster isn't ready/,
   /Too many Cluster redirections/,
   /None of startup nodes is available/,

@@ -150,9 +150,17 @@ export class ReplicatedWrites {
     for (const client of this.clients) client.disconnect();
   }
 
-  /** The waiting connection with the fewest writes on it, counted as one more busy (the caller gives it back). */
+  /**
+   * The ready waiting connection with the fewest writes on it, counted as one more busy (the caller
+   * gives it back). One that is reconnecting would fail the write at once (no offline queue) while
+   * another could take it; only when none is ready does the write go, and fail, on any.
+   */
   private takeConnection(): number {
-    const index = this.busy.indexOf(Math.min(...this.busy));
+    let index = -1;
+    this.clients.forEach((client, i) => {
+      if (client.status === 'ready' && (index < 0 || this.busy[i]! < this.busy[index]!)) index = i;
+    });
+    if (index < 0) index = this.busy.indexOf(Math.min(...this.busy));
     this.busy[index]!++;
     return index;
   }

@@ -12,7 +12,8 @@ import { startDistributedRedis, type DistributedRedis } from '../support/distrib
 // two gateway processes and a worker process, all configured with REDIS_CLUSTER_NODES only.
 // Sessions, refresh families, lockouts and codes spread over the three masters; a script or
 // MULTI whose keys crossed slots would fail here with CROSSSLOT, which standalone Redis accepts.
-const CLUSTER_BASE = 7100;
+// Its own ports, not the script's default 7100-7105 (a developer's cluster): stopped afterwards.
+const CLUSTER_BASE = 7130;
 let redis: DistributedRedis;
 let deployment: Cluster;
 
@@ -37,8 +38,12 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await dropTestData(deployment.config);
-  await deployment?.close();
+  try {
+    if (deployment) await dropTestData(deployment.config);
+    await deployment?.close();
+  } finally {
+    await redis?.destroy();
+  }
 });
 
 describe('on a Redis Cluster', () => {

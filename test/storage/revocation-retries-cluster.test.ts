@@ -28,10 +28,13 @@ beforeAll(async () => {
   node = await startNode({ ...gw.config, REDIS_WAIT_REPLICAS: 0 });
 }, 60_000);
 afterAll(async () => {
-  if (stopped) process.kill(stopped, 'SIGCONT');
-  await node?.close();
-  await gw?.close();
-  await redis?.destroy();
+  try {
+    if (stopped) process.kill(stopped, 'SIGCONT');
+    await node?.close();
+    await gw?.close();
+  } finally {
+    await redis?.destroy();
+  }
 });
 
 async function onNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {

@@ -33,7 +33,12 @@ export interface DistributedRedis {
 
 export async function startDistributedRedis(mode: 'cluster' | 'sentinel', base: number): Promise<DistributedRedis> {
   const start = async () => void (await run('bash', [SCRIPT, mode, 'start', '--base', String(base), '--quiet']));
-  await start();
+  const stop = async () => void (await run('bash', [SCRIPT, mode, 'stop', '--base', String(base), '--quiet']));
+  // A start that failed part-way leaves nodes running that no caller holds: stop them.
+  await start().catch(async (err: unknown) => {
+    await stop().catch(() => undefined);
+    throw err;
+  });
   const ports = mode === 'cluster' ? [0, 1, 2, 3, 4, 5].map((i) => base + i) : [base, base + 1];
   const env: Record<string, string> =
     mode === 'cluster'
@@ -65,9 +70,7 @@ export async function startDistributedRedis(mode: 'cluster' | 'sentinel', base: 
       process.kill(pid, 'SIGKILL');
     },
     start,
-    async destroy() {
-      await run('bash', [SCRIPT, mode, 'stop', '--base', String(base), '--quiet']);
-    },
+    destroy: stop,
   };
   return redis;
 }

@@ -58,10 +58,13 @@ export function deviceRoutes(deps: {
       },
     }).handle(async ({ auth: principal, params, info }) => {
       const meta = { ...requestContext(info, principal.sessionId), deviceId: params.id };
-      if (!(await devices.remove(principal.userId, params.id))) throw new VigilError('NOT_FOUND', { what: 'Device' });
+      if (!(await devices.get(principal.userId, params.id))) throw new VigilError('NOT_FOUND', { what: 'Device' });
+      // Its sessions before the device: a revocation that fails is answered 503, and the client's
+      // retry must still find the device to end the sessions left.
       const onDevice = (await sessions.list(principal.userId)).filter((s) => s.deviceId === params.id);
-      let revokedSessions = 0;
-      for (const s of onDevice) if (await sessions.revoke(principal.userId, s.id, 'device_removed', meta)) revokedSessions++;
+      const ids = onDevice.map((s) => s.id);
+      const revokedSessions = (await sessions.revokeSessions(principal.userId, ids, 'device_removed', meta)).length;
+      await devices.remove(principal.userId, params.id);
       await audit.record('device.removed', 'success', { ...meta, userId: principal.userId, detail: { revokedSessions } });
       return { status: 200, body: { removed: true as const, revokedSessions } };
     }),
