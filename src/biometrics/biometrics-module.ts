@@ -12,7 +12,7 @@ import type { ScoringFaults } from './scoring-faults.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import { dataCipher } from '../crypto/data-cipher.ts';
 import { OwnerChanges } from './assurance/owner-change.ts';
-import { ReplayIndexes } from './assurance/replay-index.ts';
+import { MATCH_SHARE, ReplayIndexes } from './assurance/replay-index.ts';
 import { SessionTrustStore } from './assurance/session-trust.ts';
 import { biometricRoutes } from './biometric-routes.ts';
 import { BiometricService } from './biometric-service.ts';
@@ -104,7 +104,7 @@ export function createBiometrics(
     {
       enabled: config.VIGIL_CV_REPLAY_DETECTION,
       quantum: config.VIGIL_CV_REPLAY_QUANTUM,
-      matchShare: 0.5,
+      matchShare: MATCH_SHARE,
       ttlSeconds: 180 * 86_400,
     },
     (err) => logger.warn({ err }, 'replay fingerprints not stored'),

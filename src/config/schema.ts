@@ -726,10 +726,10 @@ export const ConfigSchema = Type.Object({
       'Flag windows that repeat samples the account sent before (its enrolment, earlier streams) or whose timestamps run ahead of arrival: verdict `replay`, treated like impostor. Load tests that stream one recording many times turn it off.',
   }),
   VIGIL_CV_REPLAY_QUANTUM: Type.Number({
-    default: 0.05,
+    default: 0.8,
     exclusiveMinimum: 0,
     description:
-      'Step sample values are rounded to before fingerprinting (units of the samples): re-encoding or noise below it still matches.',
+      'Step the centred shape of a sample run is quantised to before fingerprinting (units of the samples; tuned on wrist accelerometers, m/s²): larger catches replays under more noise, and more fresh recordings by mistake. `npm run eval:replay` measures both.',
   }),
   VIGIL_CV_CLOCK_SKEW_MS: Type.Integer({
     default: 5_000,

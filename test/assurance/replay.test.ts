@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../protocol/frames.ts';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
-import type { SampleSet } from '../../src/biometrics/samples.ts';
+import { sampleSet, type SampleSet } from '../../src/biometrics/samples.ts';
 import { slice } from '../biometrics/support.ts';
 import { enrolSubject, sendSamples } from '../continuous/support.ts';
 import { enrolmentPart, testPart } from '../continuous/wisdm.ts';
@@ -62,6 +62,20 @@ async function stream(
   return out;
 }
 
+/** `data` edited sample by sample (a copy). */
+function edited(data: SampleSet, edit: (value: number, i: number) => number): SampleSet {
+  return sampleSet(data.rate, data.channels, data.data.map(edit));
+}
+
+/** Uniform noise in ±amplitude from a fixed seed: the same edit on every run. */
+function noise(amplitude: number): (value: number) => number {
+  let state = 42;
+  return (value) => {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+    return value + ((state / 2 ** 32) * 2 - 1) * amplitude;
+  };
+}
+
 const share = (verdicts: Array<ServerMessageOf<'verdict'>>) =>
   verdicts.filter((v) => v.decision === 'replay').length / verdicts.length;
 
@@ -76,12 +90,27 @@ describe('replay detection', () => {
     expect(share(await stream(slice(enrolled, 800, 1_200), { int16: true }))).toBeGreaterThanOrEqual(0.8);
   });
 
+  it('edited a little it is still caught: every value shifted by +0.025, or noised by ±0.05', async () => {
+    // Exact fingerprints of values rounded to 0.05 missed both: half a step moves every value to the next bin.
+    expect(share(await stream(edited(slice(enrolled, 0, 300), (v) => v + 0.025)))).toBeGreaterThanOrEqual(0.8);
+    expect(share(await stream(edited(slice(enrolled, 300, 700), noise(0.05))))).toBeGreaterThanOrEqual(0.8);
+  });
+
   it('a fresh recording of the owner is not flagged; the same stream sent again later is', async () => {
     const recording = slice(fresh, 0, 500);
     const first = await stream(recording);
     expect(first.map((v) => v.decision)).not.toContain('replay');
     expect(first.at(-1)!.decision).toBe('genuine');
     expect(share(await stream(recording))).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it('an earlier stream comes back offset per axis and noised by ±0.1, and is caught', async () => {
+    // Someone's walk this account streamed once (not the owner's: the owner's fresh walk is used up above).
+    const recording = slice(await testPart('1616'), 0, 400);
+    expect((await stream(recording)).map((v) => v.decision)).not.toContain('replay');
+    const offsets = [0.7, -0.4, 0.9];
+    const add = noise(0.1);
+    expect(share(await stream(edited(recording, (v, i) => add(v + offsets[i % 3]!))))).toBeGreaterThanOrEqual(0.8);
   });
 
   it('samples whose timestamps run ahead of their arrival are a replay too', async () => {

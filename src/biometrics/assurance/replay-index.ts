@@ -1,10 +1,10 @@
 import type { RedisClient } from '../../storage/redis.ts';
-import { shingles } from './replay-fingerprint.ts';
+import { fingerprints, type FingerprintOptions } from './replay-fingerprint.ts';
 
 export interface ReplayOptions {
   /** VIGIL_CV_REPLAY_DETECTION */
   enabled: boolean;
-  /** Quantisation step of sample values for fingerprints (VIGIL_CV_REPLAY_QUANTUM). */
+  /** Quantisation step of a fingerprint's centred block means (VIGIL_CV_REPLAY_QUANTUM). */
   quantum: number;
   /** A window is a replay when at least this share of its kept shingles is known (and at least two are). */
   matchShare: number;
@@ -12,9 +12,23 @@ export interface ReplayOptions {
   ttlSeconds: number;
 }
 
-const indexKey = (userId: string) => `replay:${userId}`;
+const indexKey = (userId: string) => `replay:shape:${userId}`;
+/** Where fingerprints of exact sample values were kept before: they match nothing now and go on erasure. */
+const formerKey = (userId: string) => `replay:${userId}`;
+/** Shingles with less motion than this share of the quantum are skipped (measured with `npm run eval:replay`). */
+export const MIN_MOTION_QUANTA = 1;
+/** A window is a replay when this share of its kept fingerprints (and at least two) is known. */
+export const MATCH_SHARE = 0.5;
 /** An account's index stops growing here (about 4 MB of Redis): enough for a long enrolment and weeks of streams. */
 const MAX_ENTRIES = 250_000;
+
+/** A window repeats known data when at least two of its fingerprints, and `matchShare` of them, are known. */
+export function repeatsKnown(known: ReadonlySet<number>, hashes: readonly number[], matchShare: number): boolean {
+  if (hashes.length < 2) return false;
+  let hits = 0;
+  for (const h of hashes) if (known.has(h)) hits++;
+  return hits >= 2 && hits >= matchShare * hashes.length;
+}
 
 /** What one socket holds of its account's fingerprints: known ones, and the ones it adds. */
 export class ReplayIndex {
@@ -28,10 +42,7 @@ export class ReplayIndex {
 
   /** True when the window repeats data the account sent before (enrolment or an earlier stream). */
   isReplay(hashes: readonly number[]): boolean {
-    if (hashes.length < 2) return false;
-    let hits = 0;
-    for (const h of hashes) if (this.known.has(h)) hits++;
-    return hits >= 2 && hits >= this.owner.options.matchShare * hashes.length;
+    return repeatsKnown(this.known, hashes, this.owner.options.matchShare);
   }
 
   /** A window the account just sent: from now on it is "before" (for this socket at once, for others once stored). */
@@ -56,15 +67,19 @@ export class ReplayIndex {
 
 /**
  * The account's fingerprints in Redis (a set per account): enrolment data is added as it is
- * appended, stream windows as they are scored. Fingerprints are 32-bit hashes of quantised
- * sample runs, not samples; they are erased with the model and the account.
+ * appended, stream windows as they are scored. Fingerprints are 32-bit hashes of the quantised
+ * shape of sample runs, not samples; they are erased with the model and the account.
  */
 export class ReplayIndexes {
+  private readonly shape: FingerprintOptions;
+
   constructor(
     private readonly redis: RedisClient,
     readonly options: ReplayOptions,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.shape = { quantum: options.quantum, minMotion: options.quantum * MIN_MOTION_QUANTA };
+  }
 
   get enabled(): boolean {
     return this.options.enabled;
@@ -79,14 +94,14 @@ export class ReplayIndexes {
   /** Enrolment data (rows in the enrolment's channel order): whatever is enrolled must not come back as a stream. */
   async addRecording(userId: string, data: Float32Array, rows: number, channels: number): Promise<void> {
     if (!this.options.enabled) return;
-    const hashes = shingles(data, rows, channels, this.options.quantum);
+    const hashes = fingerprints(data, rows, channels, this.shape);
     for (let at = 0; at < hashes.length; at += 10_000) {
       await this.redis.sadd(indexKey(userId), ...hashes.slice(at, at + 10_000));
     }
   }
 
   fingerprint(values: Float32Array, rows: number, channels: number, rowAt: (i: number) => number): number[] {
-    return shingles(values, rows, channels, this.options.quantum, rowAt);
+    return fingerprints(values, rows, channels, this.shape, rowAt);
   }
 
   store(userId: string, hashes: number[]): void {
@@ -101,6 +116,7 @@ export class ReplayIndexes {
 
   /** Withdrawal and model deletion: the fingerprints go with the data. */
   async erase(userId: string): Promise<void> {
-    await this.redis.del(indexKey(userId));
+    // One key per command: on a cluster the two keys may live in different slots.
+    await Promise.all([this.redis.del(indexKey(userId)), this.redis.del(formerKey(userId))]);
   }
 }

@@ -21,6 +21,32 @@ const trustKey = (sessionId: string) => `cv:trust:{${sessionId}}`;
 /** Every owed step-up by deadline, so one can fall due with no socket of its session open. */
 const DUE_KEY = 'cv:stepup-due';
 
+/**
+ * Adds a process's trust change to what the session stands at, within [floor, ceiling]: sockets of
+ * one session on several processes each add their windows, and none overwrites the others'.
+ * ARGV: delta, floor, ceiling, ttl seconds, initial (for a session never written). Returns the
+ * new value as a string: a Lua number would reach the client truncated to an integer.
+ */
+const MERGE = `
+local value = (tonumber(redis.call('GET', KEYS[1])) or tonumber(ARGV[5])) + tonumber(ARGV[1])
+local floor, ceiling = tonumber(ARGV[2]), tonumber(ARGV[3])
+if value < floor then value = floor elseif value > ceiling then value = ceiling end
+local text = string.format('%.17g', value)
+redis.call('SET', KEYS[1], text, 'EX', ARGV[4])
+return text
+`;
+
+/** The range trust lives in, and where a session never written starts (TrustConfig). */
+export interface TrustRange {
+  floor: number;
+  ceiling: number;
+  initial: number;
+}
+
+interface TrustCommands {
+  vigilTrustMerge(key: string, delta: string, floor: number, ceiling: number, ttl: number, initial: number): Promise<string>;
+}
+
 const dueMember = (userId: string, sessionId: string) => JSON.stringify([userId, sessionId]);
 
 function parseOwed(raw: unknown): OwedStepUp | undefined {
@@ -54,11 +80,16 @@ function parseDue(member: string): DueSession | undefined {
  * session stands, never from fresh trust; only a passed step-up resets it.
  */
 export class SessionTrustStore {
+  private readonly commands: TrustCommands;
+
   constructor(
     private readonly redis: RedisClient,
     /** How long the state is remembered: the session's longest life. */
     private readonly ttlSeconds: number,
-  ) {}
+  ) {
+    redis.defineCommand('vigilTrustMerge', { numberOfKeys: 1, lua: MERGE });
+    this.commands = redis as unknown as TrustCommands;
+  }
 
   async owedStepUp(sessionId: string): Promise<OwedStepUp | undefined> {
     return parseOwed(await this.redis.get(stepUpKey(sessionId)));
@@ -110,7 +141,17 @@ export class SessionTrustStore {
     return Number.isFinite(value) ? value : undefined;
   }
 
-  async setTrust(sessionId: string, trust: number): Promise<void> {
-    await this.redis.set(trustKey(sessionId), String(trust), 'EX', this.ttlSeconds);
+  /** Adds `delta` to the session's trust (clamped to `range`) and returns where it now stands. */
+  async mergeTrust(sessionId: string, delta: number, range: TrustRange): Promise<number> {
+    const { floor, ceiling, initial } = range;
+    const merged = await this.commands.vigilTrustMerge(
+      trustKey(sessionId),
+      String(delta),
+      floor,
+      ceiling,
+      this.ttlSeconds,
+      initial,
+    );
+    return Number(merged);
   }
 }

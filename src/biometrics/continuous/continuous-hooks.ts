@@ -91,6 +91,8 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       // No model yet: the socket can enrol (enroll.begin) but has nothing to verify against.
       if (!model) throw new VigilError('BIOMETRIC_MODEL_MISSING');
       channelMapping(spec, model); // SAMPLES_SPEC_MISMATCH when rate or channels differ
+      // Its first window adds to where the session stands now, on whichever process it moved.
+      state.standing?.refresh();
       const verifier = new StreamVerifier(state, spec, model, env.verifier);
       state.streams.add(verifier);
       metrics.streams.inc({ purpose: 'verify' });

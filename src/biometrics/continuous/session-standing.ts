@@ -1,17 +1,27 @@
 import type { VerdictDecision } from '../../../protocol/biometrics.ts';
+import type { TrustRange } from '../assurance/session-trust.ts';
 import { decide, type TrustConfig } from '../trust.ts';
 
 /** Where the session's trust is kept between sockets and processes (SessionTrustStore). */
 export interface TrustMemory {
-  setTrust(sessionId: string, trust: number): Promise<void>;
+  mergeTrust(sessionId: string, delta: number, range: TrustRange): Promise<number>;
 }
+
+/** A standing whose windows paused this long reads the session back before it goes on (another process may have moved it). */
+const RESYNC_AFTER_IDLE_MS = 5_000;
 
 /**
  * Where one session stands on this process: the trust every verification stream of every socket
  * of the session here adds its windows to, and the decision the policy acts on when it changes.
  * Shared, so that a socket or stream opened while trust was high and left idle cannot hand that
- * trust back later. Written to Redis (for later sockets and other processes) when the decision
- * changes, a stream ends or a socket closes.
+ * trust back later.
+ *
+ * Sockets of the session on other processes meet it through Redis, where each process adds what
+ * its windows changed since it last heard (a merge, never an overwrite: a process that last saw
+ * trust high would otherwise put it back over another's lower value) and takes back the merged
+ * value. That happens when the decision changes, a stream opens or ends, a socket closes, and on
+ * the first window after a pause: a socket parked on one process while the session fell on
+ * another resumes from where the session stands, not from where it left it.
  */
 export class SessionStanding {
   trust: number;
@@ -19,8 +29,13 @@ export class SessionStanding {
   decision: VerdictDecision;
   /** Sockets of the session on this process that hold this standing. */
   holders = 0;
-  /** The value last written to Redis. */
-  private stored: number;
+  /** The session's trust in Redis when this process last heard it: what our windows moved since is `trust − base`. */
+  private base: number;
+  private merging = false;
+  private mergeAgain = false;
+  /** Bumped by a restart: a merge sent before it must not bring old trust back. */
+  private generation = 0;
+  private lastScoredAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly sessionId: string,
@@ -29,36 +44,76 @@ export class SessionStanding {
     stored: number | undefined,
   ) {
     this.trust = stored ?? config.initial;
-    this.stored = this.trust;
+    this.base = this.trust;
     this.decision = decide(config.initial, config);
   }
 
   /** A window of the session was scored: it now stands here. True when the decision changed. */
   scored(trust: number, decision: VerdictDecision): boolean {
+    const now = performance.now();
+    const resumed = now - this.lastScoredAt > RESYNC_AFTER_IDLE_MS;
+    this.lastScoredAt = now;
     this.trust = trust;
-    if (decision === this.decision) return false;
+    if (decision === this.decision) {
+      if (resumed) this.merge(true);
+      return false;
+    }
     this.decision = decision;
-    this.persist();
+    this.merge(false);
     return true;
   }
 
+  /** Adds this process's change to the session's trust in Redis (a stream ended, a socket closed). */
   persist(): void {
-    const trust = this.trust;
-    if (trust === this.stored) return;
-    this.stored = trust;
-    this.memory.setTrust(this.sessionId, trust).catch(() => {
-      // Redis away: this process still holds the value; the next write retries it.
-      this.stored = Number.NaN;
-    });
+    this.merge(false);
+  }
+
+  /** Reads back where the session stands, adding this process's change (a stream opens). */
+  refresh(): void {
+    this.merge(true);
   }
 
   /** After a passed step-up: the session starts over (the policy stores it). */
   restart(): number {
     const { initial } = this.config;
+    this.generation++;
     this.trust = initial;
-    this.stored = initial;
+    this.base = initial;
     this.decision = decide(initial, this.config);
     return initial;
+  }
+
+  private merge(evenIfUnchanged: boolean): void {
+    if (this.merging) {
+      this.mergeAgain = true;
+      return;
+    }
+    const { floor, ceiling } = this.config;
+    const sent = this.trust;
+    // Reaching the floor (a replay, or impostor evidence all the way down) floors the session
+    // whatever another process added meanwhile: the safe side.
+    const delta = sent <= floor && this.base > floor ? floor - ceiling : sent - this.base;
+    if (delta === 0 && !evenIfUnchanged) return;
+    this.merging = true;
+    const generation = this.generation;
+    this.memory
+      .mergeTrust(this.sessionId, delta, this.config)
+      .then((merged) => {
+        if (generation !== this.generation || !Number.isFinite(merged)) return;
+        // Windows scored while the merge was on its way stay on top of it.
+        this.trust = Math.min(ceiling, Math.max(floor, merged + (this.trust - sent)));
+        this.base = merged;
+      })
+      .catch(() => {
+        // Redis away: `trust − base` is still pending and goes with the next merge.
+      })
+      .finally(() => {
+        this.merging = false;
+        if (this.mergeAgain) {
+          this.mergeAgain = false;
+          this.merge(false);
+        }
+      });
   }
 }
 
