@@ -1,3 +1,4 @@
+import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
@@ -8,6 +9,7 @@ import { client, startLegacyGateway, type Client } from '../legacy/support.ts';
 import { TestSocket } from '../realtime/support.ts';
 import { TestClock } from '../support/clock.ts';
 import type { TestGateway } from '../support/gateway.ts';
+import { moduleOf } from '../support/modules.ts';
 
 // The thief who takes the unlocked phone minutes after the owner logged in holds a fresh login:
 // enough, once, to make their own motion "the owner". Replacing or deleting an existing model now
@@ -287,6 +289,29 @@ describe('replacing or deleting an existing model needs what a thief lacks', () 
     const fresh = await logIn(owner.username);
     expect(errorOf(await deleteModel(owner)).code).toBe('BIOMETRIC_PROOF_STALE');
     expect(errorOf(await deleteModel(fresh)).code).toBe('BIOMETRIC_REAUTH_REQUIRED');
+  });
+
+  it('an authenticator code with the request proves the owner too, once', async () => {
+    const owner = await freshAccount();
+    await withModel(owner, '1613');
+    const totp = moduleOf(gw, 'login').totp;
+    const { secret } = await totp.begin(owner.userId, owner.username);
+    await totp.confirm(owner.userId, await generate({ secret }));
+    const required = await deleteModel(owner);
+    expect(errorOf(required)).toMatchObject({
+      code: 'BIOMETRIC_REAUTH_REQUIRED',
+      message: expect.stringContaining('password or totp'),
+    });
+
+    const code = await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 });
+    const wrong = code === '000000' ? '111111' : '000000';
+    expect(errorOf(await deleteModel(withHeaders(owner, { 'vigil-reauth': `totp ${wrong}` }))).code).toBe('MFA_CODE_INVALID');
+    expect(await socketEnrolment(await socketOf(owner.token), 9, { code })).toMatchObject({
+      type: 'enroll.progress',
+      stage: 'queued',
+    });
+    // Seen over the owner's shoulder, the same code proves nothing again.
+    expect(errorOf(await deleteModel(withHeaders(owner, { 'vigil-reauth': `totp ${code}` }))).code).toBe('MFA_CODE_INVALID');
   });
 
   it('the first enrolment needs only the fresh login, on HTTP, the socket and dialect A', async () => {

@@ -76,8 +76,9 @@ export class ModelChangeProofs {
     if ('totp' in reauth) {
       const factors = deps.factors;
       if (!factors) throw new VigilError('MFA_CODE_INVALID');
-      // Counted per IP (as logins) and per account (as second steps); a code shown from now on only.
-      await factors.proveTotp(requester.userId, reauth.totp, deps.evidence.clock.now(), context);
+      // Counted per IP (as logins) and per account (as second steps); a code of the current step (or the
+      // one before) only. The authenticator's steps run on the machine's clock, not the gateway's.
+      await factors.proveTotp(requester.userId, reauth.totp, Date.now(), context);
       return 'totp';
     }
     // Counted as a login from this address first, then against the account's current-password budget.
