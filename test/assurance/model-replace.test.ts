@@ -1,5 +1,7 @@
 import { generate } from 'otplib';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StreamClient } from '../../protocol/client/index.ts';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { errorOf, send, slice, toCsv, type Reply, type User } from '../biometrics/support.ts';
@@ -175,6 +177,15 @@ async function aLogin(owner: Owner): Promise<string> {
   return reply.body.token;
 }
 
+/** How each proven change of the account was proven (audited with it). */
+const proofs = async (owner: Owner) =>
+  (
+    await gw.gateway.mongo.db
+      .collection('audit')
+      .find({ userId: owner.userId, event: 'biometric.reauth', outcome: 'success' })
+      .toArray()
+  ).map((r) => (r.detail as { proof: string }).proof);
+
 const refusals = async (owner: Owner) =>
   (
     await gw.gateway.mongo.db
@@ -260,6 +271,7 @@ describe('replacing or deleting an existing model needs what a thief lacks', () 
     expect(await currentVersion(owner)).toBeGreaterThanOrEqual(version);
     const deleted = await deleteModel(withHeaders(owner, passwordHeader(PASSWORD)));
     expect(deleted.status).toBe(200);
+    expect(await proofs(owner)).toEqual(['password', 'password', 'password', 'password']);
   });
 
   it('the owner whose session streams as genuine under the current model may change it without re-entering anything', async () => {
@@ -283,6 +295,8 @@ describe('replacing or deleting an existing model needs what a thief lacks', () 
     const open = await reenrol(owner, 'rate=20&modality=motion&open=true');
     expect(open.status).toBe(202);
     expect((await commit(owner, (open.body as { enrollmentId: string }).enrollmentId)).status).toBe(202);
+
+    expect(await proofs(owner)).toEqual(['genuine-standing', 'genuine-standing']);
 
     // Evidence ages out with the proof age: the session must stream again (or re-enter the password).
     clock.advance(MAX_AGE_SECONDS * 1000 + 1_000);
@@ -312,6 +326,29 @@ describe('replacing or deleting an existing model needs what a thief lacks', () 
     });
     // Seen over the owner's shoulder, the same code proves nothing again.
     expect(errorOf(await deleteModel(withHeaders(owner, { 'vigil-reauth': `totp ${code}` }))).code).toBe('MFA_CODE_INVALID');
+  });
+
+  it("the client SDK's enroll() carries the re-authentication", async () => {
+    const owner = await freshAccount();
+    await withModel(owner, '1614');
+    const sdk = new StreamClient({ url: gw.url, WebSocket, getToken: () => owner.token });
+    try {
+      await sdk.connect();
+      const ended = new Promise<string>((resolve) => {
+        sdk.on('enroll.failed', (m) => resolve(m.code));
+        sdk.on('enroll.progress', (m) => m.stage === 'queued' && resolve('queued'));
+      });
+      const stream = sdk.enroll({ rate: 20, channels: ['x', 'y', 'z'], modality: 'motion', reauth: { password: PASSWORD } });
+      const t0 = Date.now() - (thiefWalk.length * 1000) / thiefWalk.rate;
+      for (let at = 0; at < thiefWalk.length; at += 50) {
+        stream.send(thiefWalk.data.subarray(at * 3, Math.min(at + 50, thiefWalk.length) * 3), { timestamp: t0 + at * 50 });
+      }
+      stream.commit();
+      expect(await ended).toBe('queued');
+      expect(await proofs(owner)).toEqual(['password']);
+    } finally {
+      sdk.close();
+    }
   });
 
   it('the first enrolment needs only the fresh login, on HTTP, the socket and dialect A', async () => {

@@ -81,11 +81,20 @@ export class OwnerChanges {
     reauth: Reauthentication | undefined,
     meta: AuditContext = {},
   ): Promise<void> {
+    let proof;
     try {
-      await this.deps.proofs.prove(requester, reauth, meta);
+      proof = await this.deps.proofs.prove(requester, reauth, meta);
     } catch (err) {
-      await this.refuse(requester, change, meta, toVigilError(err));
+      return this.refuse(requester, change, meta, toVigilError(err));
     }
+    if (proof === 'first-model') return;
+    // How the owner was proven, next to the change's own record: a thief's way in would show here.
+    await this.deps.audit.record('biometric.reauth', 'success', {
+      ...meta,
+      userId: requester.userId,
+      sessionId: requester.sessionId,
+      detail: { change, proof },
+    });
   }
 
   private async refuse(
