@@ -232,6 +232,12 @@ export const ERRORS = {
     close: 4500,
     message: 'This session owes a step-up (continuous verification read {reason}); prove it before changing the biometric model',
   },
+  BIOMETRIC_REAUTH_REQUIRED: {
+    status: 403,
+    close: 4500,
+    message:
+      'Replacing or deleting the biometric model (version {version}) needs a re-authentication with the request ({methods}), or this session streaming as genuine under that model within the last {seconds} s',
+  },
   ENROLLMENT_NOT_OPEN: {
     status: 409,
     close: 4500,

@@ -61,10 +61,19 @@ export const SamplesMessage = message(
   },
   'The JSON form of one binary sample frame, for clients that cannot build binary messages.',
 );
+/** A re-authentication sent with a model change: exactly one of the two. */
+const Reauth = Type.Object(
+  {
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'The account’s current password' })),
+    code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', description: 'A code of the account’s authenticator app' })),
+  },
+  { additionalProperties: false },
+);
+
 export const EnrollBeginMessage = message(
   'enroll.begin',
-  { stream: StreamId, modality: Modality, rate: Rate, channels: Channels },
-  'Opens a stream whose samples enrol a new model instead of being verified.',
+  { stream: StreamId, modality: Modality, rate: Rate, channels: Channels, reauth: Type.Optional(Reauth) },
+  'Opens a stream whose samples enrol a new model instead of being verified. Replacing an existing model needs `reauth` (exactly one of `password` or `code`) unless the session read genuine under it lately; refused with BIOMETRIC_REAUTH_REQUIRED at once.',
 );
 export const EnrollCommitMessage = message(
   'enroll.commit',

@@ -1,6 +1,7 @@
 export { StreamClient, SampleStream, streamUrl } from './stream-client.ts';
 export type {
   ClientState,
+  EnrolReauth,
   SendOptions,
   StreamClientEvents,
   StreamClientOptions,

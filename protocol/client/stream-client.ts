@@ -63,6 +63,9 @@ export interface StreamOptions {
   modality?: string;
 }
 
+/** What replacing an existing model proves the owner with: exactly one of the two. */
+export type EnrolReauth = { password: string } | { code: string };
+
 export interface SendOptions {
   /** First sample, ms since the epoch (default: now). */
   timestamp?: number;
@@ -174,6 +177,8 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
   private expiresAt = 0;
   private clockOffsetMs = 0;
   private readonly streams = new Map<number, SampleStream>();
+  /** Re-authentications for enrolments not yet declared; sent once, then forgotten. */
+  private readonly reauths = new Map<number, EnrolReauth>();
   private lastReady: ReadyMessage | undefined;
   private readonly url: string;
   private readonly Socket: WebSocketConstructor;
@@ -249,9 +254,14 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
     return this.addStream('verify', options);
   }
 
-  /** Declares an enrolment stream (`enroll.begin`); a disconnect ends it (`stream.lost`). */
-  enroll(options: StreamOptions & { modality: string }): SampleStream {
-    return this.addStream('enroll', options);
+  /**
+   * Declares an enrolment stream (`enroll.begin`); a disconnect ends it (`stream.lost`). Replacing
+   * an existing model needs `reauth` (the current password or an authenticator code) unless this
+   * session streamed as genuine under that model lately.
+   */
+  enroll(options: StreamOptions & { modality: string; reauth?: EnrolReauth }): SampleStream {
+    const { reauth, ...spec } = options;
+    return this.addStream('enroll', spec, reauth);
   }
 
   /** Refreshes the access token in-band now (also done automatically before expiry). */
@@ -281,9 +291,10 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
   /** @internal */
   forget(stream: number): void {
     this.streams.delete(stream);
+    this.reauths.delete(stream);
   }
 
-  private addStream(purpose: 'verify' | 'enroll', options: StreamOptions): SampleStream {
+  private addStream(purpose: 'verify' | 'enroll', options: StreamOptions, reauth?: EnrolReauth): SampleStream {
     let id = options.stream;
     if (id === undefined) {
       id = 1;
@@ -292,6 +303,7 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
     if (this.streams.has(id)) throw new Error(`stream ${id} is already open`);
     const stream = new SampleStream(this, id, purpose, { ...options, stream: id });
     this.streams.set(id, stream);
+    if (reauth) this.reauths.set(id, reauth);
     if (this._state === 'ready') this.declare(stream);
     return stream;
   }
@@ -301,7 +313,11 @@ export class StreamClient extends TypedEmitter<StreamClientEvents> {
     const common = { stream: stream.id, rate: spec.rate, channels: spec.channels };
     if (stream.purpose === 'verify')
       this.send({ type: 'stream.open', ...common, ...(spec.modality ? { modality: spec.modality } : {}) });
-    else this.send({ type: 'enroll.begin', ...common, modality: spec.modality ?? 'unknown' });
+    else {
+      const reauth = this.reauths.get(stream.id);
+      this.reauths.delete(stream.id);
+      this.send({ type: 'enroll.begin', ...common, modality: spec.modality ?? 'unknown', ...(reauth ? { reauth } : {}) });
+    }
   }
 
   private async open(): Promise<void> {

@@ -40,6 +40,15 @@ export const ADetailReply = Type.Object({ detail: Type.String() });
 /** make_model / check_user: multipart `token` field (the file is `data`, read from ctx.files). */
 export const AUploadBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 128 }) });
 
+/**
+ * make_model: A's fields, and Vigil's optional `password` (the account's current one), which a
+ * re-enrolment needs unless the session read genuine under the current model lately.
+ */
+export const AMakeModelBody = Type.Object({
+  token: Type.String({ minLength: 1, maxLength: 128 }),
+  password: Type.Optional(LegacyPassword),
+});
+
 export const ACheckReply = Type.Object({
   '전체 Test': Type.Integer({ minimum: 0, description: 'Windows scored' }),
   '맞은 Test': Type.Integer({ minimum: 0, description: 'Windows accepted as the owner' }),

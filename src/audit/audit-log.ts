@@ -26,6 +26,7 @@ export type AuditEvent =
   | 'biometric.enrolled'
   | 'biometric.model_deleted'
   | 'biometric.policy_action'
+  | 'biometric.reauth'
   | (string & {});
 
 export interface AuditRecord {

@@ -18,6 +18,7 @@ import type { AdminPrincipal } from '../server/admin-auth.ts';
 import { defineRoute, type Authenticator, type Route } from '../server/http/route.ts';
 import type { Principal } from '../server/http/principal.ts';
 import type { OwnerChanges } from './assurance/owner-change.ts';
+import { REAUTH_HEADER, reauthFromHeader } from './assurance/reauth-input.ts';
 import type { BiometricService } from './biometric-service.ts';
 import { verificationSummary } from './verification.ts';
 import { UPLOAD_MEDIA_TYPES } from './uploads/decode-upload.ts';
@@ -56,14 +57,18 @@ export function biometricRoutes(deps: {
       method: 'POST',
       path: '/v1/biometrics/enrollments',
       summary:
-        'Enrol: upload samples (CSV, JSON, binary frames, or a multipart file) or feature rows (kind=features); trains a new model version in the background',
+        'Enrol: upload samples (CSV, JSON, binary frames, or a multipart file) or feature rows (kind=features); trains a new model version in the background (replacing a model needs a Vigil-Reauth header or recent genuine standing)',
       tags: TAGS,
       auth,
       body: upload,
       schema: { query: EnrollmentParams, response: { 202: EnrollmentAccepted, ...uploadErrors } },
     }).handle(async ({ raw, query, auth: principal, info }) => {
-      await owner.assertFresh(principal, 'enrolled', requestContext(info, principal.sessionId));
+      const meta = requestContext(info, principal.sessionId);
+      const reauth = reauthFromHeader(info.headers[REAUTH_HEADER]);
+      await owner.assertFresh(principal, 'enrolled', meta);
       const { file, source, params } = await readUpload(raw, query, enrollmentFields, uploadLimit);
+      // Trained at once: it replaces an existing model. An open one is proven at its commit.
+      if (params.open !== true) await owner.assertReplaceProof(principal, 'enrolled', reauth, meta);
       const accepted = await service.enrollUpload(
         principal.userId,
         file,
@@ -99,7 +104,8 @@ export function biometricRoutes(deps: {
     defineRoute({
       method: 'POST',
       path: '/v1/biometrics/enrollments/:id/commit',
-      summary: 'Close an open enrolment and queue its training (repeating it answers the current state)',
+      summary:
+        'Close an open enrolment and queue its training (repeating it answers the current state; replacing a model needs a Vigil-Reauth header or recent genuine standing)',
       tags: TAGS,
       auth,
       schema: {
@@ -107,7 +113,8 @@ export function biometricRoutes(deps: {
         response: { 202: EnrollmentAccepted, ...errors, 409: ErrorBodySchema, 422: ErrorBodySchema },
       },
     }).handle(async ({ params, auth: principal, info }) => {
-      await owner.assertFresh(principal, 'enrolled', requestContext(info, principal.sessionId));
+      const reauth = reauthFromHeader(info.headers[REAUTH_HEADER]);
+      await owner.assertReplace(principal, 'enrolled', reauth, requestContext(info, principal.sessionId));
       const accepted = await service.commit(principal.userId, params.id, requestContext(info, principal.sessionId));
       return { status: 202, body: accepted, headers: location(accepted.enrollmentId) };
     }),
@@ -183,12 +190,13 @@ export function biometricRoutes(deps: {
       method: 'DELETE',
       path: '/v1/biometrics/model',
       summary:
-        'Delete every model version and all enrolment data of the caller (needs a login within VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS)',
+        'Delete every model version and all enrolment data of the caller (needs a login within VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS, and a Vigil-Reauth header or recent genuine standing)',
       tags: TAGS,
       auth,
       schema: { response: { 200: ModelDeleted, ...errors } },
     }).handle(async ({ auth: principal, info }) => {
-      await owner.assertFresh(principal, 'deleted', requestContext(info, principal.sessionId));
+      const reauth = reauthFromHeader(info.headers[REAUTH_HEADER]);
+      await owner.assertReplace(principal, 'deleted', reauth, requestContext(info, principal.sessionId));
       return { status: 200, body: await service.deleteAll(principal.userId, requestContext(info, principal.sessionId)) };
     }),
   ];

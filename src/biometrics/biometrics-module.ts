@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { VigilError } from '../../protocol/errors.ts';
 import type { AccountService } from '../identity/accounts/account-service.ts';
+import type { PasswordService } from '../identity/credentials/password-service.ts';
+import type { StepUpProofs } from './continuous/trust-policy.ts';
 import type { GatewayContext } from '../server/context.ts';
 import type { Authenticator } from '../server/http/route.ts';
 import type { GatewayModule } from '../server/gateway-module.ts';
@@ -11,6 +13,8 @@ import { startTrainingWorker, type TrainingWorker } from '../../workers/training
 import type { ScoringFaults } from './scoring-faults.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import { dataCipher } from '../crypto/data-cipher.ts';
+import { GenuineEvidenceStore } from './assurance/genuine-evidence.ts';
+import { ModelChangeProofs } from './assurance/model-change-proof.ts';
 import { OwnerChanges } from './assurance/owner-change.ts';
 import { MATCH_SHARE, ReplayIndexes } from './assurance/replay-index.ts';
 import { SessionTrustStore } from './assurance/session-trust.ts';
@@ -28,6 +32,7 @@ const ABANDONED_AFTER_MS = 24 * 3600 * 1000;
 const SWEEP_INTERVAL_MS = 3600 * 1000;
 /** How often enrolments whose Mongo state and training queue disagree (after a crash) are repaired. */
 const RECONCILE_INTERVAL_MS = 30_000;
+/** A session that stays genuine rewrites its evidence this often at most (not once per window). */
 
 export interface BiometricsModule extends GatewayModule {
   /** Other concerns (socket channel, legacy dialect A) and tests reach the service here. */
@@ -42,6 +47,8 @@ export interface Biometrics {
   ownerChanges: OwnerChanges;
   /** Trust and owed step-ups per session, shared with continuous verification. */
   sessionTrust: SessionTrustStore;
+  /** When each session last read genuine (continuous verification writes it, model changes read it). */
+  genuineEvidence: GenuineEvidenceStore;
   /** Fingerprints of what each account sent (enrolment, streams), for replay detection. */
   replay: ReplayIndexes;
   module: BiometricsModule;
@@ -68,12 +75,25 @@ export function createBiometrics(
     authenticator: Authenticator<Principal>;
     sessions: { loginProof(sessionId: string, userId: string): Promise<{ ageMs: number }> };
     notifier: Notifier;
+    /** The current-password check (re-authentication for replacing or deleting a model). */
+    passwords: Pick<PasswordService, 'assertCurrentPassword'>;
+    /** Authenticator codes as a step-up checks them (the login concern's). */
+    factors?: Pick<StepUpProofs, 'proveTotp' | 'methods'> | undefined;
     /** Planted scoring faults (a test gateway's StartOptions.scoringFaults); they crash real workers. */
     scoringFaults?: ScoringFaults | undefined;
   },
 ): Biometrics {
   const { config, logger, mongo } = ctx;
   const sessionTrust = new SessionTrustStore(ctx.redis, config.VIGIL_SESSION_ABSOLUTE_TTL_SECONDS);
+  // Samples, graphs and parameters are sealed at rest under VIGIL_BIOMETRIC_KEYS (required in production).
+  const cipher = dataCipher(config);
+  const enrollments = new EnrollmentStore(mongo.db, cipher);
+  const models = new ModelStore(mongo.db, cipher);
+  const maxAgeSeconds = config.VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS;
+  // Short, unlike the login's age: evidence inherited by a thief who grabbed a device that read
+  // genuine lasts this long; rewritten four times as often while the session stays genuine.
+  const genuineSeconds = config.VIGIL_BIOMETRIC_GENUINE_PROOF_SECONDS;
+  const genuineEvidence = new GenuineEvidenceStore(ctx.redis, ctx.clock, genuineSeconds, (genuineSeconds * 1000) / 4);
   const ownerChanges = new OwnerChanges({
     sessions: deps.sessions,
     trust: sessionTrust,
@@ -81,12 +101,18 @@ export function createBiometrics(
     notifier: deps.notifier,
     audit: ctx.audit,
     logger,
-    maxAgeSeconds: config.VIGIL_BIOMETRIC_PROOF_MAX_AGE_SECONDS,
+    maxAgeSeconds,
+    proofs: new ModelChangeProofs({
+      currentVersion: async (userId) => (await models.latest(userId))?.version,
+      evidence: genuineEvidence,
+      accounts: deps.accounts,
+      passwords: deps.passwords,
+      factors: deps.factors,
+      rateLimiter: ctx.rateLimiter,
+      loginPerIp: { limit: config.VIGIL_LOGIN_PER_IP, windowSeconds: config.VIGIL_LOGIN_WINDOW_SECONDS },
+      maxAgeSeconds: genuineSeconds,
+    }),
   });
-  // Samples, graphs and parameters are sealed at rest under VIGIL_BIOMETRIC_KEYS (required in production).
-  const cipher = dataCipher(config);
-  const enrollments = new EnrollmentStore(mongo.db, cipher);
-  const models = new ModelStore(mongo.db, cipher);
   const queue = createTrainingQueue(config);
   queue.on('error', (err: Error) => logger.warn({ err: err.message }, 'training queue error'));
   const subscriber = createRedis(config, 'vigil-biometric-events');
@@ -143,6 +169,7 @@ export function createBiometrics(
     service,
     ownerChanges,
     sessionTrust,
+    genuineEvidence,
     replay,
     module: {
       name: 'biometrics',

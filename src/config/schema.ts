@@ -619,6 +619,13 @@ export const ConfigSchema = Type.Object({
     description:
       'Enrolment, re-enrolment and model deletion need a session logged in (password or code) at most this long ago, and no step-up owed (BIOMETRIC_PROOF_STALE / BIOMETRIC_STEPUP_OWED).',
   }),
+  VIGIL_BIOMETRIC_GENUINE_PROOF_SECONDS: Type.Integer({
+    default: 30,
+    minimum: 4,
+    maximum: 3_600,
+    description:
+      'Replacing or deleting an existing model without re-entering the password (or an authenticator code) needs a window of the session read `genuine` under the current model at most this long ago: the owner streaming now has it, a thief who grabbed the device keeps it at most this long.',
+  }),
   VIGIL_BIOMETRIC_COHORT_VETTING: Type.Boolean({
     default: true,
     description:

@@ -71,6 +71,8 @@ export async function assembleModules(
     authenticator: sessionCore.authenticator,
     sessions: sessionCore.sessions,
     notifier: notify.notifier,
+    passwords: identity.flows.passwords,
+    factors: login.stepUp,
     scoringFaults: options.scoringFaults,
   });
   modules.push(biometrics.module);
@@ -99,6 +101,7 @@ export async function assembleModules(
         biometrics: biometrics.service,
         ownerChanges: biometrics.ownerChanges,
         sessionTrust: biometrics.sessionTrust,
+        genuineEvidence: biometrics.genuineEvidence,
         replay: biometrics.replay,
         sessions: sessionCore.sessions,
         tokens: sessionCore.resolver,

@@ -22,6 +22,11 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
         '*.authorization',
         'refreshToken',
         '*.refreshToken',
+        // A re-authentication for a model change (socket `reauth`, HTTP `Vigil-Reauth`).
+        'reauth',
+        '*.reauth',
+        'headers["vigil-reauth"]',
+        '*.headers["vigil-reauth"]',
       ],
       censor: '[redacted]',
     },

@@ -17,6 +17,8 @@ export interface StreamSpec {
   rate: number;
   channels: readonly string[];
   modality: string | undefined;
+  /** `enroll.begin`'s re-authentication, for replacing an existing model. */
+  reauth?: { password?: string | undefined; code?: string | undefined } | undefined;
 }
 
 /** Control messages the channel leaves to the hooks (they belong to continuous verification). */

@@ -338,6 +338,7 @@ export class RealtimeChannel {
           rate: message.rate,
           channels: message.channels,
           modality: message.modality,
+          reauth: message.reauth,
         });
       case 'stream.close':
       case 'enroll.commit':

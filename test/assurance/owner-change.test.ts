@@ -129,7 +129,9 @@ describe('changing the owner needs fresh proof', () => {
     const who = await signUp();
     const fresh = await logIn(who);
     expect((await enrol(fresh)).status).toBe(202);
-    const deleted = await send(gw.url, 'DELETE', '/v1/biometrics/model', fresh);
+    // Training may already have stored the model: deleting an existing one also takes the password.
+    const reauth = { 'vigil-reauth': `password ${Buffer.from(PASSWORD).toString('base64')}` };
+    const deleted = await send(gw.url, 'DELETE', '/v1/biometrics/model', { ...fresh, headers: { ...fresh.headers, ...reauth } });
     expect(deleted.status).toBe(200);
     const mails = await outbox(api, who.email, 2);
     expect(mails.filter((m) => m.template === 'biometric-changed').map((m) => m.text)).toEqual(

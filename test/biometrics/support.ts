@@ -64,6 +64,8 @@ export const ROOMY_BIOMETRIC_LIMITS: Record<string, string> = {
   VIGIL_BIOMETRIC_ENROLLMENTS_PER_HOUR: '1000',
   VIGIL_BIOMETRIC_VERIFY_PER_MINUTE: '1000',
   VIGIL_BIOMETRIC_VERIFY_WINDOWS_PER_HOUR: '1000000',
+  // Every re-enrolment and deletion of these users re-enters the password (see newUser).
+  VIGIL_PASSWORD_CHECKS_PER_USER_HOURLY: '10000',
 };
 
 export const BIOMETRIC_ADMIN_TOKEN = 'biometric-test-admin-token-0123456789';
@@ -119,7 +121,15 @@ export async function newUser(base: string, name = `bio${++userCount}`): Promise
   });
   const body = (await login.json()) as { accessToken: string; user: { id: string } };
   if (login.status !== 201) throw new Error(`login failed: ${login.status}`);
-  return { userId: body.user.id, token: body.accessToken, headers: { authorization: `Bearer ${body.accessToken}` } };
+  // The owner re-enters the password with every request that may replace or delete a model
+  // (docs/biometrics.md); the proof itself is tested in test/assurance/model-replace.test.ts.
+  const headers = { authorization: `Bearer ${body.accessToken}`, ...reauthHeader(password) };
+  return { userId: body.user.id, token: body.accessToken, headers };
+}
+
+/** `Vigil-Reauth` with the password, as a client re-entering it sends it. */
+export function reauthHeader(password: string): Record<string, string> {
+  return { 'vigil-reauth': `password ${Buffer.from(password).toString('base64')}` };
 }
 
 export const PASSWORD = 'biometric passphrase 1';

@@ -31,8 +31,8 @@ afterAll(async () => {
   await gw?.close();
 });
 
-async function connect(): Promise<{ socket: TestSocket; ready: ServerMessageOf<'ready'> }> {
-  const socket = new TestSocket(gw.url, { token: (await login(node, USER)).accessToken });
+async function connect(user = USER): Promise<{ socket: TestSocket; ready: ServerMessageOf<'ready'> }> {
+  const socket = new TestSocket(gw.url, { token: (await login(node, user)).accessToken });
   sockets.push(socket);
   return { socket, ready: await socket.next('ready') };
 }
@@ -108,7 +108,8 @@ describe('socket enrolment', () => {
   });
 
   it('reports an enrolment too small to train as enroll.failed', async () => {
-    const { socket } = await connect();
+    // A first enrolment: replacing USER's model would need a re-authentication first (model-replace.test.ts).
+    const { socket } = await connect(`${USER}-small`);
     socket.sendJson({ type: 'enroll.begin', stream: 9, modality: 'motion', rate: 20, channels: ['x', 'y', 'z'] });
     sendSamples(socket, 9, { ...enrolment, data: enrolment.data.subarray(0, 100 * 3), length: 100 }, 0);
     socket.sendJson({ type: 'enroll.commit', stream: 9 });

@@ -126,17 +126,19 @@ describe('make_model / check_user failures (DRF shapes, docs/legacy.md)', () => 
   });
 
   it('an unusable file names the problem under "data"', async () => {
-    const bad = await upload(A.makeModel.path, owner, { text: '1,2,3\n4,x,6\n', name: 'bad.csv' });
+    // A member without a model: replacing the owner's would need the password first (model-replace.test.ts).
+    const enrolling = await member();
+    const bad = await upload(A.makeModel.path, enrolling, { text: '1,2,3\n4,x,6\n', name: 'bad.csv' });
     expect(bad).toEqual({
       status: 400,
       body: { data: ['올바른 데이터 파일이 아닙니다: line 2, column c2: "x" is not a number'] },
     });
-    const short = await upload(A.makeModel.path, owner, { text: headerless(recording('1609', 0, 30)), name: 'short.csv' });
+    const short = await upload(A.makeModel.path, enrolling, { text: headerless(recording('1609', 0, 30)), name: 'short.csv' });
     expect(short).toEqual({
       status: 400,
       body: { data: ['데이터가 너무 짧습니다. 최소 50개의 샘플이 필요합니다(받은 수: 30).'] },
     });
-    const small = await upload(A.makeModel.path, owner, { text: headerless(recording('1609', 0, 200)), name: 'small.csv' });
+    const small = await upload(A.makeModel.path, enrolling, { text: headerless(recording('1609', 0, 200)), name: 'small.csv' });
     expect(small).toEqual({
       status: 400,
       body: { data: ['데이터가 너무 적습니다. 최소 10개의 구간이 필요합니다(받은 수: 7).'] },

@@ -68,9 +68,9 @@ export class ContinuousConnection implements ModelHolder {
   }
 
   /** A stream of this session was scored: the session now stands here. True when the decision changed. */
-  trustScored(trust: number, decision: VerdictDecision): boolean {
+  trustScored(trust: number, decision: VerdictDecision, modelVersion: number): boolean {
     if (!this.standing) throw new Error('a stream was scored before its socket was ready');
-    return this.standing.scored(trust, decision);
+    return this.standing.scored(trust, decision, modelVersion);
   }
 
   /** Writes the session's trust for its later sockets and other processes (a stream ended). */

@@ -4,6 +4,7 @@ import type { RealtimeChannel } from '../../realtime/realtime-channel.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
 import type { GatewayContext } from '../../server/context.ts';
 import type { GatewayModule } from '../../server/gateway-module.ts';
+import type { GenuineEvidenceStore } from '../assurance/genuine-evidence.ts';
 import type { OwnerChanges } from '../assurance/owner-change.ts';
 import type { ReplayIndexes } from '../assurance/replay-index.ts';
 import type { SessionTrustStore } from '../assurance/session-trust.ts';
@@ -60,6 +61,8 @@ export function createContinuousModule(
     biometrics: BiometricService;
     ownerChanges: OwnerChanges;
     sessionTrust: SessionTrustStore;
+    /** Where sessions that read genuine say so (for changing the model without a password). */
+    genuineEvidence?: GenuineEvidenceStore;
     replay: ReplayIndexes;
     sessions: PolicySessions;
     tokens: TokenResolver;
@@ -87,7 +90,7 @@ export function createContinuousModule(
   let batcher: WindowBatcher | undefined;
   const follows = new EnrolmentFollows();
   let unsubscribe: (() => void) | undefined;
-  const standings = new SessionStandings(trust, deps.sessionTrust);
+  const standings = new SessionStandings(trust, deps.sessionTrust, deps.genuineEvidence);
   let sweeping: NodeJS.Timeout | undefined;
   let sweep: Promise<unknown> | undefined;
 

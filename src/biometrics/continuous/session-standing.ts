@@ -1,5 +1,6 @@
 import type { VerdictDecision } from '../../../protocol/biometrics.ts';
 import type { TrustRange } from '../assurance/session-trust.ts';
+import type { GenuineEvidenceStore, GenuineMark } from '../assurance/genuine-evidence.ts';
 import { decide, type TrustConfig } from '../trust.ts';
 
 /** Where the session's trust is kept between sockets and processes (SessionTrustStore). */
@@ -36,24 +37,29 @@ export class SessionStanding {
   /** Bumped by a restart: a merge sent before it must not bring old trust back. */
   private generation = 0;
   private lastScoredAt = Number.NEGATIVE_INFINITY;
+  /** When the session last read genuine, for changing the model without re-entering a password. */
+  private readonly genuine: GenuineMark | undefined;
 
   constructor(
     readonly sessionId: string,
     private readonly config: TrustConfig,
     private readonly memory: TrustMemory,
     stored: number | undefined,
+    evidence?: GenuineEvidenceStore,
   ) {
+    this.genuine = evidence?.mark(sessionId);
     this.trust = stored ?? config.initial;
     this.base = this.trust;
     this.decision = decide(config.initial, config);
   }
 
   /** A window of the session was scored: it now stands here. True when the decision changed. */
-  scored(trust: number, decision: VerdictDecision): boolean {
+  scored(trust: number, decision: VerdictDecision, modelVersion: number): boolean {
     const now = performance.now();
     const resumed = now - this.lastScoredAt > RESYNC_AFTER_IDLE_MS;
     this.lastScoredAt = now;
     this.trust = trust;
+    this.genuine?.scored(decision, modelVersion);
     if (decision === this.decision) {
       if (resumed) this.merge(true);
       return false;
@@ -124,12 +130,14 @@ export class SessionStandings {
   constructor(
     private readonly config: TrustConfig,
     private readonly memory: TrustMemory,
+    private readonly evidence?: GenuineEvidenceStore,
   ) {}
 
   /** The session's standing, shared with its other sockets here; `stored` (Redis) only starts a new one. */
   hold(sessionId: string, stored: number | undefined): SessionStanding {
     let standing = this.live.get(sessionId);
-    if (!standing) this.live.set(sessionId, (standing = new SessionStanding(sessionId, this.config, this.memory, stored)));
+    if (!standing)
+      this.live.set(sessionId, (standing = new SessionStanding(sessionId, this.config, this.memory, stored, this.evidence)));
     standing.holders++;
     return standing;
   }

@@ -7,6 +7,7 @@ import type { StreamEnd, StreamSink, StreamSpec } from '../../realtime/channel-h
 import { errorMessage } from '../../../protocol/messages.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
 import type { OwnerChanges } from '../assurance/owner-change.ts';
+import { reauthFromMessage } from '../assurance/reauth-input.ts';
 import type { BiometricService } from '../biometric-service.ts';
 import type { EnrollmentEvent } from '../enrollment/enrollment-events.ts';
 import { sampleFeatureSpec } from '../features/feature-spec.ts';
@@ -35,8 +36,8 @@ export interface EnrolmentEnv {
   /** Committed enrolments being followed; the module stops them before the store closes. */
   follows: EnrolmentFollows;
   service: EnrolmentService;
-  /** Enrolling over the socket changes the owner like any enrolment: fresh proof, no step-up owed. */
-  owner: Pick<OwnerChanges, 'assertFresh'>;
+  /** Enrolling over the socket changes the owner like any enrolment: fresh proof, no step-up owed; replacing a model, a re-authentication too. */
+  owner: Pick<OwnerChanges, 'assertFresh' | 'assertReplace'>;
   models: LiveModels;
   metrics: ContinuousMetrics;
   logger: Logger;
@@ -106,12 +107,15 @@ export class SocketEnrolment implements StreamSink, ConnectionStream {
     private readonly env: EnrolmentEnv,
   ) {
     this.spec = enrolmentSpec(stream);
+    const reauth = reauthFromMessage(stream.reauth);
+    stream.reauth = undefined; // not kept with the stream
     this.c = stream.channels.length;
     this.buffer = new Float32Array(Math.max(FLUSH_FLOATS, this.spec.windowSamples * this.c * 2));
     const empty = sampleSet(stream.rate, stream.channels, new Float32Array(0));
     const meta = { ip: owner.conn.ip, sessionId: owner.sessionId };
+    // Proven at the start (the client learns before recording); the commit re-checks the login's age.
     this.chain = env.owner
-      .assertFresh(owner, 'enrolled', meta)
+      .assertReplace(owner, 'enrolled', reauth, meta)
       .then(() => env.service.begin(owner.userId, empty, { modality: this.spec.modality, source: 'socket' }, meta))
       .then((record) => {
         this.enrollmentId = record._id.toHexString();

@@ -175,7 +175,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
       decision: update.decision,
       at: Date.now(),
     });
-    if (this.owner.trustScored(update.trust, update.decision)) {
+    if (this.owner.trustScored(update.trust, update.decision, model.version)) {
       this.env.policy.onDecision(this.owner, update.decision, {
         stream: this.spec.stream,
         window,

@@ -1,6 +1,6 @@
 import { requestContext } from '../../server/http/request-context.ts';
 import { VigilError } from '../../../protocol/errors.ts';
-import { ACheckReply, ADetailReply, AErrorReply, AUploadBody } from '../../../protocol/legacy/a-realtime.ts';
+import { ACheckReply, ADetailReply, AErrorReply, AMakeModelBody, AUploadBody } from '../../../protocol/legacy/a-realtime.ts';
 import type { OwnerChanges } from '../../biometrics/assurance/owner-change.ts';
 import type { BiometricService } from '../../biometrics/biometric-service.ts';
 import { defineRoute, type Route } from '../../server/http/route.ts';
@@ -56,22 +56,25 @@ export function aBiometricRoutes(deps: {
     defineRoute({
       method: 'POST',
       path: '/server/authenticate/make_model/',
-      summary: 'A: enrol the uploaded `data` file and train a new model version (multipart `token` + `data`)',
+      summary:
+        'A: enrol the uploaded `data` file and train a new model version (multipart `token` + `data`; replacing a model also `password`)',
       tags: TAGS,
       body: { kind: 'form' },
       formatError: formatAError,
-      schema: { body: AUploadBody, response: { 200: ADetailReply, ...failures } },
+      schema: { body: AMakeModelBody, response: { 200: ADetailReply, ...failures } },
     }).handle(async ({ body, files, info }) => {
       const session = await tokens.resolve(body.token);
-      // A's token is the session's: a make_model replaces the model, so it needs a recent login too.
-      await owner.assertFresh({ userId: session.userId, sessionId: session.id }, 'enrolled', requestContext(info, session.id));
-      const accepted = await enrolAFile(
-        biometrics,
-        session.userId,
-        dataOf(files, body),
-        defaultRate,
+      // A's token is the session's: a make_model replaces the model, so it needs a recent login too,
+      // and, when a model exists, the password (a field A never had) or recent genuine standing.
+      const data = dataOf(files, body); // a missing file is the client's mistake before any proof is spent
+      const reauth = body.password === undefined ? undefined : { password: body.password, field: 'password' };
+      await owner.assertReplace(
+        { userId: session.userId, sessionId: session.id },
+        'enrolled',
+        reauth,
         requestContext(info, session.id),
       );
+      const accepted = await enrolAFile(biometrics, session.userId, data, defaultRate, requestContext(info, session.id));
       // The data is saved at this point; a model still training after the wait is used once ready.
       await biometrics.awaitTraining(session.userId, accepted.enrollmentId, waitSeconds * 1000);
       return { status: 200, body: { detail: '저장완료.' } };

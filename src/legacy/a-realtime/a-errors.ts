@@ -29,6 +29,11 @@ export const formatAError = drfErrorFormatter({
       detail: '모델을 바꾸려면 {seconds}초 이내에 다시 로그인해야 합니다. 다시 로그인한 뒤 새 토큰으로 시도하세요.',
     },
     BIOMETRIC_STEPUP_OWED: { status: 403, detail: '본인 재확인(step-up)이 끝나지 않아 모델을 바꿀 수 없습니다.' },
+    BIOMETRIC_REAUTH_REQUIRED: {
+      status: 403,
+      detail: '저장된 모델을 바꾸려면 현재 비밀번호를 password 필드로 함께 보내야 합니다.',
+    },
+    PASSWORD_INCORRECT: { status: 400, field: 'password', detail: '비밀번호가 올바르지 않습니다.' },
     ENROLLMENT_TOO_UNIFORM: {
       status: 400,
       field: 'data',

@@ -11,7 +11,7 @@ export interface CorsOptions {
 }
 
 /** Request headers browser apps may send (everything the API reads). */
-const ALLOWED_HEADERS = 'authorization, content-type, x-request-id, x-device-id, x-refresh-token, refresh';
+const ALLOWED_HEADERS = 'authorization, content-type, x-request-id, x-device-id, x-refresh-token, refresh, vigil-reauth';
 /** Response headers a page may read besides the CORS-safelisted ones. */
 const EXPOSED_HEADERS = 'x-request-id, retry-after, allow, www-authenticate';
 
