@@ -298,8 +298,12 @@ describe('replacing or deleting an existing model needs what a thief lacks', () 
 
     expect(await proofs(owner)).toEqual(['genuine-standing', 'genuine-standing']);
 
-    // Evidence ages out with the proof age: the session must stream again (or re-enter the password).
-    clock.advance(MAX_AGE_SECONDS * 1000 + 1_000);
+    // Evidence is short-lived (VIGIL_BIOMETRIC_GENUINE_PROOF_SECONDS, 30): a thief who grabs the
+    // device and stops its stream inherits it that long at most, while the login stays fresh.
+    clock.advance(31_000);
+    expect(errorOf(await deleteModel(owner)).code).toBe('BIOMETRIC_REAUTH_REQUIRED');
+    // And the login ages out with the proof age.
+    clock.advance(MAX_AGE_SECONDS * 1000);
     const fresh = await logIn(owner.username);
     expect(errorOf(await deleteModel(owner)).code).toBe('BIOMETRIC_PROOF_STALE');
     expect(errorOf(await deleteModel(fresh)).code).toBe('BIOMETRIC_REAUTH_REQUIRED');
