@@ -219,7 +219,8 @@ describe('a watched session must keep producing scored windows', () => {
 });
 
 describe('VIGIL_CV_EVIDENCE_POLICY=always', () => {
-  // A second gateway process over the same stores: both sweep the one index.
+  // A second gateway process over the same stores: both sweep the one index, and a session's
+  // sockets may sit on either.
   let always: TestGateway;
 
   beforeAll(async () => {
@@ -233,6 +234,18 @@ describe('VIGIL_CV_EVIDENCE_POLICY=always', () => {
 
   afterAll(async () => {
     await always?.gateway.close(); // the data is the first gateway's to drop
+  });
+
+  it('a quiet socket on one process is not asked while the session streams on another', async () => {
+    // The session's evidence comes from the first gateway; its second socket, idle here, must see it through the index.
+    const session = await login(node, OWNER);
+    const idle = await connect(always.url, session.accessToken);
+    const streaming = await connect(gw.url, session.accessToken);
+    await streamInRealTime(streaming, 1, (3 * GAP_SECONDS + TIMEOUT_SECONDS + 2) * 1000);
+    expect(streaming.messages.filter((m) => m.type === 'verdict').length).toBeGreaterThan(3 * GAP_SECONDS);
+    expect(idle.messages.filter((m) => m.type === 'stepup.required')).toEqual([]);
+    expect(streaming.messages.filter((m) => m.type === 'stepup.required')).toEqual([]);
+    expect(await node.core.sessions.isLive(session.sessionId)).toBe(true);
   });
 
   it('a session of an account with a model must stream from its creation; an account without one is not asked', async () => {

@@ -21,7 +21,7 @@ export interface EvidenceConfig {
   stepUpTimeoutSeconds: number;
 }
 
-/** Sessions due taken per sweep at most; the rest wait for the next one. */
+/** Sessions due taken per sweep, and held sessions checked per tick, at most; the rest wait for the next one. */
 const DUE_BATCH = 100;
 /** A check or judgement that failed (Redis or Mongo away) is tried again this much later. */
 const RETRY_MS = 5_000;
@@ -127,7 +127,7 @@ export class EvidencePolicy {
       if (clock.due === undefined || clock.checking) continue;
       // Evidence seen here that the index does not hold yet, and the index's deadline is near.
       if (clock.last > clock.written && clock.due - now < this.gapMs / 4) this.write(standing, clock.last);
-      else if (clock.due <= now) checks.push(this.check(standing, now));
+      else if (clock.due <= now && checks.length < DUE_BATCH) checks.push(this.check(standing, now));
     }
     await Promise.all(checks);
     await this.sweep(now);
