@@ -217,10 +217,16 @@ export const EnrollFailedMessage = message(
   { stream: StreamId, code: ErrorCodeSchema, message: Type.String() },
   'Enrolment ended without a model.',
 );
+/** Why a step-up is asked for. */
+export const StepUpReasonSchema = Type.Union([Type.Literal('uncertain'), Type.Literal('impostor'), Type.Literal('silent')], {
+  description:
+    'What asked for it: the session entering `uncertain` or `impostor` (a replayed recording counts as `impostor`), or `silent`: no window of the session was scored for VIGIL_CV_EVIDENCE_MAX_GAP_SECONDS (docs/biometrics.md, "Evidence must stay fresh")',
+});
+export type StepUpReason = Static<typeof StepUpReasonSchema>;
 export const StepUpRequiredMessage = message(
   'stepup.required',
   {
-    reason: Type.Union([Type.Literal('uncertain'), Type.Literal('impostor')], { description: 'The decision that asked for it' }),
+    reason: StepUpReasonSchema,
     stream: Type.Optional(StreamId),
     trust: Type.Number(),
     deadline: Type.Number({

@@ -38,6 +38,18 @@ describe('loadConfig', () => {
     expect(problems.some((p) => p.startsWith('LOG_LEVEL:'))).toBe(true);
   });
 
+  it('watches streamed sessions for fresh evidence by default, and names a bad policy or gap', () => {
+    const config = loadConfig({});
+    expect(config.VIGIL_CV_EVIDENCE_POLICY).toBe('streamed');
+    expect(config.VIGIL_CV_EVIDENCE_MAX_GAP_SECONDS).toBe(180);
+    expect(loadConfig({ VIGIL_CV_EVIDENCE_POLICY: 'always' }).VIGIL_CV_EVIDENCE_POLICY).toBe('always');
+    const problems = problemsOf({ VIGIL_CV_EVIDENCE_POLICY: 'sometimes', VIGIL_CV_EVIDENCE_MAX_GAP_SECONDS: '0' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'VIGIL_CV_EVIDENCE_MAX_GAP_SECONDS',
+      'VIGIL_CV_EVIDENCE_POLICY',
+    ]);
+  });
+
   it('takes VIGIL_PROCESSES as a count or auto, and names it otherwise', () => {
     expect(loadConfig({}).VIGIL_PROCESSES).toBe('1');
     expect(processCount(loadConfig({ VIGIL_PROCESSES: '4' }).VIGIL_PROCESSES)).toBe(4);

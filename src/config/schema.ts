@@ -721,6 +721,18 @@ export const ConfigSchema = Type.Object({
     description:
       'What an unproven step-up ends at its deadline: revoke (the session: HTTP API and refresh stop too) or close (only the socket; a reconnect is asked again by the same deadline).',
   }),
+  VIGIL_CV_EVIDENCE_POLICY: Type.Union([Type.Literal('off'), Type.Literal('streamed'), Type.Literal('always')], {
+    default: 'streamed',
+    description:
+      'Which sessions must keep producing scored windows, or owe a step-up (reason `silent`): streamed (a session of an account with a model from its first scored window on: going quiet does not escape verification), always (every session of an account with a model, from its creation: for deployments where every session is a device), off.',
+  }),
+  VIGIL_CV_EVIDENCE_MAX_GAP_SECONDS: Type.Integer({
+    default: 180,
+    minimum: 1,
+    maximum: 86_400,
+    description:
+      'Longest a watched session may go without a scored window before it owes a step-up (then VIGIL_CV_STEPUP_TIMEOUT_SECONDS to prove). A device taken off (a watch overnight) loses its session after both.',
+  }),
   VIGIL_CV_MAX_ENROLMENT_STREAMS: Type.Integer({
     default: 256,
     minimum: 1,

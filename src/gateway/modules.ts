@@ -107,6 +107,7 @@ export async function assembleModules(
         tokens: sessionCore.resolver,
         onVerdict: operatorConsole && ((userId, point) => operatorConsole.feed.publish(userId, point)),
         stepUpFactors: login.stepUp,
+        sessionStarts: (listener) => sessionCore.sessions.onStart(listener),
       }),
     );
   }

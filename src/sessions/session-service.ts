@@ -55,6 +55,7 @@ export class SessionService {
   ) {}
 
   private accountGate: AccountGate | undefined;
+  private readonly startListeners = new Set<(session: SessionRecord) => void>();
   /** Attached-token kinds introspection may answer for (dialect tokens that resource servers verify offline). */
   private readonly introspectable = new Set<string>();
 
@@ -63,17 +64,29 @@ export class SessionService {
     this.accountGate = gate;
   }
 
+  /** Told of every new session, after it is stored (continuous verification's evidence policy). Listeners must not throw. */
+  onStart(listener: (session: SessionRecord) => void): () => void {
+    this.startListeners.add(listener);
+    return () => this.startListeners.delete(listener);
+  }
+
   /** A new session with its first access + refresh pair (POST /v1/sessions and dialects that use the core pair). */
   async start(input: NewSession): Promise<{ session: SessionRecord; tokens: TokenPair }> {
     const id = newSessionId();
     const family = this.families.newFamily(id);
     const session = await this.store.create(input, { ...family.fields }, id);
+    this.started(session);
     return { session, tokens: await this.pairFor(session, family.token) };
   }
 
   /** A session without core tokens, for a dialect that attaches its own (`attachToken`). */
   async open(input: NewSession): Promise<SessionRecord> {
-    return this.store.create(input);
+    return this.started(await this.store.create(input));
+  }
+
+  private started(session: SessionRecord): SessionRecord {
+    for (const listener of this.startListeners) listener(session);
+    return session;
   }
 
   /** Access token for a live session (a dialect that refreshes in its own way). */

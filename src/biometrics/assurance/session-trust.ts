@@ -1,10 +1,11 @@
+import type { StepUpReason } from '../../../protocol/messages.ts';
 import type { RedisClient } from '../../storage/redis.ts';
 
 /** A step-up a session has been asked for and not yet proven. */
 export interface OwedStepUp {
   /** Logins (sessions created) from this moment on prove the holder (epoch ms). */
   requestedAt: number;
-  reason: 'uncertain' | 'impostor';
+  reason: StepUpReason;
   /** When the proof is due (epoch ms); a reconnect inherits it instead of getting a new one. */
   deadline: number;
 }
@@ -56,7 +57,7 @@ function parseOwed(raw: unknown): OwedStepUp | undefined {
     if (typeof parsed.requestedAt !== 'number') return undefined;
     return {
       requestedAt: parsed.requestedAt,
-      reason: parsed.reason === 'uncertain' ? 'uncertain' : 'impostor',
+      reason: parsed.reason === 'uncertain' || parsed.reason === 'silent' ? parsed.reason : 'impostor',
       deadline: typeof parsed.deadline === 'number' ? parsed.deadline : parsed.requestedAt,
     };
   } catch {

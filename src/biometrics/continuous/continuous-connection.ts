@@ -32,6 +32,8 @@ export class ContinuousConnection implements ModelHolder {
   ready = false;
   /** The account's fingerprints, when replay detection is on. */
   replay: ReplayIndex | undefined;
+  /** When the session must next show evidence, as the index held it at authentication (EvidencePolicy). */
+  storedEvidenceDue: number | undefined;
   /** Where the session stands on this process, shared with its other sockets here (from `ready` on). */
   standing: SessionStanding | undefined;
   /** Made on first use: most sockets never follow an enrolment. */

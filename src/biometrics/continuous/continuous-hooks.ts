@@ -7,6 +7,7 @@ import type { TrustConfig } from '../trust.ts';
 import { ContinuousConnection } from './continuous-connection.ts';
 import type { SessionStandings } from './session-standing.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
+import type { EvidencePolicy } from './evidence-policy.ts';
 import type { LiveModels } from './live-models.ts';
 import { SocketEnrolment, enrolmentSpec, type EnrolmentEnv } from './socket-enrolment.ts';
 import { StreamVerifier, channelMapping, type VerifierEnv } from './stream-verifier.ts';
@@ -15,6 +16,8 @@ import type { TrustPolicy } from './trust-policy.ts';
 export interface ContinuousHooksEnv {
   models: LiveModels;
   policy: TrustPolicy;
+  /** Whether the session keeps producing scored windows. */
+  evidence: EvidencePolicy;
   verifier: VerifierEnv;
   enrolment: EnrolmentEnv;
   metrics: ContinuousMetrics;
@@ -36,19 +39,21 @@ function stateOf(conn: ChannelConnection): ContinuousConnection | undefined {
  * rate and channels, enrolment streams work without one, and `stepup` goes to the policy.
  */
 export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
-  const { models, policy, metrics } = env;
+  const { models, policy, metrics, evidence } = env;
   const { standings } = env;
   return {
     async onAuthenticated(conn): Promise<ReadyModel | null> {
       const { userId, sessionId } = conn.principal;
-      const [model, owed, trust, replay] = await Promise.all([
+      const [model, owed, trust, replay, evidenceDue] = await Promise.all([
         models.current(userId),
         policy.owedStepUp(sessionId),
         env.sessionTrust.trust(sessionId),
         env.replay.enabled ? env.replay.load(userId) : undefined,
+        evidence.dueOf(userId, sessionId),
       ]);
       const state = new ContinuousConnection(conn, model, trust, env.trust.initial);
       state.replay = replay;
+      state.storedEvidenceDue = evidenceDue;
       state.owedStepUp = owed;
       conn.attachment = state;
       return model?.ready ?? null;
@@ -59,7 +64,9 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       if (!state) return;
       state.ready = true;
       // Held from here, not at authentication: an upgrade abandoned before `ready` never disconnects.
-      state.standing = standings.hold(state.sessionId, state.storedTrust);
+      state.standing = standings.hold(state, state.storedTrust);
+      // Watched only with a model to stream against: otherwise there is nothing to show.
+      if (state.model) evidence.held(state.standing, state.storedEvidenceDue);
       models.hold(state, state.model);
       policy.onReady(state);
     },
@@ -110,7 +117,10 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
       state.disconnect();
       models.release(state);
       policy.onDisconnect(state);
-      if (state.standing) standings.release(state.standing);
+      if (state.standing) {
+        evidence.releasing(state.standing);
+        standings.release(state.standing, state);
+      }
       state.replay?.flush();
     },
   };

@@ -83,7 +83,7 @@ export function createContinuousMetrics(registry: Registry) {
     }),
     policyActions: new Counter({
       name: 'vigil_cv_policy_actions_total',
-      help: 'Policy actions taken (notify, step-up, revoke, step-up-timeout) and step-up outcomes',
+      help: 'Policy actions taken (notify, step-up, revoke, step-up-silent, step-up-timeout) and step-up outcomes',
       labelNames: ['action'] as const,
       registers,
     }),

@@ -18,6 +18,17 @@ import type { VerifierEnv } from './stream-verifier.ts';
 import { TrustPolicy, type PolicyConfig, type PolicySessions } from './trust-policy.ts';
 import { WindowBatcher, type WindowBatcherOptions } from './window-batcher.ts';
 import { SessionStandings } from './session-standing.ts';
+import { EvidencePolicy, type EvidenceConfig } from './evidence-policy.ts';
+import { SessionEvidenceStore } from '../assurance/session-evidence.ts';
+import { toVigilError } from '../../storage/dependency-errors.ts';
+
+export function evidenceConfig(config: Config): EvidenceConfig {
+  return {
+    mode: config.VIGIL_CV_EVIDENCE_POLICY,
+    maxGapSeconds: config.VIGIL_CV_EVIDENCE_MAX_GAP_SECONDS,
+    stepUpTimeoutSeconds: config.VIGIL_CV_STEPUP_TIMEOUT_SECONDS,
+  };
+}
 
 /** How often each process looks for step-ups that fell due with no socket to act on them. */
 const STEPUP_SWEEP_MS = 1_000;
@@ -70,6 +81,8 @@ export function createContinuousModule(
     onVerdict?: VerifierEnv['onVerdict'];
     /** Second factors: a step-up lists the account's and accepts a proof by one alone. */
     stepUpFactors?: StepUpProofs;
+    /** Every new session (SessionService.onStart): policy `always` watches sessions from creation. */
+    sessionStarts?(listener: (session: { id: string; userId: string; createdAt: number }) => void): () => void;
   },
 ): ContinuousModule {
   const { config, logger } = ctx;
@@ -77,6 +90,26 @@ export function createContinuousModule(
   const metrics = createContinuousMetrics(ctx.metrics.registry);
   const trust = resolveTrustConfig();
   const models = new LiveModels(deps.biometrics, log, (count) => metrics.models.set(count));
+  const standings = new SessionStandings(trust, deps.sessionTrust, deps.genuineEvidence);
+  const evidence = new EvidencePolicy({
+    config: evidenceConfig(config),
+    store: new SessionEvidenceStore(ctx.redis),
+    trust: deps.sessionTrust,
+    standings,
+    sessionLive: async (sessionId) => (await deps.sessions.get(sessionId)) !== undefined,
+    hasModel: (userId) =>
+      deps.biometrics.model(userId).then(
+        () => true,
+        (err: unknown) => {
+          if (toVigilError(err).code === 'BIOMETRIC_MODEL_MISSING') return false;
+          throw err;
+        },
+      ),
+    ask: (state, owed) => policy.askOwed(state, owed),
+    audit: ctx.audit,
+    metrics,
+    logger: log,
+  });
   const policy = new TrustPolicy({
     config: policyConfig(config),
     sessions: deps.sessions,
@@ -86,11 +119,11 @@ export function createContinuousModule(
     logger: log,
     metrics,
     ...(deps.stepUpFactors ? { stepUpFactors: deps.stepUpFactors } : {}),
+    onPassed: (state) => state.standing && evidence.restarted(state.standing),
   });
   let batcher: WindowBatcher | undefined;
   const follows = new EnrolmentFollows();
   let unsubscribe: (() => void) | undefined;
-  const standings = new SessionStandings(trust, deps.sessionTrust, deps.genuineEvidence);
   let sweeping: NodeJS.Timeout | undefined;
   let sweep: Promise<unknown> | undefined;
 
@@ -110,20 +143,23 @@ export function createContinuousModule(
       });
       // DELETE /v1/biometrics/model or withdrawal: live streams stop scoring with the deleted versions.
       const offDeleted = deps.biometrics.onModelsDeleted((event) => void models.dropped(event.userId));
+      const offStarts = deps.sessionStarts?.((session) => evidence.started(session.userId, session.id, session.createdAt));
       unsubscribe = () => {
         offReady();
         offDeleted();
+        offStarts?.();
       };
       // An owed step-up is the session's: it ends the session at its deadline even if every socket hung up.
       sweeping = setInterval(() => {
-        // One sweep at a time; revokeUnproven never rejects.
-        sweep ??= policy.revokeUnproven().finally(() => (sweep = undefined));
+        // One sweep at a time; neither rejects.
+        sweep ??= Promise.all([policy.revokeUnproven(), evidence.tick()]).finally(() => (sweep = undefined));
       }, STEPUP_SWEEP_MS);
       sweeping.unref();
       deps.channel.attach(
         continuousHooks({
           models,
           policy,
+          evidence,
           metrics,
           trust,
           sessionTrust: deps.sessionTrust,
@@ -132,6 +168,7 @@ export function createContinuousModule(
           verifier: {
             batcher,
             policy,
+            evidence,
             metrics,
             trust,
             lateFrameMs: config.VIGIL_CV_LATE_FRAME_MS,

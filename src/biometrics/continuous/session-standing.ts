@@ -2,6 +2,7 @@ import type { VerdictDecision } from '../../../protocol/biometrics.ts';
 import type { TrustRange } from '../assurance/session-trust.ts';
 import type { GenuineEvidenceStore, GenuineMark } from '../assurance/genuine-evidence.ts';
 import { decide, type TrustConfig } from '../trust.ts';
+import type { ContinuousConnection } from './continuous-connection.ts';
 
 /** Where the session's trust is kept between sockets and processes (SessionTrustStore). */
 export interface TrustMemory {
@@ -10,6 +11,18 @@ export interface TrustMemory {
 
 /** A standing whose windows paused this long reads the session back before it goes on (another process may have moved it). */
 const RESYNC_AFTER_IDLE_MS = 5_000;
+
+/** A session's evidence on this process: what the freshness policy (evidence-policy.ts) keeps per session. */
+export interface EvidenceClock {
+  /** By when the session must show evidence (epoch ms), as last written or read here; undefined: not watched here. */
+  due: number | undefined;
+  /** The latest evidence (a scored window) seen here. */
+  last: number;
+  /** The evidence time this process last wrote to the index (due = written + gap). */
+  written: number;
+  /** A check of the index is in flight. */
+  checking: boolean;
+}
 
 /**
  * Where one session stands on this process: the trust every verification stream of every socket
@@ -29,7 +42,9 @@ export class SessionStanding {
   /** What `trust` last read. A fresh session's, at first: a session already below `uncertain` triggers the policy with its first verdict. */
   decision: VerdictDecision;
   /** Sockets of the session on this process that hold this standing. */
-  holders = 0;
+  readonly holders = new Set<ContinuousConnection>();
+  /** When the session must next show a scored window, as this process knows it (EvidencePolicy). */
+  readonly evidence: EvidenceClock = { due: undefined, last: 0, written: 0, checking: false };
   /** The session's trust in Redis when this process last heard it: what our windows moved since is `trust − base`. */
   private base: number;
   private merging = false;
@@ -41,13 +56,14 @@ export class SessionStanding {
   private readonly genuine: GenuineMark | undefined;
 
   constructor(
+    readonly userId: string,
     readonly sessionId: string,
     private readonly config: TrustConfig,
     private readonly memory: TrustMemory,
     stored: number | undefined,
-    evidence?: GenuineEvidenceStore,
+    genuineEvidence?: GenuineEvidenceStore,
   ) {
-    this.genuine = evidence?.mark(sessionId);
+    this.genuine = genuineEvidence?.mark(sessionId);
     this.trust = stored ?? config.initial;
     this.base = this.trust;
     this.decision = decide(config.initial, config);
@@ -130,22 +146,35 @@ export class SessionStandings {
   constructor(
     private readonly config: TrustConfig,
     private readonly memory: TrustMemory,
-    private readonly evidence?: GenuineEvidenceStore,
+    private readonly genuineEvidence?: GenuineEvidenceStore,
   ) {}
 
   /** The session's standing, shared with its other sockets here; `stored` (Redis) only starts a new one. */
-  hold(sessionId: string, stored: number | undefined): SessionStanding {
+  hold(holder: ContinuousConnection, stored: number | undefined): SessionStanding {
+    const { userId, sessionId } = holder;
     let standing = this.live.get(sessionId);
     if (!standing)
-      this.live.set(sessionId, (standing = new SessionStanding(sessionId, this.config, this.memory, stored, this.evidence)));
-    standing.holders++;
+      this.live.set(
+        sessionId,
+        (standing = new SessionStanding(userId, sessionId, this.config, this.memory, stored, this.genuineEvidence)),
+      );
+    standing.holders.add(holder);
     return standing;
   }
 
   /** A socket closed: its standing is written back, and forgotten with the session's last socket here. */
-  release(standing: SessionStanding): void {
+  release(standing: SessionStanding, holder: ContinuousConnection): void {
     standing.persist();
-    if (--standing.holders === 0 && this.live.get(standing.sessionId) === standing) this.live.delete(standing.sessionId);
+    standing.holders.delete(holder);
+    if (standing.holders.size === 0 && this.live.get(standing.sessionId) === standing) this.live.delete(standing.sessionId);
+  }
+
+  get(sessionId: string): SessionStanding | undefined {
+    return this.live.get(sessionId);
+  }
+
+  values(): IterableIterator<SessionStanding> {
+    return this.live.values();
   }
 
   get size(): number {

@@ -7,6 +7,7 @@ import { errorMessage } from '../../../protocol/messages.ts';
 import { TrustAccumulator, type TrustConfig } from '../trust.ts';
 import type { ConnectionStream, ContinuousConnection } from './continuous-connection.ts';
 import type { ContinuousMetrics } from './continuous-metrics.ts';
+import type { EvidencePolicy } from './evidence-policy.ts';
 import type { LiveModel } from './live-models.ts';
 import type { TrustPolicy } from './trust-policy.ts';
 import type { TrustPoint } from './trust-point.ts';
@@ -18,6 +19,8 @@ import type { WindowSink } from './window-slab.ts';
 export interface VerifierEnv {
   batcher: WindowBatcher;
   policy: TrustPolicy;
+  /** Told of every scored window: the session's evidence that its holder still streams. */
+  evidence: Pick<EvidencePolicy, 'scored'>;
   metrics: ContinuousMetrics;
   trust: TrustConfig;
   /** A frame arriving this much later than the stream's best delay counts as late. */
@@ -175,7 +178,9 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
       decision: update.decision,
       at: Date.now(),
     });
-    if (this.owner.trustScored(update.trust, update.decision, model.version)) {
+    const changed = this.owner.trustScored(update.trust, update.decision, model.version);
+    this.env.evidence.scored(this.owner.standing!, update.decision);
+    if (changed) {
       this.env.policy.onDecision(this.owner, update.decision, {
         stream: this.spec.stream,
         window,

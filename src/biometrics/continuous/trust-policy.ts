@@ -3,7 +3,7 @@ import type { TrustDecision, VerdictDecision } from '../../../protocol/biometric
 import { VigilError } from '../../../protocol/errors.ts';
 import type { HookControlMessage } from '../../realtime/channel-hooks.ts';
 import type { TokenResolver } from '../../realtime/stream-auth.ts';
-import { errorMessage } from '../../../protocol/messages.ts';
+import { errorMessage, type StepUpReason } from '../../../protocol/messages.ts';
 import type { AuditContext, AuditLog } from '../../audit/audit-log.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { toVigilError } from '../../storage/dependency-errors.ts';
@@ -62,7 +62,7 @@ export interface DecisionContext {
 export interface PendingStepUp {
   /** Logins (sessions created) from this moment on prove the holder (epoch ms). */
   requestedAt: number;
-  reason: 'uncertain' | 'impostor';
+  reason: StepUpReason;
   deadline: number;
   timer: NodeJS.Timeout;
   /** A `stepup` proof is being checked: a second one waits for its answer. */
@@ -102,6 +102,8 @@ export class TrustPolicy {
       metrics: ContinuousMetrics;
       /** The account's second factors: listed in `stepup.required`, and each proves a step-up alone. */
       stepUpFactors?: StepUpProofs;
+      /** A step-up of the socket's session was proven (here or, once this socket's deadline came, elsewhere). */
+      onPassed?(state: ContinuousConnection): void;
     },
   ) {}
 
@@ -143,7 +145,12 @@ export class TrustPolicy {
   onReady(state: ContinuousConnection): void {
     const owed = state.owedStepUp;
     state.owedStepUp = undefined;
-    if (!owed) return;
+    if (owed) this.askOwed(state, owed);
+  }
+
+  /** Asks this socket for a step-up its session owes (already stored), unless it was asked already. */
+  askOwed(state: ContinuousConnection, owed: OwedStepUp): void {
+    if (!state.conn.isOpen) return;
     // The deadline is the session's, not the socket's: reconnecting does not buy time.
     const deadline = Math.max(owed.deadline, Date.now() + this.lateProofGraceMs);
     this.requireStepUp(state, owed.reason, undefined, state.lowestTrust(), owed.requestedAt, deadline);
@@ -205,7 +212,7 @@ export class TrustPolicy {
 
   private requireStepUp(
     state: ContinuousConnection,
-    reason: 'uncertain' | 'impostor',
+    reason: StepUpReason,
     stream: number | undefined,
     trust: number,
     requestedAt: number,
@@ -278,6 +285,7 @@ export class TrustPolicy {
   private liftedElsewhere(state: ContinuousConnection): void {
     state.stepUp = undefined;
     state.conn.send({ type: 'stepup.passed', trust: state.restartTrust() });
+    this.deps.onPassed?.(state);
   }
 
   private expire(state: ContinuousConnection): void {
@@ -352,6 +360,7 @@ export class TrustPolicy {
     const trust = state.restartTrust();
     this.deps.metrics.policyActions.inc({ action: 'step-up-passed' });
     state.conn.send({ type: 'stepup.passed', trust });
+    this.deps.onPassed?.(state);
     this.deps.trust
       .passed(state.sessionId, trust)
       .catch((err: unknown) => this.deps.logger.warn({ err, sessionId: state.sessionId }, 'passed step-up not forgotten'));
