@@ -65,11 +65,13 @@ describe('training in workers/main.ts', () => {
     expect(statuses[0]).toBe('queued');
     expect(statuses).toContain('training');
     expect(statuses.at(-1)).toBe('ready');
+
+    // 'close', not 'exit': only then has everything the worker wrote come through its pipes (the
+    // log line of the job could still be in flight when the job's result reached Redis).
+    const closed = new Promise<number | null>((resolve) => worker!.once('close', (code) => resolve(code)));
+    worker.kill('SIGTERM');
+    expect(await closed).toBe(0);
     expect(output).toContain('"queues":["training","delivery"]');
     expect(output).toContain('"msg":"model trained"');
-
-    const exited = new Promise<number | null>((resolve) => worker!.once('exit', (code) => resolve(code)));
-    worker.kill('SIGTERM');
-    expect(await exited).toBe(0);
   });
 });
