@@ -168,6 +168,9 @@ export class TotpFactors {
 
   private async check(doc: TotpDocument, code: string): Promise<number | undefined> {
     if (!/^\d{6}$/.test(code)) return undefined;
+    // No step after the latest one the tolerance reaches can be shown yet; otplib throws for it
+    // (a "not before" in the future, or a clock set back since a code was accepted): refuse instead.
+    if (doc.lastTimeStep > Math.floor((Date.now() / 1000 + TOLERANCE_SECONDS) / PERIOD_SECONDS)) return undefined;
     const result = await verify({
       secret: this.open(doc),
       token: code,
