@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { slice } from '../biometrics/support.ts';
@@ -7,6 +6,7 @@ import { testPart } from '../continuous/wisdm.ts';
 import { logIn, signUpMember } from '../hardening/support/accounts.ts';
 import { TestSocket, closedWithin, login, startNode, type Node } from '../realtime/support.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { RedisMonitor } from '../support/redis-monitor.ts';
 
 // A thief holding a stolen session is judged only while they stream. One who goes quiet, hangs
 // up, or breaks every window with sequence gaps was never scored, so never asked, and kept the
@@ -172,17 +172,12 @@ describe('a watched session must keep producing scored windows', () => {
     const session = await login(node, OWNER);
     const socket = await connect(gw.url, session.accessToken);
     // MONITOR sees every client's commands: keep the index writes for this session.
-    const watcher = new Redis(gw.config.REDIS_URL);
-    const monitor = await watcher.monitor();
-    const writes: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      const [command, key] = args;
-      if (command?.toLowerCase() === 'zadd' && key?.endsWith('cv:evidence-due') && args.at(-1)?.includes(session.sessionId)) {
-        writes.push(args);
-      }
+    const writes: string[] = [];
+    const monitor = await RedisMonitor.start(gw.config.REDIS_URL, (line) => {
+      const lower = line.toLowerCase();
+      if (lower.includes('"zadd"') && line.includes('cv:evidence-due') && line.includes(session.sessionId)) writes.push(line);
     });
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100)); // MONITOR is on
       const started = Date.now();
       const windows = 24;
       await ownerStreams(socket, 1, windows);
@@ -192,8 +187,7 @@ describe('a watched session must keep producing scored windows', () => {
       expect(writes.length).toBeLessThanOrEqual(Math.ceil(elapsed / ((GAP_SECONDS * 1000) / 4)) + 1);
       expect(writes.length).toBeLessThan(windows / 2);
     } finally {
-      monitor.disconnect();
-      watcher.disconnect();
+      monitor.stop();
     }
   });
 

@@ -152,7 +152,7 @@ describe('three gateways and a worker process as one system', () => {
     await eventually(async () => (await enrolment(urls[1]!, user.accessToken, first))?.status === 'ready', 60_000, 'version 1');
     const socket = await openSocket(urls[2]!, user.accessToken);
     expect(socket.messages[0]).toMatchObject({ type: 'ready', model: { version: 1 } });
-    const second = await enrol(urls[1]!, user.accessToken, await enrolmentCsv(4));
+    const second = await enrol(urls[1]!, user.accessToken, await enrolmentCsv(4), user.password);
     await eventually(async () => (await enrolment(urls[0]!, user.accessToken, second))?.status === 'ready', 60_000, 'version 2');
     await eventually(
       () => socket.messages.find((m) => m.type === 'model' && m.model?.version === 2),

@@ -17,11 +17,15 @@ export interface EnrolmentView {
   error?: { code: string; message: string };
 }
 
-/** POST /v1/biometrics/enrollments (train now); resolves with the acknowledged enrolment id. */
-export async function enrol(url: string, accessToken: string, csv: string): Promise<string> {
+/**
+ * POST /v1/biometrics/enrollments (train now); resolves with the acknowledged enrolment id.
+ * Replacing an existing model re-enters the `password` (Vigil-Reauth).
+ */
+export async function enrol(url: string, accessToken: string, csv: string, password?: string): Promise<string> {
+  const reauth = password === undefined ? {} : { 'vigil-reauth': `password ${Buffer.from(password).toString('base64')}` };
   const res = await fetch(`${url}/v1/biometrics/enrollments?rate=20&modality=motion`, {
     method: 'POST',
-    headers: { 'content-type': 'text/csv', authorization: `Bearer ${accessToken}` },
+    headers: { 'content-type': 'text/csv', authorization: `Bearer ${accessToken}`, ...reauth },
     body: csv,
   });
   const body = (await res.json()) as { enrollmentId?: string };
