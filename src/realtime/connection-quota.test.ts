@@ -1,10 +1,11 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../storage/redis.ts';
 import { createLogger } from '../observability/logger.ts';
 import { connectRedis, createRedis } from '../storage/redis.ts';
 import { dropTestData } from '../../test/support/gateway.ts';
 import { testConfig } from '../../test/support/config.ts';
+import { RedisMonitor } from '../../test/support/redis-monitor.ts';
 import { ConnectionQuota } from './connection-quota.ts';
 
 // Two quotas on separate Redis connections stand for two gateway processes.
@@ -130,14 +131,13 @@ describe('ConnectionQuota releases', () => {
     // Watch what this process's Redis connection sends (MONITOR sees every client; keep ours).
     const quotaRedis = clients.at(-1) as Redis;
     const address = `${quotaRedis.stream.localAddress}:${quotaRedis.stream.localPort}`;
-    const watcher = new Redis(config.REDIS_URL);
-    const monitor = await watcher.monitor();
     const sent: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      // ioredis sends EVAL for a script's first use on a connection, EVALSHA after.
+    const monitor = await RedisMonitor.start(config.REDIS_URL, (line) => {
+      // `+<time> [<db> <address>] "<command>" …`; ioredis sends EVAL for a script's first use on a connection, EVALSHA after.
+      const [, source, command] = /^\+\S+ \[\d+ (\S+)\] "([^"]+)"/.exec(line) ?? [];
       if (source === address)
         sent.push(
-          String(args[0])
+          String(command)
             .toLowerCase()
             .replace(/^evalsha$/, 'eval'),
         );
@@ -148,8 +148,7 @@ describe('ConnectionQuota releases', () => {
     const reconnect = a.acquire(held[0]!);
     expect(await reconnect).toEqual({ admitted: true, count: 1 });
     await settle();
-    monitor.disconnect();
-    watcher.disconnect();
+    monitor.stop();
     expect(sent).toEqual(['eval', 'eval']); // the releases, then the admission
     expect((await a.acquire(held[1]!)).count).toBe(1);
   });
