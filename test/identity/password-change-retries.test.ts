@@ -234,6 +234,52 @@ describe('a thief who knows the old password', () => {
     await expectPassword(owner, newPassword);
   });
 
+  it('whose login read the old password before the change stored the new one, and opens its session after: refused', async () => {
+    // A gateway whose one bcrypt slot is busy for seconds: a login there reads the account, then
+    // waits for bcrypt, and the owner's whole change fits in that wait.
+    const { MONGO_DB, REDIS_PREFIX } = gw.config;
+    const queued = await startTestGateway({
+      REDIS_URL: master.url,
+      MONGO_DB: MONGO_DB!,
+      REDIS_PREFIX,
+      REDIS_WAIT_REPLICAS: '0',
+      VIGIL_BCRYPT_COST: '13',
+      VIGIL_BCRYPT_CONCURRENCY: '1',
+      ...ROOMY_LIMITS,
+    });
+    try {
+      const waiting = async () =>
+        Number(/^vigil_password_hash_waiting (\d+)/m.exec(await (await fetch(`${queued.url}/metrics`)).text())?.[1]);
+      const slow = await signUpMember(queued.url, 'pts'); // its password is hashed at cost 13
+      const owner = await signUpMember(plain.url, 'ptq');
+      const newPassword = `${owner.password} changed`;
+      const busy = [1, 2].map(() =>
+        fetch(`${queued.url}/v1/sessions`, json({ identifier: slow.username, password: slow.password })),
+      );
+      await eventually(async () => (await waiting()) === 1, 10_000, 'one login checking, one waiting');
+      const thief = fetch(`${queued.url}/v1/sessions`, json({ identifier: owner.username, password: owner.password }));
+      // Waiting behind both: it has read the account, with the old password.
+      await eventually(async () => (await waiting()) === 2, 10_000, 'the thief waiting for bcrypt');
+      const change = await post(
+        '/v1/password/change',
+        { currentPassword: owner.password, newPassword },
+        bearer(owner.accessToken),
+      );
+      expect(change.status).toBe(200);
+      expect(await waiting()).toBe(2); // the change was over before the thief's password was checked
+
+      // Its session, made after the change's last revocation, is ended by the login itself.
+      const login = await thief;
+      expect(login.status).toBe(401);
+      expect(await errorCode(login)).toBe('LOGIN_FAILED');
+      for (const res of await Promise.all(busy)) expect(res.status).toBe(201);
+      // Its login wanted the old password rehashed at cost 13: not stored over the new one.
+      await expectPassword(owner, newPassword);
+    } finally {
+      await queued.gateway.close();
+    }
+  }, 60_000);
+
   it('logging in again while the owner’s change is answered 503: ended by the retry', async () => {
     const owner = await signUpMember(plain.url, 'pto');
     const thief = await logIn(plain.url, owner.username, owner.password);
