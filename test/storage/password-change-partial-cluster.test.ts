@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../hardening/support/cluster.ts';
 import { logIn, signUpMember, type Member } from '../hardening/support/accounts.ts';
@@ -97,6 +98,21 @@ async function expectFailedPartWay(thief: { gone: Login }): Promise<void> {
   expect((await fetch(`${gw.url}/v1/accounts/me`, { headers: bearer(thief.gone.accessToken) })).status).toBe(401);
 }
 
+/** The audit records of one session's end. */
+async function endsAudited(sessionId: string): Promise<Array<{ event: string; detail?: Record<string, unknown> }>> {
+  const mongo = new MongoClient(gw.config.MONGO_URL);
+  try {
+    const records = await mongo
+      .db(gw.config.MONGO_DB)
+      .collection('audit')
+      .find({ sessionId, event: 'session.revoked' })
+      .toArray();
+    return records.map(({ event, detail }) => ({ event: String(event), detail: detail as Record<string, unknown> }));
+  } finally {
+    await mongo.close();
+  }
+}
+
 async function expectEnded(session: Login): Promise<void> {
   const me = await fetch(`${gw.url}/v1/accounts/me`, { headers: bearer(session.accessToken) });
   expect(me.status).toBe(401);
@@ -116,6 +132,10 @@ describe('a master refusing part of the revocation', () => {
     try {
       expect((await change()).status).toBe(503);
       await expectFailedPartWay(thief);
+      // Audited although the call failed: its retry finds that session gone and cannot.
+      expect(await endsAudited(thief.gone.sessionId)).toEqual([
+        { event: 'session.revoked', detail: { reason: 'password changed', partial: true } },
+      ]);
     } finally {
       await refuseWrites(thief.refusing, false);
     }
