@@ -12,6 +12,7 @@ import { Tickets } from './codes/tickets.ts';
 import { bcryptConcurrency, libuvPoolSize, PasswordHasher } from './credentials/password-hasher.ts';
 import { passwordRoutes } from './credentials/password-routes.ts';
 import { PasswordService } from './credentials/password-service.ts';
+import { PasswordChangeRetries } from './credentials/password-change-retries.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import { statusEndsSessions } from './accounts/account.ts';
 import { accountRoutes } from './accounts/account-routes.ts';
@@ -151,6 +152,7 @@ export function createIdentity(ctx: GatewayContext, deps: IdentityDependencies):
     codeRequests,
     tickets,
     sessions,
+    retries: new PasswordChangeRetries(redis),
     audit,
     rateLimiter,
     checksPerUserHourly: config.VIGIL_PASSWORD_CHECKS_PER_USER_HOURLY,

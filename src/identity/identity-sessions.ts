@@ -6,8 +6,15 @@ import type { AuditContext } from '../audit/audit-log.ts';
  * implements it; identity never imports the session concern.
  */
 export interface IdentitySessions {
-  /** Revokes every session of the user (but `exceptSessionId`); resolves with how many. */
-  revokeAllForUser(userId: string, options: { exceptSessionId?: string; reason: string }): Promise<number>;
+  /**
+   * Revokes every session of the user (but `exceptSessionId`); resolves with how many. With
+   * `requireReplicas` (the caller's client can ask again), throws ReplicationTimeout (503) once
+   * done unless replicas hold every such deletion.
+   */
+  revokeAllForUser(
+    userId: string,
+    options: { exceptSessionId?: string; reason: string; requireReplicas?: boolean },
+  ): Promise<number>;
   /** Revokes every session and socket of the account; `block` also refuses any that escape, until reopened. */
   revokeAccount(userId: string, options: { reason: string; block?: boolean }): Promise<number>;
   reopenAccount(userId: string): Promise<void>;

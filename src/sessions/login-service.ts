@@ -65,6 +65,8 @@ interface ProvenLogin {
   method: string;
   /** Where a code or ticket login's code went (its amr: sms, or otp for email). */
   channel?: Channel;
+  /** A password login: whether the password it verified is still the account's (see `endIfPasswordChanged`). */
+  stillProven?: () => Promise<boolean>;
 }
 
 export interface LoginLimits {
@@ -238,8 +240,29 @@ export class LoginService {
   private async open(proven: ProvenLogin, meta: AuditContext, kind: string | undefined): Promise<LoginResult> {
     await this.recordDevice(proven, meta);
     const { session, tokens } = await this.deps.sessions.start(this.newSession(proven, meta, kind));
+    await this.endIfPasswordChanged(proven, session, meta);
     await this.opened(proven, session, meta);
     return { account: proven.account, session, tokens };
+  }
+
+  /**
+   * A password change ends the account's sessions after storing the new password, but a login that
+   * read the old hash before that write may create its session after that revocation: someone who
+   * knows the old password (why it is being changed) would keep a session. So a password login
+   * re-reads the account once its session exists: if the password it verified is no longer the
+   * account's, it ends that session and is refused. Either this read comes before the write, and
+   * then the session existed before the change's last revocation (which ends it), or after it, and
+   * then it sees the new password.
+   */
+  private async endIfPasswordChanged(proven: ProvenLogin, session: SessionRecord, meta: AuditContext): Promise<void> {
+    if (!proven.stillProven || (await proven.stillProven())) return;
+    await this.deps.sessions.revokeSessions(proven.account.id, [session.id], 'password changed');
+    await this.deps.audit.record('login.failed', 'failure', {
+      ...meta,
+      userId: proven.account.id,
+      detail: { method: proven.method, reason: 'password_changed' },
+    });
+    throw new VigilError('LOGIN_FAILED');
   }
 
   /**
@@ -252,6 +275,7 @@ export class LoginService {
     await this.refuseIfSecondFactor(proven, meta, kind);
     await this.recordDevice(proven, meta);
     const session = await this.deps.sessions.open(this.newSession(proven, meta, kind));
+    await this.endIfPasswordChanged(proven, session, meta);
     await this.opened(proven, session, meta);
     return { account: proven.account, session };
   }
@@ -324,7 +348,13 @@ export class LoginService {
     }
     await lockout.succeed(key);
     this.rehashIfWeak(account, request.password);
-    return { account, device: request.device, method: 'password' };
+    const verified = account.passwordHash;
+    // A different hash of the same password (the rehash above) still proves it: bcrypt only then.
+    const stillProven = async () => {
+      const now = await accounts.findById(account.id);
+      return now !== null && (now.passwordHash === verified || (await hasher.verifyPassword(now, request.password)));
+    };
+    return { account, device: request.device, method: 'password', stillProven };
   }
 
   private async withCode(request: Extract<LoginRequest, { method: 'code' }>, meta: AuditContext): Promise<ProvenLogin> {
@@ -445,10 +475,11 @@ export class LoginService {
   /** Upgrades a hash made at a lower cost than configured; off the request path. */
   private rehashIfWeak(account: Account, password: string): void {
     const { hasher, accounts, logger } = this.deps;
-    if (!account.passwordHash || !hasher.needsRehash(account.passwordHash)) return;
+    const weak = account.passwordHash;
+    if (!weak || !hasher.needsRehash(weak)) return;
     void hasher
       .hash(password)
-      .then((hash) => accounts.setPasswordHash(account.id, hash))
+      .then((hash) => accounts.rehashPassword(account.id, weak, hash))
       .catch((err: unknown) => logger.warn({ err, userId: account.id }, 'password rehash failed'));
   }
 }

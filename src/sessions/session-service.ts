@@ -6,7 +6,7 @@ import type { AccessTokens } from '../tokens/access-tokens.ts';
 import type { RefreshFamilies, TokenPair } from './refresh-family.ts';
 import type { RevocationBus, RevocationListener } from './revocation-bus.ts';
 import type { SessionMetrics } from './session-metrics.ts';
-import { newSessionId, type NewSession, type SessionRecord, type SessionStore } from './session-store.ts';
+import { newSessionId, PartialSessionDeletion, type NewSession, type SessionRecord, type SessionStore } from './session-store.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { ReplicationTimeout } from '../storage/replicated-writes.ts';
 
@@ -195,10 +195,12 @@ export class SessionService {
       userId,
       sessionIds.filter((_, i) => live[i]),
       reason,
+      audit,
     );
-    const event = reason === 'logout' ? 'session.logout' : 'session.revoked';
     await Promise.all(
-      removedIds.map((sessionId) => this.audit.record(event, 'success', { ...audit, userId, sessionId, detail: { reason } })),
+      removedIds.map((sessionId) =>
+        this.audit.record(revocationEvent(reason), 'success', { ...audit, userId, sessionId, detail: { reason } }),
+      ),
     );
     const gone = sessionIds.filter((id) => !removedIds.includes(id));
     if (options.requireReplicas && !(replicated && (gone.length === 0 || (await this.store.endsReplicated(gone))))) {
@@ -220,7 +222,7 @@ export class SessionService {
   /** Ends every session of the user (password change, reset, withdrawal, "log out everywhere"). */
   async revokeAllForUser(userId: string, options: RevokeAllOptions): Promise<number> {
     const ids = (await this.store.idsForUser(userId)).filter((id) => id !== options.exceptSessionId);
-    const { removed, replicated } = await this.revokeIds(userId, ids, options.reason);
+    const { removed, replicated } = await this.revokeIds(userId, ids, options.reason, options.audit);
     await this.audit.record('session.revoked', 'success', {
       ...options.audit,
       userId,
@@ -322,6 +324,7 @@ export class SessionService {
     userId: string,
     ids: string[],
     reason: string,
+    audit: AuditContext = {},
   ): Promise<{ removed: number; removedIds: string[]; replicated: boolean }> {
     if (ids.length === 0) return { removed: 0, removedIds: [], replicated: true };
     // Announced once the master has done it: every process drops the sessions' cached tokens and
@@ -334,7 +337,20 @@ export class SessionService {
       // sockets and cached tokens outlive them. A session still live is re-checked by the token
       // caches, but its sockets close: its owner asked to end it and is told to ask again.
       await this.bus.publish({ userId, sessionIds: ids, reason }).catch(() => undefined);
-      throw err;
+      if (!(err instanceof PartialSessionDeletion)) throw err;
+      // Those it did delete are audited now: the retry finds them gone and cannot.
+      this.metrics?.revokedSessions.inc(err.removedIds.length);
+      await Promise.all(
+        err.removedIds.map((sessionId) =>
+          this.audit.record(revocationEvent(reason), 'success', {
+            ...audit,
+            userId,
+            sessionId,
+            detail: { reason, partial: true },
+          }),
+        ),
+      );
+      throw err.failure;
     }
     const { removed, removedIds, replicated } = deletion;
     this.metrics?.revokedSessions.inc(removed);
@@ -356,6 +372,10 @@ export class SessionService {
       refreshTokenExpiresAt: Math.floor(session.expiresAt / 1000),
     };
   }
+}
+
+function revocationEvent(reason: string): 'session.logout' | 'session.revoked' {
+  return reason === 'logout' ? 'session.logout' : 'session.revoked';
 }
 
 function attachedTokenKey(kind: string, token: string): string {

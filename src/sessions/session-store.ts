@@ -221,7 +221,17 @@ export class SessionStore {
         : [this.writes.runThenWait((pipeline) => ids.forEach((id) => deleteSession(pipeline, id)), sessionKey(ids[0]!))],
     );
     const failed = attempts.find((attempt): attempt is PromiseRejectedResult => attempt.status === 'rejected');
-    if (failed) throw failed.reason; // the ids stay in the user's index: the retry finds them
+    if (failed) {
+      // The ids stay in the user's index: the retry finds them. On a cluster, the steps that
+      // succeeded say which sessions are gone, so the caller can still audit them.
+      const removedIds = this.onCluster
+        ? ids.filter((_, i) => {
+            const attempt = attempts[i]!;
+            return attempt.status === 'fulfilled' && Number((attempt.value.values[0] as [number, string[]])[0]) === 1;
+          })
+        : [];
+      throw removedIds.length > 0 ? new PartialSessionDeletion(failed.reason, removedIds) : failed.reason;
+    }
     const steps = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
     // One result per id, in order: one step per session on a cluster, one pipeline in id order otherwise.
     const deleted = steps.flatMap((step) => step.values) as [number, string[]][];
@@ -259,6 +269,17 @@ export class SessionStore {
     // Listed before it exists, so deleting the session can never miss it.
     await this.redis.multi().sadd(attachedKey(id), key).pexpire(attachedKey(id), this.absoluteMs).exec();
     await this.redis.set(key, value, 'PX', ttlMs);
+  }
+}
+
+/** A deletion that failed after some sessions were deleted (`removedIds`); `failure` is why. */
+export class PartialSessionDeletion extends Error {
+  override name = 'PartialSessionDeletion';
+  constructor(
+    readonly failure: unknown,
+    readonly removedIds: string[],
+  ) {
+    super(`${removedIds.length} sessions were deleted before the deletion failed`, { cause: failure });
   }
 }
 

@@ -63,21 +63,21 @@ describe('a revocation of many sessions', () => {
 });
 
 describe('revocations the gateway makes on its own', () => {
-  it('still answer as before when too few replicas acknowledged: a password change and a withdrawal end the sessions', async () => {
+  it('still answer as before when too few replicas acknowledged: a withdrawal ends the sessions', async () => {
     const member = await signUpMember(plain.url, 'pw');
     const other = await logIn(plain.url, member.username, member.password);
-    const newPassword = `${member.password} new`;
+    // A password change is not one of them: its client asks again (password-change-retries.test.ts).
     const changed = await fetch(
       `${gw.url}/v1/password/change`,
-      json({ currentPassword: member.password, newPassword }, bearer(member.accessToken)),
+      json({ currentPassword: member.password, newPassword: `${member.password} new` }, bearer(member.accessToken)),
     );
-    expect(changed.status).toBe(200);
-    expect(((await changed.json()) as { revokedSessions: number }).revokedSessions).toBe(1);
+    expect(changed.status).toBe(503);
     expect((await introspect(other.accessToken)).active).toBe(false);
     expect((await introspect(member.accessToken)).active).toBe(true);
+    // Ended before the new password was stored: the old one still stands.
     const withdrawn = await fetch(
       `${gw.url}/v1/accounts/me/withdraw`,
-      json({ password: newPassword }, bearer(member.accessToken)),
+      json({ password: member.password }, bearer(member.accessToken)),
     );
     expect(withdrawn.status).toBe(200);
     expect((await introspect(member.accessToken)).active).toBe(false);

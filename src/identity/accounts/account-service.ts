@@ -552,6 +552,20 @@ export class AccountService {
   }
 
   /**
+   * Replaces the hash of the same password with a stronger one, only if the account still has
+   * `weakHash`: a login's rehash that lands after a password change would otherwise store the
+   * old password again (a thief logging in with it as the owner changes it). Not a change: the
+   * password and `passwordChangedAt` stay.
+   */
+  async rehashPassword(id: string, weakHash: string, strongHash: string): Promise<Account | null> {
+    return this.deps.store.update(
+      id,
+      { $set: { passwordHash: strongHash, updatedAt: new Date() } },
+      { status: { $ne: 'withdrawn' }, passwordHash: weakHash },
+    );
+  }
+
+  /**
    * Removes personal data (identifiers, password, profile, devices) and marks the account
    * withdrawn. The id and number stay so the audit trail still refers to something.
    */

@@ -117,7 +117,29 @@ export class CodeRequests {
    * code login: `verifyCode({ channel, to, purpose: 'login', code })`, then `findByContact`.
    */
   async verifyCode(input: CodeCheckInput, meta: RequestMeta = {}): Promise<CodeTarget & { account: Account | null }> {
-    const { codes, accounts, rateLimiter, audit, limits } = this.deps;
+    const { channel, to, purpose, account } = await this.checked(input, meta, (target) =>
+      this.deps.codes.verify(target, input.code).then(() => ({ spend: async () => true })),
+    );
+    return { channel, to, purpose, account };
+  }
+
+  /**
+   * Like `verifyCode`, but the code stays valid until the caller's `spend` (it resolves false if the
+   * code was spent or replaced meanwhile): for a step that must stay retryable until it is done.
+   */
+  async checkCode(
+    input: CodeCheckInput,
+    meta: RequestMeta = {},
+  ): Promise<CodeTarget & { account: Account | null; spend: () => Promise<boolean> }> {
+    return this.checked(input, meta, (target) => this.deps.codes.check(target, input.code));
+  }
+
+  private async checked(
+    input: CodeCheckInput,
+    meta: RequestMeta,
+    check: (target: CodeTarget) => Promise<{ spend: () => Promise<boolean> }>,
+  ): Promise<CodeTarget & { account: Account | null; spend: () => Promise<boolean> }> {
+    const { accounts, rateLimiter, audit, limits } = this.deps;
     const to = accounts.normalizeContact(input.channel, input.to, 'to');
     const target: CodeTarget = { channel: input.channel, to, purpose: input.purpose };
     if (meta.ip)
@@ -125,8 +147,9 @@ export class CodeRequests {
         limit: limits.verifyPerIpHourly,
         windowSeconds: 3600,
       });
+    let spend: () => Promise<boolean>;
     try {
-      await codes.verify(target, input.code);
+      ({ spend } = await check(target));
     } catch (err) {
       const owner = await accounts.findByContact(input.channel, to).catch(() => null);
       await audit.record('code.failed', 'failure', {
@@ -145,7 +168,7 @@ export class CodeRequests {
       userId: account?.id,
       detail: { channel: input.channel, purpose: input.purpose },
     });
-    return { ...target, account };
+    return { ...target, account, spend };
   }
 
   /** POST /v1/codes/verify: verifies, then hands out a single-use ticket for the next step. */

@@ -45,9 +45,17 @@ if redis.call('HGET', KEYS[1], 'h') == ARGV[1] then return redis.call('DEL', KEY
 return 0
 `;
 
+// Gives back the attempt a correct check reserved, if the code is still the one compared: a
+// check that keeps the code (spent later) must not wear it out by being retried.
+const REFUND_IF = `
+if redis.call('HGET', KEYS[1], 'h') == ARGV[1] then return redis.call('HINCRBY', KEYS[1], 'n', -1) end
+return 0
+`;
+
 interface CodeCommands {
   vigilCodeReserve(key: string): Promise<[string, string, number, number] | null>;
   vigilCodeDeleteIf(key: string, hash: string): Promise<number>;
+  vigilCodeRefundIf(key: string, hash: string): Promise<number>;
 }
 
 function digest(salt: string, target: CodeTarget, code: string): string {
@@ -70,6 +78,7 @@ export class OneTimeCodes {
   ) {
     redis.defineCommand('vigilCodeReserve', { numberOfKeys: 1, lua: RESERVE });
     redis.defineCommand('vigilCodeDeleteIf', { numberOfKeys: 1, lua: DELETE_IF });
+    redis.defineCommand('vigilCodeRefundIf', { numberOfKeys: 1, lua: REFUND_IF });
     this.commands = redis as unknown as CodeCommands;
   }
 
@@ -119,6 +128,26 @@ export class OneTimeCodes {
    * wrong guess, after which the code is gone.
    */
   async verify(target: CodeTarget, code: string): Promise<void> {
+    const stored = await this.compare(target, code);
+    if ((await this.commands.vigilCodeDeleteIf(this.key(target), stored)) === 1) return;
+    throw new VigilError('CODE_INVALID');
+  }
+
+  /**
+   * Like `verify`, but keeps the code for a step that must stay retryable until it is done (a
+   * password reset answered 503 half-way is asked again with the same code): a correct check
+   * costs no attempt, and `spend` consumes the code, resolving false if it was spent or replaced
+   * meanwhile. Wrong guesses count as in `verify`.
+   */
+  async check(target: CodeTarget, code: string): Promise<{ spend: () => Promise<boolean> }> {
+    const key = this.key(target);
+    const stored = await this.compare(target, code);
+    await this.commands.vigilCodeRefundIf(key, stored);
+    return { spend: async () => (await this.commands.vigilCodeDeleteIf(key, stored)) === 1 };
+  }
+
+  /** Reserves an attempt and compares; the stored hash when the code matches, else throws (see `verify`). */
+  private async compare(target: CodeTarget, code: string): Promise<string> {
     const key = this.key(target);
     const reserved = await this.commands.vigilCodeReserve(key);
     if (!reserved) throw new VigilError('CODE_INVALID');
@@ -126,10 +155,7 @@ export class OneTimeCodes {
     const candidate = Buffer.from(digest(salt, target, /^\d{6}$/.test(code) ? code : ''), 'hex');
     const expected = Buffer.from(stored, 'hex');
     const matches = used <= max && candidate.length === expected.length && timingSafeEqual(candidate, expected);
-    if (matches) {
-      if ((await this.commands.vigilCodeDeleteIf(key, stored)) === 1) return;
-      throw new VigilError('CODE_INVALID');
-    }
+    if (matches) return stored;
     if (used >= max) {
       await this.commands.vigilCodeDeleteIf(key, stored);
       throw new VigilError('CODE_EXHAUSTED');

@@ -37,13 +37,33 @@ export class Tickets {
   async consume(ticket: string, purpose: CodePurpose, field = 'ticket'): Promise<TicketClaims> {
     const raw = await this.redis.getdel(`ticket:${hashOf(ticket)}`);
     const claims = raw ? (JSON.parse(raw) as TicketClaims) : undefined;
-    if (!claims || claims.purpose !== purpose) {
-      throw new VigilError(
-        'TICKET_INVALID',
-        {},
-        { details: [{ field, message: 'invalid, expired, used or for another purpose' }] },
-      );
-    }
+    if (!claims || claims.purpose !== purpose) throw ticketInvalid(field);
     return claims;
   }
+
+  /**
+   * Checks a ticket without spending it, for a step that must stay retryable until it is done (a
+   * password reset answered 503 half-way is asked again with the same ticket); `spend` then
+   * consumes it, resolving false if another use got there first. A ticket of another purpose is
+   * spent at once, as by `consume`.
+   */
+  async check(
+    ticket: string,
+    purpose: CodePurpose,
+    field = 'ticket',
+  ): Promise<{ claims: TicketClaims; spend: () => Promise<boolean> }> {
+    const key = `ticket:${hashOf(ticket)}`;
+    const raw = await this.redis.get(key);
+    const claims = raw ? (JSON.parse(raw) as TicketClaims) : undefined;
+    if (!claims) throw ticketInvalid(field);
+    if (claims.purpose !== purpose) {
+      await this.redis.del(key);
+      throw ticketInvalid(field);
+    }
+    return { claims, spend: async () => (await this.redis.del(key)) === 1 };
+  }
+}
+
+function ticketInvalid(field: string): VigilError {
+  return new VigilError('TICKET_INVALID', {}, { details: [{ field, message: 'invalid, expired, used or for another purpose' }] });
 }

@@ -12,6 +12,7 @@ import { clientKey } from '../../rate-limits/client-key.ts';
 import type { RateLimiter } from '../../rate-limits/rate-limiter.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
+import type { PasswordChangeRetries } from './password-change-retries.ts';
 
 export type ResetProof = { ticket: string } | { channel?: Channel; to: string; code: string };
 
@@ -20,9 +21,23 @@ export interface PasswordChangeResult {
   revokedSessions: number;
 }
 
+type Revocation = Parameters<IdentitySessions['revokeAllForUser']>[1];
+
 /**
  * Password change (knowing the current one) and reset (proving a contact with a code or ticket).
  * Both revoke sessions: change keeps the caller's own, reset ends all of them.
+ *
+ * Either is answered 200 only once the new password is stored and the sessions are ended with
+ * replicas holding their end; anything less is 503 (or the store's error), and the client asks
+ * again with the same request, which must still work (docs/operations.md, password change):
+ * - the sessions are ended before the new password is stored, so a failure there leaves the old
+ *   password, and the retry proves it again and ends what is left;
+ * - they are ended again after it: someone who knows the old password (why owners change it)
+ *   can log in between the first revocation and the write;
+ * - a reset spends its code or ticket last, so every earlier failure keeps it for the retry;
+ * - a change's retry after the write names a password that is no longer current: a short-lived
+ *   record of the session that changed it lets the same session, naming the new password,
+ *   finish the last revocation (PasswordChangeRetries).
  */
 export class PasswordService {
   constructor(
@@ -32,6 +47,7 @@ export class PasswordService {
       codeRequests: CodeRequests;
       tickets: Tickets;
       sessions: IdentitySessions;
+      retries: PasswordChangeRetries;
       audit: AuditLog;
       rateLimiter: RateLimiter;
       /** Current-password checks per account per hour (signed in), or per account and client (not signed in). */
@@ -55,7 +71,19 @@ export class PasswordService {
     meta: RequestMeta,
     event: string,
   ): Promise<void> {
-    const { hasher, rateLimiter, audit, checksPerUserHourly, anonymousChecksPerUserHourly } = this.deps;
+    if (!(await this.passwordMatches(account, password, meta))) {
+      await this.deps.audit.record(event, 'failure', {
+        ...meta,
+        userId: account.id,
+        detail: { reason: 'wrong current password' },
+      });
+      throw new VigilError('PASSWORD_INCORRECT', {}, { details: [{ field, message: 'does not match the current password' }] });
+    }
+  }
+
+  /** Whether `password` is the account's, counted against the limits of `assertCurrentPassword`. */
+  private async passwordMatches(account: Account, password: string, meta: RequestMeta): Promise<boolean> {
+    const { hasher, rateLimiter, checksPerUserHourly, anonymousChecksPerUserHourly } = this.deps;
     if (meta.sessionId) {
       await enforceLimit(rateLimiter, `password:check:user:${account.id}`, { limit: checksPerUserHourly, windowSeconds: 3600 });
     } else {
@@ -68,10 +96,7 @@ export class PasswordService {
         windowSeconds: 3600,
       });
     }
-    if (!(await hasher.verifyPassword(account, password))) {
-      await audit.record(event, 'failure', { ...meta, userId: account.id, detail: { reason: 'wrong current password' } });
-      throw new VigilError('PASSWORD_INCORRECT', {}, { details: [{ field, message: 'does not match the current password' }] });
-    }
+    return hasher.verifyPassword(account, password);
   }
 
   /** Authenticated change; `meta.sessionId` (the caller's session) survives, every other is revoked. */
@@ -81,7 +106,7 @@ export class PasswordService {
     newPassword: string,
     meta: RequestMeta = {},
   ): Promise<PasswordChangeResult> {
-    const { accounts, hasher, sessions, audit } = this.deps;
+    const { accounts, sessions, retries, audit } = this.deps;
     const account = await accounts.findById(userId);
     if (!account || account.status === 'withdrawn') throw new VigilError('NOT_FOUND', { what: 'Account' });
     checkPasswordPolicy(newPassword, {
@@ -90,15 +115,45 @@ export class PasswordService {
       email: account.email,
       phone: account.phone,
     });
+    const revocation: Revocation = { exceptSessionId: meta.sessionId, reason: 'password changed', requireReplicas: true };
+    // The retry of this session's change, answered 503 after the new password was stored.
+    if ((await retries.changedBy(account.id, meta.sessionId)) && (await this.passwordMatches(account, newPassword, meta))) {
+      const revokedSessions = await sessions.revokeAllForUser(account.id, revocation);
+      await audit.record('password.changed', 'success', {
+        ...meta,
+        userId: account.id,
+        detail: { revokedSessions, retry: true },
+      });
+      return { account, revokedSessions };
+    }
     await this.assertCurrentPassword(account, currentPassword, 'currentPassword', meta, 'password.changed');
-    const updated = await accounts.setPasswordHash(account.id, await hasher.hash(newPassword));
-    if (!updated) throw new VigilError('NOT_FOUND', { what: 'Account' });
-    const revokedSessions = await sessions.revokeAllForUser(account.id, {
-      exceptSessionId: meta.sessionId,
-      reason: 'password changed',
+    const { updated, revokedSessions } = await this.replacePassword(account.id, newPassword, revocation, async () => {
+      if (meta.sessionId) await retries.record(account.id, meta.sessionId);
     });
     await audit.record('password.changed', 'success', { ...meta, userId: account.id, detail: { revokedSessions } });
     return { account: updated, revokedSessions };
+  }
+
+  /**
+   * Ends the sessions, stores the new password, and ends them again (see the class comment);
+   * `beforeWrite` runs just before the password is stored. Each revocation answers 503
+   * (ReplicationTimeout) unless replicas hold it, and a failure part-way is thrown as is.
+   */
+  private async replacePassword(
+    userId: string,
+    newPassword: string,
+    revocation: Revocation,
+    beforeWrite?: () => Promise<void>,
+  ): Promise<{ updated: Account; revokedSessions: number }> {
+    const { accounts, hasher, sessions } = this.deps;
+    // Hashed first: bcrypt between the revocation and the write would only widen the window.
+    const hash = await hasher.hash(newPassword);
+    const before = await sessions.revokeAllForUser(userId, revocation);
+    await beforeWrite?.();
+    const updated = await accounts.setPasswordHash(userId, hash);
+    if (!updated) throw new VigilError('NOT_FOUND', { what: 'Account' });
+    const after = await sessions.revokeAllForUser(userId, revocation);
+    return { updated, revokedSessions: before + after };
   }
 
   /**
@@ -111,13 +166,17 @@ export class PasswordService {
     meta: RequestMeta = {},
     options: { minLength?: number } = {},
   ): Promise<PasswordChangeResult> {
-    const { accounts, hasher, codeRequests, tickets, sessions, audit } = this.deps;
+    const { accounts, codeRequests, tickets, audit } = this.deps;
     let channel: Channel;
     let to: string;
+    let spend: () => Promise<boolean>;
     if ('ticket' in proof) {
       // Length/bytes first: a policy failure must not spend the proof.
       checkPasswordPolicy(newPassword, { field: 'newPassword', minLength: options.minLength });
-      ({ channel, to } = await tickets.consume(proof.ticket, 'reset'));
+      ({
+        claims: { channel, to },
+        spend,
+      } = await tickets.check(proof.ticket, 'reset'));
     } else {
       channel = proof.channel ?? (proof.to.includes('@') ? 'email' : 'sms');
       checkPasswordPolicy(newPassword, {
@@ -125,11 +184,12 @@ export class PasswordService {
         minLength: options.minLength,
         [channel === 'email' ? 'email' : 'phone']: accounts.normalizeContact(channel, proof.to),
       });
-      ({ to } = await codeRequests.verifyCode({ channel, to: proof.to, purpose: 'reset', code: proof.code }, meta));
+      ({ to, spend } = await codeRequests.checkCode({ channel, to: proof.to, purpose: 'reset', code: proof.code }, meta));
     }
     const account = await accounts.findByContact(channel, to);
     if (!account) {
       // A valid proof for a destination without an account (it was withdrawn meanwhile).
+      await spend();
       throw 'ticket' in proof ? new VigilError('TICKET_INVALID') : new VigilError('CODE_INVALID');
     }
     checkPasswordPolicy(newPassword, {
@@ -139,9 +199,14 @@ export class PasswordService {
       email: account.email,
       phone: account.phone,
     });
-    const updated = await accounts.setPasswordHash(account.id, await hasher.hash(newPassword));
-    if (!updated) throw new VigilError('NOT_FOUND', { what: 'Account' });
-    const revokedSessions = await sessions.revokeAllForUser(account.id, { reason: 'password reset' });
+    const { updated, revokedSessions } = await this.replacePassword(account.id, newPassword, {
+      reason: 'password reset',
+      requireReplicas: true,
+    });
+    // Spent only now, so a reset answered 503 before this is asked again with the same proof. A
+    // concurrent use of the same proof may have spent it first: both set a password and ended
+    // every session, and the later write stands.
+    await spend();
     await audit.record('password.reset', 'success', { ...meta, userId: account.id, detail: { channel, revokedSessions } });
     return { account: updated, revokedSessions };
   }
