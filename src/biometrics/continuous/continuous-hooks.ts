@@ -41,14 +41,13 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
   return {
     async onAuthenticated(conn): Promise<ReadyModel | null> {
       const { userId, sessionId } = conn.principal;
-      const [model, owed, trust, replay] = await Promise.all([
+      const [model, owed, trust] = await Promise.all([
         models.current(userId),
         policy.owedStepUp(sessionId),
         env.sessionTrust.trust(sessionId),
-        env.replay.enabled ? env.replay.load(userId) : undefined,
       ]);
       const state = new ContinuousConnection(conn, model, trust, env.trust.initial);
-      state.replay = replay;
+      state.replay = env.replay.enabled ? env.replay.open(userId) : undefined;
       state.owedStepUp = owed;
       conn.attachment = state;
       return model?.ready ?? null;
