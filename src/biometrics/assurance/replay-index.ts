@@ -22,33 +22,66 @@ export const MATCH_SHARE = 0.5;
 /** An account's index stops growing here (about 4 MB of Redis): enough for a long enrolment and weeks of streams. */
 const MAX_ENTRIES = 250_000;
 
+/**
+ * Adds fingerprints to an account's index until it holds ARGV[1] (within one chunk of 5,000: the
+ * cap holds across sockets and processes) and keeps it ARGV[2] seconds more. ARGV[3…]: the fingerprints.
+ */
+const STORE = `
+local added = 0
+for i = 3, #ARGV, 5000 do
+  if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[1]) then break end
+  added = added + redis.call('SADD', KEYS[1], unpack(ARGV, i, math.min(i + 4999, #ARGV)))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return added
+`;
+
+interface StoreCommands {
+  vigilReplayStore(key: string, cap: number, ttlSeconds: number, ...hashes: number[]): Promise<number>;
+}
+
+const enoughKnown = (hits: number, count: number, matchShare: number) => hits >= 2 && hits >= matchShare * count;
+
 /** A window repeats known data when at least two of its fingerprints, and `matchShare` of them, are known. */
 export function repeatsKnown(known: ReadonlySet<number>, hashes: readonly number[], matchShare: number): boolean {
   if (hashes.length < 2) return false;
   let hits = 0;
   for (const h of hashes) if (known.has(h)) hits++;
-  return hits >= 2 && hits >= matchShare * hashes.length;
+  return enoughKnown(hits, hashes.length, matchShare);
 }
 
-/** What one socket holds of its account's fingerprints: known ones, and the ones it adds. */
+/**
+ * One socket's view of its account's fingerprints. Windows are checked against the account's set in
+ * Redis as it stands when they arrive, not a copy read when the socket opened: a socket parked
+ * before the owner streamed a recording must still recognise it, and no socket holds (nor reads at
+ * every connection) an index of up to `MAX_ENTRIES`. What this socket added is also held here, so
+ * that its later windows know it before it is stored.
+ */
 export class ReplayIndex {
   private pending: number[] = [];
+  /** This socket's own fingerprints (at most `MAX_ENTRIES`). */
+  private readonly known = new Set<number>();
 
   constructor(
-    private readonly known: Set<number>,
     private readonly owner: ReplayIndexes,
     private readonly userId: string,
   ) {}
 
-  /** True when the window repeats data the account sent before (enrolment or an earlier stream). */
-  isReplay(hashes: readonly number[]): boolean {
-    return repeatsKnown(this.known, hashes, this.owner.options.matchShare);
+  /**
+   * True when the window repeats data the account sent before (enrolment or an earlier stream, of
+   * any socket). Never rejects: with Redis away, only this socket's own fingerprints count.
+   */
+  async isReplay(hashes: readonly number[]): Promise<boolean> {
+    if (hashes.length < 2) return false;
+    const unknown = hashes.filter((h) => !this.known.has(h));
+    const stored = unknown.length > 0 ? await this.owner.members(this.userId, unknown) : 0;
+    return enoughKnown(hashes.length - unknown.length + stored, hashes.length, this.owner.options.matchShare);
   }
 
   /** A window the account just sent: from now on it is "before" (for this socket at once, for others once stored). */
   remember(hashes: readonly number[]): void {
-    if (this.known.size >= MAX_ENTRIES) return;
     for (const h of hashes) {
+      if (this.known.size >= MAX_ENTRIES) break;
       if (!this.known.has(h)) {
         this.known.add(h);
         this.pending.push(h);
@@ -73,22 +106,36 @@ export class ReplayIndex {
 export class ReplayIndexes {
   private readonly shape: FingerprintOptions;
 
+  private readonly commands: StoreCommands;
+
   constructor(
     private readonly redis: RedisClient,
     readonly options: ReplayOptions,
     private readonly onError: (err: unknown) => void,
   ) {
     this.shape = { quantum: options.quantum, minMotion: options.quantum * MIN_MOTION_QUANTA };
+    redis.defineCommand('vigilReplayStore', { numberOfKeys: 1, lua: STORE });
+    this.commands = redis as unknown as StoreCommands;
   }
 
   get enabled(): boolean {
     return this.options.enabled;
   }
 
-  /** The account's index as of now, for one socket. */
-  async load(userId: string): Promise<ReplayIndex> {
-    const members = this.options.enabled ? await this.redis.smembers(indexKey(userId)) : [];
-    return new ReplayIndex(new Set(members.map(Number)), this, userId);
+  /** One socket's view of the account's index. */
+  open(userId: string): ReplayIndex {
+    return new ReplayIndex(this, userId);
+  }
+
+  /** How many of `hashes` the account's index holds; 0 when Redis cannot answer. */
+  async members(userId: string, hashes: readonly number[]): Promise<number> {
+    try {
+      const found = await this.redis.smismember(indexKey(userId), ...hashes);
+      return found.reduce((sum, one) => sum + one, 0);
+    } catch (err) {
+      this.onError(err);
+      return 0;
+    }
   }
 
   /** Enrolment data (rows in the enrolment's channel order): whatever is enrolled must not come back as a stream. */
@@ -104,14 +151,9 @@ export class ReplayIndexes {
     return fingerprints(values, rows, channels, this.shape, rowAt);
   }
 
+  /** Adds a socket's fingerprints while the account's index holds fewer than `MAX_ENTRIES`. */
   store(userId: string, hashes: number[]): void {
-    const key = indexKey(userId);
-    this.redis
-      .multi()
-      .sadd(key, ...hashes)
-      .expire(key, this.options.ttlSeconds)
-      .exec()
-      .catch(this.onError);
+    this.commands.vigilReplayStore(indexKey(userId), MAX_ENTRIES, this.options.ttlSeconds, ...hashes).catch(this.onError);
   }
 
   /** Withdrawal and model deletion: the fingerprints go with the data. */

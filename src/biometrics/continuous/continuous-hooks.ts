@@ -44,15 +44,14 @@ export function continuousHooks(env: ContinuousHooksEnv): ChannelHooks {
   return {
     async onAuthenticated(conn): Promise<ReadyModel | null> {
       const { userId, sessionId } = conn.principal;
-      const [model, owed, trust, replay, evidenceDue] = await Promise.all([
+      const [model, owed, trust, evidenceDue] = await Promise.all([
         models.current(userId),
         policy.owedStepUp(sessionId),
         env.sessionTrust.trust(sessionId),
-        env.replay.enabled ? env.replay.load(userId) : undefined,
         evidence.dueOf(userId, sessionId),
       ]);
       const state = new ContinuousConnection(conn, model, trust, env.trust.initial);
-      state.replay = replay;
+      state.replay = env.replay.enabled ? env.replay.open(userId) : undefined;
       state.storedEvidenceDue = evidenceDue;
       state.owedStepUp = owed;
       conn.attachment = state;

@@ -67,8 +67,10 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   /** The scoring model's calibration; the trust it adds to is the connection's. */
   private accumulator: TrustAccumulator | undefined;
   private trustModel: LiveModel | undefined;
-  /** Windows found to repeat earlier data, until their scores come back. */
-  private readonly replayed = new Set<number>();
+  /** Each window's check against the account's fingerprints, until its score comes back. */
+  private readonly checks = new Map<number, Promise<boolean>>();
+  /** Scores waiting for their window's check: later ones wait behind them, so verdicts keep window order. */
+  private waiting: Promise<void> | undefined;
   /** Sample times ran ahead of arrival: the stream is played from a recording. */
   private ahead = false;
   /** This stream's fingerprints, added to the account's index when it ends (bounded by the index). */
@@ -127,18 +129,17 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
     if (!model) return;
     const index = this.owner.replay;
     if (this.env.replay.enabled) {
-      let replayed = this.ahead;
+      if (this.ahead) this.checks.set(this.nextWindow, Promise.resolve(true));
       if (index) {
         const c = model.spec.channels.length;
         const hashes = this.env.replay.fingerprint(ring, ringSamples, c, (i) => (start + i) % ringSamples);
-        replayed ||= index.isReplay(hashes);
+        if (!this.ahead) this.checks.set(this.nextWindow, index.isReplay(hashes));
         // Remembered later: the stream's own overlapping windows share samples by design.
         this.fingerprints.push(hashes);
         if (this.fingerprints.length > RECENT_WINDOWS * 8) {
           this.owner.replay?.remember(this.fingerprints.splice(0, this.fingerprints.length - RECENT_WINDOWS).flat());
         }
       }
-      if (replayed) this.replayed.add(this.nextWindow);
     }
     this.env.batcher.add(this, model, ring, start, ringSamples, this.nextWindow++, this.arrivedAt);
   }
@@ -146,12 +147,28 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   // ── WindowSink (the batcher, in window order) ──────────────────────────
 
   scored(window: number, score: number, arrivedAt: number, model: LiveModel): void {
+    const check = this.checks.get(window);
+    this.checks.delete(window);
+    if (!check && !this.waiting) return this.verdict(window, score, arrivedAt, model, false);
+    const next = (this.waiting ?? Promise.resolve())
+      .then(() => check ?? false)
+      .then((replayed) => this.verdict(window, score, arrivedAt, model, replayed))
+      .catch(() => {
+        // As in the batcher: a verdict that throws (its socket went away mid-send) costs no other its turn.
+      });
+    this.waiting = next;
+    void next.then(() => {
+      if (this.waiting === next) this.waiting = undefined;
+    });
+  }
+
+  private verdict(window: number, score: number, arrivedAt: number, model: LiveModel, replayed: boolean): void {
     if (this.closed || !this.owner.conn.isOpen) return;
     const accumulator = this.accumulatorFor(model);
     // One trust per session: whichever stream moved it last, this window adds to it.
     accumulator.reset(this.owner.sessionTrust);
     let update: { trust: number; decision: VerdictDecision } = accumulator.update(score);
-    if (this.replayed.delete(window)) {
+    if (replayed) {
       // Evidence of an attack, not of a person: trust drops to the floor whatever the score.
       accumulator.reset(accumulator.config.floor);
       update = { trust: accumulator.trust, decision: 'replay' };
@@ -191,6 +208,7 @@ export class StreamVerifier implements StreamSink, WindowSink, WindowTarget, Con
   }
 
   failed(window: number, error: VigilError): void {
+    this.checks.delete(window);
     if (this.closed || !this.owner.conn.isOpen) return;
     this.owner.conn.send({
       ...errorMessage(error, 'verdict', this.spec.stream),
