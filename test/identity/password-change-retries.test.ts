@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../hardening/support/cluster.ts';
 import { logIn, signUpMember, type Member } from '../hardening/support/accounts.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { startPrivateRedis, type PrivateServer } from '../support/services.ts';
+import { startReplicatedRedis, type ReplicatedRedis } from '../support/replicated-redis.ts';
 import { bearer, errorCode, json } from '../sessions/support.ts';
 import { client, latestCode, ROOMY_LIMITS } from './support.ts';
 
@@ -15,23 +14,15 @@ import { client, latestCode, ROOMY_LIMITS } from './support.ts';
 // A private master with a replica this file detaches (REPLICAOF NO ONE) and attaches again, as in
 // test/sessions/revocation-retries.test.ts; the account's write lease held by the test (as another
 // writer holds it) pauses a change just before it stores the new password.
-let master: PrivateServer;
-let replica: PrivateServer;
-let masterAdmin: Redis;
-let replicaAdmin: Redis;
+let pair: ReplicatedRedis;
 /** Waits for one replica: what is under test. */
 let gw: TestGateway;
 /** The same stores, waiting for nothing: signs up, logs in (the thief too) and reads the outbox. */
 let plain: TestGateway;
 
 beforeAll(async () => {
-  master = await startPrivateRedis();
-  replica = await startPrivateRedis();
-  masterAdmin = new Redis(master.url);
-  replicaAdmin = new Redis(replica.url);
-  await masterAdmin.config('SET', 'repl-diskless-sync-delay', '0');
-  await attachReplica();
-  const env = { ...ROOMY_LIMITS, REDIS_URL: master.url, VIGIL_DEV_OUTBOX: '1', VIGIL_DELIVERY_BACKOFF_MS: '50' };
+  pair = await startReplicatedRedis();
+  const env = { ...ROOMY_LIMITS, REDIS_URL: pair.master.url, VIGIL_DEV_OUTBOX: '1', VIGIL_DELIVERY_BACKOFF_MS: '50' };
   gw = await startTestGateway({ ...env, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' });
   const { MONGO_DB, REDIS_PREFIX } = gw.config;
   plain = await startTestGateway({ ...env, MONGO_DB: MONGO_DB!, REDIS_PREFIX, REDIS_WAIT_REPLICAS: '0' });
@@ -39,40 +30,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await plain?.close();
   await gw?.close();
-  replicaAdmin?.disconnect();
-  masterAdmin?.disconnect();
-  await replica?.destroy();
-  await master?.destroy();
+  await pair?.destroy();
 });
 
 // A test that failed half-way may have left the replica detached.
 beforeEach(async () => {
-  if (/^connected_slaves:0/m.test(await masterAdmin.info('replication'))) await attachReplica();
+  if (await pair.detached()) await pair.attach();
 }, 15_000);
 
-async function attachReplica(): Promise<void> {
-  await replicaAdmin.replicaof('127.0.0.1', master.port);
-  await eventually(
-    async () => (await masterAdmin.set('probe', '1'), (await masterAdmin.wait(1, 1_000)) === 1),
-    10_000,
-    'replica acknowledging',
-  );
-}
-
-async function detachReplica(): Promise<void> {
-  await replicaAdmin.replicaof('NO', 'ONE');
-  await eventually(async () => /^connected_slaves:0/m.test(await masterAdmin.info('replication')), 10_000, 'replica gone');
-}
-
 const sessionKey = (id: string) => `${gw.config.REDIS_PREFIX}sess:{${id}}`;
-const onMaster = async (id: string) => (await masterAdmin.exists(sessionKey(id))) === 1;
-const onReplica = async (id: string) => (await replicaAdmin.exists(sessionKey(id))) === 1;
+const onMaster = async (id: string) => (await pair.masterAdmin.exists(sessionKey(id))) === 1;
+const onReplica = async (id: string) => (await pair.replicaAdmin.exists(sessionKey(id))) === 1;
 
 /** Holds the account's write lease as another writer would: a password write waits (up to 5 s) until it is let go. */
 async function holdWriteLease(userId: string): Promise<() => Promise<void>> {
   const key = `${gw.config.REDIS_PREFIX}account-write:{${userId}}`;
-  expect(await masterAdmin.set(key, 'held by the test', 'PX', 20_000, 'NX')).toBe('OK');
-  return async () => void (await masterAdmin.del(key));
+  expect(await pair.masterAdmin.set(key, 'held by the test', 'PX', 20_000, 'NX')).toBe('OK');
+  return async () => void (await pair.masterAdmin.del(key));
 }
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -113,12 +87,12 @@ describe('a password change answered 503', () => {
     const newPassword = `${owner.password} changed`;
     const change = () => post('/v1/password/change', { currentPassword: owner.password, newPassword }, bearer(owner.accessToken));
 
-    await detachReplica();
+    await pair.detach();
     expect((await change()).status).toBe(503);
     const again = await change();
     expect(again.status).toBe(503);
     expect(again.headers.get('retry-after')).toBe('1');
-    await attachReplica();
+    await pair.attach();
     const last = await untilAnswered(change);
     expect(last.status).toBe(200);
     expect(((await last.json()) as { status: string }).status).toBe('changed');
@@ -138,13 +112,13 @@ describe('a password change answered 503', () => {
     const release = await holdWriteLease(owner.userId);
     const first = change();
     await eventually(async () => !(await onMaster(thief.sessionId)), 4_000, 'the first revocation');
-    await detachReplica();
+    await pair.detach();
     await release();
     expect((await first).status).toBe(503);
     // Stored: the current password the retry names is the old one.
     await expectPassword(owner, newPassword);
     expect((await change()).status).toBe(503);
-    await attachReplica();
+    await pair.attach();
     const last = await untilAnswered(change);
     expect(last.status).toBe(200);
     await expectEnded(thief);
@@ -177,10 +151,10 @@ describe('a password reset by code answered 503', () => {
     const newPassword = `${owner.password} reset`;
     const reset = () => post('/v1/password/reset', { to: owner.email, code, newPassword });
 
-    await detachReplica();
+    await pair.detach();
     expect((await reset()).status).toBe(503);
     expect((await reset()).status).toBe(503);
-    await attachReplica();
+    await pair.attach();
     const last = await untilAnswered(reset);
     expect(last.status).toBe(200);
     expect(((await last.json()) as { status: string }).status).toBe('reset');
@@ -204,10 +178,10 @@ describe('a password reset by code answered 503', () => {
     const release = await holdWriteLease(owner.userId);
     const first = reset();
     await eventually(async () => !(await onMaster(thief.sessionId)), 4_000, 'the first revocation');
-    await detachReplica();
+    await pair.detach();
     await release();
     expect((await first).status).toBe(503);
-    await attachReplica();
+    await pair.attach();
     const last = await untilAnswered(reset);
     expect(last.status).toBe(200);
     await expectEnded(thief);
@@ -239,7 +213,7 @@ describe('a thief who knows the old password', () => {
     // waits for bcrypt, and the owner's whole change fits in that wait.
     const { MONGO_DB, REDIS_PREFIX } = gw.config;
     const queued = await startTestGateway({
-      REDIS_URL: master.url,
+      REDIS_URL: pair.master.url,
       MONGO_DB: MONGO_DB!,
       REDIS_PREFIX,
       REDIS_WAIT_REPLICAS: '0',
@@ -286,7 +260,7 @@ describe('a thief who knows the old password', () => {
     const newPassword = `${owner.password} changed`;
     const change = () => post('/v1/password/change', { currentPassword: owner.password, newPassword }, bearer(owner.accessToken));
 
-    await detachReplica();
+    await pair.detach();
     expect((await change()).status).toBe(503);
     // Whatever the first call did, the thief tries the old password again on a gateway that waits for nothing.
     const login = await fetch(`${plain.url}/v1/sessions`, json({ identifier: owner.username, password: owner.password }));
@@ -294,7 +268,7 @@ describe('a thief who knows the old password', () => {
       login.status === 201
         ? ((await login.json()) as { sessionId: string; accessToken: string; refreshToken: string })
         : undefined;
-    await attachReplica();
+    await pair.attach();
     expect((await untilAnswered(change)).status).toBe(200);
 
     await expectEnded(thief);

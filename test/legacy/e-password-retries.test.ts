@@ -1,8 +1,8 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../hardening/support/cluster.ts';
 import type { TestGateway } from '../support/gateway.ts';
-import { startPrivateRedis, type PrivateServer } from '../support/services.ts';
+import { startReplicatedRedis, type ReplicatedRedis } from '../support/replicated-redis.ts';
 import { E } from './fixtures/e-phone.ts';
 import { client, latestCode, startLegacyGateway, type Client } from './support.ts';
 
@@ -11,10 +11,7 @@ import { client, latestCode, startLegacyGateway, type Client } from './support.t
 // code 5030, status kept) and the old client asks again, unchanged: its held proof and the core
 // ticket behind it must still be there, and the retry must end the sessions.
 // A private master with a replica this file detaches, as in test/sessions/revocation-retries.test.ts.
-let master: PrivateServer;
-let replica: PrivateServer;
-let masterAdmin: Redis;
-let replicaAdmin: Redis;
+let pair: ReplicatedRedis;
 let gw: TestGateway;
 let api: Client;
 const phone = '+821012345678';
@@ -23,36 +20,14 @@ const post = <T = Record<string, unknown>>(path: string, body: unknown) => api.p
 let texts = 0;
 
 beforeAll(async () => {
-  master = await startPrivateRedis();
-  replica = await startPrivateRedis();
-  masterAdmin = new Redis(master.url);
-  replicaAdmin = new Redis(replica.url);
-  await masterAdmin.config('SET', 'repl-diskless-sync-delay', '0');
-  await attachReplica();
-  gw = await startLegacyGateway('e', { REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' });
+  pair = await startReplicatedRedis();
+  gw = await startLegacyGateway('e', { REDIS_URL: pair.master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' });
   api = client(gw.url);
 }, 30_000);
 afterAll(async () => {
   await gw?.close();
-  replicaAdmin?.disconnect();
-  masterAdmin?.disconnect();
-  await replica?.destroy();
-  await master?.destroy();
+  await pair?.destroy();
 });
-
-async function attachReplica(): Promise<void> {
-  await replicaAdmin.replicaof('127.0.0.1', master.port);
-  await eventually(
-    async () => (await masterAdmin.set('probe', '1'), (await masterAdmin.wait(1, 1_000)) === 1),
-    10_000,
-    'replica acknowledging',
-  );
-}
-
-async function detachReplica(): Promise<void> {
-  await replicaAdmin.replicaof('NO', 'ONE');
-  await eventually(async () => /^connected_slaves:0/m.test(await masterAdmin.info('replication')), 10_000, 'replica gone');
-}
 
 async function proveThePhone(): Promise<void> {
   await post(E.smsAuthReq.path, E.smsAuthReq.request);
@@ -69,16 +44,16 @@ describe('E password change answered 503', () => {
     expect((await post(E.signUp.path, E.signUp.request)).body).toMatchObject({ success: true });
     const thief = await post<{ data: { item: string[] } }>(E.signIn.path, E.signIn.request);
     expect(thief.body.data.item[0]).toEqual(expect.any(String));
-    expect(await sessionKeys(masterAdmin)).toHaveLength(1);
+    expect(await sessionKeys(pair.masterAdmin)).toHaveLength(1);
 
     await proveThePhone();
     const newPassword = '1q2w3e4r5t';
     const change = () => post('/api/v1/auth/password_change', { id: 1, password: newPassword });
-    await detachReplica();
+    await pair.detach();
     const failed = await change();
     expect(failed.status).toBe(503);
     expect(failed.body).toMatchObject({ success: false, code: 5030 });
-    await attachReplica();
+    await pair.attach();
     const retried = await eventually(
       async () => {
         const reply = await change();
@@ -89,8 +64,8 @@ describe('E password change answered 503', () => {
     );
     expect([retried.status, retried.body]).toMatchObject([200, { success: true, data: { item: [true] } }]);
 
-    expect(await sessionKeys(masterAdmin)).toEqual([]);
-    expect(await sessionKeys(replicaAdmin)).toEqual([]);
+    expect(await sessionKeys(pair.masterAdmin)).toEqual([]);
+    expect(await sessionKeys(pair.replicaAdmin)).toEqual([]);
     expect((await post(E.signIn.path, E.signIn.request)).body).toMatchObject({ success: false });
     expect((await post(E.signIn.path, { num: E.signIn.request.num, password: newPassword })).body).toMatchObject({
       success: true,

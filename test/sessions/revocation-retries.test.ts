@@ -1,8 +1,7 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../hardening/support/cluster.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { startPrivateRedis, type PrivateServer } from '../support/services.ts';
+import { startReplicatedRedis, type ReplicatedRedis } from '../support/replicated-redis.ts';
 import { bearer, errorCode, startNode, type Node } from './support.ts';
 
 // A revocation too few replicas acknowledged is answered 503 after it is done on the master, and
@@ -12,47 +11,21 @@ import { bearer, errorCode, startNode, type Node } from './support.ts';
 // a replica holds the first call's deletion; a failover in between would otherwise bring back a
 // session the client was told had ended.
 // A private master with a replica this file detaches (REPLICAOF NO ONE) and attaches again.
-let master: PrivateServer;
-let replica: PrivateServer;
-let replicaAdmin: Redis;
-let masterAdmin: Redis;
+let pair: ReplicatedRedis;
 let gw: TestGateway;
 let node: Node;
 
 beforeAll(async () => {
-  master = await startPrivateRedis();
-  replica = await startPrivateRedis();
-  masterAdmin = new Redis(master.url);
-  replicaAdmin = new Redis(replica.url);
-  await masterAdmin.config('SET', 'repl-diskless-sync-delay', '0'); // a full sync starts at once
-  await attachReplica();
-  gw = await startTestGateway({ REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' });
+  pair = await startReplicatedRedis();
+  gw = await startTestGateway({ REDIS_URL: pair.master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' });
   // Sessions are made by a node that waits for nothing (logins are not under test here).
   node = await startNode({ ...gw.config, REDIS_WAIT_REPLICAS: 0 });
 }, 30_000);
 afterAll(async () => {
   await node?.close();
   await gw?.close();
-  replicaAdmin?.disconnect();
-  masterAdmin?.disconnect();
-  await replica?.destroy();
-  await master?.destroy();
+  await pair?.destroy();
 });
-
-async function attachReplica(): Promise<void> {
-  await replicaAdmin.replicaof('127.0.0.1', master.port);
-  // "online" comes before the replica acknowledges anything (up to a second after a resync).
-  await eventually(
-    async () => (await masterAdmin.set('probe', '1'), (await masterAdmin.wait(1, 1_000)) === 1),
-    10_000,
-    'replica acknowledging',
-  );
-}
-
-async function detachReplica(): Promise<void> {
-  await replicaAdmin.replicaof('NO', 'ONE');
-  await eventually(async () => /^connected_slaves:0/m.test(await masterAdmin.info('replication')), 10_000, 'replica gone');
-}
 
 async function login(userId: string) {
   const { session, tokens } = await node.core.sessions.start({ userId, ip: '192.0.2.10', userAgent: 'retries-test' });
@@ -60,18 +33,19 @@ async function login(userId: string) {
 }
 
 /** Whether the replica still holds the session's key (what a promoted replica would bring back). */
-const onReplica = async (sessionId: string) => (await replicaAdmin.exists(`${gw.config.REDIS_PREFIX}sess:{${sessionId}}`)) === 1;
+const onReplica = async (sessionId: string) =>
+  (await pair.replicaAdmin.exists(`${gw.config.REDIS_PREFIX}sess:{${sessionId}}`)) === 1;
 
 /** The call while the replica is away (503), its retry while still away (503 again), and the retries once it is back. */
 async function revokeAndRetry(path: string, token: string): Promise<Response> {
-  await detachReplica();
+  await pair.detach();
   const request = () => fetch(`${gw.url}${path}`, { method: 'DELETE', headers: bearer(token) });
   expect((await request()).status).toBe(503);
   const retry = await request();
   expect(retry.status).toBe(503);
   expect(retry.headers.get('retry-after')).toBe('1');
   expect(await errorCode(retry)).toBe('DEPENDENCY_UNAVAILABLE');
-  await attachReplica();
+  await pair.attach();
   // As a client does: again while 503 (a replica's first acknowledgements after a resync can lag).
   return eventually(
     async () => {
@@ -100,7 +74,7 @@ describe('the retry of a revocation answered 503', () => {
     expect(await onReplica(other.id)).toBe(false);
     expect(await onReplica(keep.id)).toBe(true);
     // The barrier was written in that session's slot, and expires by itself.
-    const ttl = await masterAdmin.pttl(`${gw.config.REDIS_PREFIX}rbar:{${other.id}}`);
+    const ttl = await pair.masterAdmin.pttl(`${gw.config.REDIS_PREFIX}rbar:{${other.id}}`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(10_000);
   });
@@ -144,7 +118,7 @@ describe('the retry of a revocation answered 503', () => {
       expect(await sessions.revoke('u-retry-nowait', session.id, 'logout', {}, { requireReplicas: true })).toBe(true);
       expect(await sessions.revoke('u-retry-nowait', session.id, 'logout', {}, { requireReplicas: true })).toBe(false);
       expect(await sessions.revokeAllForUser('u-retry-nowait', { reason: 'revoke_all', requireReplicas: true })).toBe(0);
-      expect(await masterAdmin.keys(`${prefix}*`)).toEqual([]);
+      expect(await pair.masterAdmin.keys(`${prefix}*`)).toEqual([]);
     } finally {
       await plain.close();
     }
