@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { slice } from '../biometrics/support.ts';
-import { enrolSubject, eventually, sendSamples, verdicts } from '../continuous/support.ts';
+import { enrolCohort, enrolSubject, eventually, sendSamples, verdicts } from '../continuous/support.ts';
 import { testPart } from '../continuous/wisdm.ts';
 import { logIn, signUpMember } from '../hardening/support/accounts.ts';
 import { TestSocket, closedWithin, login, startNode, type Node } from '../realtime/support.ts';
@@ -40,7 +40,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 beforeAll(async () => {
   gw = await startTestGateway(SETTINGS); // VIGIL_CV_EVIDENCE_POLICY: streamed, the default
   node = await startNode(gw.config);
-  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+  await enrolCohort(gw);
   await enrolSubject(gw, OWNER, '1611');
   owner = await testPart('1611');
   thief = await testPart('1616');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { slice } from '../biometrics/support.ts';
-import { enrolSubject, sendSamples } from '../continuous/support.ts';
+import { enrolCohort, enrolSubject, sendSamples } from '../continuous/support.ts';
 import { testPart } from '../continuous/wisdm.ts';
 import { TestSocket, login, startNode, type Node } from '../realtime/support.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -20,7 +20,7 @@ const sockets: TestSocket[] = [];
 beforeAll(async () => {
   gw = await startTestGateway({ VIGIL_CV_POLICY_IMPOSTOR: 'notify', VIGIL_CV_BATCH_DEADLINE_MS: '2' });
   node = await startNode(gw.config);
-  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+  await enrolCohort(gw);
   fresh = await testPart('1611');
 }, 240_000);
 

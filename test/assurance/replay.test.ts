@@ -3,7 +3,7 @@ import { encodeFrame } from '../../protocol/frames.ts';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import { sampleSet, type SampleSet } from '../../src/biometrics/samples.ts';
 import { slice } from '../biometrics/support.ts';
-import { enrolSubject, sendSamples } from '../continuous/support.ts';
+import { enrolCohort, enrolSubject, sendSamples } from '../continuous/support.ts';
 import { enrolmentPart, testPart } from '../continuous/wisdm.ts';
 import { TestSocket, login, startNode, type Node } from '../realtime/support.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -23,7 +23,7 @@ const sockets: TestSocket[] = [];
 beforeAll(async () => {
   gw = await startTestGateway({ VIGIL_CV_POLICY_IMPOSTOR: 'notify', VIGIL_CV_BATCH_DEADLINE_MS: '2' });
   node = await startNode(gw.config);
-  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+  await enrolCohort(gw);
   await enrolSubject(gw, OWNER, '1611');
   enrolled = await enrolmentPart('1611');
   fresh = await testPart('1611');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
-import { enrolSubject, eventually, sendSamples, verdicts } from '../continuous/support.ts';
+import { enrolCohort, enrolSubject, eventually, sendSamples, verdicts } from '../continuous/support.ts';
 import { slice } from '../biometrics/support.ts';
 import { enrolmentPart, testPart } from '../continuous/wisdm.ts';
 import { TestSocket, closedWithin, login, startNode, type Login, type Node } from '../realtime/support.ts';
@@ -29,7 +29,7 @@ beforeAll(async () => {
     VIGIL_CV_BATCH_DEADLINE_MS: '2',
   });
   node = await startNode(gw.config);
-  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+  await enrolCohort(gw);
   await enrolSubject(gw, OWNER, '1611');
   thief = await testPart('1616');
 }, 240_000);

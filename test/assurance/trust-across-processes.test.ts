@@ -3,7 +3,7 @@ import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { connectRedis, createRedis, type RedisClient } from '../../src/storage/redis.ts';
 import { slice } from '../biometrics/support.ts';
-import { continuousOf, enrolSubject, eventually, sendSamples, verdicts } from '../continuous/support.ts';
+import { continuousOf, enrolCohort, enrolSubject, eventually, sendSamples, verdicts } from '../continuous/support.ts';
 import { testPart } from '../continuous/wisdm.ts';
 import { TestSocket, login, startNode, type Login, type Node } from '../realtime/support.ts';
 import { spawnGateway, startTestGateway, type GatewayProcess, type TestGateway } from '../support/gateway.ts';
@@ -30,7 +30,7 @@ const sockets: TestSocket[] = [];
 beforeAll(async () => {
   gw = await startTestGateway({ VIGIL_CV_POLICY_IMPOSTOR: 'notify', VIGIL_CV_BATCH_DEADLINE_MS: '2' });
   node = await startNode(gw.config);
-  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+  await enrolCohort(gw);
   await enrolSubject(gw, OWNER, '1611');
   other = await spawnGateway(gw.config);
   redis = createRedis(gw.config, 'test-trust');

@@ -5,7 +5,7 @@ import { concatSamples, type SampleSet } from '../../src/biometrics/samples.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { TestSocket } from '../realtime/support.ts';
-import { enrolSubject, sendSamples } from './support.ts';
+import { enrolCohort, enrolSubject, sendSamples } from './support.ts';
 import { testPart } from './wisdm.ts';
 
 /**
@@ -80,7 +80,7 @@ describe('passkeys in a real browser', () => {
     expect((await post('/v1/accounts', { username, password: PASSWORD })).status).toBe(201);
     const login = await post('/v1/sessions', { identifier: username, password: PASSWORD });
     const userId = login.body.user.id as string;
-    for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+    await enrolCohort(gw);
     await enrolSubject(gw, userId, '1611');
 
     const res = await page.goto(`${origin}/test/passkeys`);

@@ -3,7 +3,7 @@ import type { ServerMessageOf } from '../../protocol/messages.ts';
 import type { SampleSet } from '../../src/biometrics/samples.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { TestSocket, login, startNode, type Node } from '../realtime/support.ts';
-import { enrolSubject, eventually, sendSamples } from './support.ts';
+import { enrolCohort, enrolSubject, eventually, sendSamples } from './support.ts';
 import { enrolmentPart, testPart } from './wisdm.ts';
 
 // Enrolment over the socket: enroll.begin → frames → enroll.commit → a BullMQ training job →
@@ -20,7 +20,7 @@ const sockets: TestSocket[] = [];
 beforeAll(async () => {
   gw = await startTestGateway({ VIGIL_CV_BATCH_DEADLINE_MS: '2' });
   node = await startNode(gw.config);
-  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+  await enrolCohort(gw);
   enrolment = await enrolmentPart('1611');
   held = await testPart('1611');
 }, 240_000);

@@ -4,7 +4,7 @@ import type { ServerMessageOf } from '../../protocol/messages.ts';
 import { concatSamples, type SampleSet } from '../../src/biometrics/samples.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { TestSocket, closedWithin, login, startNode, type Login, type Node } from '../realtime/support.ts';
-import { enrolSubject, eventually, sendSamples } from './support.ts';
+import { enrolCohort, enrolSubject, eventually, sendSamples } from './support.ts';
 import { testPart } from './wisdm.ts';
 import { generate } from 'otplib';
 import type { TotpFactors } from '../../src/identity/credentials/totp/totp-factors.ts';
@@ -31,7 +31,7 @@ beforeAll(async () => {
     VIGIL_CV_BATCH_DEADLINE_MS: '2',
   });
   node = await startNode(gw.config);
-  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+  await enrolCohort(gw);
   await enrolSubject(gw, OWNER, '1611');
   const [owner, other] = await Promise.all([testPart('1611'), testPart('1616')]);
   // Ten seconds of the owner, then someone else: a stream that turns impostor.

@@ -36,6 +36,11 @@ export async function enrolSubject(gw: TestGateway, userId: string, subject: str
 }
 
 /** What the stored model must produce for a stream: every window's score and the trust after it. */
+/** Three people whose enrolments form the cohort later models are trained against (the tests' usual). */
+export async function enrolCohort(gw: TestGateway): Promise<void> {
+  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+}
+
 export interface Expected {
   scores: Float32Array;
   /** Most evidence one window carries: min(maxStep, the calibration's clamp). */
