@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import { sampleSet, type SampleSet } from '../../src/biometrics/samples.ts';
-import { slice } from '../biometrics/support.ts';
+import { send, slice, toCsv } from '../biometrics/support.ts';
 import { enrolSubject, sendSamples, verdicts } from '../continuous/support.ts';
 import { testPart } from '../continuous/wisdm.ts';
 import { TestSocket, login, startNode, type Node } from '../realtime/support.ts';
@@ -29,6 +29,12 @@ afterAll(async () => {
   await gw?.close();
 });
 
+function noise(amplitude: number, samples: number): SampleSet {
+  let state = 1;
+  const next = () => ((state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32) * 2 * amplitude - amplitude;
+  return sampleSet(20, ['x', 'y', 'z'], Float32Array.from({ length: samples * 3 }, next));
+}
+
 /** 15 windows (2.5 s, hop 1.25 s) of `data` on a fresh session of the owner. */
 async function streamed(data: SampleSet): Promise<Array<ServerMessageOf<'verdict'>>> {
   const socket = new TestSocket(gw.url, { token: (await login(node, OWNER)).accessToken });
@@ -41,13 +47,26 @@ async function streamed(data: SampleSet): Promise<Array<ServerMessageOf<'verdict
 
 describe('an impostor without the owner’s data', () => {
   it('uniform noise of ±20 m/s² streamed on the owner’s session reads impostor, never genuine', async () => {
-    let state = 1;
-    const noise = () => ((state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32) * 40 - 20;
-    const seen = await streamed(sampleSet(20, ['x', 'y', 'z'], Float32Array.from({ length: 400 * 3 }, noise)));
+    const seen = await streamed(noise(20, 400));
     expect(seen.filter((v) => v.decision === 'genuine')).toEqual([]);
     expect(seen.at(-1)!.decision).toBe('impostor');
     // The verdict stays schema-valid: a gated window carries a finite score, not NaN.
     expect(seen.every((v) => Number.isFinite(v.score))).toBe(true);
+  });
+
+  it('the HTTP verify route rejects the same noise: no window accepted', async () => {
+    const { accessToken } = await login(node, OWNER);
+    const user = { userId: OWNER, token: accessToken, headers: { authorization: `Bearer ${accessToken}` } };
+    const reply = await send<Record<string, unknown>>(
+      gw.url,
+      'POST',
+      '/v1/biometrics/verify',
+      user,
+      toCsv(noise(20, 400)),
+      'text/csv',
+    );
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ total: 15, accepted: 0, ratio: 0, verdict: 'reject' });
   });
 
   it('the owner’s own fresh walk still reads genuine', async () => {
