@@ -35,6 +35,11 @@ function noise(amplitude: number, samples: number): SampleSet {
   return sampleSet(20, ['x', 'y', 'z'], Float32Array.from({ length: samples * 3 }, next));
 }
 
+async function novelWindows(): Promise<number> {
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  return Number(/^vigil_cv_windows_novel_total (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
 /** 15 windows (2.5 s, hop 1.25 s) of `data` on a fresh session of the owner. */
 async function streamed(data: SampleSet): Promise<Array<ServerMessageOf<'verdict'>>> {
   const socket = new TestSocket(gw.url, { token: (await login(node, OWNER)).accessToken });
@@ -47,11 +52,14 @@ async function streamed(data: SampleSet): Promise<Array<ServerMessageOf<'verdict
 
 describe('an impostor without the owner’s data', () => {
   it('uniform noise of ±20 m/s² streamed on the owner’s session reads impostor, never genuine', async () => {
+    const novelBefore = await novelWindows();
     const seen = await streamed(noise(20, 400));
     expect(seen.filter((v) => v.decision === 'genuine')).toEqual([]);
     expect(seen.at(-1)!.decision).toBe('impostor');
     // The verdict stays schema-valid: a gated window carries a finite score, not NaN.
     expect(seen.every((v) => Number.isFinite(v.score))).toBe(true);
+    // Operators see the gate fire.
+    expect((await novelWindows()) - novelBefore).toBeGreaterThanOrEqual(10);
   });
 
   it('the HTTP verify route rejects the same noise: no window accepted', async () => {

@@ -246,6 +246,7 @@ export async function scoreWindowBatch(task: WindowBatchTask, sessions: SessionS
   for (const lost of await Promise.all(pending.map((inputs) => runFamily(inputs, task, models)))) failures.push(...lost);
   // The novelty gate, on the features just extracted; failed models' rows are not delivered.
   const failed = new Set(failures.map((f) => f.model));
+  let novel = 0;
   for (let j = 0; j < m; j++) {
     const stats =
       groupRows[j]! > 0 && extractorOf[j] && !failed.has(j)
@@ -253,7 +254,7 @@ export async function scoreWindowBatch(task: WindowBatchTask, sessions: SessionS
         : undefined;
     if (!stats) continue;
     const first = firstRow[j]!;
-    gateScores(
+    novel += gateScores(
       stats,
       features.subarray(groupStart[j], groupStart[j]! + groupRows[j]! * dims[j]!),
       groupRows[j]!,
@@ -261,7 +262,7 @@ export async function scoreWindowBatch(task: WindowBatchTask, sessions: SessionS
       (k, value) => (scores[order[first + k]!] = value),
     );
   }
-  return { failures };
+  return { failures, novel };
 }
 
 /**
