@@ -17,6 +17,8 @@ import { loadUnlessClosing } from '../src/biometrics/native-loads.ts';
 import { onnxRuntime, type OnnxRuntime } from '../src/biometrics/onnx/runtime.ts';
 import { SessionCache } from '../src/biometrics/session-cache.ts';
 import { scoreWindowBatch } from '../src/biometrics/continuous/window-batch-scorer.ts';
+import { gateScores } from '../src/biometrics/novelty.ts';
+import { noveltyForModel } from '../src/biometrics/novelty-metadata.ts';
 import type { WindowBatchResult, WindowBatchTask } from '../src/biometrics/continuous/window-batch.ts';
 import type { GatedTask, ScoringResult, ScoringTask, ScoringWorkerData, SkippedTask } from '../src/biometrics/scoring-tasks.ts';
 
@@ -98,7 +100,18 @@ async function scoreTask(task: ScoringTask | WindowBatchTask): Promise<ScoringRe
       return { error: `model ${task.modelKey} did not produce ${task.n} float32 scores` };
     }
     // A copy: the output may live in memory onnxruntime owns; n floats are cheap to clone back.
-    return { scores: Float32Array.from(output.data as Float32Array) };
+    const scores = Float32Array.from(output.data as Float32Array);
+    const novelty = noveltyForModel(task.modelKey, task.model, task.d);
+    if (novelty) {
+      gateScores(
+        novelty,
+        task.features,
+        task.n,
+        (r) => scores[r]!,
+        (r, value) => (scores[r] = value),
+      );
+    }
+    return { scores };
   } catch (err) {
     return { error: `model ${task.modelKey} failed on a ${task.n}×${task.d} batch: ${(err as Error).message}` };
   }

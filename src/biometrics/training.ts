@@ -13,6 +13,7 @@ import {
 } from './detectors/index.ts';
 import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, exportDetector } from './onnx/export-detector.ts';
 import { SESSION_OPTIONS, scoreOnnx, worstDisagreement } from './onnx/onnx-check.ts';
+import { NOVELTY_METADATA_KEY, noveltyStats } from './novelty.ts';
 import { pickRows, stackRows, type FeatureMatrix } from './samples.ts';
 
 /** The detector for sample signals when none is requested (picked by cross-validation, docs/biometrics.md). */
@@ -213,7 +214,9 @@ export async function trainModel(input: TrainModelInput): Promise<ModelArtifact>
   const calibration = calibrate(genuineScores, impostorScores, point.threshold);
 
   const params = trainDetector(detector, { genuine, cohort }, detectorOptions);
-  const onnx = exportDetector(params, d);
+  // Motion windows only: the gate's thresholds were chosen on them (npm run eval:novelty).
+  const novelty = spec.kind === 'samples' ? noveltyStats(genuine, point.threshold, calibration.llr) : undefined;
+  const onnx = exportDetector(params, d, novelty ? { [NOVELTY_METADATA_KEY]: JSON.stringify(novelty) } : {});
   await verifyGraph(onnx, params, genuine, cohort);
   progress(1);
 

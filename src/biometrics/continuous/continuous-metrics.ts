@@ -52,6 +52,11 @@ export function createContinuousMetrics(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    windowsNovel: new Counter({
+      name: 'vigil_cv_windows_novel_total',
+      help: 'Scored windows whose features lay far outside the owner’s enrolment: counted as the strongest evidence against',
+      registers,
+    }),
     windowsDropped: new Counter({
       name: 'vigil_cv_windows_dropped_total',
       help: 'Windows never sent for scoring, by reason (overloaded: too many pending; reported to the client)',

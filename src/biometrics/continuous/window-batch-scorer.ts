@@ -1,6 +1,8 @@
 import type * as ort from 'onnxruntime-node';
 import { onnxRuntime } from '../onnx/runtime.ts';
 import { FeatureExtractor } from '../features/feature-extractor.ts';
+import { gateScores } from '../novelty.ts';
+import { noveltyForModel } from '../novelty-metadata.ts';
 import { ONNX_INPUT, ONNX_OUTPUT } from '../onnx/graph-io.ts';
 import { scoresAgree } from '../onnx/onnx-check.ts';
 import { SESSION_OPTIONS } from '../onnx/session-options.ts';
@@ -242,7 +244,25 @@ export async function scoreWindowBatch(task: WindowBatchTask, sessions: SessionS
   // Family runs last, so a model's first batch can be checked against its own graph's scores.
   const pending = [...familyInputs.values()].filter((inputs) => inputs.n > 0);
   for (const lost of await Promise.all(pending.map((inputs) => runFamily(inputs, task, models)))) failures.push(...lost);
-  return { failures };
+  // The novelty gate, on the features just extracted; failed models' rows are not delivered.
+  const failed = new Set(failures.map((f) => f.model));
+  let novel = 0;
+  for (let j = 0; j < m; j++) {
+    const stats =
+      groupRows[j]! > 0 && extractorOf[j] && !failed.has(j)
+        ? noveltyForModel(models[j]!.key, models[j]!.bytes, dims[j]!)
+        : undefined;
+    if (!stats) continue;
+    const first = firstRow[j]!;
+    novel += gateScores(
+      stats,
+      features.subarray(groupStart[j], groupStart[j]! + groupRows[j]! * dims[j]!),
+      groupRows[j]!,
+      (k) => scores[order[first + k]!]!,
+      (k, value) => (scores[order[first + k]!] = value),
+    );
+  }
+  return { failures, novel };
 }
 
 /**

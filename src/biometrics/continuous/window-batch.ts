@@ -43,6 +43,8 @@ export interface WindowBatchTask {
 /** Models that could not score their rows (does not load, rejects the batch); other rows are scored. */
 export interface WindowBatchResult {
   failures: Array<{ model: number; error: string }>;
+  /** Rows the novelty gate lowered (src/biometrics/novelty.ts); scored all the same. */
+  novel?: number | undefined;
 }
 
 /** A model version as the micro-batcher uses it: the pool's model plus what windowing needs. */

@@ -237,6 +237,7 @@ export class WindowBatcher {
       }
     }
     this.metrics.windows.inc({ outcome: 'scored' }, scored);
+    if (result.novel) this.metrics.windowsNovel.inc(result.novel);
     if (scored < slab.n) this.metrics.windows.inc({ outcome: 'failed' }, slab.n - scored);
     this.recycle(slab);
   }

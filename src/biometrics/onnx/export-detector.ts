@@ -9,7 +9,7 @@ export { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT } from './graph-io.ts';
  * included, computing exactly what scoreReference() computes. Only the parameters the graph
  * uses are stored in it.
  */
-export function exportDetector(params: DetectorParams, d: number): Uint8Array {
+export function exportDetector(params: DetectorParams, d: number, metadata: Record<string, string> = {}): Uint8Array {
   const g = new GraphBuilder(ONNX_INPUT, d);
   let input = ONNX_INPUT;
   if (params.name === 'scaled-manhattan' && params.logInputs) {
@@ -59,5 +59,10 @@ export function exportDetector(params: DetectorParams, d: number): Uint8Array {
       break;
     }
   }
-  return g.build(score, `vigil-${params.name}`, { detector: params.name, width: String(d), scoreConvention: 'higher-is-owner' });
+  return g.build(score, `vigil-${params.name}`, {
+    detector: params.name,
+    width: String(d),
+    scoreConvention: 'higher-is-owner',
+    ...metadata,
+  });
 }
