@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessageOf } from '../../protocol/messages.ts';
 import { sampleSet, type SampleSet } from '../../src/biometrics/samples.ts';
 import { send, slice, toCsv } from '../biometrics/support.ts';
-import { enrolSubject, sendSamples, verdicts } from '../continuous/support.ts';
+import { enrolCohort, enrolSubject, sendSamples, verdicts } from '../continuous/support.ts';
 import { testPart } from '../continuous/wisdm.ts';
 import { TestSocket, login, startNode, type Node } from '../realtime/support.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -19,7 +19,7 @@ const sockets: TestSocket[] = [];
 beforeAll(async () => {
   gw = await startTestGateway({ VIGIL_CV_POLICY_IMPOSTOR: 'notify', VIGIL_CV_BATCH_DEADLINE_MS: '2' });
   node = await startNode(gw.config);
-  for (const subject of ['1600', '1601', '1602']) await enrolSubject(gw, `cohort-${subject}-${process.pid}`, subject);
+  await enrolCohort(gw);
   await enrolSubject(gw, OWNER, '1611');
 }, 240_000);
 
