@@ -212,12 +212,15 @@ describe('an unproven step-up ends the session', () => {
     return { socket, deadline };
   }
 
-  /** The session ends by the deadline, plus the grace a reconnect gets to present a proof, plus one sweep. */
+  /**
+   * The session ends by the deadline, plus the grace a reconnect gets to present a proof, plus one
+   * sweep (bounded with room for a loaded machine: the suite runs files side by side on two cores).
+   */
   async function expectRevokedAfter(session: Login, deadline: number): Promise<void> {
     await eventually(
       async () => !(await stepUpNode.core.sessions.isLive(session.sessionId)),
       'the session to be revoked with no socket left to do it',
-      deadline + TIMEOUT_SECONDS * 1000 + 5_000 - Date.now(),
+      deadline + TIMEOUT_SECONDS * 1000 + 15_000 - Date.now(),
     );
     const headers = { authorization: `Bearer ${session.accessToken}` };
     expect((await fetch(`${stepUp.url}/v1/biometrics/model`, { headers })).status).toBe(401);

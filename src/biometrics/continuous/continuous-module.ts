@@ -126,6 +126,7 @@ export function createContinuousModule(
   let unsubscribe: (() => void) | undefined;
   let sweeping: NodeJS.Timeout | undefined;
   let sweep: Promise<unknown> | undefined;
+  let evidenceTick: Promise<unknown> | undefined;
 
   return {
     name: 'continuous',
@@ -151,8 +152,10 @@ export function createContinuousModule(
       };
       // An owed step-up is the session's: it ends the session at its deadline even if every socket hung up.
       sweeping = setInterval(() => {
-        // One sweep at a time; neither rejects.
-        sweep ??= Promise.all([policy.revokeUnproven(), evidence.tick()]).finally(() => (sweep = undefined));
+        // One of each at a time, apart: a slow evidence check (it reads sessions and models) must not
+        // hold back revoking a session whose step-up fell due. Neither rejects.
+        sweep ??= policy.revokeUnproven().finally(() => (sweep = undefined));
+        evidenceTick ??= evidence.tick().finally(() => (evidenceTick = undefined));
       }, STEPUP_SWEEP_MS);
       sweeping.unref();
       deps.channel.attach(
@@ -190,7 +193,7 @@ export function createContinuousModule(
     },
     async close() {
       clearInterval(sweeping);
-      await sweep;
+      await Promise.all([sweep, evidenceTick]);
       unsubscribe?.();
       models.close();
       batcher?.close();
