@@ -23,7 +23,7 @@ let plain: TestGateway;
 beforeAll(async () => {
   pair = await startReplicatedRedis();
   const env = { ...ROOMY_LIMITS, REDIS_URL: pair.master.url, VIGIL_DEV_OUTBOX: '1', VIGIL_DELIVERY_BACKOFF_MS: '50' };
-  gw = await startTestGateway({ ...env, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' });
+  gw = await startTestGateway({ ...env, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1000' });
   const { MONGO_DB, REDIS_PREFIX } = gw.config;
   plain = await startTestGateway({ ...env, MONGO_DB: MONGO_DB!, REDIS_PREFIX, REDIS_WAIT_REPLICAS: '0' });
 }, 30_000);

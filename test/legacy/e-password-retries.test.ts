@@ -21,7 +21,7 @@ let texts = 0;
 
 beforeAll(async () => {
   pair = await startReplicatedRedis();
-  gw = await startLegacyGateway('e', { REDIS_URL: pair.master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' });
+  gw = await startLegacyGateway('e', { REDIS_URL: pair.master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1000' });
   api = client(gw.url);
 }, 30_000);
 afterAll(async () => {
