@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../hardening/support/cluster.ts';
 import { logIn, signUpMember, type Member } from '../hardening/support/accounts.ts';
 import { CHANNEL_ONLY } from '../realtime/support.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { startDistributedRedis, type DistributedRedis } from '../support/distributed-redis.ts';
+import { type DistributedRedis, onRedisNode, startDistributedRedis } from '../support/distributed-redis.ts';
 import { bearer, errorCode, json } from '../sessions/support.ts';
 import { client, latestCode, ROOMY_LIMITS } from '../identity/support.ts';
 
@@ -41,21 +40,11 @@ afterAll(async () => {
   }
 });
 
-async function onNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
-  const node = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0 });
-  node.on('error', () => undefined);
-  try {
-    return await use(node);
-  } finally {
-    node.disconnect();
-  }
-}
-
 /** The master holding the session now (only the owner answers EXISTS without a redirect). */
 async function masterOf(id: string): Promise<number> {
   const key = `${gw.config.REDIS_PREFIX}sess:{${id}}`;
   for (const port of await redis.masters()) {
-    if ((await onNode(port, (n) => n.exists(key).catch(() => -1))) === 1) return port;
+    if ((await onRedisNode(port, (n) => n.exists(key).catch(() => -1))) === 1) return port;
   }
   throw new Error(`no master holds session ${id}`);
 }
@@ -63,7 +52,7 @@ async function masterOf(id: string): Promise<number> {
 /** The master serving the key's slot. */
 async function masterOfKey(key: string): Promise<number> {
   const [port] = await redis.masters();
-  return onNode(port!, async (node) => {
+  return onRedisNode(port!, async (node) => {
     const slot = Number(await node.call('CLUSTER', 'KEYSLOT', `${gw.config.REDIS_PREFIX}${key}`));
     const ranges = (await node.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>;
     return Number(ranges.find(([from, to]) => slot >= from && slot <= to)![2][1]);
@@ -91,7 +80,7 @@ async function thiefSessions(owner: Member, otherKeys: string[]): Promise<{ all:
 }
 
 const refuseWrites = (port: number, refuse: boolean) =>
-  onNode(port, (n) => n.config('SET', 'min-replicas-to-write', refuse ? '2' : '0'));
+  onRedisNode(port, (n) => n.config('SET', 'min-replicas-to-write', refuse ? '2' : '0'));
 
 /** The request failed in the revocation, part-way: a session on another master is gone already. */
 async function expectFailedPartWay(thief: { gone: Login }): Promise<void> {

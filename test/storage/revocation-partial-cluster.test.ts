@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../hardening/support/cluster.ts';
 import { CHANNEL_ONLY, closedWithin, login, readySocket, type Login, type TestSocket } from '../realtime/support.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { startDistributedRedis, type DistributedRedis } from '../support/distributed-redis.ts';
+import { type DistributedRedis, onRedisNode, startDistributedRedis } from '../support/distributed-redis.ts';
 import { signUpMember } from '../hardening/support/accounts.ts';
 import { bearer, json, startNode, type Node } from '../sessions/support.ts';
 
@@ -44,21 +43,11 @@ afterAll(async () => {
   }
 });
 
-async function onNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0 });
-  client.on('error', () => undefined);
-  try {
-    return await use(client);
-  } finally {
-    client.disconnect();
-  }
-}
-
 /** The master holding the session now (only the owner answers EXISTS without a redirect). */
 async function masterOf(id: string): Promise<number> {
   const key = `${a.config.REDIS_PREFIX}sess:{${id}}`;
   for (const port of await redis.masters()) {
-    if ((await onNode(port, (n) => n.exists(key).catch(() => -1))) === 1) return port;
+    if ((await onRedisNode(port, (n) => n.exists(key).catch(() => -1))) === 1) return port;
   }
   throw new Error(`no master holds session ${id}`);
 }
@@ -89,7 +78,7 @@ describe('a "log out everywhere" that one master refuses', () => {
       expect((await introspect(b, s.accessToken)).active).toBe(true); // now a cache hit
     }
 
-    await onNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '2'));
+    await onRedisNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '2'));
     const request = () =>
       fetch(`${a.url}/v1/sessions?exceptCurrent=true`, { method: 'DELETE', headers: bearer(keep.accessToken) });
     const failed = await request();
@@ -101,7 +90,7 @@ describe('a "log out everywhere" that one master refuses', () => {
     // Announced too, but still live: re-checked, not refused.
     expect((await introspect(b, stuck[0]!.accessToken)).active).toBe(true);
 
-    await onNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '0'));
+    await onRedisNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '0'));
     const retry = await request();
     expect(retry.status).toBe(200);
     expect(await retry.json()).toEqual({ revoked: stuck.length });
@@ -124,14 +113,14 @@ describe('a "log out everywhere" that one master refuses', () => {
     const stuck = onDevice.filter((s) => s.master === refusing);
     for (const s of onDevice) expect((await introspect(b, s.accessToken)).active).toBe(true);
 
-    await onNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '2'));
+    await onRedisNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '2'));
     const remove = () => fetch(`${a.url}/v1/devices/${device.id}`, { method: 'DELETE', headers: bearer(member.accessToken) });
     const failed = await remove();
     expect(failed.status).toBe(503);
     for (const s of doomed) expect(await introspect(b, s.accessToken)).toEqual({ active: false, code: 'TOKEN_REVOKED' });
     expect((await introspect(b, stuck[0]!.accessToken)).active).toBe(true);
 
-    await onNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '0'));
+    await onRedisNode(refusing, (n) => n.config('SET', 'min-replicas-to-write', '0'));
     const retry = await remove();
     expect(retry.status).toBe(200);
     expect(await retry.json()).toEqual({ removed: true, revokedSessions: stuck.length });

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../hardening/support/cluster.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { startDistributedRedis, type DistributedRedis } from '../support/distributed-redis.ts';
+import { type DistributedRedis, onRedisNode, startDistributedRedis } from '../support/distributed-redis.ts';
 import { bearer, startNode, type Node } from '../sessions/support.ts';
 
 // "Log out everywhere" on a Redis Cluster: an account's sessions are spread over the masters (each
@@ -37,28 +36,18 @@ afterAll(async () => {
   }
 });
 
-async function onNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0 });
-  client.on('error', () => undefined);
-  try {
-    return await use(client);
-  } finally {
-    client.disconnect();
-  }
-}
-
 const sessionKey = (id: string) => `${gw.config.REDIS_PREFIX}sess:{${id}}`;
 
 /** The master holding the session now (only the owner answers EXISTS without a redirect). */
 async function masterOf(id: string): Promise<number> {
   for (const port of await redis.masters()) {
-    if ((await onNode(port, (n) => n.exists(sessionKey(id)).catch(() => -1))) === 1) return port;
+    if ((await onRedisNode(port, (n) => n.exists(sessionKey(id)).catch(() => -1))) === 1) return port;
   }
   throw new Error(`no master holds session ${id}`);
 }
 
 async function replicaOf(master: number): Promise<number> {
-  const info = await onNode(master, (n) => n.info('replication'));
+  const info = await onRedisNode(master, (n) => n.info('replication'));
   return Number(/^slave0:.*port=(\d+)/m.exec(info)![1]);
 }
 
@@ -98,7 +87,7 @@ describe('the retry of "log out everywhere" on a cluster', () => {
     );
     expect(last.status).toBe(200);
     expect(await last.json()).toEqual({ revoked: 0 });
-    const onReplica = await onNode(replica, async (n) => (await n.call('READONLY'), n.exists(sessionKey(elsewhere!.id))));
+    const onReplica = await onRedisNode(replica, async (n) => (await n.call('READONLY'), n.exists(sessionKey(elsewhere!.id))));
     expect(onReplica).toBe(0);
   });
 });

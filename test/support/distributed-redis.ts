@@ -102,3 +102,14 @@ async function role(port: number): Promise<string | undefined> {
     redis.disconnect();
   }
 }
+
+/** One command connection to a single node (no cluster routing), closed after `use`. */
+export async function onRedisNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  try {
+    return await use(client);
+  } finally {
+    client.disconnect();
+  }
+}
